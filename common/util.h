@@ -1,0 +1,66 @@
+#pragma once
+
+/* Small string, file and time helpers that every folder uses. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct err;
+
+/* asprintf() that returns the string, or NULL when out of memory. Caller frees. */
+char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when `s` starts with `prefix`. */
+bool str_startswith(const char *s, const char *prefix);
+
+/* Number of entries of a NULL-terminated string array (NULL counts as empty). */
+size_t strv_length(char *const *v);
+
+/* True when the NULL-terminated array `v` holds `s`. */
+bool strv_contains(char *const *v, const char *s);
+
+/* Appends a copy of `s` to *v, which stays NULL-terminated. -ENOMEM on failure. */
+int strv_push(char ***v, const char *s);
+
+/*
+ * Writes `len` bytes to `path` atomically: a temporary file in the same directory, fsync,
+ * rename over `path`, fsync of the directory. After a crash the file is either old or new.
+ * Errors: any -errno of open/write/rename.
+ */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		      struct err **err);
+
+/* Reads a whole file into a NUL-terminated buffer. *ret_data is the caller's to free;
+ * ret_len may be NULL. -ENOENT when missing. */
+int file_read_all(const char *path, char **ret_data, size_t *ret_len, struct err **err);
+
+/* mkdir -p; existing directories are fine; each created one gets `mode`. */
+int mkdir_p(const char *path, mode_t mode, struct err **err);
+
+/* Removes a tree of plain files and directories (not subvolumes); a missing path is fine. */
+int rm_rf(const char *path, struct err **err);
+
+/*
+ * Parses a byte size as Incus does: a whole number with an optional unit, decimal (B kB KB MB GB
+ * TB PB EB) or binary (KiB MiB GiB TiB PiB EiB): "10GiB", "512MB", "4096". A bare "10G" is
+ * refused rather than guessed. -EINVAL with a message on anything else, -ERANGE on overflow.
+ */
+int parse_size(const char *s, uint64_t *ret, struct err **err);
+
+/* Formats bytes the way Incus does ("1.50GiB", "512.00MiB", "12B"). Caller frees. */
+char *format_size(uint64_t bytes);
+
+/* A random RFC 4122 version-4 UUID in `out` (37 bytes with the NUL). */
+void uuid_random(char out[static 37]);
+
+/* Seconds since the epoch, as RFC 3339 UTC ("2026-11-21T15:57:03Z"). Caller frees. */
+char *time_format_rfc3339(int64_t t);
+
+/* Parses RFC 3339 ("2026-11-21T15:57:03Z", fractional seconds and offsets accepted). */
+int time_parse_rfc3339(const char *s, int64_t *ret, struct err **err);
+
+/* The current time in seconds since the epoch. */
+int64_t time_now(void);

@@ -1,0 +1,118 @@
+#pragma once
+
+/*
+ * The state database: SQLite in WAL mode at $CAIRN_DIR/database/cairn.db. One connection,
+ * serialized by SQLite's own mutex (SQLITE_OPEN_FULLMUTEX), so every function here may be called
+ * from any thread. Each function is one transaction unless it says otherwise.
+ *
+ * Crash safety: rows carry a lifecycle `state`. A row is inserted as CREATING before its volume
+ * is made and flipped to READY after; a delete flips it to DELETING before anything is removed.
+ * On start the daemon finishes or undoes every row that is not READY (see cmd/cairnd/recover.c).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/kvlist.h"
+
+struct err;
+struct db;
+
+enum db_row_state {
+	DB_ROW_CREATING,
+	DB_ROW_READY,
+	DB_ROW_DELETING,
+	DB_ROW_STATE_MAX,
+};
+
+struct db_pool {
+	char *name;
+	char *driver;      /* "btrfs" or "dir" */
+	char *source;      /* loop file, block device or directory */
+	uint64_t size;     /* bytes of the loop file, 0 when not a loop pool */
+	char *description;
+};
+
+struct db_image {
+	char *fingerprint; /* sha256 hex */
+	char *pool;
+	char *architecture;
+	char *description;
+	int64_t created_at;  /* seconds since the epoch */
+	int64_t uploaded_at; /* seconds since the epoch */
+	uint64_t size;       /* bytes of the tarball (or of the rootfs for the built-in image) */
+	struct kvlist properties;
+	char **aliases; /* NULL-terminated, may be NULL */
+	enum db_row_state state;
+};
+
+struct db_instance {
+	int64_t id;
+	char *name;
+	char *pool;
+	char *image; /* fingerprint it was created from, may be NULL */
+	char *architecture;
+	char *description;
+	int64_t created_at;
+	int64_t last_used_at; /* 0 when never started */
+	struct kvlist config;
+	enum db_row_state state;
+};
+
+/* Opens (creating if needed) the database at `path` and brings its schema up to date. */
+int db_open(const char *path, struct db **ret, struct err **err);
+
+/* Closes the database; NULL accepted. */
+void db_close(struct db *db);
+
+/* Frees the contents of a row struct; may be called twice. */
+void db_pool_done(struct db_pool *p);
+void db_image_done(struct db_image *i);
+void db_instance_done(struct db_instance *i);
+
+/* Frees an array of `n` rows and the array. */
+void db_pools_free(struct db_pool *v, size_t n);
+void db_images_free(struct db_image *v, size_t n);
+void db_instances_free(struct db_instance *v, size_t n);
+
+/* Pools. -EEXIST when the name is taken, -ENOENT when missing. */
+int db_pool_insert(struct db *db, const struct db_pool *p, struct err **err);
+int db_pool_get(struct db *db, const char *name, struct db_pool *ret, struct err **err);
+int db_pool_list(struct db *db, struct db_pool **ret, size_t *ret_n, struct err **err);
+int db_pool_delete(struct db *db, const char *name, struct err **err);
+
+/* Images. `aliases` are stored in their own table; an alias names one image. db_image_get
+ * accepts a full fingerprint or a unique prefix (-ENOENT when none, -EINVAL when ambiguous). */
+int db_image_insert(struct db *db, const struct db_image *img, struct err **err);
+int db_image_get(struct db *db, const char *fingerprint, struct db_image *ret, struct err **err);
+int db_image_list(struct db *db, struct db_image **ret, size_t *ret_n, struct err **err);
+int db_image_set_state(struct db *db, const char *fingerprint, enum db_row_state state,
+		       struct err **err);
+int db_image_delete(struct db *db, const char *fingerprint, struct err **err);
+
+/* Aliases. -EEXIST when `name` already names an image. db_alias_resolve gives the fingerprint
+ * (caller frees), -ENOENT when unknown. */
+int db_alias_add(struct db *db, const char *name, const char *fingerprint, const char *description,
+		 struct err **err);
+int db_alias_delete(struct db *db, const char *name, struct err **err);
+int db_alias_resolve(struct db *db, const char *name, char **ret_fingerprint, struct err **err);
+
+/* Instances. Names are unique whatever the row state (-EEXIST). db_instance_get and
+ * db_instance_list return rows in every state; callers filter. */
+int db_instance_insert(struct db *db, const struct db_instance *inst, int64_t *ret_id,
+		       struct err **err);
+int db_instance_get(struct db *db, const char *name, struct db_instance *ret, struct err **err);
+int db_instance_list(struct db *db, struct db_instance **ret, size_t *ret_n, struct err **err);
+int db_instance_set_state(struct db *db, const char *name, enum db_row_state state,
+			  struct err **err);
+int db_instance_set_last_used(struct db *db, const char *name, int64_t when, struct err **err);
+int db_instance_set_description(struct db *db, const char *name, const char *description,
+				struct err **err);
+/* Replaces the whole config of an instance in one transaction. */
+int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,
+			       struct err **err);
+int db_instance_delete(struct db *db, const char *name, struct err **err);
+/* Names of the instances created from image `fingerprint` (used_by), NULL-terminated. */
+int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
+/* Names of the instances on pool `pool`, NULL-terminated. */
+int db_pool_users(struct db *db, const char *pool, char ***ret_names, struct err **err);

@@ -1,0 +1,39 @@
+#pragma once
+
+/*
+ * The uid/gid range unprivileged containers run in, and shifting a tree of files into it.
+ * The range comes from root's entries in /etc/subuid and /etc/subgid; the daemon adds
+ * "root:1000000:1000000000" to each when root has none, as Incus does.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+
+/* One contiguous mapping: container ids [0, size) are host ids [host_base, host_base + size). */
+struct idmap {
+	uint32_t uid_base;
+	uint32_t gid_base;
+	uint32_t size; /* 65536 */
+};
+
+/*
+ * Reads root's first range of at least 65536 ids from `subuid_path` and `subgid_path`
+ * (normally /etc/subuid, /etc/subgid). When root has none and `add_missing` is true, appends
+ * "root:1000000:1000000000" to the file (atomically) and uses it. -ENOENT when root has no
+ * usable range and `add_missing` is false.
+ */
+int instance_idmap_load(const char *subuid_path, const char *subgid_path, bool add_missing,
+			struct idmap *ret, struct err **err);
+
+/*
+ * Moves the ownership of every file under `path` (not crossing into other filesystems, not
+ * following symlinks) from one base to another: uid u becomes u - from_uid + to_uid when
+ * from_uid <= u < from_uid + size, and likewise for gids. Keeps setuid/setgid bits (chown
+ * clears them) and POSIX ACLs' ids are left alone. Use from = 0 to shift an unprivileged image
+ * into a range, or to = 0 to unshift for a privileged instance.
+ */
+int instance_shift_tree(const char *path, uint32_t from_uid, uint32_t from_gid, uint32_t to_uid,
+			uint32_t to_gid, uint32_t size, struct err **err);

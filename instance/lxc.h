@@ -1,0 +1,66 @@
+#pragma once
+
+/*
+ * Running containers through liblxc. This folder is the only one that includes liblxc headers.
+ *
+ * The daemon never calls a forking liblxc function (start, attach) in its own process: it
+ * spawns its own binary as `cairnd forkstart NAME LXCPATH CONFIG LOGDIR`, which starts the
+ * container daemonized and exits. Calls that only talk to the container's monitor socket (state,
+ * init pid, shutdown, stop) run in the daemon, serialized per instance by the caller.
+ *
+ * LXCPATH is $CAIRN_DIR/containers; CONFIG is $CAIRN_DIR/logs/<name>/lxc.conf.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+
+enum instance_status {
+	INSTANCE_STOPPED,
+	INSTANCE_RUNNING,
+	INSTANCE_FROZEN,
+	INSTANCE_ERROR,
+	INSTANCE_STATUS_MAX,
+};
+
+struct instance_state {
+	enum instance_status status;
+	pid_t pid;            /* init as the host sees it; 0 when stopped */
+	int64_t processes;    /* tasks in the container's cgroup; -1 when stopped */
+	uint64_t memory_usage; /* bytes */
+	uint64_t memory_peak;  /* bytes */
+	uint64_t cpu_usage;    /* nanoseconds */
+};
+
+/*
+ * Starts a container by spawning `self_exe forkstart NAME LXCPATH CONFIG LOGDIR` and waiting for
+ * it. On failure returns -EIO (or the helper's errno) with the ERROR lines of LOGDIR/lxc.log
+ * in the message. Safe to call from any daemon thread: the child execs at once.
+ */
+int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpath,
+		       const char *config_path, const char *log_dir, struct err **err);
+
+/*
+ * The `forkstart` helper's body: called from cairnd's main() before anything else when argv[1]
+ * is "forkstart". Single-threaded; marks inherited descriptors close-on-exec, logs to
+ * LOGDIR/forkstart.log, loads CONFIG and starts the container daemonized. Returns the exit
+ * status for main().
+ */
+int instance_lxc_forkstart_main(int argc, char **argv);
+
+/*
+ * Stops a container: a clean shutdown (lxc.signal.halt to init) waiting up to `timeout_sec`
+ * seconds, then a kill. With `force`, the kill at once. A stopped container is fine (0).
+ */
+int instance_lxc_stop(const char *name, const char *lxcpath, int timeout_sec, bool force,
+		      struct err **err);
+
+/* Reads the state. A container liblxc does not know is STOPPED, not an error. With
+ * `with_usage` false only status and pid are filled (cheap, for lists). */
+int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
+		       struct instance_state *ret, struct err **err);
+
+/* "Running", "Stopped", "Frozen", "Error". */
+const char *instance_status_name(enum instance_status status);

@@ -1,0 +1,47 @@
+#pragma once
+
+/*
+ * Renders the full LXC configuration of an instance from its cairn config. Pure: no liblxc, no
+ * file system access, so it is unit-tested on its own.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "instance/idmap.h"
+
+struct err;
+struct kvlist;
+
+enum instance_cgroup_layout {
+	INSTANCE_CGROUP_V1, /* memory, cpu, pids controllers on cgroup v1 (hybrid hosts) */
+	INSTANCE_CGROUP_V2, /* unified hierarchy */
+	INSTANCE_CGROUP_LAYOUT_MAX,
+};
+
+struct instance_lxc_spec {
+	const char *name;
+	const char *rootfs_path;  /* absolute path of the rootfs directory */
+	const char *log_path;     /* lxc.log.file */
+	const char *console_log;  /* lxc.console.logfile */
+	const struct kvlist *config; /* the instance's validated config */
+	struct idmap idmap;       /* used unless security.privileged is true */
+	enum instance_cgroup_layout cgroup;
+	unsigned host_cpus;       /* for limits.cpu counts and ranges */
+	uint64_t host_memory;     /* bytes, for limits.memory percentages */
+};
+
+/*
+ * Returns the configuration text in *ret (caller frees). It sets:
+ *   lxc.uts.name; lxc.rootfs.path = dir:<rootfs>; lxc.idmap (u and g) unless
+ *   security.privileged is true; lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed
+ *   cgroup:mixed; lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile;
+ *   lxc.log.file; lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1
+ *   (busybox init halts on it; an image whose metadata says systemd would want SIGRTMIN+3);
+ *   limits.memory -> lxc.cgroup.memory.limit_in_bytes (v1) or lxc.cgroup2.memory.max (v2),
+ *     a percentage being of host_memory;
+ *   limits.cpu -> lxc.cgroup[2].cpuset.cpus ("2" means the first 2 CPUs, "0-1,3" is a set);
+ *   limits.processes -> lxc.cgroup[2].pids.max.
+ * -EINVAL when a value cannot be rendered (e.g. more CPUs than the host has).
+ */
+int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret, struct err **err);

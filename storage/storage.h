@@ -1,0 +1,150 @@
+#pragma once
+
+/*
+ * Storage pools and their drivers behind one operations table. Drivers see pool and volume names
+ * and paths, never instances. A pool is mounted (or, for `dir`, simply present) at
+ * `pool->mount_path`; a volume of type T named N lives at `<mount_path>/<T dir>/<N>`:
+ *
+ *   images/<fingerprint>                 image volumes (the image's rootfs/ and metadata.yaml)
+ *   containers/<name>                    instance volumes (rootfs/, backup.yaml)
+ *   containers-snapshots/<name>/<snap>   read-only snapshots of instance volumes
+ *
+ * Only the wrappers below call through the table; they turn a NULL operation into -EOPNOTSUPP.
+ * Every operation returns 0 or a negative errno and fills `err`. A multi-step operation undoes
+ * its completed steps when a later one fails.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct err;
+
+enum storage_volume_type {
+	STORAGE_VOLUME_IMAGE,
+	STORAGE_VOLUME_CONTAINER,
+	STORAGE_VOLUME_TYPE_MAX,
+};
+
+struct storage_ops;
+
+struct storage_pool {
+	char *name;
+	char *driver;     /* "btrfs" or "dir" */
+	char *source;     /* loop file (btrfs default), block device, or directory */
+	char *mount_path; /* $CAIRN_DIR/storage-pools/<name> */
+	uint64_t size;    /* bytes of the loop file; 0 when the pool has no loop file */
+	const struct storage_ops *ops;
+};
+
+struct storage_ops {
+	const char *name;
+	/* Capabilities */
+	bool snapshot_needs_freeze; /* snapshots of a running instance need it frozen (copy-based) */
+	bool instant_snapshots;     /* snapshot cost does not grow with the data */
+
+	/* Pool. create makes the backing store (loop file + filesystem, or the directory) and
+	 * leaves it mounted; mount is idempotent (a mounted pool is fine) and re-attaches a loop
+	 * file whose loop device vanished after a reboot. */
+	int (*pool_check)(const struct storage_pool *pool, struct err **err);
+	int (*pool_create)(const struct storage_pool *pool, struct err **err);
+	int (*pool_delete)(const struct storage_pool *pool, struct err **err);
+	int (*pool_mount)(const struct storage_pool *pool, struct err **err);
+	int (*pool_unmount)(const struct storage_pool *pool, struct err **err);
+	int (*pool_usage)(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
+			  struct err **err);
+
+	/* Volumes. create makes an empty volume (a subvolume on btrfs). copy makes `dst` a
+	 * writable copy of `src` (a writable snapshot on btrfs, a full copy on dir) preserving
+	 * ownership, modes, xattrs and special files. delete removes the volume with everything
+	 * inside it (nested subvolumes included); a missing volume is -ENOENT. */
+	int (*volume_create)(const struct storage_pool *pool, enum storage_volume_type type,
+			     const char *name, struct err **err);
+	int (*volume_delete)(const struct storage_pool *pool, enum storage_volume_type type,
+			     const char *name, struct err **err);
+	int (*volume_rename)(const struct storage_pool *pool, enum storage_volume_type type,
+			     const char *old_name, const char *new_name, struct err **err);
+	int (*volume_usage)(const struct storage_pool *pool, enum storage_volume_type type,
+			    const char *name, uint64_t *ret_bytes, struct err **err);
+	int (*volume_copy)(const struct storage_pool *pool, enum storage_volume_type src_type,
+			   const char *src, enum storage_volume_type dst_type, const char *dst,
+			   struct err **err);
+
+	/* Snapshots of container volumes: read-only, at containers-snapshots/<vol>/<snap>. */
+	int (*snapshot_create)(const struct storage_pool *pool, const char *volume,
+			       const char *snapshot, struct err **err);
+	int (*snapshot_delete)(const struct storage_pool *pool, const char *volume,
+			       const char *snapshot, struct err **err);
+	int (*snapshot_rename)(const struct storage_pool *pool, const char *volume,
+			       const char *old_name, const char *new_name, struct err **err);
+	/* Replaces the volume's content with the snapshot's: on btrfs a writable snapshot of the
+	 * snapshot is made beside the volume, then swapped in with rename, so until the swap the
+	 * old volume is intact. */
+	int (*snapshot_restore)(const struct storage_pool *pool, const char *volume,
+				const char *snapshot, struct err **err);
+	/* Makes a new writable container volume `dst` from a snapshot. */
+	int (*volume_from_snapshot)(const struct storage_pool *pool, const char *volume,
+				    const char *snapshot, const char *dst, struct err **err);
+	/* Exclusive bytes of a snapshot (btrfs qgroups). -EOPNOTSUPP when unknown. */
+	int (*snapshot_usage)(const struct storage_pool *pool, const char *volume,
+			      const char *snapshot, uint64_t *ret_bytes, struct err **err);
+};
+
+/* The operations table of driver `name`, or NULL when there is no such driver. */
+const struct storage_ops *storage_driver(const char *name);
+
+/* Fills a pool struct (copies of the strings) and binds its driver. `cairn_dir` gives the mount
+ * path. -EINVAL for an unknown driver. Free with storage_pool_done(). */
+int storage_pool_init(struct storage_pool *pool, const char *cairn_dir, const char *name,
+		      const char *driver, const char *source, uint64_t size, struct err **err);
+void storage_pool_done(struct storage_pool *pool);
+
+/* "images" or "containers". */
+const char *storage_volume_dir(enum storage_volume_type type);
+
+/* <mount_path>/<type dir>/<name>; caller frees. NULL on OOM. */
+char *storage_volume_path(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *name);
+
+/* <mount_path>/containers-snapshots/<volume>/<snapshot>; caller frees. */
+char *storage_snapshot_path(const struct storage_pool *pool, const char *volume,
+			    const char *snapshot);
+
+/* Wrappers: one per operation, NULL operation -> -EOPNOTSUPP. */
+int storage_pool_check(const struct storage_pool *pool, struct err **err);
+int storage_pool_create(const struct storage_pool *pool, struct err **err);
+int storage_pool_delete(const struct storage_pool *pool, struct err **err);
+int storage_pool_mount(const struct storage_pool *pool, struct err **err);
+int storage_pool_unmount(const struct storage_pool *pool, struct err **err);
+int storage_pool_usage(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
+		       struct err **err);
+int storage_volume_create(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *name, struct err **err);
+int storage_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *name, struct err **err);
+int storage_volume_rename(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *old_name, const char *new_name, struct err **err);
+int storage_volume_usage(const struct storage_pool *pool, enum storage_volume_type type,
+			 const char *name, uint64_t *ret_bytes, struct err **err);
+int storage_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
+			const char *src, enum storage_volume_type dst_type, const char *dst,
+			struct err **err);
+int storage_snapshot_create(const struct storage_pool *pool, const char *volume,
+			    const char *snapshot, struct err **err);
+int storage_snapshot_delete(const struct storage_pool *pool, const char *volume,
+			    const char *snapshot, struct err **err);
+int storage_snapshot_rename(const struct storage_pool *pool, const char *volume,
+			    const char *old_name, const char *new_name, struct err **err);
+int storage_snapshot_restore(const struct storage_pool *pool, const char *volume,
+			     const char *snapshot, struct err **err);
+int storage_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, const char *dst, struct err **err);
+int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,
+			   const char *snapshot, uint64_t *ret_bytes, struct err **err);
+
+/*
+ * Names of the entries in <mount_path>/<type dir>/ (volumes that exist on disk), for the
+ * daemon's recovery pass; hidden entries (".tmp-*") included. NULL-terminated, caller frees
+ * with strv_free(). An absent directory gives an empty list.
+ */
+int storage_volume_list(const struct storage_pool *pool, enum storage_volume_type type,
+			char ***ret_names, struct err **err);
