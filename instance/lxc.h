@@ -51,11 +51,12 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 int instance_lxc_forkstart_main(int argc, char **argv);
 
 /*
- * Stops a container: a clean shutdown (lxc.signal.halt to init) waiting up to `timeout_sec`
- * seconds, then a kill. With `force`, the kill at once. A stopped container is fine (0).
+ * Stops a container: a clean shutdown (lxc.signal.halt of `config_path` to init) waiting up to
+ * `timeout_sec` seconds, then a kill. With `force`, the kill at once. A stopped container is
+ * fine (0). Returns once the container is STOPPED.
  */
-int instance_lxc_stop(const char *name, const char *lxcpath, int timeout_sec, bool force,
-		      struct err **err);
+int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_path,
+		      int timeout_sec, bool force, struct err **err);
 
 /* Reads the state. A container liblxc does not know is STOPPED, not an error. With
  * `with_usage` false only status and pid are filled (cheap, for lists). */
