@@ -45,3 +45,10 @@ struct instance_lxc_spec {
  * -EINVAL when a value cannot be rendered (e.g. more CPUs than the host has).
  */
 int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret, struct err **err);
+
+/*
+ * The cgroup layout of this host: INSTANCE_CGROUP_V1 when /sys/fs/cgroup/memory is a cgroup v1
+ * mount (legacy and hybrid hosts), else INSTANCE_CGROUP_V2. Unlike the rest of this header it
+ * looks at the host (one statfs); the daemon calls it once and puts the result in the spec.
+ */
+enum instance_cgroup_layout instance_cgroup_detect(void);

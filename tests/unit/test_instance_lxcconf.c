@@ -1,0 +1,286 @@
+/* Rendering of the LXC configuration: privileged or not, each limit on cgroup v1 and v2, bad
+ * values. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/kvlist.h"
+#include "instance/lxcconf.h"
+
+static struct instance_lxc_spec base_spec(const struct kvlist *config,
+					  enum instance_cgroup_layout cgroup)
+{
+	struct instance_lxc_spec spec = {
+		.name = "c1",
+		.rootfs_path = "/var/lib/cairn/containers/c1/rootfs",
+		.log_path = "/var/lib/cairn/logs/c1/lxc.log",
+		.console_log = "/var/lib/cairn/logs/c1/console.log",
+		.config = config,
+		.idmap = {.uid_base = 1000000, .gid_base = 2000000, .size = 65536},
+		.cgroup = cgroup,
+		.host_cpus = 4,
+		.host_memory = 8ULL << 30,
+	};
+	return spec;
+}
+
+/* True when `text` has `line` as a whole line. */
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p++)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static char *render_ok(const struct kvlist *config, enum instance_cgroup_layout cgroup)
+{
+	struct instance_lxc_spec spec = base_spec(config, cgroup);
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+	int r = instance_lxc_config_render(&spec, &text, &e);
+
+	if (r < 0)
+		fail_msg("render failed: %s", err_msg(e, r));
+	assert_non_null(text);
+	return text;
+}
+
+static int render_fails(const struct kvlist *config, enum instance_cgroup_layout cgroup,
+			const char *expect_in_msg)
+{
+	struct instance_lxc_spec spec = base_spec(config, cgroup);
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+	int r = instance_lxc_config_render(&spec, &text, &e);
+
+	assert_true(r < 0);
+	assert_null(text);
+	assert_non_null(e);
+	if (expect_in_msg && !strstr(e->msg, expect_in_msg))
+		fail_msg("message \"%s\" lacks \"%s\"", e->msg, expect_in_msg);
+	return r;
+}
+
+static void test_unprivileged_defaults(void **state)
+{
+	struct kvlist config = {0};
+	char *t = render_ok(&config, INSTANCE_CGROUP_V1);
+
+	(void)state;
+	assert_true(has_line(t, "lxc.uts.name = c1"));
+	assert_true(has_line(t, "lxc.rootfs.path = dir:/var/lib/cairn/containers/c1/rootfs"));
+	assert_true(has_line(t, "lxc.idmap = u 0 1000000 65536"));
+	assert_true(has_line(t, "lxc.idmap = g 0 2000000 65536"));
+	assert_true(has_line(t, "lxc.net.0.type = empty"));
+	assert_true(has_line(t, "lxc.autodev = 1"));
+	assert_true(has_line(t, "lxc.tty.max = 0"));
+	assert_true(has_line(t, "lxc.pty.max = 1024"));
+	assert_true(has_line(t, "lxc.init.cmd = /sbin/init"));
+	assert_true(has_line(t, "lxc.signal.halt = SIGUSR1"));
+	assert_true(has_line(t, "lxc.log.file = /var/lib/cairn/logs/c1/lxc.log"));
+	assert_true(has_line(t, "lxc.log.level = warn"));
+	assert_true(has_line(t, "lxc.console.logfile = /var/lib/cairn/logs/c1/console.log"));
+	assert_true(has_line(t, "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed"));
+	/* No limits unless asked for. */
+	assert_null(strstr(t, "lxc.cgroup"));
+	free(t);
+}
+
+static void test_privileged_has_no_idmap(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	char *t;
+
+	(void)state;
+	assert_int_equal(kvlist_set(&config, "security.privileged", "true"), 0);
+	t = render_ok(&config, INSTANCE_CGROUP_V1);
+	assert_null(strstr(t, "lxc.idmap"));
+	assert_true(has_line(t, "lxc.uts.name = c1"));
+	free(t);
+
+	assert_int_equal(kvlist_set(&config, "security.privileged", "false"), 0);
+	t = render_ok(&config, INSTANCE_CGROUP_V1);
+	assert_true(has_line(t, "lxc.idmap = u 0 1000000 65536"));
+	free(t);
+}
+
+static void test_unprivileged_needs_range(void **state)
+{
+	struct kvlist config = {0};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+
+	(void)state;
+	spec.idmap.size = 0;
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+}
+
+struct limit_case {
+	const char *key, *value;
+	const char *v1_line, *v2_line;
+};
+
+static void test_limits_v1_v2(void **state)
+{
+	static const struct limit_case cases[] = {
+		{"limits.memory", "256MiB", "lxc.cgroup.memory.limit_in_bytes = 268435456",
+		 "lxc.cgroup2.memory.max = 268435456"},
+		{"limits.memory", "1GB", "lxc.cgroup.memory.limit_in_bytes = 1000000000",
+		 "lxc.cgroup2.memory.max = 1000000000"},
+		/* 25% of 8 GiB */
+		{"limits.memory", "25%", "lxc.cgroup.memory.limit_in_bytes = 2147483648",
+		 "lxc.cgroup2.memory.max = 2147483648"},
+		{"limits.cpu", "2", "lxc.cgroup.cpuset.cpus = 0-1", "lxc.cgroup2.cpuset.cpus = 0-1"},
+		{"limits.cpu", "1", "lxc.cgroup.cpuset.cpus = 0", "lxc.cgroup2.cpuset.cpus = 0"},
+		{"limits.cpu", "0-1,3", "lxc.cgroup.cpuset.cpus = 0-1,3",
+		 "lxc.cgroup2.cpuset.cpus = 0-1,3"},
+		{"limits.cpu", "3,", NULL, NULL},
+		{"limits.processes", "20", "lxc.cgroup.pids.max = 20", "lxc.cgroup2.pids.max = 20"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_kvlist_ struct kvlist config = {0};
+		char *t;
+
+		assert_int_equal(kvlist_set(&config, cases[i].key, cases[i].value), 0);
+		if (!cases[i].v1_line) {
+			render_fails(&config, INSTANCE_CGROUP_V1, cases[i].value);
+			continue;
+		}
+		t = render_ok(&config, INSTANCE_CGROUP_V1);
+		if (!has_line(t, cases[i].v1_line))
+			fail_msg("%s=%s: no \"%s\" in:\n%s", cases[i].key, cases[i].value,
+				 cases[i].v1_line, t);
+		assert_null(strstr(t, "lxc.cgroup2."));
+		free(t);
+		t = render_ok(&config, INSTANCE_CGROUP_V2);
+		if (!has_line(t, cases[i].v2_line))
+			fail_msg("%s=%s: no \"%s\" in:\n%s", cases[i].key, cases[i].value,
+				 cases[i].v2_line, t);
+		assert_null(strstr(t, "lxc.cgroup."));
+		free(t);
+	}
+}
+
+static void test_all_limits_together(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	char *t;
+
+	(void)state;
+	assert_int_equal(kvlist_set(&config, "limits.memory", "64MiB"), 0);
+	assert_int_equal(kvlist_set(&config, "limits.cpu", "4"), 0);
+	assert_int_equal(kvlist_set(&config, "limits.processes", "100"), 0);
+	t = render_ok(&config, INSTANCE_CGROUP_V2);
+	assert_true(has_line(t, "lxc.cgroup2.memory.max = 67108864"));
+	assert_true(has_line(t, "lxc.cgroup2.cpuset.cpus = 0-3"));
+	assert_true(has_line(t, "lxc.cgroup2.pids.max = 100"));
+	free(t);
+}
+
+static void test_bad_values(void **state)
+{
+	static const struct {
+		const char *key, *value, *msg;
+	} bad[] = {
+		{"limits.memory", "lots", "limits.memory"},
+		{"limits.memory", "10G", "limits.memory"},
+		{"limits.memory", "0%", "limits.memory"},
+		{"limits.memory", "101%", "limits.memory"},
+		{"limits.memory", "1B", "too small"},
+		{"limits.cpu", "5", "the host has 4 CPUs"},
+		{"limits.cpu", "0", "limits.cpu"},
+		{"limits.cpu", "2-1", "limits.cpu"},
+		{"limits.cpu", "0-4", "CPU 4 does not exist"},
+		{"limits.cpu", "a-b", "limits.cpu"},
+		{"limits.cpu", "-1", "limits.cpu"},
+		{"limits.processes", "0", "limits.processes"},
+		{"limits.processes", "-3", "limits.processes"},
+		{"limits.processes", "ten", "limits.processes"},
+		{"security.privileged", "maybe", "security.privileged"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		_cleanup_kvlist_ struct kvlist config = {0};
+
+		assert_int_equal(kvlist_set(&config, bad[i].key, bad[i].value), 0);
+		assert_int_equal(render_fails(&config, INSTANCE_CGROUP_V1, bad[i].msg), -EINVAL);
+		assert_int_equal(render_fails(&config, INSTANCE_CGROUP_V2, bad[i].msg), -EINVAL);
+	}
+}
+
+static void test_line_breaks_refused(void **state)
+{
+	struct kvlist config = {0};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V1);
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+
+	(void)state;
+	/* A name or path with a newline would add arbitrary keys such as lxc.mount.entry. */
+	spec.rootfs_path = "/tmp/x\nlxc.mount.entry = / host none bind 0 0";
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+	assert_non_null(strstr(e->msg, "line breaks"));
+}
+
+static void test_percentage_needs_host_memory(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	struct instance_lxc_spec spec;
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+
+	(void)state;
+	assert_int_equal(kvlist_set(&config, "limits.memory", "50%"), 0);
+	spec = base_spec(&config, INSTANCE_CGROUP_V1);
+	spec.host_memory = 0;
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+}
+
+static void test_cgroup_detect(void **state)
+{
+	enum instance_cgroup_layout l = instance_cgroup_detect();
+
+	(void)state;
+	assert_true(l == INSTANCE_CGROUP_V1 || l == INSTANCE_CGROUP_V2);
+	/* Whatever the host has, the answer must agree with the memory controller's files. */
+	if (l == INSTANCE_CGROUP_V1)
+		assert_int_equal(access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK), 0);
+	else
+		assert_int_not_equal(access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unprivileged_defaults),
+		cmocka_unit_test(test_privileged_has_no_idmap),
+		cmocka_unit_test(test_unprivileged_needs_range),
+		cmocka_unit_test(test_limits_v1_v2),
+		cmocka_unit_test(test_all_limits_together),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_line_breaks_refused),
+		cmocka_unit_test(test_percentage_needs_host_memory),
+		cmocka_unit_test(test_cgroup_detect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
