@@ -1,5 +1,236 @@
-int main(void);
-int main(void)
+/*
+ * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
+ * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
+ * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...` is the hidden
+ * helper that starts a container outside the multithreaded daemon.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/operations.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "instance/lxc.h"
+#include "storage/storage.h"
+
+#define VERSION "0.1.0"
+
+static void usage(FILE *f)
 {
+	fprintf(f, "Usage: cairnd [--group GROUP] [--debug]\n"
+		   "       cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]\n"
+		   "\n"
+		   "The cairn daemon. It keeps its state in $CAIRN_DIR (default /var/lib/cairn) and\n"
+		   "serves the API on $CAIRN_DIR/unix.socket to root and the admin group.\n"
+		   "\n"
+		   "  --group GROUP   the admin group (default cairn-admin)\n"
+		   "  --debug         log debug messages\n");
+}
+
+static int daemon_init_fields(struct daemon *d, const char *group)
+{
+	const char *dir = getenv("CAIRN_DIR");
+	char exe[4096];
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = -EBADF;
+	d->listen_fd = -EBADF;
+	pthread_mutex_init(&d->busy_lock, NULL);
+	d->dir = strdup(dir && *dir ? dir : "/var/lib/cairn");
+	d->group_name = strdup(group);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	d->self_exe = strdup(exe);
+	if (!d->dir || !d->group_name || !d->self_exe)
+		return -ENOMEM;
+	/* Trailing slashes would make paths that differ from what the client computes. */
+	for (size_t l = strlen(d->dir); l > 1 && d->dir[l - 1] == '/'; l--)
+		d->dir[l - 1] = '\0';
 	return 0;
+}
+
+static void daemon_free_fields(struct daemon *d)
+{
+	daemon_done(d);
+	free(d->dir);
+	free(d->group_name);
+	free(d->self_exe);
+}
+
+static int run_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"auto", no_argument, NULL, 'a'},
+		{"storage-backend", required_argument, NULL, 'b'},
+		{"storage-size", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_err_ struct err *e = NULL;
+	const char *backend = NULL;
+	uint64_t size = 0;
+	struct daemon d;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			break;
+		case 'b':
+			if (strcmp(optarg, "btrfs") != 0 && strcmp(optarg, "dir") != 0) {
+				fprintf(stderr, "Error: Unknown storage backend \"%s\" (use btrfs or dir)\n",
+					optarg);
+				return 1;
+			}
+			backend = optarg;
+			break;
+		case 's':
+			if (parse_size(optarg, &size, &e) < 0) {
+				fprintf(stderr, "Error: %s\n", err_msg(e, -EINVAL));
+				return 1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "Error: unexpected argument \"%s\"\n", argv[optind]);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "Error: cairnd init must run as root\n");
+		return 1;
+	}
+	r = daemon_init_fields(&d, "cairn-admin");
+	if (r < 0) {
+		fprintf(stderr, "Error: %s\n", strerror(-r));
+		return 1;
+	}
+	r = daemon_setup(&d, backend, size, &e);
+	if (r == -EBUSY) {
+		fprintf(stderr,
+			"Error: cairnd is running on \"%s\"; it initialised itself when it first "
+			"started (see `cairn storage list`)\n",
+			d.dir);
+		daemon_free_fields(&d);
+		return 1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "Error: %s\n", err_msg(e, r));
+		daemon_free_fields(&d);
+		return 1;
+	}
+	for (size_t i = 0; i < d.env.n_pools; i++)
+		printf("Storage pool \"%s\": %s on %s\n", d.env.pools[i].name,
+		       d.env.pools[i].driver, d.env.pools[i].source);
+	printf("Image \"busybox\" is ready\n");
+	daemon_free_fields(&d);
+	return 0;
+}
+
+static int run_daemon(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"group", required_argument, NULL, 'g'},
+		{"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	_cleanup_err_ struct err *e = NULL;
+	const char *group = "cairn-admin";
+	struct daemon d;
+	sigset_t set;
+	int c, r, sig;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			group = optarg;
+			break;
+		case 'd':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s\n", VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "Error: unknown command \"%s\"\n", argv[optind]);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "Error: cairnd must run as root\n");
+		return 1;
+	}
+
+	/* Signals are taken synchronously by the main thread; every other thread inherits the
+	 * mask, so none of them is interrupted. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = daemon_init_fields(&d, group);
+	if (r < 0) {
+		fprintf(stderr, "Error: %s\n", strerror(-r));
+		return 1;
+	}
+	r = daemon_setup(&d, NULL, 0, &e);
+	if (r >= 0)
+		r = daemon_server_start(&d, &e);
+	if (r < 0) {
+		log_error("%s", err_msg(e, r));
+		daemon_free_fields(&d);
+		return 1;
+	}
+	log_info("cairnd %s serving on %s/unix.socket (group \"%s\")", VERSION, d.dir, group);
+	instance_autostart(&d.env);
+
+	for (;;) {
+		struct timespec tick = {.tv_sec = 60};
+
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	log_info("Shutting down (instances keep running)");
+	daemon_server_stop(&d);
+	operation_drain();
+	daemon_free_fields(&d);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "forkstart") == 0)
+		return instance_lxc_forkstart_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "init") == 0)
+		return run_init(argc - 1, argv + 1);
+	return run_daemon(argc, argv);
 }

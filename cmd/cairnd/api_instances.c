@@ -1,0 +1,485 @@
+/* /1.0/instances: parse, call one lifecycle function, render. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cmd/cairnd/body.h"
+#include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/handlers.h"
+#include "cmd/cairnd/operations.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/keys.h"
+#include "config/names.h"
+#include "instance/images.h"
+#include "instance/instance.h"
+
+static void db_instance_donep(struct db_instance *i)
+{
+	db_instance_done(i);
+}
+#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
+
+static int api_status_of(enum instance_status s)
+{
+	switch (s) {
+	case INSTANCE_RUNNING:
+		return API_STATUS_RUNNING;
+	case INSTANCE_FROZEN:
+		return API_STATUS_FROZEN;
+	case INSTANCE_STOPPED:
+		return API_STATUS_STOPPED;
+	case INSTANCE_ERROR:
+	case INSTANCE_STATUS_MAX:
+		break;
+	}
+	return API_STATUS_ERROR;
+}
+
+static json_object *state_to_json(const struct instance_state *st)
+{
+	json_object *o = json_object_new_object(), *mem = json_object_new_object(),
+		    *cpu = json_object_new_object();
+	int code = api_status_of(st->status);
+
+	json_object_object_add(o, "status", json_object_new_string(api_status_name(code)));
+	json_object_object_add(o, "status_code", json_object_new_int(code));
+	json_object_object_add(o, "pid", json_object_new_int64(st->pid));
+	json_object_object_add(o, "processes", json_object_new_int64(st->processes));
+	json_object_object_add(mem, "usage", json_object_new_int64((int64_t)st->memory_usage));
+	json_object_object_add(mem, "usage_peak", json_object_new_int64((int64_t)st->memory_peak));
+	json_object_object_add(o, "memory", mem);
+	json_object_object_add(cpu, "usage", json_object_new_int64((int64_t)st->cpu_usage));
+	json_object_object_add(o, "cpu", cpu);
+	json_object_object_add(o, "disk", json_object_new_object());
+	json_object_object_add(o, "network", json_object_new_object());
+	return o;
+}
+
+static json_object *config_to_json(const struct kvlist *config)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < config->n; i++)
+		json_object_object_add(o, config->items[i].key,
+				       json_object_new_string(config->items[i].value));
+	return o;
+}
+
+static json_object *instance_to_json(const struct db_instance *row,
+				     const struct instance_state *st, bool with_state)
+{
+	json_object *o = json_object_new_object(), *devices = json_object_new_object(),
+		    *root = json_object_new_object();
+	_cleanup_free_ char *created = time_format_rfc3339(row->created_at);
+	_cleanup_free_ char *used = time_format_rfc3339(row->last_used_at);
+	int code = api_status_of(st->status);
+
+	json_object_object_add(root, "type", json_object_new_string("disk"));
+	json_object_object_add(root, "path", json_object_new_string("/"));
+	json_object_object_add(root, "pool", json_object_new_string(row->pool));
+	json_object_object_add(devices, "root", root);
+
+	json_object_object_add(o, "name", json_object_new_string(row->name));
+	json_object_object_add(o, "type", json_object_new_string("container"));
+	json_object_object_add(o, "status", json_object_new_string(api_status_name(code)));
+	json_object_object_add(o, "status_code", json_object_new_int(code));
+	json_object_object_add(o, "architecture",
+			       json_object_new_string(row->architecture ? row->architecture : ""));
+	json_object_object_add(o, "created_at", json_object_new_string(created ? created : ""));
+	json_object_object_add(o, "last_used_at", json_object_new_string(
+							   row->last_used_at && used ? used
+										     : "1970-01-01T00:00:00Z"));
+	json_object_object_add(o, "description",
+			       json_object_new_string(row->description ? row->description : ""));
+	json_object_object_add(o, "ephemeral", json_object_new_boolean(0));
+	json_object_object_add(o, "stateful", json_object_new_boolean(0));
+	json_object_object_add(o, "location", json_object_new_string("none"));
+	json_object_object_add(o, "project", json_object_new_string("default"));
+	json_object_object_add(o, "profiles", json_object_new_array());
+	json_object_object_add(o, "config", config_to_json(&row->config));
+	json_object_object_add(o, "expanded_config", config_to_json(&row->config));
+	json_object_object_add(o, "expanded_devices", json_object_get(devices));
+	json_object_object_add(o, "devices", devices);
+	json_object_object_add(o, "state", with_state ? state_to_json(st) : NULL);
+	return o;
+}
+
+HANDLER(handle_instances_list)
+{
+	struct db_instance *rows = NULL;
+	size_t n = 0;
+	int recursion = request_recursion(req);
+	json_object *list;
+	int r;
+
+	r = db_instance_list(d->env.db, &rows, &n, err);
+	if (r < 0)
+		return r;
+	list = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		struct instance_state st = {.status = INSTANCE_STOPPED};
+
+		if (rows[i].state != DB_ROW_READY)
+			continue;
+		if (recursion == 0) {
+			_cleanup_free_ char *url = str_printf("/1.0/instances/%s", rows[i].name);
+
+			json_object_array_add(list, json_object_new_string(url ? url : ""));
+			continue;
+		}
+		instance_state(&d->env, rows[i].name, false, &st, NULL);
+		json_object_array_add(list, instance_to_json(&rows[i], &st, recursion >= 2));
+	}
+	db_instances_free(rows, n);
+	*ret_envelope = api_sync(list);
+	return 200;
+}
+
+HANDLER(handle_instance_get)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {.status = INSTANCE_STOPPED};
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	instance_state(&d->env, row.name, false, &st, NULL);
+	*ret_envelope = api_sync(instance_to_json(&row, &st, request_recursion(req) >= 1));
+	return 200;
+}
+
+HANDLER(handle_instance_state_get)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {0};
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = instance_state(&d->env, row.name, true, &st, err);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(state_to_json(&st));
+	return 200;
+}
+
+/* What an instance operation needs once the request is gone. */
+struct instance_job {
+	char *name;
+	char *fingerprint;
+	char *pool;
+	char *description;
+	struct kvlist config;
+	char action[16];
+	int64_t timeout;
+	bool force;
+	bool start;
+};
+
+static void instance_job_free(void *p)
+{
+	struct instance_job *job = p;
+
+	if (!job)
+		return;
+	free(job->name);
+	free(job->fingerprint);
+	free(job->pool);
+	free(job->description);
+	kvlist_done(&job->config);
+	free(job);
+}
+
+static json_object *resources_for(const char *name)
+{
+	json_object *res = json_object_new_object(), *list = json_object_new_array();
+	_cleanup_free_ char *url = str_printf("/1.0/instances/%s", name);
+
+	json_object_array_add(list, json_object_new_string(url ? url : ""));
+	json_object_object_add(res, "instances", list);
+	return res;
+}
+
+static int run_create(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct instance_job *job = data;
+	int r;
+
+	(void)ret_md;
+	r = instance_create(&d->env, job->name, job->fingerprint, job->pool, &job->config,
+			    job->description, err);
+	if (r < 0 || !job->start)
+		return r;
+	return instance_start(&d->env, job->name, err);
+}
+
+HANDLER(handle_instances_create)
+{
+	struct instance_job *job = NULL;
+	_cleanup_db_instance_ struct db_instance existing = {0};
+	json_object *source = NULL, *devices = NULL, *root = NULL;
+	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL,
+		   *pool = "default", *description = "";
+	_cleanup_kvlist_ struct kvlist config = {0};
+	bool start = false;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	if ((r = body_string(req->body, "name", true, &name, err)) < 0 ||
+	    (r = body_object(req->body, "source", true, &source, err)) < 0 ||
+	    (r = body_string(source, "type", false, &type, err)) < 0 ||
+	    (r = body_string(source, "alias", false, &alias, err)) < 0 ||
+	    (r = body_string(source, "fingerprint", false, &fingerprint, err)) < 0 ||
+	    (r = body_config(req->body, "config", &config, err)) < 0 ||
+	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
+	    (r = body_bool(req->body, "start", &start, err)) < 0 ||
+	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
+	    (r = body_object(devices, "root", false, &root, err)) < 0 ||
+	    (r = body_string(root, "pool", false, &pool, err)) < 0)
+		return r;
+	if (strcmp(type, "image") != 0)
+		return err_set(err, -EINVAL, "Unsupported source type \"%s\" (use \"image\")", type);
+	if (!alias && !fingerprint)
+		return err_set(err, -EINVAL, "The source needs an \"alias\" or a \"fingerprint\"");
+	r = config_instance_name_valid(name, err);
+	if (r < 0)
+		return r;
+	r = config_validate_all(&config, err);
+	if (r < 0)
+		return r;
+	if (!instance_env_pool(&d->env, pool))
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool);
+	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
+		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
+
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_image_resolve(&d->env, alias ? alias : fingerprint, &job->fingerprint, err);
+	if (r < 0) {
+		instance_job_free(job);
+		return r;
+	}
+	job->name = strdup(name);
+	job->pool = strdup(pool);
+	job->description = strdup(description);
+	job->start = start;
+	if (!job->name || !job->pool || !job->description || kvlist_copy(&job->config, &config) < 0) {
+		instance_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = daemon_claim(d, name, err);
+	if (r < 0) {
+		instance_job_free(job);
+		return r;
+	}
+	r = operation_start(d, "Creating instance", resources_for(name), run_create, job,
+			    instance_job_free, name, ret_envelope, err);
+	return r < 0 ? r : 202;
+}
+
+/* Reads the config of a PUT/PATCH body; `merge` starts from the stored user keys. */
+static int update_config(struct daemon *d, struct request *req, bool merge, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_kvlist_ struct kvlist given = {0}, next = {0};
+	const char *description = NULL;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	if ((r = body_config(req->body, "config", &given, err)) < 0 ||
+	    (r = body_string(req->body, "description", false, &description, err)) < 0)
+		return r;
+	if (merge) {
+		for (size_t i = 0; i < row.config.n; i++) {
+			const char *k = row.config.items[i].key;
+
+			if (!str_startswith(k, "volatile.") && !str_startswith(k, "image.") &&
+			    kvlist_set(&next, k, row.config.items[i].value) < 0)
+				return err_set(err, -ENOMEM, "Out of memory");
+		}
+	}
+	for (size_t i = 0; i < given.n; i++) {
+		const struct kv *kv = &given.items[i];
+
+		/* Incus clients send back what they read: daemon-owned keys that did not change
+		 * are fine, changed ones are refused by validation below. */
+		if ((str_startswith(kv->key, "volatile.") || str_startswith(kv->key, "image.")) &&
+		    kvlist_get(&row.config, kv->key) &&
+		    strcmp(kvlist_get(&row.config, kv->key), kv->value) == 0)
+			continue;
+		if (merge && !*kv->value) {
+			kvlist_unset(&next, kv->key);
+			continue;
+		}
+		r = config_key_validate(kv->key, kv->value, err);
+		if (r < 0)
+			return r;
+		if (kvlist_set(&next, kv->key, kv->value) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = daemon_claim(d, row.name, err);
+	if (r < 0)
+		return r;
+	r = instance_update(&d->env, row.name, &next, description, err);
+	daemon_release(d, row.name);
+	return r;
+}
+
+HANDLER(handle_instance_put)
+{
+	int r = update_config(d, req, false, err);
+
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+HANDLER(handle_instance_patch)
+{
+	int r = update_config(d, req, true, err);
+
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+static int run_delete(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct instance_job *job = data;
+
+	(void)ret_md;
+	return instance_delete(&d->env, job->name, err);
+}
+
+HANDLER(handle_instance_delete)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {0};
+	struct instance_job *job;
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	/* Refuse at once what the operation would refuse, so the client sees it directly. */
+	if (config_get_bool(&row.config, "security.protection.delete", false))
+		return err_set(err, -EPERM,
+			       "The instance \"%s\" is protected against deletion "
+			       "(security.protection.delete=true)",
+			       row.name);
+	r = instance_state(&d->env, row.name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status != INSTANCE_STOPPED)
+		return err_set(err, -EBUSY,
+			       "The instance is currently running, stop it first or pass --force");
+	job = calloc(1, sizeof(*job));
+	if (!job || !(job->name = strdup(row.name))) {
+		instance_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = daemon_claim(d, row.name, err);
+	if (r < 0) {
+		instance_job_free(job);
+		return r;
+	}
+	r = operation_start(d, "Deleting instance", resources_for(row.name), run_delete, job,
+			    instance_job_free, row.name, ret_envelope, err);
+	return r < 0 ? r : 202;
+}
+
+static int run_state(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct instance_job *job = data;
+	int timeout = job->timeout < 0 ? 0 : (int)job->timeout;
+	int r;
+
+	(void)ret_md;
+	if (strcmp(job->action, "start") == 0)
+		return instance_start(&d->env, job->name, err);
+	if (strcmp(job->action, "stop") == 0)
+		return instance_stop(&d->env, job->name, timeout, job->force, false, err);
+	/* restart */
+	r = instance_stop(&d->env, job->name, timeout, job->force, true, err);
+	if (r < 0)
+		return r;
+	return instance_start(&d->env, job->name, err);
+}
+
+HANDLER(handle_instance_state_put)
+{
+	static const char *const descriptions[][2] = {
+		{"start", "Starting instance"},
+		{"stop", "Stopping instance"},
+		{"restart", "Restarting instance"},
+	};
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {0};
+	const char *action = NULL, *description = NULL;
+	struct instance_job *job;
+	int64_t timeout = 30;
+	bool force = false, stateful = false;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	if ((r = body_string(req->body, "action", true, &action, err)) < 0 ||
+	    (r = body_int(req->body, "timeout", &timeout, err)) < 0 ||
+	    (r = body_bool(req->body, "force", &force, err)) < 0 ||
+	    (r = body_bool(req->body, "stateful", &stateful, err)) < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(descriptions) / sizeof(descriptions[0]); i++)
+		if (strcmp(action, descriptions[i][0]) == 0)
+			description = descriptions[i][1];
+	if (!description)
+		return err_set(err, -EINVAL, "Unknown action \"%s\" (use start, stop or restart)",
+			       action);
+	if (timeout < -1 || timeout > 86400)
+		return err_set(err, -EINVAL, "Invalid timeout %lld", (long long)timeout);
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	if (stateful && !config_get_bool(&row.config, "migration.stateful", false))
+		return err_set(err, -EINVAL,
+			       "Stateful stop requires migration.stateful to be set to true");
+	if (stateful)
+		return err_set(err, -EOPNOTSUPP, "Stateful stop and start are not supported yet");
+	r = instance_state(&d->env, row.name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (strcmp(action, "start") == 0 && st.status != INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, "The instance is already running");
+	if (strcmp(action, "start") != 0 && st.status == INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, "The instance is already stopped");
+
+	job = calloc(1, sizeof(*job));
+	if (!job || !(job->name = strdup(row.name))) {
+		instance_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	snprintf(job->action, sizeof(job->action), "%s", action);
+	job->timeout = timeout;
+	job->force = force;
+	r = daemon_claim(d, row.name, err);
+	if (r < 0) {
+		instance_job_free(job);
+		return r;
+	}
+	r = operation_start(d, description, resources_for(row.name), run_state, job,
+			    instance_job_free, row.name, ret_envelope, err);
+	return r < 0 ? r : 202;
+}

@@ -1,0 +1,144 @@
+/* /1.0/storage-pools. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cmd/cairnd/body.h"
+#include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/handlers.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "storage/storage.h"
+
+static json_object *pool_to_json(struct daemon *d, const struct storage_pool *pool)
+{
+	json_object *o = json_object_new_object(), *config = json_object_new_object(),
+		    *used_by = json_object_new_array();
+	_cleanup_strv_ char **instances = NULL;
+	struct db_image *images = NULL;
+	size_t n_images = 0;
+
+	json_object_object_add(config, "source", json_object_new_string(pool->source));
+	if (pool->size) {
+		_cleanup_free_ char *size = format_size(pool->size);
+
+		json_object_object_add(config, "size", json_object_new_string(size ? size : ""));
+	}
+	if (db_pool_users(d->env.db, pool->name, &instances, NULL) >= 0)
+		for (size_t i = 0; instances && instances[i]; i++) {
+			_cleanup_free_ char *url = str_printf("/1.0/instances/%s", instances[i]);
+
+			json_object_array_add(used_by, json_object_new_string(url ? url : ""));
+		}
+	if (db_image_list(d->env.db, &images, &n_images, NULL) >= 0) {
+		for (size_t i = 0; i < n_images; i++) {
+			_cleanup_free_ char *url = NULL;
+
+			if (images[i].state != DB_ROW_READY || strcmp(images[i].pool, pool->name))
+				continue;
+			url = str_printf("/1.0/images/%s", images[i].fingerprint);
+			json_object_array_add(used_by, json_object_new_string(url ? url : ""));
+		}
+		db_images_free(images, n_images);
+	}
+	json_object_object_add(o, "name", json_object_new_string(pool->name));
+	json_object_object_add(o, "driver", json_object_new_string(pool->driver));
+	json_object_object_add(o, "description", json_object_new_string(""));
+	json_object_object_add(o, "status", json_object_new_string("Created"));
+	json_object_object_add(o, "config", config);
+	json_object_object_add(o, "used_by", used_by);
+	return o;
+}
+
+HANDLER(handle_pools_list)
+{
+	json_object *list = json_object_new_array();
+	size_t n = __atomic_load_n(&d->env.n_pools, __ATOMIC_ACQUIRE);
+
+	(void)err;
+	for (size_t i = 0; i < n; i++) {
+		if (request_recursion(req) >= 1) {
+			json_object_array_add(list, pool_to_json(d, &d->env.pools[i]));
+		} else {
+			_cleanup_free_ char *url =
+				str_printf("/1.0/storage-pools/%s", d->env.pools[i].name);
+
+			json_object_array_add(list, json_object_new_string(url ? url : ""));
+		}
+	}
+	*ret_envelope = api_sync(list);
+	return 200;
+}
+
+HANDLER(handle_pool_get)
+{
+	struct storage_pool *pool = instance_env_pool(&d->env, req->params[0]);
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", req->params[0]);
+	*ret_envelope = api_sync(pool_to_json(d, pool));
+	return 200;
+}
+
+HANDLER(handle_pool_resources)
+{
+	struct storage_pool *pool = instance_env_pool(&d->env, req->params[0]);
+	json_object *o, *space;
+	uint64_t used = 0, total = 0;
+	int r;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", req->params[0]);
+	r = storage_pool_usage(pool, &used, &total, err);
+	if (r < 0)
+		return r;
+	o = json_object_new_object();
+	space = json_object_new_object();
+	json_object_object_add(space, "used", json_object_new_int64((int64_t)used));
+	json_object_object_add(space, "total", json_object_new_int64((int64_t)total));
+	json_object_object_add(o, "space", space);
+	*ret_envelope = api_sync(o);
+	return 200;
+}
+
+HANDLER(handle_pools_create)
+{
+	static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+	const char *name = NULL, *driver = NULL, *source = NULL, *size_text = NULL;
+	json_object *config = NULL;
+	uint64_t size = 0;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	if ((r = body_string(req->body, "name", true, &name, err)) < 0 ||
+	    (r = body_string(req->body, "driver", true, &driver, err)) < 0 ||
+	    (r = body_object(req->body, "config", false, &config, err)) < 0 ||
+	    (r = body_string(config, "source", false, &source, err)) < 0 ||
+	    (r = body_string(config, "size", false, &size_text, err)) < 0)
+		return r;
+	if (size_text && (r = parse_size(size_text, &size, err)) < 0)
+		return r;
+	if (config) {
+		json_object_object_foreach(config, key, val)
+		{
+			(void)val;
+			if (strcmp(key, "source") != 0 && strcmp(key, "size") != 0)
+				return err_set(err, -EINVAL,
+					       "Unknown storage pool key \"%s\" (use source or size)",
+					       key);
+		}
+	}
+	/* Pools are appended to a shared array: one creation at a time. */
+	pthread_mutex_lock(&create_lock);
+	r = daemon_pool_create(d, name, driver, source, size, err);
+	pthread_mutex_unlock(&create_lock);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}

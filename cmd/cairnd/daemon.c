@@ -1,0 +1,267 @@
+#include "cmd/cairnd/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/names.h"
+#include "instance/images.h"
+#include "storage/storage.h"
+
+/* The pools array never moves (request threads read it while a pool is added). */
+#define MAX_POOLS 64
+#define DEFAULT_POOL_SIZE (10ULL << 30)
+
+int daemon_claim(struct daemon *d, const char *name, struct err **err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&d->busy_lock);
+	if (strv_contains(d->busy, name))
+		r = err_set(err, -EBUSY, "Instance \"%s\" is busy: another operation on it is running",
+			    name);
+	else if (strv_push(&d->busy, name) < 0)
+		r = err_set(err, -ENOMEM, "Out of memory");
+	pthread_mutex_unlock(&d->busy_lock);
+	return r;
+}
+
+void daemon_release(struct daemon *d, const char *name)
+{
+	pthread_mutex_lock(&d->busy_lock);
+	for (size_t i = 0; d->busy && d->busy[i]; i++) {
+		if (strcmp(d->busy[i], name) != 0)
+			continue;
+		free(d->busy[i]);
+		memmove(&d->busy[i], &d->busy[i + 1], (strv_length(d->busy) - i) * sizeof(char *));
+		break;
+	}
+	pthread_mutex_unlock(&d->busy_lock);
+}
+
+static int make_dirs(struct daemon *d, struct err **err)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} dirs[] = {
+		{"", 0711},         {"database", 0700}, {"disks", 0700}, {"storage-pools", 0711},
+		{"containers", 0711}, {"logs", 0700},   {"images-tmp", 0700},
+	};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		_cleanup_free_ char *p = str_printf("%s/%s", d->dir, dirs[i].name);
+		int r;
+
+		if (!p)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = mkdir_p(p, dirs[i].mode, err);
+		if (r < 0)
+			return r;
+		/* Unprivileged container roots must traverse CAIRN_DIR to reach their rootfs. */
+		if (chmod(p, dirs[i].mode) < 0)
+			return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", p);
+	}
+	return 0;
+}
+
+static int take_lock(struct daemon *d, struct err **err)
+{
+	_cleanup_free_ char *p = str_printf("%s/.lock", d->dir);
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!p)
+		return err_set(err, -ENOMEM, "Out of memory");
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", p);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return err_set(err, -EBUSY, "Another cairnd is already running on \"%s\"",
+				       d->dir);
+		return err_set_errno(err, -errno, "Failed to lock \"%s\"", p);
+	}
+	d->lock_fd = steal_fd(&fd);
+	return 0;
+}
+
+static int add_pool(struct daemon *d, const struct db_pool *row, bool create, struct err **err)
+{
+	struct storage_pool pool = {0};
+	int r;
+
+	if (d->env.n_pools >= MAX_POOLS)
+		return err_set(err, -ENOSPC, "Too many storage pools");
+	r = storage_pool_init(&pool, d->dir, row->name, row->driver, row->source, row->size, err);
+	if (r < 0)
+		return r;
+	r = create ? storage_pool_create(&pool, err) : storage_pool_mount(&pool, err);
+	if (r < 0) {
+		storage_pool_done(&pool);
+		return err_wrap(err, r, "Storage pool \"%s\"", row->name);
+	}
+	d->env.pools[d->env.n_pools] = pool;
+	__atomic_store_n(&d->env.n_pools, d->env.n_pools + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int daemon_pool_create(struct daemon *d, const char *name, const char *driver, const char *source,
+		       uint64_t size, struct err **err)
+{
+	_cleanup_free_ char *default_source = NULL;
+	_cleanup_(db_pool_done) struct db_pool existing = {0};
+	struct db_pool row = {0};
+	int r;
+
+	r = config_pool_name_valid(name, err);
+	if (r < 0)
+		return r;
+	if (!storage_driver(driver))
+		return err_set(err, -EINVAL, "Unknown storage driver \"%s\" (use btrfs or dir)",
+			       driver);
+	if (db_pool_get(d->env.db, name, &existing, NULL) >= 0)
+		return err_set(err, -EEXIST, "Storage pool \"%s\" already exists", name);
+	if (!source || !*source) {
+		if (strcmp(driver, "btrfs") == 0)
+			default_source = str_printf("%s/disks/%s.img", d->dir, name);
+		else
+			default_source = str_printf("%s/storage-pools/%s", d->dir, name);
+		if (!default_source)
+			return err_set(err, -ENOMEM, "Out of memory");
+		source = default_source;
+	}
+	row.name = (char *)name;
+	row.driver = (char *)driver;
+	row.source = (char *)source;
+	row.size = strcmp(driver, "btrfs") == 0 && default_source ? (size ? size : DEFAULT_POOL_SIZE)
+								   : size;
+	row.description = (char *)"";
+	r = add_pool(d, &row, true, err);
+	if (r < 0)
+		return r;
+	r = db_pool_insert(d->env.db, &row, err);
+	if (r < 0) {
+		struct storage_pool *p = &d->env.pools[d->env.n_pools - 1];
+
+		storage_pool_delete(p, NULL);
+		storage_pool_done(p);
+		d->env.n_pools--;
+		return r;
+	}
+	return 0;
+}
+
+static int load_pools(struct daemon *d, struct err **err)
+{
+	struct db_pool *rows = NULL;
+	size_t n = 0;
+	int r;
+
+	r = db_pool_list(d->env.db, &rows, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		r = add_pool(d, &rows[i], false, &e);
+		if (r < 0)
+			log_error("Failed to mount storage pool \"%s\", ignoring: %s", rows[i].name,
+				  err_msg(e, r));
+	}
+	db_pools_free(rows, n);
+	return 0;
+}
+
+int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct err **err)
+{
+	_cleanup_free_ char *dbpath = str_printf("%s/database/cairn.db", d->dir);
+	struct group *gr;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	int r;
+
+	if (!dbpath)
+		return err_set(err, -ENOMEM, "Out of memory");
+	gr = getgrnam(d->group_name);
+	d->group_gid = gr ? gr->gr_gid : (gid_t)-1;
+	if (!gr)
+		log_warn("Group \"%s\" does not exist: only root can use cairnd", d->group_name);
+
+	r = make_dirs(d, err);
+	if (r < 0)
+		return r;
+	r = take_lock(d, err);
+	if (r < 0)
+		return r;
+	r = db_open(dbpath, &d->env.db, err);
+	if (r < 0)
+		return r;
+	r = instance_idmap_load("/etc/subuid", "/etc/subgid", true, &d->env.idmap, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to set up the id range for unprivileged containers");
+	d->env.cairn_dir = d->dir;
+	d->env.self_exe = d->self_exe;
+	d->env.cgroup = instance_cgroup_detect();
+	d->env.host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	d->env.host_memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	d->env.pools = calloc(MAX_POOLS, sizeof(struct storage_pool));
+	if (!d->env.pools)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	r = load_pools(d, err);
+	if (r < 0)
+		return r;
+	if (d->env.n_pools == 0) {
+		_cleanup_(db_pool_done) struct db_pool any = {0};
+
+		/* First start: the default pool and the built-in image. */
+		if (db_pool_get(d->env.db, "default", &any, NULL) == -ENOENT) {
+			const char *driver = backend ? backend : "btrfs";
+
+			if (!backend && storage_pool_check(&(struct storage_pool){
+					       .ops = storage_driver("btrfs")},
+							   NULL) < 0) {
+				log_warn("btrfs is not available here: using the dir driver");
+				driver = "dir";
+			}
+			log_info("Creating storage pool \"default\" (%s)", driver);
+			r = daemon_pool_create(d, "default", driver, NULL, size, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (d->env.n_pools > 0 && instance_env_pool(&d->env, "default")) {
+		r = instance_image_ensure_busybox(&d->env, "default", err);
+		if (r < 0)
+			return err_wrap(err, r, "Failed to create the busybox image");
+	}
+	r = instance_image_recover(&d->env, err);
+	if (r < 0)
+		return r;
+	return instance_recover(&d->env, err);
+}
+
+void daemon_done(struct daemon *d)
+{
+	for (size_t i = 0; i < d->env.n_pools; i++)
+		storage_pool_done(&d->env.pools[i]);
+	free(d->env.pools);
+	d->env.pools = NULL;
+	d->env.n_pools = 0;
+	db_close(d->env.db);
+	d->env.db = NULL;
+	strv_free(d->busy);
+	d->busy = NULL;
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -EBADF;
+}

@@ -1,0 +1,79 @@
+#pragma once
+
+/*
+ * The daemon's process-wide state, shared by the HTTP threads, the operation workers and the
+ * main loop.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "instance/instance.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+struct err;
+
+struct daemon {
+	char *dir;        /* CAIRN_DIR */
+	char *self_exe;   /* this binary, for the forkstart helper */
+	char *group_name; /* admin group */
+	gid_t group_gid;  /* (gid_t)-1 when the group does not exist */
+	int lock_fd;      /* flock on $CAIRN_DIR/.lock: one daemon per directory */
+	int listen_fd;
+	struct MHD_Daemon *mhd;
+	struct instance_env env; /* db, pools, idmap: what the lifecycle needs */
+
+	/* Instances with an operation in flight: a second change to one of them is refused with
+	 * a conflict rather than interleaved. */
+	pthread_mutex_t busy_lock;
+	char **busy; /* NULL-terminated names */
+};
+
+/* A request as the handlers see it. */
+struct request {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	char params[4][256];    /* the route's captured segments, decoded */
+	size_t n_params;
+	json_object *body;      /* the JSON body (ROUTE_BODY_JSON), NULL when empty */
+	int body_fd;            /* the uploaded body (ROUTE_BODY_FILE), -EBADF otherwise */
+	uid_t uid;              /* peer credentials */
+	gid_t gid;
+	pid_t pid;
+};
+
+/* A query argument of the request, or NULL. */
+const char *request_query(struct request *req, const char *key);
+
+/* The integer value of ?recursion= (0 when absent or invalid). */
+int request_recursion(struct request *req);
+
+/*
+ * Marks instance `name` busy for the caller. -EBUSY with "Instance "x" is busy: another
+ * operation on it is running" when it already is. Release with daemon_release().
+ */
+int daemon_claim(struct daemon *d, const char *name, struct err **err);
+void daemon_release(struct daemon *d, const char *name);
+
+/* Sets up $CAIRN_DIR (directories, modes), opens the database, loads the idmap and pools,
+ * mounts them, creates the default pool and the busybox image when there is no pool yet
+ * (`backend`/`size` choose how; NULL/0 for the defaults), and runs recovery. */
+int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct err **err);
+
+/* Creates pool `name` with `driver` ("btrfs" or "dir"), `source` (NULL: a loop file at
+ * disks/<name>.img for btrfs, the pool directory itself for dir) and `size` (0: 10GiB), records
+ * it and adds it to the daemon's list. Undoes itself on failure. */
+int daemon_pool_create(struct daemon *d, const char *name, const char *driver, const char *source,
+		       uint64_t size, struct err **err);
+
+/* Closes the database and frees everything (pools stay mounted: containers keep running). */
+void daemon_done(struct daemon *d);
+
+/* Serves the API on $CAIRN_DIR/unix.socket until daemon_server_stop(). */
+int daemon_server_start(struct daemon *d, struct err **err);
+void daemon_server_stop(struct daemon *d);

@@ -1,0 +1,242 @@
+#include "cmd/cairnd/operations.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "cmd/cairnd/daemon.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Finished operations kept for clients that ask late. */
+#define KEEP_FINISHED 256
+
+struct operation {
+	char id[37];
+	char *description;
+	int64_t created_at;
+	int64_t updated_at;
+	int status_code; /* API_STATUS_RUNNING, _SUCCESS or _FAILURE */
+	char *error;     /* message of a failure */
+	json_object *resources;
+	json_object *metadata;
+
+	/* The work, until it has run. */
+	struct daemon *daemon;
+	operation_fn fn;
+	void *data;
+	void (*free_data)(void *);
+	char *claimed;
+
+	struct operation *next;
+};
+
+static pthread_mutex_t ops_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ops_changed = PTHREAD_COND_INITIALIZER;
+static struct operation *ops; /* newest first */
+static unsigned running;
+
+static void operation_free(struct operation *op)
+{
+	free(op->description);
+	free(op->error);
+	free(op->claimed);
+	json_object_put(op->resources);
+	json_object_put(op->metadata);
+	free(op);
+}
+
+/* Drops finished operations beyond KEEP_FINISHED. Called with ops_lock held. */
+static void trim_locked(void)
+{
+	unsigned finished = 0;
+
+	for (struct operation **pp = &ops; *pp;) {
+		struct operation *op = *pp;
+
+		if (op->status_code != API_STATUS_RUNNING && ++finished > KEEP_FINISHED) {
+			*pp = op->next;
+			operation_free(op);
+			continue;
+		}
+		pp = &op->next;
+	}
+}
+
+static json_object *to_json_locked(const struct operation *op)
+{
+	json_object *o = json_object_new_object();
+	_cleanup_free_ char *created = time_format_rfc3339(op->created_at);
+	_cleanup_free_ char *updated = time_format_rfc3339(op->updated_at);
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(op->id));
+	json_object_object_add(o, "class", json_object_new_string("task"));
+	json_object_object_add(o, "description", json_object_new_string(op->description));
+	json_object_object_add(o, "created_at", json_object_new_string(created ? created : ""));
+	json_object_object_add(o, "updated_at", json_object_new_string(updated ? updated : ""));
+	json_object_object_add(o, "status", json_object_new_string(api_status_name(op->status_code)));
+	json_object_object_add(o, "status_code", json_object_new_int(op->status_code));
+	json_object_object_add(o, "resources", json_object_get(op->resources));
+	json_object_object_add(o, "metadata", json_object_get(op->metadata));
+	json_object_object_add(o, "may_cancel", json_object_new_boolean(0));
+	json_object_object_add(o, "err", json_object_new_string(op->error ? op->error : ""));
+	json_object_object_add(o, "location", json_object_new_string("none"));
+	return o;
+}
+
+static void *run(void *arg)
+{
+	struct operation *op = arg;
+	_cleanup_err_ struct err *e = NULL;
+	json_object *md = NULL;
+	int r;
+
+	r = op->fn(op->daemon, op->data, &md, &e);
+	if (r < 0)
+		log_info("Operation \"%s\" failed: %s", op->description, err_msg(e, r));
+	if (op->free_data)
+		op->free_data(op->data);
+	if (op->claimed)
+		daemon_release(op->daemon, op->claimed);
+
+	pthread_mutex_lock(&ops_lock);
+	op->status_code = r < 0 ? API_STATUS_FAILURE : API_STATUS_SUCCESS;
+	op->error = r < 0 ? strdup(err_msg(e, r)) : NULL;
+	op->metadata = md;
+	op->updated_at = time_now();
+	op->fn = NULL;
+	op->data = NULL;
+	running--;
+	trim_locked();
+	pthread_cond_broadcast(&ops_changed);
+	pthread_mutex_unlock(&ops_lock);
+	return NULL;
+}
+
+int operation_start(struct daemon *d, const char *description, json_object *resources,
+		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
+		    json_object **ret_envelope, struct err **err)
+{
+	struct operation *op = calloc(1, sizeof(*op));
+	pthread_attr_t attr;
+	pthread_t thread;
+	json_object *env;
+	int r;
+
+	if (!op) {
+		json_object_put(resources);
+		if (free_data)
+			free_data(data);
+		if (claimed)
+			daemon_release(d, claimed);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	uuid_random(op->id);
+	op->description = strdup(description);
+	op->created_at = op->updated_at = time_now();
+	op->status_code = API_STATUS_RUNNING;
+	op->resources = resources ? resources : json_object_new_object();
+	op->daemon = d;
+	op->fn = fn;
+	op->data = data;
+	op->free_data = free_data;
+	op->claimed = claimed ? strdup(claimed) : NULL;
+
+	pthread_mutex_lock(&ops_lock);
+	op->next = ops;
+	ops = op;
+	running++;
+	env = api_async(op->id, to_json_locked(op));
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&thread, &attr, run, op);
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		op->status_code = API_STATUS_FAILURE;
+		op->error = strdup("Failed to start a worker thread");
+		running--;
+		pthread_mutex_unlock(&ops_lock);
+		json_object_put(env);
+		if (free_data)
+			free_data(data);
+		if (claimed)
+			daemon_release(d, claimed);
+		return err_set(err, r, "Failed to start a worker thread");
+	}
+	pthread_mutex_unlock(&ops_lock);
+	*ret_envelope = env;
+	return 0;
+}
+
+static struct operation *find_locked(const char *id)
+{
+	for (struct operation *op = ops; op; op = op->next)
+		if (strcmp(op->id, id) == 0)
+			return op;
+	return NULL;
+}
+
+int operation_get(const char *id, int wait_sec, bool wait, json_object **ret, struct err **err)
+{
+	struct timespec deadline;
+	struct operation *op;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_sec;
+	pthread_mutex_lock(&ops_lock);
+	op = find_locked(id);
+	while (wait && op && op->status_code == API_STATUS_RUNNING) {
+		int r = wait_sec < 0 ? pthread_cond_wait(&ops_changed, &ops_lock)
+				     : pthread_cond_timedwait(&ops_changed, &ops_lock, &deadline);
+
+		if (r == ETIMEDOUT)
+			break;
+		op = find_locked(id);
+	}
+	if (!op) {
+		pthread_mutex_unlock(&ops_lock);
+		return err_set(err, -ENOENT, "Operation \"%s\" not found", id);
+	}
+	*ret = to_json_locked(op);
+	pthread_mutex_unlock(&ops_lock);
+	return 0;
+}
+
+json_object *operation_list(void)
+{
+	json_object *o = json_object_new_object();
+	json_object *run_l = json_object_new_array(), *ok_l = json_object_new_array(),
+		    *fail_l = json_object_new_array();
+
+	pthread_mutex_lock(&ops_lock);
+	for (struct operation *op = ops; op; op = op->next) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/1.0/operations/%s", op->id);
+		json_object_array_add(op->status_code == API_STATUS_RUNNING ? run_l
+				      : op->status_code == API_STATUS_SUCCESS ? ok_l
+									      : fail_l,
+				      json_object_new_string(path));
+	}
+	pthread_mutex_unlock(&ops_lock);
+	json_object_object_add(o, "running", run_l);
+	json_object_object_add(o, "success", ok_l);
+	json_object_object_add(o, "failure", fail_l);
+	return o;
+}
+
+void operation_drain(void)
+{
+	pthread_mutex_lock(&ops_lock);
+	while (running > 0)
+		pthread_cond_wait(&ops_changed, &ops_lock);
+	pthread_mutex_unlock(&ops_lock);
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+/*
+ * Asynchronous operations: long work (creating, starting, stopping, deleting an instance,
+ * importing an image) runs in a worker thread while the client polls or waits on
+ * /1.0/operations/<id>. Worker threads never call a forking liblxc function: starting goes
+ * through the forkstart helper. Finished operations are kept for a while so that a client can
+ * still read their outcome.
+ */
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+struct daemon;
+struct err;
+struct operation;
+
+/* The work: returns 0 or a negative errno with err filled; may set *ret_metadata (ownership
+ * passes to the operation). */
+typedef int (*operation_fn)(struct daemon *d, void *data, json_object **ret_metadata,
+			    struct err **err);
+
+/*
+ * Starts `fn(d, data)` in a new thread. `resources` (ownership moves in) is the operation's
+ * resources object. `free_data` (may be NULL) frees `data` after the work. `claimed` names an
+ * instance claimed with daemon_claim() that is released when the work ends (may be NULL).
+ * Returns the async envelope in *ret_envelope.
+ */
+int operation_start(struct daemon *d, const char *description, json_object *resources,
+		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
+		    json_object **ret_envelope, struct err **err);
+
+/* The operation object of `id` (new reference), -ENOENT when unknown. With wait_sec >= 0 waits
+ * up to that long for it to finish first; wait_sec < 0 waits as long as it takes. */
+int operation_get(const char *id, int wait_sec, bool wait, json_object **ret, struct err **err);
+
+/* {"running": [...], "success": [...], "failure": [...]} of operation URLs. */
+json_object *operation_list(void);
+
+/* Waits for every running operation to end (at shutdown). */
+void operation_drain(void);

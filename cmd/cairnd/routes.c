@@ -1,0 +1,130 @@
+#include "cmd/cairnd/routes.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "cmd/cairnd/handlers.h"
+
+static const struct route table[] = {
+	{"GET", "/", handle_root, ROUTE_BODY_NONE},
+	{"GET", "/1.0", handle_server, ROUTE_BODY_NONE},
+	{"GET", "/1.0/operations", handle_operations_list, ROUTE_BODY_NONE},
+	{"GET", "/1.0/operations/{}", handle_operation_get, ROUTE_BODY_NONE},
+	{"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
+	{"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
+	{"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON},
+	{"GET", "/1.0/instances/{}", handle_instance_get, ROUTE_BODY_NONE},
+	{"PUT", "/1.0/instances/{}", handle_instance_put, ROUTE_BODY_JSON},
+	{"PATCH", "/1.0/instances/{}", handle_instance_patch, ROUTE_BODY_JSON},
+	{"DELETE", "/1.0/instances/{}", handle_instance_delete, ROUTE_BODY_NONE},
+	{"GET", "/1.0/instances/{}/state", handle_instance_state_get, ROUTE_BODY_NONE},
+	{"PUT", "/1.0/instances/{}/state", handle_instance_state_put, ROUTE_BODY_JSON},
+	{"GET", "/1.0/images", handle_images_list, ROUTE_BODY_NONE},
+	{"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE},
+	{"GET", "/1.0/images/aliases", handle_aliases_list, ROUTE_BODY_NONE},
+	{"POST", "/1.0/images/aliases", handle_aliases_create, ROUTE_BODY_JSON},
+	{"GET", "/1.0/images/aliases/{}", handle_alias_get, ROUTE_BODY_NONE},
+	{"DELETE", "/1.0/images/aliases/{}", handle_alias_delete, ROUTE_BODY_NONE},
+	{"GET", "/1.0/images/{}", handle_image_get, ROUTE_BODY_NONE},
+	{"DELETE", "/1.0/images/{}", handle_image_delete, ROUTE_BODY_NONE},
+	{"GET", "/1.0/storage-pools", handle_pools_list, ROUTE_BODY_NONE},
+	{"POST", "/1.0/storage-pools", handle_pools_create, ROUTE_BODY_JSON},
+	{"GET", "/1.0/storage-pools/{}", handle_pool_get, ROUTE_BODY_NONE},
+	{"GET", "/1.0/storage-pools/{}/resources", handle_pool_resources, ROUTE_BODY_NONE},
+	{NULL, NULL, NULL, ROUTE_BODY_NONE},
+};
+
+const struct route *routes_table(void)
+{
+	return table;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes one path segment [s, s+len) into out; false when it does not fit or decodes to a
+ * '/' or NUL (a name can never contain those, so such a segment matches nothing). */
+static bool decode_segment(const char *s, size_t len, char *out, size_t out_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return false;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+			if (c == '/' || c == '\0')
+				return false;
+		}
+		if (o + 1 >= out_len)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/* Matches one pattern; fills params on success. */
+static bool match_pattern(const char *pattern, const char *path, char params[][256], size_t *n)
+{
+	const char *p = pattern, *s = path;
+
+	*n = 0;
+	while (*p && *s) {
+		if (p[0] == '{' && p[1] == '}') {
+			const char *end = strchr(s, '/');
+			size_t len = end ? (size_t)(end - s) : strlen(s);
+
+			if (*n >= ROUTE_MAX_PARAMS || !decode_segment(s, len, params[*n], 256))
+				return false;
+			(*n)++;
+			p += 2;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	/* A trailing slash on the request is tolerated, as Incus does. */
+	if (*s == '/' && s[1] == '\0' && s != path)
+		s++;
+	return *p == '\0' && *s == '\0';
+}
+
+enum route_match routes_match(const struct route *tbl, const char *method, const char *path,
+			      const struct route **ret_route, char params[][256], size_t *ret_n_params)
+{
+	bool path_known = false;
+
+	for (const struct route *r = tbl; r->pattern; r++) {
+		size_t n = 0;
+
+		if (!match_pattern(r->pattern, path, params, &n))
+			continue;
+		path_known = true;
+		if (strcmp(r->method, method) != 0)
+			continue;
+		*ret_route = r;
+		*ret_n_params = n;
+		return ROUTE_FOUND;
+	}
+	return path_known ? ROUTE_METHOD_NOT_ALLOWED : ROUTE_NOT_FOUND;
+}

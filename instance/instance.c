@@ -1,0 +1,661 @@
+#include "instance/instance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lxc/lxccontainer.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/keys.h"
+#include "config/names.h"
+#include "config/yaml.h"
+#include "storage/storage.h"
+
+#define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
+
+static void lxc_container_putp(struct lxc_container **c)
+{
+	if (*c)
+		lxc_container_put(*c);
+	*c = NULL;
+}
+#define _cleanup_lxc_ _cleanup_(lxc_container_putp)
+
+static void db_instance_donep(struct db_instance *i)
+{
+	db_instance_done(i);
+}
+#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
+
+struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->n_pools; i++)
+		if (strcmp(env->pools[i].name, name) == 0)
+			return &env->pools[i];
+	return NULL;
+}
+
+char *instance_lxcpath(const struct instance_env *env)
+{
+	return str_printf("%s/containers", env->cairn_dir);
+}
+
+char *instance_log_dir(const struct instance_env *env, const char *name)
+{
+	return str_printf("%s/logs/%s", env->cairn_dir, name);
+}
+
+static char *link_path(const struct instance_env *env, const char *name)
+{
+	return str_printf("%s/containers/%s", env->cairn_dir, name);
+}
+
+static char *lxc_config_path(const struct instance_env *env, const char *name)
+{
+	return str_printf("%s/logs/%s/lxc.conf", env->cairn_dir, name);
+}
+
+int instance_get(const struct instance_env *env, const char *name, struct db_instance *ret,
+		 struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	int r;
+
+	r = db_instance_get(env->db, name, &row, err);
+	if (r < 0)
+		return r;
+	if (row.state != DB_ROW_READY)
+		return err_set(err, -ENOENT, "Instance \"%s\" not found", name);
+	*ret = row;
+	memset(&row, 0, sizeof(row));
+	return 0;
+}
+
+int instance_state(const struct instance_env *env, const char *name, bool with_usage,
+		   struct instance_state *ret, struct err **err)
+{
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
+
+	if (!lxcpath)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return instance_lxc_state(name, lxcpath, with_usage, ret, err);
+}
+
+/* Records a volatile key in the stored config (the user never sets those). */
+static int set_volatile(const struct instance_env *env, const char *name, const char *key,
+			const char *value, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	if (value)
+		r = kvlist_set(&row.config, key, value);
+	else
+		r = kvlist_unset(&row.config, key) < 0 ? -ENOMEM : 0;
+	if (r < 0)
+		return err_set(err, r, "Out of memory");
+	return db_instance_config_replace(env->db, name, &row.config, err);
+}
+
+int instance_write_backup(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_json_ json_object *doc = NULL;
+	_cleanup_free_ char *text = NULL, *created = NULL, *dir = NULL, *path = NULL;
+	json_object *config;
+	struct storage_pool *pool;
+	int r;
+
+	r = db_instance_get(env->db, name, &row, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	doc = json_object_new_object();
+	config = json_object_new_object();
+	created = time_format_rfc3339(row.created_at);
+	if (!doc || !config || !created) {
+		json_object_put(config);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	for (size_t i = 0; i < row.config.n; i++)
+		json_object_object_add(config, row.config.items[i].key,
+				       json_object_new_string(row.config.items[i].value));
+	json_object_object_add(doc, "name", json_object_new_string(row.name));
+	json_object_object_add(doc, "description",
+			       json_object_new_string(row.description ? row.description : ""));
+	json_object_object_add(doc, "architecture",
+			       json_object_new_string(row.architecture ? row.architecture : ""));
+	json_object_object_add(doc, "created_at", json_object_new_string(created));
+	json_object_object_add(doc, "pool", json_object_new_string(row.pool));
+	json_object_object_add(doc, "image", json_object_new_string(row.image ? row.image : ""));
+	json_object_object_add(doc, "config", config);
+	r = config_yaml_emit(doc, &text, err);
+	if (r < 0)
+		return r;
+	dir = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);
+	path = dir ? str_printf("%s/backup.yaml", dir) : NULL;
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return file_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+/* Everything that can be removed of an instance without its row: link, logs, volume. Missing
+ * pieces are fine, so this both undoes a half-made create and finishes a half-done delete. */
+static int remove_instance_files(const struct instance_env *env, const char *name,
+				 const char *pool_name, struct err **err)
+{
+	_cleanup_free_ char *link = link_path(env, name), *logs = instance_log_dir(env, name);
+	struct storage_pool *pool = pool_name ? instance_env_pool(env, pool_name) : NULL;
+	int r;
+
+	if (!link || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (unlink(link) < 0 && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to remove \"%s\"", link);
+	r = rm_rf(logs, err);
+	if (r < 0)
+		return r;
+	if (!pool)
+		return 0;
+	r = storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, name, NULL);
+	if (r < 0 && r != -ENOENT)
+		return storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, name, err);
+	return 0;
+}
+
+static int make_instance_files(const struct instance_env *env, const char *name,
+			       struct storage_pool *pool, const char *fingerprint, bool privileged,
+			       struct err **err)
+{
+	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *link = NULL, *logs = NULL;
+	int r;
+
+	r = storage_volume_copy(pool, STORAGE_VOLUME_IMAGE, fingerprint, STORAGE_VOLUME_CONTAINER,
+				name, err);
+	if (r < 0)
+		return r;
+	vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);
+	rootfs = vol ? str_printf("%s/rootfs", vol) : NULL;
+	link = link_path(env, name);
+	logs = instance_log_dir(env, name);
+	if (!rootfs || !link || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* The container's root must traverse its volume, but nobody else needs to list it. */
+	if (chmod(vol, 0711) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", vol);
+	if (!privileged) {
+		r = instance_shift_tree(rootfs, 0, 0, env->idmap.uid_base, env->idmap.gid_base,
+					env->idmap.size, err);
+		if (r < 0)
+			return err_wrap(err, r, "Failed to shift the rootfs of \"%s\"", name);
+	}
+	r = mkdir_p(logs, 0700, err);
+	if (r < 0)
+		return r;
+	if (symlink(vol, link) < 0 && errno != EEXIST)
+		return err_set_errno(err, -errno, "Failed to link \"%s\"", link);
+	return 0;
+}
+
+int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
+		    const char *pool_name, const struct kvlist *config, const char *description,
+		    struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist full = {0};
+	_cleanup_(db_image_done) struct db_image img = {0};
+	struct db_instance row = {0};
+	struct storage_pool *pool;
+	char base[32];
+	bool privileged;
+	int r;
+
+	r = config_instance_name_valid(name, err);
+	if (r < 0)
+		return r;
+	r = config_validate_all(config, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(env, pool_name);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool_name);
+	r = db_image_get(env->db, fingerprint, &img, err);
+	if (r < 0)
+		return r;
+	if (img.state != DB_ROW_READY)
+		return err_set(err, -ENOENT, "Image \"%s\" not found", fingerprint);
+	if (strcmp(img.pool, pool_name) != 0)
+		return err_set(err, -EINVAL,
+			       "Image \"%.12s\" is on pool \"%s\"; instances on pool \"%s\" need it "
+			       "there",
+			       img.fingerprint, img.pool, pool_name);
+
+	privileged = config_get_bool(config, "security.privileged", false);
+	r = kvlist_copy(&full, config);
+	for (size_t i = 0; r >= 0 && i < img.properties.n; i++) {
+		_cleanup_free_ char *key = str_printf("image.%s", img.properties.items[i].key);
+
+		r = key ? kvlist_set(&full, key, img.properties.items[i].value) : -ENOMEM;
+	}
+	snprintf(base, sizeof(base), "%u", privileged ? 0 : env->idmap.uid_base);
+	if (r >= 0)
+		r = kvlist_set(&full, "volatile.base_image", img.fingerprint);
+	if (r >= 0)
+		r = kvlist_set(&full, "volatile.idmap.base", base);
+	if (r >= 0)
+		r = kvlist_set(&full, "volatile.last_state.power", "STOPPED");
+	if (r < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	row.name = (char *)name;
+	row.pool = (char *)pool_name;
+	row.image = img.fingerprint;
+	row.architecture = img.architecture;
+	row.description = (char *)(description ? description : "");
+	row.created_at = time_now();
+	row.config = full;
+	row.state = DB_ROW_CREATING;
+	r = db_instance_insert(env->db, &row, NULL, err);
+	if (r < 0)
+		return r;
+
+	r = make_instance_files(env, name, pool, img.fingerprint, privileged, err);
+	if (r >= 0)
+		r = instance_write_backup(env, name, err);
+	if (r >= 0)
+		r = db_instance_set_state(env->db, name, DB_ROW_READY, err);
+	if (r < 0) {
+		remove_instance_files(env, name, pool_name, NULL);
+		db_instance_delete(env->db, name, NULL);
+		return r;
+	}
+	return 0;
+}
+
+int instance_delete(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {0};
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	if (config_get_bool(&row.config, "security.protection.delete", false))
+		return err_set(err, -EPERM,
+			       "The instance \"%s\" is protected against deletion "
+			       "(security.protection.delete=true)",
+			       name);
+	r = instance_state(env, name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status != INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, RUNNING_MESSAGE);
+
+	/* From here on the instance is gone for everybody: recovery finishes the job. */
+	r = db_instance_set_state(env->db, name, DB_ROW_DELETING, err);
+	if (r < 0)
+		return r;
+	r = remove_instance_files(env, name, row.pool, err);
+	if (r < 0)
+		return r;
+	return db_instance_delete(env->db, name, err);
+}
+
+static int write_lxc_config(const struct instance_env *env, const struct db_instance *row,
+			    char **ret_path, struct err **err)
+{
+	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL,
+			    *console = NULL, *text = NULL, *path = NULL;
+	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	struct instance_lxc_spec spec = {0};
+	int r;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row->pool);
+	vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, row->name);
+	rootfs = vol ? str_printf("%s/rootfs", vol) : NULL;
+	logs = instance_log_dir(env, row->name);
+	log = logs ? str_printf("%s/lxc.log", logs) : NULL;
+	console = logs ? str_printf("%s/console.log", logs) : NULL;
+	path = logs ? str_printf("%s/lxc.conf", logs) : NULL;
+	if (!rootfs || !log || !console || !path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = mkdir_p(logs, 0700, err);
+	if (r < 0)
+		return r;
+	spec.name = row->name;
+	spec.rootfs_path = rootfs;
+	spec.log_path = log;
+	spec.console_log = console;
+	spec.config = &row->config;
+	spec.idmap = env->idmap;
+	spec.cgroup = env->cgroup;
+	spec.host_cpus = env->host_cpus;
+	spec.host_memory = env->host_memory;
+	r = instance_lxc_config_render(&spec, &text, err);
+	if (r < 0)
+		return r;
+	r = file_write_atomic(path, text, strlen(text), 0600, err);
+	if (r < 0)
+		return r;
+	*ret_path = steal_pointer(&path);
+	return 0;
+}
+
+/* An instance whose rootfs ownership does not match what it runs as (security.privileged was
+ * changed) is shifted before it starts. */
+static int align_idmap(const struct instance_env *env, const struct db_instance *row,
+		       struct err **err)
+{
+	const char *cur = kvlist_get(&row->config, "volatile.idmap.base");
+	bool privileged = config_get_bool(&row->config, "security.privileged", false);
+	uint32_t have = cur ? (uint32_t)strtoul(cur, NULL, 10) : env->idmap.uid_base;
+	uint32_t want = privileged ? 0 : env->idmap.uid_base;
+	_cleanup_free_ char *vol = NULL, *rootfs = NULL;
+	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	char buf[32];
+	int r;
+
+	if (have == want)
+		return 0;
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row->pool);
+	vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, row->name);
+	rootfs = vol ? str_printf("%s/rootfs", vol) : NULL;
+	if (!rootfs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* The gid base moves with the uid base: both come from the same idmap. */
+	r = instance_shift_tree(rootfs, have, have ? env->idmap.gid_base : 0, want,
+				want ? env->idmap.gid_base : 0, env->idmap.size, err);
+	if (r < 0)
+		return r;
+	snprintf(buf, sizeof(buf), "%u", want);
+	return set_volatile(env, row->name, "volatile.idmap.base", buf, err);
+}
+
+int instance_start(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_free_ char *conf = NULL, *lxcpath = instance_lxcpath(env),
+			    *logs = instance_log_dir(env, name);
+	struct instance_state st = {0};
+	int r;
+
+	if (!lxcpath || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_state(env, name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status != INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, "The instance is already running");
+	r = align_idmap(env, &row, err);
+	if (r < 0)
+		return r;
+	r = write_lxc_config(env, &row, &conf, err);
+	if (r < 0)
+		return r;
+	r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
+	if (r < 0)
+		return r;
+	r = set_volatile(env, name, "volatile.last_state.power", "RUNNING", err);
+	if (r < 0)
+		return r;
+	return db_instance_set_last_used(env->db, name, time_now(), err);
+}
+
+int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
+		  bool keep_power_state, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env), *conf = lxc_config_path(env, name);
+	struct instance_state st = {0};
+	int r;
+
+	if (!lxcpath || !conf)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_state(env, name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status == INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, "The instance is already stopped");
+	r = instance_lxc_stop(name, lxcpath, conf, timeout_sec, force, err);
+	if (r < 0)
+		return r;
+	if (keep_power_state)
+		return 0;
+	return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
+}
+
+/* The value a cgroup limit returns to when its key is unset. */
+static const char *cgroup_default(const struct instance_env *env, const char *controller_key,
+				  char *buf, size_t len)
+{
+	if (strstr(controller_key, "cpuset.cpus")) {
+		snprintf(buf, len, "0-%u", env->host_cpus ? env->host_cpus - 1 : 0);
+		return buf;
+	}
+	if (strstr(controller_key, "memory.limit_in_bytes"))
+		return "-1";
+	return "max";
+}
+
+/* Pushes the cgroup lines of the rendered config to a running container. Keys present in the
+ * old config but not in the new one go back to their unlimited value. */
+static int apply_live_limits(const struct instance_env *env, const struct db_instance *old_row,
+			     const struct db_instance *new_row, struct err **err)
+{
+	static const char *const limit_keys[] = {"limits.memory", "limits.cpu", "limits.processes"};
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
+	_cleanup_lxc_ struct lxc_container *c = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct instance_lxc_spec spec = {0};
+	char *line, *save = NULL;
+	int r;
+
+	(void)limit_keys;
+	spec.name = new_row->name;
+	spec.rootfs_path = "/";
+	spec.log_path = "/dev/null";
+	spec.console_log = "/dev/null";
+	spec.config = &new_row->config;
+	spec.idmap = env->idmap;
+	spec.cgroup = env->cgroup;
+	spec.host_cpus = env->host_cpus;
+	spec.host_memory = env->host_memory;
+	r = instance_lxc_config_render(&spec, &text, err);
+	if (r < 0)
+		return r;
+	c = lxc_container_new(new_row->name, lxcpath);
+	if (!c)
+		return err_set(err, -EIO, "Failed to load instance \"%s\"", new_row->name);
+
+	/* Reset the limits whose keys went away, then set the rendered ones. */
+	for (size_t i = 0; i < sizeof(limit_keys) / sizeof(limit_keys[0]); i++) {
+		static const char *const v1[] = {"memory.limit_in_bytes", "cpuset.cpus",
+						 "pids.max"};
+		static const char *const v2[] = {"memory.max", "cpuset.cpus", "pids.max"};
+		const char *ck = env->cgroup == INSTANCE_CGROUP_V1 ? v1[i] : v2[i];
+		char buf[32];
+
+		if (!kvlist_get(&old_row->config, limit_keys[i]) ||
+		    kvlist_get(&new_row->config, limit_keys[i]))
+			continue;
+		if (!c->set_cgroup_item(c, ck, cgroup_default(env, ck, buf, sizeof(buf))))
+			return err_set(err, -EIO, "Failed to reset \"%s\" of instance \"%s\"",
+				       limit_keys[i], new_row->name);
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *prefix = env->cgroup == INSTANCE_CGROUP_V1 ? "lxc.cgroup." : "lxc.cgroup2.";
+		char *eq, *key, *value;
+
+		if (!str_startswith(line, prefix))
+			continue;
+		eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		key = line + strlen(prefix);
+		value = eq + 1;
+		while (*value == ' ')
+			value++;
+		for (char *end = key + strlen(key); end > key && end[-1] == ' '; end--)
+			end[-1] = '\0';
+		if (!c->set_cgroup_item(c, key, value))
+			return err_set(err, -EIO, "Failed to apply \"%s = %s\" to instance \"%s\"",
+				       key, value, new_row->name);
+	}
+	return 0;
+}
+
+int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
+		    const char *description, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct db_instance new_row;
+	_cleanup_kvlist_ struct kvlist full = {0};
+	struct instance_state st = {0};
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = config_validate_all(config, err);
+	if (r < 0)
+		return r;
+	r = kvlist_copy(&full, config);
+	for (size_t i = 0; r >= 0 && i < row.config.n; i++)
+		if (str_startswith(row.config.items[i].key, "volatile.") ||
+		    str_startswith(row.config.items[i].key, "image."))
+			r = kvlist_set(&full, row.config.items[i].key, row.config.items[i].value);
+	if (r < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	r = instance_state(env, name, false, &st, err);
+	if (r < 0)
+		return r;
+	new_row = row;
+	new_row.config = full;
+	if (st.status == INSTANCE_RUNNING) {
+		r = apply_live_limits(env, &row, &new_row, err);
+		if (r < 0)
+			return r;
+	}
+	r = db_instance_config_replace(env->db, name, &full, err);
+	if (r < 0)
+		return r;
+	if (description) {
+		r = db_instance_set_description(env->db, name, description, err);
+		if (r < 0)
+			return r;
+	}
+	return instance_write_backup(env, name, err);
+}
+
+int instance_recover(const struct instance_env *env, struct err **err)
+{
+	struct db_instance *rows = NULL;
+	size_t n = 0;
+	int r, first = 0;
+
+	r = db_instance_list(env->db, &rows, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (rows[i].state == DB_ROW_READY)
+			continue;
+		log_info("Recovering instance \"%s\" left %s: removing it", rows[i].name,
+			 rows[i].state == DB_ROW_CREATING ? "half created" : "half deleted");
+		r = remove_instance_files(env, rows[i].name, rows[i].pool, &e);
+		if (r >= 0)
+			r = db_instance_delete(env->db, rows[i].name, &e);
+		if (r < 0) {
+			log_error("Failed to recover instance \"%s\": %s", rows[i].name,
+				  err_msg(e, r));
+			if (!first)
+				first = r;
+		}
+	}
+
+	/* Volumes nobody owns: a create killed before its row was written cannot happen (the row
+	 * comes first), but temporary volumes of an interrupted restore or copy can. */
+	for (size_t p = 0; p < env->n_pools; p++) {
+		_cleanup_strv_ char **names = NULL;
+
+		if (storage_volume_list(&env->pools[p], STORAGE_VOLUME_CONTAINER, &names, NULL) < 0)
+			continue;
+		for (size_t v = 0; names && names[v]; v++) {
+			bool owned = false;
+
+			for (size_t i = 0; i < n; i++)
+				if (rows[i].state == DB_ROW_READY &&
+				    strcmp(rows[i].name, names[v]) == 0 &&
+				    strcmp(rows[i].pool, env->pools[p].name) == 0)
+					owned = true;
+			if (owned)
+				continue;
+			log_info("Removing volume \"%s\" of pool \"%s\" that no instance owns",
+				 names[v], env->pools[p].name);
+			storage_volume_delete(&env->pools[p], STORAGE_VOLUME_CONTAINER, names[v],
+					      NULL);
+		}
+	}
+	db_instances_free(rows, n);
+	if (first < 0)
+		return err_set(err, first, "Recovery of some instances failed");
+	return 0;
+}
+
+void instance_autostart(const struct instance_env *env)
+{
+	struct db_instance *rows = NULL;
+	size_t n = 0;
+	_cleanup_err_ struct err *e = NULL;
+
+	if (db_instance_list(env->db, &rows, &n, &e) < 0) {
+		log_error("Failed to list instances for autostart: %s", err_msg(e, -EIO));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *se = NULL;
+		const char *power = kvlist_get(&rows[i].config, "volatile.last_state.power");
+		struct instance_state st = {0};
+		int r;
+
+		if (rows[i].state != DB_ROW_READY)
+			continue;
+		if (!config_get_bool(&rows[i].config, "boot.autostart", false) &&
+		    !(power && strcmp(power, "RUNNING") == 0))
+			continue;
+		if (instance_state(env, rows[i].name, false, &st, NULL) < 0 ||
+		    st.status != INSTANCE_STOPPED)
+			continue;
+		log_info("Starting instance \"%s\" (autostart)", rows[i].name);
+		r = instance_start(env, rows[i].name, &se);
+		if (r < 0)
+			log_error("Failed to start instance \"%s\": %s", rows[i].name,
+				  err_msg(se, r));
+	}
+	db_instances_free(rows, n);
+}

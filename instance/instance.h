@@ -1,0 +1,109 @@
+#pragma once
+
+/*
+ * The instance lifecycle on top of the state database, the storage pools and liblxc:
+ * create from an image, start, stop, reconfigure, delete. Every step that changes disk state is
+ * ordered so that a daemon killed at any instant leaves the instance whole or absent: the row is
+ * written as CREATING before the volume exists and flipped to READY after, and flipped to
+ * DELETING before anything is removed; instance_recover() finishes or undoes what it finds.
+ *
+ * Layout under $CAIRN_DIR:
+ *   containers/<name>                  -> storage-pools/<pool>/containers/<name> (the LXC path)
+ *   storage-pools/<pool>/containers/<name>/rootfs, backup.yaml
+ *   logs/<name>/lxc.conf, lxc.log, console.log, forkstart.log
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/kvlist.h"
+#include "instance/idmap.h"
+#include "instance/lxc.h"
+#include "instance/lxcconf.h"
+
+struct db;
+struct db_instance;
+struct err;
+struct storage_pool;
+
+/* What the lifecycle needs from the daemon. Owned by the daemon; read-only here. */
+struct instance_env {
+	const char *cairn_dir;
+	const char *self_exe; /* for the forkstart helper */
+	struct db *db;
+	struct storage_pool *pools; /* array of n_pools, mounted */
+	size_t n_pools;
+	struct idmap idmap;
+	enum instance_cgroup_layout cgroup;
+	unsigned host_cpus;
+	uint64_t host_memory; /* bytes */
+};
+
+/* The pool called `name`, or NULL. */
+struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name);
+
+/* $CAIRN_DIR/containers: the LXC path. Caller frees. */
+char *instance_lxcpath(const struct instance_env *env);
+
+/* $CAIRN_DIR/logs/<name>. Caller frees. */
+char *instance_log_dir(const struct instance_env *env, const char *name);
+
+/*
+ * Creates instance `name` from image `fingerprint` on `pool_name` with the user config `config`
+ * (validated here), shifting the rootfs into the idmap unless security.privileged is true.
+ * -EEXIST when the name is taken, -ENOENT for an unknown image or pool, -EINVAL for bad names,
+ * keys or values. Nothing is left behind on failure.
+ */
+int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
+		    const char *pool_name, const struct kvlist *config, const char *description,
+		    struct err **err);
+
+/*
+ * Deletes a stopped instance with its volume, snapshots, logs and row. -EBUSY with the exact
+ * message "The instance is currently running, stop it first or pass --force" when it runs,
+ * -EPERM when security.protection.delete is true, -ENOENT when unknown.
+ */
+int instance_delete(const struct instance_env *env, const char *name, struct err **err);
+
+/* Starts an instance (renders lxc.conf, runs the forkstart helper) and records
+ * volatile.last_state.power=RUNNING. Starting a running instance is -EBUSY. */
+int instance_start(const struct instance_env *env, const char *name, struct err **err);
+
+/* Stops an instance (clean shutdown up to `timeout_sec`, then kill; `force` kills at once) and
+ * records volatile.last_state.power=STOPPED unless `keep_power_state`. Stopping a stopped
+ * instance is -EBUSY ("The instance is already stopped"). */
+int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
+		  bool keep_power_state, struct err **err);
+
+/*
+ * Replaces the user config and description of an instance. `config` holds the user keys only:
+ * volatile.* and image.* of the stored config are kept, and given ones refused. Live keys
+ * (limits.*) are applied to a running instance at once through its cgroup; others take effect at
+ * the next start.
+ */
+int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
+		    const char *description, struct err **err);
+
+/* Reads the row of a READY instance: -ENOENT "Instance "x" not found" for absent or half-made
+ * ones. Free with db_instance_done(). */
+int instance_get(const struct instance_env *env, const char *name, struct db_instance *ret,
+		 struct err **err);
+
+/* Status and pid (cheap), or the full usage with `with_usage`. */
+int instance_state(const struct instance_env *env, const char *name, bool with_usage,
+		   struct instance_state *ret, struct err **err);
+
+/* Writes backup.yaml of an instance into its volume, from the database row. */
+int instance_write_backup(const struct instance_env *env, const char *name, struct err **err);
+
+/*
+ * Brings disk and database into agreement after an unclean stop: CREATING rows are undone,
+ * DELETING rows finished, volumes without a row (and leftover temporary volumes) removed.
+ * Logs what it repairs. Returns the first error but carries on past each one.
+ */
+int instance_recover(const struct instance_env *env, struct err **err);
+
+/* Starts the instances that have boot.autostart=true or were running when the daemon last
+ * stopped (volatile.last_state.power=RUNNING) and are not running now. Logs failures. */
+void instance_autostart(const struct instance_env *env);
