@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/crashpoint.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -110,6 +111,7 @@ static int fill_and_insert(const struct instance_env *env, struct storage_pool *
 	r = fill(dir, data, &md, err);
 	if (r < 0)
 		return r;
+	crashpoint("image-before-row");
 	if (md && metadata_to_row(md, row) < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
 	return db_image_insert(env->db, row, err);

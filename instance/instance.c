@@ -11,6 +11,7 @@
 #include <lxc/lxccontainer.h>
 
 #include "common/cleanup.h"
+#include "common/crashpoint.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -271,10 +272,13 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	r = db_instance_insert(env->db, &row, NULL, err);
 	if (r < 0)
 		return r;
+	crashpoint("create-after-row");
 
 	r = make_instance_files(env, name, pool, img.fingerprint, privileged, err);
+	crashpoint("create-after-volume");
 	if (r >= 0)
 		r = instance_write_backup(env, name, err);
+	crashpoint("create-before-ready");
 	if (r >= 0)
 		r = db_instance_set_state(env->db, name, DB_ROW_READY, err);
 	if (r < 0) {
@@ -309,9 +313,11 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 	r = db_instance_set_state(env->db, name, DB_ROW_DELETING, err);
 	if (r < 0)
 		return r;
+	crashpoint("delete-after-mark");
 	r = remove_instance_files(env, name, row.pool, err);
 	if (r < 0)
 		return r;
+	crashpoint("delete-after-volume");
 	return db_instance_delete(env->db, name, err);
 }
 
