@@ -1,0 +1,378 @@
+#include "instance/lxc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lxc/lxccontainer.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "instance/lxc-internal.h"
+
+extern char **environ;
+
+/* How much of lxc.log's ERROR lines goes into an error message. */
+#define LOG_EXCERPT_MAX 2048
+
+const char *instance_status_name(enum instance_status status)
+{
+	switch (status) {
+	case INSTANCE_STOPPED:
+		return "Stopped";
+	case INSTANCE_RUNNING:
+		return "Running";
+	case INSTANCE_FROZEN:
+		return "Frozen";
+	case INSTANCE_ERROR:
+		return "Error";
+	case INSTANCE_STATUS_MAX:
+		break;
+	}
+	return "Error";
+}
+
+static off_t file_size_or_zero(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * The messages of the ERROR lines that liblxc appended to `path` past `offset`, joined by "; ",
+ * or NULL when there are none. A line reads
+ * "lxc c1 20260101120000.123 ERROR    start - ../src/lxc/start.c:2107 - Failed to ...":
+ * the message is what follows the second " - ".
+ */
+static char *log_error_lines(const char *path, off_t offset)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *out = NULL;
+	size_t cap = 0, len = 0;
+
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (offset > 0 && fseeko(f, offset, SEEK_SET) < 0)
+		return NULL;
+	while (getline(&line, &cap, f) > 0) {
+		char *msg = strstr(line, " ERROR ");
+		char *sep;
+		size_t n;
+		char *grown;
+
+		if (!msg)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		sep = strstr(msg, " - ");
+		if (sep && (sep = strstr(sep + 3, " - ")))
+			msg = sep + 3;
+		else
+			msg += strspn(msg, " ");
+		n = strlen(msg);
+		if (len + n + 3 > LOG_EXCERPT_MAX)
+			break;
+		grown = realloc(out, len + n + 3);
+		if (!grown)
+			break;
+		out = grown;
+		if (len > 0) {
+			memcpy(out + len, "; ", 2);
+			len += 2;
+		}
+		memcpy(out + len, msg, n);
+		len += n;
+		out[len] = '\0';
+	}
+	return steal_pointer(&out);
+}
+
+int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpath,
+		       const char *config_path, const char *log_dir, struct err **err)
+{
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
+	_cleanup_free_ char *errors = NULL;
+	char *argv[] = {(char *)self_exe, (char *)"forkstart", (char *)name, (char *)lxcpath,
+			(char *)config_path, (char *)log_dir, NULL};
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	off_t lxc_log_start, helper_log_start;
+	pid_t pid;
+	int status, r;
+
+	if (!lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* Only what this start appends to the logs explains its failure. */
+	lxc_log_start = file_size_or_zero(lxc_log);
+	helper_log_start = file_size_or_zero(helper_log);
+
+	/*
+	 * The daemon may block signals for its event loop and ignore some: the helper and the
+	 * container it starts must begin with an empty mask and default dispositions.
+	 */
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	r = posix_spawnattr_init(&attr);
+	if (r != 0)
+		return err_set_errno(err, -r, "Failed to start instance \"%s\"", name);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&pid, self_exe, NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0)
+		return err_set_errno(err, -r, "Failed to start instance \"%s\": cannot run \"%s\"",
+				     name, self_exe);
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return err_set_errno(err, -errno, "Failed to wait for the start of instance \"%s\"",
+					     name);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+
+	errors = log_error_lines(lxc_log, lxc_log_start);
+	if (!errors)
+		errors = log_error_lines(helper_log, helper_log_start);
+	if (errors)
+		return err_set(err, -EIO, "Failed to start instance \"%s\": %s", name, errors);
+	if (WIFSIGNALED(status))
+		return err_set(err, -EIO, "Failed to start instance \"%s\": the start helper was killed by signal %d",
+			       name, WTERMSIG(status));
+	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
+}
+
+/* Marks every descriptor from 3 up close-on-exec, so neither liblxc nor the container keeps one
+ * the daemon happened to leak. */
+static int mark_fds_cloexec(void)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	/* Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC. */
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || fd < 3 || fd == dirfd(d))
+			continue;
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			return -errno;
+	}
+	return 0;
+}
+
+/* stdin from /dev/null, stdout and stderr to LOGDIR/forkstart.log. */
+static int redirect_stdio(const char *log_dir)
+{
+	_cleanup_free_ char *path = str_printf("%s/forkstart.log", log_dir);
+	_cleanup_close_ int null_fd = -EBADF;
+	_cleanup_close_ int log_fd = -EBADF;
+
+	if (!path)
+		return -ENOMEM;
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		return -errno;
+	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0)
+		return -errno;
+	/* dup2() clears close-on-exec on the copies, as standard descriptors want. */
+	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
+	    dup2(log_fd, STDERR_FILENO) < 0)
+		return -errno;
+	return 0;
+}
+
+int instance_lxc_forkstart_main(int argc, char **argv)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+	const char *name, *lxcpath, *config, *log_dir;
+	int r;
+
+	if (argc != 6) {
+		log_error("Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR", argc > 0 ? argv[0] : "cairnd");
+		return 1;
+	}
+	name = argv[2];
+	lxcpath = argv[3];
+	config = argv[4];
+	log_dir = argv[5];
+
+	r = mark_fds_cloexec();
+	if (r < 0) {
+		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
+		return 1;
+	}
+	r = redirect_stdio(log_dir);
+	if (r < 0) {
+		log_error("Failed to open the log of instance \"%s\" in \"%s\": %s", name, log_dir,
+			  strerror(-r));
+		return 1;
+	}
+	log_set_fd(STDERR_FILENO);
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c) {
+		log_error("Failed to set up instance \"%s\" in \"%s\"", name, lxcpath);
+		return 1;
+	}
+	/* Only our rendered config counts, never a stale one liblxc finds under LXCPATH. */
+	c->clear_config(c);
+	if (!c->load_config(c, config)) {
+		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config, name);
+		return 1;
+	}
+	if (c->is_running(c)) {
+		log_info("Instance \"%s\" is already running", name);
+		return 0;
+	}
+	c->want_daemonize(c, true);
+	if (!c->start(c, 0, NULL)) {
+		log_error("Failed to start instance \"%s\"%s%s", name,
+			  c->error_string ? ": " : "", c->error_string ? c->error_string : "");
+		return 1;
+	}
+	return 0;
+}
+
+int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_path,
+		      int timeout_sec, bool force, struct err **err)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		return err_set(err, -ENOMEM, "Failed to stop instance \"%s\": cannot set it up", name);
+	if (!c->is_running(c))
+		return 0;
+
+	if (!force) {
+		/* shutdown() sends lxc.signal.halt, which it reads from the loaded config. */
+		if (config_path && !c->load_config(c, config_path))
+			return err_set(err, -EIO,
+				       "Failed to stop instance \"%s\": cannot load \"%s\"", name,
+				       config_path);
+		if (c->shutdown(c, timeout_sec > 0 ? timeout_sec : 0))
+			return 0;
+		log_debug("Instance \"%s\" did not halt within %d s, killing it", name, timeout_sec);
+	}
+	if (!c->stop(c) && c->is_running(c))
+		return err_set(err, -EIO, "Failed to stop instance \"%s\"", name);
+	if (!c->wait(c, "STOPPED", 30))
+		return err_set(err, -ETIMEDOUT, "Failed to stop instance \"%s\": still running after 30 s",
+			       name);
+	return 0;
+}
+
+static enum instance_status status_from_lxc(const char *s)
+{
+	if (!s)
+		return INSTANCE_STOPPED;
+	if (strcmp(s, "RUNNING") == 0 || strcmp(s, "STARTING") == 0 ||
+	    strcmp(s, "STOPPING") == 0 || strcmp(s, "THAWED") == 0)
+		return INSTANCE_RUNNING;
+	if (strcmp(s, "FROZEN") == 0 || strcmp(s, "FREEZING") == 0)
+		return INSTANCE_FROZEN;
+	return INSTANCE_STOPPED;
+}
+
+/* Reads a cgroup file of the container through the monitor as a number; 0 on success. */
+static int cgroup_u64(struct lxc_container *c, const char *key, uint64_t *ret)
+{
+	char buf[64];
+	char *end;
+	unsigned long long v;
+	int n;
+
+	n = c->get_cgroup_item(c, key, buf, sizeof(buf));
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return -ENOENT;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno != 0 || end == buf)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* cgroup v2 has CPU time as "usage_usec N" in cpu.stat. */
+static int cgroup_cpu_v2(struct lxc_container *c, uint64_t *ret)
+{
+	char buf[1024];
+	const char *p;
+	int n;
+
+	n = c->get_cgroup_item(c, "cpu.stat", buf, sizeof(buf));
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return -ENOENT;
+	buf[n] = '\0';
+	p = strstr(buf, "usage_usec ");
+	if (!p)
+		return -ENOENT;
+	*ret = strtoull(p + strlen("usage_usec "), NULL, 10) * 1000;
+	return 0;
+}
+
+static void read_usage(struct lxc_container *c, struct instance_state *st)
+{
+	uint64_t v;
+
+	/* v1 names first (this project's hosts are hybrid), v2 names when they are missing. */
+	if (cgroup_u64(c, "memory.usage_in_bytes", &v) == 0 || cgroup_u64(c, "memory.current", &v) == 0)
+		st->memory_usage = v;
+	if (cgroup_u64(c, "memory.max_usage_in_bytes", &v) == 0 || cgroup_u64(c, "memory.peak", &v) == 0)
+		st->memory_peak = v;
+	if (cgroup_u64(c, "pids.current", &v) == 0)
+		st->processes = (int64_t)v;
+	if (cgroup_u64(c, "cpuacct.usage", &v) == 0 || cgroup_cpu_v2(c, &v) == 0)
+		st->cpu_usage = v;
+}
+
+int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
+		       struct instance_state *ret, struct err **err)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+	struct instance_state st = {.status = INSTANCE_STOPPED, .pid = 0, .processes = -1};
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		return err_set(err, -ENOMEM, "Failed to read the state of instance \"%s\"", name);
+	st.status = status_from_lxc(c->state(c));
+	if (st.status != INSTANCE_STOPPED) {
+		pid_t pid = c->init_pid(c);
+
+		/* It stopped between the two questions. */
+		if (pid <= 0) {
+			st.status = INSTANCE_STOPPED;
+		} else {
+			st.pid = pid;
+			if (with_usage)
+				read_usage(c, &st);
+		}
+	}
+	*ret = st;
+	return 0;
+}
