@@ -93,7 +93,8 @@ struct storage_ops {
 const struct storage_ops *storage_driver(const char *name);
 
 /* Fills a pool struct (copies of the strings) and binds its driver. `cairn_dir` gives the mount
- * path. -EINVAL for an unknown driver. Free with storage_pool_done(). */
+ * path. A NULL or empty `source` picks the default: `<cairn_dir>/disks/<name>.img` for btrfs, the
+ * mount path itself for dir. -EINVAL for an unknown driver. Free with storage_pool_done(). */
 int storage_pool_init(struct storage_pool *pool, const char *cairn_dir, const char *name,
 		      const char *driver, const char *source, uint64_t size, struct err **err);
 void storage_pool_done(struct storage_pool *pool);

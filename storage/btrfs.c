@@ -1,0 +1,792 @@
+/*
+ * The btrfs driver: volumes are subvolumes, copies are writable snapshots, snapshots are
+ * read-only snapshots, so creation and restore cost the same whatever the data. Sizes come from
+ * the level-0 qgroup of each subvolume. The only file that includes libbtrfsutil.
+ *
+ * A pool's source is one of:
+ *   - a regular file (or a path that does not exist yet): a loop file, attached to a loop device
+ *     with autoclear so the device goes away when the pool is unmounted;
+ *   - a block device, formatted when it holds no filesystem;
+ *   - a directory on an existing btrfs filesystem, bind-mounted at the mount path.
+ */
+
+#include "storage/storage-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <linux/btrfs.h>
+#include <linux/magic.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* The primary superblock sits at 64 KiB; its magic at offset 0x40 inside it. */
+#define BTRFS_SUPER_OFFSET (64 * 1024)
+#define BTRFS_MAGIC_OFFSET (BTRFS_SUPER_OFFSET + 0x40)
+#define BTRFS_MAGIC_STRING "_BHRfS_M"
+
+enum btrfs_source {
+	BTRFS_SOURCE_LOOP,
+	BTRFS_SOURCE_BLOCK,
+	BTRFS_SOURCE_DIR,
+	BTRFS_SOURCE_MAX,
+};
+
+static enum btrfs_source source_kind(const struct storage_pool *pool)
+{
+	struct stat st;
+
+	if (stat(pool->source, &st) < 0)
+		return BTRFS_SOURCE_LOOP; /* a loop file that pool_create will make */
+	if (S_ISBLK(st.st_mode))
+		return BTRFS_SOURCE_BLOCK;
+	if (S_ISDIR(st.st_mode))
+		return BTRFS_SOURCE_DIR;
+	return BTRFS_SOURCE_LOOP;
+}
+
+/*
+ * Turns a libbtrfsutil error into a negative errno and fills `err` with the context, the
+ * library's text and, when the failure came from a system call, strerror. libbtrfsutil leaves
+ * errno as the failing call set it, so callers clear errno before the call.
+ */
+static int btrfs_fail(struct err **err, enum btrfs_util_error e, int saved_errno, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+
+static int btrfs_fail(struct err **err, enum btrfs_util_error e, int saved_errno, const char *fmt,
+		      ...)
+{
+	_cleanup_free_ char *head = NULL;
+	va_list ap;
+	int code;
+
+	if (e == BTRFS_UTIL_ERROR_NO_MEMORY)
+		code = -ENOMEM;
+	else if (e == BTRFS_UTIL_ERROR_INVALID_ARGUMENT || e == BTRFS_UTIL_ERROR_NOT_BTRFS ||
+		 e == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
+		code = -EINVAL;
+	else if (e == BTRFS_UTIL_ERROR_SUBVOLUME_NOT_FOUND)
+		code = -ENOENT;
+	else
+		code = saved_errno > 0 ? -saved_errno : -EIO;
+
+	va_start(ap, fmt);
+	if (vasprintf(&head, fmt, ap) < 0)
+		head = NULL;
+	va_end(ap);
+	if (!head)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (saved_errno > 0 && code == -saved_errno)
+		return err_set(err, code, "%s: %s: %s", head, btrfs_util_strerror(e),
+			       strerror(saved_errno));
+	return err_set(err, code, "%s: %s", head, btrfs_util_strerror(e));
+}
+
+static bool has_mkfs(void)
+{
+	_cleanup_free_ char *mkfs = storage_find_program("mkfs.btrfs");
+
+	return mkfs != NULL;
+}
+
+static int btrfs_pool_check(const struct storage_pool *pool, struct err **err)
+{
+	_cleanup_free_ char *filesystems = NULL;
+	bool found = false;
+	int r;
+
+	r = file_read_all("/proc/filesystems", &filesystems, NULL, err);
+	if (r < 0)
+		return r;
+	for (char *save = NULL, *line = strtok_r(filesystems, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *fs = strrchr(line, '\t');
+
+		if (strcmp(fs ? fs + 1 : line, "btrfs") == 0)
+			found = true;
+	}
+	if (!found)
+		return err_set(err, -ENODEV,
+			       "Pool \"%s\" needs btrfs, which this kernel does not offer",
+			       pool->name);
+	if (!has_mkfs())
+		return err_set(
+		    err, -ENOENT,
+		    "Pool \"%s\" needs \"mkfs.btrfs\" (btrfs-progs), which is not installed",
+		    pool->name);
+	return 0;
+}
+
+static int check_btrfs_dir(const struct storage_pool *pool, const char *path, struct err **err)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) < 0)
+		return err_set_errno(err, -errno, "Source \"%s\" of pool \"%s\"", path, pool->name);
+	if ((unsigned long)sf.f_type != (unsigned long)BTRFS_SUPER_MAGIC)
+		return err_set(err, -EINVAL,
+			       "Source \"%s\" of pool \"%s\" is not on a btrfs filesystem", path,
+			       pool->name);
+	return 0;
+}
+
+/*
+ * 1 when the mount path holds this pool's filesystem, 0 when nothing is mounted there, -EBUSY
+ * when something else is.
+ */
+static int pool_is_mounted(const struct storage_pool *pool, enum btrfs_source kind,
+			   struct err **err)
+{
+	_cleanup_free_ char *source = NULL, *fstype = NULL, *backing = NULL;
+	char real[PATH_MAX];
+	struct stat a, b;
+	bool ours = false;
+	int r;
+
+	if (kind == BTRFS_SOURCE_DIR && strcmp(pool->source, pool->mount_path) == 0)
+		return 1; /* the pool is the directory itself, nothing to mount */
+	r = storage_mount_find(pool->mount_path, &source, &fstype, err);
+	if (r <= 0)
+		return r;
+	switch (kind) {
+	case BTRFS_SOURCE_LOOP:
+		ours = realpath(pool->source, real) &&
+		       storage_loop_backing_file(source, &backing) == 0 &&
+		       strcmp(backing, real) == 0;
+		break;
+	case BTRFS_SOURCE_BLOCK:
+		ours = stat(source, &a) == 0 && stat(pool->source, &b) == 0 && S_ISBLK(a.st_mode) &&
+		       a.st_rdev == b.st_rdev;
+		break;
+	case BTRFS_SOURCE_DIR:
+		ours = storage_same_inode(pool->source, pool->mount_path);
+		break;
+	case BTRFS_SOURCE_MAX:
+		break;
+	}
+	if (!ours)
+		return err_set(err, -EBUSY,
+			       "Mount path \"%s\" of pool \"%s\" holds another mount (\"%s\")",
+			       pool->mount_path, pool->name, source);
+	if (strcmp(fstype, "btrfs") != 0)
+		return err_set(err, -EINVAL, "Pool \"%s\" is mounted as \"%s\", not btrfs",
+			       pool->name, fstype);
+	return 1;
+}
+
+static int mount_device(const struct storage_pool *pool, const char *dev, struct err **err)
+{
+	/* user_subvol_rm_allowed: an unprivileged container may delete the subvolumes it
+	 * creates inside its rootfs. */
+	if (mount(dev, pool->mount_path, "btrfs", 0, "user_subvol_rm_allowed") < 0)
+		return err_set_errno(err, -errno,
+				     "Failed to mount \"%s\" at \"%s\" for pool \"%s\"", dev,
+				     pool->mount_path, pool->name);
+	return 0;
+}
+
+/* Mounts the pool's filesystem at its mount path; *ret_mounted says whether it did (so the
+ * caller can undo). */
+static int pool_attach(const struct storage_pool *pool, enum btrfs_source kind, bool *ret_mounted,
+		       struct err **err)
+{
+	int r;
+
+	*ret_mounted = false;
+	r = pool_is_mounted(pool, kind, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return 0;
+	r = mkdir_p(pool->mount_path, 0711, err);
+	if (r < 0)
+		return r;
+
+	switch (kind) {
+	case BTRFS_SOURCE_LOOP: {
+		_cleanup_free_ char *dev = NULL;
+		/* The loop device lives while this descriptor or the mount holds it. */
+		_cleanup_close_ int loop_fd = -EBADF;
+
+		r = storage_loop_attach(pool->source, &dev, &loop_fd, err);
+		if (r < 0)
+			return err_wrap(err, r, "Failed to mount pool \"%s\"", pool->name);
+		r = mount_device(pool, dev, err);
+		break;
+	}
+	case BTRFS_SOURCE_BLOCK:
+		r = mount_device(pool, pool->source, err);
+		break;
+	case BTRFS_SOURCE_DIR:
+		r = check_btrfs_dir(pool, pool->source, err);
+		if (r >= 0)
+			r = storage_bind_mount(pool->source, pool->mount_path, err);
+		break;
+	case BTRFS_SOURCE_MAX:
+		r = err_set(err, -EINVAL, "Unknown source of pool \"%s\"", pool->name);
+		break;
+	}
+	if (r < 0)
+		return r;
+	*ret_mounted = true;
+	return 0;
+}
+
+static int btrfs_pool_mount(const struct storage_pool *pool, struct err **err)
+{
+	enum btrfs_source kind = source_kind(pool);
+	bool mounted = false;
+	int r;
+
+	if (kind == BTRFS_SOURCE_LOOP && storage_path_exists(pool->source) < 0)
+		return err_set(err, -ENOENT, "Loop file \"%s\" of pool \"%s\" does not exist",
+			       pool->source, pool->name);
+	r = pool_attach(pool, kind, &mounted, err);
+	if (r < 0)
+		return r;
+	r = storage_pool_make_dirs(pool, err);
+	if (r < 0 && mounted)
+		storage_umount(pool->mount_path, NULL);
+	return r;
+}
+
+static int btrfs_pool_unmount(const struct storage_pool *pool, struct err **err)
+{
+	enum btrfs_source kind = source_kind(pool);
+	int r;
+
+	if (kind == BTRFS_SOURCE_DIR && strcmp(pool->source, pool->mount_path) == 0)
+		return 0;
+	r = pool_is_mounted(pool, kind, err);
+	if (r <= 0)
+		return r;
+	/* A loop device goes away by itself (LO_FLAGS_AUTOCLEAR) once the mount lets go. */
+	return storage_umount(pool->mount_path, err);
+}
+
+static int enable_quotas(const struct storage_pool *pool, struct err **err)
+{
+	struct btrfs_ioctl_quota_ctl_args args = {.cmd = BTRFS_QUOTA_CTL_ENABLE};
+	_cleanup_close_ int fd = -EBADF;
+
+	fd = open(pool->mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", pool->mount_path);
+	if (ioctl(fd, BTRFS_IOC_QUOTA_CTL, &args) < 0)
+		return err_set_errno(err, -errno, "Failed to enable quotas on pool \"%s\"",
+				     pool->name);
+	return 0;
+}
+
+static int run_mkfs(const struct storage_pool *pool, const char *target, struct err **err)
+{
+	/* No -f: mkfs.btrfs then refuses a target that holds a filesystem, a second guard
+	 * against formatting someone's data. */
+	char *argv[] = {"mkfs.btrfs", "-q", (char *)target, NULL};
+	int r;
+
+	r = storage_run(argv, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to format \"%s\" for pool \"%s\"", target,
+				pool->name);
+	return 0;
+}
+
+/* Formats a block device unless it already holds btrfs; refuses one with another filesystem. */
+static int prepare_block(const struct storage_pool *pool, struct err **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *type = NULL;
+	char magic[sizeof(BTRFS_MAGIC_STRING) - 1];
+	char *argv[] = {"blkid", "-p", "-o", "value", "-s", "TYPE", pool->source, NULL};
+	int status = 0, r;
+	ssize_t n;
+
+	fd = open(pool->source, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\" of pool \"%s\"",
+				     pool->source, pool->name);
+	n = pread(fd, magic, sizeof(magic), BTRFS_MAGIC_OFFSET);
+	if (n < 0)
+		return err_set_errno(err, -errno, "Failed to read \"%s\"", pool->source);
+	if (n == (ssize_t)sizeof(magic) && memcmp(magic, BTRFS_MAGIC_STRING, sizeof(magic)) == 0)
+		return 0;
+
+	r = storage_spawn(argv, &status, &type, NULL, NULL);
+	if (r == 0 && status == 0) {
+		type[strcspn(type, "\n")] = '\0';
+		if (*type)
+			return err_set(err, -EEXIST,
+				       "Block device \"%s\" already holds a \"%s\" filesystem; "
+				       "refusing to format it for pool \"%s\"",
+				       pool->source, type, pool->name);
+	}
+	/* blkid exits with 2 when it finds no signature; when it is missing, mkfs.btrfs itself
+	 * still refuses to overwrite a filesystem. */
+	return run_mkfs(pool, pool->source, err);
+}
+
+/* Creates the sparse loop file and formats it; *ret_created says whether the file is ours to
+ * remove on a later failure. */
+static int prepare_loop_file(const struct storage_pool *pool, bool *ret_created, struct err **err)
+{
+	_cleanup_free_ char *parent = strdup(pool->source);
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	char *slash;
+	int r;
+
+	*ret_created = false;
+	if (!parent)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (pool->size == 0)
+		return err_set(err, -EINVAL, "Pool \"%s\" needs a size for its loop file",
+			       pool->name);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent, 0711, err);
+		if (r < 0)
+			return r;
+	}
+	fd = open(pool->source, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		*ret_created = true;
+	} else {
+		if (errno != EEXIST)
+			return err_set_errno(err, -errno, "Failed to create loop file \"%s\"",
+					     pool->source);
+		fd = open(pool->source, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return err_set_errno(err, -errno, "Failed to open loop file \"%s\"",
+					     pool->source);
+		if (fstat(fd, &st) < 0)
+			return err_set_errno(err, -errno, "Failed to stat \"%s\"", pool->source);
+		if (!S_ISREG(st.st_mode) || st.st_size != 0)
+			return err_set(err, -EEXIST,
+				       "Loop file \"%s\" of pool \"%s\" already exists",
+				       pool->source, pool->name);
+	}
+	if (ftruncate(fd, (off_t)pool->size) < 0 || fchmod(fd, 0600) < 0) {
+		r = err_set_errno(err, -errno, "Failed to size loop file \"%s\"", pool->source);
+		if (*ret_created) {
+			unlink(pool->source);
+			*ret_created = false;
+		}
+		return r;
+	}
+	closep(&fd);
+	r = run_mkfs(pool, pool->source, err);
+	if (r < 0 && *ret_created) {
+		unlink(pool->source);
+		*ret_created = false;
+	}
+	return r;
+}
+
+static int btrfs_pool_create(const struct storage_pool *pool, struct err **err)
+{
+	enum btrfs_source kind = source_kind(pool);
+	bool created = false, mounted = false;
+	int r;
+
+	r = btrfs_pool_check(pool, err);
+	if (r < 0)
+		return r;
+	switch (kind) {
+	case BTRFS_SOURCE_LOOP:
+		r = prepare_loop_file(pool, &created, err);
+		break;
+	case BTRFS_SOURCE_BLOCK:
+		r = prepare_block(pool, err);
+		break;
+	case BTRFS_SOURCE_DIR:
+		r = check_btrfs_dir(pool, pool->source, err);
+		break;
+	case BTRFS_SOURCE_MAX:
+		r = err_set(err, -EINVAL, "Unknown source of pool \"%s\"", pool->name);
+		break;
+	}
+	if (r < 0)
+		return r;
+
+	r = pool_attach(pool, kind, &mounted, err);
+	/* Quotas cover a whole filesystem: only turn them on where the pool owns it, not on a
+	 * host filesystem that merely lends a directory. Snapshot sizes need them. */
+	if (r >= 0 && kind != BTRFS_SOURCE_DIR)
+		r = enable_quotas(pool, err);
+	if (r >= 0)
+		r = storage_pool_make_dirs(pool, err);
+	if (r < 0) {
+		if (mounted)
+			storage_umount(pool->mount_path, NULL);
+		if (created)
+			unlink(pool->source);
+		return r;
+	}
+	return 0;
+}
+
+static int btrfs_pool_delete(const struct storage_pool *pool, struct err **err)
+{
+	static const char *const dirs[] = {"images", "containers", "containers-snapshots"};
+	enum btrfs_source kind = source_kind(pool);
+	int r;
+
+	if (kind == BTRFS_SOURCE_DIR) {
+		/* The directory belongs to a filesystem we do not own: take back only our empty
+		 * directories, and refuse while volumes remain. */
+		r = btrfs_pool_mount(pool, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			_cleanup_free_ char *path = str_printf("%s/%s", pool->mount_path, dirs[i]);
+
+			if (!path)
+				return err_set(err, -ENOMEM, "Out of memory");
+			if (rmdir(path) < 0 && errno != ENOENT)
+				return err_set_errno(err, -errno, "Failed to delete pool \"%s\"",
+						     pool->name);
+		}
+	}
+	r = btrfs_pool_unmount(pool, err);
+	if (r < 0)
+		return r;
+	if (kind == BTRFS_SOURCE_LOOP && unlink(pool->source) < 0 && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to remove loop file \"%s\"",
+				     pool->source);
+	if (strcmp(pool->source, pool->mount_path) != 0 && rmdir(pool->mount_path) < 0 &&
+	    errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to remove \"%s\"", pool->mount_path);
+	return 0;
+}
+
+/*
+ * Deletes the subvolume at `path` with the subvolumes nested in it. A read-only snapshot is made
+ * writable first (and read-only again when the delete fails). A plain directory (a leftover that
+ * is not a subvolume) is removed as a tree.
+ */
+static int delete_subvolume(const char *path, struct err **err)
+{
+	enum btrfs_util_error e;
+	bool ro = false;
+
+	errno = 0;
+	e = btrfs_util_is_subvolume(path);
+	if (e == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
+		return rm_rf(path, err);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to inspect \"%s\"", path);
+	errno = 0;
+	e = btrfs_util_get_subvolume_read_only(path, &ro);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to inspect \"%s\"", path);
+	if (ro) {
+		errno = 0;
+		e = btrfs_util_set_subvolume_read_only(path, false);
+		if (e != BTRFS_UTIL_OK)
+			return btrfs_fail(err, e, errno, "Failed to make \"%s\" writable", path);
+	}
+	errno = 0;
+	e = btrfs_util_delete_subvolume(path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
+	if (e != BTRFS_UTIL_OK) {
+		int saved = errno;
+
+		if (ro)
+			btrfs_util_set_subvolume_read_only(path, true);
+		return btrfs_fail(err, e, saved, "Failed to delete subvolume \"%s\"", path);
+	}
+	return 0;
+}
+
+static void delete_ignoring(const char *path)
+{
+	_cleanup_err_ struct err *e = NULL;
+
+	if (delete_subvolume(path, &e) < 0)
+		log_debug("Failed to remove \"%s\", ignoring: %s", path, err_msg(e, -EIO));
+}
+
+static int snapshot_subvolume(const char *src, const char *dst, bool read_only, struct err **err)
+{
+	enum btrfs_util_error e;
+
+	errno = 0;
+	e = btrfs_util_create_snapshot(
+	    src, dst, read_only ? BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY : 0, NULL, NULL);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to snapshot \"%s\" to \"%s\"", src, dst);
+	return 0;
+}
+
+static int btrfs_volume_create(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	enum btrfs_util_error e;
+	int r;
+
+	r = storage_volume_prepare(pool, type, name, false, &path, err);
+	if (r < 0)
+		return r;
+	errno = 0;
+	e = btrfs_util_create_subvolume(path, 0, NULL, NULL);
+	if (e != BTRFS_UTIL_OK) {
+		if (errno == EEXIST)
+			return err_set(err, -EEXIST, "Volume \"%s\" already exists in pool \"%s\"",
+				       name, pool->name);
+		return btrfs_fail(err, e, errno, "Failed to create volume \"%s\" in pool \"%s\"",
+				  name, pool->name);
+	}
+	/* The same mode as a dir volume; the caller adjusts it for its use. */
+	if (chmod(path, 0711) < 0) {
+		r = err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
+		delete_ignoring(path);
+		return r;
+	}
+	return 0;
+}
+
+static int btrfs_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *snapdir = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, type, name, true, &path, err);
+	if (r < 0)
+		return r;
+	r = delete_subvolume(path, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to delete volume \"%s\" of pool \"%s\"", name,
+				pool->name);
+	if (type == STORAGE_VOLUME_CONTAINER) {
+		snapdir = storage_snapshot_dir(pool, name);
+		if (snapdir)
+			rmdir(snapdir); /* only when its snapshots are gone */
+	}
+	return 0;
+}
+
+static int btrfs_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
+			     const char *src, enum storage_volume_type dst_type, const char *dst,
+			     struct err **err)
+{
+	_cleanup_free_ char *src_path = NULL, *dst_path = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, src_type, src, true, &src_path, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, dst_type, dst, false, &dst_path, err);
+	if (r < 0)
+		return r;
+	return snapshot_subvolume(src_path, dst_path, false, err);
+}
+
+static int btrfs_snapshot_create(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *snapdir = NULL;
+	bool created = false;
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
+	if (r < 0)
+		return r;
+	r = storage_snapshot_prepare(pool, volume, snapshot, false, &snap_path, err);
+	if (r < 0)
+		return r;
+	snapdir = storage_snapshot_dir(pool, volume);
+	if (!snapdir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (mkdir(snapdir, 0711) == 0)
+		created = true;
+	else if (errno != EEXIST)
+		return err_set_errno(err, -errno,
+				     "Failed to create the snapshot directory of \"%s\"", volume);
+	r = snapshot_subvolume(vol_path, snap_path, true, err);
+	if (r < 0 && created)
+		rmdir(snapdir);
+	return r;
+}
+
+static int btrfs_snapshot_delete(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *snapdir = NULL;
+	int r;
+
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &path, err);
+	if (r < 0)
+		return r;
+	r = delete_subvolume(path, err);
+	if (r < 0)
+		return r;
+	snapdir = storage_snapshot_dir(pool, volume);
+	if (snapdir)
+		rmdir(snapdir); /* only succeeds once the last snapshot is gone */
+	return 0;
+}
+
+static int btrfs_snapshot_restore(const struct storage_pool *pool, const char *volume,
+				  const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *tmp = NULL;
+	char suffix[9];
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
+	if (r < 0)
+		return r;
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
+	if (r < 0)
+		return r;
+	storage_random_suffix(suffix);
+	tmp = str_printf("%s/containers/.restore-%s-%s", pool->mount_path, volume, suffix);
+	if (!tmp)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = snapshot_subvolume(snap_path, tmp, false, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
+	/* One atomic step: the volume is the old subvolume or the new one, never neither. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0) {
+		r = err_set_errno(err, -errno, "Failed to swap in the restored \"%s/%s\"", volume,
+				  snapshot);
+		delete_ignoring(tmp);
+		return r;
+	}
+	/* The restore is done; a leftover old subvolume is hidden and removed by the recovery
+	 * pass. */
+	delete_ignoring(tmp);
+	return 0;
+}
+
+static int btrfs_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
+				      const char *snapshot, const char *dst, struct err **err)
+{
+	_cleanup_free_ char *snap_path = NULL, *dst_path = NULL;
+	int r;
+
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, dst, false, &dst_path, err);
+	if (r < 0)
+		return r;
+	return snapshot_subvolume(snap_path, dst_path, false, err);
+}
+
+/*
+ * Exclusive bytes of the subvolume at `path`, from its level-0 qgroup in sysfs
+ * (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/exclusive). Qgroup numbers are only brought up to date
+ * when a transaction commits, so the filesystem is synced first: without it, data written a
+ * moment ago is not counted yet. -EOPNOTSUPP when quotas are off.
+ */
+static int qgroup_exclusive(const struct storage_pool *pool, const char *path, uint64_t *ret_bytes,
+			    struct err **err)
+{
+	struct btrfs_ioctl_fs_info_args info = {0};
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *sys = NULL, *data = NULL;
+	char uuid[37];
+	enum btrfs_util_error e;
+	uint64_t id = 0;
+	const uint8_t *u;
+	char *end;
+	int r;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	if (syncfs(fd) < 0)
+		return err_set_errno(err, -errno, "Failed to sync pool \"%s\"", pool->name);
+	errno = 0;
+	e = btrfs_util_subvolume_id_fd(fd, &id);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to get the subvolume of \"%s\"", path);
+	if (ioctl(fd, BTRFS_IOC_FS_INFO, &info) < 0)
+		return err_set_errno(err, -errno, "Failed to get the filesystem of pool \"%s\"",
+				     pool->name);
+	u = info.fsid;
+	snprintf(uuid, sizeof(uuid),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+		 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+		 u[15]);
+	sys = str_printf("/sys/fs/btrfs/%s/qgroups/0_%" PRIu64 "/exclusive", uuid, id);
+	if (!sys)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = file_read_all(sys, &data, NULL, NULL);
+	if (r == -ENOENT)
+		return err_set(err, -EOPNOTSUPP, "Quotas are not enabled in pool \"%s\"",
+			       pool->name);
+	if (r < 0)
+		return err_set_errno(err, r, "Failed to read \"%s\"", sys);
+	errno = 0;
+	*ret_bytes = strtoull(data, &end, 10);
+	if (errno != 0 || end == data)
+		return err_set(err, -EIO, "Unexpected content in \"%s\"", sys);
+	return 0;
+}
+
+static int btrfs_volume_usage(const struct storage_pool *pool, enum storage_volume_type type,
+			      const char *name, uint64_t *ret_bytes, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, type, name, true, &path, err);
+	if (r < 0)
+		return r;
+	return qgroup_exclusive(pool, path, ret_bytes, err);
+}
+
+static int btrfs_snapshot_usage(const struct storage_pool *pool, const char *volume,
+				const char *snapshot, uint64_t *ret_bytes, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &path, err);
+	if (r < 0)
+		return r;
+	return qgroup_exclusive(pool, path, ret_bytes, err);
+}
+
+const struct storage_ops storage_btrfs_ops = {
+    .name = "btrfs",
+    .snapshot_needs_freeze = false,
+    .instant_snapshots = true,
+    .pool_check = btrfs_pool_check,
+    .pool_create = btrfs_pool_create,
+    .pool_delete = btrfs_pool_delete,
+    .pool_mount = btrfs_pool_mount,
+    .pool_unmount = btrfs_pool_unmount,
+    .pool_usage = storage_statvfs_usage,
+    .volume_create = btrfs_volume_create,
+    .volume_delete = btrfs_volume_delete,
+    .volume_rename = storage_rename_volume,
+    .volume_usage = btrfs_volume_usage,
+    .volume_copy = btrfs_volume_copy,
+    .snapshot_create = btrfs_snapshot_create,
+    .snapshot_delete = btrfs_snapshot_delete,
+    .snapshot_rename = storage_rename_snapshot,
+    .snapshot_restore = btrfs_snapshot_restore,
+    .volume_from_snapshot = btrfs_volume_from_snapshot,
+    .snapshot_usage = btrfs_snapshot_usage,
+};
