@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package cairn needs to build, run and test. Idempotent.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang-format
+	lxc-dev libbtrfsutil-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev
+	libarchive-dev libyaml-dev libsqlite3-dev libreadline-dev libcmocka-dev
+	# run
+	lxc uidmap btrfs-progs busybox-static
+	# test and benchmark
+	jq python3 curl tmux xz-utils file binutils hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

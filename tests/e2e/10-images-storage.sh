@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The storage pool the daemon sets up, the built-in image, and importing Incus-format images.
+. "$(dirname "$0")/lib.sh"
+setup
+
+out=$(as_admin cairn storage list)
+check_match "storage list shows the default pool and its driver" "\| default +\| $BACKEND +\|" "$out"
+info=$(as_admin cairn storage info default)
+check_match "storage info: driver" "^  driver: $BACKEND\$" "$info"
+check_match "storage info: space used" '^  space used: [0-9.]+[KMGT]?i?B$' "$info"
+check_match "storage info: total space" '^  total space: [0-9.]+[KMGT]?i?B$' "$info"
+if [ "$BACKEND" = btrfs ]; then
+	check_match "storage list: the loop file is the source" "disks/default.img" "$out"
+	check_eq "the pool is a btrfs mount" "btrfs" "$(stat -f -c %T "$CAIRN_DIR/storage-pools/default")"
+	check_eq "the loop file is sparse" "yes" "$([ "$(du -k "$CAIRN_DIR/disks/default.img" | cut -f1)" -lt 1048576 ] && echo yes)"
+fi
+
+out=$(as_admin cairn image list)
+check_match "image list shows busybox" '\| busybox +\|' "$out"
+fp=$(api "/1.0/images?recursion=1" | jq -r '.[0].fingerprint // empty' 2>/dev/null)
+[ -n "$fp" ] || fp=$(api "/1.0/images?recursion=1" | jq -r '.metadata[0].fingerprint')
+vol="$CAIRN_DIR/storage-pools/default/images/$fp"
+check "the image has a rootfs with its own init" test -x "$vol/rootfs/sbin/init"
+check "the image's busybox is a static binary" bash -c "! file -L '$vol/rootfs/bin/busybox' 2>/dev/null | grep -q dynamically || ! grep -q interpreter <(readelf -l '$vol/rootfs/bin/busybox' 2>/dev/null)"
+if [ "$BACKEND" = btrfs ]; then
+	check "the image is a subvolume" btrfs subvolume show "$vol"
+	check "launch c1" as_admin cairn launch busybox c1
+	check "an instance is a snapshot of its image" bash -c "btrfs subvolume show '$CAIRN_DIR/storage-pools/default/containers/c1' | grep -q 'Parent UUID:.*[0-9a-f]\{8\}-'"
+	check "delete c1" as_admin cairn delete --force c1
+fi
+
+# An Incus unified tarball made here: metadata.yaml + rootfs/.
+mk_image() { # DIR: builds a busybox rootfs and metadata into DIR
+	mkdir -p "$1/rootfs/bin" "$1/rootfs/sbin" "$1/rootfs/etc" "$1/rootfs/proc" "$1/rootfs/sys" "$1/rootfs/dev" "$1/rootfs/tmp" "$1/rootfs/run"
+	cp /bin/busybox "$1/rootfs/bin/busybox"
+	for a in sh mount hostname sleep id ls cat; do ln -sf busybox "$1/rootfs/bin/$a"; done
+	ln -sf ../bin/busybox "$1/rootfs/sbin/init"
+	printf '::sysinit:/bin/mount -t tmpfs tmpfs /run\n::respawn:/bin/sleep 100000\n' >"$1/rootfs/etc/inittab"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$1/rootfs/etc/passwd"
+	cat >"$1/metadata.yaml" <<YAML
+architecture: $(uname -m)
+creation_date: 1763740800
+properties:
+  description: Test image
+  os: testos
+  release: "1.0"
+YAML
+}
+W="$T/work"
+mkdir -p "$W/img"
+mk_image "$W/img"
+tar -C "$W/img" -czf "$W/good.tar.gz" metadata.yaml rootfs
+tar -C "$W/img" -cJf "$W/good.tar.xz" metadata.yaml rootfs
+chmod -R a+rX "$W"
+
+out=$(as_admin cairn image import "$W/good.tar.gz" --alias testimg)
+check_match "import a gzip tarball" 'Image imported with fingerprint: [0-9a-f]{12,}' "$out"
+check_match "the imported image is listed with its alias and description" '\| testimg +\| [0-9a-f]+ +\|.*Test image' "$(as_admin cairn image list)"
+check "launch from the imported image" as_admin cairn launch testimg t1
+check_eq "t1 runs" "Running" "$(api_status t1)"
+check "delete t1" as_admin cairn delete --force t1
+check "import an xz tarball" as_admin cairn image import "$W/good.tar.xz" --alias testxz
+check_fails "importing the same image again is refused" "" as_admin cairn image import "$W/good.tar.gz" --alias again
+check_fails "an alias that exists is refused" "" as_admin cairn image import "$W/good.tar.gz" --alias testimg
+
+images_before=$(ls "$CAIRN_DIR/storage-pools/default/images" | sort | tr '\n' ' ')
+list_before=$(as_admin cairn image list --format csv)
+head -c 20000 "$W/good.tar.gz" >"$W/truncated.tar.gz"
+check_fails "a truncated tarball is refused" "" as_admin cairn image import "$W/truncated.tar.gz" --alias trunc
+
+# Hostile archives, made with python's tarfile so the entries are exactly what we want.
+python3 - "$W" <<'PY'
+import io, sys, tarfile
+w = sys.argv[1]
+meta = b"architecture: x86_64\ncreation_date: 1\n"
+def add_file(t, name, data):
+    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+def add_link(t, name, target, kind=tarfile.SYMTYPE):
+    i = tarfile.TarInfo(name); i.type = kind; i.linkname = target; t.addfile(i)
+def make(path, entries):
+    with tarfile.open(path, "w:gz") as t:
+        for e in entries: e(t)
+make(w + "/dotdot.tar.gz", [lambda t: add_file(t, "metadata.yaml", meta),
+    lambda t: add_file(t, "rootfs/../../escaped", b"x")])
+make(w + "/absolute.tar.gz", [lambda t: add_file(t, "metadata.yaml", meta),
+    lambda t: add_file(t, "/tmp/escaped-abs", b"x")])
+make(w + "/symlink.tar.gz", [lambda t: add_file(t, "metadata.yaml", meta),
+    lambda t: add_link(t, "rootfs/evil", w + "/outside"),
+    lambda t: add_file(t, "rootfs/evil/escaped", b"x")])
+make(w + "/hardlink.tar.gz", [lambda t: add_file(t, "metadata.yaml", meta),
+    lambda t: add_link(t, "rootfs/hl", "../../../etc/passwd", tarfile.LNKTYPE)])
+make(w + "/notyaml.tar.gz", [lambda t: add_file(t, "metadata.yaml", b"architecture: [x86_64\n  : :"),
+    lambda t: add_file(t, "rootfs/bin/x", b"x")])
+make(w + "/nometa.tar.gz", [lambda t: add_file(t, "rootfs/bin/x", b"x")])
+PY
+mkdir -p "$W/outside"
+chmod -R a+rX "$W"
+for bad in dotdot absolute symlink hardlink notyaml nometa; do
+	check_fails "hostile or broken tarball '$bad' is refused" "" as_admin cairn image import "$W/$bad.tar.gz" --alias "$bad"
+done
+check "nothing escaped through ../" test ! -e "$CAIRN_DIR/storage-pools/default/escaped" -a ! -e "$CAIRN_DIR/storage-pools/escaped"
+check "nothing escaped through an absolute path" test ! -e /tmp/escaped-abs
+check "nothing escaped through a symlink" test ! -e "$W/outside/escaped"
+check_eq "bad imports left no image volume" "$images_before" "$(ls "$CAIRN_DIR/storage-pools/default/images" | sort | tr '\n' ' ')"
+check_eq "bad imports left the image list as it was" "$list_before" "$(as_admin cairn image list --format csv)"
+
+check "delete an image by alias" as_admin cairn image delete testxz
+check_fails "the deleted alias is gone" "" as_admin cairn launch testxz x1
+check_fails "deleting an unknown image" "" as_admin cairn image delete nosuch
+
+finish
