@@ -1,5 +1,6 @@
-int main(void);
-int main(void)
+#include "cmd/cairn/cli.h"
+
+int main(int argc, char **argv)
 {
-	return 0;
+	return cli_main(argc, argv);
 }

@@ -1,0 +1,106 @@
+#include "cmd/cairn/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+
+#define DEFAULT_DIR "/var/lib/cairn"
+
+int cli_ctx_init(struct cli_ctx *ctx, struct err **err)
+{
+	const char *dir = getenv("CAIRN_DIR");
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->dir = strdup(dir && *dir ? dir : DEFAULT_DIR);
+	if (!ctx->dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	ctx->out = stdout;
+	ctx->stdin_tty = isatty(STDIN_FILENO) == 1;
+	return 0;
+}
+
+void cli_ctx_done(struct cli_ctx *ctx)
+{
+	cli_client_free(ctx->client);
+	ctx->client = NULL;
+	free(ctx->dir);
+	ctx->dir = NULL;
+}
+
+int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (!ctx->client) {
+		path = str_printf("%s/unix.socket", ctx->dir);
+		if (!path)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = cli_client_open(path, &ctx->client, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = ctx->client;
+	return 0;
+}
+
+int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err **err)
+{
+	_cleanup_(cli_args_done) struct cli_args args = {0};
+	int r;
+
+	r = cli_parse(cli_root(), argv, argc, &args, err);
+	if (r < 0) {
+		/* Like cobra: a wrong argument count shows the command's usage line. */
+		if (args.cmd && args.cmd->handler && r == -EINVAL && !args.help &&
+		    (*err && strcmp((*err)->msg, "Invalid number of arguments") == 0))
+			fprintf(stderr, "Usage: %s %s\n\n", args.path, args.cmd->usage);
+		return r;
+	}
+	if (args.version) {
+		fprintf(ctx->out, "%s\n", CLI_VERSION);
+		return 0;
+	}
+	if (args.help) {
+		cli_print_help(ctx->out, args.cmd, args.path);
+		return 0;
+	}
+	return args.cmd->handler(ctx, &args, err);
+}
+
+int cli_main(int argc, char **argv)
+{
+	_cleanup_(cli_ctx_done) struct cli_ctx ctx = {0};
+	_cleanup_err_ struct err *e = NULL;
+	int r;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = cli_ctx_init(&ctx, &e);
+	if (r >= 0) {
+		if (argc <= 1) {
+			/* Bare `cairn`: the REPL on a terminal, the usage otherwise. */
+			if (ctx.stdin_tty) {
+				char *repl[] = {"repl", NULL};
+
+				r = cli_dispatch(&ctx, repl, 1, &e);
+			} else {
+				cli_print_help(ctx.out, cli_root(), "cairn");
+			}
+		} else {
+			r = cli_dispatch(&ctx, argv + 1, (size_t)argc - 1, &e);
+		}
+	}
+	fflush(ctx.out);
+	if (r < 0)
+		fprintf(stderr, "Error: %s\n", err_msg(e, r));
+	cli_ctx_done(&ctx);
+	curl_global_cleanup();
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,315 @@
+#pragma once
+
+/*
+ * The cairn client. One command table (commands.c) drives argument parsing, the --help text and
+ * the REPL's tab completion; client.c speaks doc/api.md over the daemon's unix socket; output.c
+ * renders tables, csv, json and yaml; one cmd_*.c file per command family holds the handlers.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+struct err;
+struct cli_ctx;
+struct cli_client;
+
+#define CLI_VERSION "0.1.0"
+
+/* The most flags one command may declare (the parser keeps their values in a fixed array). */
+#define CLI_MAX_FLAGS 12
+
+/* What the REPL offers when completing a command's positional arguments. */
+enum cli_complete {
+	CLI_COMPLETE_NONE,
+	CLI_COMPLETE_INSTANCE,		/* every argument is an instance name */
+	CLI_COMPLETE_INSTANCE_THEN_KEY, /* an instance, then config keys */
+	CLI_COMPLETE_IMAGE,		/* image aliases and fingerprints */
+	CLI_COMPLETE_IMAGE_THEN_NONE,	/* the first argument is an image */
+	CLI_COMPLETE_POOL,		/* storage pool names */
+	CLI_COMPLETE_FILE,		/* local file names (readline's default) */
+	CLI_COMPLETE_MAX,
+};
+
+enum cli_flag_type {
+	CLI_FLAG_BOOL,	 /* --force; "--force=false" is accepted too */
+	CLI_FLAG_STRING, /* --description TEXT; the last one wins */
+	CLI_FLAG_INT,	 /* --timeout N; checked to be a whole number at parse time */
+	CLI_FLAG_LIST,	 /* -c KEY=VALUE, repeatable; every value is kept in order */
+	CLI_FLAG_TYPE_MAX,
+};
+
+struct cli_flag {
+	const char *name; /* long name without the dashes */
+	char short_name;  /* 0 when none */
+	enum cli_flag_type type;
+	const char *arg_name; /* placeholder in the help text ("KEY=VALUE"); NULL for booleans */
+	const char *help;
+};
+
+/* The value of one flag after parsing. */
+struct cli_flag_value {
+	bool set;
+	char *value; /* owned; last value for STRING/INT, "true"/"false" for BOOL */
+	char **list; /* owned NULL-terminated array, LIST flags only */
+};
+
+struct cli_args;
+
+/* A handler runs one parsed command; 0 or a negative errno with *err filled. */
+typedef int (*cli_handler_t)(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+struct cli_command {
+	const char *name;
+	const char *const *aliases;	       /* NULL-terminated, or NULL */
+	const struct cli_command *subcommands; /* terminated by a NULL name, or NULL */
+	const char *usage;		       /* the arguments part of the usage line */
+	const char *help;		       /* one line */
+	int min_args;
+	int max_args;		      /* -1: no limit */
+	const struct cli_flag *flags; /* terminated by a NULL name, or NULL */
+	cli_handler_t handler;	      /* NULL for a family that only has subcommands */
+	enum cli_complete complete;
+};
+
+/* The result of parsing a command line against the table. */
+struct cli_args {
+	const struct cli_command *cmd; /* the deepest command matched; borrowed from the table */
+	char *path;		       /* "cairn config set": the words that led to cmd; owned */
+	char **argv;		       /* positional arguments, NULL-terminated, owned */
+	size_t argc;
+	bool help;				     /* --help or -h was given */
+	bool version;				     /* --version was given (top level only) */
+	struct cli_flag_value values[CLI_MAX_FLAGS]; /* parallel to cmd->flags */
+};
+
+/* ---- commands.c: the table ---- */
+
+/* The top-level command: its subcommands are the table of every command. Static. */
+const struct cli_command *cli_root(void);
+
+/* ---- args.c: parsing, usage, line splitting ---- */
+
+/*
+ * Parses argv (without the program name) against the table under `root`. Subcommand words are
+ * matched first, then flags and positional arguments may be mixed; "--" ends the flags. On
+ * success *ret is filled (free it with cli_args_done()); a command that has only subcommands and
+ * got none comes back with help set. Errors (-EINVAL, message as printed after "Error: "):
+ * `unknown command "x"`, `unknown flag "--y"`, `flag needs an argument: "-c"`,
+ * `invalid argument "x" for "--timeout" flag`, `Invalid number of arguments`. *ret->cmd and
+ * ret->path are filled even on an argument count error so the caller can print the usage.
+ */
+int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, struct cli_args *ret,
+	      struct err **err);
+
+/* Frees the contents of `a` and leaves it zeroed; may be called twice. */
+void cli_args_done(struct cli_args *a);
+
+/* The value of STRING/INT flag `name`, or NULL when not given. Borrowed from `a`. */
+const char *cli_flag_string(const struct cli_args *a, const char *name);
+
+/* True when BOOL flag `name` was given (and not as "=false"). */
+bool cli_flag_bool(const struct cli_args *a, const char *name);
+
+/* The values of LIST flag `name` (NULL-terminated, possibly empty, never NULL). Borrowed. */
+char *const *cli_flag_list(const struct cli_args *a, const char *name);
+
+/* The value of INT flag `name`, or `fallback` when not given. */
+long long cli_flag_int(const struct cli_args *a, const char *name, long long fallback);
+
+/* Writes the help of `cmd` (description, usage, subcommands, flags) in the cobra layout that
+ * Incus prints. `path` is the words that lead to it ("cairn config"). */
+void cli_print_help(FILE *out, const struct cli_command *cmd, const char *path);
+
+/*
+ * Splits one REPL line into words the way a shell does: blanks separate words, single quotes
+ * keep everything literally, double quotes keep blanks and allow \" and \\, a backslash outside
+ * quotes escapes the next character. *ret_argv is NULL-terminated and the caller's to free
+ * (strv_free). -EINVAL with `Unterminated quote` / `Trailing backslash` otherwise.
+ */
+int cli_split_line(const char *line, char ***ret_argv, size_t *ret_argc, struct err **err);
+
+/* ---- cli.c: the context and dispatch ---- */
+
+struct cli_ctx {
+	struct cli_client *client; /* opened on first use, owned */
+	char *dir;		   /* $CAIRN_DIR, owned */
+	FILE *out;		   /* normal output (stdout) */
+	bool in_repl;		   /* commands run from the REPL */
+	bool stdin_tty;		   /* stdin is a terminal */
+};
+
+/* Initialises a context from the environment (CAIRN_DIR, whether stdin is a terminal). */
+int cli_ctx_init(struct cli_ctx *ctx, struct err **err);
+
+/* Closes the client and frees the context's contents; may be called twice. */
+void cli_ctx_done(struct cli_ctx *ctx);
+
+/* The connected client of `ctx`, opened (and the socket checked) on first use. Borrowed. */
+int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **err);
+
+/*
+ * Parses and runs one command line (argv without the program name), printing help, version or
+ * usage as asked. Returns 0 or the negative errno of the failure with *err filled; the caller
+ * prints the error.
+ */
+int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err **err);
+
+/* The program: runs argv, prints `Error: ...` on failure and returns the exit status. */
+int cli_main(int argc, char **argv);
+
+/* ---- client.c: HTTP over the unix socket ---- */
+
+/*
+ * Opens a client for the daemon whose socket is `socket_path`. It connects once itself before
+ * any request so that the two common failures read clearly: -EACCES with `You don't have the
+ * needed permissions to talk to cairnd (not in group cairn-admin)` (the socket's group when it
+ * has one) and -ENOENT/-ECONNREFUSED with `cairnd is not running (no socket at <path>)`.
+ * Free with cli_client_free().
+ */
+int cli_client_open(const char *socket_path, struct cli_client **ret, struct err **err);
+
+/* Frees a client; NULL is accepted. */
+void cli_client_free(struct cli_client *c);
+
+/*
+ * Sends `method` `path` (under http://cairn, e.g. "/1.0/instances?recursion=1") with `body`
+ * (JSON, may be NULL) and reads the envelope. A sync answer gives its metadata; an async answer
+ * is waited for (GET /1.0/operations/<id>/wait) and gives the finished operation object. A
+ * failed operation's `err` becomes the error. *ret_metadata (may be NULL) is the caller's to
+ * put. Errors: the errno of the daemon's error code with its message, -EACCES for a refused
+ * peer, -EIO when the daemon cannot be reached, -EPROTO for an answer that is not an envelope.
+ */
+int cli_client_query(struct cli_client *c, const char *method, const char *path, json_object *body,
+		     json_object **ret_metadata, struct err **err);
+
+/*
+ * POSTs the file `fd` (of `size` bytes, streamed, never read into memory as a whole) to `path`
+ * with the extra header lines `headers` (NULL-terminated, may be NULL), then as
+ * cli_client_query().
+ */
+int cli_client_upload(struct cli_client *c, const char *path, int fd, long long size,
+		      char *const *headers, json_object **ret_metadata, struct err **err);
+
+/* A copy of `s` escaped for use as one path segment of a URL. Caller frees; NULL on OOM. */
+char *cli_escape(const char *s);
+
+/* The last segment of an API URL ("/1.0/instances/c1" gives "c1"), unescaped. Caller frees. */
+char *cli_url_basename(const char *url);
+
+/* ---- output.c: rendering ---- */
+
+enum cli_format {
+	CLI_FORMAT_TABLE,
+	CLI_FORMAT_CSV,
+	CLI_FORMAT_JSON,
+	CLI_FORMAT_YAML,
+	CLI_FORMAT_MAX,
+};
+
+/* Reads a --format value; NULL means table. -EINVAL with `Invalid format "x"` otherwise. */
+int cli_format_parse(const char *s, enum cli_format *ret, struct err **err);
+
+/* Rows of strings under a header; cells may hold several lines separated by '\n'. */
+struct cli_table {
+	size_t ncols;
+	const char *const *headers; /* ncols entries, borrowed */
+	char ***rows;		    /* nrows arrays of ncols owned strings */
+	size_t nrows;
+};
+
+/* Appends a row (ncols cells, copied). -ENOMEM on failure. */
+int cli_table_add(struct cli_table *t, const char *const *cells);
+
+/* Sorts the rows by their cells from left to right. */
+void cli_table_sort(struct cli_table *t);
+
+/* Frees the rows; may be called twice. */
+void cli_table_done(struct cli_table *t);
+
+/* Writes `t` as an Incus box table (+----+ borders, centred header, a line between rows) or as
+ * csv without a header, depending on `fmt` (TABLE or CSV). */
+void cli_table_render(FILE *out, const struct cli_table *t, enum cli_format fmt);
+
+/* Writes a json-c tree as one line of JSON. */
+void cli_render_json(FILE *out, json_object *o);
+
+/* Writes a json-c tree as YAML (config_yaml_emit). */
+int cli_render_yaml(FILE *out, json_object *o, struct err **err);
+
+/* "2026/11/21 15:57 UTC" for an RFC 3339 time; NULL for absent, empty or zero (0001-01-01)
+ * times. Caller frees. */
+char *cli_format_time(const char *rfc3339);
+
+/* "Nov 21, 2026 at 3:57pm (UTC)" (Incus' image list date); NULL as cli_format_time(). */
+char *cli_format_date_long(const char *rfc3339);
+
+/*
+ * Writes the instance list from GET /1.0/instances?recursion=2 (an array of instance objects).
+ * `columns` are Incus' column letters (NULL: "ns46tS"): n NAME, s STATE, 4 IPV4, 6 IPV6,
+ * t TYPE, S SNAPSHOTS, d DESCRIPTION, a ARCHITECTURE, b STORAGE POOL, c CREATED AT, l LAST USED
+ * AT, p PID, N PROCESSES. json and yaml write the objects as they are. -EINVAL for an unknown
+ * column letter.
+ */
+int cli_render_instance_list(FILE *out, json_object *list, enum cli_format fmt, const char *columns,
+			     struct err **err);
+
+/*
+ * Writes `cairn info`: the instance object, its state object (may be NULL) and the snapshot
+ * objects (array, may be NULL; printed as the "Snapshots:" section when not empty).
+ */
+void cli_render_info(FILE *out, json_object *inst, json_object *state, json_object *snapshots);
+
+/* Writes the image list (array of image objects) as table/csv/json/yaml. */
+int cli_render_image_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
+
+/* Writes the storage pool list (array of pool objects) as table/csv/json/yaml. */
+int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
+
+/* ---- handlers (cmd_*.c, repl.c) ---- */
+
+int cli_cmd_launch(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_init(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_start(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_stop(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_restart(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+int cli_cmd_config_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+int cli_cmd_image_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_import(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_alias_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_alias_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_image_alias_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/*
+ * Pieces of `config edit` that need no daemon, exposed for the tests.
+ *
+ * cli_config_from_yaml() parses the edited YAML text, checks that `config` maps keys to scalars
+ * and validates every key whose value differs from `old_config` (the instance's config object,
+ * may be NULL). On success *ret_config is a new object of string values and *ret_description a
+ * new string (both the caller's). Errors are -EINVAL with a message that names the line.
+ */
+int cli_config_from_yaml(const char *text, json_object *old_config, json_object **ret_config,
+			 char **ret_description, struct err **err);
+
+/* The 1-based line of `text` where mapping key `key` is written (plain or quoted), preferring
+ * lines after "config:"; 0 when not found. */
+unsigned cli_yaml_key_line(const char *text, const char *key);

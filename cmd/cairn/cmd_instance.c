@@ -1,0 +1,472 @@
+#include "cmd/cairn/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/keys.h"
+#include "config/names.h"
+
+/* Splits "KEY=VALUE" into two new strings. */
+static int split_key_value(const char *arg, char **ret_key, char **ret_value, struct err **err)
+{
+	const char *eq = strchr(arg, '=');
+	char *key, *value;
+
+	if (!eq || eq == arg)
+		return err_set(err, -EINVAL, "Bad key=value pair: \"%s\"", arg);
+	key = strndup(arg, (size_t)(eq - arg));
+	value = strdup(eq + 1);
+	if (!key || !value) {
+		free(key);
+		free(value);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	*ret_key = key;
+	*ret_value = value;
+	return 0;
+}
+
+/* Names the image in `source`: by alias when one is called `image`, else by fingerprint (a
+ * unique prefix works), as Incus resolves them. Looking first also means a wrong image name
+ * fails before "Creating" is printed. */
+static int image_source(struct cli_client *c, const char *image, json_object *source,
+			struct err **err)
+{
+	_cleanup_free_ char *e = cli_escape(image);
+	_cleanup_free_ char *path = NULL;
+	_cleanup_json_ json_object *img = NULL;
+	_cleanup_err_ struct err *e1 = NULL;
+	const char *fp;
+	int r;
+
+	if (!e)
+		return err_set(err, -ENOMEM, "Out of memory");
+	path = str_printf("/1.0/images/aliases/%s", e);
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_client_query(c, "GET", path, NULL, NULL, &e1);
+	if (r == 0) {
+		json_object_object_add(source, "alias", json_object_new_string(image));
+		return 0;
+	}
+	if (r != -ENOENT)
+		return err_set(err, r, "%s", err_msg(e1, r));
+	free(path);
+	path = str_printf("/1.0/images/%s", e);
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	err_freep(&e1);
+	r = cli_client_query(c, "GET", path, NULL, &img, &e1);
+	if (r == -ENOENT)
+		return err_set(err, r, "Image \"%s\" not found", image);
+	if (r < 0)
+		return err_set(err, r, "%s", err_msg(e1, r));
+	fp = api_get_string(img, "fingerprint");
+	json_object_object_add(source, "fingerprint", json_object_new_string(fp ? fp : image));
+	return 0;
+}
+
+static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, bool start,
+			   struct err **err)
+{
+	const char *image = args->argv[0];
+	const char *name = args->argv[1];
+	const char *pool = cli_flag_string(args, "storage");
+	const char *description = cli_flag_string(args, "description");
+	_cleanup_json_ json_object *body = NULL;
+	_cleanup_json_ json_object *state = NULL;
+	_cleanup_free_ char *ename = NULL;
+	_cleanup_free_ char *path = NULL;
+	json_object *source, *config;
+	struct cli_client *c = NULL;
+	int r;
+
+	/* Local checks first: a typo fails at once with a clear message; the daemon checks
+	 * again. */
+	r = config_instance_name_valid(name, err);
+	if (r < 0)
+		return r;
+	if (pool) {
+		r = config_pool_name_valid(pool, err);
+		if (r < 0)
+			return r;
+	}
+	body = json_object_new_object();
+	source = json_object_new_object();
+	config = json_object_new_object();
+	if (!body || !source || !config) {
+		json_object_put(source);
+		json_object_put(config);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	json_object_object_add(body, "name", json_object_new_string(name));
+	json_object_object_add(body, "source", source);
+	json_object_object_add(body, "config", config);
+	json_object_object_add(source, "type", json_object_new_string("image"));
+	for (char *const *kv = cli_flag_list(args, "config"); *kv; kv++) {
+		_cleanup_free_ char *key = NULL;
+		_cleanup_free_ char *value = NULL;
+
+		r = split_key_value(*kv, &key, &value, err);
+		if (r < 0)
+			return r;
+		r = config_key_validate(key, value, err);
+		if (r < 0)
+			return r;
+		json_object_object_add(config, key, json_object_new_string(value));
+	}
+	if (pool) {
+		json_object *devices = json_object_new_object();
+		json_object *root = json_object_new_object();
+
+		if (!devices || !root) {
+			json_object_put(devices);
+			json_object_put(root);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		json_object_object_add(root, "type", json_object_new_string("disk"));
+		json_object_object_add(root, "path", json_object_new_string("/"));
+		json_object_object_add(root, "pool", json_object_new_string(pool));
+		json_object_object_add(devices, "root", root);
+		json_object_object_add(body, "devices", devices);
+	}
+	if (description)
+		json_object_object_add(body, "description", json_object_new_string(description));
+	json_object_object_add(body, "start", json_object_new_boolean(false));
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = image_source(c, image, source, err);
+	if (r < 0)
+		return r;
+	fprintf(ctx->out, "Creating %s\n", name);
+	fflush(ctx->out);
+	r = cli_client_query(c, "POST", "/1.0/instances", body, NULL, err);
+	if (r < 0)
+		return r;
+	if (!start)
+		return 0;
+
+	fprintf(ctx->out, "Starting %s\n", name);
+	fflush(ctx->out);
+	ename = cli_escape(name);
+	state = json_object_new_object();
+	if (!ename || !state)
+		return err_set(err, -ENOMEM, "Out of memory");
+	path = str_printf("/1.0/instances/%s/state", ename);
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	json_object_object_add(state, "action", json_object_new_string("start"));
+	json_object_object_add(state, "timeout", json_object_new_int(-1));
+	json_object_object_add(state, "force", json_object_new_boolean(false));
+	return cli_client_query(c, "PUT", path, state, NULL, err);
+}
+
+int cli_cmd_launch(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	return create_instance(ctx, args, true, err);
+}
+
+int cli_cmd_init(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	return create_instance(ctx, args, false, err);
+}
+
+static int instance_path(const char *name, const char *suffix, char **ret, struct err **err)
+{
+	_cleanup_free_ char *e = cli_escape(name);
+
+	if (!e)
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret = str_printf("/1.0/instances/%s%s", e, suffix ? suffix : "");
+	if (!*ret)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return 0;
+}
+
+static int change_state(struct cli_client *c, const char *name, const char *action,
+			long long timeout, bool force, bool stateful, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (!body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_path(name, "/state", &path, err);
+	if (r < 0)
+		return r;
+	json_object_object_add(body, "action", json_object_new_string(action));
+	json_object_object_add(body, "timeout", json_object_new_int64(timeout));
+	json_object_object_add(body, "force", json_object_new_boolean(force));
+	json_object_object_add(body, "stateful", json_object_new_boolean(stateful));
+	return cli_client_query(c, "PUT", path, body, NULL, err);
+}
+
+static int state_command(struct cli_ctx *ctx, const struct cli_args *args, const char *action,
+			 long long default_timeout, struct err **err)
+{
+	struct cli_client *c = NULL;
+	long long timeout = cli_flag_int(args, "timeout", default_timeout);
+	bool force = cli_flag_bool(args, "force");
+	bool stateful = cli_flag_bool(args, "stateful");
+	size_t failed = 0;
+	int r, first = 0;
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	if (args->argc == 1)
+		return change_state(c, args->argv[0], action, timeout, force, stateful, err);
+
+	/* Several instances: each one is tried, and the failures are reported together, as
+	 * Incus does. */
+	for (size_t i = 0; i < args->argc; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		r = change_state(c, args->argv[i], action, timeout, force, stateful, &e);
+		if (r < 0) {
+			fprintf(stderr, "Error: Failed to %s \"%s\": %s\n", action, args->argv[i],
+				err_msg(e, r));
+			failed++;
+			if (!first)
+				first = r;
+		}
+	}
+	if (failed)
+		return err_set(err, first, "Some instances failed to %s", action);
+	return 0;
+}
+
+int cli_cmd_start(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	return state_command(ctx, args, "start", -1, err);
+}
+
+int cli_cmd_stop(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	return state_command(ctx, args, "stop", 30, err);
+}
+
+int cli_cmd_restart(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	return state_command(ctx, args, "restart", 30, err);
+}
+
+static int get_json(struct cli_client *c, const char *path, json_object **ret, struct err **err)
+{
+	return cli_client_query(c, "GET", path, NULL, ret, err);
+}
+
+/* What `delete` will do with one argument, decided before anything is changed. */
+struct delete_target {
+	char *instance; /* owned */
+	char *snapshot; /* owned, NULL for an instance */
+	bool running;
+};
+
+static void delete_targets_free(struct delete_target **t)
+{
+	for (struct delete_target *p = *t; p && p->instance; p++) {
+		free(p->instance);
+		free(p->snapshot);
+	}
+	free(*t);
+	*t = NULL;
+}
+
+/* `cairn delete c1 snap0`: when "snap0" is no instance but a snapshot of another argument,
+ * point at the NAME/SNAPSHOT form instead of saying "not found". */
+static int snapshot_hint(struct cli_client *c, const struct cli_args *args, const char *missing,
+			 int code, struct err **err)
+{
+	_cleanup_free_ char *esnap = cli_escape(missing);
+
+	for (size_t i = 0; i < args->argc && esnap; i++) {
+		_cleanup_json_ json_object *snap = NULL;
+		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *suffix = str_printf("/snapshots/%s", esnap);
+		const char *other = args->argv[i];
+
+		if (strcmp(other, missing) == 0 || strchr(other, '/') || !suffix)
+			continue;
+		if (instance_path(other, suffix, &path, NULL) < 0)
+			continue;
+		if (get_json(c, path, &snap, NULL) == 0)
+			return err_set(err, code,
+				       "Instance \"%s\" not found; \"%s\" is a snapshot of \"%s\", "
+				       "delete it with \"cairn delete %s/%s\"",
+				       missing, missing, other, other, missing);
+	}
+	return 0;
+}
+
+int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_(delete_targets_free) struct delete_target *targets = NULL;
+	struct cli_client *c = NULL;
+	bool force = cli_flag_bool(args, "force");
+	int r;
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	targets = calloc(args->argc + 1, sizeof(*targets));
+	if (!targets)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	/* First look at everything, so that one bad argument changes nothing. */
+	for (size_t i = 0; i < args->argc; i++) {
+		const char *arg = args->argv[i];
+		const char *slash = strchr(arg, '/');
+		struct delete_target *t = &targets[i];
+		_cleanup_json_ json_object *inst = NULL;
+		_cleanup_free_ char *path = NULL;
+		const char *status;
+
+		t->instance = slash ? strndup(arg, (size_t)(slash - arg)) : strdup(arg);
+		if (!t->instance)
+			return err_set(err, -ENOMEM, "Out of memory");
+		if (slash) {
+			t->snapshot = strdup(slash + 1);
+			if (!t->snapshot)
+				return err_set(err, -ENOMEM, "Out of memory");
+			continue;
+		}
+		r = instance_path(t->instance, NULL, &path, err);
+		if (r < 0)
+			return r;
+		{
+			_cleanup_err_ struct err *e = NULL;
+
+			r = get_json(c, path, &inst, &e);
+			if (r == -ENOENT) {
+				int h = snapshot_hint(c, args, arg, r, err);
+
+				if (h < 0)
+					return h;
+			}
+			if (r < 0)
+				return err_set(err, r, "%s", err_msg(e, r));
+		}
+		status = api_get_string(inst, "status");
+		t->running =
+		    status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+		if (t->running && !force)
+			return err_set(
+			    err, -EBUSY,
+			    "The instance is currently running, stop it first or pass --force");
+	}
+
+	for (struct delete_target *t = targets; t->instance; t++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (t->snapshot) {
+			_cleanup_free_ char *esnap = cli_escape(t->snapshot);
+			_cleanup_free_ char *suffix =
+			    esnap ? str_printf("/snapshots/%s", esnap) : NULL;
+
+			if (!suffix)
+				return err_set(err, -ENOMEM, "Out of memory");
+			r = instance_path(t->instance, suffix, &path, err);
+		} else {
+			if (t->running) {
+				r = change_state(c, t->instance, "stop", -1, true, false, err);
+				if (r < 0)
+					return r;
+			}
+			r = instance_path(t->instance, NULL, &path, err);
+		}
+		if (r < 0)
+			return r;
+		r = cli_client_query(c, "DELETE", path, NULL, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int cli_cmd_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	_cleanup_json_ json_object *filtered = NULL;
+	struct cli_client *c = NULL;
+	enum cli_format fmt;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = get_json(c, "/1.0/instances?recursion=2", &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO,
+			       "Invalid answer from cairnd: the instance list is not a list");
+
+	/* Filters keep the instances whose name starts with one of them. */
+	if (args->argc > 0) {
+		filtered = json_object_new_array();
+		if (!filtered)
+			return err_set(err, -ENOMEM, "Out of memory");
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			json_object *inst = json_object_array_get_idx(list, i);
+			const char *name = api_get_string(inst, "name");
+
+			for (size_t f = 0; name && f < args->argc; f++)
+				if (str_startswith(name, args->argv[f])) {
+					json_object_array_add(filtered, json_object_get(inst));
+					break;
+				}
+		}
+	}
+	return cli_render_instance_list(ctx->out, filtered ? filtered : list, fmt,
+					cli_flag_string(args, "columns"), err);
+}
+
+int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *inst = NULL;
+	_cleanup_json_ json_object *state = NULL;
+	_cleanup_json_ json_object *snaps = NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *state_path = NULL;
+	_cleanup_free_ char *snap_path = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = instance_path(args->argv[0], NULL, &path, err);
+	if (r < 0)
+		return r;
+	r = instance_path(args->argv[0], "/state", &state_path, err);
+	if (r < 0)
+		return r;
+	r = instance_path(args->argv[0], "/snapshots?recursion=1", &snap_path, err);
+	if (r < 0)
+		return r;
+	r = get_json(c, path, &inst, err);
+	if (r < 0)
+		return r;
+	r = get_json(c, state_path, &state, err);
+	if (r < 0)
+		return r;
+	/* The instance exists, so a 404 here means a daemon without snapshots: no section. */
+	r = get_json(c, snap_path, &snaps, &e);
+	if (r < 0 && r != -ENOENT)
+		return err_set(err, r, "%s", err_msg(e, r));
+	cli_render_info(ctx->out, inst, state, snaps);
+	return 0;
+}

@@ -1,0 +1,167 @@
+#include "cmd/cairn/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/names.h"
+
+int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_client *c = NULL;
+	enum cli_format fmt;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", "/1.0/storage-pools?recursion=1", NULL, &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO,
+			       "Invalid answer from cairnd: the pool list is not a list");
+	return cli_render_pool_list(ctx->out, list, fmt, err);
+}
+
+static json_object *size_string(long long bytes)
+{
+	_cleanup_free_ char *s = format_size((uint64_t)(bytes > 0 ? bytes : 0));
+
+	return json_object_new_string(s ? s : "");
+}
+
+/* Sorts the users of a pool into "images" and "instances" lists of names, leaving out the
+ * empty ones, as `incus storage info` does. */
+static json_object *used_by_view(json_object *pool)
+{
+	static const char *const kinds[] = {"images", "instances"};
+	json_object *view = json_object_new_object();
+	json_object *used = NULL;
+
+	if (!view)
+		return NULL;
+	if (!json_object_object_get_ex(pool, "used_by", &used) ||
+	    !json_object_is_type(used, json_type_array))
+		return view;
+	for (size_t k = 0; k < 2; k++) {
+		_cleanup_free_ char *prefix = str_printf("/1.0/%s/", kinds[k]);
+		json_object *names = json_object_new_array();
+
+		if (!prefix || !names) {
+			json_object_put(names);
+			continue;
+		}
+		for (size_t i = 0; i < json_object_array_length(used); i++) {
+			const char *url =
+			    json_object_get_string(json_object_array_get_idx(used, i));
+			_cleanup_free_ char *name = NULL;
+
+			if (!url || !str_startswith(url, prefix))
+				continue;
+			name = cli_url_basename(url);
+			if (name)
+				json_object_array_add(names, json_object_new_string(name));
+		}
+		if (json_object_array_length(names) > 0)
+			json_object_object_add(view, kinds[k], names);
+		else
+			json_object_put(names);
+	}
+	return view;
+}
+
+int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_json_ json_object *res = NULL;
+	_cleanup_json_ json_object *view = NULL;
+	_cleanup_free_ char *e = cli_escape(args->argv[0]);
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *res_path = NULL;
+	struct cli_client *c = NULL;
+	json_object *info, *space = NULL;
+	const char *s;
+	int r;
+
+	if (!e)
+		return err_set(err, -ENOMEM, "Out of memory");
+	path = str_printf("/1.0/storage-pools/%s", e);
+	res_path = str_printf("/1.0/storage-pools/%s/resources", e);
+	if (!path || !res_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", path, NULL, &pool, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", res_path, NULL, &res, err);
+	if (r < 0)
+		return r;
+	json_object_object_get_ex(res, "space", &space);
+
+	view = json_object_new_object();
+	info = json_object_new_object();
+	if (!view || !info) {
+		json_object_put(info);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	json_object_object_add(view, "info", info);
+	s = api_get_string(pool, "description");
+	json_object_object_add(info, "description", json_object_new_string(s ? s : ""));
+	s = api_get_string(pool, "driver");
+	json_object_object_add(info, "driver", json_object_new_string(s ? s : ""));
+	s = api_get_string(pool, "name");
+	json_object_object_add(info, "name", json_object_new_string(s ? s : args->argv[0]));
+	json_object_object_add(info, "space used", size_string(api_get_int(space, "used", 0)));
+	json_object_object_add(info, "total space", size_string(api_get_int(space, "total", 0)));
+	json_object_object_add(view, "used by", used_by_view(pool));
+	return cli_render_yaml(ctx->out, view, err);
+}
+
+int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	json_object *config = json_object_new_object();
+	struct cli_client *c = NULL;
+	int r;
+
+	if (!body || !config) {
+		json_object_put(config);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	json_object_object_add(body, "config", config);
+	r = config_pool_name_valid(args->argv[0], err);
+	if (r < 0)
+		return r;
+	json_object_object_add(body, "name", json_object_new_string(args->argv[0]));
+	json_object_object_add(body, "driver", json_object_new_string(args->argv[1]));
+	for (size_t i = 2; i < args->argc; i++) {
+		const char *eq = strchr(args->argv[i], '=');
+		_cleanup_free_ char *key = NULL;
+
+		if (!eq || eq == args->argv[i])
+			return err_set(err, -EINVAL, "Bad key=value pair: \"%s\"", args->argv[i]);
+		key = strndup(args->argv[i], (size_t)(eq - args->argv[i]));
+		if (!key)
+			return err_set(err, -ENOMEM, "Out of memory");
+		json_object_object_add(config, key, json_object_new_string(eq + 1));
+	}
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "POST", "/1.0/storage-pools", body, NULL, err);
+	if (r < 0)
+		return r;
+	fprintf(ctx->out, "Storage pool %s created\n", args->argv[0]);
+	return 0;
+}

@@ -1,0 +1,168 @@
+#include "cmd/cairn/cli.h"
+
+#include <stddef.h>
+
+/*
+ * The one command table. Parsing (args.c), the --help text and the REPL's completion (repl.c)
+ * all read it, so a command added here is complete everywhere at once.
+ */
+
+static const struct cli_flag launch_flags[] = {
+    {"config", 'c', CLI_FLAG_LIST, "KEY=VALUE", "Config key/value to apply to the new instance"},
+    {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool name"},
+    {"description", 0, CLI_FLAG_STRING, "TEXT", "Instance description"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag start_flags[] = {
+    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Restore the instance's running state"},
+    {"force", 'f', CLI_FLAG_BOOL, NULL, "Ignored for start"},
+    {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for the operation, in seconds"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag stop_flags[] = {
+    {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Store the instance's running state"},
+    {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag restart_flags[] = {
+    {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop"},
+    {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag delete_flags[] = {
+    {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the removal of running instances"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag list_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING, "FORMAT", "Format (csv|json|table|yaml)"},
+    {"columns", 'c', CLI_FLAG_STRING, "COLUMNS", "Columns (default \"ns46tS\")"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag format_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING, "FORMAT", "Format (csv|json|table|yaml)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag import_flags[] = {
+    {"alias", 0, CLI_FLAG_LIST, "NAME", "New aliases to add to the image"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag alias_create_flags[] = {
+    {"description", 0, CLI_FLAG_STRING, "TEXT", "Alias description"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag repl_flags[] = {
+    {"keep-going", 0, CLI_FLAG_BOOL, NULL, "Keep running the commands after one fails"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const char *const delete_aliases[] = {"rm", NULL};
+static const char *const list_aliases[] = {"ls", NULL};
+static const char *const image_aliases[] = {"images", NULL};
+static const char *const sub_list_aliases[] = {"ls", NULL};
+static const char *const sub_delete_aliases[] = {"rm", NULL};
+
+static const struct cli_command config_commands[] = {
+    {"show", NULL, NULL, "NAME", "Show instance configuration", 1, 1, NULL, cli_cmd_config_show,
+     CLI_COMPLETE_INSTANCE},
+    {"get", NULL, NULL, "NAME KEY", "Get the value of an instance configuration key", 2, 2, NULL,
+     cli_cmd_config_get, CLI_COMPLETE_INSTANCE_THEN_KEY},
+    {"set", NULL, NULL, "NAME KEY=VALUE...|NAME KEY VALUE", "Set instance configuration keys", 2,
+     -1, NULL, cli_cmd_config_set, CLI_COMPLETE_INSTANCE_THEN_KEY},
+    {"unset", NULL, NULL, "NAME KEY", "Unset an instance configuration key", 2, 2, NULL,
+     cli_cmd_config_unset, CLI_COMPLETE_INSTANCE_THEN_KEY},
+    {"edit", NULL, NULL, "NAME", "Edit instance configuration as YAML", 1, 1, NULL,
+     cli_cmd_config_edit, CLI_COMPLETE_INSTANCE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
+static const struct cli_command image_alias_commands[] = {
+    {"create", NULL, NULL, "ALIAS FINGERPRINT", "Create an image alias", 2, 2, alias_create_flags,
+     cli_cmd_image_alias_create, CLI_COMPLETE_NONE},
+    {"delete", sub_delete_aliases, NULL, "ALIAS", "Delete an image alias", 1, 1, NULL,
+     cli_cmd_image_alias_delete, CLI_COMPLETE_IMAGE},
+    {"list", sub_list_aliases, NULL, "", "List image aliases", 0, 0, format_flags,
+     cli_cmd_image_alias_list, CLI_COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
+static const struct cli_command image_commands[] = {
+    {"list", sub_list_aliases, NULL, "", "List images", 0, 0, format_flags, cli_cmd_image_list,
+     CLI_COMPLETE_NONE},
+    {"import", NULL, NULL, "FILE", "Import an image tarball", 1, 1, import_flags,
+     cli_cmd_image_import, CLI_COMPLETE_FILE},
+    {"delete", sub_delete_aliases, NULL, "IMAGE...", "Delete images", 1, -1, NULL,
+     cli_cmd_image_delete, CLI_COMPLETE_IMAGE},
+    {"show", NULL, NULL, "IMAGE", "Show image properties", 1, 1, NULL, cli_cmd_image_show,
+     CLI_COMPLETE_IMAGE},
+    {"alias", NULL, image_alias_commands, NULL, "Manage image aliases", 0, 0, NULL, NULL,
+     CLI_COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
+static const struct cli_command storage_commands[] = {
+    {"list", sub_list_aliases, NULL, "", "List storage pools", 0, 0, format_flags,
+     cli_cmd_storage_list, CLI_COMPLETE_NONE},
+    {"info", NULL, NULL, "POOL", "Show storage pool usage", 1, 1, NULL, cli_cmd_storage_info,
+     CLI_COMPLETE_POOL},
+    {"create", NULL, NULL, "POOL DRIVER [KEY=VALUE...]", "Create a storage pool", 2, -1, NULL,
+     cli_cmd_storage_create, CLI_COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
+/* Kept in the order of the help text. Families still to come (snapshot, exec, shell, file,
+ * console, copy, export, import, remote) slot in here. */
+static const struct cli_command top_commands[] = {
+    {"launch", NULL, NULL, "IMAGE NAME", "Create and start an instance from an image", 2, 2,
+     launch_flags, cli_cmd_launch, CLI_COMPLETE_IMAGE_THEN_NONE},
+    {"init", NULL, NULL, "IMAGE NAME", "Create an instance from an image", 2, 2, launch_flags,
+     cli_cmd_init, CLI_COMPLETE_IMAGE_THEN_NONE},
+    {"start", NULL, NULL, "NAME...", "Start instances", 1, -1, start_flags, cli_cmd_start,
+     CLI_COMPLETE_INSTANCE},
+    {"stop", NULL, NULL, "NAME...", "Stop instances", 1, -1, stop_flags, cli_cmd_stop,
+     CLI_COMPLETE_INSTANCE},
+    {"restart", NULL, NULL, "NAME...", "Restart instances", 1, -1, restart_flags, cli_cmd_restart,
+     CLI_COMPLETE_INSTANCE},
+    {"delete", delete_aliases, NULL, "NAME[/SNAPSHOT]...", "Delete instances and snapshots", 1, -1,
+     delete_flags, cli_cmd_delete, CLI_COMPLETE_INSTANCE},
+    {"list", list_aliases, NULL, "[FILTER...]", "List instances", 0, -1, list_flags, cli_cmd_list,
+     CLI_COMPLETE_NONE},
+    {"info", NULL, NULL, "NAME", "Show instance information", 1, 1, NULL, cli_cmd_info,
+     CLI_COMPLETE_INSTANCE},
+    {"config", NULL, config_commands, NULL, "Manage instance configuration", 0, 0, NULL, NULL,
+     CLI_COMPLETE_NONE},
+    {"image", image_aliases, image_commands, NULL, "Manage images", 0, 0, NULL, NULL,
+     CLI_COMPLETE_NONE},
+    {"storage", NULL, storage_commands, NULL, "Manage storage pools", 0, 0, NULL, NULL,
+     CLI_COMPLETE_NONE},
+    {"repl", NULL, NULL, "", "Run commands interactively", 0, 0, repl_flags, cli_cmd_repl,
+     CLI_COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
+static const struct cli_command root = {
+    "cairn",
+    NULL,
+    top_commands,
+    NULL,
+    "Command line client for cairn, a manager for LXC system containers",
+    0,
+    0,
+    NULL,
+    NULL,
+    CLI_COMPLETE_NONE,
+};
+
+const struct cli_command *cli_root(void)
+{
+	return &root;
+}

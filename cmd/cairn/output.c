@@ -1,0 +1,804 @@
+#include "cmd/cairn/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/yaml.h"
+
+int cli_format_parse(const char *s, enum cli_format *ret, struct err **err)
+{
+	static const char *const names[CLI_FORMAT_MAX] = {
+	    [CLI_FORMAT_TABLE] = "table",
+	    [CLI_FORMAT_CSV] = "csv",
+	    [CLI_FORMAT_JSON] = "json",
+	    [CLI_FORMAT_YAML] = "yaml",
+	};
+
+	if (!s) {
+		*ret = CLI_FORMAT_TABLE;
+		return 0;
+	}
+	for (int i = 0; i < CLI_FORMAT_MAX; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*ret = (enum cli_format)i;
+			return 0;
+		}
+	return err_set(err, -EINVAL, "Invalid format \"%s\"", s);
+}
+
+int cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	char ***rows;
+	char **row;
+
+	row = calloc(t->ncols, sizeof(char *));
+	if (!row)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->ncols; i++) {
+		row[i] = strdup(cells[i] ? cells[i] : "");
+		if (!row[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(row[j]);
+			free(row);
+			return -ENOMEM;
+		}
+	}
+	rows = realloc(t->rows, (t->nrows + 1) * sizeof(char **));
+	if (!rows) {
+		for (size_t i = 0; i < t->ncols; i++)
+			free(row[i]);
+		free(row);
+		return -ENOMEM;
+	}
+	t->rows = rows;
+	t->rows[t->nrows++] = row;
+	return 0;
+}
+
+static size_t sort_ncols;
+
+static int row_cmp(const void *a, const void *b)
+{
+	char *const *ra = *(char **const *)a;
+	char *const *rb = *(char **const *)b;
+
+	for (size_t i = 0; i < sort_ncols; i++) {
+		int c = strcmp(ra[i], rb[i]);
+
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+void cli_table_sort(struct cli_table *t)
+{
+	sort_ncols = t->ncols;
+	if (t->nrows > 1)
+		qsort(t->rows, t->nrows, sizeof(char **), row_cmp);
+}
+
+void cli_table_done(struct cli_table *t)
+{
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++)
+			free(t->rows[r][i]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	t->rows = NULL;
+	t->nrows = 0;
+}
+
+/* Display width of `len` bytes of UTF-8: continuation bytes take no column. */
+static size_t text_width(const char *s, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* The widest line of a cell, and how many lines it has. */
+static void cell_size(const char *s, size_t *width, size_t *lines)
+{
+	*width = 0;
+	*lines = 1;
+	for (;;) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		size_t w = text_width(s, len);
+
+		if (w > *width)
+			*width = w;
+		if (!nl)
+			break;
+		(*lines)++;
+		s = nl + 1;
+	}
+}
+
+/* Line `n` of a cell (empty past its end). */
+static void cell_line(const char *s, size_t n, const char **ret, size_t *ret_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *nl = strchr(s, '\n');
+
+		if (!nl) {
+			*ret = "";
+			*ret_len = 0;
+			return;
+		}
+		s = nl + 1;
+	}
+	*ret = s;
+	*ret_len = strchrnul(s, '\n') - s;
+}
+
+static void put_spaces(FILE *out, size_t n)
+{
+	while (n--)
+		fputc(' ', out);
+}
+
+static void put_separator(FILE *out, const size_t *widths, size_t ncols)
+{
+	for (size_t i = 0; i < ncols; i++) {
+		fputc('+', out);
+		for (size_t j = 0; j < widths[i] + 2; j++)
+			fputc('-', out);
+	}
+	fputs("+\n", out);
+}
+
+static void render_box(FILE *out, const struct cli_table *t)
+{
+	_cleanup_free_ size_t *widths = calloc(t->ncols ? t->ncols : 1, sizeof(size_t));
+
+	if (!widths)
+		return;
+	for (size_t i = 0; i < t->ncols; i++)
+		widths[i] = text_width(t->headers[i], strlen(t->headers[i]));
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t i = 0; i < t->ncols; i++) {
+			size_t w, lines;
+
+			cell_size(t->rows[r][i], &w, &lines);
+			if (w > widths[i])
+				widths[i] = w;
+		}
+
+	put_separator(out, widths, t->ncols);
+	/* Headers are centred, with the odd space on the right, as tablewriter does. */
+	for (size_t i = 0; i < t->ncols; i++) {
+		size_t gap = widths[i] - text_width(t->headers[i], strlen(t->headers[i]));
+
+		fputs("| ", out);
+		put_spaces(out, gap / 2);
+		fputs(t->headers[i], out);
+		put_spaces(out, gap - gap / 2);
+		fputc(' ', out);
+	}
+	fputs("|\n", out);
+	put_separator(out, widths, t->ncols);
+	for (size_t r = 0; r < t->nrows; r++) {
+		size_t height = 1;
+
+		for (size_t i = 0; i < t->ncols; i++) {
+			size_t w, lines;
+
+			cell_size(t->rows[r][i], &w, &lines);
+			if (lines > height)
+				height = lines;
+		}
+		for (size_t l = 0; l < height; l++) {
+			for (size_t i = 0; i < t->ncols; i++) {
+				const char *s;
+				size_t len;
+
+				cell_line(t->rows[r][i], l, &s, &len);
+				fputs("| ", out);
+				fwrite(s, 1, len, out);
+				put_spaces(out, widths[i] - text_width(s, len) + 1);
+			}
+			fputs("|\n", out);
+		}
+		put_separator(out, widths, t->ncols);
+	}
+}
+
+/* Quotes a field the way Go's encoding/csv does. */
+static void csv_field(FILE *out, const char *s)
+{
+	bool quote = *s == ' ' || *s == '\t' || strpbrk(s, ",\"\r\n");
+
+	if (!quote) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+void cli_table_render(FILE *out, const struct cli_table *t, enum cli_format fmt)
+{
+	if (fmt != CLI_FORMAT_CSV) {
+		render_box(out, t);
+		return;
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (i)
+				fputc(',', out);
+			csv_field(out, t->rows[r][i]);
+		}
+		fputc('\n', out);
+	}
+}
+
+void cli_render_json(FILE *out, json_object *o)
+{
+	fprintf(out, "%s\n",
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int cli_render_yaml(FILE *out, json_object *o, struct err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = config_yaml_emit(o, &text, err);
+	if (r < 0)
+		return r;
+	fputs(text, out);
+	return 0;
+}
+
+static bool time_is_zero(const char *s)
+{
+	return !s || !*s || str_startswith(s, "0001-01-01");
+}
+
+static char *format_time_with(const char *rfc3339, bool long_form)
+{
+	int64_t t;
+	time_t tt;
+	struct tm tm;
+	char buf[64];
+
+	if (time_is_zero(rfc3339) || time_parse_rfc3339(rfc3339, &t, NULL) < 0 || t <= 0)
+		return NULL;
+	tt = (time_t)t;
+	if (!gmtime_r(&tt, &tm))
+		return NULL;
+	if (long_form ? strftime(buf, sizeof(buf), "%b %-d, %Y at %-I:%M%P (UTC)", &tm) == 0
+		      : strftime(buf, sizeof(buf), "%Y/%m/%d %H:%M UTC", &tm) == 0)
+		return NULL;
+	return strdup(buf);
+}
+
+char *cli_format_time(const char *rfc3339)
+{
+	return format_time_with(rfc3339, false);
+}
+
+char *cli_format_date_long(const char *rfc3339)
+{
+	return format_time_with(rfc3339, true);
+}
+
+static char *upper(const char *s)
+{
+	char *u = strdup(s ? s : "");
+
+	for (char *p = u; p && *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return u;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	const char *na = api_get_string(*(json_object *const *)a, "name");
+	const char *nb = api_get_string(*(json_object *const *)b, "name");
+
+	return strcmp(na ? na : "", nb ? nb : "");
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Incus' address column: "10.0.0.2 (eth0)" per global address of `family`, one per line,
+ * interfaces in name order, loopback left out. */
+static char *addresses(json_object *state, const char *family)
+{
+	json_object *net = NULL;
+	_cleanup_free_ const char **names = NULL;
+	_cleanup_free_ char *out = NULL;
+	size_t n = 0, len = 0;
+
+	out = strdup("");
+	if (!out || !state || !json_object_object_get_ex(state, "network", &net) ||
+	    !json_object_is_type(net, json_type_object))
+		return steal_pointer(&out);
+	names = calloc((size_t)json_object_object_length(net) + 1, sizeof(char *));
+	if (!names)
+		return NULL;
+	json_object_object_foreach(net, key, val)
+	{
+		(void)val;
+		names[n++] = key;
+	}
+	qsort(names, n, sizeof(char *), key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		json_object *iface = json_object_object_get(net, names[i]);
+		json_object *addrs = NULL;
+
+		if (strcmp(names[i], "lo") == 0 ||
+		    !json_object_object_get_ex(iface, "addresses", &addrs) ||
+		    !json_object_is_type(addrs, json_type_array))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(addrs); j++) {
+			json_object *a = json_object_array_get_idx(addrs, j);
+			const char *fam = api_get_string(a, "family");
+			const char *scope = api_get_string(a, "scope");
+			const char *addr = api_get_string(a, "address");
+			char *p;
+
+			if (!fam || strcmp(fam, family) != 0 || !addr ||
+			    (scope && strcmp(scope, "global") != 0))
+				continue;
+			p = str_printf("%s%s%s (%s)", out, len ? "\n" : "", addr, names[i]);
+			if (!p)
+				return NULL;
+			free(out);
+			out = p;
+			len = strlen(out);
+		}
+	}
+	return steal_pointer(&out);
+}
+
+static const char *root_pool(json_object *inst)
+{
+	static const char *const fields[] = {"expanded_devices", "devices"};
+
+	for (size_t i = 0; i < 2; i++) {
+		json_object *devs = NULL, *root = NULL;
+		const char *pool;
+
+		if (json_object_object_get_ex(inst, fields[i], &devs) &&
+		    json_object_object_get_ex(devs, "root", &root)) {
+			pool = api_get_string(root, "pool");
+			if (pool)
+				return pool;
+		}
+	}
+	return "";
+}
+
+/* One cell of the instance list for column letter `col`. Caller frees. */
+static char *instance_cell(json_object *inst, char col)
+{
+	json_object *state = NULL, *snaps = NULL;
+	const char *s;
+
+	json_object_object_get_ex(inst, "state", &state);
+	if (state && !json_object_is_type(state, json_type_object))
+		state = NULL;
+	switch (col) {
+	case 'n':
+		s = api_get_string(inst, "name");
+		return strdup(s ? s : "");
+	case 's':
+		return upper(api_get_string(inst, "status"));
+	case '4':
+		return addresses(state, "inet");
+	case '6':
+		return addresses(state, "inet6");
+	case 't': {
+		_cleanup_free_ char *type = upper(api_get_string(inst, "type"));
+
+		if (!type)
+			return NULL;
+		if (!*type) {
+			free(type);
+			type = strdup("CONTAINER");
+		}
+		if (api_get_bool(inst, "ephemeral", false))
+			return str_printf("%s (EPHEMERAL)", type);
+		return steal_pointer(&type);
+	}
+	case 'S':
+		if (json_object_object_get_ex(inst, "snapshots", &snaps) &&
+		    json_object_is_type(snaps, json_type_array))
+			return str_printf("%zu", json_object_array_length(snaps));
+		return strdup("0");
+	case 'd':
+		s = api_get_string(inst, "description");
+		return strdup(s ? s : "");
+	case 'a':
+		s = api_get_string(inst, "architecture");
+		return strdup(s ? s : "");
+	case 'b':
+		return strdup(root_pool(inst));
+	case 'c': {
+		char *t = cli_format_time(api_get_string(inst, "created_at"));
+
+		return t ? t : strdup("");
+	}
+	case 'l': {
+		char *t = cli_format_time(api_get_string(inst, "last_used_at"));
+
+		return t ? t : strdup("");
+	}
+	case 'p': {
+		long long pid = state ? api_get_int(state, "pid", 0) : 0;
+
+		return pid > 0 ? str_printf("%lld", pid) : strdup("");
+	}
+	case 'N': {
+		long long n = state ? api_get_int(state, "processes", -1) : -1;
+
+		return n >= 0 ? str_printf("%lld", n) : strdup("");
+	}
+	default:
+		return NULL;
+	}
+}
+
+static const char *column_header(char col)
+{
+	switch (col) {
+	case 'n':
+		return "NAME";
+	case 's':
+		return "STATE";
+	case '4':
+		return "IPV4";
+	case '6':
+		return "IPV6";
+	case 't':
+		return "TYPE";
+	case 'S':
+		return "SNAPSHOTS";
+	case 'd':
+		return "DESCRIPTION";
+	case 'a':
+		return "ARCHITECTURE";
+	case 'b':
+		return "STORAGE POOL";
+	case 'c':
+		return "CREATED AT";
+	case 'l':
+		return "LAST USED AT";
+	case 'p':
+		return "PID";
+	case 'N':
+		return "PROCESSES";
+	default:
+		return NULL;
+	}
+}
+
+/* Renders json or yaml output of a list as the API returned it. */
+static int render_raw(FILE *out, json_object *list, enum cli_format fmt, struct err **err)
+{
+	if (fmt == CLI_FORMAT_JSON) {
+		cli_render_json(out, list);
+		return 0;
+	}
+	return cli_render_yaml(out, list, err);
+}
+
+/* The array's objects sorted by name, borrowed. Caller frees the array. */
+static json_object **sorted_by_name(json_object *list, size_t *ret_n)
+{
+	size_t n =
+	    list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	json_object **v = calloc(n + 1, sizeof(json_object *));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_object_array_get_idx(list, i);
+	qsort(v, n, sizeof(json_object *), name_cmp);
+	*ret_n = n;
+	return v;
+}
+
+int cli_render_instance_list(FILE *out, json_object *list, enum cli_format fmt, const char *columns,
+			     struct err **err)
+{
+	_cleanup_free_ json_object **items = NULL;
+	_cleanup_free_ const char **headers = NULL;
+	_cleanup_free_ char **cells = NULL;
+	struct cli_table t = {0};
+	size_t n = 0, ncols;
+	int r = 0;
+
+	if (fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML)
+		return render_raw(out, list, fmt, err);
+	if (!columns)
+		columns = "ns46tS";
+	ncols = strlen(columns);
+	if (ncols == 0)
+		return err_set(err, -EINVAL, "Empty column list");
+	headers = calloc(ncols, sizeof(char *));
+	cells = calloc(ncols, sizeof(char *));
+	items = sorted_by_name(list, &n);
+	if (!headers || !cells || !items)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < ncols; i++) {
+		headers[i] = column_header(columns[i]);
+		if (!headers[i])
+			return err_set(err, -EINVAL, "Invalid column \"%c\" in \"%s\"", columns[i],
+				       columns);
+	}
+	t.ncols = ncols;
+	t.headers = headers;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		for (size_t c = 0; c < ncols; c++)
+			cells[c] = instance_cell(items[i], columns[c]);
+		for (size_t c = 0; c < ncols; c++)
+			if (!cells[c])
+				r = -ENOMEM;
+		if (r == 0)
+			r = cli_table_add(&t, (const char *const *)cells);
+		for (size_t c = 0; c < ncols; c++) {
+			free(cells[c]);
+			cells[c] = NULL;
+		}
+	}
+	if (r < 0) {
+		cli_table_done(&t);
+		return err_set(err, r, "Out of memory");
+	}
+	cli_table_render(out, &t, fmt);
+	cli_table_done(&t);
+	return 0;
+}
+
+static int snapshot_cmp(const void *a, const void *b)
+{
+	json_object *sa = *(json_object *const *)a, *sb = *(json_object *const *)b;
+	const char *ta = api_get_string(sa, "created_at");
+	const char *tb = api_get_string(sb, "created_at");
+	int64_t xa = 0, xb = 0;
+
+	if (ta)
+		time_parse_rfc3339(ta, &xa, NULL);
+	if (tb)
+		time_parse_rfc3339(tb, &xb, NULL);
+	if (xa != xb)
+		return xa < xb ? -1 : 1;
+	return name_cmp(a, b);
+}
+
+static void render_snapshots(FILE *out, json_object *snapshots)
+{
+	_cleanup_free_ json_object **v = NULL;
+	size_t n;
+
+	if (!snapshots || !json_object_is_type(snapshots, json_type_array))
+		return;
+	n = json_object_array_length(snapshots);
+	if (n == 0)
+		return;
+	v = calloc(n, sizeof(json_object *));
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_object_array_get_idx(snapshots, i);
+	qsort(v, n, sizeof(json_object *), snapshot_cmp);
+
+	fputs("\nSnapshots:\n", out);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *taken = cli_format_time(api_get_string(v[i], "created_at"));
+		_cleanup_free_ char *expires = cli_format_time(api_get_string(v[i], "expires_at"));
+		const char *name = api_get_string(v[i], "name");
+
+		fprintf(out, "  %s", name ? name : "");
+		if (taken)
+			fprintf(out, " (taken at %s)", taken);
+		if (expires)
+			fprintf(out, " (expires at %s)", expires);
+		fprintf(out, " (%s)\n",
+			api_get_bool(v[i], "stateful", false) ? "stateful" : "stateless");
+	}
+}
+
+void cli_render_info(FILE *out, json_object *inst, json_object *state, json_object *snapshots)
+{
+	_cleanup_free_ char *status = NULL;
+	_cleanup_free_ char *created = cli_format_time(api_get_string(inst, "created_at"));
+	_cleanup_free_ char *used = cli_format_time(api_get_string(inst, "last_used_at"));
+	const char *s;
+	bool running;
+	long long pid;
+
+	s = api_get_string(state, "status");
+	if (!s)
+		s = api_get_string(inst, "status");
+	status = upper(s);
+	running = status && strcmp(status, "RUNNING") == 0;
+
+	s = api_get_string(inst, "name");
+	fprintf(out, "Name: %s\n", s ? s : "");
+	s = api_get_string(inst, "description");
+	if (s && *s)
+		fprintf(out, "Description: %s\n", s);
+	fprintf(out, "Status: %s\n", status ? status : "");
+	s = api_get_string(inst, "type");
+	fprintf(out, "Type: %s%s\n", s && *s ? s : "container",
+		api_get_bool(inst, "ephemeral", false) ? " (ephemeral)" : "");
+	s = api_get_string(inst, "architecture");
+	fprintf(out, "Architecture: %s\n", s ? s : "");
+	pid = api_get_int(state, "pid", 0);
+	if (running && pid > 0)
+		fprintf(out, "PID: %lld\n", pid);
+	if (created)
+		fprintf(out, "Created: %s\n", created);
+	if (used)
+		fprintf(out, "Last Used: %s\n", used);
+
+	if (running && state) {
+		json_object *mem = NULL, *cpu = NULL;
+		long long procs = api_get_int(state, "processes", -1);
+
+		fputs("\nResources:\n", out);
+		if (procs >= 0)
+			fprintf(out, "  Processes: %lld\n", procs);
+		if (json_object_object_get_ex(state, "memory", &mem)) {
+			long long usage = api_get_int(mem, "usage", 0);
+			long long peak = api_get_int(mem, "usage_peak", 0);
+			_cleanup_free_ char *u = format_size((uint64_t)(usage > 0 ? usage : 0));
+			_cleanup_free_ char *p = format_size((uint64_t)(peak > 0 ? peak : 0));
+
+			fputs("  Memory usage:\n", out);
+			fprintf(out, "    Memory (current): %s\n", u ? u : "");
+			if (peak > 0)
+				fprintf(out, "    Memory (peak): %s\n", p ? p : "");
+		}
+		if (json_object_object_get_ex(state, "cpu", &cpu)) {
+			long long ns = api_get_int(cpu, "usage", 0);
+
+			fputs("  CPU usage:\n", out);
+			fprintf(out, "    CPU usage (in seconds): %lld\n", ns / 1000000000LL);
+		}
+	}
+	render_snapshots(out, snapshots);
+}
+
+static char *image_cell_alias(json_object *img)
+{
+	json_object *aliases = NULL;
+	size_t n;
+	const char *first;
+
+	if (!json_object_object_get_ex(img, "aliases", &aliases) ||
+	    !json_object_is_type(aliases, json_type_array) ||
+	    (n = json_object_array_length(aliases)) == 0)
+		return strdup("");
+	first = api_get_string(json_object_array_get_idx(aliases, 0), "name");
+	if (n == 1)
+		return strdup(first ? first : "");
+	return str_printf("%s (%zu more)", first ? first : "", n - 1);
+}
+
+int cli_render_image_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err)
+{
+	static const char *const headers[] = {"ALIAS",	     "FINGERPRINT",  "PUBLIC",
+					      "DESCRIPTION", "ARCHITECTURE", "TYPE",
+					      "SIZE",	     "UPLOAD DATE"};
+	struct cli_table t = {.ncols = 8, .headers = headers};
+	size_t n;
+	int r = 0;
+
+	if (fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML)
+		return render_raw(out, list, fmt, err);
+	n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_object *img = json_object_array_get_idx(list, i);
+		json_object *props = NULL;
+		const char *fp = api_get_string(img, "fingerprint");
+		const char *desc = NULL;
+		_cleanup_free_ char *alias = image_cell_alias(img);
+		_cleanup_free_ char *fp12 = strndup(fp ? fp : "", 12);
+		_cleanup_free_ char *type = upper(api_get_string(img, "type"));
+		_cleanup_free_ char *size = format_size((uint64_t)api_get_int(img, "size", 0));
+		_cleanup_free_ char *date =
+		    cli_format_date_long(api_get_string(img, "uploaded_at"));
+		const char *arch = api_get_string(img, "architecture");
+		const char *cells[8];
+
+		if (json_object_object_get_ex(img, "properties", &props))
+			desc = api_get_string(props, "description");
+		if (!alias || !fp12 || !type || !size)
+			r = -ENOMEM;
+		cells[0] = alias;
+		cells[1] = fp12;
+		cells[2] = api_get_bool(img, "public", false) ? "yes" : "no";
+		cells[3] = desc ? desc : "";
+		cells[4] = arch ? arch : "";
+		cells[5] = type && *type ? type : "CONTAINER";
+		cells[6] = size;
+		cells[7] = date ? date : "";
+		if (r == 0)
+			r = cli_table_add(&t, cells);
+	}
+	if (r < 0) {
+		cli_table_done(&t);
+		return err_set(err, r, "Out of memory");
+	}
+	cli_table_sort(&t);
+	cli_table_render(out, &t, fmt);
+	cli_table_done(&t);
+	return 0;
+}
+
+int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err)
+{
+	static const char *const headers[] = {"NAME",	     "DRIVER",	"SOURCE",
+					      "DESCRIPTION", "USED BY", "STATE"};
+	struct cli_table t = {.ncols = 6, .headers = headers};
+	size_t n;
+	int r = 0;
+
+	if (fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML)
+		return render_raw(out, list, fmt, err);
+	n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_object *pool = json_object_array_get_idx(list, i);
+		json_object *config = NULL, *used = NULL;
+		const char *name = api_get_string(pool, "name");
+		const char *driver = api_get_string(pool, "driver");
+		const char *desc = api_get_string(pool, "description");
+		const char *source = NULL;
+		_cleanup_free_ char *state = upper(api_get_string(pool, "status"));
+		_cleanup_free_ char *count = NULL;
+		const char *cells[6];
+
+		if (json_object_object_get_ex(pool, "config", &config))
+			source = api_get_string(config, "source");
+		json_object_object_get_ex(pool, "used_by", &used);
+		count = str_printf("%zu", used && json_object_is_type(used, json_type_array)
+					      ? json_object_array_length(used)
+					      : (size_t)0);
+		if (!state || !count)
+			r = -ENOMEM;
+		cells[0] = name ? name : "";
+		cells[1] = driver ? driver : "";
+		cells[2] = source ? source : "";
+		cells[3] = desc ? desc : "";
+		cells[4] = count;
+		cells[5] = state;
+		if (r == 0)
+			r = cli_table_add(&t, cells);
+	}
+	if (r < 0) {
+		cli_table_done(&t);
+		return err_set(err, r, "Out of memory");
+	}
+	cli_table_sort(&t);
+	cli_table_render(out, &t, fmt);
+	cli_table_done(&t);
+	return 0;
+}

@@ -1,0 +1,279 @@
+#include "cmd/cairn/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "api/api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/keys.h"
+
+#define HISTORY_LINES 1000
+
+/* Readline's completion callbacks take no user data, so the REPL's context and the current
+ * candidates live here while the REPL runs. */
+static struct cli_ctx *repl_ctx;
+static char **candidates;
+
+static bool is_exit(const char *word)
+{
+	return strcmp(word, "exit") == 0 || strcmp(word, "quit") == 0;
+}
+
+/* Runs one line; returns 1 when the REPL should end, else 0 or the command's error. */
+static int run_line(struct cli_ctx *ctx, const char *line, struct err **err)
+{
+	_cleanup_strv_ char **argv = NULL;
+	size_t argc = 0;
+	int r;
+
+	r = cli_split_line(line, &argv, &argc, err);
+	if (r < 0)
+		return r;
+	if (argc == 0 || argv[0][0] == '#')
+		return 0;
+	if (argc == 1 && is_exit(argv[0]))
+		return 1;
+	if (strcmp(argv[0], "repl") == 0)
+		return err_set(err, -EINVAL, "Already in the REPL");
+	r = cli_dispatch(ctx, argv, argc, err);
+	fflush(ctx->out);
+	return r;
+}
+
+static int push_url_names(struct cli_ctx *ctx, const char *path, size_t prefix_len, char ***v)
+{
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_client *c = NULL;
+
+	if (cli_ctx_client(ctx, &c, NULL) < 0 ||
+	    cli_client_query(c, "GET", path, NULL, &list, NULL) < 0 ||
+	    !json_object_is_type(list, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		const char *url = json_object_get_string(json_object_array_get_idx(list, i));
+		_cleanup_free_ char *name = cli_url_basename(url);
+
+		if (name && (!prefix_len || strlen(name) >= prefix_len))
+			strv_push(v, name);
+	}
+	return 0;
+}
+
+static char *generator(const char *text, int state)
+{
+	static size_t idx;
+	size_t len = strlen(text);
+
+	if (state == 0)
+		idx = 0;
+	while (candidates && candidates[idx]) {
+		const char *c = candidates[idx++];
+
+		if (strncmp(c, text, len) == 0)
+			return strdup(c);
+	}
+	return NULL;
+}
+
+static const struct cli_flag *find_long_or_short(const struct cli_command *cmd, const char *word)
+{
+	for (const struct cli_flag *f = cmd->flags; f && f->name; f++) {
+		if (word[1] == '-' && strcmp(word + 2, f->name) == 0)
+			return f;
+		if (word[1] != '-' && word[1] == f->short_name && !word[2])
+			return f;
+	}
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	_cleanup_free_ char *before = strndup(rl_line_buffer, (size_t)start);
+	_cleanup_strv_ char **words = NULL;
+	const struct cli_command *cmd = cli_root();
+	size_t nwords = 0, npos = 0;
+	bool skip_value = false;
+	char **matches;
+
+	rl_attempted_completion_over = 1;
+	strv_free(candidates);
+	candidates = NULL;
+	if (!before || cli_split_line(before, &words, &nwords, NULL) < 0)
+		return NULL;
+
+	for (size_t i = 0; i < nwords; i++) {
+		const char *w = words[i];
+		const struct cli_command *sub = NULL;
+
+		if (skip_value) {
+			skip_value = false;
+			continue;
+		}
+		if (w[0] == '-' && w[1]) {
+			const struct cli_flag *f = find_long_or_short(cmd, w);
+
+			skip_value = f && f->type != CLI_FLAG_BOOL && !strchr(w, '=');
+			continue;
+		}
+		if (npos == 0 && cmd->subcommands) {
+			for (const struct cli_command *s = cmd->subcommands; s->name; s++) {
+				if (strcmp(s->name, w) == 0)
+					sub = s;
+				for (const char *const *a = s->aliases; !sub && a && *a; a++)
+					if (strcmp(*a, w) == 0)
+						sub = s;
+			}
+		}
+		if (sub)
+			cmd = sub;
+		else
+			npos++;
+	}
+	if (skip_value)
+		return NULL;
+
+	if (text[0] == '-') {
+		for (const struct cli_flag *f = cmd->flags; f && f->name; f++) {
+			_cleanup_free_ char *s = str_printf("--%s", f->name);
+
+			if (s)
+				strv_push(&candidates, s);
+		}
+		strv_push(&candidates, "--help");
+	} else if (cmd->subcommands && npos == 0 && !cmd->handler) {
+		for (const struct cli_command *s = cmd->subcommands; s->name; s++)
+			strv_push(&candidates, s->name);
+		if (cmd == cli_root()) {
+			strv_push(&candidates, "exit");
+			strv_push(&candidates, "quit");
+		}
+	} else {
+		switch (cmd->complete) {
+		case CLI_COMPLETE_INSTANCE:
+			push_url_names(repl_ctx, "/1.0/instances", 0, &candidates);
+			break;
+		case CLI_COMPLETE_INSTANCE_THEN_KEY:
+			if (npos == 0) {
+				push_url_names(repl_ctx, "/1.0/instances", 0, &candidates);
+			} else {
+				for (const struct config_key *k = config_keys(); k && k->name; k++)
+					strv_push(&candidates, k->name);
+				strv_push(&candidates, "user.");
+			}
+			break;
+		case CLI_COMPLETE_IMAGE_THEN_NONE:
+		case CLI_COMPLETE_IMAGE:
+			/* launch and init take the image first and a new name after it. */
+			if (cmd->complete == CLI_COMPLETE_IMAGE_THEN_NONE && npos > 0)
+				break;
+			push_url_names(repl_ctx, "/1.0/images/aliases", 0, &candidates);
+			push_url_names(repl_ctx, "/1.0/images", 0, &candidates);
+			break;
+		case CLI_COMPLETE_POOL:
+			push_url_names(repl_ctx, "/1.0/storage-pools", 0, &candidates);
+			break;
+		case CLI_COMPLETE_FILE:
+			/* Readline's own file name completion. */
+			rl_attempted_completion_over = 0;
+			return NULL;
+		case CLI_COMPLETE_NONE:
+		case CLI_COMPLETE_MAX:
+		default:
+			break;
+		}
+	}
+	(void)end;
+	matches = rl_completion_matches(text, generator);
+	return matches;
+}
+
+static char *history_path(void)
+{
+	const char *home = getenv("HOME");
+
+	return home && *home ? str_printf("%s/.cairn_history", home) : NULL;
+}
+
+static int repl_terminal(struct cli_ctx *ctx)
+{
+	_cleanup_free_ char *hist = history_path();
+
+	repl_ctx = ctx;
+	rl_readline_name = "cairn";
+	rl_attempted_completion_function = complete;
+	using_history();
+	if (hist)
+		read_history(hist);
+
+	for (;;) {
+		_cleanup_free_ char *line = readline("cairn> ");
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
+		if (!line) {
+			/* Ctrl-D: end the prompt line like a shell does. */
+			fputc('\n', stdout);
+			break;
+		}
+		if (!*line)
+			continue;
+		add_history(line);
+		if (hist) {
+			write_history(hist);
+			history_truncate_file(hist, HISTORY_LINES);
+		}
+		r = run_line(ctx, line, &e);
+		if (r == 1)
+			break;
+		if (r < 0)
+			fprintf(stderr, "Error: %s\n", err_msg(e, r));
+	}
+	strv_free(candidates);
+	candidates = NULL;
+	repl_ctx = NULL;
+	return 0;
+}
+
+static int repl_script(struct cli_ctx *ctx, bool keep_going, struct err **err)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0, failed = 0, total = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		r = run_line(ctx, line, &e);
+		if (r == 1)
+			break;
+		total++;
+		if (r < 0) {
+			if (!keep_going)
+				return err_set(err, r, "%s", err_msg(e, r));
+			fprintf(stderr, "Error: %s\n", err_msg(e, r));
+			failed++;
+		}
+	}
+	if (failed)
+		return err_set(err, -EIO, "%zu of %zu commands failed", failed, total);
+	return 0;
+}
+
+int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	if (ctx->in_repl)
+		return err_set(err, -EINVAL, "Already in the REPL");
+	ctx->in_repl = true;
+	if (ctx->stdin_tty)
+		return repl_terminal(ctx);
+	return repl_script(ctx, cli_flag_bool(args, "keep-going"), err);
+}
