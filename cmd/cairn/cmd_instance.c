@@ -281,6 +281,24 @@ static void delete_targets_free(struct delete_target **t)
 	*t = NULL;
 }
 
+static bool is_protected(json_object *inst)
+{
+	static const char *const fields[] = {"expanded_config", "config"};
+
+	for (size_t i = 0; i < 2; i++) {
+		json_object *config = NULL;
+		const char *v;
+		bool b = false;
+
+		if (!json_object_object_get_ex(inst, fields[i], &config))
+			continue;
+		v = api_get_string(config, "security.protection.delete");
+		if (v)
+			return config_parse_bool(v, &b) == 0 && b;
+	}
+	return false;
+}
+
 /* `cairn delete c1 snap0`: when "snap0" is no instance but a snapshot of another argument,
  * point at the NAME/SNAPSHOT form instead of saying "not found". */
 static int snapshot_hint(struct cli_client *c, const struct cli_args *args, const char *missing,
@@ -355,6 +373,13 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 			if (r < 0)
 				return err_set(err, r, "%s", err_msg(e, r));
 		}
+		/* A protected instance is refused before anything happens to it, so that
+		 * --force does not stop an instance it then fails to delete. */
+		if (is_protected(inst))
+			return err_set(err, -EPERM,
+				       "The instance \"%s\" is protected against deletion "
+				       "(security.protection.delete=true)",
+				       t->instance);
 		status = api_get_string(inst, "status");
 		t->running =
 		    status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
