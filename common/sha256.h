@@ -13,9 +13,9 @@
 
 struct sha256_ctx {
 	uint32_t state[8];
-	uint64_t length;    /* bytes hashed so far */
-	uint8_t block[64];  /* pending input */
-	size_t block_len;   /* bytes used in `block` */
+	uint64_t length;   /* bytes hashed so far */
+	uint8_t block[64]; /* pending input */
+	size_t block_len;  /* bytes used in `block` */
 };
 
 /* Starts a new hash in `ctx`. */

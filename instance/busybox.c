@@ -29,12 +29,11 @@ extern char **environ;
  * name in the image would replace it. SIGUSR1 (lxc.signal.halt) makes init run the shutdown
  * actions and halt, which ends the container.
  */
-static const char inittab[] =
-	"::sysinit:/bin/mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run\n"
-	"::sysinit:/bin/mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp\n"
-	"console::respawn:-/bin/sh\n"
-	"::ctrlaltdel:/sbin/halt\n"
-	"::shutdown:/bin/umount -a -r\n";
+static const char inittab[] = "::sysinit:/bin/mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run\n"
+			      "::sysinit:/bin/mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp\n"
+			      "console::respawn:-/bin/sh\n"
+			      "::ctrlaltdel:/sbin/halt\n"
+			      "::shutdown:/bin/umount -a -r\n";
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
 			     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
@@ -255,7 +254,8 @@ static int copy_binary(int src, const char *dst_path, struct err **err)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return err_set_errno(err, -errno, "Failed to write \"%s\"", dst_path);
+				return err_set_errno(err, -errno, "Failed to write \"%s\"",
+						     dst_path);
 			p += w;
 			n -= w;
 		}
@@ -308,10 +308,10 @@ int instance_image_build_busybox(const char *dir, const char *busybox_path, stru
 		const char *path;
 		mode_t mode;
 	} dirs[] = {
-		{"bin", 0755},     {"sbin", 0755},   {"usr", 0755},     {"usr/bin", 0755},
-		{"usr/sbin", 0755}, {"etc", 0755},   {"root", 0700},    {"tmp", 01777},
-		{"run", 0755},     {"proc", 0555},   {"sys", 0555},     {"dev", 0755},
-		{"var", 0755},     {"var/log", 0755}, {"home", 0755},   {"mnt", 0755},
+	    {"bin", 0755},	{"sbin", 0755},	   {"usr", 0755},  {"usr/bin", 0755},
+	    {"usr/sbin", 0755}, {"etc", 0755},	   {"root", 0700}, {"tmp", 01777},
+	    {"run", 0755},	{"proc", 0555},	   {"sys", 0555},  {"dev", 0755},
+	    {"var", 0755},	{"var/log", 0755}, {"home", 0755}, {"mnt", 0755},
 	};
 	const char *busybox = busybox_path ? busybox_path : DEFAULT_BUSYBOX;
 	_cleanup_close_ int src = -EBADF;
@@ -330,7 +330,8 @@ int instance_image_build_busybox(const char *dir, const char *busybox_path, stru
 	if (src < 0) {
 		if (errno == ENOENT)
 			return err_set(err, -ENOENT,
-				       "No static busybox at \"%s\" (install busybox-static)", busybox);
+				       "No static busybox at \"%s\" (install busybox-static)",
+				       busybox);
 		return err_set_errno(err, -errno, "Failed to open \"%s\"", busybox);
 	}
 	if (fstat(src, &st) < 0)
@@ -342,7 +343,8 @@ int instance_image_build_busybox(const char *dir, const char *busybox_path, stru
 		return err_set(err, -ENOEXEC, "\"%s\" is not an executable of this host", busybox);
 	if (r == 0)
 		return err_set(err, -ENOEXEC,
-			       "\"%s\" is dynamically linked; the image needs a static busybox (install busybox-static)",
+			       "\"%s\" is dynamically linked; the image needs a static busybox "
+			       "(install busybox-static)",
 			       busybox);
 
 	rootfs = str_printf("%s/rootfs", dir);

@@ -120,9 +120,9 @@ int instance_idmap_load(const char *subuid_path, const char *subgid_path, bool a
 /* nftw() passes no user pointer, so the walk's parameters live in a per-thread slot. */
 struct shift_ctx {
 	uint32_t from_uid, from_gid, to_uid, to_gid, size;
-	void *seen;        /* tsearch tree of struct inode_key: multiply-linked inodes done */
-	int error;         /* negative errno of the first failure */
-	char *error_path;  /* owned */
+	void *seen;	  /* tsearch tree of struct inode_key: multiply-linked inodes done */
+	int error;	  /* negative errno of the first failure */
+	char *error_path; /* owned */
 	const char *error_op;
 };
 
@@ -209,11 +209,11 @@ int instance_shift_tree(const char *path, uint32_t from_uid, uint32_t from_gid, 
 			uint32_t to_gid, uint32_t size, struct err **err)
 {
 	struct shift_ctx ctx = {
-		.from_uid = from_uid,
-		.from_gid = from_gid,
-		.to_uid = to_uid,
-		.to_gid = to_gid,
-		.size = size,
+	    .from_uid = from_uid,
+	    .from_gid = from_gid,
+	    .to_uid = to_uid,
+	    .to_gid = to_gid,
+	    .size = size,
 	};
 	_cleanup_free_ char *error_path = NULL;
 	int r;

@@ -123,18 +123,21 @@ static int check_name(int dfd, const char *name, bool allow_metadata, char **ret
 		return err_set(err, r, "Out of memory");
 	if (r < 0)
 		return err_set(err, -EINVAL,
-			       "Invalid image tarball: entry \"%s\" points outside the image", name ? name : "");
+			       "Invalid image tarball: entry \"%s\" points outside the image",
+			       name ? name : "");
 	if (!(allow_metadata && strcmp(rel, "metadata.yaml") == 0) && !under(rel, "rootfs") &&
 	    !under(rel, "templates") && *rel)
 		return err_set(err, -EINVAL,
-			       "Invalid image tarball: unexpected entry \"%s\" (only metadata.yaml, rootfs/ and templates/)",
+			       "Invalid image tarball: unexpected entry \"%s\" (only "
+			       "metadata.yaml, rootfs/ and templates/)",
 			       name);
 	r = check_parents(dfd, rel);
 	if (r == -ENOMEM)
 		return err_set(err, r, "Out of memory");
 	if (r == -ELOOP || r == -ENOTDIR)
-		return err_set(err, -EINVAL,
-			       "Invalid image tarball: entry \"%s\" goes through a symlink or a file", name);
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid image tarball: entry \"%s\" goes through a symlink or a file", name);
 	if (r < 0)
 		return err_set_errno(err, r, "Failed to check entry \"%s\"", name);
 	*ret = steal_pointer(&rel);
@@ -161,14 +164,15 @@ static int archive_code(struct archive *a)
 	}
 }
 
-static int read_metadata(struct archive *a, struct archive_entry *entry, char **ret, size_t *ret_len,
-			 struct err **err)
+static int read_metadata(struct archive *a, struct archive_entry *entry, char **ret,
+			 size_t *ret_len, struct err **err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 
 	if (archive_entry_filetype(entry) != AE_IFREG)
-		return err_set(err, -EINVAL, "Invalid image tarball: metadata.yaml is not a regular file");
+		return err_set(err, -EINVAL,
+			       "Invalid image tarball: metadata.yaml is not a regular file");
 	if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > METADATA_MAX)
 		return err_set(err, -EINVAL, "Invalid image tarball: metadata.yaml is too large");
 	buf = malloc(METADATA_MAX + 1);
@@ -179,12 +183,14 @@ static int read_metadata(struct archive *a, struct archive_entry *entry, char **
 
 		if (n < 0)
 			return err_set(err, -EINVAL, "Invalid image tarball: %s",
-				       archive_error_string(a) ? archive_error_string(a) : "read error");
+				       archive_error_string(a) ? archive_error_string(a)
+							       : "read error");
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > METADATA_MAX)
-			return err_set(err, -EINVAL, "Invalid image tarball: metadata.yaml is too large");
+			return err_set(err, -EINVAL,
+				       "Invalid image tarball: metadata.yaml is too large");
 	}
 	buf[len] = '\0';
 	*ret = steal_pointer(&buf);
@@ -197,10 +203,12 @@ static int write_metadata(int dfd, const char *data, size_t len, struct err **er
 	_cleanup_close_ int fd = -EBADF;
 
 	/* O_EXCL: a second metadata.yaml, or anything already in its place, is refused. */
-	fd = openat(dfd, "metadata.yaml", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(dfd, "metadata.yaml", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			return err_set(err, -EINVAL, "Invalid image tarball: metadata.yaml appears twice");
+			return err_set(err, -EINVAL,
+				       "Invalid image tarball: metadata.yaml appears twice");
 		return err_set_errno(err, -errno, "Failed to write metadata.yaml");
 	}
 	while (len > 0) {
@@ -227,11 +235,13 @@ static int copy_data(struct archive *a, struct archive *w, const char *name, str
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
-			return err_set(err, -EINVAL, "Invalid image tarball: entry \"%s\": %s", name,
-				       archive_error_string(a) ? archive_error_string(a) : "read error");
+			return err_set(
+			    err, -EINVAL, "Invalid image tarball: entry \"%s\": %s", name,
+			    archive_error_string(a) ? archive_error_string(a) : "read error");
 		if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_WARN)
 			return err_set(err, archive_code(w), "Failed to extract \"%s\": %s", name,
-				       archive_error_string(w) ? archive_error_string(w) : "write error");
+				       archive_error_string(w) ? archive_error_string(w)
+							       : "write error");
 	}
 }
 
@@ -256,13 +266,16 @@ static int extract_entry(struct archive *a, struct archive *w, int dfd, const ch
 		if (r < 0)
 			return r;
 		if (!*link_rel)
-			return err_set(err, -EINVAL, "Invalid image tarball: hard link \"%s\" has no target",
+			return err_set(err, -EINVAL,
+				       "Invalid image tarball: hard link \"%s\" has no target",
 				       name);
-		/* A second name for a symlink or a directory would let data be written through it. */
+		/* A second name for a symlink or a directory would let data be written through it.
+		 */
 		if (fstatat(dfd, link_rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISLNK(st.st_mode) ||
 		    S_ISDIR(st.st_mode))
 			return err_set(err, -EINVAL,
-				       "Invalid image tarball: hard link \"%s\" to \"%s\" which is not a file already extracted",
+				       "Invalid image tarball: hard link \"%s\" to \"%s\" which is "
+				       "not a file already extracted",
 				       name, hardlink);
 		link_full = str_printf("%s/%s", root, link_rel);
 		if (!link_full)
@@ -274,7 +287,8 @@ static int extract_entry(struct archive *a, struct archive *w, int dfd, const ch
 		/* Setting a directory's owner and mode must not go through a symlink either. */
 		if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
 			return err_set(err, -EINVAL,
-				       "Invalid image tarball: directory \"%s\" replaces a symlink", name);
+				       "Invalid image tarball: directory \"%s\" replaces a symlink",
+				       name);
 	}
 	archive_entry_set_pathname(entry, full);
 
@@ -337,7 +351,8 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 	archive_write_disk_set_options(w, flags);
 	if (archive_read_open_fd(a, tarball_fd, 65536) != ARCHIVE_OK)
 		return err_set(err, -EINVAL, "Invalid image tarball: %s",
-			       archive_error_string(a) ? archive_error_string(a) : "cannot read it");
+			       archive_error_string(a) ? archive_error_string(a)
+						       : "cannot read it");
 
 	for (;;) {
 		_cleanup_free_ char *rel = NULL;
@@ -349,7 +364,8 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 			break;
 		if (r < ARCHIVE_WARN)
 			return err_set(err, -EINVAL, "Invalid image tarball: %s",
-				       archive_error_string(a) ? archive_error_string(a) : "corrupt");
+				       archive_error_string(a) ? archive_error_string(a)
+							       : "corrupt");
 		if (!archive_entry_pathname(entry))
 			return err_set(err, -EINVAL, "Invalid image tarball: an entry has no name");
 		name = strdup(archive_entry_pathname(entry));
@@ -362,8 +378,9 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 			continue;
 		if (strcmp(rel, "metadata.yaml") == 0) {
 			if (metadata)
-				return err_set(err, -EINVAL,
-					       "Invalid image tarball: metadata.yaml appears twice");
+				return err_set(
+				    err, -EINVAL,
+				    "Invalid image tarball: metadata.yaml appears twice");
 			r = read_metadata(a, entry, &metadata, &metadata_len, err);
 			if (r < 0)
 				return r;

@@ -80,7 +80,7 @@ static char *log_error_lines(const char *path, off_t offset)
 		if (sep && (sep = strstr(sep + 3, " - ")))
 			msg = sep + 3;
 		else
-			msg += strspn(msg, " ");
+			msg += strlen(" ERROR") + strspn(msg + strlen(" ERROR"), " ");
 		n = strlen(msg);
 		if (len + n + 3 > LOG_EXCERPT_MAX)
 			break;
@@ -105,8 +105,8 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
 	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
 	_cleanup_free_ char *errors = NULL;
-	char *argv[] = {(char *)self_exe, (char *)"forkstart", (char *)name, (char *)lxcpath,
-			(char *)config_path, (char *)log_dir, NULL};
+	char *argv[] = {(char *)self_exe,    (char *)"forkstart", (char *)name, (char *)lxcpath,
+			(char *)config_path, (char *)log_dir,	  NULL};
 	posix_spawnattr_t attr;
 	sigset_t none, all;
 	off_t lxc_log_start, helper_log_start;
@@ -141,8 +141,8 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return err_set_errno(err, -errno, "Failed to wait for the start of instance \"%s\"",
-					     name);
+			return err_set_errno(
+			    err, -errno, "Failed to wait for the start of instance \"%s\"", name);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -153,8 +153,10 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	if (errors)
 		return err_set(err, -EIO, "Failed to start instance \"%s\": %s", name, errors);
 	if (WIFSIGNALED(status))
-		return err_set(err, -EIO, "Failed to start instance \"%s\": the start helper was killed by signal %d",
-			       name, WTERMSIG(status));
+		return err_set(
+		    err, -EIO,
+		    "Failed to start instance \"%s\": the start helper was killed by signal %d",
+		    name, WTERMSIG(status));
 	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
 }
 
@@ -212,7 +214,8 @@ int instance_lxc_forkstart_main(int argc, char **argv)
 	int r;
 
 	if (argc != 6) {
-		log_error("Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR", argc > 0 ? argv[0] : "cairnd");
+		log_error("Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR",
+			  argc > 0 ? argv[0] : "cairnd");
 		return 1;
 	}
 	name = argv[2];
@@ -241,7 +244,8 @@ int instance_lxc_forkstart_main(int argc, char **argv)
 	/* Only our rendered config counts, never a stale one liblxc finds under LXCPATH. */
 	c->clear_config(c);
 	if (!c->load_config(c, config)) {
-		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config, name);
+		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config,
+			  name);
 		return 1;
 	}
 	if (c->is_running(c)) {
@@ -250,8 +254,8 @@ int instance_lxc_forkstart_main(int argc, char **argv)
 	}
 	c->want_daemonize(c, true);
 	if (!c->start(c, 0, NULL)) {
-		log_error("Failed to start instance \"%s\"%s%s", name,
-			  c->error_string ? ": " : "", c->error_string ? c->error_string : "");
+		log_error("Failed to start instance \"%s\"%s%s", name, c->error_string ? ": " : "",
+			  c->error_string ? c->error_string : "");
 		return 1;
 	}
 	return 0;
@@ -264,7 +268,8 @@ int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_
 
 	c = lxc_container_new(name, lxcpath);
 	if (!c)
-		return err_set(err, -ENOMEM, "Failed to stop instance \"%s\": cannot set it up", name);
+		return err_set(err, -ENOMEM, "Failed to stop instance \"%s\": cannot set it up",
+			       name);
 	if (!c->is_running(c))
 		return 0;
 
@@ -276,13 +281,14 @@ int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_
 				       config_path);
 		if (c->shutdown(c, timeout_sec > 0 ? timeout_sec : 0))
 			return 0;
-		log_debug("Instance \"%s\" did not halt within %d s, killing it", name, timeout_sec);
+		log_debug("Instance \"%s\" did not halt within %d s, killing it", name,
+			  timeout_sec);
 	}
 	if (!c->stop(c) && c->is_running(c))
 		return err_set(err, -EIO, "Failed to stop instance \"%s\"", name);
 	if (!c->wait(c, "STOPPED", 30))
-		return err_set(err, -ETIMEDOUT, "Failed to stop instance \"%s\": still running after 30 s",
-			       name);
+		return err_set(err, -ETIMEDOUT,
+			       "Failed to stop instance \"%s\": still running after 30 s", name);
 	return 0;
 }
 
@@ -290,8 +296,8 @@ static enum instance_status status_from_lxc(const char *s)
 {
 	if (!s)
 		return INSTANCE_STOPPED;
-	if (strcmp(s, "RUNNING") == 0 || strcmp(s, "STARTING") == 0 ||
-	    strcmp(s, "STOPPING") == 0 || strcmp(s, "THAWED") == 0)
+	if (strcmp(s, "RUNNING") == 0 || strcmp(s, "STARTING") == 0 || strcmp(s, "STOPPING") == 0 ||
+	    strcmp(s, "THAWED") == 0)
 		return INSTANCE_RUNNING;
 	if (strcmp(s, "FROZEN") == 0 || strcmp(s, "FREEZING") == 0)
 		return INSTANCE_FROZEN;
@@ -341,9 +347,11 @@ static void read_usage(struct lxc_container *c, struct instance_state *st)
 	uint64_t v;
 
 	/* v1 names first (this project's hosts are hybrid), v2 names when they are missing. */
-	if (cgroup_u64(c, "memory.usage_in_bytes", &v) == 0 || cgroup_u64(c, "memory.current", &v) == 0)
+	if (cgroup_u64(c, "memory.usage_in_bytes", &v) == 0 ||
+	    cgroup_u64(c, "memory.current", &v) == 0)
 		st->memory_usage = v;
-	if (cgroup_u64(c, "memory.max_usage_in_bytes", &v) == 0 || cgroup_u64(c, "memory.peak", &v) == 0)
+	if (cgroup_u64(c, "memory.max_usage_in_bytes", &v) == 0 ||
+	    cgroup_u64(c, "memory.peak", &v) == 0)
 		st->memory_peak = v;
 	if (cgroup_u64(c, "pids.current", &v) == 0)
 		st->processes = (int64_t)v;

@@ -104,11 +104,13 @@ static int render_memory(const struct instance_lxc_spec *spec, const char *value
 			return err_set(err, -ENOMEM, "Out of memory");
 		if (parse_u64(num, &pct) < 0 || pct == 0 || pct > 100)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"limits.memory\": a percentage is 1%% to 100%%",
+				       "Invalid value \"%s\" for \"limits.memory\": a percentage "
+				       "is 1%% to 100%%",
 				       value);
 		if (spec->host_memory == 0)
 			return err_set(err, -EINVAL,
-				       "Cannot render \"limits.memory\" = \"%s\": the host's memory size is unknown",
+				       "Cannot render \"limits.memory\" = \"%s\": the host's "
+				       "memory size is unknown",
 				       value);
 		bytes = spec->host_memory / 100 * pct + spec->host_memory % 100 * pct / 100;
 	} else {
@@ -124,8 +126,8 @@ static int render_memory(const struct instance_lxc_spec *spec, const char *value
 	}
 	/* The kernel rounds down to pages; under one page the container cannot even start. */
 	if (bytes < 4096)
-		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"limits.memory\": too small",
-			       value);
+		return err_set(err, -EINVAL,
+			       "Invalid value \"%s\" for \"limits.memory\": too small", value);
 	*ret = bytes;
 	return 0;
 }
@@ -180,12 +182,14 @@ static int render_cpus(const struct instance_lxc_spec *spec, const char *value, 
 	if (!strpbrk(value, "-,")) {
 		if (parse_u64(value, &count) < 0 || count == 0)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"limits.cpu\": expected a CPU count or a set such as 0-1,3",
+				       "Invalid value \"%s\" for \"limits.cpu\": expected a CPU "
+				       "count or a set such as 0-1,3",
 				       value);
 		if (count > spec->host_cpus)
-			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"limits.cpu\": the host has %u CPUs",
-				       value, spec->host_cpus);
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid value \"%s\" for \"limits.cpu\": the host has %u CPUs", value,
+			    spec->host_cpus);
 		*ret = count == 1 ? strdup("0") : str_printf("0-%" PRIu64, count - 1);
 		return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
 	}
@@ -193,11 +197,13 @@ static int render_cpus(const struct instance_lxc_spec *spec, const char *value, 
 	highest = cpuset_highest(value);
 	if (highest < 0)
 		return err_set(err, -EINVAL,
-			       "Invalid value \"%s\" for \"limits.cpu\": expected a CPU count or a set such as 0-1,3",
+			       "Invalid value \"%s\" for \"limits.cpu\": expected a CPU count or a "
+			       "set such as 0-1,3",
 			       value);
 	if ((unsigned long)highest >= spec->host_cpus)
 		return err_set(err, -EINVAL,
-			       "Invalid value \"%s\" for \"limits.cpu\": CPU %ld does not exist (the host has %u CPUs)",
+			       "Invalid value \"%s\" for \"limits.cpu\": CPU %ld does not exist "
+			       "(the host has %u CPUs)",
 			       value, highest, spec->host_cpus);
 	*ret = strdup(value);
 	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
@@ -222,14 +228,15 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 
 	value = spec->config ? config_get(spec->config, "security.privileged") : NULL;
 	if (value && config_parse_bool(value, &privileged) < 0)
-		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"security.privileged\"", value);
+		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"security.privileged\"",
+			       value);
 
 	conf_add(&b, "lxc.uts.name = %s", spec->name);
 	conf_add(&b, "lxc.rootfs.path = dir:%s", spec->rootfs_path);
 	if (!privileged) {
 		if (spec->idmap.size == 0)
-			return err_set(err, -EINVAL,
-				       "No id range for unprivileged instance \"%s\"", spec->name);
+			return err_set(err, -EINVAL, "No id range for unprivileged instance \"%s\"",
+				       spec->name);
 		conf_add(&b, "lxc.idmap = u 0 %" PRIu32 " %" PRIu32, spec->idmap.uid_base,
 			 spec->idmap.size);
 		conf_add(&b, "lxc.idmap = g 0 %" PRIu32 " %" PRIu32, spec->idmap.gid_base,
@@ -254,7 +261,8 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 		if (r < 0)
 			return r;
 		conf_add(&b, "%s.%s = %" PRIu64, prefix,
-			 spec->cgroup == INSTANCE_CGROUP_V1 ? "memory.limit_in_bytes" : "memory.max",
+			 spec->cgroup == INSTANCE_CGROUP_V1 ? "memory.limit_in_bytes"
+							    : "memory.max",
 			 bytes);
 	}
 
@@ -274,7 +282,8 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 
 		if (parse_u64(value, &n) < 0 || n == 0 || n > INT32_MAX)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"limits.processes\": expected a positive number",
+				       "Invalid value \"%s\" for \"limits.processes\": expected a "
+				       "positive number",
 				       value);
 		conf_add(&b, "%s.pids.max = %" PRIu64, prefix, n);
 	}
@@ -289,7 +298,8 @@ enum instance_cgroup_layout instance_cgroup_detect(void)
 {
 	struct statfs fs;
 
-	if (statfs("/sys/fs/cgroup/memory", &fs) == 0 && (unsigned long)fs.f_type == CGROUP_SUPER_MAGIC)
+	if (statfs("/sys/fs/cgroup/memory", &fs) == 0 &&
+	    (unsigned long)fs.f_type == CGROUP_SUPER_MAGIC)
 		return INSTANCE_CGROUP_V1;
 	return INSTANCE_CGROUP_V2;
 }

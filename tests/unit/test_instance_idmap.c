@@ -218,11 +218,11 @@ static void test_shift_missing_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_parse_first_big_range, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_without_add, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shift_tree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shift_missing_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parse_first_big_range, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_without_add, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_missing_path, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,14 +104,17 @@ static void write_tar(const char *path, enum filter filter, const struct tentry 
 			archive_entry_set_size(ent, 0);
 		} else {
 			archive_entry_set_filetype(ent, e[i].type);
-			archive_entry_set_perm(ent, e[i].mode ? e[i].mode : (e[i].type == AE_IFDIR ? 0755 : 0644));
+			archive_entry_set_perm(
+			    ent, e[i].mode ? e[i].mode : (e[i].type == AE_IFDIR ? 0755 : 0644));
 			if (e[i].type == AE_IFLNK)
 				archive_entry_set_symlink(ent, e[i].link);
-			archive_entry_set_size(ent, e[i].type == AE_IFREG ? (la_int64_t)e[i].len : 0);
+			archive_entry_set_size(ent,
+					       e[i].type == AE_IFREG ? (la_int64_t)e[i].len : 0);
 		}
 		assert_int_equal(archive_write_header(a, ent), ARCHIVE_OK);
 		if (e[i].type == AE_IFREG && e[i].len > 0)
-			assert_int_equal(archive_write_data(a, e[i].data, e[i].len), (la_ssize_t)e[i].len);
+			assert_int_equal(archive_write_data(a, e[i].data, e[i].len),
+					 (la_ssize_t)e[i].len);
 		archive_entry_free(ent);
 	}
 	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
@@ -119,10 +122,22 @@ static void write_tar(const char *path, enum filter filter, const struct tentry 
 }
 
 #define MD "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: test\n"
-#define ENTRY_FILE(n, d) {n, AE_IFREG, d, sizeof(d) - 1, NULL, 0, 0}
-#define ENTRY_DIR(n) {n, AE_IFDIR, NULL, 0, NULL, 0, 0}
-#define ENTRY_LINK(n, t) {n, AE_IFLNK, NULL, 0, t, 0777, 0}
-#define ENTRY_HARD(n, t) {n, 0, NULL, 0, t, 0, 0}
+#define ENTRY_FILE(n, d)                                                                           \
+	{                                                                                          \
+		n, AE_IFREG, d, sizeof(d) - 1, NULL, 0, 0                                          \
+	}
+#define ENTRY_DIR(n)                                                                               \
+	{                                                                                          \
+		n, AE_IFDIR, NULL, 0, NULL, 0, 0                                                   \
+	}
+#define ENTRY_LINK(n, t)                                                                           \
+	{                                                                                          \
+		n, AE_IFLNK, NULL, 0, t, 0777, 0                                                   \
+	}
+#define ENTRY_HARD(n, t)                                                                           \
+	{                                                                                          \
+		n, 0, NULL, 0, t, 0, 0                                                             \
+	}
 
 static int unpack(struct fixture *f, json_object **md, struct err **e)
 {
@@ -198,17 +213,17 @@ static void good_image(struct fixture *f, enum filter filter)
 {
 	static char big[200000];
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs/"),
-		ENTRY_DIR("rootfs/bin"),
-		{"rootfs/bin/hello", AE_IFREG, "#!/bin/sh\necho hi\n", 18, NULL, 04755, 0},
-		ENTRY_LINK("rootfs/bin/sh", "/bin/hello"),
-		ENTRY_HARD("rootfs/bin/hello2", "rootfs/bin/hello"),
-		ENTRY_DIR("./rootfs/home"),
-		{"rootfs/home/user", AE_IFREG, "data", 4, NULL, 0600, 1234},
-		{"rootfs/big", AE_IFREG, big, sizeof(big), NULL, 0644, 0},
-		ENTRY_DIR("templates"),
-		ENTRY_FILE("templates/hostname.tpl", "{{ container.name }}\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs/"),
+	    ENTRY_DIR("rootfs/bin"),
+	    {"rootfs/bin/hello", AE_IFREG, "#!/bin/sh\necho hi\n", 18, NULL, 04755, 0},
+	    ENTRY_LINK("rootfs/bin/sh", "/bin/hello"),
+	    ENTRY_HARD("rootfs/bin/hello2", "rootfs/bin/hello"),
+	    ENTRY_DIR("./rootfs/home"),
+	    {"rootfs/home/user", AE_IFREG, "data", 4, NULL, 0600, 1234},
+	    {"rootfs/big", AE_IFREG, big, sizeof(big), NULL, 0644, 0},
+	    ENTRY_DIR("templates"),
+	    ENTRY_FILE("templates/hostname.tpl", "{{ container.name }}\n"),
 	};
 
 	/* Incompressible, so that a truncated tarball ends inside this file's data. */
@@ -326,9 +341,9 @@ static void test_truncated(void **state)
 static void test_dotdot(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_FILE("rootfs/../../outside/passwd", "pwned\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("rootfs/../../outside/passwd", "pwned\n"),
 	};
 
 	expect_refused(*state, e, 3, "rootfs/../../outside/passwd");
@@ -339,9 +354,9 @@ static void test_absolute(void **state)
 	struct fixture *f = *state;
 	_cleanup_free_ char *abs = str_printf("%s/passwd", f->outside);
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		{abs, AE_IFREG, "pwned\n", 6, NULL, 0644, 0},
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    {abs, AE_IFREG, "pwned\n", 6, NULL, 0644, 0},
 	};
 
 	expect_refused(f, e, 3, "points outside");
@@ -351,28 +366,28 @@ static void test_write_through_symlink(void **state)
 {
 	struct fixture *f = *state;
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/evil", f->outside),
-		ENTRY_FILE("rootfs/evil/passwd", "pwned\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/evil", f->outside),
+	    ENTRY_FILE("rootfs/evil/passwd", "pwned\n"),
 	};
 	const struct tentry etc[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/evil", "/etc"),
-		ENTRY_FILE("rootfs/evil/passwd", "pwned\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/evil", "/etc"),
+	    ENTRY_FILE("rootfs/evil/passwd", "pwned\n"),
 	};
 	const struct tentry relative[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/up", "../../outside"),
-		ENTRY_FILE("rootfs/up/passwd", "pwned\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/up", "../../outside"),
+	    ENTRY_FILE("rootfs/up/passwd", "pwned\n"),
 	};
 	const struct tentry dir_over_link[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/evil", f->outside),
-		{"rootfs/evil", AE_IFDIR, NULL, 0, NULL, 0777, 0},
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/evil", f->outside),
+	    {"rootfs/evil", AE_IFDIR, NULL, 0, NULL, 0777, 0},
 	};
 	_cleanup_free_ char *before = read_rel("/etc", "passwd");
 
@@ -393,26 +408,26 @@ static void test_hardlink_outside(void **state)
 	struct fixture *f = *state;
 	_cleanup_free_ char *abs = str_printf("%s/passwd", f->outside);
 	const struct tentry up[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_HARD("rootfs/x", "../../x"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_HARD("rootfs/x", "../../x"),
 	};
 	const struct tentry absolute[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_HARD("rootfs/x", abs),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_HARD("rootfs/x", abs),
 	};
 	const struct tentry via_link[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/evil", f->outside),
-		ENTRY_HARD("rootfs/x", "rootfs/evil/passwd"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/evil", f->outside),
+	    ENTRY_HARD("rootfs/x", "rootfs/evil/passwd"),
 	};
 	const struct tentry to_link[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_LINK("rootfs/evil", abs),
-		ENTRY_HARD("rootfs/x", "rootfs/evil"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("rootfs/evil", abs),
+	    ENTRY_HARD("rootfs/x", "rootfs/evil"),
 	};
 	struct stat st;
 
@@ -427,9 +442,9 @@ static void test_hardlink_outside(void **state)
 static void test_unexpected_entry(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_DIR("rootfs"),
-		ENTRY_FILE("etc/passwd", "x\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("etc/passwd", "x\n"),
 	};
 
 	expect_refused(*state, e, 3, "unexpected entry \"etc/passwd\"");
@@ -438,8 +453,8 @@ static void test_unexpected_entry(void **state)
 static void test_missing_metadata(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_DIR("rootfs"),
-		ENTRY_FILE("rootfs/hello", "x\n"),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("rootfs/hello", "x\n"),
 	};
 
 	expect_refused(*state, e, 2, "metadata.yaml is missing");
@@ -448,8 +463,8 @@ static void test_missing_metadata(void **state)
 static void test_missing_rootfs(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", MD),
-		ENTRY_FILE("templates/a.tpl", "x\n"),
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_FILE("templates/a.tpl", "x\n"),
 	};
 
 	expect_refused(*state, e, 2, "rootfs/ is missing");
@@ -458,8 +473,8 @@ static void test_missing_rootfs(void **state)
 static void test_metadata_not_yaml(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", "architecture: [x86_64\n  - : }\n"),
-		ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("metadata.yaml", "architecture: [x86_64\n  - : }\n"),
+	    ENTRY_DIR("rootfs"),
 	};
 
 	expect_refused(*state, e, 2, "Invalid metadata.yaml");
@@ -468,8 +483,8 @@ static void test_metadata_not_yaml(void **state)
 static void test_metadata_without_architecture(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_FILE("metadata.yaml", "creation_date: 1\n"),
-		ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("metadata.yaml", "creation_date: 1\n"),
+	    ENTRY_DIR("rootfs"),
 	};
 
 	expect_refused(*state, e, 2, "architecture");
@@ -478,8 +493,8 @@ static void test_metadata_without_architecture(void **state)
 static void test_metadata_symlink(void **state)
 {
 	const struct tentry e[] = {
-		ENTRY_LINK("metadata.yaml", "/etc/shadow"),
-		ENTRY_DIR("rootfs"),
+	    ENTRY_LINK("metadata.yaml", "/etc/shadow"),
+	    ENTRY_DIR("rootfs"),
 	};
 
 	expect_refused(*state, e, 2, "not a regular file");
@@ -491,7 +506,8 @@ static void test_not_an_archive(void **state)
 	_cleanup_err_ struct err *e = NULL;
 	json_object *md = NULL;
 
-	assert_int_equal(file_write_atomic(f->tarball, "hello world, not a tarball\n", 27, 0644, NULL), 0);
+	assert_int_equal(
+	    file_write_atomic(f->tarball, "hello world, not a tarball\n", 27, 0644, NULL), 0);
 	assert_int_equal(unpack(f, &md, &e), -EINVAL);
 	assert_null(md);
 }
@@ -506,11 +522,13 @@ static void test_sha256_fd(void **state)
 	fd = open(f->tarball, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(instance_image_sha256_fd(fd, hex, NULL), 0);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	/* From the current position: one byte in, it is the digest of "bc". */
 	assert_int_equal(lseek(fd, 1, SEEK_SET), 1);
 	assert_int_equal(instance_image_sha256_fd(fd, hex, NULL), 0);
-	assert_string_equal(hex, "1e0bbd6c686ba050b8eb03ffeedc64fdc9d80947fce821abbe5d6dc8d252c5ac");
+	assert_string_equal(hex,
+			    "1e0bbd6c686ba050b8eb03ffeedc64fdc9d80947fce821abbe5d6dc8d252c5ac");
 }
 
 static void check_link(const char *rootfs, const char *rel, const char *expect)
@@ -577,15 +595,15 @@ static void test_build_busybox(void **state)
 	assert_non_null(os_release);
 	assert_non_null(strstr(os_release, "ID=busybox\n"));
 	for (const char *const *p = (const char *const[]){"etc/group", "etc/shadow", "etc/hostname",
-							   "etc/profile", NULL};
+							  "etc/profile", NULL};
 	     *p; p++) {
 		_cleanup_free_ char *text = read_rel(rootfs, *p);
 
 		if (!text)
 			fail_msg("%s is missing", *p);
 	}
-	for (const char *const *p = (const char *const[]){"root", "run", "proc", "sys", "dev",
-							   "var/log", NULL};
+	for (const char *const *p =
+		 (const char *const[]){"root", "run", "proc", "sys", "dev", "var/log", NULL};
 	     *p; p++) {
 		_cleanup_free_ char *dir = str_printf("%s/%s", rootfs, *p);
 
@@ -632,24 +650,24 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_unpack_gzip),
-		T(test_unpack_xz),
-		T(test_unpack_plain_tar),
-		T(test_truncated),
-		T(test_dotdot),
-		T(test_absolute),
-		T(test_write_through_symlink),
-		T(test_hardlink_outside),
-		T(test_unexpected_entry),
-		T(test_missing_metadata),
-		T(test_missing_rootfs),
-		T(test_metadata_not_yaml),
-		T(test_metadata_without_architecture),
-		T(test_metadata_symlink),
-		T(test_not_an_archive),
-		T(test_sha256_fd),
-		T(test_build_busybox),
-		T(test_build_busybox_refuses),
+	    T(test_unpack_gzip),
+	    T(test_unpack_xz),
+	    T(test_unpack_plain_tar),
+	    T(test_truncated),
+	    T(test_dotdot),
+	    T(test_absolute),
+	    T(test_write_through_symlink),
+	    T(test_hardlink_outside),
+	    T(test_unexpected_entry),
+	    T(test_missing_metadata),
+	    T(test_missing_rootfs),
+	    T(test_metadata_not_yaml),
+	    T(test_metadata_without_architecture),
+	    T(test_metadata_symlink),
+	    T(test_not_an_archive),
+	    T(test_sha256_fd),
+	    T(test_build_busybox),
+	    T(test_build_busybox_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,10 +37,10 @@ struct fixture {
 	char tmp[64];
 	char name[64];
 	char *self_exe;
-	char *lxcpath;  /* tmp/containers */
-	char *image;    /* tmp/image (rootfs/ inside) */
-	char *log_dir;  /* tmp/logs/<name> */
-	char *config;   /* tmp/logs/<name>/lxc.conf */
+	char *lxcpath; /* tmp/containers */
+	char *image;   /* tmp/image (rootfs/ inside) */
+	char *log_dir; /* tmp/logs/<name> */
+	char *config;  /* tmp/logs/<name>/lxc.conf */
 	struct idmap idmap;
 	bool started;
 };
@@ -63,14 +63,14 @@ static int write_config(struct fixture *f, const char *rootfs, const struct kvli
 	_cleanup_free_ char *console = str_printf("%s/console.log", f->log_dir);
 	struct sysinfo si;
 	struct instance_lxc_spec spec = {
-		.name = f->name,
-		.rootfs_path = rootfs,
-		.log_path = log,
-		.console_log = console,
-		.config = config,
-		.idmap = f->idmap,
-		.cgroup = instance_cgroup_detect(),
-		.host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	    .name = f->name,
+	    .rootfs_path = rootfs,
+	    .log_path = log,
+	    .console_log = console,
+	    .config = config,
+	    .idmap = f->idmap,
+	    .cgroup = instance_cgroup_detect(),
+	    .host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	};
 	int r;
 
@@ -129,7 +129,8 @@ static int group_setup(void **state)
 	if (r < 0)
 		fail_msg("build: %s", err_msg(e, r));
 	rootfs = str_printf("%s/rootfs", f->image);
-	r = instance_shift_tree(rootfs, 0, 0, f->idmap.uid_base, f->idmap.gid_base, f->idmap.size, &e);
+	r = instance_shift_tree(rootfs, 0, 0, f->idmap.uid_base, f->idmap.gid_base, f->idmap.size,
+				&e);
 	if (r < 0)
 		fail_msg("shift: %s", err_msg(e, r));
 	*state = f;
@@ -217,8 +218,9 @@ static char *cgroup_file(pid_t pid, const char *controller, const char *file)
 
 		if (!at || (!controller && line != at))
 			continue;
-		cg = controller ? str_printf("/sys/fs/cgroup/%s%s/%s", controller, at + strlen(want), file)
-				: str_printf("/sys/fs/cgroup%s/%s", at + strlen(want), file);
+		cg = controller
+			 ? str_printf("/sys/fs/cgroup/%s%s/%s", controller, at + strlen(want), file)
+			 : str_printf("/sys/fs/cgroup%s/%s", at + strlen(want), file);
 		if (file_read_all(cg, &value, NULL, NULL) < 0)
 			return NULL;
 		value[strcspn(value, "\n")] = '\0';
@@ -317,8 +319,9 @@ static void test_start_state_limits_stop(void **state)
 	for (int i = 0; i < 1000; i++)
 		assert_int_equal(instance_lxc_state(f->name, f->lxcpath, false, &st, NULL), 0);
 	stopped_us = (now_us() - t0) / 1000;
-	print_message("instance_lxc_state: stopped %.1f us, running %.1f us, running with usage %.1f us\n",
-		      stopped_us, running_us, running_usage_us);
+	print_message(
+	    "instance_lxc_state: stopped %.1f us, running %.1f us, running with usage %.1f us\n",
+	    stopped_us, running_us, running_usage_us);
 }
 
 static void test_force_stop(void **state)
@@ -376,6 +379,15 @@ static void test_start_failure_reports_log(void **state)
 	assert_int_equal(instance_lxc_state(f->name, f->lxcpath, false, &st, NULL), 0);
 	assert_int_equal(st.status, INSTANCE_STOPPED);
 	f->started = false;
+
+	/* A helper that fails before liblxc logs anything: its own log explains. */
+	err_freep(&e);
+	r = instance_lxc_start(f->self_exe, f->name, f->lxcpath, missing, f->log_dir, &e);
+	assert_int_equal(r, -EIO);
+	assert_non_null(e);
+	print_message("start failure: %s\n", e->msg);
+	if (!strstr(e->msg, ": Failed to load the configuration"))
+		fail_msg("message \"%s\" does not explain the failure", e->msg);
 }
 
 static void test_unknown_is_stopped(void **state)
@@ -409,11 +421,11 @@ static int test_teardown(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status_names),
-		cmocka_unit_test_teardown(test_unknown_is_stopped, test_teardown),
-		cmocka_unit_test_teardown(test_start_state_limits_stop, test_teardown),
-		cmocka_unit_test_teardown(test_force_stop, test_teardown),
-		cmocka_unit_test_teardown(test_start_failure_reports_log, test_teardown),
+	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test_teardown(test_unknown_is_stopped, test_teardown),
+	    cmocka_unit_test_teardown(test_start_state_limits_stop, test_teardown),
+	    cmocka_unit_test_teardown(test_force_stop, test_teardown),
+	    cmocka_unit_test_teardown(test_start_failure_reports_log, test_teardown),
 	};
 
 	/* This executable is its own start helper, as cairnd is. */

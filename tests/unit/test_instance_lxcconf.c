@@ -20,15 +20,15 @@ static struct instance_lxc_spec base_spec(const struct kvlist *config,
 					  enum instance_cgroup_layout cgroup)
 {
 	struct instance_lxc_spec spec = {
-		.name = "c1",
-		.rootfs_path = "/var/lib/cairn/containers/c1/rootfs",
-		.log_path = "/var/lib/cairn/logs/c1/lxc.log",
-		.console_log = "/var/lib/cairn/logs/c1/console.log",
-		.config = config,
-		.idmap = {.uid_base = 1000000, .gid_base = 2000000, .size = 65536},
-		.cgroup = cgroup,
-		.host_cpus = 4,
-		.host_memory = 8ULL << 30,
+	    .name = "c1",
+	    .rootfs_path = "/var/lib/cairn/containers/c1/rootfs",
+	    .log_path = "/var/lib/cairn/logs/c1/lxc.log",
+	    .console_log = "/var/lib/cairn/logs/c1/console.log",
+	    .config = config,
+	    .idmap = {.uid_base = 1000000, .gid_base = 2000000, .size = 65536},
+	    .cgroup = cgroup,
+	    .host_cpus = 4,
+	    .host_memory = 8ULL << 30,
 	};
 	return spec;
 }
@@ -137,19 +137,19 @@ struct limit_case {
 static void test_limits_v1_v2(void **state)
 {
 	static const struct limit_case cases[] = {
-		{"limits.memory", "256MiB", "lxc.cgroup.memory.limit_in_bytes = 268435456",
-		 "lxc.cgroup2.memory.max = 268435456"},
-		{"limits.memory", "1GB", "lxc.cgroup.memory.limit_in_bytes = 1000000000",
-		 "lxc.cgroup2.memory.max = 1000000000"},
-		/* 25% of 8 GiB */
-		{"limits.memory", "25%", "lxc.cgroup.memory.limit_in_bytes = 2147483648",
-		 "lxc.cgroup2.memory.max = 2147483648"},
-		{"limits.cpu", "2", "lxc.cgroup.cpuset.cpus = 0-1", "lxc.cgroup2.cpuset.cpus = 0-1"},
-		{"limits.cpu", "1", "lxc.cgroup.cpuset.cpus = 0", "lxc.cgroup2.cpuset.cpus = 0"},
-		{"limits.cpu", "0-1,3", "lxc.cgroup.cpuset.cpus = 0-1,3",
-		 "lxc.cgroup2.cpuset.cpus = 0-1,3"},
-		{"limits.cpu", "3,", NULL, NULL},
-		{"limits.processes", "20", "lxc.cgroup.pids.max = 20", "lxc.cgroup2.pids.max = 20"},
+	    {"limits.memory", "256MiB", "lxc.cgroup.memory.limit_in_bytes = 268435456",
+	     "lxc.cgroup2.memory.max = 268435456"},
+	    {"limits.memory", "1GB", "lxc.cgroup.memory.limit_in_bytes = 1000000000",
+	     "lxc.cgroup2.memory.max = 1000000000"},
+	    /* 25% of 8 GiB */
+	    {"limits.memory", "25%", "lxc.cgroup.memory.limit_in_bytes = 2147483648",
+	     "lxc.cgroup2.memory.max = 2147483648"},
+	    {"limits.cpu", "2", "lxc.cgroup.cpuset.cpus = 0-1", "lxc.cgroup2.cpuset.cpus = 0-1"},
+	    {"limits.cpu", "1", "lxc.cgroup.cpuset.cpus = 0", "lxc.cgroup2.cpuset.cpus = 0"},
+	    {"limits.cpu", "0-1,3", "lxc.cgroup.cpuset.cpus = 0-1,3",
+	     "lxc.cgroup2.cpuset.cpus = 0-1,3"},
+	    {"limits.cpu", "3,", NULL, NULL},
+	    {"limits.processes", "20", "lxc.cgroup.pids.max = 20", "lxc.cgroup2.pids.max = 20"},
 	};
 
 	(void)state;
@@ -198,21 +198,21 @@ static void test_bad_values(void **state)
 	static const struct {
 		const char *key, *value, *msg;
 	} bad[] = {
-		{"limits.memory", "lots", "limits.memory"},
-		{"limits.memory", "10G", "limits.memory"},
-		{"limits.memory", "0%", "limits.memory"},
-		{"limits.memory", "101%", "limits.memory"},
-		{"limits.memory", "1B", "too small"},
-		{"limits.cpu", "5", "the host has 4 CPUs"},
-		{"limits.cpu", "0", "limits.cpu"},
-		{"limits.cpu", "2-1", "limits.cpu"},
-		{"limits.cpu", "0-4", "CPU 4 does not exist"},
-		{"limits.cpu", "a-b", "limits.cpu"},
-		{"limits.cpu", "-1", "limits.cpu"},
-		{"limits.processes", "0", "limits.processes"},
-		{"limits.processes", "-3", "limits.processes"},
-		{"limits.processes", "ten", "limits.processes"},
-		{"security.privileged", "maybe", "security.privileged"},
+	    {"limits.memory", "lots", "limits.memory"},
+	    {"limits.memory", "10G", "limits.memory"},
+	    {"limits.memory", "0%", "limits.memory"},
+	    {"limits.memory", "101%", "limits.memory"},
+	    {"limits.memory", "1B", "too small"},
+	    {"limits.cpu", "5", "the host has 4 CPUs"},
+	    {"limits.cpu", "0", "limits.cpu"},
+	    {"limits.cpu", "2-1", "limits.cpu"},
+	    {"limits.cpu", "0-4", "CPU 4 does not exist"},
+	    {"limits.cpu", "a-b", "limits.cpu"},
+	    {"limits.cpu", "-1", "limits.cpu"},
+	    {"limits.processes", "0", "limits.processes"},
+	    {"limits.processes", "-3", "limits.processes"},
+	    {"limits.processes", "ten", "limits.processes"},
+	    {"security.privileged", "maybe", "security.privileged"},
 	};
 
 	(void)state;
@@ -265,21 +265,22 @@ static void test_cgroup_detect(void **state)
 	if (l == INSTANCE_CGROUP_V1)
 		assert_int_equal(access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK), 0);
 	else
-		assert_int_not_equal(access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK), 0);
+		assert_int_not_equal(access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK),
+				     0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unprivileged_defaults),
-		cmocka_unit_test(test_privileged_has_no_idmap),
-		cmocka_unit_test(test_unprivileged_needs_range),
-		cmocka_unit_test(test_limits_v1_v2),
-		cmocka_unit_test(test_all_limits_together),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_line_breaks_refused),
-		cmocka_unit_test(test_percentage_needs_host_memory),
-		cmocka_unit_test(test_cgroup_detect),
+	    cmocka_unit_test(test_unprivileged_defaults),
+	    cmocka_unit_test(test_privileged_has_no_idmap),
+	    cmocka_unit_test(test_unprivileged_needs_range),
+	    cmocka_unit_test(test_limits_v1_v2),
+	    cmocka_unit_test(test_all_limits_together),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_line_breaks_refused),
+	    cmocka_unit_test(test_percentage_needs_host_memory),
+	    cmocka_unit_test(test_cgroup_detect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
