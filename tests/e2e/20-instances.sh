@@ -9,7 +9,7 @@ check_eq "c1 is running" "Running" "$(api_status c1)"
 
 out=$(as_admin cairn list)
 check_match "list shows c1 RUNNING" '\| c1 +\| RUNNING +\|' "$out"
-check_match "list has the Incus columns" '\| NAME +\| STATE +\| IPV4 +\| IPV6 +\| TYPE +\| SNAPSHOTS +\|' "$out"
+check_match "list has the Incus columns" '\| +NAME +\| +STATE +\| +IPV4 +\| +IPV6 +\| +TYPE +\| +SNAPSHOTS +\|' "$out"
 out=$(as_admin cairn list --format csv)
 check_match "csv starts with the name" '^c1,RUNNING,' "$out"
 out=$(as_admin cairn list --format json)
