@@ -59,6 +59,19 @@ struct db_instance {
 	enum db_row_state state;
 };
 
+struct db_snapshot {
+	int64_t id;
+	char *instance;     /* name of the instance it belongs to */
+	char *name;
+	int64_t created_at; /* seconds since the epoch */
+	int64_t expires_at; /* seconds since the epoch, 0 = never */
+	bool stateful;      /* carries a CRIU dump of the running instance */
+	bool scheduled;     /* taken by the scheduler rather than by a user */
+	char *description;
+	struct kvlist config; /* the instance's config when the snapshot was taken */
+	enum db_row_state state;
+};
+
 /* Opens (creating if needed) the database at `path` and brings its schema up to date. */
 int db_open(const char *path, struct db **ret, struct err **err);
 
@@ -69,11 +82,13 @@ void db_close(struct db *db);
 void db_pool_done(struct db_pool *p);
 void db_image_done(struct db_image *i);
 void db_instance_done(struct db_instance *i);
+void db_snapshot_done(struct db_snapshot *s);
 
 /* Frees an array of `n` rows and the array. */
 void db_pools_free(struct db_pool *v, size_t n);
 void db_images_free(struct db_image *v, size_t n);
 void db_instances_free(struct db_instance *v, size_t n);
+void db_snapshots_free(struct db_snapshot *v, size_t n);
 
 /* Pools. -EEXIST when the name is taken, -ENOENT when missing. */
 int db_pool_insert(struct db *db, const struct db_pool *p, struct err **err);
@@ -116,3 +131,25 @@ int db_instance_delete(struct db *db, const char *name, struct err **err);
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
 /* Names of the instances on pool `pool`, NULL-terminated. */
 int db_pool_users(struct db *db, const char *pool, char ***ret_names, struct err **err);
+
+/* Snapshots of an instance. Names are unique per instance whatever the row state (-EEXIST);
+ * every function gives -ENOENT when the instance or the snapshot is missing. Deleting an
+ * instance deletes its snapshot rows. db_snapshot_insert reads s->instance to find the
+ * instance, ignores s->id and stores the new id in *ret_id (which may be NULL).
+ * db_snapshot_list returns the rows of one instance in every state, oldest first (by
+ * created_at, then id), with their config. */
+int db_snapshot_insert(struct db *db, const struct db_snapshot *s, int64_t *ret_id,
+		       struct err **err);
+int db_snapshot_get(struct db *db, const char *instance, const char *name, struct db_snapshot *ret,
+		    struct err **err);
+int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **ret, size_t *ret_n,
+		     struct err **err);
+int db_snapshot_set_state(struct db *db, const char *instance, const char *name,
+			  enum db_row_state state, struct err **err);
+/* Sets the expiry (seconds since the epoch, 0 = never). */
+int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name,
+			   int64_t expires_at, struct err **err);
+/* Renames a snapshot; -EEXIST when `new_name` is taken for that instance. */
+int db_snapshot_rename(struct db *db, const char *instance, const char *name,
+		       const char *new_name, struct err **err);
+int db_snapshot_delete(struct db *db, const char *instance, const char *name, struct err **err);

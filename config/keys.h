@@ -36,10 +36,17 @@ const struct config_key *config_keys(void);
 
 /*
  * Checks that a user may set `key` to `value`: a known key with a valid value, or any user.* key.
- * "volatile.*" and "image.*" are refused. -EINVAL with a message such as
- * `Invalid value "abc" for "limits.memory": ...` or `Unknown configuration key "foo"`.
+ * "volatile.*" and "image.*" are refused. An empty value is accepted for every known key: it
+ * means "unset" (as `cairn config set NAME KEY ""` does in Incus). -EINVAL with a message such
+ * as `Invalid value "abc" for "limits.memory": ...` or `Unknown configuration key "foo"`.
  */
 int config_key_validate(const char *key, const char *value, struct err **err);
+
+/*
+ * Like config_key_validate() for values the daemon itself writes: also accepts any
+ * "volatile.*" and "image.*" key (with any value). Never use it on user input.
+ */
+int config_key_validate_internal(const char *key, const char *value, struct err **err);
 
 /* Validates every entry of `config` with config_key_validate(); the first error wins. */
 int config_validate_all(const struct kvlist *config, struct err **err);

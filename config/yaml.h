@@ -22,6 +22,16 @@ struct err;
 int config_yaml_parse(const char *text, size_t len, json_object **ret, struct err **err);
 
 /*
+ * The 1-based line of a key in a YAML document, following `path` (n keys) through nested
+ * mappings: {"config", "limits.memory"} finds `limits.memory` inside the top-level `config`
+ * mapping. Lets `cairn config edit` point at the line of a key that fails validation.
+ * Returns the line, -ENOENT (no message) when the path is not there, or -EINVAL with the same
+ * message as config_yaml_parse() when the text is not valid YAML.
+ */
+int config_yaml_key_line(const char *text, size_t len, const char *const *path, size_t n,
+			 struct err **err);
+
+/*
  * Writes a json-c tree as a YAML document (block style, keys in the object's order). Strings
  * that would read back as something else ("true", "12", "", "a: b") are quoted. *ret is the
  * caller's to free.

@@ -1,0 +1,645 @@
+/* The state database on a real SQLite file in a temporary directory. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/kvlist.h"
+#include "common/util.h"
+#include "config/db.h"
+
+#define FP1 "ab12c0ffee0000000000000000000000000000000000000000000000000000a1"
+#define FP2 "ab12d00d00000000000000000000000000000000000000000000000000000000"
+#define FP3 "ff00000000000000000000000000000000000000000000000000000000000003"
+
+struct fixture {
+	char dir[64];
+	char *path;
+	struct db *db;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	_cleanup_err_ struct err *e = NULL;
+	const char *tmp = getenv("TMPDIR");
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/cairn-db-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	f->path = str_printf("%s/cairn.db", f->dir);
+	*state = f;
+	if (!f->path || db_open(f->path, &f->db, &e) < 0) {
+		fprintf(stderr, "db_open: %s\n", err_msg(e, -EIO));
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!f)
+		return 0;
+	db_close(f->db);
+	rm_rf(f->dir, NULL);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+/* Checks an error's code and that its message contains `needle`, then frees it. */
+static void check_err(struct err **e, int r, int code, const char *needle)
+{
+	if (r != code)
+		fail_msg("got %d (%s), expected %d", r, err_msg(*e, r), code);
+	assert_non_null(*e);
+	assert_int_equal((*e)->code, code);
+	if (!strstr((*e)->msg, needle))
+		fail_msg("message \"%s\" lacks \"%s\"", (*e)->msg, needle);
+	err_freep(e);
+}
+
+static void add_pool(struct db *db, const char *name)
+{
+	struct db_pool p = {.name = (char *)name, .driver = "btrfs", .source = "/x/disks/p.img",
+			    .size = 10ULL << 30, .description = "main"};
+	_cleanup_err_ struct err *e = NULL;
+
+	if (db_pool_insert(db, &p, &e) < 0)
+		fail_msg("pool insert: %s", err_msg(e, -EIO));
+}
+
+static int64_t add_instance(struct db *db, const char *name, const char *pool, const char *image,
+			    const struct kvlist *config)
+{
+	struct db_instance inst = {.name = (char *)name, .pool = (char *)pool,
+				   .image = (char *)image, .architecture = "x86_64",
+				   .created_at = 1000, .state = DB_ROW_READY};
+	_cleanup_err_ struct err *e = NULL;
+	int64_t id = -1;
+
+	if (config)
+		inst.config = *config;
+	if (db_instance_insert(db, &inst, &id, &e) < 0)
+		fail_msg("instance insert %s: %s", name, err_msg(e, -EIO));
+	return id;
+}
+
+static void test_open_schema(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *st = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	struct db *again = NULL;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(conn,
+					    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+					    " ('pools', 'images', 'image_properties', 'image_aliases', 'instances',"
+					    " 'instance_config', 'snapshots', 'snapshot_config')",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 8);
+	sqlite3_finalize(st);
+
+	/* Reopening an up-to-date database changes nothing; a newer schema is refused. */
+	assert_int_equal(db_open(f->path, &again, &e), 0);
+	db_close(again);
+	again = NULL;
+	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	check_err(&e, db_open(f->path, &again, &e), -EPROTO, "newer");
+	assert_null(again);
+	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(conn);
+
+	check_err(&e, db_open("/nonexistent-dir/x/cairn.db", &again, &e), -ENOENT,
+		  "Cannot open database \"/nonexistent-dir/x/cairn.db\"");
+}
+
+static void test_pools(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_pool p = {0}, *list = NULL;
+	struct db_pool dup = {.name = "default", .driver = "dir"};
+	_cleanup_strv_ char **users = NULL;
+	size_t n = 0;
+
+	add_pool(f->db, "default");
+	add_pool(f->db, "aaa");
+	check_err(&e, db_pool_insert(f->db, &dup, &e), -EEXIST,
+		  "Storage pool \"default\" already exists");
+
+	assert_int_equal(db_pool_get(f->db, "default", &p, &e), 0);
+	assert_string_equal(p.name, "default");
+	assert_string_equal(p.driver, "btrfs");
+	assert_string_equal(p.source, "/x/disks/p.img");
+	assert_true(p.size == 10ULL << 30);
+	assert_string_equal(p.description, "main");
+	db_pool_done(&p);
+	db_pool_done(&p);
+	check_err(&e, db_pool_get(f->db, "p", &p, &e), -ENOENT, "Storage pool \"p\" not found");
+	assert_null(p.name);
+
+	assert_int_equal(db_pool_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "aaa");
+	assert_string_equal(list[1].name, "default");
+	db_pools_free(list, n);
+
+	add_instance(f->db, "c1", "default", NULL, NULL);
+	assert_int_equal(db_pool_users(f->db, "default", &users, &e), 0);
+	assert_int_equal(strv_length(users), 1);
+	assert_string_equal(users[0], "c1");
+	strv_freep(&users);
+	assert_int_equal(db_pool_users(f->db, "aaa", &users, &e), 0);
+	assert_non_null(users);
+	assert_int_equal(strv_length(users), 0);
+
+	check_err(&e, db_pool_delete(f->db, "default", &e), -EBUSY,
+		  "Storage pool \"default\" is in use");
+	assert_int_equal(db_pool_delete(f->db, "aaa", &e), 0);
+	check_err(&e, db_pool_delete(f->db, "aaa", &e), -ENOENT, "Storage pool \"aaa\" not found");
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	assert_int_equal(db_pool_delete(f->db, "default", &e), 0);
+	assert_int_equal(db_pool_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 0);
+	db_pools_free(list, n);
+}
+
+static void test_images_and_aliases(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist props = {0};
+	char *aliases1[] = {"busybox", "bb", NULL};
+	struct db_image img = {.fingerprint = FP1, .pool = "default", .architecture = "x86_64",
+			       .description = "busybox", .created_at = 10, .uploaded_at = 20,
+			       .size = 12345, .aliases = aliases1, .state = DB_ROW_READY};
+	struct db_image img2 = {.fingerprint = FP2, .state = DB_ROW_CREATING};
+	char *taken[] = {"bb", NULL};
+	struct db_image img3 = {.fingerprint = FP3, .aliases = taken};
+	struct db_image got = {0}, *list = NULL;
+	_cleanup_strv_ char **users = NULL;
+	char *fp = NULL;
+	size_t n = 0;
+
+	add_pool(f->db, "default");
+	assert_int_equal(kvlist_set(&props, "os", "busybox"), 0);
+	assert_int_equal(kvlist_set(&props, "release", "1.36"), 0);
+	img.properties = props;
+	assert_int_equal(db_image_insert(f->db, &img, &e), 0);
+	check_err(&e, db_image_insert(f->db, &img, &e), -EEXIST, "Image \"" FP1 "\" already exists");
+	assert_int_equal(db_image_insert(f->db, &img2, &e), 0);
+	/* An alias already in use makes the whole insert fail: no half image stays behind. */
+	check_err(&e, db_image_insert(f->db, &img3, &e), -EEXIST, "Image alias \"bb\" already exists");
+	check_err(&e, db_image_get(f->db, FP3, &got, &e), -ENOENT, "Image \"" FP3 "\" not found");
+	img3.pool = "nopool";
+	img3.aliases = NULL;
+	check_err(&e, db_image_insert(f->db, &img3, &e), -ENOENT, "Storage pool \"nopool\" not found");
+
+	assert_int_equal(db_image_get(f->db, FP1, &got, &e), 0);
+	assert_string_equal(got.fingerprint, FP1);
+	assert_string_equal(got.pool, "default");
+	assert_string_equal(got.architecture, "x86_64");
+	assert_string_equal(got.description, "busybox");
+	assert_int_equal(got.created_at, 10);
+	assert_int_equal(got.uploaded_at, 20);
+	assert_int_equal(got.size, 12345);
+	assert_int_equal(got.state, DB_ROW_READY);
+	assert_int_equal(got.properties.n, 2);
+	assert_string_equal(kvlist_get(&got.properties, "release"), "1.36");
+	assert_int_equal(strv_length(got.aliases), 2);
+	assert_string_equal(got.aliases[0], "bb");
+	assert_string_equal(got.aliases[1], "busybox");
+	db_image_done(&got);
+
+	/* Prefix lookup: unique prefixes work, a shared one is ambiguous. */
+	assert_int_equal(db_image_get(f->db, "ab12c", &got, &e), 0);
+	assert_string_equal(got.fingerprint, FP1);
+	db_image_done(&got);
+	assert_int_equal(db_image_get(f->db, "ab12d", &got, &e), 0);
+	assert_string_equal(got.fingerprint, FP2);
+	assert_null(got.pool);
+	assert_null(got.aliases);
+	assert_int_equal(got.state, DB_ROW_CREATING);
+	db_image_done(&got);
+	check_err(&e, db_image_get(f->db, "ab12", &got, &e), -EINVAL, "ambiguous");
+	check_err(&e, db_image_get(f->db, "ab13", &got, &e), -ENOENT, "Image \"ab13\" not found");
+	check_err(&e, db_image_get(f->db, "", &got, &e), -ENOENT, "not found");
+	/* LIKE/GLOB characters are taken literally. */
+	check_err(&e, db_image_get(f->db, "ab%", &got, &e), -ENOENT, "not found");
+
+	assert_int_equal(db_image_set_state(f->db, FP2, DB_ROW_READY, &e), 0);
+	check_err(&e, db_image_set_state(f->db, "ab12", DB_ROW_READY, &e), -ENOENT,
+		  "Image \"ab12\" not found");
+
+	assert_int_equal(db_image_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].fingerprint, FP1);
+	assert_int_equal(list[0].properties.n, 2);
+	assert_int_equal(strv_length(list[0].aliases), 2);
+	assert_string_equal(list[1].fingerprint, FP2);
+	assert_int_equal(list[1].state, DB_ROW_READY);
+	assert_int_equal(list[1].properties.n, 0);
+	db_images_free(list, n);
+
+	/* Aliases. */
+	assert_int_equal(db_alias_resolve(f->db, "busybox", &fp, &e), 0);
+	assert_string_equal(fp, FP1);
+	free(fp);
+	fp = NULL;
+	assert_int_equal(db_alias_add(f->db, "web", FP2, "the web image", &e), 0);
+	check_err(&e, db_alias_add(f->db, "web", FP1, NULL, &e), -EEXIST,
+		  "Image alias \"web\" already exists");
+	check_err(&e, db_alias_add(f->db, "x", FP3, NULL, &e), -ENOENT, "Image \"" FP3 "\" not found");
+	assert_int_equal(db_alias_resolve(f->db, "web", &fp, &e), 0);
+	assert_string_equal(fp, FP2);
+	free(fp);
+	fp = NULL;
+	check_err(&e, db_alias_resolve(f->db, "nope", &fp, &e), -ENOENT,
+		  "Image alias \"nope\" not found");
+	assert_null(fp);
+	assert_int_equal(db_alias_delete(f->db, "web", &e), 0);
+	check_err(&e, db_alias_delete(f->db, "web", &e), -ENOENT, "Image alias \"web\" not found");
+
+	/* Users, then delete: aliases and properties go with the image, instances stay. */
+	add_instance(f->db, "c2", "default", FP1, NULL);
+	add_instance(f->db, "c1", "default", FP1, NULL);
+	assert_int_equal(db_image_users(f->db, FP1, &users, &e), 0);
+	assert_int_equal(strv_length(users), 2);
+	assert_string_equal(users[0], "c1");
+	assert_string_equal(users[1], "c2");
+	strv_freep(&users);
+	assert_int_equal(db_image_delete(f->db, FP1, &e), 0);
+	check_err(&e, db_image_delete(f->db, FP1, &e), -ENOENT, "not found");
+	check_err(&e, db_alias_resolve(f->db, "busybox", &fp, &e), -ENOENT, "not found");
+	assert_int_equal(db_image_users(f->db, FP1, &users, &e), 0);
+	assert_int_equal(strv_length(users), 2);
+	/* The alias is free again. */
+	assert_int_equal(db_alias_add(f->db, "busybox", FP2, NULL, &e), 0);
+	assert_null(e);
+}
+
+static void test_instances(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0};
+	_cleanup_kvlist_ struct kvlist cfg2 = {0};
+	struct db_instance got = {0}, *list = NULL;
+	struct db_instance bad = {.name = "c3", .pool = "nope"};
+	int64_t id1, id2;
+	size_t n = 0;
+
+	add_pool(f->db, "default");
+	assert_int_equal(kvlist_set(&cfg, "limits.memory", "256MiB"), 0);
+	assert_int_equal(kvlist_set(&cfg, "volatile.uuid", "u-1"), 0);
+	id1 = add_instance(f->db, "c1", "default", FP1, &cfg);
+	id2 = add_instance(f->db, "a0", NULL, NULL, NULL);
+	assert_true(id1 > 0 && id2 > id1);
+
+	check_err(&e, db_instance_insert(f->db, &(struct db_instance){.name = "c1"}, NULL, &e),
+		  -EEXIST, "Instance \"c1\" already exists");
+	check_err(&e, db_instance_insert(f->db, &bad, NULL, &e), -ENOENT,
+		  "Storage pool \"nope\" not found");
+	check_err(&e, db_instance_get(f->db, "c3", &got, &e), -ENOENT, "Instance \"c3\" not found");
+
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.id, id1);
+	assert_string_equal(got.name, "c1");
+	assert_string_equal(got.pool, "default");
+	assert_string_equal(got.image, FP1);
+	assert_string_equal(got.architecture, "x86_64");
+	assert_string_equal(got.description, "");
+	assert_int_equal(got.created_at, 1000);
+	assert_int_equal(got.last_used_at, 0);
+	assert_int_equal(got.state, DB_ROW_READY);
+	assert_int_equal(got.config.n, 2);
+	assert_string_equal(kvlist_get(&got.config, "volatile.uuid"), "u-1");
+	db_instance_done(&got);
+
+	assert_int_equal(db_instance_set_state(f->db, "c1", DB_ROW_DELETING, &e), 0);
+	assert_int_equal(db_instance_set_last_used(f->db, "c1", 5000, &e), 0);
+	assert_int_equal(db_instance_set_description(f->db, "c1", "my box", &e), 0);
+	check_err(&e, db_instance_set_state(f->db, "c9", DB_ROW_READY, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+	check_err(&e, db_instance_set_last_used(f->db, "c9", 1, &e), -ENOENT, "\"c9\" not found");
+	check_err(&e, db_instance_set_description(f->db, "c9", "", &e), -ENOENT, "\"c9\" not found");
+
+	assert_int_equal(kvlist_set(&cfg2, "limits.cpu", "2"), 0);
+	assert_int_equal(db_instance_config_replace(f->db, "c1", &cfg2, &e), 0);
+	check_err(&e, db_instance_config_replace(f->db, "c9", &cfg2, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+	/* Replacing an empty config works too. */
+	assert_int_equal(db_instance_config_replace(f->db, "a0", &cfg, &e), 0);
+
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.state, DB_ROW_DELETING);
+	assert_int_equal(got.last_used_at, 5000);
+	assert_string_equal(got.description, "my box");
+	assert_int_equal(got.config.n, 1);
+	assert_string_equal(kvlist_get(&got.config, "limits.cpu"), "2");
+	assert_null(kvlist_get(&got.config, "limits.memory"));
+	db_instance_done(&got);
+
+	assert_int_equal(db_instance_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "a0");
+	assert_null(list[0].pool);
+	assert_null(list[0].image);
+	assert_int_equal(list[0].config.n, 2);
+	assert_string_equal(list[1].name, "c1");
+	assert_int_equal(list[1].config.n, 1);
+	db_instances_free(list, n);
+
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	check_err(&e, db_instance_delete(f->db, "c1", &e), -ENOENT, "Instance \"c1\" not found");
+	/* The name is free again, and the new instance does not inherit the old config. */
+	add_instance(f->db, "c1", "default", NULL, NULL);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.config.n, 0);
+	db_instance_done(&got);
+}
+
+static void test_snapshots(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0};
+	struct db_snapshot s = {.instance = "c1", .name = "snap0", .created_at = 200,
+				.expires_at = 0, .stateful = false, .scheduled = true,
+				.description = "nightly", .state = DB_ROW_CREATING};
+	struct db_snapshot got = {0}, *list = NULL;
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t id0 = 0, id = 0;
+	size_t n = 0;
+
+	assert_int_equal(kvlist_set(&cfg, "limits.memory", "1GiB"), 0);
+	add_instance(f->db, "c1", NULL, NULL, &cfg);
+	add_instance(f->db, "c2", NULL, NULL, NULL);
+	s.config = cfg;
+	assert_int_equal(db_snapshot_insert(f->db, &s, &id0, &e), 0);
+	assert_true(id0 > 0);
+	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -EEXIST,
+		  "Snapshot \"snap0\" of instance \"c1\" already exists");
+	/* Same name on another instance is fine. */
+	s.instance = "c2";
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+	s.instance = "c9";
+	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -ENOENT, "Instance \"c9\" not found");
+
+	/* An older snapshot inserted later lists first. */
+	s = (struct db_snapshot){.instance = "c1", .name = "manual", .created_at = 100,
+				 .expires_at = 999, .stateful = true, .state = DB_ROW_READY};
+	assert_int_equal(db_snapshot_insert(f->db, &s, &id, &e), 0);
+	assert_true(id > id0);
+
+	assert_int_equal(db_snapshot_get(f->db, "c1", "snap0", &got, &e), 0);
+	assert_int_equal(got.id, id0);
+	assert_string_equal(got.instance, "c1");
+	assert_string_equal(got.name, "snap0");
+	assert_int_equal(got.created_at, 200);
+	assert_int_equal(got.expires_at, 0);
+	assert_false(got.stateful);
+	assert_true(got.scheduled);
+	assert_string_equal(got.description, "nightly");
+	assert_int_equal(got.state, DB_ROW_CREATING);
+	assert_string_equal(kvlist_get(&got.config, "limits.memory"), "1GiB");
+	db_snapshot_done(&got);
+	db_snapshot_done(&got);
+	check_err(&e, db_snapshot_get(f->db, "c1", "s", &got, &e), -ENOENT,
+		  "Snapshot \"s\" of instance \"c1\" not found");
+	check_err(&e, db_snapshot_get(f->db, "c9", "s", &got, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+
+	assert_int_equal(db_snapshot_list(f->db, "c1", &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "manual");
+	assert_true(list[0].stateful);
+	assert_false(list[0].scheduled);
+	assert_int_equal(list[0].expires_at, 999);
+	assert_int_equal(list[0].config.n, 0);
+	assert_string_equal(list[1].name, "snap0");
+	assert_int_equal(list[1].config.n, 1);
+	db_snapshots_free(list, n);
+	check_err(&e, db_snapshot_list(f->db, "c9", &list, &n, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+
+	assert_int_equal(db_snapshot_set_state(f->db, "c1", "snap0", DB_ROW_READY, &e), 0);
+	assert_int_equal(db_snapshot_set_expiry(f->db, "c1", "snap0", 12345, &e), 0);
+	check_err(&e, db_snapshot_set_expiry(f->db, "c1", "nope", 1, &e), -ENOENT,
+		  "Snapshot \"nope\" of instance \"c1\" not found");
+	check_err(&e, db_snapshot_set_state(f->db, "c9", "snap0", DB_ROW_READY, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+	check_err(&e, db_snapshot_rename(f->db, "c1", "snap0", "manual", &e), -EEXIST,
+		  "Snapshot \"manual\" of instance \"c1\" already exists");
+	assert_int_equal(db_snapshot_rename(f->db, "c1", "snap0", "snap7", &e), 0);
+	check_err(&e, db_snapshot_rename(f->db, "c1", "snap0", "x", &e), -ENOENT,
+		  "Snapshot \"snap0\" of instance \"c1\" not found");
+	assert_int_equal(db_snapshot_get(f->db, "c1", "snap7", &got, &e), 0);
+	assert_int_equal(got.id, id0);
+	assert_int_equal(got.expires_at, 12345);
+	assert_int_equal(got.state, DB_ROW_READY);
+	assert_int_equal(got.config.n, 1);
+	db_snapshot_done(&got);
+
+	assert_int_equal(db_snapshot_delete(f->db, "c1", "manual", &e), 0);
+	check_err(&e, db_snapshot_delete(f->db, "c1", "manual", &e), -ENOENT,
+		  "Snapshot \"manual\" of instance \"c1\" not found");
+
+	/* Deleting the instance removes its snapshots and their config, and no other's. */
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(conn,
+					    "SELECT (SELECT count(*) FROM snapshots),"
+					    " (SELECT count(*) FROM snapshot_config),"
+					    " (SELECT count(*) FROM instance_config)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	assert_int_equal(sqlite3_column_int(st, 2), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(conn);
+	assert_int_equal(db_snapshot_list(f->db, "c2", &list, &n, &e), 0);
+	assert_int_equal(n, 1);
+	db_snapshots_free(list, n);
+}
+
+static void test_persistence(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_instance got = {0};
+
+	add_instance(f->db, "keep", NULL, NULL, NULL);
+	db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(db_open(f->path, &f->db, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "keep", &got, &e), 0);
+	assert_string_equal(got.name, "keep");
+	db_instance_done(&got);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_list_thousand(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_instance *list = NULL;
+	double best = 1e9;
+	size_t n = 0;
+	sqlite3 *conn = NULL;
+
+	/* Bulk-load through a second connection: 1,000 fsync'ed transactions would only test the
+	 * disk. */
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn,
+				      "BEGIN;"
+				      "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1000)"
+				      " INSERT INTO instances (name, architecture, created_at, state)"
+				      " SELECT printf('c%04d', i), 'x86_64', i, 1 FROM seq;"
+				      "INSERT INTO instance_config (instance_id, key, value)"
+				      " SELECT id, k.key, k.value || id FROM instances,"
+				      " (SELECT 'limits.memory' AS key, 'm' AS value UNION ALL SELECT 'limits.cpu', 'c'"
+				      "  UNION ALL SELECT 'volatile.uuid', 'u' UNION ALL SELECT 'user.a', 'a'"
+				      "  UNION ALL SELECT 'boot.autostart', 'b') k;"
+				      "COMMIT;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(conn);
+	/* One more through the API so that the API's own rows mix in. */
+	add_instance(f->db, "b-api", NULL, NULL, NULL);
+
+	for (int run = 0; run < 5; run++) {
+		double t0 = now_ms(), dt;
+
+		assert_int_equal(db_instance_list(f->db, &list, &n, &e), 0);
+		dt = now_ms() - t0;
+		if (dt < best)
+			best = dt;
+		assert_int_equal(n, 1001);
+		assert_string_equal(list[0].name, "b-api");
+		assert_int_equal(list[0].config.n, 0);
+		assert_string_equal(list[1].name, "c0001");
+		assert_string_equal(list[1000].name, "c1000");
+		assert_int_equal(list[1000].config.n, 5);
+		assert_string_equal(kvlist_get(&list[1000].config, "limits.memory"), "m1000");
+		for (size_t i = 1; i < n; i++)
+			assert_int_equal(list[i].config.n, 5);
+		db_instances_free(list, n);
+	}
+	printf("listing 1001 instances with 5000 config rows: %.2f ms\n", best);
+	if (best >= 10.0)
+		fail_msg("listing took %.2f ms, expected well under 10 ms", best);
+}
+
+struct worker {
+	struct db *db;
+	int id;
+	int failures;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < 20; i++) {
+		_cleanup_err_ struct err *e = NULL;
+		_cleanup_kvlist_ struct kvlist cfg = {0};
+		_cleanup_free_ char *name = str_printf("w%d-%d", w->id, i);
+		struct db_instance inst = {.name = name};
+		struct db_instance *list = NULL;
+		size_t n = 0;
+
+		if (!name || kvlist_set(&cfg, "user.n", name) < 0) {
+			w->failures++;
+			continue;
+		}
+		inst.config = cfg;
+		if (db_instance_insert(w->db, &inst, NULL, &e) < 0 ||
+		    db_instance_config_replace(w->db, name, &cfg, &e) < 0 ||
+		    db_instance_list(w->db, &list, &n, &e) < 0)
+			w->failures++;
+		db_instances_free(list, n);
+	}
+	return NULL;
+}
+
+/* Several threads on the one connection: each call is its own transaction, none sees or
+ * breaks another's. */
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[4];
+	pthread_t th[4];
+	struct db_instance *list = NULL;
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){.db = f->db, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(db_instance_list(f->db, &list, &n, NULL), 0);
+	assert_int_equal(n, 80);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(kvlist_get(&list[i].config, "user.n"), list[i].name);
+	db_instances_free(list, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_images_and_aliases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
