@@ -118,7 +118,8 @@ json_object *api_async(const char *op_id, json_object *op)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/1.0/operations/%s", op_id);
-	return envelope("async", "Operation created", API_STATUS_OPERATION_CREATED, path, 0, "", op);
+	return envelope("async", "Operation created", API_STATUS_OPERATION_CREATED, path, 0, "",
+			op);
 }
 
 json_object *api_error(int http_status, const char *message)
@@ -141,7 +142,8 @@ int api_parse_envelope(json_object *env, json_object **ret_metadata, struct err 
 			       msg && *msg ? msg : "Unknown error from cairnd");
 	}
 	if (strcmp(type, "sync") != 0 && strcmp(type, "async") != 0)
-		return err_set(err, -EPROTO, "Invalid answer from cairnd: unknown type \"%s\"", type);
+		return err_set(err, -EPROTO, "Invalid answer from cairnd: unknown type \"%s\"",
+			       type);
 	json_object_object_get_ex(env, "metadata", &md);
 	*ret_metadata = json_object_get(md);
 	return 0;
@@ -151,7 +153,8 @@ const char *api_get_string(json_object *o, const char *key)
 {
 	json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }

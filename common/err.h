@@ -23,11 +23,12 @@ int err_set(struct err **err, int code, const char *fmt, ...) __attribute__((for
 
 /* Like err_set(), and appends ": <strerror(-code)>" to the message. */
 int err_set_errno(struct err **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the message of an existing *err with "<context>: ". Returns the carried code, or
  * `code` when *err is not set (then it sets *err from `code` and the context alone). */
-int err_wrap(struct err **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_wrap(struct err **err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Frees an error; NULL is accepted. */
 void err_free(struct err *e);

@@ -29,10 +29,10 @@ void log_emit(enum log_level level, const char *file, int line, const char *func
 	      ...)
 {
 	static const char *const names[LOG_LEVEL_MAX] = {
-		[LOG_LEVEL_ERROR] = "ERROR",
-		[LOG_LEVEL_WARN] = "WARN",
-		[LOG_LEVEL_INFO] = "INFO",
-		[LOG_LEVEL_DEBUG] = "DEBUG",
+	    [LOG_LEVEL_ERROR] = "ERROR",
+	    [LOG_LEVEL_WARN] = "WARN",
+	    [LOG_LEVEL_INFO] = "INFO",
+	    [LOG_LEVEL_DEBUG] = "DEBUG",
 	};
 	char msg[2048], stamp[32];
 	struct timespec ts;

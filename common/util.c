@@ -85,8 +85,7 @@ static int fsync_parent(const char *path)
 	return 0;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		      struct err **err)
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
 {
 	_cleanup_free_ char *tmp = str_printf("%s.tmp.XXXXXX", path);
 	_cleanup_close_ int fd = -EBADF;
@@ -97,7 +96,8 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		return err_set(err, -ENOMEM, "Out of memory");
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return err_set_errno(err, -errno, "Failed to create a temporary file for \"%s\"", path);
+		return err_set_errno(err, -errno, "Failed to create a temporary file for \"%s\"",
+				     path);
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -214,27 +214,28 @@ int parse_size(const char *s, uint64_t *ret, struct err **err)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{"", 1},
-		{"B", 1},
-		{"kB", 1000ULL},
-		{"KB", 1000ULL},
-		{"MB", 1000ULL * 1000},
-		{"GB", 1000ULL * 1000 * 1000},
-		{"TB", 1000ULL * 1000 * 1000 * 1000},
-		{"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
-		{"EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
-		{"KiB", 1ULL << 10},
-		{"MiB", 1ULL << 20},
-		{"GiB", 1ULL << 30},
-		{"TiB", 1ULL << 40},
-		{"PiB", 1ULL << 50},
-		{"EiB", 1ULL << 60},
+	    {"", 1},
+	    {"B", 1},
+	    {"kB", 1000ULL},
+	    {"KB", 1000ULL},
+	    {"MB", 1000ULL * 1000},
+	    {"GB", 1000ULL * 1000 * 1000},
+	    {"TB", 1000ULL * 1000 * 1000 * 1000},
+	    {"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
+	    {"EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
+	    {"KiB", 1ULL << 10},
+	    {"MiB", 1ULL << 20},
+	    {"GiB", 1ULL << 30},
+	    {"TiB", 1ULL << 40},
+	    {"PiB", 1ULL << 50},
+	    {"EiB", 1ULL << 60},
 	};
 	const char *p = s;
 	uint64_t n = 0;
 
 	if (!s || !isdigit((unsigned char)*s))
-		return err_set(err, -EINVAL, "Invalid size \"%s\": expected a number and a unit such as 10GiB",
+		return err_set(err, -EINVAL,
+			       "Invalid size \"%s\": expected a number and a unit such as 10GiB",
 			       s ? s : "");
 	for (; isdigit((unsigned char)*p); p++) {
 		if (n > (UINT64_MAX - 9) / 10)
@@ -251,9 +252,10 @@ int parse_size(const char *s, uint64_t *ret, struct err **err)
 		*ret = n * units[i].mult;
 		return 0;
 	}
-	return err_set(err, -EINVAL,
-		       "Invalid size \"%s\": unknown unit \"%s\" (use B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)",
-		       s, p);
+	return err_set(
+	    err, -EINVAL,
+	    "Invalid size \"%s\": unknown unit \"%s\" (use B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+	    s, p);
 }
 
 char *format_size(uint64_t bytes)
@@ -284,10 +286,9 @@ void uuid_random(char out[static 37])
 	}
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 char *time_format_rfc3339(int64_t t)
@@ -319,7 +320,8 @@ int time_parse_rfc3339(const char *s, int64_t *ret, struct err **err)
 	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
 		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
 		   isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+		      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
 		if (*p == '-')
 			off = -off;
 		p += 6;

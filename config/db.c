@@ -34,72 +34,72 @@ struct db {
  * steps; never edit a released one, databases in the field have already run it.
  */
 static const char *const migrations[] = {
-	"CREATE TABLE pools ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  driver TEXT NOT NULL,"
-	"  source TEXT NOT NULL DEFAULT '',"
-	"  size INTEGER NOT NULL DEFAULT 0,"
-	"  description TEXT NOT NULL DEFAULT '');"
-	"CREATE TABLE images ("
-	"  id INTEGER PRIMARY KEY,"
-	"  fingerprint TEXT NOT NULL UNIQUE,"
-	"  pool_id INTEGER REFERENCES pools(id),"
-	"  architecture TEXT NOT NULL DEFAULT '',"
-	"  description TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL DEFAULT 0,"
-	"  uploaded_at INTEGER NOT NULL DEFAULT 0,"
-	"  size INTEGER NOT NULL DEFAULT 0,"
-	"  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
-	"CREATE INDEX images_pool ON images(pool_id);"
-	"CREATE TABLE image_properties ("
-	"  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-	"  key TEXT NOT NULL,"
-	"  value TEXT NOT NULL,"
-	"  PRIMARY KEY (image_id, key));"
-	"CREATE TABLE image_aliases ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-	"  description TEXT NOT NULL DEFAULT '');"
-	"CREATE INDEX image_aliases_image ON image_aliases(image_id);"
-	/* `image` is a fingerprint, not a reference: Incus lets an image be deleted while
-	 * instances made from it live on. */
-	"CREATE TABLE instances ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  pool_id INTEGER REFERENCES pools(id),"
-	"  image TEXT,"
-	"  architecture TEXT NOT NULL DEFAULT '',"
-	"  description TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL DEFAULT 0,"
-	"  last_used_at INTEGER NOT NULL DEFAULT 0,"
-	"  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
-	"CREATE INDEX instances_pool ON instances(pool_id);"
-	"CREATE INDEX instances_image ON instances(image);"
-	"CREATE TABLE instance_config ("
-	"  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
-	"  key TEXT NOT NULL,"
-	"  value TEXT NOT NULL,"
-	"  PRIMARY KEY (instance_id, key));"
-	"CREATE TABLE snapshots ("
-	"  id INTEGER PRIMARY KEY,"
-	"  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL DEFAULT 0,"
-	"  expires_at INTEGER NOT NULL DEFAULT 0,"
-	"  stateful INTEGER NOT NULL DEFAULT 0,"
-	"  scheduled INTEGER NOT NULL DEFAULT 0,"
-	"  description TEXT NOT NULL DEFAULT '',"
-	"  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2),"
-	"  UNIQUE (instance_id, name));"
-	/* The pruner looks for expired snapshots across all instances. */
-	"CREATE INDEX snapshots_expiry ON snapshots(expires_at) WHERE expires_at != 0;"
-	"CREATE TABLE snapshot_config ("
-	"  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
-	"  key TEXT NOT NULL,"
-	"  value TEXT NOT NULL,"
-	"  PRIMARY KEY (snapshot_id, key));",
+    "CREATE TABLE pools ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  driver TEXT NOT NULL,"
+    "  source TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE images ("
+    "  id INTEGER PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  pool_id INTEGER REFERENCES pools(id),"
+    "  architecture TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  uploaded_at INTEGER NOT NULL DEFAULT 0,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
+    "CREATE INDEX images_pool ON images(pool_id);"
+    "CREATE TABLE image_properties ("
+    "  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (image_id, key));"
+    "CREATE TABLE image_aliases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  description TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX image_aliases_image ON image_aliases(image_id);"
+    /* `image` is a fingerprint, not a reference: Incus lets an image be deleted while
+     * instances made from it live on. */
+    "CREATE TABLE instances ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  pool_id INTEGER REFERENCES pools(id),"
+    "  image TEXT,"
+    "  architecture TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_at INTEGER NOT NULL DEFAULT 0,"
+    "  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
+    "CREATE INDEX instances_pool ON instances(pool_id);"
+    "CREATE INDEX instances_image ON instances(image);"
+    "CREATE TABLE instance_config ("
+    "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (instance_id, key));"
+    "CREATE TABLE snapshots ("
+    "  id INTEGER PRIMARY KEY,"
+    "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  expires_at INTEGER NOT NULL DEFAULT 0,"
+    "  stateful INTEGER NOT NULL DEFAULT 0,"
+    "  scheduled INTEGER NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2),"
+    "  UNIQUE (instance_id, name));"
+    /* The pruner looks for expired snapshots across all instances. */
+    "CREATE INDEX snapshots_expiry ON snapshots(expires_at) WHERE expires_at != 0;"
+    "CREATE TABLE snapshot_config ("
+    "  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (snapshot_id, key));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -154,7 +154,7 @@ static int sqlite_errno(int rc)
 
 /* Fills *err from a failed SQLite call: "<context>: <sqlite3_errmsg>". */
 static int db_fail(struct db *db, int rc, struct err **err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int db_fail(struct db *db, int rc, struct err **err, const char *fmt, ...)
 {
 	_cleanup_free_ char *ctx = NULL;
@@ -460,9 +460,10 @@ static int migrate(struct db *db, struct err **err)
 		return db_fail(db, rc, err, "Cannot read the database schema version");
 	version = sqlite3_column_int(st, 0);
 	if (version > SCHEMA_VERSION)
-		return err_set(err, -EPROTO,
-			       "Database schema version %d is newer than this version of cairn supports (%d)",
-			       version, SCHEMA_VERSION);
+		return err_set(
+		    err, -EPROTO,
+		    "Database schema version %d is newer than this version of cairn supports (%d)",
+		    version, SCHEMA_VERSION);
 	for (; version < SCHEMA_VERSION; version++) {
 		_cleanup_txn_ struct txn t = {0};
 		_cleanup_free_ char *bump = str_printf("PRAGMA user_version = %d", version + 1);
@@ -509,7 +510,7 @@ int db_open(const char *path, struct db **ret, struct err **err)
 	pthread_mutex_init(&db->lock, NULL);
 	rc = sqlite3_open_v2(path, &db->conn,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-				     SQLITE_OPEN_NOFOLLOW,
+				 SQLITE_OPEN_NOFOLLOW,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		if (!db->conn)
@@ -693,12 +694,12 @@ int db_pool_insert(struct db *db, const struct db_pool *p, struct err **err)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = prepare(db,
-		    "INSERT INTO pools (" POOL_COLUMNS ") VALUES (?, ?, ?, ?, ?)", &st, err);
+	r = prepare(db, "INSERT INTO pools (" POOL_COLUMNS ") VALUES (?, ?, ?, ?, ?)", &st, err);
 	if (r < 0)
 		return r;
-	r = bind(db, st, err, "tttit", p->name, p->driver ? p->driver : "", p->source ? p->source : "",
-		 (int64_t)p->size, p->description ? p->description : "");
+	r = bind(db, st, err, "tttit", p->name, p->driver ? p->driver : "",
+		 p->source ? p->source : "", (int64_t)p->size,
+		 p->description ? p->description : "");
 	if (r < 0)
 		return r;
 	rc = step_rc(st);
@@ -738,7 +739,8 @@ int db_pool_list(struct db *db, struct db_pool **ret, size_t *ret_n, struct err 
 {
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	_cleanup_(rows_done) struct rows rows = {.size = sizeof(struct db_pool), .done = pool_done_cb};
+	_cleanup_(rows_done) struct rows rows = {.size = sizeof(struct db_pool),
+						 .done = pool_done_cb};
 	int r, rc;
 
 	r = prepare(db, "SELECT " POOL_COLUMNS " FROM pools ORDER BY name", &st, err);
@@ -855,10 +857,11 @@ static int load_image_details(struct db *db, struct db_image *imgs, const int64_
 	if (r < 0)
 		return r;
 
-	r = prepare(db,
-		    single ? "SELECT image_id, name FROM image_aliases WHERE image_id = ? ORDER BY name"
-			   : "SELECT image_id, name FROM image_aliases ORDER BY image_id, name",
-		    &aliases, err);
+	r = prepare(
+	    db,
+	    single ? "SELECT image_id, name FROM image_aliases WHERE image_id = ? ORDER BY name"
+		   : "SELECT image_id, name FROM image_aliases ORDER BY image_id, name",
+	    &aliases, err);
 	if (r < 0)
 		return r;
 	if (single && (r = bind(db, aliases, err, "i", ids[0])) < 0)
@@ -894,15 +897,17 @@ int db_image_insert(struct db *db, const struct db_image *img, struct err **err)
 		return r;
 	if (img->pool && (r = pool_id(db, img->pool, &pid, err)) < 0)
 		return r;
-	r = prepare(db,
-		    "INSERT INTO images (fingerprint, pool_id, architecture, description, created_at,"
-		    " uploaded_at, size, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		    &st, err);
+	r = prepare(
+	    db,
+	    "INSERT INTO images (fingerprint, pool_id, architecture, description, created_at,"
+	    " uploaded_at, size, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    &st, err);
 	if (r < 0)
 		return r;
 	r = bind(db, st, err, "tpttiiii", img->fingerprint, pid,
-		 img->architecture ? img->architecture : "", img->description ? img->description : "",
-		 img->created_at, img->uploaded_at, (int64_t)img->size, (int64_t)img->state);
+		 img->architecture ? img->architecture : "",
+		 img->description ? img->description : "", img->created_at, img->uploaded_at,
+		 (int64_t)img->size, (int64_t)img->state);
 	if (r < 0)
 		return r;
 	rc = step_rc(st);
@@ -911,15 +916,15 @@ int db_image_insert(struct db *db, const struct db_image *img, struct err **err)
 	if (rc)
 		return db_fail(db, rc, err, "Cannot add image \"%s\"", img->fingerprint);
 	id = sqlite3_last_insert_rowid(db->conn);
-	r = insert_kv(db, "INSERT INTO image_properties (image_id, key, value) VALUES (?, ?, ?)", id,
-		      &img->properties, err);
+	r = insert_kv(db, "INSERT INTO image_properties (image_id, key, value) VALUES (?, ?, ?)",
+		      id, &img->properties, err);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot add image \"%s\"", img->fingerprint);
 	finalizep(&st);
 	for (char **a = img->aliases; a && *a; a++) {
 		if (!st) {
-			r = prepare(db, "INSERT INTO image_aliases (name, image_id) VALUES (?, ?)", &st,
-				    err);
+			r = prepare(db, "INSERT INTO image_aliases (name, image_id) VALUES (?, ?)",
+				    &st, err);
 			if (r < 0)
 				return r;
 		}
@@ -946,7 +951,8 @@ int db_image_get(struct db *db, const char *fingerprint, struct db_image *ret, s
 	int r, rc;
 
 	if (!fingerprint || !*fingerprint)
-		return err_set(err, -ENOENT, "Image \"%s\" not found", fingerprint ? fingerprint : "");
+		return err_set(err, -ENOENT, "Image \"%s\" not found",
+			       fingerprint ? fingerprint : "");
 	r = txn_begin(db, &t, false, err);
 	if (r < 0)
 		return r;
@@ -972,7 +978,8 @@ int db_image_get(struct db *db, const char *fingerprint, struct db_image *ret, s
 	if (strcmp(img.fingerprint, fingerprint) != 0) {
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
-			return err_set(err, -EINVAL, "Image prefix \"%s\" is ambiguous", fingerprint);
+			return err_set(err, -EINVAL, "Image prefix \"%s\" is ambiguous",
+				       fingerprint);
 		if (rc != SQLITE_DONE)
 			return db_fail(db, rc, err, "Cannot read image \"%s\"", fingerprint);
 	}
@@ -1359,7 +1366,8 @@ int db_instance_set_last_used(struct db *db, const char *name, int64_t when, str
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
 	return instance_change(db,
-			       change_rows(db, "UPDATE instances SET last_used_at = ? WHERE name = ?",
+			       change_rows(db,
+					   "UPDATE instances SET last_used_at = ? WHERE name = ?",
 					   err, "it", when, name),
 			       name, err);
 }
@@ -1370,7 +1378,8 @@ int db_instance_set_description(struct db *db, const char *name, const char *des
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
 	return instance_change(db,
-			       change_rows(db, "UPDATE instances SET description = ? WHERE name = ?",
+			       change_rows(db,
+					   "UPDATE instances SET description = ? WHERE name = ?",
 					   err, "tt", description ? description : "", name),
 			       name, err);
 }
@@ -1405,8 +1414,8 @@ int db_instance_delete(struct db *db, const char *name, struct err **err)
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
 	/* Config, snapshots and their config go with it (ON DELETE CASCADE). */
-	return instance_change(db, change_rows(db, "DELETE FROM instances WHERE name = ?", err, "t", name),
-			       name, err);
+	return instance_change(
+	    db, change_rows(db, "DELETE FROM instances WHERE name = ?", err, "t", name), name, err);
 }
 
 /* ---- snapshots ---- */
@@ -1466,8 +1475,8 @@ int db_snapshot_insert(struct db *db, const struct db_snapshot *s, int64_t *ret_
 		return err_set(err, -EEXIST, "Snapshot \"%s\" of instance \"%s\" already exists",
 			       s->name, s->instance);
 	if (rc)
-		return db_fail(db, rc, err, "Cannot add snapshot \"%s\" of instance \"%s\"", s->name,
-			       s->instance);
+		return db_fail(db, rc, err, "Cannot add snapshot \"%s\" of instance \"%s\"",
+			       s->name, s->instance);
 	id = sqlite3_last_insert_rowid(db->conn);
 	r = insert_kv(db, "INSERT INTO snapshot_config (snapshot_id, key, value) VALUES (?, ?, ?)",
 		      id, &s->config, err);
@@ -1498,8 +1507,9 @@ int db_snapshot_get(struct db *db, const char *instance, const char *name, struc
 	r = instance_id(db, instance, &iid, err);
 	if (r < 0)
 		return r;
-	r = prepare(db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? AND s.name = ?",
-		    &st, err);
+	r = prepare(
+	    db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? AND s.name = ?",
+	    &st, err);
 	if (r < 0)
 		return r;
 	r = bind(db, st, err, "it", iid, name);
@@ -1562,8 +1572,9 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 	r = instance_id(db, instance, &iid, err);
 	if (r < 0)
 		return r;
-	r = prepare(db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? ORDER BY s.id",
-		    &st, err);
+	r = prepare(
+	    db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? ORDER BY s.id",
+	    &st, err);
 	if (r < 0)
 		return r;
 	r = bind(db, st, err, "i", iid);
@@ -1576,7 +1587,8 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 			return oom(err);
 	}
 	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "Cannot list the snapshots of instance \"%s\"", instance);
+		return db_fail(db, rc, err, "Cannot list the snapshots of instance \"%s\"",
+			       instance);
 	finalizep(&st);
 	v = rows.v;
 	if (rows.n) {
@@ -1663,9 +1675,10 @@ int db_snapshot_set_state(struct db *db, const char *instance, const char *name,
 {
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
-	return snapshot_change(db, instance, name,
-			       "UPDATE snapshots SET state = ?3 WHERE instance_id = ?1 AND name = ?2",
-			       SNAP_ARG_INT, (int64_t)state, NULL, err);
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET state = ?3 WHERE instance_id = ?1 AND name = ?2", SNAP_ARG_INT,
+	    (int64_t)state, NULL, err);
 }
 
 int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name,
@@ -1673,19 +1686,21 @@ int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name
 {
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
-	return snapshot_change(db, instance, name,
-			       "UPDATE snapshots SET expires_at = ?3 WHERE instance_id = ?1 AND name = ?2",
-			       SNAP_ARG_INT, expires_at, NULL, err);
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET expires_at = ?3 WHERE instance_id = ?1 AND name = ?2",
+	    SNAP_ARG_INT, expires_at, NULL, err);
 }
 
-int db_snapshot_rename(struct db *db, const char *instance, const char *name,
-		       const char *new_name, struct err **err)
+int db_snapshot_rename(struct db *db, const char *instance, const char *name, const char *new_name,
+		       struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 
-	return snapshot_change(db, instance, name,
-			       "UPDATE snapshots SET name = ?3 WHERE instance_id = ?1 AND name = ?2",
-			       SNAP_ARG_TEXT, 0, new_name ? new_name : "", err);
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET name = ?3 WHERE instance_id = ?1 AND name = ?2", SNAP_ARG_TEXT, 0,
+	    new_name ? new_name : "", err);
 }
 
 int db_snapshot_delete(struct db *db, const char *instance, const char *name, struct err **err)

@@ -27,9 +27,9 @@ enum db_row_state {
 
 struct db_pool {
 	char *name;
-	char *driver;      /* "btrfs" or "dir" */
-	char *source;      /* loop file, block device or directory */
-	uint64_t size;     /* bytes of the loop file, 0 when not a loop pool */
+	char *driver;  /* "btrfs" or "dir" */
+	char *source;  /* loop file, block device or directory */
+	uint64_t size; /* bytes of the loop file, 0 when not a loop pool */
 	char *description;
 };
 
@@ -40,7 +40,7 @@ struct db_image {
 	char *description;
 	int64_t created_at;  /* seconds since the epoch */
 	int64_t uploaded_at; /* seconds since the epoch */
-	uint64_t size;       /* bytes of the tarball (or of the rootfs for the built-in image) */
+	uint64_t size;	     /* bytes of the tarball (or of the rootfs for the built-in image) */
 	struct kvlist properties;
 	char **aliases; /* NULL-terminated, may be NULL */
 	enum db_row_state state;
@@ -61,12 +61,12 @@ struct db_instance {
 
 struct db_snapshot {
 	int64_t id;
-	char *instance;     /* name of the instance it belongs to */
+	char *instance; /* name of the instance it belongs to */
 	char *name;
 	int64_t created_at; /* seconds since the epoch */
 	int64_t expires_at; /* seconds since the epoch, 0 = never */
-	bool stateful;      /* carries a CRIU dump of the running instance */
-	bool scheduled;     /* taken by the scheduler rather than by a user */
+	bool stateful;	    /* carries a CRIU dump of the running instance */
+	bool scheduled;	    /* taken by the scheduler rather than by a user */
 	char *description;
 	struct kvlist config; /* the instance's config when the snapshot was taken */
 	enum db_row_state state;
@@ -150,6 +150,6 @@ int db_snapshot_set_state(struct db *db, const char *instance, const char *name,
 int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name,
 			   int64_t expires_at, struct err **err);
 /* Renames a snapshot; -EEXIST when `new_name` is taken for that instance. */
-int db_snapshot_rename(struct db *db, const char *instance, const char *name,
-		       const char *new_name, struct err **err);
+int db_snapshot_rename(struct db *db, const char *instance, const char *name, const char *new_name,
+		       struct err **err);
 int db_snapshot_delete(struct db *db, const char *instance, const char *name, struct err **err);

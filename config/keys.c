@@ -78,12 +78,13 @@ static int validate_int_min(const char *key, const char *value, int64_t min, str
 	int r = parse_int64(value, &v);
 
 	if (r < 0)
-		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"%s\": expected a whole number",
-			       value, key);
+		return err_set(err, -EINVAL,
+			       "Invalid value \"%s\" for \"%s\": expected a whole number", value,
+			       key);
 	if (v < min)
 		return err_set(err, -EINVAL,
-			       "Invalid value \"%s\" for \"%s\": must be at least %" PRId64, value, key,
-			       min);
+			       "Invalid value \"%s\" for \"%s\": must be at least %" PRId64, value,
+			       key, min);
 	return 0;
 }
 
@@ -112,21 +113,25 @@ static int validate_memory(const char *key, const char *value, struct err **err)
 			return -ENOMEM;
 		if (parse_int64(num, &pct) < 0 || num[0] == '-')
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": expected a whole percentage such as 50%%",
+				       "Invalid value \"%s\" for \"%s\": expected a whole "
+				       "percentage such as 50%%",
 				       value, key);
 		if (pct < 1 || pct > 100)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": a percentage must be between 1%% and 100%%",
+				       "Invalid value \"%s\" for \"%s\": a percentage must be "
+				       "between 1%% and 100%%",
 				       value, key);
 		return 0;
 	}
 	if (parse_size(value, &bytes, NULL) < 0)
 		return err_set(err, -EINVAL,
-			       "Invalid value \"%s\" for \"%s\": expected a size such as 256MiB or a percentage such as 50%%",
+			       "Invalid value \"%s\" for \"%s\": expected a size such as 256MiB or "
+			       "a percentage such as 50%%",
 			       value, key);
 	if (bytes == 0)
-		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"%s\": must be more than zero",
-			       value, key);
+		return err_set(err, -EINVAL,
+			       "Invalid value \"%s\" for \"%s\": must be more than zero", value,
+			       key);
 	return 0;
 }
 
@@ -140,12 +145,14 @@ static int validate_cpu(const char *key, const char *value, struct err **err)
 	if (!strpbrk(value, ",-")) {
 		if (parse_cpu_number(&p, &n) < 0 || *p)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": expected a CPU count such as 2 or a CPU set such as 0-1,3",
+				       "Invalid value \"%s\" for \"%s\": expected a CPU count such "
+				       "as 2 or a CPU set such as 0-1,3",
 				       value, key);
 		if (n < 1)
-			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": the CPU count must be at least 1",
-				       value, key);
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid value \"%s\" for \"%s\": the CPU count must be at least 1",
+			    value, key);
 		return 0;
 	}
 	for (;;) {
@@ -158,9 +165,10 @@ static int validate_cpu(const char *key, const char *value, struct err **err)
 			if (parse_cpu_number(&p, &last) < 0)
 				break;
 			if (last < n)
-				return err_set(err, -EINVAL,
-					       "Invalid value \"%s\" for \"%s\": range %u-%u is reversed",
-					       value, key, n, last);
+				return err_set(
+				    err, -EINVAL,
+				    "Invalid value \"%s\" for \"%s\": range %u-%u is reversed",
+				    value, key, n, last);
 		}
 		if (*p == '\0')
 			return 0;
@@ -169,50 +177,51 @@ static int validate_cpu(const char *key, const char *value, struct err **err)
 		p++;
 	}
 	return err_set(err, -EINVAL,
-		       "Invalid value \"%s\" for \"%s\": expected a CPU count such as 2 or a CPU set such as 0-1,3",
+		       "Invalid value \"%s\" for \"%s\": expected a CPU count such as 2 or a CPU "
+		       "set such as 0-1,3",
 		       value, key);
 }
 
 static const struct config_key keys[] = {
-	{"boot.autostart", CONFIG_KEY_BOOL, NULL, NULL, true,
-	 "Start the instance when the daemon starts (unset: if it was running before)"},
-	{"boot.autostart.delay", CONFIG_KEY_INT, "0", validate_non_negative, true,
-	 "Seconds to wait after starting the instance before starting the next one"},
-	{"boot.autostart.priority", CONFIG_KEY_INT, "0", validate_non_negative, true,
-	 "Order of autostart: higher starts first"},
-	{"boot.host_shutdown_timeout", CONFIG_KEY_INT, "30", validate_non_negative, true,
-	 "Seconds to wait for a clean shutdown when the daemon stops"},
-	{"boot.stop.priority", CONFIG_KEY_INT, "0", validate_non_negative, true,
-	 "Order of shutdown: higher stops first"},
-	{"limits.cpu", CONFIG_KEY_STRING, NULL, validate_cpu, true,
-	 "Number of CPUs (2) or set of CPUs to pin to (0-1,3)"},
-	{"limits.memory", CONFIG_KEY_STRING, NULL, validate_memory, true,
-	 "Memory limit as a size (256MiB) or a percentage of the host's memory (50%)"},
-	{"limits.processes", CONFIG_KEY_INT, NULL, validate_positive, true,
-	 "Most processes the instance may run"},
-	{"migration.stateful", CONFIG_KEY_BOOL, "false", NULL, true,
-	 "Allow stateful snapshots and stateful stop (CRIU)"},
-	{"security.privileged", CONFIG_KEY_BOOL, "false", NULL, false,
-	 "Run the instance without a user namespace (root inside is root outside)"},
-	{"security.protection.delete", CONFIG_KEY_BOOL, "false", NULL, true,
-	 "Refuse to delete the instance, even with --force"},
-	{"snapshots.expiry", CONFIG_KEY_STRING, NULL, NULL, true,
-	 "Lifetime of scheduled snapshots, e.g. 1d 3H (terms S M H d w m y)"},
-	{"snapshots.expiry.manual", CONFIG_KEY_STRING, NULL, NULL, true,
-	 "Lifetime of manual snapshots (unset: they never expire)"},
-	{"snapshots.limit", CONFIG_KEY_INT, NULL, validate_non_negative, true,
-	 "Most snapshots the instance keeps"},
-	{"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", NULL, true,
-	 "Name of scheduled snapshots: %d is the next number, {date:FORMAT} the time"},
-	{"snapshots.retention", CONFIG_KEY_STRING, NULL, NULL, true,
-	 "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m"},
-	{"snapshots.schedule", CONFIG_KEY_STRING, NULL, NULL, true,
-	 "Cron line or @alias for scheduled snapshots, several separated by \", \""},
-	{"snapshots.schedule.catchup", CONFIG_KEY_BOOL, "true", NULL, true,
-	 "Take one snapshot at daemon start for slots missed while it was down"},
-	{"snapshots.schedule.stopped", CONFIG_KEY_BOOL, "false", NULL, true,
-	 "Also snapshot stopped instances"},
-	{NULL, CONFIG_KEY_TYPE_MAX, NULL, NULL, false, NULL},
+    {"boot.autostart", CONFIG_KEY_BOOL, NULL, NULL, true,
+     "Start the instance when the daemon starts (unset: if it was running before)"},
+    {"boot.autostart.delay", CONFIG_KEY_INT, "0", validate_non_negative, true,
+     "Seconds to wait after starting the instance before starting the next one"},
+    {"boot.autostart.priority", CONFIG_KEY_INT, "0", validate_non_negative, true,
+     "Order of autostart: higher starts first"},
+    {"boot.host_shutdown_timeout", CONFIG_KEY_INT, "30", validate_non_negative, true,
+     "Seconds to wait for a clean shutdown when the daemon stops"},
+    {"boot.stop.priority", CONFIG_KEY_INT, "0", validate_non_negative, true,
+     "Order of shutdown: higher stops first"},
+    {"limits.cpu", CONFIG_KEY_STRING, NULL, validate_cpu, true,
+     "Number of CPUs (2) or set of CPUs to pin to (0-1,3)"},
+    {"limits.memory", CONFIG_KEY_STRING, NULL, validate_memory, true,
+     "Memory limit as a size (256MiB) or a percentage of the host's memory (50%)"},
+    {"limits.processes", CONFIG_KEY_INT, NULL, validate_positive, true,
+     "Most processes the instance may run"},
+    {"migration.stateful", CONFIG_KEY_BOOL, "false", NULL, true,
+     "Allow stateful snapshots and stateful stop (CRIU)"},
+    {"security.privileged", CONFIG_KEY_BOOL, "false", NULL, false,
+     "Run the instance without a user namespace (root inside is root outside)"},
+    {"security.protection.delete", CONFIG_KEY_BOOL, "false", NULL, true,
+     "Refuse to delete the instance, even with --force"},
+    {"snapshots.expiry", CONFIG_KEY_STRING, NULL, NULL, true,
+     "Lifetime of scheduled snapshots, e.g. 1d 3H (terms S M H d w m y)"},
+    {"snapshots.expiry.manual", CONFIG_KEY_STRING, NULL, NULL, true,
+     "Lifetime of manual snapshots (unset: they never expire)"},
+    {"snapshots.limit", CONFIG_KEY_INT, NULL, validate_non_negative, true,
+     "Most snapshots the instance keeps"},
+    {"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", NULL, true,
+     "Name of scheduled snapshots: %d is the next number, {date:FORMAT} the time"},
+    {"snapshots.retention", CONFIG_KEY_STRING, NULL, NULL, true,
+     "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m"},
+    {"snapshots.schedule", CONFIG_KEY_STRING, NULL, NULL, true,
+     "Cron line or @alias for scheduled snapshots, several separated by \", \""},
+    {"snapshots.schedule.catchup", CONFIG_KEY_BOOL, "true", NULL, true,
+     "Take one snapshot at daemon start for slots missed while it was down"},
+    {"snapshots.schedule.stopped", CONFIG_KEY_BOOL, "false", NULL, true,
+     "Also snapshot stopped instances"},
+    {NULL, CONFIG_KEY_TYPE_MAX, NULL, NULL, false, NULL},
 };
 
 const struct config_key *config_keys(void)
@@ -237,12 +246,14 @@ static int validate_free_key(const char *key, const char *prefix, struct err **e
 	const char *rest = key + strlen(prefix);
 
 	if (!*rest)
-		return err_set(err, -EINVAL, "Invalid configuration key \"%s\": nothing after \"%s\"",
-			       key, prefix);
+		return err_set(err, -EINVAL,
+			       "Invalid configuration key \"%s\": nothing after \"%s\"", key,
+			       prefix);
 	for (const char *p = rest; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return err_set(err, -EINVAL,
-				       "Invalid configuration key \"%s\": only printable ASCII without white space is allowed",
+				       "Invalid configuration key \"%s\": only printable ASCII "
+				       "without white space is allowed",
 				       key);
 	return 0;
 }
@@ -259,14 +270,14 @@ static int validate_known(const struct config_key *k, const char *value, struct 
 	case CONFIG_KEY_BOOL:
 		if (config_parse_bool(value, &b) < 0)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": expected true or false", value,
-				       k->name);
+				       "Invalid value \"%s\" for \"%s\": expected true or false",
+				       value, k->name);
 		break;
 	case CONFIG_KEY_INT:
 		if (parse_int64(value, &n) < 0)
 			return err_set(err, -EINVAL,
-				       "Invalid value \"%s\" for \"%s\": expected a whole number", value,
-				       k->name);
+				       "Invalid value \"%s\" for \"%s\": expected a whole number",
+				       value, k->name);
 		break;
 	case CONFIG_KEY_STRING:
 	case CONFIG_KEY_TYPE_MAX:
@@ -289,8 +300,8 @@ static int validate(const char *key, const char *value, bool internal, struct er
 		if (!internal)
 			return err_set(err, -EINVAL,
 				       "Configuration key \"%s\" is reserved for the daemon", key);
-		return validate_free_key(key, str_startswith(key, "image.") ? "image." : "volatile.",
-					 err);
+		return validate_free_key(
+		    key, str_startswith(key, "image.") ? "image." : "volatile.", err);
 	}
 	k = config_key_lookup(key);
 	if (!k)

@@ -22,9 +22,10 @@ struct config_key {
 	const char *name;
 	enum config_key_type type;
 	const char *default_value; /* NULL: unset by default */
-	/* Checks a value; 0 or -EINVAL with a message naming key and value. NULL: type check only. */
+	/* Checks a value; 0 or -EINVAL with a message naming key and value. NULL: type check only.
+	 */
 	int (*validate)(const char *key, const char *value, struct err **err);
-	bool live;        /* applies to a running instance without a restart */
+	bool live;	  /* applies to a running instance without a restart */
 	const char *help; /* one line for `cairn config` help */
 };
 

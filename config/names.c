@@ -26,22 +26,25 @@ int config_instance_name_valid(const char *name, struct err **err)
 	for (size_t i = 0; i < len; i++) {
 		if (!is_ascii_alnum(name[i]) && name[i] != '-')
 			return err_set(err, -EINVAL,
-				       "Invalid instance name \"%s\": only ASCII letters, digits and \"-\" are allowed",
+				       "Invalid instance name \"%s\": only ASCII letters, digits "
+				       "and \"-\" are allowed",
 				       name);
 		if (name[i] < '0' || name[i] > '9')
 			all_digits = false;
 	}
 	/* The name becomes the container's hostname, so it must be a valid DNS label. */
 	if (len > INSTANCE_NAME_MAX)
-		return err_set(err, -EINVAL,
-			       "Invalid instance name \"%s\": it must be at most %d characters long", name,
-			       INSTANCE_NAME_MAX);
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid instance name \"%s\": it must be at most %d characters long", name,
+		    INSTANCE_NAME_MAX);
 	if (name[0] == '-' || name[len - 1] == '-')
 		return err_set(err, -EINVAL,
-			       "Invalid instance name \"%s\": it cannot start or end with \"-\"", name);
-	if (all_digits)
-		return err_set(err, -EINVAL, "Invalid instance name \"%s\": it cannot be only digits",
+			       "Invalid instance name \"%s\": it cannot start or end with \"-\"",
 			       name);
+	if (all_digits)
+		return err_set(err, -EINVAL,
+			       "Invalid instance name \"%s\": it cannot be only digits", name);
 	return 0;
 }
 
@@ -57,18 +60,21 @@ int config_pool_name_valid(const char *name, struct err **err)
 
 		if (!is_ascii_alnum(c) && c != '-' && c != '_' && c != '.')
 			return err_set(err, -EINVAL,
-				       "Invalid storage pool name \"%s\": only ASCII letters, digits, \"-\", \"_\" and \".\" are allowed",
+				       "Invalid storage pool name \"%s\": only ASCII letters, "
+				       "digits, \"-\", \"_\" and \".\" are allowed",
 				       name);
 	}
 	/* The name is a path component under storage-pools/ and disks/: no hidden files, nothing
 	 * that reads as an option. */
 	if (len > POOL_NAME_MAX)
-		return err_set(err, -EINVAL,
-			       "Invalid storage pool name \"%s\": it must be at most %d characters long",
-			       name, POOL_NAME_MAX);
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid storage pool name \"%s\": it must be at most %d characters long", name,
+		    POOL_NAME_MAX);
 	if (name[0] == '.' || name[0] == '-')
-		return err_set(err, -EINVAL,
-			       "Invalid storage pool name \"%s\": it cannot start with \".\" or \"-\"", name);
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid storage pool name \"%s\": it cannot start with \".\" or \"-\"", name);
 	return 0;
 }
 
@@ -86,15 +92,16 @@ int config_alias_name_valid(const char *name, struct err **err)
 		 * line. */
 		if (c <= ' ' || c >= 0x7f || c == '/' || c == ':')
 			return err_set(err, -EINVAL,
-				       "Invalid image alias \"%s\": only printable ASCII characters without white space, \"/\" or \":\" are allowed",
+				       "Invalid image alias \"%s\": only printable ASCII "
+				       "characters without white space, \"/\" or \":\" are allowed",
 				       name);
 	}
 	if (len > ALIAS_NAME_MAX)
 		return err_set(err, -EINVAL,
-			       "Invalid image alias \"%s\": it must be at most %d characters long", name,
-			       ALIAS_NAME_MAX);
+			       "Invalid image alias \"%s\": it must be at most %d characters long",
+			       name, ALIAS_NAME_MAX);
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return err_set(err, -EINVAL, "Invalid image alias \"%s\": it cannot be \".\" or \"..\"",
-			       name);
+		return err_set(err, -EINVAL,
+			       "Invalid image alias \"%s\": it cannot be \".\" or \"..\"", name);
 	return 0;
 }

@@ -80,7 +80,7 @@ struct builder {
 	struct frame stack[YAML_MAX_DEPTH];
 	size_t depth;
 	json_object *root; /* owned */
-	bool have_root;    /* json null is a NULL pointer, so a flag says the root is set */
+	bool have_root;	   /* json null is a NULL pointer, so a flag says the root is set */
 	int documents;
 };
 
@@ -153,9 +153,11 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev, struct err **err
 
 		/* json-c keys are C strings: a NUL would silently cut the key short. */
 		if (memchr(s, '\0', len))
-			return at_line(err, &ev->start_mark, "mapping keys cannot contain NUL characters");
+			return at_line(err, &ev->start_mark,
+				       "mapping keys cannot contain NUL characters");
 		if (json_object_object_get_ex(top->node, s, NULL))
-			return err_set(err, -EINVAL, "Invalid YAML at line %zu: duplicate key \"%s\"",
+			return err_set(err, -EINVAL,
+				       "Invalid YAML at line %zu: duplicate key \"%s\"",
 				       ev->start_mark.line + 1, s);
 		top->key = strndup(s, len);
 		return top->key ? 0 : -ENOMEM;
@@ -199,7 +201,8 @@ static int on_collection_start(struct builder *b, const yaml_event_t *ev, bool i
 	if (expecting_key(b))
 		return at_line(err, &ev->start_mark, "mapping keys must be plain values");
 	if (b->depth >= YAML_MAX_DEPTH)
-		return err_set(err, -EINVAL, "Invalid YAML at line %zu: nested deeper than %d levels",
+		return err_set(err, -EINVAL,
+			       "Invalid YAML at line %zu: nested deeper than %d levels",
 			       ev->start_mark.line + 1, YAML_MAX_DEPTH);
 	v = is_map ? json_object_new_object() : json_object_new_array();
 	if (!v)
@@ -299,7 +302,8 @@ int config_yaml_parse(const char *text, size_t len, json_object **ret, struct er
 		done = ev.type == YAML_STREAM_END_EVENT;
 		r = on_event(&b, &ev, err);
 		if (r < 0)
-			return r == -ENOMEM ? err_set(err, r, "Out of memory while parsing YAML") : r;
+			return r == -ENOMEM ? err_set(err, r, "Out of memory while parsing YAML")
+					    : r;
 	}
 	if (!b.have_root) {
 		b.root = json_object_new_object();
@@ -314,8 +318,8 @@ int config_yaml_parse(const char *text, size_t len, json_object **ret, struct er
 
 struct key_frame {
 	bool is_map;
-	bool expect_key; /* in a mapping: the next node is a key */
-	bool on_path;    /* reached through path[0 .. depth - 1] */
+	bool expect_key;   /* in a mapping: the next node is a key */
+	bool on_path;	   /* reached through path[0 .. depth - 1] */
 	bool next_on_path; /* the value after the current key continues the path */
 };
 
@@ -379,14 +383,15 @@ int config_yaml_key_line(const char *text, size_t len, const char *const *path, 
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if (depth >= YAML_MAX_DEPTH)
-				return err_set(err, -EINVAL,
-					       "Invalid YAML at line %zu: nested deeper than %d levels",
-					       ev.start_mark.line + 1, YAML_MAX_DEPTH);
+				return err_set(
+				    err, -EINVAL,
+				    "Invalid YAML at line %zu: nested deeper than %d levels",
+				    ev.start_mark.line + 1, YAML_MAX_DEPTH);
 			on = key_frame_value(stack, depth);
 			stack[depth++] = (struct key_frame){
-				.is_map = ev.type == YAML_MAPPING_START_EVENT,
-				.expect_key = true,
-				.on_path = on,
+			    .is_map = ev.type == YAML_MAPPING_START_EVENT,
+			    .expect_key = true,
+			    .on_path = on,
 			};
 			break;
 		case YAML_SEQUENCE_END_EVENT:
@@ -472,8 +477,8 @@ static bool looks_numeric(const char *s, size_t len)
  * Incus users pipe our output into) as something other than this string. */
 static bool needs_quotes(const char *s, size_t len)
 {
-	static const char *const yaml11[] = {"y", "n", "yes", "no", "on", "off", ".inf", "-.inf",
-					     "+.inf", ".nan", "<<", "="};
+	static const char *const yaml11[] = {"y",    "n",     "yes",   "no",   "on", "off",
+					     ".inf", "-.inf", "+.inf", ".nan", "<<", "="};
 	static const char specials[] = "-?:,[]{}#&*!|>'\"%@`";
 
 	if (len == 0 || plain_classify(s, len, NULL) != PLAIN_STRING)
@@ -535,8 +540,8 @@ static int emit_event(struct emit *e, yaml_event_t *ev, int ok)
 static int emit_scalar(struct emit *e, const char *s, size_t len, yaml_scalar_style_t style)
 {
 	yaml_event_t ev;
-	int ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1,
-					       style);
+	int ok =
+	    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style);
 
 	return emit_event(e, &ev, ok);
 }
@@ -627,7 +632,8 @@ int config_yaml_emit(json_object *tree, char **ret, struct err **err)
 
 	r = emit_event(&e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
 	if (r >= 0)
-		r = emit_event(&e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+		r = emit_event(&e, &ev,
+			       yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
 	if (r >= 0)
 		r = emit_node(&e, tree, 0);
 	if (r >= 0)

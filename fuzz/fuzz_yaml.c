@@ -55,12 +55,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	r = config_yaml_parse(text, strlen(text), &second, &e);
 	if (r < 0) {
-		fprintf(stderr, "cannot parse our own output:\n%s\nerror: %s\n", text, err_msg(e, r));
+		fprintf(stderr, "cannot parse our own output:\n%s\nerror: %s\n", text,
+			err_msg(e, r));
 		abort();
 	}
 	if (!json_object_equal(first, second)) {
-		fprintf(stderr, "round trip changed the tree\nfirst:  %s\n", json_object_to_json_string(first));
-		fprintf(stderr, "second: %s\nyaml:\n%s\n", json_object_to_json_string(second), text);
+		fprintf(stderr, "round trip changed the tree\nfirst:  %s\n",
+			json_object_to_json_string(first));
+		fprintf(stderr, "second: %s\nyaml:\n%s\n", json_object_to_json_string(second),
+			text);
 		abort();
 	}
 	return 0;

@@ -239,10 +239,11 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	if (img.state != DB_ROW_READY)
 		return err_set(err, -ENOENT, "Image \"%s\" not found", fingerprint);
 	if (strcmp(img.pool, pool_name) != 0)
-		return err_set(err, -EINVAL,
-			       "Image \"%.12s\" is on pool \"%s\"; instances on pool \"%s\" need it "
-			       "there",
-			       img.fingerprint, img.pool, pool_name);
+		return err_set(
+		    err, -EINVAL,
+		    "Image \"%.12s\" is on pool \"%s\"; instances on pool \"%s\" need it "
+		    "there",
+		    img.fingerprint, img.pool, pool_name);
 
 	privileged = config_get_bool(config, "security.privileged", false);
 	r = kvlist_copy(&full, config);
@@ -324,8 +325,8 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 static int write_lxc_config(const struct instance_env *env, const struct db_instance *row,
 			    char **ret_path, struct err **err)
 {
-	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL,
-			    *console = NULL, *text = NULL, *path = NULL;
+	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL, *console = NULL,
+			    *text = NULL, *path = NULL;
 	struct storage_pool *pool = instance_env_pool(env, row->pool);
 	struct instance_lxc_spec spec = {0};
 	int r;
@@ -511,7 +512,8 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 				       limit_keys[i], new_row->name);
 	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *prefix = env->cgroup == INSTANCE_CGROUP_V1 ? "lxc.cgroup." : "lxc.cgroup2.";
+		const char *prefix =
+		    env->cgroup == INSTANCE_CGROUP_V1 ? "lxc.cgroup." : "lxc.cgroup2.";
 		char *eq, *key, *value;
 
 		if (!str_startswith(line, prefix))

@@ -29,18 +29,19 @@ struct storage_ops;
 
 struct storage_pool {
 	char *name;
-	char *driver;     /* "btrfs" or "dir" */
-	char *source;     /* loop file (btrfs default), block device, or directory */
+	char *driver;	  /* "btrfs" or "dir" */
+	char *source;	  /* loop file (btrfs default), block device, or directory */
 	char *mount_path; /* $CAIRN_DIR/storage-pools/<name> */
-	uint64_t size;    /* bytes of the loop file; 0 when the pool has no loop file */
+	uint64_t size;	  /* bytes of the loop file; 0 when the pool has no loop file */
 	const struct storage_ops *ops;
 };
 
 struct storage_ops {
 	const char *name;
 	/* Capabilities */
-	bool snapshot_needs_freeze; /* snapshots of a running instance need it frozen (copy-based) */
-	bool instant_snapshots;     /* snapshot cost does not grow with the data */
+	bool
+	    snapshot_needs_freeze; /* snapshots of a running instance need it frozen (copy-based) */
+	bool instant_snapshots;	   /* snapshot cost does not grow with the data */
 
 	/* Pool. create makes the backing store (loop file + filesystem, or the directory) and
 	 * leaves it mounted; mount is idempotent (a mounted pool is fine) and re-attaches a loop

@@ -68,7 +68,8 @@ HANDLER(handle_images_list)
 		if (recursion >= 1) {
 			json_object_array_add(list, image_to_json(&rows[i]));
 		} else {
-			_cleanup_free_ char *url = str_printf("/1.0/images/%s", rows[i].fingerprint);
+			_cleanup_free_ char *url =
+			    str_printf("/1.0/images/%s", rows[i].fingerprint);
 
 			json_object_array_add(list, json_object_new_string(url ? url : ""));
 		}
@@ -132,7 +133,7 @@ static int run_import(struct daemon *d, void *data, json_object **ret_md, struct
 HANDLER(handle_images_create)
 {
 	const char *aliases =
-		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Incus-aliases");
+	    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Incus-aliases");
 	struct image_job *job;
 	int r;
 
@@ -196,9 +197,8 @@ HANDLER(handle_aliases_list)
 		return r;
 	list = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		for (size_t a = 0; rows[i].state == DB_ROW_READY && rows[i].aliases &&
-				   rows[i].aliases[a];
-		     a++) {
+		for (size_t a = 0;
+		     rows[i].state == DB_ROW_READY && rows[i].aliases && rows[i].aliases[a]; a++) {
 			if (request_recursion(req) >= 1) {
 				json_object *o = json_object_new_object();
 
@@ -206,11 +206,12 @@ HANDLER(handle_aliases_list)
 						       json_object_new_string(rows[i].aliases[a]));
 				json_object_object_add(o, "target",
 						       json_object_new_string(rows[i].fingerprint));
-				json_object_object_add(o, "description", json_object_new_string(""));
+				json_object_object_add(o, "description",
+						       json_object_new_string(""));
 				json_object_array_add(list, o);
 			} else {
 				_cleanup_free_ char *url =
-					str_printf("/1.0/images/aliases/%s", rows[i].aliases[a]);
+				    str_printf("/1.0/images/aliases/%s", rows[i].aliases[a]);
 
 				json_object_array_add(list, json_object_new_string(url ? url : ""));
 			}

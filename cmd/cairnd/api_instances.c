@@ -69,8 +69,8 @@ static json_object *config_to_json(const struct kvlist *config)
 	return o;
 }
 
-static json_object *instance_to_json(const struct db_instance *row,
-				     const struct instance_state *st, bool with_state)
+static json_object *instance_to_json(const struct db_instance *row, const struct instance_state *st,
+				     bool with_state)
 {
 	json_object *o = json_object_new_object(), *devices = json_object_new_object(),
 		    *root = json_object_new_object();
@@ -90,9 +90,9 @@ static json_object *instance_to_json(const struct db_instance *row,
 	json_object_object_add(o, "architecture",
 			       json_object_new_string(row->architecture ? row->architecture : ""));
 	json_object_object_add(o, "created_at", json_object_new_string(created ? created : ""));
-	json_object_object_add(o, "last_used_at", json_object_new_string(
-							   row->last_used_at && used ? used
-										     : "1970-01-01T00:00:00Z"));
+	json_object_object_add(
+	    o, "last_used_at",
+	    json_object_new_string(row->last_used_at && used ? used : "1970-01-01T00:00:00Z"));
 	json_object_object_add(o, "description",
 			       json_object_new_string(row->description ? row->description : ""));
 	json_object_object_add(o, "ephemeral", json_object_new_boolean(0));
@@ -245,7 +245,8 @@ HANDLER(handle_instances_create)
 	    (r = body_string(root, "pool", false, &pool, err)) < 0)
 		return r;
 	if (strcmp(type, "image") != 0)
-		return err_set(err, -EINVAL, "Unsupported source type \"%s\" (use \"image\")", type);
+		return err_set(err, -EINVAL, "Unsupported source type \"%s\" (use \"image\")",
+			       type);
 	if (!alias && !fingerprint)
 		return err_set(err, -EINVAL, "The source needs an \"alias\" or a \"fingerprint\"");
 	r = config_instance_name_valid(name, err);
@@ -271,7 +272,8 @@ HANDLER(handle_instances_create)
 	job->pool = strdup(pool);
 	job->description = strdup(description);
 	job->start = start;
-	if (!job->name || !job->pool || !job->description || kvlist_copy(&job->config, &config) < 0) {
+	if (!job->name || !job->pool || !job->description ||
+	    kvlist_copy(&job->config, &config) < 0) {
 		instance_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
@@ -423,9 +425,9 @@ static int run_state(struct daemon *d, void *data, json_object **ret_md, struct 
 HANDLER(handle_instance_state_put)
 {
 	static const char *const descriptions[][2] = {
-		{"start", "Starting instance"},
-		{"stop", "Stopping instance"},
-		{"restart", "Restarting instance"},
+	    {"start", "Starting instance"},
+	    {"stop", "Stopping instance"},
+	    {"restart", "Restarting instance"},
 	};
 	_cleanup_db_instance_ struct db_instance row = {0};
 	struct instance_state st = {0};

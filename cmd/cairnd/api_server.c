@@ -41,8 +41,8 @@ HANDLER(handle_server)
 			      json_object_new_string(u.machine));
 	json_object_object_add(env, "driver", json_object_new_string("lxc"));
 	json_object_object_add(env, "driver_version", json_object_new_string(LXC_VERSION));
-	json_object_object_add(env, "storage",
-			       json_object_new_string(d->env.n_pools ? d->env.pools[0].driver : ""));
+	json_object_object_add(
+	    env, "storage", json_object_new_string(d->env.n_pools ? d->env.pools[0].driver : ""));
 	json_object_object_add(env, "admin_group", json_object_new_string(d->group_name));
 	json_object_object_add(o, "api_version", json_object_new_string("1.0"));
 	json_object_object_add(o, "auth", json_object_new_string("trusted"));

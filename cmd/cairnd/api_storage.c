@@ -65,7 +65,7 @@ HANDLER(handle_pools_list)
 			json_object_array_add(list, pool_to_json(d, &d->env.pools[i]));
 		} else {
 			_cleanup_free_ char *url =
-				str_printf("/1.0/storage-pools/%s", d->env.pools[i].name);
+			    str_printf("/1.0/storage-pools/%s", d->env.pools[i].name);
 
 			json_object_array_add(list, json_object_new_string(url ? url : ""));
 		}
@@ -128,9 +128,9 @@ HANDLER(handle_pools_create)
 		{
 			(void)val;
 			if (strcmp(key, "source") != 0 && strcmp(key, "size") != 0)
-				return err_set(err, -EINVAL,
-					       "Unknown storage pool key \"%s\" (use source or size)",
-					       key);
+				return err_set(
+				    err, -EINVAL,
+				    "Unknown storage pool key \"%s\" (use source or size)", key);
 		}
 	}
 	/* Pools are appended to a shared array: one creation at a time. */

@@ -21,8 +21,7 @@ static int member(json_object *o, const char *key, bool required, json_type type
 	return 1;
 }
 
-int body_string(json_object *o, const char *key, bool required, const char **ret,
-		struct err **err)
+int body_string(json_object *o, const char *key, bool required, const char **ret, struct err **err)
 {
 	json_object *v;
 	int r = member(o, key, required, json_type_string, "a string", &v, err);
@@ -52,8 +51,7 @@ int body_int(json_object *o, const char *key, int64_t *ret, struct err **err)
 	return r;
 }
 
-int body_object(json_object *o, const char *key, bool required, json_object **ret,
-		struct err **err)
+int body_object(json_object *o, const char *key, bool required, json_object **ret, struct err **err)
 {
 	return member(o, key, required, json_type_object, "an object", ret, err);
 }
@@ -68,7 +66,8 @@ int body_config(json_object *o, const char *key, struct kvlist *ret, struct err 
 	json_object_object_foreach(cfg, k, v)
 	{
 		if (!v || !json_object_is_type(v, json_type_string))
-			return err_set(err, -EINVAL, "Value of config key \"%s\" must be a string", k);
+			return err_set(err, -EINVAL, "Value of config key \"%s\" must be a string",
+				       k);
 		if (kvlist_set(ret, k, json_object_get_string(v)) < 0)
 			return err_set(err, -ENOMEM, "Out of memory");
 	}

@@ -14,8 +14,7 @@
 struct err;
 struct kvlist;
 
-int body_string(json_object *o, const char *key, bool required, const char **ret,
-		struct err **err);
+int body_string(json_object *o, const char *key, bool required, const char **ret, struct err **err);
 int body_bool(json_object *o, const char *key, bool *ret, struct err **err);
 int body_int(json_object *o, const char *key, int64_t *ret, struct err **err);
 int body_object(json_object *o, const char *key, bool required, json_object **ret,

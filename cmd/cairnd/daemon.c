@@ -28,8 +28,8 @@ int daemon_claim(struct daemon *d, const char *name, struct err **err)
 
 	pthread_mutex_lock(&d->busy_lock);
 	if (strv_contains(d->busy, name))
-		r = err_set(err, -EBUSY, "Instance \"%s\" is busy: another operation on it is running",
-			    name);
+		r = err_set(err, -EBUSY,
+			    "Instance \"%s\" is busy: another operation on it is running", name);
 	else if (strv_push(&d->busy, name) < 0)
 		r = err_set(err, -ENOMEM, "Out of memory");
 	pthread_mutex_unlock(&d->busy_lock);
@@ -55,8 +55,8 @@ static int make_dirs(struct daemon *d, struct err **err)
 		const char *name;
 		mode_t mode;
 	} dirs[] = {
-		{"", 0711},         {"database", 0700}, {"disks", 0700}, {"storage-pools", 0711},
-		{"containers", 0711}, {"logs", 0700},   {"images-tmp", 0700},
+	    {"", 0711},		  {"database", 0700}, {"disks", 0700},	    {"storage-pools", 0711},
+	    {"containers", 0711}, {"logs", 0700},     {"images-tmp", 0700},
 	};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -143,8 +143,9 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 	row.name = (char *)name;
 	row.driver = (char *)driver;
 	row.source = (char *)source;
-	row.size = strcmp(driver, "btrfs") == 0 && default_source ? (size ? size : DEFAULT_POOL_SIZE)
-								   : size;
+	row.size = strcmp(driver, "btrfs") == 0 && default_source
+		       ? (size ? size : DEFAULT_POOL_SIZE)
+		       : size;
 	row.description = (char *)"";
 	r = add_pool(d, &row, true, err);
 	if (r < 0)
@@ -207,7 +208,8 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 		return r;
 	r = instance_idmap_load("/etc/subuid", "/etc/subgid", true, &d->env.idmap, err);
 	if (r < 0)
-		return err_wrap(err, r, "Failed to set up the id range for unprivileged containers");
+		return err_wrap(err, r,
+				"Failed to set up the id range for unprivileged containers");
 	d->env.cairn_dir = d->dir;
 	d->env.self_exe = d->self_exe;
 	d->env.cgroup = instance_cgroup_detect();
@@ -227,9 +229,9 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 		if (db_pool_get(d->env.db, "default", &any, NULL) == -ENOENT) {
 			const char *driver = backend ? backend : "btrfs";
 
-			if (!backend && storage_pool_check(&(struct storage_pool){
-					       .ops = storage_driver("btrfs")},
-							   NULL) < 0) {
+			if (!backend &&
+			    storage_pool_check(
+				&(struct storage_pool){.ops = storage_driver("btrfs")}, NULL) < 0) {
 				log_warn("btrfs is not available here: using the dir driver");
 				driver = "dir";
 			}

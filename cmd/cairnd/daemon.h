@@ -18,11 +18,11 @@ struct MHD_Connection;
 struct err;
 
 struct daemon {
-	char *dir;        /* CAIRN_DIR */
-	char *self_exe;   /* this binary, for the forkstart helper */
+	char *dir;	  /* CAIRN_DIR */
+	char *self_exe;	  /* this binary, for the forkstart helper */
 	char *group_name; /* admin group */
 	gid_t group_gid;  /* (gid_t)-1 when the group does not exist */
-	int lock_fd;      /* flock on $CAIRN_DIR/.lock: one daemon per directory */
+	int lock_fd;	  /* flock on $CAIRN_DIR/.lock: one daemon per directory */
 	int listen_fd;
 	struct MHD_Daemon *mhd;
 	struct instance_env env; /* db, pools, idmap: what the lifecycle needs */
@@ -38,11 +38,11 @@ struct request {
 	struct MHD_Connection *conn;
 	const char *method;
 	const char *path;
-	char params[4][256];    /* the route's captured segments, decoded */
+	char params[4][256]; /* the route's captured segments, decoded */
 	size_t n_params;
-	json_object *body;      /* the JSON body (ROUTE_BODY_JSON), NULL when empty */
-	int body_fd;            /* the uploaded body (ROUTE_BODY_FILE), -EBADF otherwise */
-	uid_t uid;              /* peer credentials */
+	json_object *body; /* the JSON body (ROUTE_BODY_JSON), NULL when empty */
+	int body_fd;	   /* the uploaded body (ROUTE_BODY_FILE), -EBADF otherwise */
+	uid_t uid;	   /* peer credentials */
 	gid_t gid;
 	pid_t pid;
 };

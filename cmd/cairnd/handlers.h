@@ -9,7 +9,7 @@ struct err;
 struct request;
 
 #define HANDLER(name)                                                                              \
-	int name(struct daemon *d, struct request *req, json_object **ret_envelope,               \
+	int name(struct daemon *d, struct request *req, json_object **ret_envelope,                \
 		 struct err **err)
 
 HANDLER(handle_root);

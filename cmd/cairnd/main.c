@@ -25,14 +25,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: cairnd [--group GROUP] [--debug]\n"
-		   "       cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]\n"
-		   "\n"
-		   "The cairn daemon. It keeps its state in $CAIRN_DIR (default /var/lib/cairn) and\n"
-		   "serves the API on $CAIRN_DIR/unix.socket to root and the admin group.\n"
-		   "\n"
-		   "  --group GROUP   the admin group (default cairn-admin)\n"
-		   "  --debug         log debug messages\n");
+	fprintf(f,
+		"Usage: cairnd [--group GROUP] [--debug]\n"
+		"       cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]\n"
+		"\n"
+		"The cairn daemon. It keeps its state in $CAIRN_DIR (default /var/lib/cairn) and\n"
+		"serves the API on $CAIRN_DIR/unix.socket to root and the admin group.\n"
+		"\n"
+		"  --group GROUP   the admin group (default cairn-admin)\n"
+		"  --debug         log debug messages\n");
 }
 
 static int daemon_init_fields(struct daemon *d, const char *group)
@@ -71,11 +72,11 @@ static void daemon_free_fields(struct daemon *d)
 static int run_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"auto", no_argument, NULL, 'a'},
-		{"storage-backend", required_argument, NULL, 'b'},
-		{"storage-size", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"auto", no_argument, NULL, 'a'},
+	    {"storage-backend", required_argument, NULL, 'b'},
+	    {"storage-size", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_err_ struct err *e = NULL;
 	const char *backend = NULL;
@@ -89,8 +90,10 @@ static int run_init(int argc, char **argv)
 			break;
 		case 'b':
 			if (strcmp(optarg, "btrfs") != 0 && strcmp(optarg, "dir") != 0) {
-				fprintf(stderr, "Error: Unknown storage backend \"%s\" (use btrfs or dir)\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "Error: Unknown storage backend \"%s\" (use btrfs or dir)\n",
+				    optarg);
 				return 1;
 			}
 			backend = optarg;
@@ -147,11 +150,11 @@ static int run_init(int argc, char **argv)
 static int run_daemon(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"group", required_argument, NULL, 'g'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
+	    {"group", required_argument, NULL, 'g'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {},
 	};
 	_cleanup_err_ struct err *e = NULL;
 	const char *group = "cairn-admin";

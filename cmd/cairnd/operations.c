@@ -22,7 +22,7 @@ struct operation {
 	int64_t created_at;
 	int64_t updated_at;
 	int status_code; /* API_STATUS_RUNNING, _SUCCESS or _FAILURE */
-	char *error;     /* message of a failure */
+	char *error;	 /* message of a failure */
 	json_object *resources;
 	json_object *metadata;
 
@@ -81,7 +81,8 @@ static json_object *to_json_locked(const struct operation *op)
 	json_object_object_add(o, "description", json_object_new_string(op->description));
 	json_object_object_add(o, "created_at", json_object_new_string(created ? created : ""));
 	json_object_object_add(o, "updated_at", json_object_new_string(updated ? updated : ""));
-	json_object_object_add(o, "status", json_object_new_string(api_status_name(op->status_code)));
+	json_object_object_add(o, "status",
+			       json_object_new_string(api_status_name(op->status_code)));
 	json_object_object_add(o, "status_code", json_object_new_int(op->status_code));
 	json_object_object_add(o, "resources", json_object_get(op->resources));
 	json_object_object_add(o, "metadata", json_object_get(op->metadata));
@@ -221,7 +222,7 @@ json_object *operation_list(void)
 		char path[64];
 
 		snprintf(path, sizeof(path), "/1.0/operations/%s", op->id);
-		json_object_array_add(op->status_code == API_STATUS_RUNNING ? run_l
+		json_object_array_add(op->status_code == API_STATUS_RUNNING   ? run_l
 				      : op->status_code == API_STATUS_SUCCESS ? ok_l
 									      : fail_l,
 				      json_object_new_string(path));

@@ -6,32 +6,32 @@
 #include "cmd/cairnd/handlers.h"
 
 static const struct route table[] = {
-	{"GET", "/", handle_root, ROUTE_BODY_NONE},
-	{"GET", "/1.0", handle_server, ROUTE_BODY_NONE},
-	{"GET", "/1.0/operations", handle_operations_list, ROUTE_BODY_NONE},
-	{"GET", "/1.0/operations/{}", handle_operation_get, ROUTE_BODY_NONE},
-	{"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
-	{"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
-	{"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON},
-	{"GET", "/1.0/instances/{}", handle_instance_get, ROUTE_BODY_NONE},
-	{"PUT", "/1.0/instances/{}", handle_instance_put, ROUTE_BODY_JSON},
-	{"PATCH", "/1.0/instances/{}", handle_instance_patch, ROUTE_BODY_JSON},
-	{"DELETE", "/1.0/instances/{}", handle_instance_delete, ROUTE_BODY_NONE},
-	{"GET", "/1.0/instances/{}/state", handle_instance_state_get, ROUTE_BODY_NONE},
-	{"PUT", "/1.0/instances/{}/state", handle_instance_state_put, ROUTE_BODY_JSON},
-	{"GET", "/1.0/images", handle_images_list, ROUTE_BODY_NONE},
-	{"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE},
-	{"GET", "/1.0/images/aliases", handle_aliases_list, ROUTE_BODY_NONE},
-	{"POST", "/1.0/images/aliases", handle_aliases_create, ROUTE_BODY_JSON},
-	{"GET", "/1.0/images/aliases/{}", handle_alias_get, ROUTE_BODY_NONE},
-	{"DELETE", "/1.0/images/aliases/{}", handle_alias_delete, ROUTE_BODY_NONE},
-	{"GET", "/1.0/images/{}", handle_image_get, ROUTE_BODY_NONE},
-	{"DELETE", "/1.0/images/{}", handle_image_delete, ROUTE_BODY_NONE},
-	{"GET", "/1.0/storage-pools", handle_pools_list, ROUTE_BODY_NONE},
-	{"POST", "/1.0/storage-pools", handle_pools_create, ROUTE_BODY_JSON},
-	{"GET", "/1.0/storage-pools/{}", handle_pool_get, ROUTE_BODY_NONE},
-	{"GET", "/1.0/storage-pools/{}/resources", handle_pool_resources, ROUTE_BODY_NONE},
-	{NULL, NULL, NULL, ROUTE_BODY_NONE},
+    {"GET", "/", handle_root, ROUTE_BODY_NONE},
+    {"GET", "/1.0", handle_server, ROUTE_BODY_NONE},
+    {"GET", "/1.0/operations", handle_operations_list, ROUTE_BODY_NONE},
+    {"GET", "/1.0/operations/{}", handle_operation_get, ROUTE_BODY_NONE},
+    {"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
+    {"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON},
+    {"GET", "/1.0/instances/{}", handle_instance_get, ROUTE_BODY_NONE},
+    {"PUT", "/1.0/instances/{}", handle_instance_put, ROUTE_BODY_JSON},
+    {"PATCH", "/1.0/instances/{}", handle_instance_patch, ROUTE_BODY_JSON},
+    {"DELETE", "/1.0/instances/{}", handle_instance_delete, ROUTE_BODY_NONE},
+    {"GET", "/1.0/instances/{}/state", handle_instance_state_get, ROUTE_BODY_NONE},
+    {"PUT", "/1.0/instances/{}/state", handle_instance_state_put, ROUTE_BODY_JSON},
+    {"GET", "/1.0/images", handle_images_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE},
+    {"GET", "/1.0/images/aliases", handle_aliases_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/images/aliases", handle_aliases_create, ROUTE_BODY_JSON},
+    {"GET", "/1.0/images/aliases/{}", handle_alias_get, ROUTE_BODY_NONE},
+    {"DELETE", "/1.0/images/aliases/{}", handle_alias_delete, ROUTE_BODY_NONE},
+    {"GET", "/1.0/images/{}", handle_image_get, ROUTE_BODY_NONE},
+    {"DELETE", "/1.0/images/{}", handle_image_delete, ROUTE_BODY_NONE},
+    {"GET", "/1.0/storage-pools", handle_pools_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/storage-pools", handle_pools_create, ROUTE_BODY_JSON},
+    {"GET", "/1.0/storage-pools/{}", handle_pool_get, ROUTE_BODY_NONE},
+    {"GET", "/1.0/storage-pools/{}/resources", handle_pool_resources, ROUTE_BODY_NONE},
+    {NULL, NULL, NULL, ROUTE_BODY_NONE},
 };
 
 const struct route *routes_table(void)
@@ -110,7 +110,8 @@ static bool match_pattern(const char *pattern, const char *path, char params[][2
 }
 
 enum route_match routes_match(const struct route *tbl, const char *method, const char *path,
-			      const struct route **ret_route, char params[][256], size_t *ret_n_params)
+			      const struct route **ret_route, char params[][256],
+			      size_t *ret_n_params)
 {
 	bool path_known = false;
 

@@ -41,7 +41,7 @@ const struct route *routes_table(void);
 
 enum route_match {
 	ROUTE_FOUND,
-	ROUTE_NOT_FOUND,          /* no pattern matches the path: 404 */
+	ROUTE_NOT_FOUND,	  /* no pattern matches the path: 404 */
 	ROUTE_METHOD_NOT_ALLOWED, /* a pattern matches, not with this method: 405 */
 	ROUTE_MATCH_MAX,
 };
@@ -53,4 +53,5 @@ enum route_match {
  * does not match.
  */
 enum route_match routes_match(const struct route *table, const char *method, const char *path,
-			      const struct route **ret_route, char params[][256], size_t *ret_n_params);
+			      const struct route **ret_route, char params[][256],
+			      size_t *ret_n_params);

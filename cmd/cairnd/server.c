@@ -36,11 +36,11 @@ struct request_ctx {
 	const struct route *route;
 	enum route_match match;
 	bool denied;
-	char *json;      /* accumulated JSON body */
+	char *json; /* accumulated JSON body */
 	size_t json_len;
 	bool too_large;
-	int file_fd;     /* ROUTE_BODY_FILE target */
-	int file_error;  /* negative errno of a failed write */
+	int file_fd;	/* ROUTE_BODY_FILE target */
+	int file_error; /* negative errno of a failed write */
 };
 
 const char *request_query(struct request *req, const char *key)
@@ -116,7 +116,7 @@ static bool peer_trusted(struct daemon *d, struct request *req)
 static int read_peer(struct MHD_Connection *conn, struct request *req)
 {
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
@@ -201,16 +201,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = ctx;
 		if (read_peer(conn, &ctx->req) < 0 || !peer_trusted(d, &ctx->req)) {
 			_cleanup_free_ char *msg = str_printf(
-				"You don't have the needed permissions to talk to cairnd (not in "
-				"group %s)",
-				d->group_name);
+			    "You don't have the needed permissions to talk to cairnd (not in "
+			    "group %s)",
+			    d->group_name);
 
 			ctx->denied = true;
 			log_debug("Refused a request from uid %u", (unsigned)ctx->req.uid);
 			return send_error(conn, 403, msg ? msg : "Forbidden");
 		}
-		ctx->match = routes_match(routes_table(), method, url, &ctx->route,
-					  ctx->req.params, &ctx->req.n_params);
+		ctx->match = routes_match(routes_table(), method, url, &ctx->route, ctx->req.params,
+					  &ctx->req.n_params);
 		if (ctx->match == ROUTE_FOUND && ctx->route->body == ROUTE_BODY_FILE) {
 			ctx->file_fd = open_body_file(d);
 			if (ctx->file_fd < 0)
@@ -323,7 +323,7 @@ int daemon_server_start(struct daemon *d, struct err **err)
 	if (r < 0)
 		return r;
 	d->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-					  MHD_USE_POLL | MHD_USE_ERROR_LOG,
+				      MHD_USE_POLL | MHD_USE_ERROR_LOG,
 				  0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET,
 				  d->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);

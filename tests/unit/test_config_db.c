@@ -37,7 +37,8 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/cairn-db-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	snprintf(f->dir, sizeof(f->dir), "%s/cairn-db-XXXXXX",
+		 tmp && strlen(tmp) < 40 ? tmp : "/tmp");
 	if (!mkdtemp(f->dir)) {
 		free(f);
 		return -1;
@@ -78,8 +79,11 @@ static void check_err(struct err **e, int r, int code, const char *needle)
 
 static void add_pool(struct db *db, const char *name)
 {
-	struct db_pool p = {.name = (char *)name, .driver = "btrfs", .source = "/x/disks/p.img",
-			    .size = 10ULL << 30, .description = "main"};
+	struct db_pool p = {.name = (char *)name,
+			    .driver = "btrfs",
+			    .source = "/x/disks/p.img",
+			    .size = 10ULL << 30,
+			    .description = "main"};
 	_cleanup_err_ struct err *e = NULL;
 
 	if (db_pool_insert(db, &p, &e) < 0)
@@ -89,9 +93,12 @@ static void add_pool(struct db *db, const char *name)
 static int64_t add_instance(struct db *db, const char *name, const char *pool, const char *image,
 			    const struct kvlist *config)
 {
-	struct db_instance inst = {.name = (char *)name, .pool = (char *)pool,
-				   .image = (char *)image, .architecture = "x86_64",
-				   .created_at = 1000, .state = DB_ROW_READY};
+	struct db_instance inst = {.name = (char *)name,
+				   .pool = (char *)pool,
+				   .image = (char *)image,
+				   .architecture = "x86_64",
+				   .created_at = 1000,
+				   .state = DB_ROW_READY};
 	_cleanup_err_ struct err *e = NULL;
 	int64_t id = -1;
 
@@ -119,12 +126,14 @@ static void test_open_schema(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 1);
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(conn,
-					    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-					    " ('pools', 'images', 'image_properties', 'image_aliases', 'instances',"
-					    " 'instance_config', 'snapshots', 'snapshot_config')",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(
+		conn,
+		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+		" ('pools', 'images', 'image_properties', 'image_aliases', 'instances',"
+		" 'instance_config', 'snapshots', 'snapshot_config')",
+		-1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 8);
 	sqlite3_finalize(st);
@@ -133,10 +142,12 @@ static void test_open_schema(void **state)
 	assert_int_equal(db_open(f->path, &again, &e), 0);
 	db_close(again);
 	again = NULL;
-	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 99", NULL, NULL, NULL),
+			 SQLITE_OK);
 	check_err(&e, db_open(f->path, &again, &e), -EPROTO, "newer");
 	assert_null(again);
-	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn, "PRAGMA user_version = 1", NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(conn);
 
 	check_err(&e, db_open("/nonexistent-dir/x/cairn.db", &again, &e), -ENOENT,
@@ -200,9 +211,15 @@ static void test_images_and_aliases(void **state)
 	_cleanup_err_ struct err *e = NULL;
 	_cleanup_kvlist_ struct kvlist props = {0};
 	char *aliases1[] = {"busybox", "bb", NULL};
-	struct db_image img = {.fingerprint = FP1, .pool = "default", .architecture = "x86_64",
-			       .description = "busybox", .created_at = 10, .uploaded_at = 20,
-			       .size = 12345, .aliases = aliases1, .state = DB_ROW_READY};
+	struct db_image img = {.fingerprint = FP1,
+			       .pool = "default",
+			       .architecture = "x86_64",
+			       .description = "busybox",
+			       .created_at = 10,
+			       .uploaded_at = 20,
+			       .size = 12345,
+			       .aliases = aliases1,
+			       .state = DB_ROW_READY};
 	struct db_image img2 = {.fingerprint = FP2, .state = DB_ROW_CREATING};
 	char *taken[] = {"bb", NULL};
 	struct db_image img3 = {.fingerprint = FP3, .aliases = taken};
@@ -216,14 +233,17 @@ static void test_images_and_aliases(void **state)
 	assert_int_equal(kvlist_set(&props, "release", "1.36"), 0);
 	img.properties = props;
 	assert_int_equal(db_image_insert(f->db, &img, &e), 0);
-	check_err(&e, db_image_insert(f->db, &img, &e), -EEXIST, "Image \"" FP1 "\" already exists");
+	check_err(&e, db_image_insert(f->db, &img, &e), -EEXIST,
+		  "Image \"" FP1 "\" already exists");
 	assert_int_equal(db_image_insert(f->db, &img2, &e), 0);
 	/* An alias already in use makes the whole insert fail: no half image stays behind. */
-	check_err(&e, db_image_insert(f->db, &img3, &e), -EEXIST, "Image alias \"bb\" already exists");
+	check_err(&e, db_image_insert(f->db, &img3, &e), -EEXIST,
+		  "Image alias \"bb\" already exists");
 	check_err(&e, db_image_get(f->db, FP3, &got, &e), -ENOENT, "Image \"" FP3 "\" not found");
 	img3.pool = "nopool";
 	img3.aliases = NULL;
-	check_err(&e, db_image_insert(f->db, &img3, &e), -ENOENT, "Storage pool \"nopool\" not found");
+	check_err(&e, db_image_insert(f->db, &img3, &e), -ENOENT,
+		  "Storage pool \"nopool\" not found");
 
 	assert_int_equal(db_image_get(f->db, FP1, &got, &e), 0);
 	assert_string_equal(got.fingerprint, FP1);
@@ -279,7 +299,8 @@ static void test_images_and_aliases(void **state)
 	assert_int_equal(db_alias_add(f->db, "web", FP2, "the web image", &e), 0);
 	check_err(&e, db_alias_add(f->db, "web", FP1, NULL, &e), -EEXIST,
 		  "Image alias \"web\" already exists");
-	check_err(&e, db_alias_add(f->db, "x", FP3, NULL, &e), -ENOENT, "Image \"" FP3 "\" not found");
+	check_err(&e, db_alias_add(f->db, "x", FP3, NULL, &e), -ENOENT,
+		  "Image \"" FP3 "\" not found");
 	assert_int_equal(db_alias_resolve(f->db, "web", &fp, &e), 0);
 	assert_string_equal(fp, FP2);
 	free(fp);
@@ -352,7 +373,8 @@ static void test_instances(void **state)
 	check_err(&e, db_instance_set_state(f->db, "c9", DB_ROW_READY, &e), -ENOENT,
 		  "Instance \"c9\" not found");
 	check_err(&e, db_instance_set_last_used(f->db, "c9", 1, &e), -ENOENT, "\"c9\" not found");
-	check_err(&e, db_instance_set_description(f->db, "c9", "", &e), -ENOENT, "\"c9\" not found");
+	check_err(&e, db_instance_set_description(f->db, "c9", "", &e), -ENOENT,
+		  "\"c9\" not found");
 
 	assert_int_equal(kvlist_set(&cfg2, "limits.cpu", "2"), 0);
 	assert_int_equal(db_instance_config_replace(f->db, "c1", &cfg2, &e), 0);
@@ -394,9 +416,14 @@ static void test_snapshots(void **state)
 	struct fixture *f = *state;
 	_cleanup_err_ struct err *e = NULL;
 	_cleanup_kvlist_ struct kvlist cfg = {0};
-	struct db_snapshot s = {.instance = "c1", .name = "snap0", .created_at = 200,
-				.expires_at = 0, .stateful = false, .scheduled = true,
-				.description = "nightly", .state = DB_ROW_CREATING};
+	struct db_snapshot s = {.instance = "c1",
+				.name = "snap0",
+				.created_at = 200,
+				.expires_at = 0,
+				.stateful = false,
+				.scheduled = true,
+				.description = "nightly",
+				.state = DB_ROW_CREATING};
 	struct db_snapshot got = {0}, *list = NULL;
 	sqlite3 *conn = NULL;
 	sqlite3_stmt *st = NULL;
@@ -415,11 +442,16 @@ static void test_snapshots(void **state)
 	s.instance = "c2";
 	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
 	s.instance = "c9";
-	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -ENOENT, "Instance \"c9\" not found");
+	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -ENOENT,
+		  "Instance \"c9\" not found");
 
 	/* An older snapshot inserted later lists first. */
-	s = (struct db_snapshot){.instance = "c1", .name = "manual", .created_at = 100,
-				 .expires_at = 999, .stateful = true, .state = DB_ROW_READY};
+	s = (struct db_snapshot){.instance = "c1",
+				 .name = "manual",
+				 .created_at = 100,
+				 .expires_at = 999,
+				 .stateful = true,
+				 .state = DB_ROW_READY};
 	assert_int_equal(db_snapshot_insert(f->db, &s, &id, &e), 0);
 	assert_true(id > id0);
 
@@ -531,19 +563,21 @@ static void test_list_thousand(void **state)
 	/* Bulk-load through a second connection: 1,000 fsync'ed transactions would only test the
 	 * disk. */
 	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(conn,
-				      "BEGIN;"
-				      "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1000)"
-				      " INSERT INTO instances (name, architecture, created_at, state)"
-				      " SELECT printf('c%04d', i), 'x86_64', i, 1 FROM seq;"
-				      "INSERT INTO instance_config (instance_id, key, value)"
-				      " SELECT id, k.key, k.value || id FROM instances,"
-				      " (SELECT 'limits.memory' AS key, 'm' AS value UNION ALL SELECT 'limits.cpu', 'c'"
-				      "  UNION ALL SELECT 'volatile.uuid', 'u' UNION ALL SELECT 'user.a', 'a'"
-				      "  UNION ALL SELECT 'boot.autostart', 'b') k;"
-				      "COMMIT;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(
+		conn,
+		"BEGIN;"
+		"WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1000)"
+		" INSERT INTO instances (name, architecture, created_at, state)"
+		" SELECT printf('c%04d', i), 'x86_64', i, 1 FROM seq;"
+		"INSERT INTO instance_config (instance_id, key, value)"
+		" SELECT id, k.key, k.value || id FROM instances,"
+		" (SELECT 'limits.memory' AS key, 'm' AS value UNION ALL SELECT 'limits.cpu', 'c'"
+		"  UNION ALL SELECT 'volatile.uuid', 'u' UNION ALL SELECT 'user.a', 'a'"
+		"  UNION ALL SELECT 'boot.autostart', 'b') k;"
+		"COMMIT;",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(conn);
 	/* One more through the API so that the API's own rows mix in. */
 	add_instance(f->db, "b-api", NULL, NULL, NULL);
@@ -631,14 +665,14 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_images_and_aliases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_images_and_aliases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,13 +38,23 @@ static void assert_refused(const char *key, const char *value, const char *needl
 
 static void test_table(void **state)
 {
-	static const char *const required[] = {
-		"limits.memory", "limits.cpu", "limits.processes", "security.privileged",
-		"security.protection.delete", "boot.autostart", "boot.autostart.delay",
-		"boot.host_shutdown_timeout", "migration.stateful", "snapshots.schedule",
-		"snapshots.schedule.stopped", "snapshots.schedule.catchup", "snapshots.pattern",
-		"snapshots.expiry", "snapshots.expiry.manual", "snapshots.retention",
-		"snapshots.limit"};
+	static const char *const required[] = {"limits.memory",
+					       "limits.cpu",
+					       "limits.processes",
+					       "security.privileged",
+					       "security.protection.delete",
+					       "boot.autostart",
+					       "boot.autostart.delay",
+					       "boot.host_shutdown_timeout",
+					       "migration.stateful",
+					       "snapshots.schedule",
+					       "snapshots.schedule.stopped",
+					       "snapshots.schedule.catchup",
+					       "snapshots.pattern",
+					       "snapshots.expiry",
+					       "snapshots.expiry.manual",
+					       "snapshots.retention",
+					       "snapshots.limit"};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
@@ -120,8 +130,8 @@ static void test_cpu(void **state)
 
 static void test_ints_and_bools(void **state)
 {
-	static const char *const bools[] = {"true", "false", "1", "0", "yes", "no", "on", "off",
-					    "TRUE", "Off"};
+	static const char *const bools[] = {"true", "false", "1",   "0",    "yes",
+					    "no",   "on",    "off", "TRUE", "Off"};
 
 	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
 		assert_ok("security.privileged", bools[i]);
@@ -233,12 +243,9 @@ static void test_validate_all_and_get(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_memory),
-		cmocka_unit_test(test_cpu),
-		cmocka_unit_test(test_ints_and_bools),
-		cmocka_unit_test(test_namespaces),
-		cmocka_unit_test(test_validate_all_and_get),
+	    cmocka_unit_test(test_table),      cmocka_unit_test(test_memory),
+	    cmocka_unit_test(test_cpu),	       cmocka_unit_test(test_ints_and_bools),
+	    cmocka_unit_test(test_namespaces), cmocka_unit_test(test_validate_all_and_get),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

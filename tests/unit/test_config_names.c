@@ -43,8 +43,9 @@ static void test_instance_invalid(void **state)
 {
 	char long_name[65];
 
-	assert_instance_refused("a b",
-				"Invalid instance name \"a b\": only ASCII letters, digits and \"-\" are allowed");
+	assert_instance_refused(
+	    "a b",
+	    "Invalid instance name \"a b\": only ASCII letters, digits and \"-\" are allowed");
 	assert_instance_refused("a/b", "\"a/b\": only ASCII");
 	assert_instance_refused("..", "\"..\": only ASCII");
 	assert_instance_refused("../etc", "only ASCII");
@@ -114,10 +115,10 @@ static void test_alias(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_instance_valid),
-		cmocka_unit_test(test_instance_invalid),
-		cmocka_unit_test(test_pool),
-		cmocka_unit_test(test_alias),
+	    cmocka_unit_test(test_instance_valid),
+	    cmocka_unit_test(test_instance_invalid),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_alias),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,12 +161,56 @@ static void test_depth_limit(void **state)
 
 static void test_emit_quoting(void **state)
 {
-	static const char *const tricky[] = {
-		"true", "false", "yes", "No", "on", "OFF", "null", "Null", "~", "12", "-3", "1.5",
-		"0x1f", "1e3", "", " lead", "trail ", "a: b", "a #b", "- item", "[x]", "{y}",
-		"#c", "&a", "*a", "!t", "|", ">", "'q'", "\"dq\"", "%p", "@at", "`bt", "?", ":",
-		"a:", "---", "...", "line1\nline2", "line1\nline2\n", "trail\n\n", " indented\nx",
-		"tab\tinside", "ctl\x01", "caf\xc3\xa9", "snap%d", "{date:%Y}", ".inf", "<<", "="};
+	static const char *const tricky[] = {"true",
+					     "false",
+					     "yes",
+					     "No",
+					     "on",
+					     "OFF",
+					     "null",
+					     "Null",
+					     "~",
+					     "12",
+					     "-3",
+					     "1.5",
+					     "0x1f",
+					     "1e3",
+					     "",
+					     " lead",
+					     "trail ",
+					     "a: b",
+					     "a #b",
+					     "- item",
+					     "[x]",
+					     "{y}",
+					     "#c",
+					     "&a",
+					     "*a",
+					     "!t",
+					     "|",
+					     ">",
+					     "'q'",
+					     "\"dq\"",
+					     "%p",
+					     "@at",
+					     "`bt",
+					     "?",
+					     ":",
+					     "a:",
+					     "---",
+					     "...",
+					     "line1\nline2",
+					     "line1\nline2\n",
+					     "trail\n\n",
+					     " indented\nx",
+					     "tab\tinside",
+					     "ctl\x01",
+					     "caf\xc3\xa9",
+					     "snap%d",
+					     "{date:%Y}",
+					     ".inf",
+					     "<<",
+					     "="};
 	_cleanup_json_ json_object *obj = json_object_new_object();
 	_cleanup_json_ json_object *arr = json_object_new_array();
 	_cleanup_free_ char *text = NULL;
@@ -193,12 +237,12 @@ static void test_emit_quoting(void **state)
 static void test_emit_shapes(void **state)
 {
 	_cleanup_json_ json_object *t = json_tokener_parse(
-		"{\"name\":\"c1\",\"count\":42,\"neg\":-1,\"max\":9223372036854775807,"
-		"\"min\":-9223372036854775808,\"b\":true,\"f\":false,\"z\":null,"
-		"\"config\":{\"limits.memory\":\"256MiB\",\"user.x\":\"\"},"
-		"\"empty_obj\":{},\"empty_arr\":[],"
-		"\"list\":[1,\"two\",[3,[4]],{\"k\":null},[]],"
-		"\"description\":\"first line\\nsecond line\\n\"}");
+	    "{\"name\":\"c1\",\"count\":42,\"neg\":-1,\"max\":9223372036854775807,"
+	    "\"min\":-9223372036854775808,\"b\":true,\"f\":false,\"z\":null,"
+	    "\"config\":{\"limits.memory\":\"256MiB\",\"user.x\":\"\"},"
+	    "\"empty_obj\":{},\"empty_arr\":[],"
+	    "\"list\":[1,\"two\",[3,[4]],{\"k\":null},[]],"
+	    "\"description\":\"first line\\nsecond line\\n\"}");
 	_cleanup_free_ char *text = NULL;
 	_cleanup_json_ json_object *root_null = NULL;
 	_cleanup_json_ json_object *root_str = json_object_new_string("plain");
@@ -288,15 +332,15 @@ static void test_key_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_types),
-		cmocka_unit_test(test_empty_documents),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_emit_quoting),
-		cmocka_unit_test(test_emit_shapes),
-		cmocka_unit_test(test_emit_invalid_utf8),
-		cmocka_unit_test(test_incus_style_document),
-		cmocka_unit_test(test_key_line),
+	    cmocka_unit_test(test_types),
+	    cmocka_unit_test(test_empty_documents),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_emit_quoting),
+	    cmocka_unit_test(test_emit_shapes),
+	    cmocka_unit_test(test_emit_invalid_utf8),
+	    cmocka_unit_test(test_incus_style_document),
+	    cmocka_unit_test(test_key_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
