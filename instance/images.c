@@ -47,8 +47,8 @@ int instance_image_resolve(const struct instance_env *env, const char *ref, char
 	}
 	r = db_image_get(env->db, ref, &img, NULL);
 	if (r == -EINVAL)
-		return err_set(err, -EINVAL, "Image \"%s\" is ambiguous: give more of its fingerprint",
-			       ref);
+		return err_set(err, -EINVAL,
+			       "Image \"%s\" is ambiguous: give more of its fingerprint", ref);
 	if (r < 0 || img.state != DB_ROW_READY)
 		return err_set(err, -ENOENT, "Image \"%s\" not found", ref);
 	fp = strdup(img.fingerprint);
@@ -96,13 +96,13 @@ static int metadata_to_row(json_object *md, struct db_image *row)
 	return 0;
 }
 
-static int fill_and_insert(const struct instance_env *env, struct storage_pool *pool,
-			   struct db_image *row,
-			   int (*fill)(const char *dir, void *data, json_object **ret_md,
-				       struct err **err),
-			   void *data, struct err **err)
+static int
+fill_and_insert(const struct instance_env *env, struct storage_pool *pool, struct db_image *row,
+		int (*fill)(const char *dir, void *data, json_object **ret_md, struct err **err),
+		void *data, struct err **err)
 {
-	_cleanup_free_ char *dir = storage_volume_path(pool, STORAGE_VOLUME_IMAGE, row->fingerprint);
+	_cleanup_free_ char *dir =
+	    storage_volume_path(pool, STORAGE_VOLUME_IMAGE, row->fingerprint);
 	_cleanup_json_ json_object *md = NULL;
 	int r;
 
@@ -121,11 +121,10 @@ static int fill_and_insert(const struct instance_env *env, struct storage_pool *
  * The volume comes first and the row (with its aliases, in one transaction) last: a daemon
  * killed in between leaves a volume without a row, which instance_image_recover() removes.
  */
-static int store_image(const struct instance_env *env, struct storage_pool *pool,
-		       struct db_image *row,
-		       int (*fill)(const char *dir, void *data, json_object **ret_md,
-				   struct err **err),
-		       void *data, struct err **err)
+static int
+store_image(const struct instance_env *env, struct storage_pool *pool, struct db_image *row,
+	    int (*fill)(const char *dir, void *data, json_object **ret_md, struct err **err),
+	    void *data, struct err **err)
 {
 	_cleanup_(db_image_done) struct db_image existing = {0};
 	int r;
@@ -137,7 +136,8 @@ static int store_image(const struct instance_env *env, struct storage_pool *pool
 		_cleanup_free_ char *fp = NULL;
 
 		if (db_alias_resolve(env->db, row->aliases[i], &fp, NULL) >= 0)
-			return err_set(err, -EEXIST, "Alias \"%s\" already exists", row->aliases[i]);
+			return err_set(err, -EEXIST, "Alias \"%s\" already exists",
+				       row->aliases[i]);
 	}
 	row->state = DB_ROW_READY;
 	r = storage_volume_create(pool, STORAGE_VOLUME_IMAGE, row->fingerprint, err);
@@ -361,7 +361,8 @@ int instance_image_recover(const struct instance_env *env, struct err **err)
 		log_info("Removing image \"%.12s\" left half made or half deleted",
 			 rows[i].fingerprint);
 		if (pool)
-			storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, rows[i].fingerprint, NULL);
+			storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, rows[i].fingerprint,
+					      NULL);
 		db_image_delete(env->db, rows[i].fingerprint, NULL);
 	}
 	for (size_t p = 0; p < env->n_pools; p++) {
