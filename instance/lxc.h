@@ -27,8 +27,8 @@ enum instance_status {
 
 struct instance_state {
 	enum instance_status status;
-	pid_t pid;            /* init as the host sees it; 0 when stopped */
-	int64_t processes;    /* tasks in the container's cgroup; -1 when stopped */
+	pid_t pid;	       /* init as the host sees it; 0 when stopped */
+	int64_t processes;     /* tasks in the container's cgroup; -1 when stopped */
 	uint64_t memory_usage; /* bytes */
 	uint64_t memory_peak;  /* bytes */
 	uint64_t cpu_usage;    /* nanoseconds */

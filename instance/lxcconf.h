@@ -21,14 +21,14 @@ enum instance_cgroup_layout {
 
 struct instance_lxc_spec {
 	const char *name;
-	const char *rootfs_path;  /* absolute path of the rootfs directory */
-	const char *log_path;     /* lxc.log.file */
-	const char *console_log;  /* lxc.console.logfile */
+	const char *rootfs_path;     /* absolute path of the rootfs directory */
+	const char *log_path;	     /* lxc.log.file */
+	const char *console_log;     /* lxc.console.logfile */
 	const struct kvlist *config; /* the instance's validated config */
-	struct idmap idmap;       /* used unless security.privileged is true */
+	struct idmap idmap;	     /* used unless security.privileged is true */
 	enum instance_cgroup_layout cgroup;
-	unsigned host_cpus;       /* for limits.cpu counts and ranges */
-	uint64_t host_memory;     /* bytes, for limits.memory percentages */
+	unsigned host_cpus;   /* for limits.cpu counts and ranges */
+	uint64_t host_memory; /* bytes, for limits.memory percentages */
 };
 
 /*
