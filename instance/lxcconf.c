@@ -255,7 +255,7 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 
 	value = spec->config ? config_get(spec->config, "limits.memory") : NULL;
 	if (value && *value) {
-		uint64_t bytes;
+		uint64_t bytes = 0;
 
 		r = render_memory(spec, value, &bytes, err);
 		if (r < 0)
