@@ -8,7 +8,7 @@
 static int member(json_object *o, const char *key, bool required, json_type type,
 		  const char *type_name, json_object **ret, struct err **err)
 {
-	json_object *v;
+	json_object *v = NULL;
 
 	if (!o || !json_object_object_get_ex(o, key, &v) || !v) {
 		if (required)
@@ -23,7 +23,7 @@ static int member(json_object *o, const char *key, bool required, json_type type
 
 int body_string(json_object *o, const char *key, bool required, const char **ret, struct err **err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int r = member(o, key, required, json_type_string, "a string", &v, err);
 
 	if (r > 0)
@@ -33,7 +33,7 @@ int body_string(json_object *o, const char *key, bool required, const char **ret
 
 int body_bool(json_object *o, const char *key, bool *ret, struct err **err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int r = member(o, key, false, json_type_boolean, "true or false", &v, err);
 
 	if (r > 0)
@@ -43,7 +43,7 @@ int body_bool(json_object *o, const char *key, bool *ret, struct err **err)
 
 int body_int(json_object *o, const char *key, int64_t *ret, struct err **err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int r = member(o, key, false, json_type_int, "a whole number", &v, err);
 
 	if (r > 0)
