@@ -70,7 +70,7 @@ static char *host_architecture(void)
 /* Reads description/os/release from metadata.yaml's properties, and its architecture. */
 static int metadata_to_row(json_object *md, struct db_image *row)
 {
-	json_object *p, *arch;
+	json_object *p, *arch, *created;
 
 	if (json_object_object_get_ex(md, "properties", &p) &&
 	    json_object_is_type(p, json_type_object)) {
@@ -83,6 +83,9 @@ static int metadata_to_row(json_object *md, struct db_image *row)
 				return -ENOMEM;
 		}
 	}
+	if (json_object_object_get_ex(md, "creation_date", &created) &&
+	    json_object_is_type(created, json_type_int) && json_object_get_int64(created) > 0)
+		row->created_at = json_object_get_int64(created);
 	if (json_object_object_get_ex(md, "architecture", &arch)) {
 		free(row->architecture);
 		row->architecture = strdup(json_object_get_string(arch));

@@ -635,6 +635,18 @@ int instance_recover(const struct instance_env *env, struct err **err)
 	return 0;
 }
 
+/* As in Incus: an explicit boot.autostart wins; unset, an instance comes back the way it was
+ * when the daemon last saw it. */
+static bool wants_autostart(const struct kvlist *config)
+{
+	const char *autostart = kvlist_get(config, "boot.autostart");
+	const char *power = kvlist_get(config, "volatile.last_state.power");
+
+	if (autostart && *autostart)
+		return config_get_bool(config, "boot.autostart", false);
+	return power && strcmp(power, "RUNNING") == 0;
+}
+
 void instance_autostart(const struct instance_env *env)
 {
 	struct db_instance *rows = NULL;
@@ -647,14 +659,12 @@ void instance_autostart(const struct instance_env *env)
 	}
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_err_ struct err *se = NULL;
-		const char *power = kvlist_get(&rows[i].config, "volatile.last_state.power");
 		struct instance_state st = {0};
 		int r;
 
 		if (rows[i].state != DB_ROW_READY)
 			continue;
-		if (!config_get_bool(&rows[i].config, "boot.autostart", false) &&
-		    !(power && strcmp(power, "RUNNING") == 0))
+		if (!wants_autostart(&rows[i].config))
 			continue;
 		if (instance_state(env, rows[i].name, false, &st, NULL) < 0 ||
 		    st.status != INSTANCE_STOPPED)

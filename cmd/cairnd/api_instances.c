@@ -131,7 +131,9 @@ HANDLER(handle_instances_list)
 			json_object_array_add(list, json_object_new_string(url ? url : ""));
 			continue;
 		}
-		instance_state(&d->env, rows[i].name, false, &st, NULL);
+		/* Usage figures cost a few cgroup reads per running instance: only for the
+		 * recursion that returns the state. */
+		instance_state(&d->env, rows[i].name, recursion >= 2, &st, NULL);
 		json_object_array_add(list, instance_to_json(&rows[i], &st, recursion >= 2));
 	}
 	db_instances_free(rows, n);
@@ -457,7 +459,7 @@ HANDLER(handle_instance_state_put)
 		return r;
 	if (stateful && !config_get_bool(&row.config, "migration.stateful", false))
 		return err_set(err, -EINVAL,
-			       "Stateful stop requires migration.stateful to be set to true");
+			       "Stateful %s requires migration.stateful to be set to true", action);
 	if (stateful)
 		return err_set(err, -EOPNOTSUPP, "Stateful stop and start are not supported yet");
 	r = instance_state(&d->env, row.name, false, &st, err);

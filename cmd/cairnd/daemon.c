@@ -143,9 +143,15 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 	row.name = (char *)name;
 	row.driver = (char *)driver;
 	row.source = (char *)source;
-	row.size = strcmp(driver, "btrfs") == 0 && default_source
-		       ? (size ? size : DEFAULT_POOL_SIZE)
-		       : size;
+	row.size = size;
+	/* A loop-file pool (the default source, or a file that does not exist yet) gets the
+	 * default size; block devices and directories have their own. */
+	if (strcmp(driver, "btrfs") == 0 && !size) {
+		struct stat st;
+
+		if (default_source || stat(source, &st) < 0 || S_ISREG(st.st_mode))
+			row.size = DEFAULT_POOL_SIZE;
+	}
 	row.description = (char *)"";
 	r = add_pool(d, &row, true, err);
 	if (r < 0)
