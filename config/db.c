@@ -100,6 +100,16 @@ static const char *const migrations[] = {
     "  key TEXT NOT NULL,"
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (snapshot_id, key));",
+    /* The journal of multi-step operations (snapshot rename and restore): a row is written
+     * before the first step and removed after the last; the recovery pass rolls every row it
+     * finds forward. */
+    "CREATE TABLE pending ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  instance TEXT NOT NULL,"
+    "  a TEXT NOT NULL DEFAULT '',"
+    "  b TEXT NOT NULL DEFAULT '',"
+    "  flags INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1711,4 +1721,84 @@ int db_snapshot_delete(struct db *db, const char *instance, const char *name, st
 	return snapshot_change(db, instance, name,
 			       "DELETE FROM snapshots WHERE instance_id = ?1 AND name = ?2",
 			       SNAP_ARG_NONE, 0, NULL, err);
+}
+
+/* ---- journal ---- */
+
+void db_pending_done(struct db_pending *p)
+{
+	if (!p)
+		return;
+	free(p->kind);
+	free(p->instance);
+	free(p->a);
+	free(p->b);
+	*p = (struct db_pending){0};
+}
+
+void db_pendings_free(struct db_pending *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		db_pending_done(&v[i]);
+	free(v);
+}
+
+static void pending_done_cb(void *p)
+{
+	db_pending_done(p);
+}
+
+int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = db_lock(db);
+	int r;
+
+	r = change_rows(db, "INSERT INTO pending (kind, instance, a, b, flags) VALUES (?, ?, ?, ?, ?)",
+			err, "ttttb", p->kind, p->instance, p->a ? p->a : "", p->b ? p->b : "",
+			(int)p->flags);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot record the %s of instance \"%s\"", p->kind,
+				p->instance);
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(db->conn);
+	return 0;
+}
+
+int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = db_lock(db);
+	_cleanup_(rows_done) struct rows rows = {.size = sizeof(struct db_pending),
+						 .done = pending_done_cb};
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = prepare(db, "SELECT id, kind, instance, a, b, flags FROM pending ORDER BY id", &st, err);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_pending *p = rows_add(&rows);
+
+		if (!p)
+			return oom(err);
+		p->id = sqlite3_column_int64(st, 0);
+		if (col_str(st, 1, &p->kind) < 0 || col_str(st, 2, &p->instance) < 0 ||
+		    col_str(st, 3, &p->a) < 0 || col_str(st, 4, &p->b) < 0)
+			return oom(err);
+		p->flags = sqlite3_column_int(st, 5) != 0;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "Cannot read the journal");
+	*ret = rows.v;
+	*ret_n = rows.n;
+	rows.v = NULL;
+	rows.n = 0;
+	return 0;
+}
+
+int db_pending_delete(struct db *db, int64_t id, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = db_lock(db);
+	int r = change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
+
+	return r == -ENOENT ? 0 : r;
 }

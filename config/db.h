@@ -72,6 +72,20 @@ struct db_snapshot {
 	enum db_row_state state;
 };
 
+/*
+ * One entry of the journal of multi-step operations. `kind` says which ("snapshot-rename": a =
+ * old name, b = new name; "snapshot-restore": a = snapshot, flags = disk only); the recovery pass
+ * rolls each entry forward and then deletes it.
+ */
+struct db_pending {
+	int64_t id;
+	char *kind;
+	char *instance;
+	char *a;
+	char *b;
+	bool flags;
+};
+
 /* Opens (creating if needed) the database at `path` and brings its schema up to date. */
 int db_open(const char *path, struct db **ret, struct err **err);
 
@@ -153,3 +167,12 @@ int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name
 int db_snapshot_rename(struct db *db, const char *instance, const char *name, const char *new_name,
 		       struct err **err);
 int db_snapshot_delete(struct db *db, const char *instance, const char *name, struct err **err);
+
+/* The journal. db_pending_add stores a new entry (p->id ignored) and its id in *ret_id (may be
+ * NULL); db_pending_list returns every entry, oldest first (free with db_pendings_free);
+ * db_pending_delete removes one (a missing one is fine). */
+void db_pending_done(struct db_pending *p);
+void db_pendings_free(struct db_pending *v, size_t n);
+int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, struct err **err);
+int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struct err **err);
+int db_pending_delete(struct db *db, int64_t id, struct err **err);

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kvlist.h"
 #include "common/util.h"
+#include "config/snaprules.h"
 
 /* Highest CPU number or count accepted in limits.cpu; far above any real host, low enough
  * that arithmetic on it cannot overflow. */
@@ -182,6 +183,28 @@ static int validate_cpu(const char *key, const char *value, struct err **err)
 		       value, key);
 }
 
+static int validate_pattern(const char *key, const char *value, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_snapshot_pattern_valid(value, &e);
+
+	if (r < 0)
+		return err_set(err, r, "Invalid value \"%s\" for \"%s\": %s", value, key,
+			       err_msg(e, r));
+	return 0;
+}
+
+static int validate_expiry(const char *key, const char *value, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_expiry_valid(value, &e);
+
+	if (r < 0)
+		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"%s\": %s", value, key,
+			       err_msg(e, r));
+	return 0;
+}
+
 static const struct config_key keys[] = {
     {"boot.autostart", CONFIG_KEY_BOOL, NULL, NULL, true,
      "Start the instance when the daemon starts (unset: if it was running before)"},
@@ -205,13 +228,13 @@ static const struct config_key keys[] = {
      "Run the instance without a user namespace (root inside is root outside)"},
     {"security.protection.delete", CONFIG_KEY_BOOL, "false", NULL, true,
      "Refuse to delete the instance, even with --force"},
-    {"snapshots.expiry", CONFIG_KEY_STRING, NULL, NULL, true,
+    {"snapshots.expiry", CONFIG_KEY_STRING, NULL, validate_expiry, true,
      "Lifetime of scheduled snapshots, e.g. 1d 3H (terms S M H d w m y)"},
-    {"snapshots.expiry.manual", CONFIG_KEY_STRING, NULL, NULL, true,
+    {"snapshots.expiry.manual", CONFIG_KEY_STRING, NULL, validate_expiry, true,
      "Lifetime of manual snapshots (unset: they never expire)"},
     {"snapshots.limit", CONFIG_KEY_INT, NULL, validate_non_negative, true,
      "Most snapshots the instance keeps"},
-    {"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", NULL, true,
+    {"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", validate_pattern, true,
      "Name of scheduled snapshots: %d is the next number, {date:FORMAT} the time"},
     {"snapshots.retention", CONFIG_KEY_STRING, NULL, NULL, true,
      "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m"},
