@@ -1,5 +1,6 @@
 #include "instance/instance.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -154,6 +155,57 @@ int instance_write_backup(const struct instance_env *env, const char *name, stru
 	return file_write_atomic(path, text, strlen(text), 0600, err);
 }
 
+int instance_disk_snapshots(const struct storage_pool *pool, const char *name, char ***ret_names,
+			    struct err **err)
+{
+	/* storage_snapshot_path() with an empty snapshot name is the instance's snapshot
+	 * directory (with a trailing slash, which opendir() takes as well). */
+	_cleanup_free_ char *dir = storage_snapshot_path(pool, name, "");
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ char **names = NULL;
+	struct dirent *de;
+
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to list the snapshots of \"%s\"", name);
+	while (d && (errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strv_push(&names, de->d_name) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+	}
+	if (d && errno)
+		return err_set_errno(err, -errno, "Failed to list the snapshots of \"%s\"", name);
+	if (!names && !(names = calloc(1, sizeof(char *))))
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret_names = steal_pointer(&names);
+	return 0;
+}
+
+int instance_remove_disk_snapshots(const struct storage_pool *pool, const char *name,
+				   struct err **err)
+{
+	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ char *dir = storage_snapshot_path(pool, name, "");
+	int r;
+
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_disk_snapshots(pool, name, &names, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; names[i]; i++) {
+		r = storage_snapshot_delete(pool, name, names[i], err);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to remove \"%s\"", dir);
+	return 0;
+}
+
 /* Everything that can be removed of an instance without its row: link, logs, volume. Missing
  * pieces are fine, so this both undoes a half-made create and finishes a half-done delete. */
 static int remove_instance_files(const struct instance_env *env, const char *name,
@@ -172,6 +224,9 @@ static int remove_instance_files(const struct instance_env *env, const char *nam
 		return r;
 	if (!pool)
 		return 0;
+	r = instance_remove_disk_snapshots(pool, name, err);
+	if (r < 0)
+		return r;
 	r = storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, name, NULL);
 	if (r < 0 && r != -ENOENT)
 		return storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -676,4 +731,166 @@ void instance_autostart(const struct instance_env *env)
 				  err_msg(se, r));
 	}
 	db_instances_free(rows, n);
+}
+
+int instance_freeze(const struct instance_env *env, const char *name, bool freeze, struct err **err)
+{
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
+	_cleanup_lxc_ struct lxc_container *c = NULL;
+
+	if (!lxcpath)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* freeze/unfreeze only talk to the container's command socket: no fork here. */
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		return err_set(err, -EIO, "Failed to load instance \"%s\"", name);
+	if (freeze ? !c->freeze(c) : !c->unfreeze(c))
+		return err_set(err, -EIO, "Failed to %s instance \"%s\"",
+			       freeze ? "freeze" : "unfreeze", name);
+	return 0;
+}
+
+/* The config of a copy: the source's, stopped, with what describes the files kept (the idmap
+ * base the rootfs is shifted to, the image it came from). */
+static int copy_config(const struct kvlist *src, struct kvlist *ret)
+{
+	int r = kvlist_copy(ret, src);
+
+	if (r >= 0)
+		r = kvlist_set(ret, "volatile.last_state.power", "STOPPED");
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * Copies the READY snapshots of `src` to `dst` (whose volume does not exist yet): each one is
+ * made the volume `dst` for a moment, snapshotted read-only under its own name and the volume
+ * dropped again. On btrfs each step is a snapshot; on dir a copy.
+ */
+static int copy_snapshots(const struct instance_env *env, struct storage_pool *pool,
+			  const char *src, const char *dst, struct err **err)
+{
+	struct db_snapshot *snaps = NULL;
+	size_t n = 0;
+	int r;
+
+	r = db_snapshot_list(env->db, src, &snaps, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct db_snapshot copy;
+
+		if (snaps[i].state != DB_ROW_READY)
+			continue;
+		r = storage_volume_from_snapshot(pool, src, snaps[i].name, dst, err);
+		if (r < 0)
+			break;
+		r = storage_snapshot_create(pool, dst, snaps[i].name, err);
+		if (r >= 0)
+			r = storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, dst, err);
+		else
+			storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, dst, NULL);
+		if (r < 0)
+			break;
+		copy = snaps[i];
+		copy.instance = (char *)dst;
+		r = db_snapshot_insert(env->db, &copy, NULL, err);
+	}
+	db_snapshots_free(snaps, n);
+	return r;
+}
+
+int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
+		  const char *dst, bool instance_only, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_(db_snapshot_done) struct db_snapshot snap = {0};
+	_cleanup_kvlist_ struct kvlist config = {0};
+	_cleanup_free_ char *vol = NULL, *link = NULL, *logs = NULL;
+	struct db_instance new_row = {0};
+	struct instance_state st = {0};
+	struct storage_pool *pool;
+	bool frozen = false;
+	int r;
+
+	r = config_instance_name_valid(dst, err);
+	if (r < 0)
+		return r;
+	r = instance_get(env, src, &row, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	if (snapshot) {
+		r = db_snapshot_get(env->db, src, snapshot, &snap, err);
+		if (r < 0)
+			return r;
+		if (snap.state != DB_ROW_READY)
+			return err_set(err, -ENOENT, "Snapshot \"%s\" of instance \"%s\" not found",
+				       snapshot, src);
+	}
+	if (copy_config(snapshot ? &snap.config : &row.config, &config) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* The copy keeps the idmap base of the files it gets; a snapshot taken before
+	 * security.privileged changed carries its own. */
+	if (snapshot && kvlist_get(&row.config, "volatile.idmap.base") &&
+	    !kvlist_get(&config, "volatile.idmap.base") &&
+	    kvlist_set(&config, "volatile.idmap.base",
+		       kvlist_get(&row.config, "volatile.idmap.base")) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	new_row.name = (char *)dst;
+	new_row.pool = row.pool;
+	new_row.image = row.image;
+	new_row.architecture = row.architecture;
+	new_row.description = row.description ? row.description : (char *)"";
+	new_row.created_at = time_now();
+	new_row.config = config;
+	new_row.state = DB_ROW_CREATING;
+	r = db_instance_insert(env->db, &new_row, NULL, err);
+	if (r < 0)
+		return r;
+
+	/* From here on the CREATING row makes a half copy recoverable: instance_recover()
+	 * removes its volume and snapshots. */
+	if (!snapshot && !instance_only)
+		r = copy_snapshots(env, pool, src, dst, err);
+	crashpoint("copy-after-snapshots");
+	if (r >= 0 && snapshot) {
+		r = storage_volume_from_snapshot(pool, src, snapshot, dst, err);
+	} else if (r >= 0) {
+		if (pool->ops->snapshot_needs_freeze &&
+		    instance_state(env, src, false, &st, NULL) >= 0 &&
+		    st.status == INSTANCE_RUNNING) {
+			r = instance_freeze(env, src, true, err);
+			frozen = r >= 0;
+		}
+		if (r >= 0)
+			r = storage_volume_copy(pool, STORAGE_VOLUME_CONTAINER, src,
+						STORAGE_VOLUME_CONTAINER, dst, err);
+		if (frozen)
+			instance_freeze(env, src, false, NULL);
+	}
+	crashpoint("copy-after-volume");
+	if (r >= 0) {
+		vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, dst);
+		link = link_path(env, dst);
+		logs = instance_log_dir(env, dst);
+		if (!vol || !link || !logs)
+			r = err_set(err, -ENOMEM, "Out of memory");
+	}
+	if (r >= 0)
+		r = mkdir_p(logs, 0700, err);
+	if (r >= 0 && symlink(vol, link) < 0 && errno != EEXIST)
+		r = err_set_errno(err, -errno, "Failed to link \"%s\"", link);
+	if (r >= 0)
+		r = instance_write_backup(env, dst, err);
+	if (r >= 0)
+		r = db_instance_set_state(env->db, dst, DB_ROW_READY, err);
+	if (r < 0) {
+		remove_instance_files(env, dst, row.pool, NULL);
+		db_instance_delete(env->db, dst, NULL);
+		return r;
+	}
+	return 0;
 }

@@ -104,6 +104,35 @@ int instance_write_backup(const struct instance_env *env, const char *name, stru
  */
 int instance_recover(const struct instance_env *env, struct err **err);
 
+/*
+ * Names of the entries under containers-snapshots/<name>/ of `pool` (snapshots on disk, hidden
+ * temporaries included). NULL-terminated, never NULL on success; free with strv_free(). An absent
+ * directory gives an empty list.
+ */
+int instance_disk_snapshots(const struct storage_pool *pool, const char *name, char ***ret_names,
+			    struct err **err);
+
+/* Deletes every snapshot of `name` on `pool` from the disk, then its snapshot directory. Missing
+ * pieces are fine. */
+int instance_remove_disk_snapshots(const struct storage_pool *pool, const char *name,
+				   struct err **err);
+
+/* Freezes (`freeze`) or thaws a running container through its command socket: copy-based
+ * drivers need a still rootfs while they snapshot it. -EIO when liblxc refuses. */
+int instance_freeze(const struct instance_env *env, const char *name, bool freeze,
+		    struct err **err);
+
+/*
+ * Makes instance `dst` (stopped) a copy of instance `src`, or of its snapshot `snapshot` when not
+ * NULL, on the same pool, with the source's config (volatile.last_state.power=STOPPED). A copy of
+ * an instance takes its READY snapshots along unless `instance_only`. The row is CREATING until
+ * everything is in place, so recovery removes a half copy. A running source on a copy-based
+ * driver is frozen while its volume is copied. -EEXIST when `dst` is taken, -ENOENT for an
+ * unknown source, -EINVAL for a bad name.
+ */
+int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
+		  const char *dst, bool instance_only, struct err **err);
+
 /* Starts the instances that have boot.autostart=true or were running when the daemon last
  * stopped (volatile.last_state.power=RUNNING) and are not running now. Logs failures. */
 void instance_autostart(const struct instance_env *env);

@@ -1,0 +1,705 @@
+#include "snapshots/snapshots.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/crashpoint.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/keys.h"
+#include "config/snaprules.h"
+#include "instance/instance.h"
+#include "storage/storage.h"
+
+#define PENDING_RENAME "snapshot-rename"
+#define PENDING_RESTORE "snapshot-restore"
+
+/* How long a restore waits for a running instance to shut down cleanly before killing it. */
+#define RESTORE_STOP_TIMEOUT 30
+
+static void db_instance_donep(struct db_instance *i)
+{
+	db_instance_done(i);
+}
+#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
+#define _cleanup_db_snapshot_ _cleanup_(db_snapshot_done)
+
+void snapshot_infos_free(struct snapshot_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		db_snapshot_done(&v[i].row);
+	free(v);
+}
+
+static int not_found(const char *instance, const char *name, struct err **err)
+{
+	return err_set(err, -ENOENT, "Snapshot \"%s\" of instance \"%s\" not found", name,
+		       instance);
+}
+
+/* The instance row (READY) and its pool. */
+static int load_instance(const struct instance_env *env, const char *instance,
+			 struct db_instance *ret, struct storage_pool **ret_pool, struct err **err)
+{
+	int r = instance_get(env, instance, ret, err);
+
+	if (r < 0)
+		return r;
+	*ret_pool = instance_env_pool(env, ret->pool);
+	if (!*ret_pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", ret->pool);
+	return 0;
+}
+
+/* A READY snapshot row; anything else is "not found" to users. */
+static int load_snapshot(const struct instance_env *env, const char *instance, const char *name,
+			 struct db_snapshot *ret, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = db_snapshot_get(env->db, instance, name, ret, &e);
+
+	if (r == -ENOENT || (r >= 0 && ret->state != DB_ROW_READY)) {
+		if (r >= 0)
+			db_snapshot_done(ret);
+		return not_found(instance, name, err);
+	}
+	if (r < 0)
+		return err_set(err, r, "%s", err_msg(e, r));
+	return 0;
+}
+
+static bool is_running(const struct instance_env *env, const char *instance)
+{
+	struct instance_state st = {0};
+
+	return instance_state(env, instance, false, &st, NULL) >= 0 &&
+	       st.status != INSTANCE_STOPPED;
+}
+
+/* When a new snapshot expires: --no-expiry, --expiry, else the instance's key for its kind. */
+static int resolve_expiry(const struct db_instance *row, const struct snapshot_create_opts *opts,
+			  int64_t now, int64_t *ret, struct err **err)
+{
+	const char *key = opts->scheduled ? "snapshots.expiry" : "snapshots.expiry.manual";
+	const char *expr;
+	int r;
+
+	*ret = 0;
+	if (opts->no_expiry)
+		return 0;
+	if (opts->expiry && *opts->expiry) {
+		r = config_expiry_resolve(opts->expiry, now, ret, err);
+		if (r < 0)
+			return r;
+		if (*ret <= now)
+			return err_set(err, -EINVAL, "Expiry \"%s\" is not in the future",
+				       opts->expiry);
+		return 0;
+	}
+	expr = config_get(&row->config, key);
+	if (!expr || !*expr)
+		return 0;
+	return config_expiry_add(expr, now, ret, err);
+}
+
+/* Removes a snapshot whose row is already DELETING (or CREATING): disk first, then the row.
+ * A subvolume that is not there is fine, so this both finishes a delete and undoes a create. */
+static int remove_snapshot(const struct instance_env *env, struct storage_pool *pool,
+			   const char *instance, const char *name, struct err **err)
+{
+	int r = storage_snapshot_delete(pool, instance, name, NULL);
+
+	if (r < 0 && r != -ENOENT)
+		return storage_snapshot_delete(pool, instance, name, err);
+	return db_snapshot_delete(env->db, instance, name, err);
+}
+
+static int delete_locked(const struct instance_env *env, struct storage_pool *pool,
+			 const char *instance, const char *name, struct err **err)
+{
+	int r = db_snapshot_set_state(env->db, instance, name, DB_ROW_DELETING, err);
+
+	if (r < 0)
+		return r;
+	crashpoint("snapshot-delete-after-mark");
+	return remove_snapshot(env, pool, instance, name, err);
+}
+
+int snapshot_create(const struct instance_env *env, const char *instance,
+		    const struct snapshot_create_opts *opts, char **ret_name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ char *name = NULL;
+	struct db_snapshot *snaps = NULL;
+	struct db_snapshot snap = {0};
+	struct storage_pool *pool = NULL;
+	size_t n = 0, count = 0;
+	int64_t now = time_now(), expires_at = 0, limit = -1;
+	bool exists = false, frozen = false;
+	const char *limit_s;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	if (opts->stateful) {
+		if (!config_get_bool(&row.config, "migration.stateful", false))
+			return err_set(err, -EINVAL,
+				       "Stateful snapshots require migration.stateful to be set "
+				       "to true");
+		r = snapshot_criu_check(err);
+		if (r < 0)
+			return r;
+		return err_set(err, -EOPNOTSUPP,
+			       "Stateful snapshots are not supported by this version of cairn");
+	}
+	if (opts->name) {
+		r = config_snapshot_name_valid(opts->name, err);
+		if (r < 0)
+			return r;
+	}
+
+	r = db_snapshot_list(env->db, instance, &snaps, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = strv_push(&names, snaps[i].name) < 0 ? -ENOMEM : 0;
+		if (opts->name && strcmp(snaps[i].name, opts->name) == 0)
+			exists = true;
+		else
+			count++;
+	}
+	db_snapshots_free(snaps, n);
+	if (r < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	if (opts->name) {
+		name = strdup(opts->name);
+		if (!name)
+			return err_set(err, -ENOMEM, "Out of memory");
+	} else {
+		r = config_snapshot_pattern_expand(config_get(&row.config, "snapshots.pattern"),
+						   now, names, &name, err);
+		if (r < 0)
+			return err_wrap(err, r, "Failed to name a snapshot of instance \"%s\"",
+					instance);
+	}
+	if (exists && !opts->reuse)
+		return err_set(err, -EEXIST, "Snapshot \"%s\" of instance \"%s\" already exists",
+			       name, instance);
+
+	limit_s = config_get(&row.config, "snapshots.limit");
+	if (limit_s && *limit_s)
+		limit = strtoll(limit_s, NULL, 10);
+	if (limit >= 0 && !opts->scheduled && (int64_t)count >= limit)
+		return err_set(
+		    err, -EINVAL,
+		    "Instance \"%s\" has reached its snapshot limit (snapshots.limit=%s)", instance,
+		    limit_s);
+
+	r = resolve_expiry(&row, opts, now, &expires_at, err);
+	if (r < 0)
+		return r;
+
+	if (exists) {
+		r = delete_locked(env, pool, instance, name, err);
+		if (r < 0)
+			return r;
+	}
+
+	snap.instance = (char *)instance;
+	snap.name = name;
+	snap.created_at = now;
+	snap.expires_at = expires_at;
+	snap.stateful = false;
+	snap.scheduled = opts->scheduled;
+	snap.description = (char *)"";
+	snap.config = row.config;
+	snap.state = DB_ROW_CREATING;
+	r = db_snapshot_insert(env->db, &snap, NULL, err);
+	if (r < 0)
+		return r;
+	crashpoint("snapshot-create-after-row");
+
+	/* A copy-based driver reads the files one by one: a running container would change them
+	 * under it. btrfs snapshots atomically, so there a running instance is never paused. */
+	if (pool->ops->snapshot_needs_freeze && is_running(env, instance)) {
+		r = instance_freeze(env, instance, true, err);
+		frozen = r >= 0;
+	}
+	if (r >= 0)
+		r = storage_snapshot_create(pool, instance, name, err);
+	if (frozen)
+		instance_freeze(env, instance, false, NULL);
+	crashpoint("snapshot-create-after-storage");
+	if (r >= 0)
+		r = db_snapshot_set_state(env->db, instance, name, DB_ROW_READY, err);
+	if (r < 0) {
+		remove_snapshot(env, pool, instance, name, NULL);
+		return r;
+	}
+	if (ret_name)
+		*ret_name = steal_pointer(&name);
+	return 0;
+}
+
+int snapshot_delete(const struct instance_env *env, const char *instance, const char *name,
+		    struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
+	struct storage_pool *pool = NULL;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, name, &snap, err);
+	if (r < 0)
+		return r;
+	return delete_locked(env, pool, instance, name, err);
+}
+
+/* True when the snapshot directory of `instance` holds an entry `name`. */
+static bool on_disk(struct storage_pool *pool, const char *instance, const char *name)
+{
+	_cleanup_strv_ char **names = NULL;
+
+	return instance_disk_snapshots(pool, instance, &names, NULL) >= 0 &&
+	       strv_contains(names, name);
+}
+
+/* The steps of a rename after its journal entry; each one is skipped when already done, so
+ * recovery can run them again. */
+static int rename_steps(const struct instance_env *env, struct storage_pool *pool,
+			const char *instance, const char *old_name, const char *new_name,
+			struct err **err)
+{
+	_cleanup_db_snapshot_ struct db_snapshot probe = {0};
+	int r;
+
+	if (on_disk(pool, instance, old_name) && !on_disk(pool, instance, new_name)) {
+		r = storage_snapshot_rename(pool, instance, old_name, new_name, err);
+		if (r < 0)
+			return r;
+	}
+	crashpoint("snapshot-rename-after-disk");
+	if (db_snapshot_get(env->db, instance, old_name, &probe, NULL) >= 0)
+		return db_snapshot_rename(env->db, instance, old_name, new_name, err);
+	return 0;
+}
+
+int snapshot_rename(const struct instance_env *env, const char *instance, const char *old_name,
+		    const char *new_name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0}, other = {0};
+	struct storage_pool *pool = NULL;
+	struct db_pending p = {0};
+	int64_t id = 0;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = config_snapshot_name_valid(new_name, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, old_name, &snap, err);
+	if (r < 0)
+		return r;
+	if (strcmp(old_name, new_name) == 0)
+		return 0;
+	if (db_snapshot_get(env->db, instance, new_name, &other, NULL) >= 0)
+		return err_set(err, -EEXIST, "Snapshot \"%s\" of instance \"%s\" already exists",
+			       new_name, instance);
+
+	p.kind = (char *)PENDING_RENAME;
+	p.instance = (char *)instance;
+	p.a = (char *)old_name;
+	p.b = (char *)new_name;
+	r = db_pending_add(env->db, &p, &id, err);
+	if (r < 0)
+		return r;
+	crashpoint("snapshot-rename-after-journal");
+	r = rename_steps(env, pool, instance, old_name, new_name, err);
+	if (r < 0) {
+		/* Nothing is half done: the disk step undoes itself on failure and the row step
+		 * is one transaction. Put the disk back if only the row failed. */
+		if (on_disk(pool, instance, new_name) && !on_disk(pool, instance, old_name))
+			storage_snapshot_rename(pool, instance, new_name, old_name, NULL);
+		db_pending_delete(env->db, id, NULL);
+		return r;
+	}
+	return db_pending_delete(env->db, id, err);
+}
+
+/*
+ * The config an instance gets back from a snapshot: the snapshot's keys, except that the
+ * instance's volatile.* keys stay (power state, ...) — but volatile.idmap.base describes the
+ * files, so the snapshot's wins when it has one.
+ */
+static int restored_config(const struct kvlist *current, const struct kvlist *snap,
+			   struct kvlist *ret)
+{
+	const char *base = kvlist_get(snap, "volatile.idmap.base");
+
+	for (size_t i = 0; i < snap->n; i++)
+		if (!str_startswith(snap->items[i].key, "volatile.") &&
+		    kvlist_set(ret, snap->items[i].key, snap->items[i].value) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < current->n; i++)
+		if (str_startswith(current->items[i].key, "volatile.") &&
+		    kvlist_set(ret, current->items[i].key, current->items[i].value) < 0)
+			return -ENOMEM;
+	if (base && kvlist_set(ret, "volatile.idmap.base", base) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The steps of a restore after its journal entry. Running them twice gives the same result
+ * (the snapshot is read-only), which is what recovery relies on. */
+static int restore_steps(const struct instance_env *env, struct storage_pool *pool,
+			 const char *instance, const char *name, bool disk_only, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
+	_cleanup_kvlist_ struct kvlist config = {0};
+	int r;
+
+	r = db_instance_get(env->db, instance, &row, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, name, &snap, err);
+	if (r < 0)
+		return r;
+	r = storage_snapshot_restore(pool, instance, name, err);
+	if (r < 0)
+		return r;
+	crashpoint("snapshot-restore-after-swap");
+	if (!disk_only) {
+		if (restored_config(&row.config, &snap.config, &config) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = db_instance_config_replace(env->db, instance, &config, err);
+		if (r < 0)
+			return r;
+	}
+	return instance_write_backup(env, instance, err);
+}
+
+int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
+		     bool disk_only, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
+	struct storage_pool *pool = NULL;
+	struct db_pending p = {0};
+	bool was_running;
+	int64_t id = 0;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, name, &snap, err);
+	if (r < 0)
+		return r;
+
+	was_running = is_running(env, instance);
+	if (was_running) {
+		_cleanup_err_ struct err *e = NULL;
+
+		/* The power state stays RUNNING: should the daemon die before the restart below,
+		 * autostart brings the restored instance back up. */
+		r = instance_stop(env, instance, RESTORE_STOP_TIMEOUT, false, true, &e);
+		if (r < 0 && is_running(env, instance)) {
+			log_debug("Clean stop of \"%s\" failed (%s), forcing it", instance,
+				  err_msg(e, r));
+			r = instance_stop(env, instance, 0, true, true, err);
+			if (r < 0)
+				return err_wrap(err, r,
+						"Failed to stop instance \"%s\" to restore it",
+						instance);
+		}
+	}
+
+	p.kind = (char *)PENDING_RESTORE;
+	p.instance = (char *)instance;
+	p.a = (char *)name;
+	p.b = (char *)"";
+	p.flags = disk_only;
+	r = db_pending_add(env->db, &p, &id, err);
+	if (r >= 0) {
+		crashpoint("snapshot-restore-after-journal");
+		r = restore_steps(env, pool, instance, name, disk_only, err);
+		/* A failed restore left the old volume in place (the swap is the one step that
+		 * changes it): forget the entry rather than retry at the next start. */
+		db_pending_delete(env->db, id, NULL);
+	}
+	if (was_running) {
+		_cleanup_err_ struct err *e = NULL;
+		int s = instance_start(env, instance, r < 0 ? &e : err);
+
+		if (r >= 0 && s < 0)
+			return err_wrap(err, s, "Restored instance \"%s\" but failed to start it",
+					instance);
+	}
+	return r;
+}
+
+static int fill_size(struct storage_pool *pool, const char *instance, struct snapshot_info *info)
+{
+	uint64_t bytes = 0;
+
+	info->size = -1;
+	if (storage_snapshot_usage(pool, instance, info->row.name, &bytes, NULL) >= 0)
+		info->size = (int64_t)bytes;
+	return 0;
+}
+
+int snapshot_list(const struct instance_env *env, const char *instance, bool with_size,
+		  struct snapshot_info **ret, size_t *ret_n, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct storage_pool *pool = NULL;
+	struct db_snapshot *snaps = NULL;
+	struct snapshot_info *v;
+	size_t n = 0, k = 0;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = db_snapshot_list(env->db, instance, &snaps, &n, err);
+	if (r < 0)
+		return r;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		db_snapshots_free(snaps, n);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (snaps[i].state != DB_ROW_READY) {
+			db_snapshot_done(&snaps[i]);
+			continue;
+		}
+		v[k].row = snaps[i];
+		v[k].size = -1;
+		if (with_size)
+			fill_size(pool, instance, &v[k]);
+		k++;
+	}
+	/* The rows moved into v; only the array is left to free. */
+	free(snaps);
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}
+
+int snapshot_get(const struct instance_env *env, const char *instance, const char *name,
+		 struct snapshot_info *ret, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct storage_pool *pool = NULL;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, name, &ret->row, err);
+	if (r < 0)
+		return r;
+	return fill_size(pool, instance, ret);
+}
+
+int snapshot_set_expiry(const struct instance_env *env, const char *instance, const char *name,
+			int64_t expires_at, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
+	struct storage_pool *pool = NULL;
+	int r;
+
+	r = load_instance(env, instance, &row, &pool, err);
+	if (r < 0)
+		return r;
+	r = load_snapshot(env, instance, name, &snap, err);
+	if (r < 0)
+		return r;
+	if (expires_at < 0)
+		return err_set(err, -EINVAL, "Invalid expiry time %lld", (long long)expires_at);
+	return db_snapshot_set_expiry(env->db, instance, name, expires_at, err);
+}
+
+/* ---- recovery ---- */
+
+static int recover_pending(const struct instance_env *env, const struct db_pending *p,
+			   struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct storage_pool *pool = NULL;
+	_cleanup_err_ struct err *e = NULL;
+
+	if (load_instance(env, p->instance, &row, &pool, &e) < 0) {
+		log_info("Dropping the unfinished %s of instance \"%s\": %s", p->kind, p->instance,
+			 err_msg(e, -ENOENT));
+		return 0;
+	}
+	if (strcmp(p->kind, PENDING_RENAME) == 0) {
+		log_info("Finishing the rename of snapshot \"%s\" of instance \"%s\" to \"%s\"",
+			 p->a, p->instance, p->b);
+		return rename_steps(env, pool, p->instance, p->a, p->b, err);
+	}
+	if (strcmp(p->kind, PENDING_RESTORE) == 0) {
+		log_info("Finishing the restore of instance \"%s\" from snapshot \"%s\"",
+			 p->instance, p->a);
+		return restore_steps(env, pool, p->instance, p->a, p->flags, err);
+	}
+	log_warn("Unknown journal entry \"%s\" for instance \"%s\", ignoring", p->kind,
+		 p->instance);
+	return 0;
+}
+
+/* Snapshot rows that are not READY go with their subvolume; subvolumes without a READY row go. */
+static int recover_instance(const struct instance_env *env, const struct db_instance *inst,
+			    struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(env, inst->pool);
+	_cleanup_strv_ char **ready = NULL, **disk = NULL;
+	struct db_snapshot *snaps = NULL;
+	size_t n = 0;
+	int r, first = 0;
+
+	if (!pool)
+		return 0;
+	r = db_snapshot_list(env->db, inst->name, &snaps, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (snaps[i].state == DB_ROW_READY) {
+			if (strv_push(&ready, snaps[i].name) < 0)
+				first = first ?: -ENOMEM;
+			continue;
+		}
+		log_info("Removing snapshot \"%s\" of instance \"%s\" left half %s", snaps[i].name,
+			 inst->name, snaps[i].state == DB_ROW_CREATING ? "created" : "deleted");
+		r = remove_snapshot(env, pool, inst->name, snaps[i].name, &e);
+		if (r < 0) {
+			log_error("Failed to remove snapshot \"%s\" of instance \"%s\": %s",
+				  snaps[i].name, inst->name, err_msg(e, r));
+			first = first ?: r;
+		}
+	}
+	db_snapshots_free(snaps, n);
+
+	r = instance_disk_snapshots(pool, inst->name, &disk, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; disk[i]; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (strv_contains(ready, disk[i]))
+			continue;
+		log_info("Removing snapshot \"%s\" of instance \"%s\" that has no record", disk[i],
+			 inst->name);
+		r = storage_snapshot_delete(pool, inst->name, disk[i], &e);
+		if (r < 0 && r != -ENOENT) {
+			log_error("Failed to remove \"%s/%s\": %s", inst->name, disk[i],
+				  err_msg(e, r));
+			first = first ?: r;
+		}
+	}
+	if (first < 0)
+		return err_set(err, first, "Recovery of the snapshots of \"%s\" failed",
+			       inst->name);
+	return 0;
+}
+
+/* containers-snapshots/<name>/ of instances that no longer exist on that pool. */
+static void recover_orphans(const struct instance_env *env, const struct db_instance *rows,
+			    size_t n)
+{
+	for (size_t p = 0; p < env->n_pools; p++) {
+		struct storage_pool *pool = &env->pools[p];
+		_cleanup_free_ char *dir = storage_snapshot_path(pool, "", "");
+		_cleanup_closedir_ DIR *d = NULL;
+		_cleanup_strv_ char **names = NULL;
+		struct dirent *de;
+
+		if (!dir || !(d = opendir(dir)))
+			continue;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				strv_push(&names, de->d_name);
+		for (size_t v = 0; names && names[v]; v++) {
+			_cleanup_err_ struct err *e = NULL;
+			bool owned = false;
+
+			for (size_t i = 0; i < n; i++)
+				if (rows[i].state == DB_ROW_READY &&
+				    strcmp(rows[i].name, names[v]) == 0 &&
+				    strcmp(rows[i].pool, pool->name) == 0)
+					owned = true;
+			if (owned)
+				continue;
+			log_info(
+			    "Removing the snapshots of \"%s\" in pool \"%s\": no such instance",
+			    names[v], pool->name);
+			if (instance_remove_disk_snapshots(pool, names[v], &e) < 0)
+				log_error("Failed to remove the snapshots of \"%s\": %s", names[v],
+					  err_msg(e, -EIO));
+		}
+	}
+}
+
+int snapshot_recover(const struct instance_env *env, struct err **err)
+{
+	struct db_pending *pending = NULL;
+	struct db_instance *rows = NULL;
+	size_t n_pending = 0, n = 0;
+	int r, first = 0;
+
+	r = db_pending_list(env->db, &pending, &n_pending, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_pending; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		r = recover_pending(env, &pending[i], &e);
+		if (r < 0) {
+			log_error("Failed to finish the %s of instance \"%s\": %s", pending[i].kind,
+				  pending[i].instance, err_msg(e, r));
+			first = first ?: r;
+		}
+		db_pending_delete(env->db, pending[i].id, NULL);
+	}
+	db_pendings_free(pending, n_pending);
+
+	r = db_instance_list(env->db, &rows, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (rows[i].state != DB_ROW_READY)
+			continue;
+		r = recover_instance(env, &rows[i], &e);
+		if (r < 0) {
+			log_error("%s", err_msg(e, r));
+			first = first ?: r;
+		}
+	}
+	recover_orphans(env, rows, n);
+	db_instances_free(rows, n);
+	if (first < 0)
+		return err_set(err, first, "Recovery of some snapshots failed");
+	return 0;
+}

@@ -1,0 +1,106 @@
+#pragma once
+
+/*
+ * Snapshots of instances: create, delete, rename, restore, list, expiry, and the recovery pass
+ * that makes every snapshot whole or absent after an unclean stop.
+ *
+ * Crash safety. A snapshot row is written CREATING before its subvolume exists and flipped to
+ * READY after; a delete flips it to DELETING before anything is removed. Rename and restore take
+ * several steps, so they write a journal entry (config/db.h, struct db_pending) before the first
+ * and delete it after the last; snapshot_recover() rolls each entry forward. Until a restore's
+ * swap the old volume is intact (storage_snapshot_restore swaps a writable snapshot of the
+ * snapshot in with one rename).
+ *
+ * The caller (the daemon) serialises operations per instance: every function here expects the
+ * instance to be claimed, so no two of them run on one instance at once.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/db.h"
+
+struct err;
+struct instance_env;
+
+/* How snapshot_create() names and dates a snapshot. */
+struct snapshot_create_opts {
+	const char *name;   /* NULL: from snapshots.pattern */
+	const char *expiry; /* expression ("1d 3H") or date; NULL: from the instance's keys */
+	bool no_expiry;	    /* never expires, whatever the keys say */
+	bool stateful;	    /* with the running state (CRIU) */
+	bool reuse;	    /* replace a snapshot of the same name */
+	bool scheduled;	    /* taken by the scheduler: snapshots.expiry, no limit refusal */
+};
+
+/* A snapshot row with its size. */
+struct snapshot_info {
+	struct db_snapshot row;
+	int64_t size; /* exclusive bytes, -1 when the driver cannot tell */
+};
+
+/* Frees an array of `n` snapshot_info and the array. */
+void snapshot_infos_free(struct snapshot_info *v, size_t n);
+
+/*
+ * Takes a read-only snapshot of instance `instance` (running or not: a running instance on a
+ * copy-based driver is frozen during the copy). The name comes from `opts->name` or the
+ * instance's snapshots.pattern; *ret_name (may be NULL) is the final name, the caller's to free.
+ * Errors: -ENOENT unknown instance, -EINVAL bad name or expiry, -EEXIST name taken (without
+ * reuse), -EINVAL "Instance "c1" has reached its snapshot limit (snapshots.limit=3)" for a manual
+ * snapshot past the limit, -EOPNOTSUPP for a stateful snapshot this host cannot take.
+ */
+int snapshot_create(const struct instance_env *env, const char *instance,
+		    const struct snapshot_create_opts *opts, char **ret_name, struct err **err);
+
+/* Deletes snapshot `name` of `instance`. -ENOENT when either is unknown. */
+int snapshot_delete(const struct instance_env *env, const char *instance, const char *name,
+		    struct err **err);
+
+/* Renames a snapshot. -ENOENT unknown, -EEXIST `new_name` taken, -EINVAL bad new name. */
+int snapshot_rename(const struct instance_env *env, const char *instance, const char *old_name,
+		    const char *new_name, struct err **err);
+
+/*
+ * Puts the instance's disk (and, unless `disk_only`, its config; volatile.* keys of the instance
+ * stay) back to snapshot `name`. A running instance is stopped (cleanly, forced after 30 s),
+ * restored and started again. Newer snapshots are kept. -ENOENT for an unknown instance or
+ * snapshot.
+ */
+int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
+		     bool disk_only, struct err **err);
+
+/* The READY snapshots of an instance, oldest first, with their sizes when `with_size`
+ * (otherwise size is -1). Free with snapshot_infos_free(). -ENOENT for an unknown instance. */
+int snapshot_list(const struct instance_env *env, const char *instance, bool with_size,
+		  struct snapshot_info **ret, size_t *ret_n, struct err **err);
+
+/* One READY snapshot with its size. Free ret->row with db_snapshot_done(). */
+int snapshot_get(const struct instance_env *env, const char *instance, const char *name,
+		 struct snapshot_info *ret, struct err **err);
+
+/* Sets when a snapshot expires (seconds since the epoch, 0 = never). */
+int snapshot_set_expiry(const struct instance_env *env, const char *instance, const char *name,
+			int64_t expires_at, struct err **err);
+
+/*
+ * After an unclean stop, and after instance_recover(): rolls the journal forward, removes
+ * snapshot rows that are not READY with their subvolumes, subvolumes without a READY row, and
+ * the snapshot directories of instances that no longer exist. Logs what it repairs; carries on
+ * past each failure and returns the first.
+ */
+int snapshot_recover(const struct instance_env *env, struct err **err);
+
+/*
+ * Checks whether stateful snapshots can be taken here: CRIU 4.1 or newer (older ones cannot run
+ * on kernels from 6.13 on). 0 when usable, else -EOPNOTSUPP with a message such as "Stateful
+ * snapshots need CRIU 4.1 or newer; CRIU is not installed".
+ */
+int snapshot_criu_check(struct err **err);
+
+/*
+ * Parses the output of `criu --version` ("Version: 3.17\n..."): major and minor. -EINVAL when
+ * there is no version line.
+ */
+int snapshot_criu_parse_version(const char *text, int *ret_major, int *ret_minor);
