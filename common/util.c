@@ -127,6 +127,28 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return 0;
 }
 
+int file_write(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	const char *p = data;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_set_errno(err, -errno, "Failed to write \"%s\"", path);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int file_read_all(const char *path, char **ret_data, size_t *ret_len, struct err **err)
 {
 	_cleanup_close_ int fd = -EBADF;

@@ -33,6 +33,10 @@ int strv_push(char ***v, const char *s);
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct err **err);
 
+/* Writes `len` bytes to `path`, replacing its content, without the fsyncs of
+ * file_write_atomic(): for files derived from other state and rewritten before each use. */
+int file_write(const char *path, const void *data, size_t len, mode_t mode, struct err **err);
+
 /* Reads a whole file into a NUL-terminated buffer. *ret_data is the caller's to free;
  * ret_len may be NULL. -ENOENT when missing. */
 int file_read_all(const char *path, char **ret_data, size_t *ret_len, struct err **err);

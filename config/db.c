@@ -1382,6 +1382,40 @@ int db_instance_set_last_used(struct db *db, const char *name, int64_t when, str
 			       name, err);
 }
 
+int db_instance_config_set(struct db *db, const char *name, const char *key, const char *value,
+			   int64_t last_used, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = db_lock(db);
+	_cleanup_txn_ struct txn t = {0};
+	int64_t id;
+	int r;
+
+	r = txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	r = instance_id(db, name, &id, err);
+	if (r < 0)
+		return r;
+	if (value)
+		r = change_rows(
+		    db,
+		    "INSERT INTO instance_config (instance_id, key, value) VALUES (?, ?, ?)"
+		    " ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value",
+		    err, "itt", id, key, value);
+	else
+		r = change_rows(db, "DELETE FROM instance_config WHERE instance_id = ? AND key = ?",
+				err, "it", id, key);
+	if (r < 0 && !(r == -ENOENT && !value))
+		return err_wrap(err, r, "Cannot update the config of instance \"%s\"", name);
+	if (last_used) {
+		r = change_rows(db, "UPDATE instances SET last_used_at = ? WHERE id = ?", err, "ii",
+				last_used, id);
+		if (r < 0)
+			return instance_change(db, r, name, err);
+	}
+	return txn_commit(&t, err);
+}
+
 int db_instance_set_description(struct db *db, const char *name, const char *description,
 				struct err **err)
 {
@@ -1753,9 +1787,9 @@ int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, s
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 	int r;
 
-	r = change_rows(db, "INSERT INTO pending (kind, instance, a, b, flags) VALUES (?, ?, ?, ?, ?)",
-			err, "ttttb", p->kind, p->instance, p->a ? p->a : "", p->b ? p->b : "",
-			(int)p->flags);
+	r = change_rows(
+	    db, "INSERT INTO pending (kind, instance, a, b, flags) VALUES (?, ?, ?, ?, ?)", err,
+	    "ttttb", p->kind, p->instance, p->a ? p->a : "", p->b ? p->b : "", (int)p->flags);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot record the %s of instance \"%s\"", p->kind,
 				p->instance);
@@ -1772,7 +1806,8 @@ int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struc
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = prepare(db, "SELECT id, kind, instance, a, b, flags FROM pending ORDER BY id", &st, err);
+	r = prepare(db, "SELECT id, kind, instance, a, b, flags FROM pending ORDER BY id", &st,
+		    err);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

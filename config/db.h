@@ -137,6 +137,10 @@ int db_instance_set_state(struct db *db, const char *name, enum db_row_state sta
 int db_instance_set_last_used(struct db *db, const char *name, int64_t when, struct err **err);
 int db_instance_set_description(struct db *db, const char *name, const char *description,
 				struct err **err);
+/* Sets one config key (or removes it when `value` is NULL) and, when `last_used` is not 0, the
+ * last-used time, in one transaction: the cheap path for the daemon's own volatile keys. */
+int db_instance_config_set(struct db *db, const char *name, const char *key, const char *value,
+			   int64_t last_used, struct err **err);
 /* Replaces the whole config of an instance in one transaction. */
 int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,
 			       struct err **err);

@@ -96,19 +96,7 @@ int instance_state(const struct instance_env *env, const char *name, bool with_u
 static int set_volatile(const struct instance_env *env, const char *name, const char *key,
 			const char *value, struct err **err)
 {
-	_cleanup_db_instance_ struct db_instance row = {0};
-	int r;
-
-	r = instance_get(env, name, &row, err);
-	if (r < 0)
-		return r;
-	if (value)
-		r = kvlist_set(&row.config, key, value);
-	else
-		r = kvlist_unset(&row.config, key) < 0 ? -ENOMEM : 0;
-	if (r < 0)
-		return err_set(err, r, "Out of memory");
-	return db_instance_config_replace(env->db, name, &row.config, err);
+	return db_instance_config_set(env->db, name, key, value, 0, err);
 }
 
 int instance_write_backup(const struct instance_env *env, const char *name, struct err **err)
@@ -411,7 +399,9 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	r = instance_lxc_config_render(&spec, &text, err);
 	if (r < 0)
 		return r;
-	r = file_write_atomic(path, text, strlen(text), 0600, err);
+	/* Derived from the database at every start, so it needs no fsync: after a crash the next
+	 * start writes it again. */
+	r = file_write(path, text, strlen(text), 0600, err);
 	if (r < 0)
 		return r;
 	*ret_path = steal_pointer(&path);
@@ -476,10 +466,8 @@ int instance_start(const struct instance_env *env, const char *name, struct err 
 	r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
 	if (r < 0)
 		return r;
-	r = set_volatile(env, name, "volatile.last_state.power", "RUNNING", err);
-	if (r < 0)
-		return r;
-	return db_instance_set_last_used(env->db, name, time_now(), err);
+	return db_instance_config_set(env->db, name, "volatile.last_state.power", "RUNNING",
+				      time_now(), err);
 }
 
 int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
