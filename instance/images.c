@@ -147,9 +147,12 @@ store_image(const struct instance_env *env, struct storage_pool *pool, struct db
 	if (r < 0)
 		return r;
 	r = fill_and_insert(env, pool, row, fill, data, err);
-	if (r < 0)
+	if (r < 0) {
 		storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, row->fingerprint, NULL);
-	return r;
+		return r;
+	}
+	instance_notify(env, "image-created", "images", row->fingerprint);
+	return 0;
 }
 
 static int fill_busybox(const char *dir, void *data, json_object **ret_md, struct err **err)
@@ -344,7 +347,10 @@ int instance_image_delete(const struct instance_env *env, const char *ref, struc
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
-	return db_image_delete(env->db, fp, err);
+	r = db_image_delete(env->db, fp, err);
+	if (r >= 0)
+		instance_notify(env, "image-deleted", "images", fp);
+	return r;
 }
 
 int instance_image_recover(const struct instance_env *env, struct err **err)

@@ -46,6 +46,18 @@ struct storage_pool *instance_env_pool(const struct instance_env *env, const cha
 	return NULL;
 }
 
+void instance_notify(const struct instance_env *env, const char *action, const char *kind,
+		     const char *name)
+{
+	_cleanup_free_ char *source = NULL;
+
+	if (!env->lifecycle)
+		return;
+	source = str_printf("/1.0/%s/%s", kind, name);
+	if (source)
+		env->lifecycle(action, source);
+}
+
 char *instance_lxcpath(const struct instance_env *env)
 {
 	return str_printf("%s/containers", env->cairn_dir);
@@ -330,6 +342,7 @@ int instance_create(const struct instance_env *env, const char *name, const char
 		db_instance_delete(env->db, name, NULL);
 		return r;
 	}
+	instance_notify(env, "instance-created", "instances", name);
 	return 0;
 }
 
@@ -362,7 +375,10 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 	if (r < 0)
 		return r;
 	crashpoint("delete-after-volume");
-	return db_instance_delete(env->db, name, err);
+	r = db_instance_delete(env->db, name, err);
+	if (r >= 0)
+		instance_notify(env, "instance-deleted", "instances", name);
+	return r;
 }
 
 static int write_lxc_config(const struct instance_env *env, const struct db_instance *row,
@@ -466,6 +482,7 @@ int instance_start(const struct instance_env *env, const char *name, struct err 
 	r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
 	if (r < 0)
 		return r;
+	instance_notify(env, "instance-started", "instances", name);
 	return db_instance_config_set(env->db, name, "volatile.last_state.power", "RUNNING",
 				      time_now(), err);
 }
@@ -491,6 +508,7 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 	r = instance_lxc_stop(name, lxcpath, conf, timeout_sec, force, err);
 	if (r < 0)
 		return r;
+	instance_notify(env, "instance-stopped", "instances", name);
 	if (keep_power_state)
 		return 0;
 	return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
@@ -619,6 +637,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		if (r < 0)
 			return r;
 	}
+	instance_notify(env, "instance-updated", "instances", name);
 	return instance_write_backup(env, name, err);
 }
 

@@ -38,7 +38,14 @@ struct instance_env {
 	enum instance_cgroup_layout cgroup;
 	unsigned host_cpus;
 	uint64_t host_memory; /* bytes */
+	/* Told of every lifecycle change ("instance-started", "/1.0/instances/c1"); may be NULL. */
+	void (*lifecycle)(const char *action, const char *source);
 };
+
+/* Reports a lifecycle change of instance or image `name` to env->lifecycle, if any. `kind` is
+ * "instances" or "images". */
+void instance_notify(const struct instance_env *env, const char *action, const char *kind,
+		     const char *name);
 
 /* The pool called `name`, or NULL. */
 struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name);

@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/events.h"
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/operations.h"
 #include "common/err.h"
@@ -49,6 +50,18 @@ HANDLER(handle_server)
 	json_object_object_add(o, "public", json_object_new_boolean(0));
 	json_object_object_add(o, "environment", env);
 	*ret_envelope = api_sync(o);
+	return 200;
+}
+
+HANDLER(handle_events)
+{
+	const char *type = request_query(req, "type");
+
+	(void)d;
+	req->response = events_stream(type);
+	if (!req->response)
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret_envelope = NULL;
 	return 200;
 }
 

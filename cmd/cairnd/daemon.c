@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/cairnd/events.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@
 #include "config/db.h"
 #include "config/names.h"
 #include "instance/images.h"
+#include "snapshots/snapshots.h"
 #include "storage/storage.h"
 
 /* The pools array never moves (request threads read it while a pool is added). */
@@ -217,6 +219,7 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 		return err_wrap(err, r,
 				"Failed to set up the id range for unprivileged containers");
 	d->env.cairn_dir = d->dir;
+	d->env.lifecycle = events_lifecycle;
 	d->env.self_exe = d->self_exe;
 	d->env.cgroup = instance_cgroup_detect();
 	d->env.host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -255,7 +258,10 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 	r = instance_image_recover(&d->env, err);
 	if (r < 0)
 		return r;
-	return instance_recover(&d->env, err);
+	r = instance_recover(&d->env, err);
+	if (r < 0)
+		return r;
+	return snapshot_recover(&d->env, err);
 }
 
 void daemon_done(struct daemon *d)

@@ -2,6 +2,8 @@
 
 /* The route handlers, one file per API family (api_*.c). See routes.h for the contract. */
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 struct daemon;
@@ -14,6 +16,7 @@ struct request;
 
 HANDLER(handle_root);
 HANDLER(handle_server);
+HANDLER(handle_events);
 HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);
 HANDLER(handle_operation_wait);
@@ -25,6 +28,18 @@ HANDLER(handle_instance_patch);
 HANDLER(handle_instance_delete);
 HANDLER(handle_instance_state_get);
 HANDLER(handle_instance_state_put);
+HANDLER(handle_instance_exec);
+HANDLER(handle_instance_files_get);
+HANDLER(handle_instance_files_post);
+HANDLER(handle_instance_files_delete);
+HANDLER(handle_instance_console_get);
+HANDLER(handle_instance_console_post);
+HANDLER(handle_snapshots_list);
+HANDLER(handle_snapshots_create);
+HANDLER(handle_snapshot_get);
+HANDLER(handle_snapshot_put);
+HANDLER(handle_snapshot_post);
+HANDLER(handle_snapshot_delete);
 HANDLER(handle_images_list);
 HANDLER(handle_images_create);
 HANDLER(handle_aliases_list);
@@ -37,3 +52,23 @@ HANDLER(handle_pools_list);
 HANDLER(handle_pools_create);
 HANDLER(handle_pool_get);
 HANDLER(handle_pool_resources);
+
+/* ---- api_snapshots.c: pieces the instance handlers share ---- */
+
+struct snapshot_info;
+
+/* The snapshot object of the API (see doc/api.md). New reference. */
+json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture);
+
+/* The snapshot objects of an instance (an empty array when it has none or on failure); sizes
+ * only `with_size`. New reference. */
+json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
+				bool with_size);
+
+/* PUT /1.0/instances/<name> with "restore": starts the restore operation (202). */
+int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
+			 bool disk_only, json_object **ret_envelope, struct err **err);
+
+/* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202). */
+int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
+		      json_object **ret_envelope, struct err **err);

@@ -1,8 +1,9 @@
 /*
  * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
  * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
- * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...` is the hidden
- * helper that starts a container outside the multithreaded daemon.
+ * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...` and
+ * `cairnd forkexec ...` are the hidden helpers that start a container and run a command in one
+ * outside the multithreaded daemon.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,11 +14,13 @@
 #include <unistd.h>
 
 #include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/events.h"
 #include "cmd/cairnd/operations.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "instance/exec.h"
 #include "instance/lxc.h"
 #include "storage/storage.h"
 
@@ -223,6 +226,7 @@ static int run_daemon(int argc, char **argv)
 			break;
 	}
 	log_info("Shutting down (instances keep running)");
+	events_shutdown();
 	daemon_server_stop(&d);
 	operation_drain();
 	daemon_free_fields(&d);
@@ -233,6 +237,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "forkstart") == 0)
 		return instance_lxc_forkstart_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "forkexec") == 0)
+		return instance_exec_forkexec_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "init") == 0)
 		return run_init(argc - 1, argv + 1);
 	return run_daemon(argc, argv);

@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/events.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -115,6 +116,7 @@ static void *run(void *arg)
 	op->fn = NULL;
 	op->data = NULL;
 	running--;
+	events_emit("operation", to_json_locked(op));
 	trim_locked();
 	pthread_cond_broadcast(&ops_changed);
 	pthread_mutex_unlock(&ops_lock);
@@ -172,6 +174,7 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 			daemon_release(d, claimed);
 		return err_set(err, r, "Failed to start a worker thread");
 	}
+	events_emit("operation", to_json_locked(op));
 	pthread_mutex_unlock(&ops_lock);
 	*ret_envelope = env;
 	return 0;

@@ -43,7 +43,23 @@ for body in '[]' '"x"' '{' '{"name": 5, "source": {"alias": "busybox"}}' \
 done
 check_eq "bad POSTs made nothing" "" "$(pool_volumes)"
 
+# The event stream: what the launch below does, as lifecycle and operation events.
+as_admin curl -sN --unix-socket "$sock" "http://cairn/1.0/events" >"$T/events.all" 2>/dev/null &
+events_all=$!
+as_admin curl -sN --unix-socket "$sock" "http://cairn/1.0/events?type=lifecycle" >"$T/events.lc" 2>/dev/null &
+events_lc=$!
+sleep 0.5
 check "launch c1 through the client" as_admin cairn launch busybox c1
+sleep 0.5
+kill "$events_all" "$events_lc" 2>/dev/null
+wait "$events_all" "$events_lc" 2>/dev/null
+check_eq "lifecycle events of a launch" "instance-created /1.0/instances/c1 instance-started /1.0/instances/c1" \
+	"$(jq -r 'select(.type == "lifecycle") | "\(.metadata.action) \(.metadata.source)"' "$T/events.all" | tr '\n' ' ' | sed 's/ $//')"
+check_match "operation events carry the operation" '^Creating instance Success$' \
+	"$(jq -r 'select(.type == "operation") | "\(.metadata.description) \(.metadata.status)"' "$T/events.all")"
+check_eq "?type=lifecycle filters" "lifecycle" "$(jq -r .type "$T/events.lc" | sort -u | tr -d '\n')"
+out=$(as_outsider curl -s --unix-socket "$sock" http://cairn/1.0/events 2>&1)
+check "outsiders get no events" test -z "$(printf '%s' "$out" | grep -F lifecycle)"
 for body in '{"config": {"limits.memory": 1}}' '{"config": "x"}' '{"description": 3}' '[]'; do
 	out=$(post PUT /1.0/instances/c1 "$body")
 	check_eq "PUT /1.0/instances/c1 $body is a 400" "400" "$(printf '%s' "$out" | jq -r .error_code)"
