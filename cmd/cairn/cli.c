@@ -79,7 +79,7 @@ int cli_main(int argc, char **argv)
 {
 	_cleanup_(cli_ctx_done) struct cli_ctx ctx = {0};
 	_cleanup_err_ struct err *e = NULL;
-	int r;
+	int r, status;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = cli_ctx_init(&ctx, &e);
@@ -100,7 +100,8 @@ int cli_main(int argc, char **argv)
 	fflush(ctx.out);
 	if (r < 0)
 		fprintf(stderr, "Error: %s\n", err_msg(e, r));
+	status = r < 0 ? 1 : ctx.exit_status;
 	cli_ctx_done(&ctx);
 	curl_global_cleanup();
-	return r < 0 ? 1 : 0;
+	return status;
 }

@@ -139,6 +139,7 @@ struct cli_ctx {
 	FILE *out;		   /* normal output (stdout) */
 	bool in_repl;		   /* commands run from the REPL */
 	bool stdin_tty;		   /* stdin is a terminal */
+	int exit_status;	   /* what a successful command exits with (exec: the command's) */
 };
 
 /* Initialises a context from the environment (CAIRN_DIR, whether stdin is a terminal). */
@@ -298,6 +299,13 @@ int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struc
 int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+int cli_cmd_exec(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_shell(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_file_push(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_file_pull(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_file_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_console(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 /*
  * Pieces of `config edit` that need no daemon, exposed for the tests.

@@ -65,6 +65,36 @@ static const struct cli_flag repl_flags[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cli_flag exec_flags[] = {
+    {"env", 0, CLI_FLAG_LIST, "KEY=VALUE", "Environment variable to set (e.g. HOME=/home/foo)"},
+    {"cwd", 0, CLI_FLAG_STRING, "DIR", "Directory to run the command in (default /root)"},
+    {"user", 0, CLI_FLAG_INT, "UID", "User ID to run the command as (default 0)"},
+    {"group", 0, CLI_FLAG_INT, "GID", "Group ID to run the command as (default 0)"},
+    {"force-interactive", 't', CLI_FLAG_BOOL, NULL, "Force pseudo-terminal allocation"},
+    {"force-noninteractive", 'T', CLI_FLAG_BOOL, NULL, "Disable pseudo-terminal allocation"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag file_push_flags[] = {
+    {"create-dirs", 'p', CLI_FLAG_BOOL, NULL, "Create any directories necessary"},
+    {"recursive", 'r', CLI_FLAG_BOOL, NULL, "Recursively transfer files"},
+    {"mode", 0, CLI_FLAG_STRING, "MODE", "Set the file's perms on push (octal)"},
+    {"uid", 0, CLI_FLAG_INT, "UID", "Set the file's uid on push (default 0)"},
+    {"gid", 0, CLI_FLAG_INT, "GID", "Set the file's gid on push (default 0)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag file_pull_flags[] = {
+    {"create-dirs", 'p', CLI_FLAG_BOOL, NULL, "Create any directories necessary"},
+    {"recursive", 'r', CLI_FLAG_BOOL, NULL, "Recursively transfer files"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag console_flags[] = {
+    {"show-log", 0, CLI_FLAG_BOOL, NULL, "Retrieve the container's console log"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static const char *const delete_aliases[] = {"rm", NULL};
 static const char *const list_aliases[] = {"ls", NULL};
 static const char *const image_aliases[] = {"images", NULL};
@@ -109,6 +139,16 @@ static const struct cli_command image_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 
+static const struct cli_command file_commands[] = {
+    {"push", NULL, NULL, "LOCAL... NAME/PATH", "Push files into instances", 2, -1, file_push_flags,
+     cli_cmd_file_push, CLI_COMPLETE_FILE},
+    {"pull", NULL, NULL, "NAME/PATH... LOCAL", "Pull files from instances", 2, -1, file_pull_flags,
+     cli_cmd_file_pull, CLI_COMPLETE_FILE},
+    {"delete", sub_delete_aliases, NULL, "NAME/PATH...", "Delete files in instances", 1, -1, NULL,
+     cli_cmd_file_delete, CLI_COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
 static const struct cli_command storage_commands[] = {
     {"list", sub_list_aliases, NULL, "", "List storage pools", 0, 0, format_flags,
      cli_cmd_storage_list, CLI_COMPLETE_NONE},
@@ -140,6 +180,14 @@ static const struct cli_command top_commands[] = {
      CLI_COMPLETE_INSTANCE},
     {"config", NULL, config_commands, NULL, "Manage instance configuration", 0, 0, NULL, NULL,
      CLI_COMPLETE_NONE},
+    {"exec", NULL, NULL, "NAME [--] COMMAND...", "Execute commands in instances", 2, -1,
+     exec_flags, cli_cmd_exec, CLI_COMPLETE_INSTANCE},
+    {"shell", NULL, NULL, "NAME", "Open a login shell as root in an instance", 1, 1, NULL,
+     cli_cmd_shell, CLI_COMPLETE_INSTANCE},
+    {"file", NULL, file_commands, NULL, "Manage files in instances", 0, 0, NULL, NULL,
+     CLI_COMPLETE_NONE},
+    {"console", NULL, NULL, "NAME", "Attach to instance consoles", 1, 1, console_flags,
+     cli_cmd_console, CLI_COMPLETE_INSTANCE},
     {"image", image_aliases, image_commands, NULL, "Manage images", 0, 0, NULL, NULL,
      CLI_COMPLETE_NONE},
     {"storage", NULL, storage_commands, NULL, "Manage storage pools", 0, 0, NULL, NULL,

@@ -15,6 +15,7 @@
 
 struct MHD_Daemon;
 struct MHD_Connection;
+struct MHD_Response;
 struct err;
 
 struct daemon {
@@ -45,10 +46,16 @@ struct request {
 	uid_t uid;	   /* peer credentials */
 	gid_t gid;
 	pid_t pid;
+	/* A handler that answers with something other than an envelope (file contents, a protocol
+	 * upgrade) sets this; the server queues it with the handler's status and destroys it. */
+	struct MHD_Response *response;
 };
 
 /* A query argument of the request, or NULL. */
 const char *request_query(struct request *req, const char *key);
+
+/* A header of the request (case-insensitive name), or NULL. */
+const char *request_header(struct request *req, const char *name);
 
 /* The integer value of ?recursion= (0 when absent or invalid). */
 int request_recursion(struct request *req);

@@ -48,6 +48,11 @@ const char *request_query(struct request *req, const char *key)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+const char *request_header(struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 int request_recursion(struct request *req)
 {
 	const char *v = request_query(req, "recursion");
@@ -169,6 +174,14 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 	}
 
 	status = ctx->route->handler(d, &ctx->req, &env, &e);
+	if (status >= 0 && ctx->req.response) {
+		enum MHD_Result ret =
+		    MHD_queue_response(ctx->req.conn, (unsigned)status, ctx->req.response);
+
+		MHD_destroy_response(ctx->req.response);
+		ctx->req.response = NULL;
+		return ret;
+	}
 	if (status < 0) {
 		int http = api_http_status(status);
 
@@ -323,7 +336,7 @@ int daemon_server_start(struct daemon *d, struct err **err)
 	if (r < 0)
 		return r;
 	d->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				      MHD_USE_POLL | MHD_USE_ERROR_LOG,
+				      MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
 				  0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET,
 				  d->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);

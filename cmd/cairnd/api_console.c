@@ -1,0 +1,177 @@
+/*
+ * /1.0/instances/{name}/console: GET answers the console log; POST (with "Upgrade: cairn-fds")
+ * takes the container's console from liblxc and passes the pseudo-terminal master to the client
+ * over the upgraded socket. The daemon holds the console until the client closes the socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/handlers.h"
+#include "cmd/cairnd/upgrade.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "instance/exec.h"
+#include "instance/instance.h"
+
+struct console_session {
+	char *name;
+	int ptx;     /* the console's pseudo-terminal master, for the client */
+	int session; /* holds the console in liblxc until closed */
+	int sock;    /* the upgraded connection, owned by libmicrohttpd */
+	struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void console_session_free(void *p)
+{
+	struct console_session *s = p;
+
+	if (!s)
+		return;
+	free(s->name);
+	if (s->ptx >= 0)
+		close(s->ptx);
+	if (s->session >= 0)
+		close(s->session);
+	free(s);
+}
+
+HANDLER(handle_instance_console_get)
+{
+	_cleanup_(db_instance_done) struct db_instance row = {0};
+	_cleanup_free_ char *logs = NULL, *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct MHD_Response *resp;
+	struct stat st;
+	int r;
+
+	(void)ret_envelope;
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	logs = instance_log_dir(&d->env, row.name);
+	path = logs ? str_printf("%s/console.log", logs) : NULL;
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to open the console log of \"%s\"",
+				     row.name);
+	if (fd < 0) {
+		/* Never started: an empty log, as Incus answers. */
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else {
+		if (fstat(fd, &st) < 0)
+			return err_set_errno(err, -errno,
+					     "Failed to read the console log of \"%s\"", row.name);
+		resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+		if (resp)
+			fd = -EBADF;
+	}
+	if (!resp)
+		return err_set(err, -ENOMEM, "Out of memory");
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	req->response = resp;
+	return 200;
+}
+
+static void *console_thread(void *arg)
+{
+	struct console_session *s = arg;
+	struct pollfd p = {.fd = -EBADF, .events = POLLIN};
+	char buf[256];
+	int r;
+
+	r = upgrade_send_fds(s->sock, &s->ptx, 1);
+	if (r < 0) {
+		log_debug("Console of instance \"%s\": failed to pass the terminal: %s", s->name,
+			  strerror(-r));
+	} else {
+		/* The client has its own copy now. */
+		close(s->ptx);
+		s->ptx = -EBADF;
+		/* Hold the console until the client detaches (closes the socket). */
+		p.fd = s->sock;
+		for (;;) {
+			ssize_t n;
+
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				break;
+			n = recv(s->sock, buf, sizeof(buf), 0);
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+				break;
+		}
+	}
+	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	console_session_free(s);
+	return NULL;
+}
+
+static void console_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+			     const char *extra_in, size_t extra_in_size, MHD_socket sock,
+			     struct MHD_UpgradeResponseHandle *urh)
+{
+	struct console_session *s = cls;
+
+	(void)conn;
+	(void)con_cls;
+	(void)extra_in;
+	(void)extra_in_size;
+	s->sock = sock;
+	s->urh = urh;
+	upgrade_start_thread(console_thread, s, urh, console_session_free);
+}
+
+HANDLER(handle_instance_console_post)
+{
+	_cleanup_free_ char *lxcpath = NULL;
+	struct console_session *s = NULL;
+	struct MHD_Response *resp;
+	int r;
+
+	(void)ret_envelope;
+	r = upgrade_check(req, err);
+	if (r < 0)
+		return r;
+	r = upgrade_instance_running(d, req->params[0], err);
+	if (r < 0)
+		return r;
+	lxcpath = instance_lxcpath(&d->env);
+	s = calloc(1, sizeof(*s));
+	if (!s || !lxcpath) {
+		free(s);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	s->ptx = -EBADF;
+	s->session = -EBADF;
+	s->sock = -EBADF;
+	s->name = strdup(req->params[0]);
+	if (!s->name) {
+		console_session_free(s);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = instance_console_open(s->name, lxcpath, &s->ptx, &s->session, err);
+	if (r < 0) {
+		console_session_free(s);
+		return r == -ESRCH ? err_set(err, -EINVAL, "Instance is not running") : r;
+	}
+	resp = MHD_create_response_for_upgrade(console_upgraded, s);
+	if (!resp) {
+		console_session_free(s);
+		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "cairn-fds");
+	req->response = resp;
+	return MHD_HTTP_SWITCHING_PROTOCOLS;
+}

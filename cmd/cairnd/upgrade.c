@@ -1,0 +1,200 @@
+#include "cmd/cairnd/upgrade.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cmd/cairnd/daemon.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "config/db.h"
+#include "instance/instance.h"
+
+int upgrade_check(struct request *req, struct err **err)
+{
+	const char *up = request_header(req, "Upgrade");
+
+	if (!up || strcasecmp(up, "cairn-fds") != 0)
+		return err_set(err, -EINVAL,
+			       "This endpoint needs a connection upgrade (\"Upgrade: cairn-fds\")");
+	return 0;
+}
+
+int upgrade_instance_running(struct daemon *d, const char *name, struct err **err)
+{
+	_cleanup_(db_instance_done) struct db_instance row = {0};
+	struct instance_state st = {0};
+	int r;
+
+	r = instance_get(&d->env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_state(&d->env, row.name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status != INSTANCE_RUNNING)
+		return err_set(err, -EINVAL, "Instance is not running");
+	return 0;
+}
+
+void upgrade_start_thread(void *(*fn)(void *), void *session, struct MHD_UpgradeResponseHandle *urh,
+			  void (*free_fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, fn, session) != 0) {
+		log_error("Failed to start a session thread");
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		free_fn(session);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int upgrade_recv_fds(int sock, int *fds, size_t n, int timeout_ms)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} u;
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t r;
+	size_t got;
+
+	if (n > 8)
+		return -EINVAL;
+	for (;;) {
+		int pr = poll(&p, 1, timeout_ms);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	do
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ECONNRESET;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	if (got != n || (msg.msg_flags & MSG_CTRUNC)) {
+		int tmp[8];
+
+		memcpy(tmp, CMSG_DATA(cm), sizeof(int) * (got < 8 ? got : 8));
+		for (size_t i = 0; i < got && i < 8; i++)
+			close(tmp[i]);
+		return -EPROTO;
+	}
+	memcpy(fds, CMSG_DATA(cm), sizeof(int) * n);
+	return 0;
+}
+
+int upgrade_send_fds(int sock, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} u;
+	char byte = 'F';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = CMSG_SPACE(sizeof(int) * n),
+	};
+	struct cmsghdr *cm;
+	ssize_t r;
+
+	if (n > 8)
+		return -EINVAL;
+	memset(u.buf, 0, sizeof(u.buf));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	do
+		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+int upgrade_send_json(int sock, json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text), off = 0;
+	char line[4096];
+
+	if (len + 1 > sizeof(line))
+		return -E2BIG;
+	memcpy(line, text, len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t w = send(sock, line + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+void upgrade_lines_take(struct upgrade_lines *l, const char *data, size_t n)
+{
+	if (l->len + n > sizeof(l->buf)) {
+		/* A line this long is not a control message: drop it. */
+		l->len = 0;
+		return;
+	}
+	memcpy(l->buf + l->len, data, n);
+	l->len += n;
+}
+
+json_object *upgrade_lines_next(struct upgrade_lines *l)
+{
+	for (;;) {
+		char *nl = memchr(l->buf, '\n', l->len);
+		json_object *o;
+		size_t used;
+
+		if (!nl)
+			return NULL;
+		*nl = '\0';
+		o = json_tokener_parse(l->buf);
+		used = (size_t)(nl - l->buf) + 1;
+		memmove(l->buf, l->buf + used, l->len - used);
+		l->len -= used;
+		if (o && json_object_is_type(o, json_type_object))
+			return o;
+		json_object_put(o);
+	}
+}

@@ -1,0 +1,111 @@
+#pragma once
+
+/*
+ * Files of an instance, read and written from the host side in its rootfs, so the same code
+ * serves running and stopped instances.
+ *
+ * Every path is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+ * below the rootfs: symbolic links resolve as the container sees them ("/" is the rootfs) and
+ * can never lead out of it. A request path must be absolute and have no ".." component, and a
+ * write never goes through a symbolic link in the last component. Owners are what the container
+ * sees; on disk they are shifted by the instance's id base.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+struct instance_env;
+
+/* An instance's rootfs, opened. */
+struct instance_fsroot {
+	int fd;		   /* O_PATH descriptor of the rootfs directory, owned */
+	uint32_t uid_base; /* host uid of the container's uid 0 */
+	uint32_t gid_base;
+	uint32_t size; /* how many ids are mapped (UINT32_MAX for a privileged instance) */
+};
+
+enum instance_file_type {
+	INSTANCE_FILE_REGULAR,
+	INSTANCE_FILE_DIRECTORY,
+	INSTANCE_FILE_SYMLINK,
+	INSTANCE_FILE_TYPE_MAX,
+};
+
+/* What instance_file_get() found. */
+struct instance_file {
+	enum instance_file_type type;
+	uint32_t uid; /* as the container sees them (65534 for a host id outside the map) */
+	uint32_t gid;
+	mode_t mode;	/* permission bits only (07777) */
+	int fd;		/* REGULAR: open for reading, owned; -EBADF otherwise */
+	uint64_t size;	/* REGULAR: bytes */
+	char *target;	/* SYMLINK: the link's text, owned */
+	char **entries; /* DIRECTORY: names, sorted, NULL-terminated, owned */
+};
+
+/* What instance_file_put() writes. */
+struct instance_file_spec {
+	enum instance_file_type type;
+	uint32_t uid; /* as the container sees them */
+	uint32_t gid;
+	mode_t mode;	    /* permission bits */
+	int src_fd;	    /* REGULAR: the contents, read from its current offset to the end */
+	const char *target; /* SYMLINK: the link's text */
+	bool append;	    /* REGULAR: append to an existing file rather than replace it */
+};
+
+/* "file", "directory", "symlink" (Incus' X-Incus-type values); NULL for the sentinel. */
+const char *instance_file_type_name(enum instance_file_type t);
+
+/* The type named `s`; -EINVAL for anything else. */
+int instance_file_type_from_name(const char *s, enum instance_file_type *ret);
+
+/*
+ * Checks a path given by a user: absolute, no ".." component, no NUL, shorter than PATH_MAX.
+ * -EINVAL with `Invalid path "x": it leaves the instance` (for "..") or `... must be absolute`.
+ */
+int instance_file_path_check(const char *path, struct err **err);
+
+/*
+ * Opens `rootfs` with the given id map. `size` 0 means privileged (ids are not shifted).
+ * Free with instance_fsroot_done().
+ */
+int instance_fsroot_open(const char *rootfs, uint32_t uid_base, uint32_t gid_base, uint32_t size,
+			 struct instance_fsroot *ret, struct err **err);
+
+/* Opens the rootfs of instance `name` (any state) with its id base (volatile.idmap.base).
+ * -ENOENT for an unknown instance. */
+int instance_fsroot_open_instance(const struct instance_env *env, const char *name,
+				  struct instance_fsroot *ret, struct err **err);
+
+/* Closes the rootfs; may be called twice. */
+void instance_fsroot_done(struct instance_fsroot *r);
+
+/*
+ * Looks at `path`: a regular file is opened for reading, a directory listed, a symbolic link
+ * read (not followed). -ENOENT `Path "x" not found in the instance`; -EINVAL for other file
+ * types (devices, sockets, fifos). Free *ret with instance_file_done().
+ */
+int instance_file_get(const struct instance_fsroot *root, const char *path,
+		      struct instance_file *ret, struct err **err);
+
+/* Frees the contents of `f`; may be called twice. */
+void instance_file_done(struct instance_file *f);
+
+/*
+ * Creates or replaces `path`. A regular file is written to a temporary name in the same
+ * directory, owned and moded through its descriptor, then renamed over the target, so a reader
+ * sees the old or the new file. A directory that exists already is left as it is; a new one
+ * gets the owner and mode. A symbolic link is created as given (its target is the container's
+ * business). The parent must exist (-ENOENT). -ELOOP `... is a symbolic link` when the last
+ * component is an existing symbolic link and a file or directory is written; -EISDIR when a
+ * file would replace a directory; -EINVAL for ids the instance does not map.
+ */
+int instance_file_put(const struct instance_fsroot *root, const char *path,
+		      const struct instance_file_spec *spec, struct err **err);
+
+/* Removes a file, a symbolic link (not what it points to) or an empty directory. -ENOENT when
+ * missing, -ENOTEMPTY for a directory with entries, -EINVAL for "/". */
+int instance_file_delete(const struct instance_fsroot *root, const char *path, struct err **err);
