@@ -742,14 +742,15 @@ void instance_autostart(const struct instance_env *env)
 
 int instance_freeze(const struct instance_env *env, const char *name, bool freeze, struct err **err)
 {
-	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env), *conf = lxc_config_path(env, name);
 	_cleanup_lxc_ struct lxc_container *c = NULL;
 
-	if (!lxcpath)
+	if (!lxcpath || !conf)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* freeze/unfreeze only talk to the container's command socket: no fork here. */
+	/* freeze/unfreeze only talk to the container's command socket and its cgroup: no fork
+	 * here. liblxc wants the config loaded to find the cgroup layout. */
 	c = lxc_container_new(name, lxcpath);
-	if (!c)
+	if (!c || !c->load_config(c, conf))
 		return err_set(err, -EIO, "Failed to load instance \"%s\"", name);
 	if (freeze ? !c->freeze(c) : !c->unfreeze(c))
 		return err_set(err, -EIO, "Failed to %s instance \"%s\"",

@@ -298,6 +298,17 @@ int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struc
 int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
+int cli_cmd_snapshot(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
 int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 int cli_cmd_exec(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

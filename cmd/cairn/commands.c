@@ -65,6 +65,25 @@ static const struct cli_flag repl_flags[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cli_flag snapshot_create_flags[] = {
+    {"expiry", 0, CLI_FLAG_STRING, "EXPR|DATE", "Expiry: a lifetime such as \"1d 3H\" or a date"},
+    {"no-expiry", 0, CLI_FLAG_BOOL, NULL, "Never expire, whatever snapshots.expiry.manual says"},
+    {"reuse", 0, CLI_FLAG_BOOL, NULL, "Replace a snapshot of the same name"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Include the running state (needs CRIU 4.1 or newer)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag restore_flags[] = {
+    {"diskonly", 0, CLI_FLAG_BOOL, NULL, "Restore the disk only, keep the current config"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag copy_flags[] = {
+    {"instance-only", 0, CLI_FLAG_BOOL, NULL, "Copy the instance without its snapshots"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const char *const copy_aliases[] = {"cp", NULL};
 static const struct cli_flag exec_flags[] = {
     {"env", 0, CLI_FLAG_LIST, "KEY=VALUE", "Environment variable to set (e.g. HOME=/home/foo)"},
     {"cwd", 0, CLI_FLAG_STRING, "DIR", "Directory to run the command in (default /root)"},
@@ -139,6 +158,24 @@ static const struct cli_command image_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 
+static const struct cli_command snapshot_commands[] = {
+    {"create", NULL, NULL, "NAME [SNAPSHOT]", "Take a snapshot of an instance", 1, 2,
+     snapshot_create_flags, cli_cmd_snapshot_create, CLI_COMPLETE_INSTANCE},
+    {"list", sub_list_aliases, NULL, "NAME", "List the snapshots of an instance", 1, 1,
+     format_flags, cli_cmd_snapshot_list, CLI_COMPLETE_INSTANCE},
+    {"restore", NULL, NULL, "NAME SNAPSHOT", "Restore an instance from a snapshot", 2, 2,
+     restore_flags, cli_cmd_snapshot_restore, CLI_COMPLETE_INSTANCE},
+    {"delete", sub_delete_aliases, NULL, "NAME SNAPSHOT...", "Delete snapshots", 2, -1, NULL,
+     cli_cmd_snapshot_delete, CLI_COMPLETE_INSTANCE},
+    {"rename", NULL, NULL, "NAME OLD NEW", "Rename a snapshot", 3, 3, NULL, cli_cmd_snapshot_rename,
+     CLI_COMPLETE_INSTANCE},
+    {"show", NULL, NULL, "NAME SNAPSHOT", "Show a snapshot as YAML", 2, 2, NULL,
+     cli_cmd_snapshot_show, CLI_COMPLETE_INSTANCE},
+    {"expiry", NULL, NULL, "NAME SNAPSHOT EXPR|DATE|never", "Change when a snapshot expires", 3, 3,
+     NULL, cli_cmd_snapshot_expiry, CLI_COMPLETE_INSTANCE},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
 static const struct cli_command file_commands[] = {
     {"push", NULL, NULL, "LOCAL... NAME/PATH", "Push files into instances", 2, -1, file_push_flags,
      cli_cmd_file_push, CLI_COMPLETE_FILE},
@@ -180,6 +217,14 @@ static const struct cli_command top_commands[] = {
      CLI_COMPLETE_INSTANCE},
     {"config", NULL, config_commands, NULL, "Manage instance configuration", 0, 0, NULL, NULL,
      CLI_COMPLETE_NONE},
+    {"snapshot", NULL, snapshot_commands, "NAME [SNAPSHOT]",
+     "Manage snapshots (\"snapshot NAME [SNAPSHOT]\" takes one)", 1, 2, snapshot_create_flags,
+     cli_cmd_snapshot, CLI_COMPLETE_INSTANCE},
+    {"restore", NULL, NULL, "NAME SNAPSHOT", "Restore an instance from a snapshot", 2, 2,
+     restore_flags, cli_cmd_restore, CLI_COMPLETE_INSTANCE},
+    {"copy", copy_aliases, NULL, "SOURCE[/SNAPSHOT] DESTINATION",
+     "Copy an instance, or make one from a snapshot", 2, 2, copy_flags, cli_cmd_copy,
+     CLI_COMPLETE_INSTANCE},
     {"exec", NULL, NULL, "NAME [--] COMMAND...", "Execute commands in instances", 2, -1,
      exec_flags, cli_cmd_exec, CLI_COMPLETE_INSTANCE},
     {"shell", NULL, NULL, "NAME", "Open a login shell as root in an instance", 1, 1, NULL,

@@ -134,7 +134,17 @@ HANDLER(handle_instances_list)
 		/* Usage figures cost a few cgroup reads per running instance: only for the
 		 * recursion that returns the state. */
 		instance_state(&d->env, rows[i].name, recursion >= 2, &st, NULL);
-		json_object_array_add(list, instance_to_json(&rows[i], &st, recursion >= 2));
+		{
+			json_object *o = instance_to_json(&rows[i], &st, recursion >= 2);
+
+			/* Sizes would cost a qgroup read per snapshot: `list` only counts them. */
+			if (recursion >= 2)
+				json_object_object_add(o, "snapshots",
+						       api_snapshots_json(d, rows[i].name,
+									  rows[i].architecture,
+									  false));
+			json_object_array_add(list, o);
+		}
 	}
 	db_instances_free(rows, n);
 	*ret_envelope = api_sync(list);
@@ -246,9 +256,21 @@ HANDLER(handle_instances_create)
 	    (r = body_object(devices, "root", false, &root, err)) < 0 ||
 	    (r = body_string(root, "pool", false, &pool, err)) < 0)
 		return r;
+	if (strcmp(type, "copy") == 0) {
+		const char *from = NULL;
+		bool instance_only = false;
+
+		if ((r = body_string(source, "source", true, &from, err)) < 0 ||
+		    (r = body_bool(source, "instance_only", &instance_only, err)) < 0)
+			return r;
+		r = config_instance_name_valid(name, err);
+		if (r < 0)
+			return r;
+		return api_instance_copy(d, name, from, instance_only, ret_envelope, err);
+	}
 	if (strcmp(type, "image") != 0)
-		return err_set(err, -EINVAL, "Unsupported source type \"%s\" (use \"image\")",
-			       type);
+		return err_set(err, -EINVAL,
+			       "Unsupported source type \"%s\" (use \"image\" or \"copy\")", type);
 	if (!alias && !fingerprint)
 		return err_set(err, -EINVAL, "The source needs an \"alias\" or a \"fingerprint\"");
 	r = config_instance_name_valid(name, err);
@@ -343,7 +365,17 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 
 HANDLER(handle_instance_put)
 {
-	int r = update_config(d, req, false, err);
+	const char *restore = NULL;
+	bool disk_only = false;
+	int r;
+
+	/* Incus restores through PUT: a body with "restore" is a restore, not a config update. */
+	if (req->body && ((r = body_string(req->body, "restore", false, &restore, err)) < 0 ||
+			  (r = body_bool(req->body, "restore_disk_only", &disk_only, err)) < 0))
+		return r;
+	if (restore)
+		return api_snapshot_restore(d, req, restore, disk_only, ret_envelope, err);
+	r = update_config(d, req, false, err);
 
 	if (r < 0)
 		return r;

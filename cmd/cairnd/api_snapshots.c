@@ -1,0 +1,457 @@
+/* /1.0/instances/<name>/snapshots: parse, call one snapshot function, render. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cmd/cairnd/body.h"
+#include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/handlers.h"
+#include "cmd/cairnd/operations.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/snaprules.h"
+#include "instance/instance.h"
+#include "snapshots/snapshots.h"
+
+/* Incus writes "never" as the zero time of Go. */
+#define NEVER "0001-01-01T00:00:00Z"
+
+static void db_instance_donep(struct db_instance *i)
+{
+	db_instance_done(i);
+}
+#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
+
+json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture)
+{
+	json_object *o = json_object_new_object(), *config = json_object_new_object();
+	_cleanup_free_ char *created = time_format_rfc3339(s->row.created_at);
+	_cleanup_free_ char *expires =
+	    s->row.expires_at > 0 ? time_format_rfc3339(s->row.expires_at) : NULL;
+
+	for (size_t i = 0; i < s->row.config.n; i++)
+		json_object_object_add(config, s->row.config.items[i].key,
+				       json_object_new_string(s->row.config.items[i].value));
+	json_object_object_add(o, "name", json_object_new_string(s->row.name));
+	json_object_object_add(o, "created_at", json_object_new_string(created ? created : ""));
+	json_object_object_add(o, "expires_at", json_object_new_string(expires ? expires : NEVER));
+	json_object_object_add(o, "stateful", json_object_new_boolean(s->row.stateful));
+	json_object_object_add(o, "size", json_object_new_int64(s->size));
+	json_object_object_add(o, "scheduled", json_object_new_boolean(s->row.scheduled));
+	json_object_object_add(o, "config", config);
+	json_object_object_add(
+	    o, "description", json_object_new_string(s->row.description ? s->row.description : ""));
+	json_object_object_add(o, "architecture",
+			       json_object_new_string(architecture ? architecture : ""));
+	return o;
+}
+
+json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
+				bool with_size)
+{
+	struct snapshot_info *v = NULL;
+	json_object *list = json_object_new_array();
+	size_t n = 0;
+
+	if (snapshot_list(&d->env, instance, with_size, &v, &n, NULL) < 0)
+		return list;
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(list, api_snapshot_to_json(&v[i], architecture));
+	snapshot_infos_free(v, n);
+	return list;
+}
+
+static json_object *resources_for(const char *instance, const char *snapshot)
+{
+	json_object *res = json_object_new_object(), *list = json_object_new_array();
+	_cleanup_free_ char *url = str_printf("/1.0/instances/%s", instance);
+
+	json_object_array_add(list, json_object_new_string(url ? url : ""));
+	json_object_object_add(res, "instances", list);
+	if (snapshot) {
+		_cleanup_free_ char *surl =
+		    str_printf("/1.0/instances/%s/snapshots/%s", instance, snapshot);
+
+		list = json_object_new_array();
+		json_object_array_add(list, json_object_new_string(surl ? surl : ""));
+		json_object_object_add(res, "instances_snapshots", list);
+	}
+	return res;
+}
+
+HANDLER(handle_snapshots_list)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info *v = NULL;
+	size_t n = 0;
+	json_object *list;
+	int recursion = request_recursion(req);
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = snapshot_list(&d->env, row.name, recursion >= 1, &v, &n, err);
+	if (r < 0)
+		return r;
+	list = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		if (recursion >= 1) {
+			json_object_array_add(list, api_snapshot_to_json(&v[i], row.architecture));
+		} else {
+			_cleanup_free_ char *url =
+			    str_printf("/1.0/instances/%s/snapshots/%s", row.name, v[i].row.name);
+
+			json_object_array_add(list, json_object_new_string(url ? url : ""));
+		}
+	}
+	snapshot_infos_free(v, n);
+	*ret_envelope = api_sync(list);
+	return 200;
+}
+
+/* What a snapshot operation needs once the request is gone. */
+struct snapshot_job {
+	char *instance;
+	char *name;	/* snapshot (NULL: from the pattern) */
+	char *new_name; /* rename */
+	char *expiry;
+	bool no_expiry;
+	bool stateful;
+	bool reuse;
+	bool disk_only;
+	bool instance_only;
+	char *copy_source; /* copy: source instance, name = its snapshot or NULL */
+};
+
+static void snapshot_job_free(void *p)
+{
+	struct snapshot_job *job = p;
+
+	if (!job)
+		return;
+	free(job->instance);
+	free(job->name);
+	free(job->new_name);
+	free(job->expiry);
+	free(job->copy_source);
+	free(job);
+}
+
+static struct snapshot_job *job_new(const char *instance, const char *name, struct err **err)
+{
+	struct snapshot_job *job = calloc(1, sizeof(*job));
+
+	if (!job || !(job->instance = strdup(instance)) || (name && !(job->name = strdup(name)))) {
+		snapshot_job_free(job);
+		err_set(err, -ENOMEM, "Out of memory");
+		return NULL;
+	}
+	return job;
+}
+
+/* Claims the instance and starts `fn` on `job` (whose ownership moves in, even on failure). */
+static int start_job(struct daemon *d, const char *description, const char *instance,
+		     const char *snapshot, operation_fn fn, struct snapshot_job *job,
+		     json_object **ret_envelope, struct err **err)
+{
+	int r = daemon_claim(d, instance, err);
+
+	if (r < 0) {
+		snapshot_job_free(job);
+		return r;
+	}
+	r = operation_start(d, description, resources_for(instance, snapshot), fn, job,
+			    snapshot_job_free, instance, ret_envelope, err);
+	return r < 0 ? r : 202;
+}
+
+static int run_create(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct snapshot_job *job = data;
+	struct snapshot_create_opts opts = {
+	    .name = job->name,
+	    .expiry = job->expiry,
+	    .no_expiry = job->no_expiry,
+	    .stateful = job->stateful,
+	    .reuse = job->reuse,
+	};
+	_cleanup_free_ char *name = NULL;
+	int r;
+
+	r = snapshot_create(&d->env, job->instance, &opts, &name, err);
+	if (r < 0)
+		return r;
+	*ret_md = json_object_new_object();
+	json_object_object_add(*ret_md, "name", json_object_new_string(name));
+	return 0;
+}
+
+HANDLER(handle_snapshots_create)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	const char *name = NULL, *expires_at = NULL, *expiry = NULL;
+	bool stateful = false, no_expiry = false, reuse = false;
+	struct snapshot_job *job;
+	int64_t t = 0;
+	int r;
+
+	if (req->body && ((r = body_string(req->body, "name", false, &name, err)) < 0 ||
+			  (r = body_bool(req->body, "stateful", &stateful, err)) < 0 ||
+			  (r = body_string(req->body, "expires_at", false, &expires_at, err)) < 0 ||
+			  (r = body_string(req->body, "expiry", false, &expiry, err)) < 0 ||
+			  (r = body_bool(req->body, "no_expiry", &no_expiry, err)) < 0 ||
+			  (r = body_bool(req->body, "reuse", &reuse, err)) < 0))
+		return r;
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	/* Refuse at once what the operation would refuse, so the client sees it directly. */
+	if (name && *name) {
+		r = config_snapshot_name_valid(name, err);
+		if (r < 0)
+			return r;
+	} else {
+		name = NULL;
+	}
+	if (expiry && *expiry) {
+		r = config_expiry_resolve(expiry, time_now(), &t, err);
+		if (r < 0)
+			return r;
+	}
+	if (expires_at && *expires_at && strcmp(expires_at, NEVER) != 0) {
+		r = time_parse_rfc3339(expires_at, &t, err);
+		if (r < 0)
+			return r;
+		if (!expiry || !*expiry)
+			expiry = expires_at;
+	} else if (expires_at && strcmp(expires_at, NEVER) == 0 && (!expiry || !*expiry)) {
+		no_expiry = true;
+	}
+	job = job_new(row.name, name, err);
+	if (!job)
+		return -ENOMEM;
+	job->stateful = stateful;
+	job->no_expiry = no_expiry;
+	job->reuse = reuse;
+	if (expiry && *expiry && !(job->expiry = strdup(expiry))) {
+		snapshot_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	return start_job(d, "Snapshotting instance", row.name, name, run_create, job, ret_envelope,
+			 err);
+}
+
+HANDLER(handle_snapshot_get)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info info = {0};
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = snapshot_get(&d->env, row.name, req->params[1], &info, err);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(api_snapshot_to_json(&info, row.architecture));
+	db_snapshot_done(&info.row);
+	return 200;
+}
+
+/* PUT and PATCH: only expires_at can change. */
+static int update_snapshot(struct daemon *d, struct request *req, struct err **err)
+{
+	const char *expires_at = NULL;
+	int64_t t = 0;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	r = body_string(req->body, "expires_at", false, &expires_at, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return 0;
+	if (*expires_at && strcmp(expires_at, NEVER) != 0) {
+		r = config_expiry_parse_date(expires_at, &t, err);
+		if (r < 0)
+			return r;
+		if (t <= 0)
+			t = 0;
+	}
+	r = daemon_claim(d, req->params[0], err);
+	if (r < 0)
+		return r;
+	r = snapshot_set_expiry(&d->env, req->params[0], req->params[1], t, err);
+	daemon_release(d, req->params[0]);
+	return r;
+}
+
+HANDLER(handle_snapshot_put)
+{
+	int r = update_snapshot(d, req, err);
+
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+static int run_rename(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct snapshot_job *job = data;
+
+	(void)ret_md;
+	return snapshot_rename(&d->env, job->instance, job->name, job->new_name, err);
+}
+
+HANDLER(handle_snapshot_post)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info info = {0};
+	const char *new_name = NULL;
+	struct snapshot_job *job;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	r = body_string(req->body, "name", true, &new_name, err);
+	if (r < 0)
+		return r;
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = config_snapshot_name_valid(new_name, err);
+	if (r < 0)
+		return r;
+	r = snapshot_get(&d->env, row.name, req->params[1], &info, err);
+	if (r < 0)
+		return r;
+	db_snapshot_done(&info.row);
+	job = job_new(row.name, req->params[1], err);
+	if (!job)
+		return -ENOMEM;
+	job->new_name = strdup(new_name);
+	if (!job->new_name) {
+		snapshot_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	return start_job(d, "Renaming snapshot", row.name, req->params[1], run_rename, job,
+			 ret_envelope, err);
+}
+
+static int run_delete(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct snapshot_job *job = data;
+
+	(void)ret_md;
+	return snapshot_delete(&d->env, job->instance, job->name, err);
+}
+
+HANDLER(handle_snapshot_delete)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info info = {0};
+	struct snapshot_job *job;
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = snapshot_get(&d->env, row.name, req->params[1], &info, err);
+	if (r < 0)
+		return r;
+	db_snapshot_done(&info.row);
+	job = job_new(row.name, req->params[1], err);
+	if (!job)
+		return -ENOMEM;
+	return start_job(d, "Deleting snapshot", row.name, req->params[1], run_delete, job,
+			 ret_envelope, err);
+}
+
+static int run_restore(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct snapshot_job *job = data;
+
+	(void)ret_md;
+	return snapshot_restore(&d->env, job->instance, job->name, job->disk_only, err);
+}
+
+int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
+			 bool disk_only, json_object **ret_envelope, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info info = {0};
+	struct snapshot_job *job;
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = snapshot_get(&d->env, row.name, snapshot, &info, err);
+	if (r < 0)
+		return r;
+	db_snapshot_done(&info.row);
+	job = job_new(row.name, snapshot, err);
+	if (!job)
+		return -ENOMEM;
+	job->disk_only = disk_only;
+	return start_job(d, "Restoring snapshot", row.name, snapshot, run_restore, job,
+			 ret_envelope, err);
+}
+
+static int run_copy(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct snapshot_job *job = data;
+	int r;
+
+	(void)ret_md;
+	/* The source is claimed too, so that it cannot be deleted or restored under the copy. */
+	r = daemon_claim(d, job->copy_source, err);
+	if (r < 0)
+		return r;
+	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->instance_only,
+			  err);
+	daemon_release(d, job->copy_source);
+	return r;
+}
+
+int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
+		      json_object **ret_envelope, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0}, existing = {0};
+	_cleanup_free_ char *src = NULL;
+	const char *slash = strchr(source, '/');
+	struct snapshot_info info = {0};
+	struct snapshot_job *job;
+	int r;
+
+	src = slash ? strndup(source, (size_t)(slash - source)) : strdup(source);
+	if (!src)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_get(&d->env, src, &row, err);
+	if (r < 0)
+		return r;
+	if (slash) {
+		r = snapshot_get(&d->env, row.name, slash + 1, &info, err);
+		if (r < 0)
+			return r;
+		db_snapshot_done(&info.row);
+	}
+	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
+		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
+	job = job_new(name, slash ? slash + 1 : NULL, err);
+	if (!job)
+		return -ENOMEM;
+	job->instance_only = instance_only;
+	job->copy_source = strdup(row.name);
+	if (!job->copy_source) {
+		snapshot_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	return start_job(d, "Copying instance", name, NULL, run_copy, job, ret_envelope, err);
+}
