@@ -9,12 +9,7 @@ setup
 in_instance() {
 	local name=$1
 	shift
-	if as_admin cairn exec --help >/dev/null 2>&1; then
-		as_admin cairn exec "$name" -- sh -c "cd /root && $*"
-	else
-		# Until `cairn exec` exists: the same through liblxc's tool, as root.
-		lxc-attach -P "$CAIRN_DIR/containers" -n "$name" -- sh -c "cd /root && $*"
-	fi
+	as_admin cairn exec "$name" -- sh -c "cd /root && $*"
 }
 
 snap_names() {
