@@ -79,49 +79,34 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Reads until the blank line that ends the headers; what follows stays in s->buf. */
+/*
+ * Reads until the blank line that ends the headers, a byte at a time: after "101 Switching
+ * Protocols" the next bytes may carry descriptors (SCM_RIGHTS), and a plain read that reached
+ * them would drop the descriptors. Headers are a few hundred bytes.
+ */
 static int read_head(struct cli_stream *s, char **ret_head)
 {
-	char *head = NULL;
+	_cleanup_free_ char *head = malloc(MAX_HEADER_BYTES + 1);
 	size_t len = 0;
 
-	for (;;) {
-		char *end;
-		char *grown;
-		ssize_t n = recv(s->fd, s->buf, sizeof(s->buf), 0);
+	if (!head)
+		return -ENOMEM;
+	while (len < MAX_HEADER_BYTES) {
+		ssize_t n = recv(s->fd, head + len, 1, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			free(head);
+		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
-		}
-		grown = realloc(head, len + (size_t)n + 1);
-		if (!grown) {
-			free(head);
-			return -ENOMEM;
-		}
-		head = grown;
-		memcpy(head + len, s->buf, (size_t)n);
-		len += (size_t)n;
-		head[len] = '\0';
-		end = strstr(head, "\r\n\r\n");
-		if (end) {
-			size_t used = (size_t)(end - head) + 4;
-
-			/* The body's first bytes go back to the buffer. */
-			memcpy(s->buf, head + used, len - used);
-			s->start = 0;
-			s->end = len - used;
-			end[2] = '\0';
-			*ret_head = head;
+		len++;
+		if (len >= 4 && memcmp(head + len - 4, "\r\n\r\n", 4) == 0) {
+			head[len - 2] = '\0';
+			s->start = s->end = 0;
+			*ret_head = steal_pointer(&head);
 			return 0;
 		}
-		if (len > MAX_HEADER_BYTES) {
-			free(head);
-			return -EPROTO;
-		}
 	}
+	return -EPROTO;
 }
 
 static int parse_head(struct cli_stream *s, char *head)

@@ -9,7 +9,10 @@ command -v tmux >/dev/null || skip_all "tmux is not installed (scripts/setup.sh 
 
 TMUX_SOCK=
 tmux_cleanup() {
+	local rc=$?
 	[ -n "$TMUX_SOCK" ] && tmux -S "$TMUX_SOCK" kill-server >/dev/null 2>&1
+	# cleanup exits with the status it finds in $?: the suite's, not the test above.
+	(exit $rc)
 	cleanup
 }
 trap tmux_cleanup EXIT
@@ -149,6 +152,8 @@ tmux -S "$TMUX_SOCK" send-keys -t t C-c
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo after-$((20 + 22))' Enter
 check "Ctrl-C reaches the process inside and the prompt comes back" wait_pane '^after-42$'
 tmux -S "$TMUX_SOCK" send-keys -t t 'touch this_file.txt; exit' Enter
+# Keys typed before the client has gone would still go to the session: let it end first.
+sleep 1
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo "exit=$?"; stty -a | grep -o " icanon" | sed "s/^/restored:/"' Enter
 check "the shell session ends with status 0" wait_pane '^exit=0$'
 check "the caller's terminal is restored (canonical mode again)" wait_pane '^restored: icanon$'
@@ -158,6 +163,7 @@ check_eq "the file made in the interactive session is there" "/root/this_file.tx
 tmux -S "$TMUX_SOCK" send-keys -t t 'cairn exec c1 -- sh' Enter
 sleep 1
 tmux -S "$TMUX_SOCK" send-keys -t t 'exit 7' Enter
+sleep 1
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo "status=$?"' Enter
 check "an interactive exec returns the shell's status" wait_pane '^status=7$'
 tmux -S "$TMUX_SOCK" kill-server

@@ -7,7 +7,10 @@ command -v tmux >/dev/null || skip_all "tmux is not installed (scripts/setup.sh 
 
 TMUX_SOCK=
 tmux_cleanup() {
+	local rc=$?
 	[ -n "$TMUX_SOCK" ] && tmux -S "$TMUX_SOCK" kill-server >/dev/null 2>&1
+	# cleanup exits with the status it finds in $?: the suite's, not the test above.
+	(exit $rc)
 	cleanup
 }
 trap tmux_cleanup EXIT
@@ -44,6 +47,8 @@ tmux -S "$TMUX_SOCK" send-keys -t t Enter
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo console-$((40 + 2)) > /tmp/from-console; echo said-$((6 * 7))' Enter
 check "a command runs on the console" wait_pane '^said-42'
 tmux -S "$TMUX_SOCK" send-keys -t t C-a q
+# Keys typed before the client has gone would go to the console: let it detach first.
+sleep 0.5
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo "detached=$?"; stty -a | grep -o " icanon" | sed "s/^/restored:/"' Enter
 check "Ctrl-a q detaches with status 0" wait_pane '^detached=0$'
 check "the caller's terminal is restored" wait_pane '^restored: icanon$'
@@ -53,6 +58,7 @@ check_eq "what ran on the console changed the container" "console-42" \
 tmux -S "$TMUX_SOCK" send-keys -t t 'clear; cairn console c1' Enter
 check "a second console session attaches" wait_pane '^To detach from the console'
 tmux -S "$TMUX_SOCK" send-keys -t t C-a q
+sleep 0.5
 tmux -S "$TMUX_SOCK" send-keys -t t 'echo "again=$?"' Enter
 check "and detaches" wait_pane '^again=0$'
 tmux -S "$TMUX_SOCK" kill-server
