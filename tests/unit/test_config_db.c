@@ -124,7 +124,7 @@ static void test_open_schema(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
 	sqlite3_finalize(st);
 	assert_int_equal(
 	    sqlite3_prepare_v2(
@@ -543,6 +543,49 @@ static void test_persistence(void **state)
 	db_instance_done(&got);
 }
 
+/* The journal of multi-step operations survives a reopen and keeps its order. */
+static void test_pending(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_pending p = {.kind = "snapshot-rename", .instance = "c1", .a = "old", .b = "new"};
+	struct db_pending *list = NULL;
+	int64_t id1 = 0, id2 = 0;
+	size_t n = 0;
+
+	assert_int_equal(db_pending_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 0);
+	db_pendings_free(list, n);
+	assert_int_equal(db_pending_add(f->db, &p, &id1, &e), 0);
+	p.kind = "snapshot-restore";
+	p.a = "snap0";
+	p.b = NULL;
+	p.flags = true;
+	assert_int_equal(db_pending_add(f->db, &p, &id2, &e), 0);
+	assert_true(id2 > id1);
+	db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(db_open(f->path, &f->db, &e), 0);
+	assert_int_equal(db_pending_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, id1);
+	assert_string_equal(list[0].kind, "snapshot-rename");
+	assert_string_equal(list[0].a, "old");
+	assert_string_equal(list[0].b, "new");
+	assert_false(list[0].flags);
+	assert_string_equal(list[1].kind, "snapshot-restore");
+	assert_string_equal(list[1].instance, "c1");
+	assert_string_equal(list[1].b, "");
+	assert_true(list[1].flags);
+	db_pendings_free(list, n);
+	assert_int_equal(db_pending_delete(f->db, id1, &e), 0);
+	assert_int_equal(db_pending_delete(f->db, id1, &e), 0);
+	assert_int_equal(db_pending_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].id, id2);
+	db_pendings_free(list, n);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -671,6 +714,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
