@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine (as root) to a running cairn: installs the
 # packages, builds, installs, creates the cairn-admin group, starts cairnd (which sets up the
-# default btrfs pool and the busybox image), launches a container and shows it running.
+# default btrfs pool and the busybox image), launches a container, snapshots it and shows it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +37,7 @@ fi
 cairn storage list
 cairn image list
 cairn info demo >/dev/null 2>&1 || cairn launch busybox demo
+# A snapshot before anything risky, as users do.
+cairn snapshot create demo
 cairn list
 cairn info demo
