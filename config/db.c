@@ -1591,7 +1591,10 @@ int db_snapshot_get(struct db *db, const char *instance, const char *name, struc
 static int cmp_snapshot(const void *a, const void *b)
 {
 	const struct db_snapshot *x = a, *y = b;
+	int c = strcmp(x->instance ? x->instance : "", y->instance ? y->instance : "");
 
+	if (c)
+		return c;
 	if (x->created_at != y->created_at)
 		return x->created_at < y->created_at ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
@@ -1613,17 +1616,24 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 	r = txn_begin(db, &t, false, err);
 	if (r < 0)
 		return r;
-	r = instance_id(db, instance, &iid, err);
+	/* All instances' snapshots at once when `instance` is NULL: one query for a whole list. */
+	if (instance) {
+		r = instance_id(db, instance, &iid, err);
+		if (r < 0)
+			return r;
+	}
+	r = prepare(db,
+		    instance ? "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM
+			       " WHERE s.instance_id = ? ORDER BY s.id"
+			     : "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " ORDER BY s.id",
+		    &st, err);
 	if (r < 0)
 		return r;
-	r = prepare(
-	    db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? ORDER BY s.id",
-	    &st, err);
-	if (r < 0)
-		return r;
-	r = bind(db, st, err, "i", iid);
-	if (r < 0)
-		return r;
+	if (instance) {
+		r = bind(db, st, err, "i", iid);
+		if (r < 0)
+			return r;
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_snapshot *s = rows_add(&rows);
 
@@ -1632,7 +1642,7 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 	}
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "Cannot list the snapshots of instance \"%s\"",
-			       instance);
+			       instance ? instance : "*");
 	finalizep(&st);
 	v = rows.v;
 	if (rows.n) {
@@ -1641,16 +1651,21 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 			return oom(err);
 		for (size_t i = 0; i < rows.n; i++)
 			ids[i] = v[i].id;
-		r = prepare(db,
-			    "SELECT c.snapshot_id, c.key, c.value FROM snapshot_config c"
-			    " JOIN snapshots s ON s.id = c.snapshot_id WHERE s.instance_id = ?"
-			    " ORDER BY c.snapshot_id, c.key",
-			    &st, err);
+		r = prepare(
+		    db,
+		    instance ? "SELECT c.snapshot_id, c.key, c.value FROM snapshot_config c"
+			       " JOIN snapshots s ON s.id = c.snapshot_id WHERE s.instance_id = ?"
+			       " ORDER BY c.snapshot_id, c.key"
+			     : "SELECT c.snapshot_id, c.key, c.value FROM snapshot_config c"
+			       " ORDER BY c.snapshot_id, c.key",
+		    &st, err);
 		if (r < 0)
 			return r;
-		r = bind(db, st, err, "i", iid);
-		if (r < 0)
-			return r;
+		if (instance) {
+			r = bind(db, st, err, "i", iid);
+			if (r < 0)
+				return r;
+		}
 		r = load_kv(db, st, ids, rows.n, &v[0].config, sizeof(*v), err);
 		if (r < 0)
 			return r;

@@ -155,7 +155,8 @@ int db_pool_users(struct db *db, const char *pool, char ***ret_names, struct err
  * instance deletes its snapshot rows. db_snapshot_insert reads s->instance to find the
  * instance, ignores s->id and stores the new id in *ret_id (which may be NULL).
  * db_snapshot_list returns the rows of one instance in every state, oldest first (by
- * created_at, then id), with their config. */
+ * created_at, then id), with their config; with `instance` NULL, those of every instance,
+ * grouped by instance name. */
 int db_snapshot_insert(struct db *db, const struct db_snapshot *s, int64_t *ret_id,
 		       struct err **err);
 int db_snapshot_get(struct db *db, const char *instance, const char *name, struct db_snapshot *ret,

@@ -16,6 +16,7 @@
 #include "config/names.h"
 #include "instance/images.h"
 #include "instance/instance.h"
+#include "snapshots/snapshots.h"
 
 static void db_instance_donep(struct db_instance *i)
 {
@@ -111,7 +112,8 @@ static json_object *instance_to_json(const struct db_instance *row, const struct
 HANDLER(handle_instances_list)
 {
 	struct db_instance *rows = NULL;
-	size_t n = 0;
+	struct db_snapshot *snaps = NULL;
+	size_t n = 0, n_snaps = 0, s = 0;
 	int recursion = request_recursion(req);
 	json_object *list;
 	int r;
@@ -119,9 +121,17 @@ HANDLER(handle_instances_list)
 	r = db_instance_list(d->env.db, &rows, &n, err);
 	if (r < 0)
 		return r;
+	if (recursion >= 2) {
+		r = db_snapshot_list(d->env.db, NULL, &snaps, &n_snaps, err);
+		if (r < 0) {
+			db_instances_free(rows, n);
+			return r;
+		}
+	}
 	list = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		struct instance_state st = {.status = INSTANCE_STOPPED};
+		json_object *o;
 
 		if (rows[i].state != DB_ROW_READY)
 			continue;
@@ -134,19 +144,28 @@ HANDLER(handle_instances_list)
 		/* Usage figures cost a few cgroup reads per running instance: only for the
 		 * recursion that returns the state. */
 		instance_state(&d->env, rows[i].name, recursion >= 2, &st, NULL);
-		{
-			json_object *o = instance_to_json(&rows[i], &st, recursion >= 2);
+		o = instance_to_json(&rows[i], &st, recursion >= 2);
+		if (recursion >= 2) {
+			json_object *snap_list = json_object_new_array();
 
-			/* Sizes would cost a qgroup read per snapshot: `list` only counts them. */
-			if (recursion >= 2)
-				json_object_object_add(o, "snapshots",
-						       api_snapshots_json(d, rows[i].name,
-									  rows[i].architecture,
-									  false));
-			json_object_array_add(list, o);
+			/* Both lists are sorted by instance name: walk them together. Sizes would
+			 * cost a qgroup read per snapshot, so lists leave them out (-1). */
+			while (s < n_snaps && strcmp(snaps[s].instance, rows[i].name) < 0)
+				s++;
+			for (; s < n_snaps && strcmp(snaps[s].instance, rows[i].name) == 0; s++) {
+				struct snapshot_info info = {.row = snaps[s], .size = -1};
+
+				if (snaps[s].state == DB_ROW_READY)
+					json_object_array_add(
+					    snap_list,
+					    api_snapshot_to_json(&info, rows[i].architecture));
+			}
+			json_object_object_add(o, "snapshots", snap_list);
 		}
+		json_object_array_add(list, o);
 	}
 	db_instances_free(rows, n);
+	db_snapshots_free(snaps, n_snaps);
 	*ret_envelope = api_sync(list);
 	return 200;
 }
