@@ -20,6 +20,7 @@
 #include <lxc/lxccontainer.h>
 
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -141,29 +142,6 @@ int instance_console_open(const char *name, const char *lxcpath, int *ret_ptx, i
 }
 
 /* ---- the forkexec helper ---- */
-
-/* Marks every descriptor from 3 up close-on-exec: the command gets only its three. */
-static int mark_fds_cloexec(void)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return 0;
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char *end;
-		long fd = strtol(de->d_name, &end, 10);
-
-		if (*end != '\0' || end == de->d_name || fd < 3 || fd == dirfd(d))
-			continue;
-		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
-			return -errno;
-	}
-	return 0;
-}
 
 /* Prints a failure for the user (descriptor 2 is theirs) and logs it. */
 static int helper_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -386,7 +364,7 @@ int instance_exec_forkexec_main(int argc, char **argv)
 	cwd = argv[8];
 	interactive = strcmp(argv[9], "1") == 0;
 
-	r = mark_fds_cloexec();
+	r = fd_cloexec_from(3);
 	if (r < 0)
 		return helper_fail("Failed to mark inherited descriptors close-on-exec: %s",
 				   strerror(-r));

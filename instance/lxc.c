@@ -15,6 +15,7 @@
 #include <lxc/lxccontainer.h>
 
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -160,31 +161,6 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
 }
 
-/* Marks every descriptor from 3 up close-on-exec, so neither liblxc nor the container keeps one
- * the daemon happened to leak. */
-static int mark_fds_cloexec(void)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return 0;
-	/* Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC. */
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char *end;
-		long fd = strtol(de->d_name, &end, 10);
-
-		if (*end != '\0' || end == de->d_name || fd < 3 || fd == dirfd(d))
-			continue;
-		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
-			return -errno;
-	}
-	return 0;
-}
-
 /* stdin from /dev/null, stdout and stderr to LOGDIR/forkstart.log. */
 static int redirect_stdio(const char *log_dir)
 {
@@ -223,7 +199,7 @@ int instance_lxc_forkstart_main(int argc, char **argv)
 	config = argv[4];
 	log_dir = argv[5];
 
-	r = mark_fds_cloexec();
+	r = fd_cloexec_from(3);
 	if (r < 0) {
 		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
 		return 1;

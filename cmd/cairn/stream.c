@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "cmd/cairn/cli.h"
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -261,63 +262,10 @@ int cli_stream_request(struct cli_stream *s, const char *method, const char *pat
 
 int cli_stream_send_fds(struct cli_stream *s, const int *fds, size_t n)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} u;
-	char byte = 'F';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = u.buf,
-	    .msg_controllen = CMSG_SPACE(sizeof(int) * n),
-	};
-	struct cmsghdr *cm;
-	ssize_t r;
-
-	if (n > 4)
-		return -EINVAL;
-	memset(u.buf, 0, sizeof(u.buf));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-	do
-		r = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
+	return fd_send(s->fd, fds, n);
 }
 
 int cli_stream_recv_fd(struct cli_stream *s, int *ret_fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = u.buf,
-	    .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t r;
-
-	do
-		r = recvmsg(s->fd, &msg, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (r == 0)
-		return -ECONNRESET;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EPROTO;
-	memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
+	return fd_recv(s->fd, ret_fd, 1, -1);
 }

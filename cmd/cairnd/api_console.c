@@ -18,6 +18,7 @@
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/upgrade.h"
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -93,7 +94,7 @@ static void *console_thread(void *arg)
 	char buf[256];
 	int r;
 
-	r = upgrade_send_fds(s->sock, &s->ptx, 1);
+	r = fd_send(s->sock, &s->ptx, 1);
 	if (r < 0) {
 		log_debug("Console of instance \"%s\": failed to pass the terminal: %s", s->name,
 			  strerror(-r));

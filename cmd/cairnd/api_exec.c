@@ -20,6 +20,7 @@
 #include "cmd/cairnd/upgrade.h"
 #include "cmd/cairnd/handlers.h"
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -228,7 +229,7 @@ static void exec_run(struct exec_session *s)
 	pid_t pid = 0;
 	int status = 0, r;
 
-	r = upgrade_recv_fds(s->sock, fds, 3, FDS_TIMEOUT_MS);
+	r = fd_recv(s->sock, fds, 3, FDS_TIMEOUT_MS);
 	if (r < 0) {
 		log_debug("Exec in instance \"%s\": no descriptors from the client: %s", s->name,
 			  strerror(-r));

@@ -30,16 +30,6 @@ int upgrade_instance_running(struct daemon *d, const char *name, struct err **er
 void upgrade_start_thread(void *(*fn)(void *), void *session, struct MHD_UpgradeResponseHandle *urh,
 			  void (*free_fn)(void *));
 
-/*
- * Receives exactly `n` descriptors in one SCM_RIGHTS message on unix socket `sock`, waiting at
- * most `timeout_ms`. They arrive close-on-exec and are the caller's. -ETIMEDOUT, -EPROTO when
- * the message holds another number of descriptors, -ECONNRESET at end of file.
- */
-int upgrade_recv_fds(int sock, int *fds, size_t n, int timeout_ms);
-
-/* Sends `n` descriptors in one SCM_RIGHTS message (with one byte of data). */
-int upgrade_send_fds(int sock, const int *fds, size_t n);
-
 /* Writes `o` as one line of JSON. */
 int upgrade_send_json(int sock, json_object *o);
 
