@@ -5,8 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -81,7 +79,6 @@ int cli_main(int argc, char **argv)
 	_cleanup_err_ struct err *e = NULL;
 	int r, status;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = cli_ctx_init(&ctx, &e);
 	if (r >= 0) {
 		if (argc <= 1) {
@@ -102,6 +99,5 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "Error: %s\n", err_msg(e, r));
 	status = r < 0 ? 1 : ctx.exit_status;
 	cli_ctx_done(&ctx);
-	curl_global_cleanup();
 	return status;
 }
