@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of snapshots, in one run on one machine, on the default btrfs pool:
 #
-#   cairn snapshot create / restore / delete with 10 MB and with 2 GB in the instance,
+#   cairn snapshot create / restore / delete with 10 MB and with 2 GB in the instance (eight
+#   files either way),
 #   against raw `btrfs subvolume snapshot` / `btrfs subvolume delete` of the same volume;
 #   `cairn snapshot list` and `cairn info` of an instance with 1,000 snapshots.
 #
@@ -23,14 +24,15 @@ bench_setup
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 POOL="$CAIRN_DIR/storage-pools/default"
 
-# fill NAME MB: writes MB megabytes into the instance's rootfs: one file of half of it and
-# 1 MB files for the rest, so that both the data and the metadata grow.
+# fill NAME MB: writes MB megabytes into the instance's rootfs as the same eight files whatever
+# the size, so that only the bytes differ between the two instances: the claim under test is
+# that a snapshot's cost does not follow the amount of data. (More files do cost more: a
+# snapshot commits a btrfs transaction whose work follows the metadata, for raw btrfs alike.)
 fill() {
-	local dir="$POOL/containers/$1/rootfs/root/data" half=$(($2 / 2)) i
+	local dir="$POOL/containers/$1/rootfs/root/data" each=$(($2 / 8)) i
 	mkdir -p "$dir"
-	head -c "${half}M" /dev/urandom >"$dir/big"
-	for i in $(seq 1 $(($2 - half))); do
-		head -c 1M /dev/urandom >"$dir/f$i"
+	for i in 1 2 3 4 5 6 7 8; do
+		head -c "$((each * 1024 * 1024 + ($2 % 8) * 1024 * 1024 / 8))" /dev/urandom >"$dir/f$i"
 	done
 	sync
 }
