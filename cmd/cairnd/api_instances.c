@@ -511,8 +511,16 @@ HANDLER(handle_instance_state_put)
 	if (stateful && !config_get_bool(&row.config, "migration.stateful", false))
 		return err_set(err, -EINVAL,
 			       "Stateful %s requires migration.stateful to be set to true", action);
-	if (stateful)
-		return err_set(err, -EOPNOTSUPP, "Stateful stop and start are not supported yet");
+	if (stateful) {
+		/* CRIU first: where it cannot run (missing, or older than 4.1 on a kernel from 6.13
+		 * on), that is what the user needs to hear. */
+		r = snapshot_criu_check(err);
+		if (r < 0)
+			return err_wrap(err, r, "Cannot %s instance \"%s\" statefully", action,
+					row.name);
+		return err_set(err, -EOPNOTSUPP,
+			       "Stateful %s is not available in this version of cairn", action);
+	}
 	r = instance_state(&d->env, row.name, false, &st, err);
 	if (r < 0)
 		return r;

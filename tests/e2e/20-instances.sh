@@ -51,6 +51,17 @@ check "restart gives a new init" test "$old" != "$new" -a "$new" != 0
 check "stop --force kills at once" as_admin cairn stop c1 --force
 check_eq "c1 stopped after --force" "Stopped" "$(api_status c1)"
 check_fails "stopping a stopped instance says so" "" as_admin cairn stop c1
+check "start c1 for the stateful checks" as_admin cairn start c1
+check_fails "stateful stop needs migration.stateful" "" as_admin cairn stop c1 --stateful
+check "allow stateful" as_admin cairn config set c1 migration.stateful=true
+err=$(as_admin cairn stop c1 --stateful 2>&1 >/dev/null)
+if command -v criu >/dev/null; then
+	check_match "stateful stop says what CRIU it needs" '^Error: .*(CRIU|statefully)' "$err"
+else
+	check_match "stateful stop says CRIU is missing" '^Error: .*CRIU 4.1 or newer; CRIU is not installed' "$err"
+fi
+check_eq "a refused stateful stop leaves c1 running" "Running" "$(api_status c1)"
+check "stop c1 again" as_admin cairn stop c1 --force
 
 check "init creates without starting" as_admin cairn init busybox c2
 check_eq "c2 is stopped" "Stopped" "$(api_status c2)"
