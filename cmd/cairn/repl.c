@@ -26,6 +26,10 @@ static bool is_exit(const char *word)
 }
 
 /* Runs one line; returns 1 when the REPL should end, else 0 or the command's error. */
+/* What run_line() returns besides 0 (ran, succeeded) and a negative errno (ran, failed). */
+#define LINE_EXIT 1    /* "exit" or "quit" */
+#define LINE_SKIPPED 2 /* blank or a comment: nothing ran */
+
 static int run_line(struct cli_ctx *ctx, const char *line, struct err **err)
 {
 	_cleanup_strv_ char **argv = NULL;
@@ -36,9 +40,9 @@ static int run_line(struct cli_ctx *ctx, const char *line, struct err **err)
 	if (r < 0)
 		return r;
 	if (argc == 0 || argv[0][0] == '#')
-		return 0;
+		return LINE_SKIPPED;
 	if (argc == 1 && is_exit(argv[0]))
-		return 1;
+		return LINE_EXIT;
 	if (strcmp(argv[0], "repl") == 0)
 		return err_set(err, -EINVAL, "Already in the REPL");
 	r = cli_dispatch(ctx, argv, argc, err);
@@ -229,7 +233,7 @@ static int repl_terminal(struct cli_ctx *ctx)
 			history_truncate_file(hist, HISTORY_LINES);
 		}
 		r = run_line(ctx, line, &e);
-		if (r == 1)
+		if (r == LINE_EXIT)
 			break;
 		if (r < 0)
 			fprintf(stderr, "Error: %s\n", err_msg(e, r));
@@ -253,8 +257,10 @@ static int repl_script(struct cli_ctx *ctx, bool keep_going, struct err **err)
 		if (n > 0 && line[n - 1] == '\n')
 			line[n - 1] = '\0';
 		r = run_line(ctx, line, &e);
-		if (r == 1)
+		if (r == LINE_EXIT)
 			break;
+		if (r == LINE_SKIPPED)
+			continue;
 		total++;
 		if (r < 0) {
 			if (!keep_going)

@@ -45,13 +45,13 @@ check_eq "a failing command makes the REPL exit 1" "1" "$rc"
 check_eq "the failure is printed once" 'Error: Instance "nosuch" not found' "$err"
 check_eq "the commands after the failure did not run" "" "$(api_status r2)"
 
-err=$(printf 'info nosuch\ninit busybox r2\nstop nosuch2\n' | as_admin cairn repl --keep-going 2>&1 >/dev/null)
+err=$(printf 'info nosuch\n# a comment\n\ninit busybox r2\nstop nosuch2\n' | as_admin cairn repl --keep-going 2>&1 >/dev/null)
 rc=$?
 check_eq "--keep-going still exits 1" "1" "$rc"
 check_eq "--keep-going ran the command after the failure" "Stopped" "$(api_status r2)"
 check_match "--keep-going reports each failure" '^Error: Instance "nosuch" not found$' "$err"
 check_match "--keep-going reports the later failure too" '^Error: Instance "nosuch2" not found$' "$err"
-check_match "--keep-going sums up" '^Error: 2 of 3 commands failed$' "$err"
+check_match "--keep-going sums up, counting commands, not comments or blank lines" '^Error: 2 of 3 commands failed$' "$err"
 check "delete r2" as_admin cairn delete r2
 
 printf 'init busybox r2\nlist r2 --format csv\n' | as_admin cairn repl --keep-going >/dev/null 2>&1
