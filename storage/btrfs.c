@@ -583,115 +583,6 @@ static int btrfs_volume_delete(const struct storage_pool *pool, enum storage_vol
 	return 0;
 }
 
-static int btrfs_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
-			     const char *src, enum storage_volume_type dst_type, const char *dst,
-			     struct err **err)
-{
-	_cleanup_free_ char *src_path = NULL, *dst_path = NULL;
-	int r;
-
-	r = storage_volume_prepare(pool, src_type, src, true, &src_path, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_prepare(pool, dst_type, dst, false, &dst_path, err);
-	if (r < 0)
-		return r;
-	return snapshot_subvolume(src_path, dst_path, false, err);
-}
-
-static int btrfs_snapshot_create(const struct storage_pool *pool, const char *volume,
-				 const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *snapdir = NULL;
-	bool created = false;
-	int r;
-
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
-	if (r < 0)
-		return r;
-	r = storage_snapshot_prepare(pool, volume, snapshot, false, &snap_path, err);
-	if (r < 0)
-		return r;
-	snapdir = storage_snapshot_dir(pool, volume);
-	if (!snapdir)
-		return err_set(err, -ENOMEM, "Out of memory");
-	if (mkdir(snapdir, 0711) == 0)
-		created = true;
-	else if (errno != EEXIST)
-		return err_set_errno(err, -errno,
-				     "Failed to create the snapshot directory of \"%s\"", volume);
-	r = snapshot_subvolume(vol_path, snap_path, true, err);
-	if (r < 0 && created)
-		rmdir(snapdir);
-	return r;
-}
-
-static int btrfs_snapshot_delete(const struct storage_pool *pool, const char *volume,
-				 const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *path = NULL, *snapdir = NULL;
-	int r;
-
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &path, err);
-	if (r < 0)
-		return r;
-	r = delete_subvolume(path, err);
-	if (r < 0)
-		return r;
-	snapdir = storage_snapshot_dir(pool, volume);
-	if (snapdir)
-		rmdir(snapdir); /* only succeeds once the last snapshot is gone */
-	return 0;
-}
-
-static int btrfs_snapshot_restore(const struct storage_pool *pool, const char *volume,
-				  const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *tmp = NULL;
-	char suffix[9];
-	int r;
-
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
-	if (r < 0)
-		return r;
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
-	if (r < 0)
-		return r;
-	storage_random_suffix(suffix);
-	tmp = str_printf("%s/containers/.restore-%s-%s", pool->mount_path, volume, suffix);
-	if (!tmp)
-		return err_set(err, -ENOMEM, "Out of memory");
-	r = snapshot_subvolume(snap_path, tmp, false, err);
-	if (r < 0)
-		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
-	/* One atomic step: the volume is the old subvolume or the new one, never neither. */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0) {
-		r = err_set_errno(err, -errno, "Failed to swap in the restored \"%s/%s\"", volume,
-				  snapshot);
-		delete_ignoring(tmp);
-		return r;
-	}
-	/* The restore is done; a leftover old subvolume is hidden and removed by the recovery
-	 * pass. */
-	delete_ignoring(tmp);
-	return 0;
-}
-
-static int btrfs_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
-				      const char *snapshot, const char *dst, struct err **err)
-{
-	_cleanup_free_ char *snap_path = NULL, *dst_path = NULL;
-	int r;
-
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, dst, false, &dst_path, err);
-	if (r < 0)
-		return r;
-	return snapshot_subvolume(snap_path, dst_path, false, err);
-}
-
 /*
  * Exclusive bytes of the subvolume at `path`, from its level-0 qgroup in sysfs
  * (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/exclusive). Qgroup numbers are only brought up to date
@@ -782,11 +673,13 @@ const struct storage_ops storage_btrfs_ops = {
     .volume_delete = btrfs_volume_delete,
     .volume_rename = storage_rename_volume,
     .volume_usage = btrfs_volume_usage,
-    .volume_copy = btrfs_volume_copy,
-    .snapshot_create = btrfs_snapshot_create,
-    .snapshot_delete = btrfs_snapshot_delete,
+    .volume_copy = storage_tree_volume_copy,
+    .snapshot_create = storage_tree_snapshot_create,
+    .snapshot_delete = storage_tree_snapshot_delete,
     .snapshot_rename = storage_rename_snapshot,
-    .snapshot_restore = btrfs_snapshot_restore,
-    .volume_from_snapshot = btrfs_volume_from_snapshot,
+    .snapshot_restore = storage_tree_snapshot_restore,
+    .volume_from_snapshot = storage_tree_volume_from_snapshot,
     .snapshot_usage = btrfs_snapshot_usage,
+    .tree_clone = snapshot_subvolume,
+    .tree_remove = delete_subvolume,
 };

@@ -137,20 +137,24 @@ static int dir_pool_delete(const struct storage_pool *pool, struct err **err)
 	return 0;
 }
 
-/* Copies `src` to `dst` through a hidden temporary name in `dst`'s directory, so `dst` appears
- * complete or not at all. */
-static int copy_into_place(const char *src, const char *dst, const char *dst_name, struct err **err)
+/* tree_clone: copies `src` to `dst` through a hidden temporary name in `dst`'s directory, so
+ * `dst` appears complete or not at all. A plain directory cannot be made read-only for root:
+ * snapshots are kept read-only by never writing to them. */
+static int copy_into_place(const char *src, const char *dst, bool read_only, struct err **err)
 {
 	_cleanup_free_ char *tmp = NULL, *parent = strdup(dst);
+	const char *dst_name;
 	char suffix[9];
 	char *slash;
 	int r;
 
+	(void)read_only;
 	if (!parent)
 		return err_set(err, -ENOMEM, "Out of memory");
 	slash = strrchr(parent, '/');
 	if (slash)
 		*slash = '\0';
+	dst_name = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
 	storage_random_suffix(suffix);
 	tmp = str_printf("%s/.tmp-%s-%s", parent, dst_name, suffix);
 	if (!tmp)
@@ -220,117 +224,6 @@ static int dir_volume_usage(const struct storage_pool *pool, enum storage_volume
 	return storage_tree_usage(path, ret_bytes, err);
 }
 
-static int dir_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
-			   const char *src, enum storage_volume_type dst_type, const char *dst,
-			   struct err **err)
-{
-	_cleanup_free_ char *src_path = NULL, *dst_path = NULL;
-	int r;
-
-	r = storage_volume_prepare(pool, src_type, src, true, &src_path, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_prepare(pool, dst_type, dst, false, &dst_path, err);
-	if (r < 0)
-		return r;
-	return copy_into_place(src_path, dst_path, dst, err);
-}
-
-static int dir_snapshot_create(const struct storage_pool *pool, const char *volume,
-			       const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *snapdir = NULL;
-	bool created = false;
-	int r;
-
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
-	if (r < 0)
-		return r;
-	r = storage_snapshot_prepare(pool, volume, snapshot, false, &snap_path, err);
-	if (r < 0)
-		return r;
-	snapdir = storage_snapshot_dir(pool, volume);
-	if (!snapdir)
-		return err_set(err, -ENOMEM, "Out of memory");
-	if (mkdir(snapdir, 0711) == 0)
-		created = true;
-	else if (errno != EEXIST)
-		return err_set_errno(err, -errno,
-				     "Failed to create the snapshot directory of \"%s\"", volume);
-	r = copy_into_place(vol_path, snap_path, snapshot, err);
-	if (r < 0) {
-		if (created)
-			rmdir(snapdir);
-		return err_wrap(err, r, "Failed to snapshot \"%s/%s\"", volume, snapshot);
-	}
-	return 0;
-}
-
-static int dir_snapshot_delete(const struct storage_pool *pool, const char *volume,
-			       const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *path = NULL, *snapdir = NULL;
-	int r;
-
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &path, err);
-	if (r < 0)
-		return r;
-	r = rm_rf(path, err);
-	if (r < 0)
-		return err_wrap(err, r, "Failed to delete snapshot \"%s/%s\"", volume, snapshot);
-	snapdir = storage_snapshot_dir(pool, volume);
-	if (snapdir)
-		rmdir(snapdir); /* only succeeds once the last snapshot is gone */
-	return 0;
-}
-
-static int dir_snapshot_restore(const struct storage_pool *pool, const char *volume,
-				const char *snapshot, struct err **err)
-{
-	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *tmp = NULL;
-	char suffix[9];
-	int r;
-
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
-	if (r < 0)
-		return r;
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
-	if (r < 0)
-		return r;
-	storage_random_suffix(suffix);
-	tmp = str_printf("%s/containers/.restore-%s-%s", pool->mount_path, volume, suffix);
-	if (!tmp)
-		return err_set(err, -ENOMEM, "Out of memory");
-	r = storage_copy_tree(snap_path, tmp, err);
-	if (r < 0)
-		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
-	/* One atomic step: the volume is the old tree or the new one, never neither. */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0) {
-		r = err_set_errno(err, -errno, "Failed to swap in the restored \"%s/%s\"", volume,
-				  snapshot);
-		remove_ignoring(tmp);
-		return r;
-	}
-	/* The restore is done; a leftover old tree is hidden and removed by the recovery pass. */
-	remove_ignoring(tmp);
-	return 0;
-}
-
-static int dir_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
-				    const char *snapshot, const char *dst, struct err **err)
-{
-	_cleanup_free_ char *snap_path = NULL, *dst_path = NULL;
-	int r;
-
-	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, dst, false, &dst_path, err);
-	if (r < 0)
-		return r;
-	return copy_into_place(snap_path, dst_path, dst, err);
-}
-
 static int dir_snapshot_usage(const struct storage_pool *pool, const char *volume,
 			      const char *snapshot, uint64_t *ret_bytes, struct err **err)
 {
@@ -358,11 +251,13 @@ const struct storage_ops storage_dir_ops = {
     .volume_delete = dir_volume_delete,
     .volume_rename = storage_rename_volume,
     .volume_usage = dir_volume_usage,
-    .volume_copy = dir_volume_copy,
-    .snapshot_create = dir_snapshot_create,
-    .snapshot_delete = dir_snapshot_delete,
+    .volume_copy = storage_tree_volume_copy,
+    .snapshot_create = storage_tree_snapshot_create,
+    .snapshot_delete = storage_tree_snapshot_delete,
     .snapshot_rename = storage_rename_snapshot,
-    .snapshot_restore = dir_snapshot_restore,
-    .volume_from_snapshot = dir_volume_from_snapshot,
+    .snapshot_restore = storage_tree_snapshot_restore,
+    .volume_from_snapshot = storage_tree_volume_from_snapshot,
     .snapshot_usage = dir_snapshot_usage,
+    .tree_clone = copy_into_place,
+    .tree_remove = rm_rf,
 };

@@ -116,6 +116,24 @@ int storage_rename_volume(const struct storage_pool *pool, enum storage_volume_t
 int storage_rename_snapshot(const struct storage_pool *pool, const char *volume,
 			    const char *old_name, const char *new_name, struct err **err);
 
+/*
+ * volume_copy, snapshot_create, snapshot_delete, snapshot_restore and volume_from_snapshot of
+ * both drivers (storage/tree.c), on the pool's tree_clone and tree_remove primitives. A restore
+ * clones the snapshot to a hidden `containers/.restore-<volume>-<random>` and swaps it with the
+ * volume in one renameat2(RENAME_EXCHANGE): until then the old volume is untouched.
+ */
+int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
+			     const char *src, enum storage_volume_type dst_type, const char *dst,
+			     struct err **err);
+int storage_tree_snapshot_create(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err);
+int storage_tree_snapshot_delete(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err);
+int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *volume,
+				  const char *snapshot, struct err **err);
+int storage_tree_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
+				      const char *snapshot, const char *dst, struct err **err);
+
 /* pool_usage of both drivers: statvfs() of the mount path, used = total - free. */
 int storage_statvfs_usage(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
 			  struct err **err);

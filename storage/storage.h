@@ -88,6 +88,14 @@ struct storage_ops {
 	/* Exclusive bytes of a snapshot (btrfs qgroups). -EOPNOTSUPP when unknown. */
 	int (*snapshot_usage)(const struct storage_pool *pool, const char *volume,
 			      const char *snapshot, uint64_t *ret_bytes, struct err **err);
+
+	/* The two primitives the shared copy, snapshot and restore operations (storage/tree.c)
+	 * are built on, so that both drivers keep one set of those multi-step operations.
+	 * tree_clone makes `dst` (absent) a copy of `src` that appears whole or not at all:
+	 * a snapshot on btrfs (read-only when asked), a copy through a hidden name on dir.
+	 * tree_remove removes the subvolume or tree at `path` with everything in it. */
+	int (*tree_clone)(const char *src, const char *dst, bool read_only, struct err **err);
+	int (*tree_remove)(const char *path, struct err **err);
 };
 
 /* The operations table of driver `name`, or NULL when there is no such driver. */

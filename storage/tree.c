@@ -1,0 +1,133 @@
+/* The multi-step volume operations both drivers share, on their clone and remove primitives. */
+#include "storage/storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "storage/storage-internal.h"
+
+static void remove_ignoring(const struct storage_pool *pool, const char *path)
+{
+	_cleanup_err_ struct err *e = NULL;
+
+	if (pool->ops->tree_remove(path, &e) < 0)
+		log_debug("Failed to remove \"%s\", ignoring: %s", path, err_msg(e, -EIO));
+}
+
+int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
+			     const char *src, enum storage_volume_type dst_type, const char *dst,
+			     struct err **err)
+{
+	_cleanup_free_ char *src_path = NULL, *dst_path = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, src_type, src, true, &src_path, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, dst_type, dst, false, &dst_path, err);
+	if (r < 0)
+		return r;
+	return pool->ops->tree_clone(src_path, dst_path, false, err);
+}
+
+int storage_tree_snapshot_create(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *snapdir = NULL;
+	bool created = false;
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
+	if (r < 0)
+		return r;
+	r = storage_snapshot_prepare(pool, volume, snapshot, false, &snap_path, err);
+	if (r < 0)
+		return r;
+	snapdir = storage_snapshot_dir(pool, volume);
+	if (!snapdir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (mkdir(snapdir, 0711) == 0)
+		created = true;
+	else if (errno != EEXIST)
+		return err_set_errno(err, -errno,
+				     "Failed to create the snapshot directory of \"%s\"", volume);
+	r = pool->ops->tree_clone(vol_path, snap_path, true, err);
+	if (r < 0) {
+		if (created)
+			rmdir(snapdir);
+		return err_wrap(err, r, "Failed to snapshot \"%s/%s\"", volume, snapshot);
+	}
+	return 0;
+}
+
+int storage_tree_snapshot_delete(const struct storage_pool *pool, const char *volume,
+				 const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *snapdir = NULL;
+	int r;
+
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &path, err);
+	if (r < 0)
+		return r;
+	r = pool->ops->tree_remove(path, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to delete snapshot \"%s/%s\"", volume, snapshot);
+	snapdir = storage_snapshot_dir(pool, volume);
+	if (snapdir)
+		rmdir(snapdir); /* only succeeds once the last snapshot is gone */
+	return 0;
+}
+
+int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *volume,
+				  const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *tmp = NULL;
+	char suffix[9];
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
+	if (r < 0)
+		return r;
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
+	if (r < 0)
+		return r;
+	storage_random_suffix(suffix);
+	tmp = str_printf("%s/containers/.restore-%s-%s", pool->mount_path, volume, suffix);
+	if (!tmp)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = pool->ops->tree_clone(snap_path, tmp, false, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
+	/* One atomic step: the volume is the old tree or the new one, never neither. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0) {
+		r = err_set_errno(err, -errno, "Failed to swap in the restored \"%s/%s\"", volume,
+				  snapshot);
+		remove_ignoring(pool, tmp);
+		return r;
+	}
+	/* The restore is done; a leftover old tree is hidden and removed by the recovery pass. */
+	remove_ignoring(pool, tmp);
+	return 0;
+}
+
+int storage_tree_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
+				      const char *snapshot, const char *dst, struct err **err)
+{
+	_cleanup_free_ char *snap_path = NULL, *dst_path = NULL;
+	int r;
+
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, dst, false, &dst_path, err);
+	if (r < 0)
+		return r;
+	return pool->ops->tree_clone(snap_path, dst_path, false, err);
+}
