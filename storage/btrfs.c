@@ -562,27 +562,6 @@ static int btrfs_volume_create(const struct storage_pool *pool, enum storage_vol
 	return 0;
 }
 
-static int btrfs_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
-			       const char *name, struct err **err)
-{
-	_cleanup_free_ char *path = NULL, *snapdir = NULL;
-	int r;
-
-	r = storage_volume_prepare(pool, type, name, true, &path, err);
-	if (r < 0)
-		return r;
-	r = delete_subvolume(path, err);
-	if (r < 0)
-		return err_wrap(err, r, "Failed to delete volume \"%s\" of pool \"%s\"", name,
-				pool->name);
-	if (type == STORAGE_VOLUME_CONTAINER) {
-		snapdir = storage_snapshot_dir(pool, name);
-		if (snapdir)
-			rmdir(snapdir); /* only when its snapshots are gone */
-	}
-	return 0;
-}
-
 /*
  * Exclusive bytes of the subvolume at `path`, from its level-0 qgroup in sysfs
  * (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/exclusive). Qgroup numbers are only brought up to date
@@ -670,7 +649,7 @@ const struct storage_ops storage_btrfs_ops = {
     .pool_unmount = btrfs_pool_unmount,
     .pool_usage = storage_statvfs_usage,
     .volume_create = btrfs_volume_create,
-    .volume_delete = btrfs_volume_delete,
+    .volume_delete = storage_tree_volume_delete,
     .volume_rename = storage_rename_volume,
     .volume_usage = btrfs_volume_usage,
     .volume_copy = storage_tree_volume_copy,

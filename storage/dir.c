@@ -189,29 +189,6 @@ static int dir_volume_create(const struct storage_pool *pool, enum storage_volum
 	return 0;
 }
 
-static int dir_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
-			     const char *name, struct err **err)
-{
-	_cleanup_free_ char *path = NULL, *snapdir = NULL;
-	int r;
-
-	r = storage_volume_prepare(pool, type, name, true, &path, err);
-	if (r < 0)
-		return r;
-	r = rm_rf(path, err);
-	if (r < 0)
-		return err_wrap(err, r, "Failed to delete volume \"%s\" of pool \"%s\"", name,
-				pool->name);
-	/* The snapshots are deleted one by one before; their emptied directory goes with the
-	 * volume. A directory that still holds snapshots stays. */
-	if (type == STORAGE_VOLUME_CONTAINER) {
-		snapdir = storage_snapshot_dir(pool, name);
-		if (snapdir)
-			rmdir(snapdir);
-	}
-	return 0;
-}
-
 static int dir_volume_usage(const struct storage_pool *pool, enum storage_volume_type type,
 			    const char *name, uint64_t *ret_bytes, struct err **err)
 {
@@ -248,7 +225,7 @@ const struct storage_ops storage_dir_ops = {
     .pool_unmount = dir_pool_unmount,
     .pool_usage = storage_statvfs_usage,
     .volume_create = dir_volume_create,
-    .volume_delete = dir_volume_delete,
+    .volume_delete = storage_tree_volume_delete,
     .volume_rename = storage_rename_volume,
     .volume_usage = dir_volume_usage,
     .volume_copy = storage_tree_volume_copy,

@@ -117,11 +117,14 @@ int storage_rename_snapshot(const struct storage_pool *pool, const char *volume,
 			    const char *old_name, const char *new_name, struct err **err);
 
 /*
- * volume_copy, snapshot_create, snapshot_delete, snapshot_restore and volume_from_snapshot of
- * both drivers (storage/tree.c), on the pool's tree_clone and tree_remove primitives. A restore
- * clones the snapshot to a hidden `containers/.restore-<volume>-<random>` and swaps it with the
- * volume in one renameat2(RENAME_EXCHANGE): until then the old volume is untouched.
+ * volume_delete, volume_copy, snapshot_create, snapshot_delete, snapshot_restore and
+ * volume_from_snapshot of both drivers (storage/tree.c), on the pool's tree_clone and tree_remove
+ * primitives. A restore clones the snapshot to a hidden `containers/.restore-<volume>-<random>` and
+ * swaps it with the volume in one renameat2(RENAME_EXCHANGE): until then the old volume is
+ * untouched.
  */
+int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, struct err **err);
 int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			     const char *src, enum storage_volume_type dst_type, const char *dst,
 			     struct err **err);

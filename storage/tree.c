@@ -21,6 +21,29 @@ static void remove_ignoring(const struct storage_pool *pool, const char *path)
 		log_debug("Failed to remove \"%s\", ignoring: %s", path, err_msg(e, -EIO));
 }
 
+int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *snapdir = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, type, name, true, &path, err);
+	if (r < 0)
+		return r;
+	r = pool->ops->tree_remove(path, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to delete volume \"%s\" of pool \"%s\"", name,
+				pool->name);
+	/* Snapshots are deleted one by one before; their emptied directory goes with the volume.
+	 * A directory that still holds snapshots stays. */
+	if (type == STORAGE_VOLUME_CONTAINER) {
+		snapdir = storage_snapshot_dir(pool, name);
+		if (snapdir)
+			rmdir(snapdir);
+	}
+	return 0;
+}
+
 int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			     const char *src, enum storage_volume_type dst_type, const char *dst,
 			     struct err **err)
