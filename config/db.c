@@ -1156,16 +1156,17 @@ int db_alias_delete(struct db *db, const char *name, struct err **err)
 	return r < 0 ? err_wrap(err, r, "Cannot delete image alias \"%s\"", name) : 0;
 }
 
-int db_alias_resolve(struct db *db, const char *name, char **ret_fingerprint, struct err **err)
+int db_alias_get(struct db *db, const char *name, char **ret_fingerprint, char **ret_description,
+		 struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	char *fp = NULL;
+	_cleanup_free_ char *fp = NULL, *desc = NULL;
 	int r, rc;
 
 	r = prepare(db,
-		    "SELECT i.fingerprint FROM image_aliases a JOIN images i ON i.id = a.image_id"
-		    " WHERE a.name = ?",
+		    "SELECT i.fingerprint, a.description FROM image_aliases a"
+		    " JOIN images i ON i.id = a.image_id WHERE a.name = ?",
 		    &st, err);
 	if (r < 0)
 		return r;
@@ -1177,10 +1178,20 @@ int db_alias_resolve(struct db *db, const char *name, char **ret_fingerprint, st
 		return err_set(err, -ENOENT, "Image alias \"%s\" not found", name);
 	if (rc != SQLITE_ROW)
 		return db_fail(db, rc, err, "Cannot read image alias \"%s\"", name);
-	if (col_str(st, 0, &fp) < 0 || !fp)
+	if (col_str(st, 0, &fp) < 0 || !fp || col_str(st, 1, &desc) < 0)
 		return oom(err);
-	*ret_fingerprint = fp;
+	if (ret_description) {
+		*ret_description = desc ? steal_pointer(&desc) : strdup("");
+		if (!*ret_description)
+			return oom(err);
+	}
+	*ret_fingerprint = steal_pointer(&fp);
 	return 0;
+}
+
+int db_alias_resolve(struct db *db, const char *name, char **ret_fingerprint, struct err **err)
+{
+	return db_alias_get(db, name, ret_fingerprint, NULL, err);
 }
 
 /* ---- instances ---- */

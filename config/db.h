@@ -125,6 +125,9 @@ int db_alias_add(struct db *db, const char *name, const char *fingerprint, const
 		 struct err **err);
 int db_alias_delete(struct db *db, const char *name, struct err **err);
 int db_alias_resolve(struct db *db, const char *name, char **ret_fingerprint, struct err **err);
+/* The same with the alias' description (caller frees; "" when it has none). */
+int db_alias_get(struct db *db, const char *name, char **ret_fingerprint, char **ret_description,
+		 struct err **err);
 
 /* Instances. Names are unique whatever the row state (-EEXIST). db_instance_get and
  * db_instance_list return rows in every state; callers filter. */

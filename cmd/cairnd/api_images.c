@@ -201,13 +201,16 @@ HANDLER(handle_aliases_list)
 		     rows[i].state == DB_ROW_READY && rows[i].aliases && rows[i].aliases[a]; a++) {
 			if (request_recursion(req) >= 1) {
 				json_object *o = json_object_new_object();
+				_cleanup_free_ char *fp = NULL, *desc = NULL;
 
+				/* Aliases are few: one small query each for its description. */
+				db_alias_get(d->env.db, rows[i].aliases[a], &fp, &desc, NULL);
 				json_object_object_add(o, "name",
 						       json_object_new_string(rows[i].aliases[a]));
 				json_object_object_add(o, "target",
 						       json_object_new_string(rows[i].fingerprint));
 				json_object_object_add(o, "description",
-						       json_object_new_string(""));
+						       json_object_new_string(desc ? desc : ""));
 				json_object_array_add(list, o);
 			} else {
 				_cleanup_free_ char *url =
@@ -249,17 +252,17 @@ HANDLER(handle_aliases_create)
 
 HANDLER(handle_alias_get)
 {
-	_cleanup_free_ char *fp = NULL;
+	_cleanup_free_ char *fp = NULL, *description = NULL;
 	json_object *o;
 	int r;
 
-	r = db_alias_resolve(d->env.db, req->params[0], &fp, err);
+	r = db_alias_get(d->env.db, req->params[0], &fp, &description, err);
 	if (r < 0)
 		return r;
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(req->params[0]));
 	json_object_object_add(o, "target", json_object_new_string(fp));
-	json_object_object_add(o, "description", json_object_new_string(""));
+	json_object_object_add(o, "description", json_object_new_string(description));
 	*ret_envelope = api_sync(o);
 	return 200;
 }

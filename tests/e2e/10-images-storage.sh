@@ -104,6 +104,18 @@ check "nothing escaped through a symlink" test ! -e "$W/outside/escaped"
 check_eq "bad imports left no image volume" "$images_before" "$(ls "$CAIRN_DIR/storage-pools/default/images" | sort | tr '\n' ' ')"
 check_eq "bad imports left the image list as it was" "$list_before" "$(as_admin cairn image list --format csv)"
 
+# Aliases of their own: a second name for busybox, with a description.
+check "alias create" as_admin cairn image alias create tiny busybox --description "the small one"
+check_match "alias list shows the alias and its description" 'tiny.*the small one' "$(as_admin cairn image alias list --format csv)"
+check_eq "the API has the description" "the small one" "$(api /1.0/images/aliases/tiny | jq -r .metadata.description)"
+check "launch by the new alias" as_admin cairn init tiny a1
+check "delete a1" as_admin cairn delete a1
+check_fails "an alias that exists is refused" "" as_admin cairn image alias create tiny busybox
+check_fails "an alias of an unknown image is refused" "" as_admin cairn image alias create other nosuchimage
+check "alias delete" as_admin cairn image alias delete tiny
+check_fails "the deleted alias resolves no more" "" as_admin cairn init tiny a2
+check_match "busybox itself is still there" '\| busybox +\|' "$(as_admin cairn image list)"
+
 check "delete an image by alias" as_admin cairn image delete testxz
 check_fails "the deleted alias is gone" "" as_admin cairn launch testxz x1
 check_fails "deleting an unknown image" "" as_admin cairn image delete nosuch
