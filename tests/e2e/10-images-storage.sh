@@ -15,8 +15,30 @@ if [ "$BACKEND" = btrfs ]; then
 	check_eq "the loop file is sparse" "yes" "$([ "$(du -k "$CAIRN_DIR/disks/default.img" | cut -f1)" -lt 1048576 ] && echo yes)"
 fi
 
+# A second pool: a dir pool on a directory of ours, and a btrfs pool on its own loop file.
+mkdir -p "$T/pool2"
+check "storage create a dir pool" as_admin cairn storage create p2 dir source="$T/pool2"
+check_match "the new pool is listed" '\| p2 +\| dir +\|' "$(as_admin cairn storage list)"
+check_match "storage info p2" '^  driver: dir$' "$(as_admin cairn storage info p2)"
+if [ "$BACKEND" = btrfs ]; then
+	check "storage create a btrfs loop pool" as_admin cairn storage create p3 btrfs size=1GiB
+	check "its loop file is there" test -f "$CAIRN_DIR/disks/p3.img"
+	check_eq "it is a btrfs mount" "btrfs" "$(stat -f -c %T "$CAIRN_DIR/storage-pools/p3")"
+fi
+check_fails "a pool name that is taken" "" as_admin cairn storage create p2 dir
+check_fails "an unknown driver" "" as_admin cairn storage create p4 zfs
+check_fails "a bad pool name" "" as_admin cairn storage create "bad/name" dir
+check_fails "an unknown pool key" "" as_admin cairn storage create p5 dir colour=blue
+check_fails "a bad size" "" as_admin cairn storage create p6 btrfs size=lots
+check_fails "info of an unknown pool" "" as_admin cairn storage info nosuch
+check "the failed creates made no pool" bash -c "! cairn storage list --format csv 2>/dev/null | grep -qE '^p[4-6],'"
+
 out=$(as_admin cairn image list)
 check_match "image list shows busybox" '\| busybox +\|' "$out"
+show=$(as_admin cairn image show busybox)
+check_match "image show is YAML with the fingerprint" '^fingerprint: "?[0-9a-f]{64}"?$' "$show"
+check_match "image show has the properties" '^  os: busybox$' "$show"
+check_fails "image show of an unknown image" "" as_admin cairn image show nosuch
 fp=$(api "/1.0/images?recursion=1" | jq -r '.[0].fingerprint // empty' 2>/dev/null)
 [ -n "$fp" ] || fp=$(api "/1.0/images?recursion=1" | jq -r '.metadata[0].fingerprint')
 vol="$CAIRN_DIR/storage-pools/default/images/$fp"

@@ -14,6 +14,8 @@ out=$(as_admin cairn list --format csv)
 check_match "csv starts with the name" '^c1,RUNNING,' "$out"
 out=$(as_admin cairn list --format json)
 check_eq "json is a list of instance objects" "c1 Running" "$(printf '%s' "$out" | jq -r '.[0] | "\(.name) \(.status)"')"
+out=$(as_admin cairn list -c ns --format csv)
+check_eq "list -c picks the columns" "c1,RUNNING" "$out"
 out=$(as_admin cairn list --format yaml)
 check_match "yaml lists the name" '^- .*name: c1|^  name: c1|^- name: c1' "$out"
 
