@@ -338,14 +338,15 @@ int instance_image_delete(const struct instance_env *env, const char *ref, struc
 	r = db_image_get(env->db, fp, &img, err);
 	if (r < 0)
 		return r;
-	pool = instance_env_pool(env, img.pool);
 	r = db_image_set_state(env->db, fp, DB_ROW_DELETING, err);
 	if (r < 0)
 		return r;
-	if (pool) {
-		r = storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, fp, err);
-		if (r < 0 && r != -ENOENT)
-			return r;
+	/* The image's home pool, and the copies instances on other pools brought there. */
+	for (size_t i = 0; i < env->n_pools; i++) {
+		pool = &env->pools[i];
+		r = storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, fp, NULL);
+		if (r < 0 && r != -ENOENT && strcmp(pool->name, img.pool) == 0)
+			return storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, fp, err);
 	}
 	r = db_image_delete(env->db, fp, err);
 	if (r >= 0)

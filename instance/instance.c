@@ -267,6 +267,36 @@ static int make_instance_files(const struct instance_env *env, const char *name,
 	return 0;
 }
 
+/*
+ * An instance is a snapshot of its image, so the image must be on the instance's pool. The first
+ * instance on another pool brings a copy of the image volume there (as Incus does); the row keeps
+ * naming the image's home pool, and instance_image_delete() removes the copies too.
+ */
+static int image_on_pool(const struct instance_env *env, const struct db_image *img,
+			 const struct storage_pool *pool, struct err **err)
+{
+	struct storage_pool *home = instance_env_pool(env, img->pool);
+	_cleanup_free_ char *src = NULL, *there = NULL;
+	int r;
+
+	if (strcmp(img->pool, pool->name) == 0)
+		return 0;
+	there = storage_volume_path(pool, STORAGE_VOLUME_IMAGE, img->fingerprint);
+	if (!there)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (access(there, F_OK) == 0)
+		return 0;
+	if (!home)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" of image \"%.12s\" not found",
+			       img->pool, img->fingerprint);
+	src = storage_volume_path(home, STORAGE_VOLUME_IMAGE, img->fingerprint);
+	if (!src)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = storage_volume_import(pool, STORAGE_VOLUME_IMAGE, img->fingerprint, src, err);
+	/* Another launch on the same pool may have brought it at the same time. */
+	return r == -EEXIST ? 0 : r;
+}
+
 int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
 		    const char *pool_name, const struct kvlist *config, const char *description,
 		    struct err **err)
@@ -293,12 +323,9 @@ int instance_create(const struct instance_env *env, const char *name, const char
 		return r;
 	if (img.state != DB_ROW_READY)
 		return err_set(err, -ENOENT, "Image \"%s\" not found", fingerprint);
-	if (strcmp(img.pool, pool_name) != 0)
-		return err_set(
-		    err, -EINVAL,
-		    "Image \"%.12s\" is on pool \"%s\"; instances on pool \"%s\" need it "
-		    "there",
-		    img.fingerprint, img.pool, pool_name);
+	r = image_on_pool(env, &img, pool, err);
+	if (r < 0)
+		return r;
 
 	privileged = config_get_bool(config, "security.privileged", false);
 	r = kvlist_copy(&full, config);

@@ -653,6 +653,7 @@ const struct storage_ops storage_btrfs_ops = {
     .volume_rename = storage_rename_volume,
     .volume_usage = btrfs_volume_usage,
     .volume_copy = storage_tree_volume_copy,
+    .volume_import = storage_tree_volume_import,
     .snapshot_create = storage_tree_snapshot_create,
     .snapshot_delete = storage_tree_snapshot_delete,
     .snapshot_rename = storage_rename_snapshot,

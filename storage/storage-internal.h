@@ -125,6 +125,10 @@ int storage_rename_snapshot(const struct storage_pool *pool, const char *volume,
  */
 int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
 			       const char *name, struct err **err);
+/* volume_import of both drivers: the driver's own volume_create at a hidden name, the tree
+ * copied into it, then renamed into place. */
+int storage_tree_volume_import(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, const char *src_path, struct err **err);
 int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			     const char *src, enum storage_volume_type dst_type, const char *dst,
 			     struct err **err);

@@ -408,6 +408,14 @@ int storage_volume_copy(const struct storage_pool *pool, enum storage_volume_typ
 		       src_type, src, dst_type, dst, err);
 }
 
+int storage_volume_import(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *name, const char *src_path, struct err **err)
+{
+	return CALL_OP(volume_import, "importing volumes",
+		       check_type(pool, type, err) ?: check_name(pool, "volume", name, err), type,
+		       name, src_path, err);
+}
+
 int storage_snapshot_create(const struct storage_pool *pool, const char *volume,
 			    const char *snapshot, struct err **err)
 {

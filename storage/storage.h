@@ -69,6 +69,10 @@ struct storage_ops {
 	int (*volume_copy)(const struct storage_pool *pool, enum storage_volume_type src_type,
 			   const char *src, enum storage_volume_type dst_type, const char *dst,
 			   struct err **err);
+	/* Makes volume `name` a copy of the directory tree `src_path`, which may be on another
+	 * filesystem (a volume of another pool): whole or absent, through a hidden name. */
+	int (*volume_import)(const struct storage_pool *pool, enum storage_volume_type type,
+			     const char *name, const char *src_path, struct err **err);
 
 	/* Snapshots of container volumes: read-only, at containers-snapshots/<vol>/<snap>. */
 	int (*snapshot_create)(const struct storage_pool *pool, const char *volume,
@@ -138,6 +142,8 @@ int storage_volume_usage(const struct storage_pool *pool, enum storage_volume_ty
 int storage_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			const char *src, enum storage_volume_type dst_type, const char *dst,
 			struct err **err);
+int storage_volume_import(const struct storage_pool *pool, enum storage_volume_type type,
+			  const char *name, const char *src_path, struct err **err);
 int storage_snapshot_create(const struct storage_pool *pool, const char *volume,
 			    const char *snapshot, struct err **err);
 int storage_snapshot_delete(const struct storage_pool *pool, const char *volume,

@@ -44,6 +44,45 @@ int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_vol
 	return 0;
 }
 
+int storage_tree_volume_import(const struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, const char *src_path, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *tmp_name = NULL, *tmp_path = NULL;
+	char suffix[9];
+	int r;
+
+	r = storage_volume_prepare(pool, type, name, false, &path, err);
+	if (r < 0)
+		return r;
+	storage_random_suffix(suffix);
+	tmp_name = str_printf(".import-%s-%s", name, suffix);
+	if (!tmp_name)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* A subvolume on btrfs, a directory on dir: the volume is the driver's own kind, and only
+	 * its content comes from elsewhere. A leftover hidden volume is removed at start. */
+	r = pool->ops->volume_create(pool, type, tmp_name, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, type, tmp_name, true, &tmp_path, err);
+	if (r >= 0)
+		r = storage_copy_tree(src_path, tmp_path, err);
+	if (r >= 0 && renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+		r = errno == EEXIST
+			? err_set(err, -EEXIST, "Volume \"%s\" already exists in pool \"%s\"", name,
+				  pool->name)
+			: err_set_errno(err, -errno, "Failed to move the copy into \"%s\"", path);
+	if (r < 0) {
+		_cleanup_err_ struct err *ignored = NULL;
+
+		if (pool->ops->volume_delete(pool, type, tmp_name, &ignored) < 0)
+			log_debug("Failed to remove \"%s\", ignoring: %s", tmp_name,
+				  err_msg(ignored, -EIO));
+		return err_wrap(err, r, "Failed to copy \"%s\" into pool \"%s\"", src_path,
+				pool->name);
+	}
+	return 0;
+}
+
 int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			     const char *src, enum storage_volume_type dst_type, const char *dst,
 			     struct err **err)

@@ -138,6 +138,24 @@ check "alias delete" as_admin cairn image alias delete tiny
 check_fails "the deleted alias resolves no more" "" as_admin cairn init tiny a2
 check_match "busybox itself is still there" '\| busybox +\|' "$(as_admin cairn image list)"
 
+# Instances on the second pool: the image comes along the first time.
+check "launch on the dir pool p2" as_admin cairn launch testimg p2c -s p2
+check_eq "p2c runs" "Running" "$(api_status p2c)"
+check "its volume is on p2" test -d "$T/pool2/containers/p2c/rootfs"
+fp_test=$(api /1.0/images/aliases/testimg | jq -r .metadata.target)
+check "the image was brought to p2" test -d "$T/pool2/images/$fp_test/rootfs"
+check_match "storage info p2 lists it" '^  - p2c$' "$(as_admin cairn storage info p2)"
+check "a second instance on p2 reuses the copy" as_admin cairn init testimg p2d -s p2
+if [ "$BACKEND" = btrfs ]; then
+	check "launch on the btrfs pool p3" as_admin cairn launch busybox p3c -s p3
+	check "p3c is a snapshot on p3" bash -c "btrfs subvolume show '$CAIRN_DIR/storage-pools/p3/containers/p3c' | grep -q 'Parent UUID:.*[0-9a-f]\{8\}-'"
+	check "delete p3c" as_admin cairn delete --force p3c
+fi
+check_fails "launch on an unknown pool" "" as_admin cairn launch busybox nop -s nosuchpool
+check "delete the p2 instances" as_admin cairn delete --force p2c p2d
+check "delete the image" as_admin cairn image delete testimg
+check "deleting an image removes its copies on other pools" test ! -e "$T/pool2/images/$fp_test"
+
 check "delete an image by alias" as_admin cairn image delete testxz
 check_fails "the deleted alias is gone" "" as_admin cairn launch testxz x1
 check_fails "deleting an unknown image" "" as_admin cairn image delete nosuch

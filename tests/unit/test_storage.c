@@ -456,6 +456,39 @@ static void test_volume_copy_preserves_contents(void **state)
 	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_IMAGE, "img", NULL), 0);
 }
 
+/* A tree from outside the pool (another pool's volume, here a plain directory of the test)
+ * becomes a volume of the driver's own kind, whole, with everything kept. */
+static void test_volume_import(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *outside = str_printf("%s/outside", f->tmp);
+	_cleanup_free_ char *imported = vpath(f, STORAGE_VOLUME_IMAGE, "imported", NULL);
+	_cleanup_free_ char *images = str_printf("%s/images", f->pool.mount_path);
+	_cleanup_free_ char *broken = vpath(f, STORAGE_VOLUME_IMAGE, "broken", NULL);
+	_cleanup_err_ struct err *e = NULL;
+
+	assert_int_equal(mkdir(outside, 0711), 0);
+	populate(outside);
+	assert_int_equal(
+	    storage_volume_import(&f->pool, STORAGE_VOLUME_IMAGE, "imported", outside, NULL), 0);
+	verify(imported);
+	assert_int_equal(count_prefixed(images, ".import-"), 0);
+
+	assert_int_equal(
+	    storage_volume_import(&f->pool, STORAGE_VOLUME_IMAGE, "imported", outside, &e),
+	    -EEXIST);
+	err_freep(&e);
+	/* A source that cannot be read leaves nothing, not even the hidden volume. */
+	assert_true(storage_volume_import(&f->pool, STORAGE_VOLUME_IMAGE, "broken",
+					  "/nonexistent-source", &e) < 0);
+	assert_non_null(e);
+	assert_int_equal(count_prefixed(images, ".import-"), 0);
+	assert_int_equal(access(broken, F_OK), -1);
+	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_IMAGE, "imported", NULL),
+			 0);
+	assert_int_equal(rm_rf(outside, NULL), 0);
+}
+
 static void test_volume_rename(void **state)
 {
 	struct fixture *f = *state;
@@ -965,7 +998,8 @@ static void test_registry_and_paths(void **state)
 #define SHARED_TESTS                                                                               \
 	cmocka_unit_test(test_volume_create_delete),                                               \
 	    cmocka_unit_test(test_volume_copy_preserves_contents),                                 \
-	    cmocka_unit_test(test_volume_rename), cmocka_unit_test(test_snapshot_lifecycle),       \
+	    cmocka_unit_test(test_volume_import), cmocka_unit_test(test_volume_rename),            \
+	    cmocka_unit_test(test_snapshot_lifecycle),                                             \
 	    cmocka_unit_test(test_snapshot_preserves_contents),                                    \
 	    cmocka_unit_test(test_volume_list), cmocka_unit_test(test_usage),                      \
 	    cmocka_unit_test(test_pool_mount_idempotent)
