@@ -2,19 +2,13 @@
 # The REPL as a user of the admin group: commands read from stdin (stop at the first failure,
 # or run them all with --keep-going), and an interactive session on a terminal (tmux) with tab
 # completion and a history file in $HOME.
-# shellcheck disable=SC2317 # functions called through trap, check and check_fails
+# shellcheck disable=SC2317 # functions called through check and check_fails
 . "$(dirname "$0")/lib.sh"
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 setup
 
+# lib.sh's cleanup kills this tmux server.
 TMUX_SOCK="$T/tmux.sock"
-repl_cleanup() {
-	local rc=$?
-	tmux -S "$TMUX_SOCK" kill-server >/dev/null 2>&1
-	(exit "$rc")
-	cleanup
-}
-trap repl_cleanup EXIT
 
 # The REPL writes its history to $HOME, which must be the admin user's own.
 chown "$ADMIN_USER" "$T/home"

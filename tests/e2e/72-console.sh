@@ -3,39 +3,12 @@
 # interactive console session in tmux that runs a command and detaches with Ctrl-a q.
 . "$(dirname "$0")/lib.sh"
 setup
-command -v tmux >/dev/null || skip_all "tmux is not installed (scripts/setup.sh installs it)"
-
-TMUX_SOCK=
-tmux_cleanup() {
-	local rc=$?
-	[ -n "$TMUX_SOCK" ] && tmux -S "$TMUX_SOCK" kill-server >/dev/null 2>&1
-	# cleanup exits with the status it finds in $?: the suite's, not the test above.
-	(exit $rc)
-	cleanup
-}
-trap tmux_cleanup EXIT
+tmux_setup
 
 check "admin user launches c1" as_admin cairn launch busybox c1
 sleep 1
 out=$(as_admin cairn console c1 --show-log)
 check_match "--show-log shows the boot output" "BusyBox v[0-9.]+" "$out"
-
-TMUX_SOCK="$T/tmux.sock"
-cat >"$T/bin/as-admin" <<EOF
-#!/bin/sh
-exec setpriv --reuid=$ADMIN_USER --regid=$(id -g "$ADMIN_USER") --init-groups env HOME=$T/home CAIRN_DIR=$CAIRN_DIR PATH=$PATH TERM=xterm "\$@"
-EOF
-chmod 0755 "$T/bin/as-admin"
-
-wait_pane() {
-	local i
-	for i in $(seq 1 100); do
-		tmux -S "$TMUX_SOCK" capture-pane -p -t t | grep -qE -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "pane:" "$(tmux -S "$TMUX_SOCK" capture-pane -p -t t)"
-	return 1
-}
 
 tmux -S "$TMUX_SOCK" new-session -d -s t -x 100 -y 30 "$T/bin/as-admin bash --norc -i"
 tmux -S "$TMUX_SOCK" send-keys -t t 'PS1="outer$ "; echo ready' Enter

@@ -11,6 +11,7 @@ SRC_BIN=${CAIRN_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" 2>/dev/nu
 TAP_N=0
 TAP_FAILED=0
 DAEMON_PID=
+TMUX_SOCK=
 
 skip_all() {
 	echo "1..0 # SKIP $*"
@@ -105,6 +106,7 @@ finish() {
 cleanup() {
 	local rc=$?
 	set +e
+	[ -n "$TMUX_SOCK" ] && tmux -S "$TMUX_SOCK" kill-server >/dev/null 2>&1
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 		wait "$DAEMON_PID" 2>/dev/null
@@ -257,4 +259,27 @@ cgroup_value() {
 		rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
 		cat "/sys/fs/cgroup$rel/$3" 2>/dev/null || cat "/sys/fs/cgroup$(dirname "$rel")/$3"
 	fi
+}
+
+# Terminal sessions for the interactive tests: a private tmux server (killed by cleanup), and
+# $T/bin/as-admin, which runs a command as the admin user with a terminal type.
+tmux_setup() {
+	command -v tmux >/dev/null || skip_all "tmux is not installed (scripts/setup.sh installs it)"
+	TMUX_SOCK="$T/tmux.sock"
+	cat >"$T/bin/as-admin" <<EOF
+#!/bin/sh
+exec setpriv --reuid=$ADMIN_USER --regid=$(id -g "$ADMIN_USER") --init-groups env HOME=$T/home CAIRN_DIR=$CAIRN_DIR PATH=$PATH TERM=xterm "\$@"
+EOF
+	chmod 0755 "$T/bin/as-admin"
+}
+
+# wait_pane REGEX: waits up to 10 s for tmux window "t" to show a line matching REGEX.
+wait_pane() {
+	local i
+	for i in $(seq 1 100); do
+		tmux -S "$TMUX_SOCK" capture-pane -p -t t | grep -qE -- "$1" && return 0
+		sleep 0.1
+	done
+	diag "pane:" "$(tmux -S "$TMUX_SOCK" capture-pane -p -t t)"
+	return 1
 }
