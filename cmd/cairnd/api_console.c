@@ -27,11 +27,10 @@
 #include "instance/instance.h"
 
 struct console_session {
+	struct upgrade_conn conn; /* first: the upgrade layer sees the session through it */
 	char *name;
 	int ptx;     /* the console's pseudo-terminal master, for the client */
 	int session; /* holds the console in liblxc until closed */
-	int sock;    /* the upgraded connection, owned by libmicrohttpd */
-	struct MHD_UpgradeResponseHandle *urh;
 };
 
 static void console_session_free(void *p)
@@ -94,7 +93,7 @@ static void *console_thread(void *arg)
 	char buf[256];
 	int r;
 
-	r = fd_send(s->sock, &s->ptx, 1);
+	r = fd_send(s->conn.sock, &s->ptx, 1);
 	if (r < 0) {
 		log_debug("Console of instance \"%s\": failed to pass the terminal: %s", s->name,
 			  strerror(-r));
@@ -103,42 +102,26 @@ static void *console_thread(void *arg)
 		close(s->ptx);
 		s->ptx = -EBADF;
 		/* Hold the console until the client detaches (closes the socket). */
-		p.fd = s->sock;
+		p.fd = s->conn.sock;
 		for (;;) {
 			ssize_t n;
 
 			if (poll(&p, 1, -1) < 0 && errno != EINTR)
 				break;
-			n = recv(s->sock, buf, sizeof(buf), 0);
+			n = recv(s->conn.sock, buf, sizeof(buf), 0);
 			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 				break;
 		}
 	}
-	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	MHD_upgrade_action(s->conn.urh, MHD_UPGRADE_ACTION_CLOSE);
 	console_session_free(s);
 	return NULL;
-}
-
-static void console_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
-			     const char *extra_in, size_t extra_in_size, MHD_socket sock,
-			     struct MHD_UpgradeResponseHandle *urh)
-{
-	struct console_session *s = cls;
-
-	(void)conn;
-	(void)con_cls;
-	(void)extra_in;
-	(void)extra_in_size;
-	s->sock = sock;
-	s->urh = urh;
-	upgrade_start_thread(console_thread, s, urh, console_session_free);
 }
 
 HANDLER(handle_instance_console_post)
 {
 	_cleanup_free_ char *lxcpath = NULL;
 	struct console_session *s = NULL;
-	struct MHD_Response *resp;
 	int r;
 
 	(void)ret_envelope;
@@ -156,7 +139,9 @@ HANDLER(handle_instance_console_post)
 	}
 	s->ptx = -EBADF;
 	s->session = -EBADF;
-	s->sock = -EBADF;
+	s->conn.sock = -EBADF;
+	s->conn.run = console_thread;
+	s->conn.free = console_session_free;
 	s->name = strdup(req->params[0]);
 	if (!s->name) {
 		console_session_free(s);
@@ -167,12 +152,5 @@ HANDLER(handle_instance_console_post)
 		console_session_free(s);
 		return r == -ESRCH ? err_set(err, -EINVAL, "Instance is not running") : r;
 	}
-	resp = MHD_create_response_for_upgrade(console_upgraded, s);
-	if (!resp) {
-		console_session_free(s);
-		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "cairn-fds");
-	req->response = resp;
-	return MHD_HTTP_SWITCHING_PROTOCOLS;
+	return upgrade_respond(req, &s->conn, err);
 }

@@ -40,6 +40,7 @@ static const char *const default_env[] = {
 };
 
 struct exec_session {
+	struct upgrade_conn conn; /* first: the upgrade layer sees the session through it */
 	struct daemon *d;
 	char *name;
 	char *lxcpath;
@@ -51,8 +52,6 @@ struct exec_session {
 	uint32_t uid;
 	uint32_t gid;
 	bool interactive;
-	int sock; /* the upgraded connection, owned by libmicrohttpd */
-	struct MHD_UpgradeResponseHandle *urh;
 };
 
 static void exec_session_free(struct exec_session *s)
@@ -229,7 +228,7 @@ static void exec_run(struct exec_session *s)
 	pid_t pid = 0;
 	int status = 0, r;
 
-	r = fd_recv(s->sock, fds, 3, FDS_TIMEOUT_MS);
+	r = fd_recv(s->conn.sock, fds, 3, FDS_TIMEOUT_MS);
 	if (r < 0) {
 		log_debug("Exec in instance \"%s\": no descriptors from the client: %s", s->name,
 			  strerror(-r));
@@ -255,19 +254,19 @@ static void exec_run(struct exec_session *s)
 		close(fds[i]);
 	if (r < 0) {
 		log_error("%s", err_msg(e, r));
-		send_return(s->sock, 255, err_msg(e, r));
+		send_return(s->conn.sock, 255, err_msg(e, r));
 		return;
 	}
 	pidfd = (int)pidfd_open(pid, 0);
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = s->sock, .events = POLLIN},
+		struct pollfd p[2] = {{.fd = s->conn.sock, .events = POLLIN},
 				      {.fd = pidfd, .events = POLLIN}};
 
 		if (poll(p, 2, pidfd >= 0 ? -1 : 200) < 0 && errno != EINTR)
 			break;
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !read_control(s->sock, &lines, pid)) {
+		    !read_control(s->conn.sock, &lines, pid)) {
 			/* The client is gone: nobody will read the output or the status. Kill
 			 * the command rather than leave it running unseen. */
 			log_debug("Exec client of instance \"%s\" went away, killing the command",
@@ -276,12 +275,12 @@ static void exec_run(struct exec_session *s)
 			return;
 		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			send_return(s->sock, instance_exec_exit_code(status), NULL);
+			send_return(s->conn.sock, instance_exec_exit_code(status), NULL);
 			return;
 		}
 	}
 	status = kill_and_reap(pid);
-	send_return(s->sock, instance_exec_exit_code(status), NULL);
+	send_return(s->conn.sock, instance_exec_exit_code(status), NULL);
 }
 
 static void *exec_thread(void *arg)
@@ -289,7 +288,7 @@ static void *exec_thread(void *arg)
 	struct exec_session *s = arg;
 
 	exec_run(s);
-	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	MHD_upgrade_action(s->conn.urh, MHD_UPGRADE_ACTION_CLOSE);
 	exec_session_free(s);
 	return NULL;
 }
@@ -299,25 +298,9 @@ static void exec_session_free_void(void *p)
 	exec_session_free(p);
 }
 
-static void exec_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
-			  const char *extra_in, size_t extra_in_size, MHD_socket sock,
-			  struct MHD_UpgradeResponseHandle *urh)
-{
-	struct exec_session *s = cls;
-
-	(void)conn;
-	(void)con_cls;
-	(void)extra_in;
-	(void)extra_in_size;
-	s->sock = sock;
-	s->urh = urh;
-	upgrade_start_thread(exec_thread, s, urh, exec_session_free_void);
-}
-
 HANDLER(handle_instance_exec)
 {
 	struct exec_session *s = NULL;
-	struct MHD_Response *resp;
 	int r;
 
 	(void)ret_envelope;
@@ -331,7 +314,9 @@ HANDLER(handle_instance_exec)
 	if (!s)
 		return err_set(err, -ENOMEM, "Out of memory");
 	s->d = d;
-	s->sock = -EBADF;
+	s->conn.sock = -EBADF;
+	s->conn.run = exec_thread;
+	s->conn.free = exec_session_free_void;
 	r = parse_exec_body(req->body, s, err);
 	if (r < 0) {
 		exec_session_free(s);
@@ -345,12 +330,5 @@ HANDLER(handle_instance_exec)
 		exec_session_free(s);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
-	resp = MHD_create_response_for_upgrade(exec_upgraded, s);
-	if (!resp) {
-		exec_session_free(s);
-		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "cairn-fds");
-	req->response = resp;
-	return MHD_HTTP_SWITCHING_PROTOCOLS;
+	return upgrade_respond(req, &s->conn, err);
 }

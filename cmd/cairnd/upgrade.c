@@ -44,20 +44,41 @@ int upgrade_instance_running(struct daemon *d, const char *name, struct err **er
 	return 0;
 }
 
-void upgrade_start_thread(void *(*fn)(void *), void *session, struct MHD_UpgradeResponseHandle *urh,
-			  void (*free_fn)(void *))
+static void upgraded(void *cls, struct MHD_Connection *connection, void *con_cls,
+		     const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		     struct MHD_UpgradeResponseHandle *urh)
 {
+	struct upgrade_conn *conn = cls; /* also the session: it is the first member */
 	pthread_attr_t attr;
 	pthread_t t;
 
+	(void)connection;
+	(void)con_cls;
+	(void)extra_in;
+	(void)extra_in_size;
+	conn->sock = sock;
+	conn->urh = urh;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, fn, session) != 0) {
+	if (pthread_create(&t, &attr, conn->run, conn) != 0) {
 		log_error("Failed to start a session thread");
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		free_fn(session);
+		conn->free(conn);
 	}
 	pthread_attr_destroy(&attr);
+}
+
+int upgrade_respond(struct request *req, struct upgrade_conn *conn, struct err **err)
+{
+	struct MHD_Response *resp = MHD_create_response_for_upgrade(upgraded, conn);
+
+	if (!resp) {
+		conn->free(conn);
+		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "cairn-fds");
+	req->response = resp;
+	return MHD_HTTP_SWITCHING_PROTOCOLS;
 }
 
 int upgrade_send_json(int sock, json_object *o)

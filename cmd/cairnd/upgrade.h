@@ -22,13 +22,23 @@ int upgrade_check(struct request *req, struct err **err);
 /* 0 when instance `name` exists and runs; -ENOENT, or -EINVAL "Instance is not running". */
 int upgrade_instance_running(struct daemon *d, const char *name, struct err **err);
 
+/* What every upgraded session starts with (its first member): the connection once it is ours,
+ * and how to run and free the session. */
+struct upgrade_conn {
+	int sock; /* the upgraded connection, owned by libmicrohttpd; -EBADF before */
+	struct MHD_UpgradeResponseHandle *urh;
+	void *(*run)(void *session); /* the session's thread; closes urh and frees the session */
+	void (*free)(void *session); /* frees a session that never ran */
+};
+
 /*
- * Runs fn(session) in a detached thread, so that libmicrohttpd's connection thread returns at
- * once. When the thread cannot start, closes the upgraded connection `urh` and frees the
- * session with free_fn.
+ * Answers `req` with "101 Switching Protocols" (Upgrade: cairn-fds). When libmicrohttpd hands
+ * the connection over, fills `conn` (the first member of the session) and runs conn->run on the
+ * session in a detached thread, so that the connection thread returns at once; if the thread
+ * cannot start, the connection is closed and the session freed. Returns the HTTP status; on
+ * failure frees the session and returns -ENOMEM.
  */
-void upgrade_start_thread(void *(*fn)(void *), void *session, struct MHD_UpgradeResponseHandle *urh,
-			  void (*free_fn)(void *));
+int upgrade_respond(struct request *req, struct upgrade_conn *conn, struct err **err);
 
 /* Writes `o` as one line of JSON. */
 int upgrade_send_json(int sock, json_object *o);
