@@ -373,25 +373,36 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	return 0;
 }
 
+int instance_delete_allowed(const struct instance_env *env, const struct db_instance *row,
+			    struct err **err)
+{
+	struct instance_state st = {0};
+	int r;
+
+	if (config_get_bool(&row->config, "security.protection.delete", false))
+		return err_set(err, -EPERM,
+			       "The instance \"%s\" is protected against deletion "
+			       "(security.protection.delete=true)",
+			       row->name);
+	r = instance_state(env, row->name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status != INSTANCE_STOPPED)
+		return err_set(err, -EBUSY, RUNNING_MESSAGE);
+	return 0;
+}
+
 int instance_delete(const struct instance_env *env, const char *name, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	struct instance_state st = {0};
 	int r;
 
 	r = instance_get(env, name, &row, err);
 	if (r < 0)
 		return r;
-	if (config_get_bool(&row.config, "security.protection.delete", false))
-		return err_set(err, -EPERM,
-			       "The instance \"%s\" is protected against deletion "
-			       "(security.protection.delete=true)",
-			       name);
-	r = instance_state(env, name, false, &st, err);
+	r = instance_delete_allowed(env, &row, err);
 	if (r < 0)
 		return r;
-	if (st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, RUNNING_MESSAGE);
 
 	/* From here on the instance is gone for everybody: recovery finishes the job. */
 	r = db_instance_set_state(env->db, name, DB_ROW_DELETING, err);

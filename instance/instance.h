@@ -73,6 +73,11 @@ int instance_create(const struct instance_env *env, const char *name, const char
  */
 int instance_delete(const struct instance_env *env, const char *name, struct err **err);
 
+/* The refusals of instance_delete() alone (protected: -EPERM, running: -EBUSY), so that the API
+ * can answer them before it starts an operation. */
+int instance_delete_allowed(const struct instance_env *env, const struct db_instance *row,
+			    struct err **err);
+
 /* Starts an instance (renders lxc.conf, runs the forkstart helper) and records
  * volatile.last_state.power=RUNNING. Starting a running instance is -EBUSY. */
 int instance_start(const struct instance_env *env, const char *name, struct err **err);

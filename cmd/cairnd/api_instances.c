@@ -423,7 +423,6 @@ static int run_delete(struct daemon *d, void *data, json_object **ret_md, struct
 HANDLER(handle_instance_delete)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	struct instance_state st = {0};
 	struct instance_job *job;
 	int r;
 
@@ -431,17 +430,9 @@ HANDLER(handle_instance_delete)
 	if (r < 0)
 		return r;
 	/* Refuse at once what the operation would refuse, so the client sees it directly. */
-	if (config_get_bool(&row.config, "security.protection.delete", false))
-		return err_set(err, -EPERM,
-			       "The instance \"%s\" is protected against deletion "
-			       "(security.protection.delete=true)",
-			       row.name);
-	r = instance_state(&d->env, row.name, false, &st, err);
+	r = instance_delete_allowed(&d->env, &row, err);
 	if (r < 0)
 		return r;
-	if (st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY,
-			       "The instance is currently running, stop it first or pass --force");
 	job = calloc(1, sizeof(*job));
 	if (!job || !(job->name = strdup(row.name))) {
 		instance_job_free(job);
