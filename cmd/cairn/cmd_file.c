@@ -1,7 +1,8 @@
 /*
  * cairn file push / pull / delete over /1.0/instances/{name}/files. Uploads stream from the
  * local file (libcurl client); downloads stream into the local file (raw client, which sees the
- * X-Incus-* headers). Recursion is done here: push walks the local tree, pull lists directories.
+ * X-Incus-* headers) through pull.c, which never follows a link at the destination. Recursion is
+ * done here: push walks the local tree, pull lists directories.
  */
 #include "cmd/cairn/cli.h"
 
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/cairn/pull.h"
 #include "cmd/cairn/stream.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -263,7 +265,13 @@ int cli_cmd_file_push(struct cli_ctx *ctx, const struct cli_args *args, struct e
 	return 0;
 }
 
-/* Writes the body of `s` into `fd`. */
+/* Options of a pull. */
+struct pull_opts {
+	bool recursive;
+	bool keep_mode; /* --keep-mode: setuid, setgid and sticky come along */
+};
+
+/* Writes the body of `s` into `fd` (stdout). */
 static int save_body(struct cli_stream *s, int fd, const char *what, struct err **err)
 {
 	char buf[65536];
@@ -287,13 +295,97 @@ static int save_body(struct cli_stream *s, int fd, const char *what, struct err 
 	}
 }
 
-static int pull_one(struct cli_ctx *ctx, const char *name, const char *path, const char *local,
-		    bool recursive, struct err **err)
+static ssize_t stream_read(void *userdata, void *buf, size_t len)
+{
+	return cli_stream_read(userdata, buf, len);
+}
+
+/*
+ * The target of a link being pulled: the whole body, shorter than PATH_MAX, with no NUL. On the
+ * heap rather than the stack, as a pull recurses once per level of the tree. Caller frees.
+ */
+static int read_link_target(struct cli_stream *s, const char *path, char **ret, struct err **err)
+{
+	_cleanup_free_ char *target = malloc(PATH_MAX);
+	size_t len = 0;
+
+	if (!target)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (;;) {
+		ssize_t n = cli_stream_read(s, target + len, PATH_MAX - len);
+
+		if (n < 0)
+			return err_set_errno(err, (int)n, "Failed to receive \"%s\"", path);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == PATH_MAX)
+			return err_set(err, -ENAMETOOLONG, "The link \"%s\" is too long", path);
+	}
+	if (len == 0 || memchr(target, '\0', len))
+		return err_set(err, -EPROTO, "Invalid link target for \"%s\" from cairnd", path);
+	target[len] = '\0';
+	*ret = steal_pointer(&target);
+	return 0;
+}
+
+static int pull_one(struct cli_ctx *ctx, const char *name, const char *path, int dfd,
+		    const char *lname, const char *display, const struct pull_opts *o,
+		    struct err **err);
+
+/*
+ * Pulls the directory `path`, whose listing is `env`, into `lname` in `dfd`. Each level is
+ * entered through the descriptor of the one above, never through a link (cli_pull_open_dir).
+ */
+static int pull_tree(struct cli_ctx *ctx, const char *name, const char *path, int dfd,
+		     const char *lname, const char *display, json_object *env, unsigned long mode,
+		     const struct pull_opts *o, struct err **err)
+{
+	_cleanup_close_ int sub = -EBADF;
+	json_object *list = NULL;
+	bool created = false;
+	int r;
+
+	if (!json_object_object_get_ex(env, "metadata", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO, "Invalid directory listing from cairnd");
+	r = cli_pull_open_dir(dfd, lname, display, &sub, &created, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		const char *entry = json_object_get_string(json_object_array_get_idx(list, i));
+		_cleanup_free_ char *p = NULL, *l = NULL;
+
+		if (!entry || !*entry || strchr(entry, '/') || strcmp(entry, "..") == 0 ||
+		    strcmp(entry, ".") == 0)
+			continue;
+		p = join(path, entry);
+		l = join(display, entry);
+		if (!p || !l)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = pull_one(ctx, name, p, sub, entry, l, o, err);
+		if (r < 0)
+			return r;
+	}
+	/* A new directory gets its mode once filled (the mode may not let its owner write); an
+	 * existing one keeps its own. */
+	if (created && fchmod(sub, cli_pull_mode(mode ? mode : 0755, o->keep_mode)) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", display);
+	return 0;
+}
+
+/*
+ * Pulls `path` of the instance `name` to `lname` in the directory `dfd`, or to stdout when `dfd`
+ * is negative. `display` is the local path, for messages.
+ */
+static int pull_one(struct cli_ctx *ctx, const char *name, const char *path, int dfd,
+		    const char *lname, const char *display, const struct pull_opts *o,
+		    struct err **err)
 {
 	_cleanup_(stream_freep) struct cli_stream *s = NULL;
 	_cleanup_free_ char *url = files_url(name, path);
 	const char *type, *mode_s;
-	mode_t mode;
+	unsigned long mode;
 	int r;
 
 	if (!url)
@@ -310,121 +402,98 @@ static int pull_one(struct cli_ctx *ctx, const char *name, const char *path, con
 	}
 	type = cli_stream_header(s, "X-Incus-type");
 	mode_s = cli_stream_header(s, "X-Incus-mode");
-	mode = mode_s ? (mode_t)strtoul(mode_s, NULL, 8) & 07777 : 0644;
+	mode = mode_s ? strtoul(mode_s, NULL, 8) & 07777 : 0644;
 	if (!type)
 		return err_set(err, -EPROTO, "Invalid answer from cairnd (no file type)");
 
 	if (strcmp(type, "directory") == 0) {
 		_cleanup_json_ json_object *env = NULL;
-		json_object *list = NULL;
 
-		if (!recursive)
+		if (!o->recursive)
 			return err_set(err, -EISDIR, "\"%s\" is a directory (use -r)", path);
+		if (dfd < 0)
+			return err_set(err, -EISDIR, "Cannot write the directory \"%s\" to stdout",
+				       path);
 		r = cli_stream_read_json(s, &env, err);
 		if (r < 0)
 			return r;
-		if (mkdir(local, mode ? mode : 0755) < 0 && errno != EEXIST)
-			return err_set_errno(err, -errno, "Failed to create \"%s\"", local);
-		if (!json_object_object_get_ex(env, "metadata", &list) ||
-		    !json_object_is_type(list, json_type_array))
-			return err_set(err, -EPROTO, "Invalid directory listing from cairnd");
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			const char *entry =
-			    json_object_get_string(json_object_array_get_idx(list, i));
-			_cleanup_free_ char *p = NULL, *l = NULL;
-
-			if (!entry || !*entry || strchr(entry, '/') || strcmp(entry, "..") == 0 ||
-			    strcmp(entry, ".") == 0)
-				continue;
-			p = join(path, entry);
-			l = join(local, entry);
-			if (!p || !l)
-				return err_set(err, -ENOMEM, "Out of memory");
-			r = pull_one(ctx, name, p, l, recursive, err);
-			if (r < 0)
-				return r;
-		}
-		return 0;
+		/* One connection at a time, however deep the tree. */
+		stream_freep(&s);
+		return pull_tree(ctx, name, path, dfd, lname, display, env, mode, o, err);
 	}
 	if (strcmp(type, "symlink") == 0) {
-		char target[PATH_MAX];
-		size_t len = 0;
+		_cleanup_free_ char *target = NULL;
 
-		for (;;) {
-			ssize_t n = cli_stream_read(s, target + len, sizeof(target) - 1 - len);
-
-			if (n < 0)
-				return err_set_errno(err, (int)n, "Failed to receive \"%s\"", path);
-			if (n == 0)
-				break;
-			len += (size_t)n;
-			if (len >= sizeof(target) - 1)
-				break;
-		}
-		target[len] = '\0';
-		if (strcmp(local, "-") == 0) {
+		r = read_link_target(s, path, &target, err);
+		if (r < 0)
+			return r;
+		if (dfd < 0) {
 			fputs(target, ctx->out);
 			return 0;
 		}
-		unlink(local);
-		if (symlink(target, local) < 0)
-			return err_set_errno(err, -errno, "Failed to create the link \"%s\"",
-					     local);
-		return 0;
+		/* The link is data: made with the container's text, never followed here. */
+		return cli_pull_write_link(dfd, lname, target, display, err);
 	}
-	if (strcmp(local, "-") == 0) {
+	if (strcmp(type, "file") != 0)
+		return err_set(err, -EPROTO, "Invalid answer from cairnd (file type \"%s\")", type);
+	if (dfd < 0) {
 		fflush(ctx->out);
 		return save_body(s, STDOUT_FILENO, path, err);
 	}
-	{
-		_cleanup_close_ int fd =
-		    open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-		if (fd < 0)
-			return err_set_errno(err, -errno, "Failed to create \"%s\"", local);
-		r = save_body(s, fd, path, err);
-		if (r < 0)
-			return r;
-		/* The file may have existed with another mode (open's mode applies to new ones). */
-		if (fchmod(fd, mode) < 0)
-			return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"",
-					     local);
-	}
-	return 0;
+	return cli_pull_write_file(dfd, lname, cli_pull_mode(mode, o->keep_mode), stream_read, s,
+				   display, err);
 }
 
 int cli_cmd_file_pull(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
+	_cleanup_close_ int dfd = -EBADF;
+	_cleanup_free_ char *target_name = NULL;
 	const char *target = args->argv[args->argc - 1];
-	bool recursive = cli_flag_bool(args, "recursive");
+	struct pull_opts o = {
+	    .recursive = cli_flag_bool(args, "recursive"),
+	    .keep_mode = cli_flag_bool(args, "keep-mode"),
+	};
+	bool to_stdout = strcmp(target, "-") == 0;
 	size_t n_src = args->argc - 1;
-	struct stat st;
-	bool into_dir;
+	bool into_dir = false;
 	int r;
 
-	if (cli_flag_bool(args, "create-dirs") && strcmp(target, "-") != 0) {
-		r = mkdir_p(target, 0755, err);
+	if (!to_stdout) {
+		if (cli_flag_bool(args, "create-dirs")) {
+			r = mkdir_p(target, 0755, err);
+			if (r < 0)
+				return r;
+		}
+		/* The target is the user's own path; below it nothing follows a link. */
+		r = cli_pull_target(target, n_src, &dfd, &target_name, &into_dir, err);
 		if (r < 0)
 			return r;
 	}
-	into_dir = strcmp(target, "-") != 0 && stat(target, &st) == 0 && S_ISDIR(st.st_mode);
-	if (n_src > 1 && !into_dir && strcmp(target, "-") != 0)
-		return err_set(err, -ENOTDIR, "Target \"%s\" must be a directory", target);
 	for (size_t i = 0; i < n_src; i++) {
-		_cleanup_free_ char *name = NULL, *path = NULL, *base = NULL, *dest = NULL;
+		_cleanup_free_ char *name = NULL, *path = NULL, *base = NULL, *display = NULL;
+		const char *lname = target_name;
 
 		r = split_target(args->argv[i], &name, &path, err);
 		if (r < 0)
 			return r;
 		if (into_dir) {
 			base = base_name(path);
-			dest = base ? join(target, base) : NULL;
+			if (!base)
+				return err_set(err, -ENOMEM, "Out of memory");
+			if (strcmp(base, "/") == 0 || strcmp(base, ".") == 0 ||
+			    strcmp(base, "..") == 0)
+				return err_set(err, -EINVAL,
+					       "\"%s\" has no name to pull it under (name the "
+					       "target instead)",
+					       args->argv[i]);
+			lname = base;
+			display = join(target, base);
 		} else {
-			dest = strdup(target);
+			display = strdup(target);
 		}
-		if (!dest)
+		if (!display)
 			return err_set(err, -ENOMEM, "Out of memory");
-		r = pull_one(ctx, name, path, dest, recursive, err);
+		r = pull_one(ctx, name, path, to_stdout ? -EBADF : dfd, lname, display, &o, err);
 		if (r < 0)
 			return r;
 	}

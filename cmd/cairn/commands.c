@@ -106,6 +106,7 @@ static const struct cli_flag file_push_flags[] = {
 static const struct cli_flag file_pull_flags[] = {
     {"create-dirs", 'p', CLI_FLAG_BOOL, NULL, "Create any directories necessary"},
     {"recursive", 'r', CLI_FLAG_BOOL, NULL, "Recursively transfer files"},
+    {"keep-mode", 0, CLI_FLAG_BOOL, NULL, "Keep the setuid, setgid and sticky bits on pull"},
     {NULL, 0, 0, NULL, NULL},
 };
 
