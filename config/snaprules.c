@@ -10,6 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #define SNAPSHOT_NAME_MAX 255
@@ -29,6 +30,9 @@ int config_snapshot_name_valid(const char *name, struct err **err)
 	if (name[0] == '.')
 		return err_set(err, -EINVAL,
 			       "Invalid snapshot name \"%s\": it cannot start with '.'", name);
+	/* Names travel as JSON strings and YAML scalars, which must be valid UTF-8. */
+	if (!utf8_valid(name, len))
+		return err_set(err, -EINVAL, "Invalid snapshot name: it is not valid UTF-8");
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
 		if (*p == '/')
 			return err_set(err, -EINVAL,

@@ -19,7 +19,9 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "config/db.h"
 #include "instance/files.h"
+#include "storage/storage.h"
 
 static void fsroot_donep(struct instance_fsroot *r)
 {
@@ -161,6 +163,26 @@ static int read_target(int fd, char **ret, struct err **err)
 	buf[len] = '\0';
 	*ret = strdup(buf);
 	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
+}
+
+int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err)
+{
+	_cleanup_(db_instance_done) struct db_instance row = {0};
+	struct storage_pool *pool;
+	char *dir;
+	int r;
+
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(&d->env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	dir = strdup(pool->mount_path);
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret_dir = dir;
+	return 0;
 }
 
 HANDLER(handle_instance_files_post)

@@ -18,6 +18,7 @@
 #include "config/db.h"
 #include "config/names.h"
 #include "instance/images.h"
+#include "storage/storage.h"
 
 static json_object *image_to_json(const struct db_image *img)
 {
@@ -127,6 +128,21 @@ static int run_import(struct daemon *d, void *data, json_object **ret_md, struct
 	md = json_object_new_object();
 	json_object_object_add(md, "fingerprint", json_object_new_string(fp));
 	*ret_md = md;
+	return 0;
+}
+
+int spool_image(struct daemon *d, struct request *req, char **ret_dir, struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(&d->env, "default");
+	char *dir;
+
+	(void)req;
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"default\" not found");
+	dir = strdup(pool->mount_path);
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret_dir = dir;
 	return 0;
 }
 

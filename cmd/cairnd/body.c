@@ -1,9 +1,91 @@
 #include "cmd/cairnd/body.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
+#include "common/utf8.h"
+
+/* True when a string literal in the JSON text holds the escape \u0000. Escapes are read in
+ * pairs, so "\\u0000" (an escaped backslash, then text) is not one. */
+static bool has_escaped_nul(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && text[i] == '\\' && i + 1 < len) {
+			if (text[i + 1] == 'u' && i + 5 < len &&
+			    memcmp(text + i + 2, "0000", 4) == 0)
+				return true;
+			i++;
+		}
+	}
+	return false;
+}
+
+/* Every string and key in `o` is valid UTF-8 without NUL. */
+static bool all_text(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return utf8_valid(json_object_get_string(o), (size_t)json_object_get_string_len(o));
+	case json_type_object: {
+		json_object_object_foreach(o, key, value)
+		{
+			if (!utf8_valid(key, strlen(key)) || !all_text(value))
+				return false;
+		}
+		return true;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!all_text(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_null:
+	case json_type_boolean:
+	case json_type_double:
+	case json_type_int:
+		return true;
+	}
+	return false;
+}
+
+int body_parse(const char *text, size_t len, json_object **ret, struct err **err)
+{
+	_cleanup_json_ json_object *o = NULL;
+	struct json_tokener *tok;
+	size_t end;
+
+	if (len > INT_MAX - 1)
+		return err_set(err, -EINVAL, "Invalid request body: it is too large");
+	if (memchr(text, '\0', len))
+		return err_set(err, -EINVAL, "Invalid request body: it holds a NUL byte");
+	if (has_escaped_nul(text, len))
+		return err_set(err, -EINVAL, "Invalid request body: a string holds \\u0000");
+	tok = json_tokener_new();
+	if (!tok)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* Up to and with the terminating NUL, so that a bare number at the end is complete. */
+	o = json_tokener_parse_ex(tok, text, (int)len + 1);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!o)
+		return err_set(err, -EINVAL, "Invalid JSON in the request body");
+	/* Only white space may follow the document. */
+	for (; end < len; end++)
+		if (!strchr(" \t\r\n", text[end]))
+			return err_set(err, -EINVAL, "Invalid JSON in the request body");
+	if (!all_text(o))
+		return err_set(err, -EINVAL, "Invalid request body: a string is not valid UTF-8");
+	*ret = steal_pointer(&o);
+	return 0;
+}
 
 static int member(json_object *o, const char *key, bool required, json_type type,
 		  const char *type_name, json_object **ret, struct err **err)

@@ -14,6 +14,15 @@
 struct err;
 struct kvlist;
 
+/*
+ * Parses a request body of `len` bytes, NUL-terminated at text[len], into a new object (*ret, the
+ * caller's). A body must mean one thing once it is in C strings, so it refuses, with -EINVAL and a
+ * message: a NUL byte, a
+ * "\u0000" escape (json-c keeps it inside values, which C then cuts, and cuts keys at it), a
+ * string or key that is not valid UTF-8, and anything but exactly one JSON document.
+ */
+int body_parse(const char *text, size_t len, json_object **ret, struct err **err);
+
 int body_string(json_object *o, const char *key, bool required, const char **ret, struct err **err);
 int body_bool(json_object *o, const char *key, bool *ret, struct err **err);
 int body_int(json_object *o, const char *key, int64_t *ret, struct err **err);

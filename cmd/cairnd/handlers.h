@@ -72,3 +72,7 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 /* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202). */
 int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
 		      json_object **ret_envelope, struct err **err);
+
+/* route_spool functions (routes.h) of the ROUTE_BODY_FILE routes. */
+int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
+int spool_image(struct daemon *d, struct request *req, char **ret_dir, struct err **err);

@@ -14,8 +14,13 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* Finished operations kept for clients that ask late. */
-#define KEEP_FINISHED 256
+/*
+ * How long a finished operation stays after it finished or after its last waiter left,
+ * whichever is later. A client learns the id from the POST and only then asks for the result,
+ * so under load the result must outlive the work by more than a scheduling hiccup; Incus keeps
+ * operations 5 s past the last waiter. Never trimmed while someone waits on it.
+ */
+#define KEEP_FINISHED_SEC 60
 
 struct operation {
 	char id[37];
@@ -26,6 +31,8 @@ struct operation {
 	char *error;	 /* message of a failure */
 	json_object *resources;
 	json_object *metadata;
+	unsigned waiters;   /* handlers blocked in operation_get() on this one */
+	int64_t keep_until; /* CLOCK_MONOTONIC seconds; meaningful once finished */
 
 	/* The work, until it has run. */
 	struct daemon *daemon;
@@ -52,15 +59,25 @@ static void operation_free(struct operation *op)
 	free(op);
 }
 
-/* Drops finished operations beyond KEEP_FINISHED. Called with ops_lock held. */
+static int64_t monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Drops finished operations that nobody waits on and whose keeping time is over. Called with
+ * ops_lock held. */
 static void trim_locked(void)
 {
-	unsigned finished = 0;
+	int64_t now = monotonic_now();
 
 	for (struct operation **pp = &ops; *pp;) {
 		struct operation *op = *pp;
 
-		if (op->status_code != API_STATUS_RUNNING && ++finished > KEEP_FINISHED) {
+		if (op->status_code != API_STATUS_RUNNING && op->waiters == 0 &&
+		    op->keep_until <= now) {
 			*pp = op->next;
 			operation_free(op);
 			continue;
@@ -113,6 +130,7 @@ static void *run(void *arg)
 	op->error = r < 0 ? strdup(err_msg(e, r)) : NULL;
 	op->metadata = md;
 	op->updated_at = time_now();
+	op->keep_until = monotonic_now() + KEEP_FINISHED_SEC;
 	op->fn = NULL;
 	op->data = NULL;
 	running--;
@@ -153,6 +171,7 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 	op->claimed = claimed ? strdup(claimed) : NULL;
 
 	pthread_mutex_lock(&ops_lock);
+	trim_locked();
 	op->next = ops;
 	ops = op;
 	running++;
@@ -197,17 +216,25 @@ int operation_get(const char *id, int wait_sec, bool wait, json_object **ret, st
 	deadline.tv_sec += wait_sec;
 	pthread_mutex_lock(&ops_lock);
 	op = find_locked(id);
-	while (wait && op && op->status_code == API_STATUS_RUNNING) {
+	if (!op) {
+		pthread_mutex_unlock(&ops_lock);
+		return err_set(err, -ENOENT, "Operation \"%s\" not found", id);
+	}
+	/* A waiter pins the operation: trim_locked() leaves it alone until the last one left. */
+	op->waiters++;
+	while (wait && op->status_code == API_STATUS_RUNNING) {
 		int r = wait_sec < 0 ? pthread_cond_wait(&ops_changed, &ops_lock)
 				     : pthread_cond_timedwait(&ops_changed, &ops_lock, &deadline);
 
 		if (r == ETIMEDOUT)
 			break;
-		op = find_locked(id);
 	}
-	if (!op) {
-		pthread_mutex_unlock(&ops_lock);
-		return err_set(err, -ENOENT, "Operation \"%s\" not found", id);
+	op->waiters--;
+	if (op->status_code != API_STATUS_RUNNING) {
+		int64_t keep = monotonic_now() + KEEP_FINISHED_SEC;
+
+		if (op->keep_until < keep)
+			op->keep_until = keep;
 	}
 	*ret = to_json_locked(op);
 	pthread_mutex_unlock(&ops_lock);

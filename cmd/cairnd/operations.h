@@ -4,8 +4,9 @@
  * Asynchronous operations: long work (creating, starting, stopping, deleting an instance,
  * importing an image) runs in a worker thread while the client polls or waits on
  * /1.0/operations/<id>. Worker threads never call a forking liblxc function: starting goes
- * through the forkstart helper. Finished operations are kept for a while so that a client can
- * still read their outcome.
+ * through the forkstart helper. A finished operation is kept while anyone waits on it and for
+ * a minute after it finished or its last waiter left, so that every client reads its outcome
+ * however many operations finish meanwhile.
  */
 
 #include <stdbool.h>

@@ -1,9 +1,12 @@
 #include "cmd/cairnd/routes.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cairnd/handlers.h"
+#include "common/cleanup.h"
+#include "common/utf8.h"
 
 static const struct route table[] = {
     {"GET", "/", handle_root, ROUTE_BODY_NONE},
@@ -22,7 +25,8 @@ static const struct route table[] = {
     {"PUT", "/1.0/instances/{}/state", handle_instance_state_put, ROUTE_BODY_JSON},
     {"POST", "/1.0/instances/{}/exec", handle_instance_exec, ROUTE_BODY_JSON},
     {"GET", "/1.0/instances/{}/files", handle_instance_files_get, ROUTE_BODY_NONE},
-    {"POST", "/1.0/instances/{}/files", handle_instance_files_post, ROUTE_BODY_FILE},
+    {"POST", "/1.0/instances/{}/files", handle_instance_files_post, ROUTE_BODY_FILE,
+     spool_instance_file},
     {"DELETE", "/1.0/instances/{}/files", handle_instance_files_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/instances/{}/console", handle_instance_console_get, ROUTE_BODY_NONE},
     {"POST", "/1.0/instances/{}/console", handle_instance_console_post, ROUTE_BODY_JSON},
@@ -34,7 +38,7 @@ static const struct route table[] = {
     {"POST", "/1.0/instances/{}/snapshots/{}", handle_snapshot_post, ROUTE_BODY_JSON},
     {"DELETE", "/1.0/instances/{}/snapshots/{}", handle_snapshot_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/images", handle_images_list, ROUTE_BODY_NONE},
-    {"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE},
+    {"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE, spool_image},
     {"GET", "/1.0/images/aliases", handle_aliases_list, ROUTE_BODY_NONE},
     {"POST", "/1.0/images/aliases", handle_aliases_create, ROUTE_BODY_JSON},
     {"GET", "/1.0/images/aliases/{}", handle_alias_get, ROUTE_BODY_NONE},
@@ -63,8 +67,9 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Decodes one path segment [s, s+len) into out; false when it does not fit or decodes to a
- * '/' or NUL (a name can never contain those, so such a segment matches nothing). */
+/* Decodes one path segment [s, s+len) into out; false when it does not fit, is badly escaped, or
+ * decodes to a '/', a NUL or invalid UTF-8 (a name can never hold those, so such a segment
+ * matches nothing). */
 static bool decode_segment(const char *s, size_t len, char *out, size_t out_len)
 {
 	size_t o = 0;
@@ -91,7 +96,7 @@ static bool decode_segment(const char *s, size_t len, char *out, size_t out_len)
 		out[o++] = c;
 	}
 	out[o] = '\0';
-	return o > 0;
+	return o > 0 && utf8_valid(out, o);
 }
 
 /* Matches one pattern; fills params on success. */
@@ -142,4 +147,49 @@ enum route_match routes_match(const struct route *tbl, const char *method, const
 		return ROUTE_FOUND;
 	}
 	return path_known ? ROUTE_METHOD_NOT_ALLOWED : ROUTE_NOT_FOUND;
+}
+
+/* False when the segment [s, s+len) percent-decodes to invalid UTF-8 (a badly formed escape is
+ * left to the matcher, which finds no route for it). */
+static bool segment_is_text(const char *s, size_t len)
+{
+	_cleanup_free_ char *out = malloc(len + 1);
+	size_t o = 0;
+
+	if (!out)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+			continue;
+		}
+		out[o++] = s[i];
+	}
+	return utf8_valid(out, o);
+}
+
+enum route_match routes_resolve(const struct route *tbl, const char *method, const char *raw,
+				const struct route **ret_route, char params[][256],
+				size_t *ret_n_params)
+{
+	_cleanup_free_ char *path = NULL;
+	size_t path_len = strcspn(raw, "?#");
+
+	if (strstr(raw, "%00"))
+		return ROUTE_BAD_TARGET;
+	for (size_t i = 0; i < path_len;) {
+		size_t len = strcspn(raw + i, "/?#");
+
+		if (!segment_is_text(raw + i, len))
+			return ROUTE_BAD_TARGET;
+		i += len + 1;
+	}
+	path = strndup(raw, path_len);
+	if (!path)
+		return ROUTE_NOT_FOUND;
+	return routes_match(tbl, method, path, ret_route, params, ret_n_params);
 }

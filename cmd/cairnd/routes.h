@@ -22,10 +22,15 @@ struct request;
 typedef int (*route_handler)(struct daemon *d, struct request *req, json_object **ret_envelope,
 			     struct err **err);
 
+/* For ROUTE_BODY_FILE routes: checks the request's target before its body is read (-ENOENT for
+ * a missing instance, ...) and names the directory, on the pool the body is for, to spool it
+ * in (*ret_dir is the caller's). */
+typedef int (*route_spool)(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
+
 enum route_body {
 	ROUTE_BODY_NONE, /* no body expected; one is ignored */
 	ROUTE_BODY_JSON, /* a JSON document, at most 1 MiB, parsed before the handler runs */
-	ROUTE_BODY_FILE, /* streamed into an unlinked temporary file (image uploads) */
+	ROUTE_BODY_FILE, /* streamed into an unlinked temporary file where .spool says */
 	ROUTE_BODY_MAX,
 };
 
@@ -34,6 +39,7 @@ struct route {
 	const char *pattern;
 	route_handler handler;
 	enum route_body body;
+	route_spool spool; /* ROUTE_BODY_FILE only */
 };
 
 /* The table, terminated by an entry with pattern == NULL. */
@@ -43,6 +49,7 @@ enum route_match {
 	ROUTE_FOUND,
 	ROUTE_NOT_FOUND,	  /* no pattern matches the path: 404 */
 	ROUTE_METHOD_NOT_ALLOWED, /* a pattern matches, not with this method: 405 */
+	ROUTE_BAD_TARGET,	  /* a NUL or invalid UTF-8 in the request target: 400 */
 	ROUTE_MATCH_MAX,
 };
 
@@ -55,3 +62,15 @@ enum route_match {
 enum route_match routes_match(const struct route *table, const char *method, const char *path,
 			      const struct route **ret_route, char params[][256],
 			      size_t *ret_n_params);
+
+/*
+ * routes_match() for the request target exactly as the client sent it (`raw`: path and query,
+ * not unescaped), so that every name is percent-decoded once and only once: libmicrohttpd's own
+ * unescaped URL must not be matched, or "%256beep" would become "%6beep" and then "keep".
+ * ROUTE_BAD_TARGET when the target holds an escaped NUL anywhere (libmicrohttpd would cut the
+ * path or a query value at it, so "p2%00x" would name "p2") or a path segment that does not
+ * decode to valid UTF-8.
+ */
+enum route_match routes_resolve(const struct route *table, const char *method, const char *raw,
+				const struct route **ret_route, char params[][256],
+				size_t *ret_n_params);

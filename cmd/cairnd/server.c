@@ -3,7 +3,12 @@
  * bodies, and the translation of handler results into envelopes.
  *
  * Threading: libmicrohttpd runs one thread per connection, so a handler may block (waiting for
- * an operation) without stalling other clients; long work runs in operation threads.
+ * an operation) without stalling other clients; long work runs in operation threads. The
+ * connections come from listener.c, which bounds how many each uid may hold.
+ *
+ * A connection that sends nothing for HEADER_TIMEOUT_SEC while its request is read, or between
+ * requests, is closed; while a handler works, and on event streams and upgraded connections,
+ * there is no timeout.
  */
 #include "cmd/cairnd/daemon.h"
 
@@ -16,12 +21,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "cmd/cairnd/body.h"
+#include "cmd/cairnd/listener.h"
 #include "cmd/cairnd/routes.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -29,18 +37,26 @@
 #include "common/util.h"
 
 #define MAX_JSON_BODY (1024 * 1024)
+#define HEADER_TIMEOUT_SEC 30
+/* Free space a spooled body must leave on its pool, for the unpacked copy's metadata. */
+#define SPOOL_RESERVE (16 * 1024 * 1024)
 
-/* Per-request state kept by libmicrohttpd between calls of the access handler. */
+/* Per-request state, made when the request line arrives (on_uri) and kept by libmicrohttpd
+ * between calls of the access handler. */
 struct request_ctx {
 	struct request req;
+	char *target; /* the request target as sent: path and query, not unescaped */
+	bool started;
 	const struct route *route;
 	enum route_match match;
-	bool denied;
-	char *json; /* accumulated JSON body */
+	bool answered; /* a refusal was queued before the body */
+	char *json;    /* accumulated JSON body */
 	size_t json_len;
 	bool too_large;
-	int file_fd;	/* ROUTE_BODY_FILE target */
-	int file_error; /* negative errno of a failed write */
+	int file_fd;	     /* ROUTE_BODY_FILE spool, an unnamed file on the target's pool */
+	uint64_t file_len;   /* bytes spooled */
+	uint64_t file_limit; /* most bytes the pool can take */
+	int file_error;	     /* negative errno of a failed or refused write */
 };
 
 const char *request_query(struct request *req, const char *key)
@@ -135,18 +151,45 @@ static int read_peer(struct MHD_Connection *conn, struct request *req)
 	return 0;
 }
 
-static int open_body_file(struct daemon *d)
+/*
+ * Opens the spool for a ROUTE_BODY_FILE request: the route checks its target first (a push to
+ * a missing instance is refused before a byte is stored) and names the pool directory to spool
+ * in, so that an upload is bounded by the space it will land on, not by the host's root
+ * filesystem. A declared Content-Length that does not fit is refused at once.
+ */
+static int open_spool(struct daemon *d, struct request_ctx *ctx, struct err **err)
 {
-	_cleanup_free_ char *dir = str_printf("%s/images-tmp", d->dir);
-	int fd;
+	_cleanup_free_ char *dir = NULL;
+	const char *declared = request_header(&ctx->req, "Content-Length");
+	struct statvfs sv;
+	uint64_t avail;
+	int r, fd;
 
-	if (!dir)
-		return -ENOMEM;
+	r = ctx->route->spool(d, &ctx->req, &dir, err);
+	if (r < 0)
+		return r;
+	if (statvfs(dir, &sv) < 0)
+		return err_set_errno(err, -errno, "Failed to read the free space of \"%s\"", dir);
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	ctx->file_limit = avail > SPOOL_RESERVE ? avail - SPOOL_RESERVE : 0;
+	if (declared && strtoull(declared, NULL, 10) > ctx->file_limit)
+		return err_set(err, -EFBIG,
+			       "The request body (%s bytes) is larger than the free space of its "
+			       "storage pool (%llu bytes)",
+			       declared, (unsigned long long)ctx->file_limit);
 	/* Unnamed, so an interrupted upload leaves nothing behind. */
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	return fd;
+		return err_set_errno(err, -errno, "Failed to store the request body in \"%s\"",
+				     dir);
+	ctx->file_fd = fd;
+	return 0;
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *conn, int r, struct err *e)
+{
+	return send_error(conn, r == -EFBIG ? MHD_HTTP_CONTENT_TOO_LARGE : api_http_status(r),
+			  err_msg(e, r));
 }
 
 static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
@@ -156,15 +199,18 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 	int status;
 
 	if (ctx->json_len > 0) {
-		enum json_tokener_error jerr;
+		int r = body_parse(ctx->json, ctx->json_len, &ctx->req.body, &e);
 
-		ctx->req.body = json_tokener_parse_verbose(ctx->json, &jerr);
-		if (!ctx->req.body)
-			return send_error(ctx->req.conn, 400, "Invalid JSON in the request body");
+		if (r < 0)
+			return send_err(ctx->req.conn, r, e);
 	}
 	if (ctx->route->body == ROUTE_BODY_JSON && ctx->req.body &&
 	    !json_object_is_type(ctx->req.body, json_type_object))
 		return send_error(ctx->req.conn, 400, "The request body must be a JSON object");
+	if (ctx->file_error == -EFBIG)
+		return send_error(ctx->req.conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "The request body is larger than the free space of its storage "
+				  "pool");
 	if (ctx->file_error < 0)
 		return send_error(ctx->req.conn, 500, "Failed to store the uploaded body");
 	if (ctx->route->body == ROUTE_BODY_FILE) {
@@ -173,6 +219,9 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 			lseek(ctx->req.body_fd, 0, SEEK_SET);
 	}
 
+	/* A handler may wait on an operation or hand the connection to a stream: the header
+	 * timeout is for idle peers, not for work in progress (on_completed sets it back). */
+	MHD_set_connection_option(ctx->req.conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
 	status = ctx->route->handler(d, &ctx->req, &env, &e);
 	if (status >= 0 && ctx->req.response) {
 		enum MHD_Result ret =
@@ -202,37 +251,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct request_ctx *ctx = *con_cls;
 
 	(void)version;
-	if (!ctx) {
-		ctx = calloc(1, sizeof(*ctx));
-		if (!ctx)
-			return MHD_NO;
+	(void)url; /* unescaped already: names are decoded from ctx->target instead */
+	if (!ctx || !ctx->target)
+		return MHD_NO;
+	if (!ctx->started) {
+		ctx->started = true;
 		ctx->req.conn = conn;
 		ctx->req.method = method;
 		ctx->req.path = url;
-		ctx->req.body_fd = -EBADF;
-		ctx->file_fd = -EBADF;
-		*con_cls = ctx;
 		if (read_peer(conn, &ctx->req) < 0 || !peer_trusted(d, &ctx->req)) {
 			_cleanup_free_ char *msg = str_printf(
 			    "You don't have the needed permissions to talk to cairnd (not in "
 			    "group %s)",
 			    d->group_name);
 
-			ctx->denied = true;
+			ctx->answered = true;
 			log_debug("Refused a request from uid %u", (unsigned)ctx->req.uid);
 			return send_error(conn, 403, msg ? msg : "Forbidden");
 		}
-		ctx->match = routes_match(routes_table(), method, url, &ctx->route, ctx->req.params,
-					  &ctx->req.n_params);
+		ctx->match = routes_resolve(routes_table(), method, ctx->target, &ctx->route,
+					    ctx->req.params, &ctx->req.n_params);
+		if (ctx->match == ROUTE_BAD_TARGET) {
+			ctx->answered = true;
+			return send_error(conn, 400,
+					  "Invalid request path: it holds a NUL or is not valid "
+					  "UTF-8");
+		}
 		if (ctx->match == ROUTE_FOUND && ctx->route->body == ROUTE_BODY_FILE) {
-			ctx->file_fd = open_body_file(d);
-			if (ctx->file_fd < 0)
-				ctx->file_error = ctx->file_fd;
+			_cleanup_err_ struct err *e = NULL;
+			int r = open_spool(d, ctx, &e);
+
+			if (r < 0) {
+				ctx->answered = true;
+				return send_err(conn, r, e);
+			}
 		}
 		return MHD_YES;
 	}
-	if (ctx->denied)
+	if (ctx->answered) {
+		*upload_data_size = 0;
 		return MHD_YES;
+	}
 
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
@@ -241,6 +300,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (ctx->match != ROUTE_FOUND)
 			return MHD_YES;
 		if (ctx->route->body == ROUTE_BODY_FILE) {
+			if (!ctx->file_error && ctx->file_len + n > ctx->file_limit)
+				ctx->file_error = -EFBIG;
+			if (!ctx->file_error)
+				ctx->file_len += n;
 			for (size_t off = 0; ctx->file_fd >= 0 && off < n && !ctx->file_error;) {
 				ssize_t w = write(ctx->file_fd, upload_data + off, n - off);
 
@@ -273,6 +336,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(conn, 404, "not found");
 	case ROUTE_METHOD_NOT_ALLOWED:
 		return send_error(conn, 405, "method not allowed");
+	case ROUTE_BAD_TARGET:
 	case ROUTE_FOUND:
 	case ROUTE_MATCH_MAX:
 		break;
@@ -282,22 +346,55 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(d, ctx);
 }
 
+/* The request line has arrived: the per-request state starts here, with the target as the client
+ * sent it, before libmicrohttpd unescapes it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	(void)cls;
+	(void)conn;
+	if (!ctx)
+		return NULL;
+	ctx->target = strdup(uri);
+	ctx->req.body_fd = -EBADF;
+	ctx->file_fd = -EBADF;
+	return ctx;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct request_ctx *ctx = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* The next request on this connection must arrive in time again. */
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+				  (unsigned)HEADER_TIMEOUT_SEC);
 	if (!ctx)
 		return;
 	json_object_put(ctx->req.body);
+	free(ctx->target);
 	free(ctx->json);
 	if (ctx->file_fd >= 0)
 		close(ctx->file_fd);
 	free(ctx);
 	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *info;
+
+	(void)cls;
+	(void)socket_context;
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info)
+		listener_connection_closed(info->connect_fd);
 }
 
 static int open_socket(struct daemon *d, struct err **err)
@@ -322,7 +419,7 @@ static int open_socket(struct daemon *d, struct err **err)
 	if (chown(path, 0, d->group_gid == (gid_t)-1 ? 0 : d->group_gid) < 0 ||
 	    chmod(path, 0660) < 0)
 		return err_set_errno(err, -errno, "Failed to set the owner of \"%s\"", path);
-	if (listen(fd, 128) < 0)
+	if (listen(fd, 4096) < 0)
 		return err_set_errno(err, -errno, "Failed to listen on \"%s\"", path);
 	d->listen_fd = steal_fd(&fd);
 	return 0;
@@ -335,18 +432,21 @@ int daemon_server_start(struct daemon *d, struct err **err)
 	r = open_socket(d, err);
 	if (r < 0)
 		return r;
-	d->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				      MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
-				  0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET,
-				  d->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+	d->mhd = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET,
+	    0, NULL, NULL, on_request, d, MHD_OPTION_URI_LOG_CALLBACK, on_uri, d,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, d, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LISTENER_MAX,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEADER_TIMEOUT_SEC, MHD_OPTION_END);
 	if (!d->mhd)
 		return err_set(err, -EIO, "Failed to start the HTTP server");
-	return 0;
+	return listener_start(d, err);
 }
 
 void daemon_server_stop(struct daemon *d)
 {
+	listener_stop();
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
 	d->mhd = NULL;
