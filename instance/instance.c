@@ -419,11 +419,31 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 	return r;
 }
 
+/*
+ * Writes the seccomp profile that lxc.conf names. liblxc reads it at every start and at every
+ * attach (exec), so it is replaced with a rename: no reader ever sees half a deny list, which
+ * would be a weaker filter. The text is the same at every start, so it is only written (with
+ * file_write_atomic()'s fsyncs, which start cannot afford each time) when what is there differs.
+ */
+static int write_seccomp_profile(const char *path, struct err **err)
+{
+	const char *text = instance_seccomp_profile();
+	size_t len = strlen(text), have_len = 0;
+	_cleanup_free_ char *have = NULL;
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    (st.st_mode & 07777) == 0600 && file_read_all(path, &have, &have_len, NULL) >= 0 &&
+	    have_len == len && memcmp(have, text, len) == 0)
+		return 0;
+	return file_write_atomic(path, text, len, 0600, err);
+}
+
 static int write_lxc_config(const struct instance_env *env, const struct db_instance *row,
 			    char **ret_path, struct err **err)
 {
 	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL, *console = NULL,
-			    *text = NULL, *path = NULL;
+			    *seccomp = NULL, *text = NULL, *path = NULL;
 	struct storage_pool *pool = instance_env_pool(env, row->pool);
 	struct instance_lxc_spec spec = {0};
 	int r;
@@ -435,8 +455,9 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	logs = instance_log_dir(env, row->name);
 	log = logs ? str_printf("%s/lxc.log", logs) : NULL;
 	console = logs ? str_printf("%s/console.log", logs) : NULL;
+	seccomp = logs ? str_printf("%s/seccomp.profile", logs) : NULL;
 	path = logs ? str_printf("%s/lxc.conf", logs) : NULL;
-	if (!rootfs || !log || !console || !path)
+	if (!rootfs || !log || !console || !seccomp || !path)
 		return err_set(err, -ENOMEM, "Out of memory");
 	r = mkdir_p(logs, 0700, err);
 	if (r < 0)
@@ -445,12 +466,17 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	spec.rootfs_path = rootfs;
 	spec.log_path = log;
 	spec.console_log = console;
+	spec.seccomp_profile = seccomp;
 	spec.config = &row->config;
 	spec.idmap = env->idmap;
 	spec.cgroup = env->cgroup;
 	spec.host_cpus = env->host_cpus;
 	spec.host_memory = env->host_memory;
 	r = instance_lxc_config_render(&spec, &text, err);
+	if (r < 0)
+		return r;
+	/* The profile first: the config that names it is never there without it. */
+	r = write_seccomp_profile(seccomp, err);
 	if (r < 0)
 		return r;
 	/* Derived from the database at every start, so it needs no fsync: after a crash the next
@@ -583,6 +609,7 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 	spec.rootfs_path = "/";
 	spec.log_path = "/dev/null";
 	spec.console_log = "/dev/null";
+	spec.seccomp_profile = "/dev/null";
 	spec.config = &new_row->config;
 	spec.idmap = env->idmap;
 	spec.cgroup = env->cgroup;

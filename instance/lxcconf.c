@@ -220,7 +220,8 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 	if ((r = check_value("instance name", spec->name, err)) < 0 ||
 	    (r = check_value("rootfs path", spec->rootfs_path, err)) < 0 ||
 	    (r = check_value("log path", spec->log_path, err)) < 0 ||
-	    (r = check_value("console log path", spec->console_log, err)) < 0)
+	    (r = check_value("console log path", spec->console_log, err)) < 0 ||
+	    (r = check_value("seccomp profile path", spec->seccomp_profile, err)) < 0)
 		return r;
 	if (spec->cgroup != INSTANCE_CGROUP_V1 && spec->cgroup != INSTANCE_CGROUP_V2)
 		return err_set(err, -EINVAL, "Unknown cgroup layout %d", (int)spec->cgroup);
@@ -241,7 +242,17 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 			 spec->idmap.size);
 		conf_add(&b, "lxc.idmap = g 0 %" PRIu32 " %" PRIu32, spec->idmap.gid_base,
 			 spec->idmap.size);
+	} else {
+		/*
+		 * Root in a privileged container is root on the host; Incus takes these away from
+		 * it (and the two mac_ ones whenever it cannot give the container an AppArmor
+		 * namespace of its own, which cairn never does). In a user namespace they would
+		 * only apply to the namespace's own objects, so unprivileged containers keep them,
+		 * as with Incus (CAP_SYS_TIME there sets a nested time namespace's offsets).
+		 */
+		conf_add(&b, "lxc.cap.drop = %s", INSTANCE_CAP_DROP_PRIVILEGED);
 	}
+	conf_add(&b, "lxc.seccomp.profile = %s", spec->seccomp_profile);
 	conf_add(&b, "lxc.net.0.type = empty");
 	conf_add(&b, "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed");
 	conf_add(&b, "lxc.autodev = 1");
@@ -292,6 +303,29 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 		return err_set(err, -ENOMEM, "Out of memory");
 	*ret = steal_pointer(&b.text);
 	return 0;
+}
+
+/*
+ * Incus's default policy (internal/server/seccomp/seccomp.go: the "denylist" header and
+ * defaultSeccompPolicy). ENOSYS rather than EPERM, so that software probing for these calls
+ * takes its "not supported" path. Incus denies nothing more by default: bpf and keyctl stay
+ * open (for an unprivileged container the kernel checks bpf's capabilities in the host's user
+ * namespace and keeps keyrings per user namespace; a privileged one is root anyway), and the
+ * compat-syscall list is an opt-in there (security.syscalls.deny_compat).
+ */
+static const char seccomp_profile[] = "2\n"
+				      "denylist\n"
+				      "[all]\n"
+				      "reject_force_umount\n"
+				      "kexec_load errno 38\n"
+				      "open_by_handle_at errno 38\n"
+				      "init_module errno 38\n"
+				      "finit_module errno 38\n"
+				      "delete_module errno 38\n";
+
+const char *instance_seccomp_profile(void)
+{
+	return seccomp_profile;
 }
 
 enum instance_cgroup_layout instance_cgroup_detect(void)

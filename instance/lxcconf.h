@@ -24,6 +24,7 @@ struct instance_lxc_spec {
 	const char *rootfs_path;     /* absolute path of the rootfs directory */
 	const char *log_path;	     /* lxc.log.file */
 	const char *console_log;     /* lxc.console.logfile */
+	const char *seccomp_profile; /* lxc.seccomp.profile: where instance_seccomp_profile() is */
 	const struct kvlist *config; /* the instance's validated config */
 	struct idmap idmap;	     /* used unless security.privileged is true */
 	enum instance_cgroup_layout cgroup;
@@ -34,17 +35,34 @@ struct instance_lxc_spec {
 /*
  * Returns the configuration text in *ret (caller frees). It sets:
  *   lxc.uts.name; lxc.rootfs.path = dir:<rootfs>; lxc.idmap (u and g) unless
- *   security.privileged is true; lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed
- *   cgroup:mixed; lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile;
- *   lxc.log.file; lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1
+ *   security.privileged is true, and lxc.cap.drop = INSTANCE_CAP_DROP_PRIVILEGED when it is;
+ *   lxc.seccomp.profile = <seccomp_profile> for every instance;
+ *   lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed;
+ *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile; lxc.log.file;
+ *   lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1
  *   (busybox init halts on it; an image whose metadata says systemd would want SIGRTMIN+3);
  *   limits.memory -> lxc.cgroup.memory.limit_in_bytes (v1) or lxc.cgroup2.memory.max (v2),
  *     a percentage being of host_memory;
  *   limits.cpu -> lxc.cgroup[2].cpuset.cpus ("2" means the first 2 CPUs, "0-1,3" is a set);
  *   limits.processes -> lxc.cgroup[2].pids.max.
- * -EINVAL when a value cannot be rendered (e.g. more CPUs than the host has).
+ * -EINVAL when a value cannot be rendered (e.g. more CPUs than the host has) or a path is
+ * missing (seccomp_profile included: no instance starts without its filter).
  */
 int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret, struct err **err);
+
+/*
+ * The capabilities a privileged container loses, as Incus drops them (lxc.cap.drop, in liblxc's
+ * names). An unprivileged container keeps its full set: its capabilities only count in its own
+ * user namespace.
+ */
+#define INSTANCE_CAP_DROP_PRIVILEGED "sys_time sys_module sys_rawio mac_admin mac_override"
+
+/*
+ * The seccomp profile (liblxc's version 2 format) of every container, privileged or not: Incus's
+ * default deny list. kexec_load, open_by_handle_at, init_module, finit_module and
+ * delete_module fail with ENOSYS, umount2 with MNT_FORCE fails with EACCES. A static string.
+ */
+const char *instance_seccomp_profile(void);
 
 /*
  * The cgroup layout of this host: INSTANCE_CGROUP_V1 when /sys/fs/cgroup/memory is a cgroup v1

@@ -61,12 +61,14 @@ static int write_config(struct fixture *f, const char *rootfs, const struct kvli
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *log = str_printf("%s/lxc.log", f->log_dir);
 	_cleanup_free_ char *console = str_printf("%s/console.log", f->log_dir);
+	_cleanup_free_ char *seccomp = str_printf("%s/seccomp.profile", f->log_dir);
 	struct sysinfo si;
 	struct instance_lxc_spec spec = {
 	    .name = f->name,
 	    .rootfs_path = rootfs,
 	    .log_path = log,
 	    .console_log = console,
+	    .seccomp_profile = seccomp,
 	    .config = config,
 	    .idmap = f->idmap,
 	    .cgroup = instance_cgroup_detect(),
@@ -77,6 +79,10 @@ static int write_config(struct fixture *f, const char *rootfs, const struct kvli
 	if (sysinfo(&si) == 0)
 		spec.host_memory = (uint64_t)si.totalram * si.mem_unit;
 	r = instance_lxc_config_render(&spec, &text, err);
+	if (r < 0)
+		return r;
+	r = file_write_atomic(seccomp, instance_seccomp_profile(),
+			      strlen(instance_seccomp_profile()), 0600, err);
 	if (r < 0)
 		return r;
 	return file_write_atomic(f->config, text, strlen(text), 0600, err);
@@ -237,6 +243,7 @@ static void test_start_state_limits_stop(void **state)
 	_cleanup_free_ char *rootfs = str_printf("%s/rootfs", f->image);
 	_cleanup_free_ char *uid_line = NULL;
 	_cleanup_free_ char *expect_uid = NULL;
+	_cleanup_free_ char *seccomp_line = NULL;
 	_cleanup_free_ char *mem = NULL;
 	_cleanup_free_ char *pids = NULL;
 	struct instance_state st;
@@ -274,6 +281,11 @@ static void test_start_state_limits_stop(void **state)
 	expect_uid = str_printf("Uid:\t%" PRIu32 "\t", f->idmap.uid_base);
 	if (!str_startswith(uid_line, expect_uid))
 		fail_msg("init's \"%s\" does not start with \"%s\"", uid_line, expect_uid);
+
+	/* liblxc loaded the rendered profile: init runs under a seccomp filter (mode 2). */
+	seccomp_line = proc_status_line(st.pid, "Seccomp:");
+	assert_non_null(seccomp_line);
+	assert_string_equal(seccomp_line, "Seccomp:\t2");
 
 	/* The rendered limits are really in force. */
 	if (instance_cgroup_detect() == INSTANCE_CGROUP_V1) {

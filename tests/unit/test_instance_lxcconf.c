@@ -1,5 +1,5 @@
-/* Rendering of the LXC configuration: privileged or not, each limit on cgroup v1 and v2, bad
- * values. */
+/* Rendering of the LXC configuration: privileged or not (with the capability drop list and the
+ * seccomp profile), each limit on cgroup v1 and v2, bad values. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
 #include "instance/lxcconf.h"
@@ -24,6 +25,7 @@ static struct instance_lxc_spec base_spec(const struct kvlist *config,
 	    .rootfs_path = "/var/lib/cairn/containers/c1/rootfs",
 	    .log_path = "/var/lib/cairn/logs/c1/lxc.log",
 	    .console_log = "/var/lib/cairn/logs/c1/console.log",
+	    .seccomp_profile = "/var/lib/cairn/logs/c1/seccomp.profile",
 	    .config = config,
 	    .idmap = {.uid_base = 1000000, .gid_base = 2000000, .size = 65536},
 	    .cgroup = cgroup,
@@ -93,6 +95,9 @@ static void test_unprivileged_defaults(void **state)
 	assert_true(has_line(t, "lxc.log.level = warn"));
 	assert_true(has_line(t, "lxc.console.logfile = /var/lib/cairn/logs/c1/console.log"));
 	assert_true(has_line(t, "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed"));
+	/* Filtered like every container; capabilities are the user namespace's, none dropped. */
+	assert_true(has_line(t, "lxc.seccomp.profile = /var/lib/cairn/logs/c1/seccomp.profile"));
+	assert_null(strstr(t, "lxc.cap."));
 	/* No limits unless asked for. */
 	assert_null(strstr(t, "lxc.cgroup"));
 	free(t);
@@ -114,6 +119,74 @@ static void test_privileged_has_no_idmap(void **state)
 	t = render_ok(&config, INSTANCE_CGROUP_V1);
 	assert_true(has_line(t, "lxc.idmap = u 0 1000000 65536"));
 	free(t);
+}
+
+/* Root of a privileged container is the host's root: it loses what Incus takes away, and it is
+ * filtered too. */
+static void test_privileged_confinement(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	char *t;
+
+	(void)state;
+	assert_int_equal(kvlist_set(&config, "security.privileged", "true"), 0);
+	for (int cg = INSTANCE_CGROUP_V1; cg <= INSTANCE_CGROUP_V2; cg++) {
+		t = render_ok(&config, (enum instance_cgroup_layout)cg);
+		assert_true(has_line(
+		    t, "lxc.cap.drop = sys_time sys_module sys_rawio mac_admin mac_override"));
+		assert_true(
+		    has_line(t, "lxc.seccomp.profile = /var/lib/cairn/logs/c1/seccomp.profile"));
+		/* One drop line, no keep list that would override it. */
+		assert_null(strstr(strstr(t, "lxc.cap.drop") + 1, "lxc.cap.drop"));
+		assert_null(strstr(t, "lxc.cap.keep"));
+		free(t);
+	}
+}
+
+/* Incus's default seccomp policy, in liblxc's version 2 format, byte for byte. */
+static void test_seccomp_profile(void **state)
+{
+	const char *p = instance_seccomp_profile();
+
+	(void)state;
+	assert_non_null(p);
+	assert_string_equal(p, "2\n"
+			       "denylist\n"
+			       "[all]\n"
+			       "reject_force_umount\n"
+			       "kexec_load errno 38\n"
+			       "open_by_handle_at errno 38\n"
+			       "init_module errno 38\n"
+			       "finit_module errno 38\n"
+			       "delete_module errno 38\n");
+	/* The same text at every call: the daemon compares it with the file it wrote before. */
+	assert_ptr_equal(p, instance_seccomp_profile());
+}
+
+/* No container starts without its filter: the profile path is as required as the rootfs. */
+static void test_seccomp_path_required(void **state)
+{
+	struct kvlist config = {0};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	_cleanup_err_ struct err *e = NULL;
+	char *text = NULL;
+
+	(void)state;
+	spec.seccomp_profile = NULL;
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+	assert_non_null(strstr(e->msg, "seccomp"));
+	err_free(steal_pointer(&e));
+
+	spec.seccomp_profile = "";
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+	err_free(steal_pointer(&e));
+
+	spec.seccomp_profile = "/tmp/p\nlxc.seccomp.profile =";
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+	assert_non_null(strstr(e->msg, "line breaks"));
 }
 
 static void test_unprivileged_needs_range(void **state)
@@ -275,6 +348,9 @@ int main(void)
 	    cmocka_unit_test(test_unprivileged_defaults),
 	    cmocka_unit_test(test_privileged_has_no_idmap),
 	    cmocka_unit_test(test_unprivileged_needs_range),
+	    cmocka_unit_test(test_privileged_confinement),
+	    cmocka_unit_test(test_seccomp_profile),
+	    cmocka_unit_test(test_seccomp_path_required),
 	    cmocka_unit_test(test_limits_v1_v2),
 	    cmocka_unit_test(test_all_limits_together),
 	    cmocka_unit_test(test_bad_values),
