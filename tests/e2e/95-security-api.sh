@@ -7,6 +7,14 @@ setup
 sock="$CAIRN_DIR/unix.socket"
 raw() { python3 "$(dirname "$0")/rawhttp.py" "$sock" "$@"; }
 
+# Started first, read at the end: a peer that sends nothing is closed after the 30 s header
+# timeout, while an event stream, quiet as long, stays open.
+raw idle "$T/idle.closed" &
+idle=$!
+curl -sN --unix-socket "$sock" http://cairn/1.0/events >/dev/null 2>&1 &
+events=$!
+suite_start=$SECONDS
+
 check "init c" cairn init busybox c
 check "snapshot keep" cairn snapshot create c keep
 
@@ -89,5 +97,14 @@ touch "$T/flood/release"
 wait "$flood"
 sleep 0.5
 check "the user is served again once the connections closed" as_admin cairn list
+
+while [ $((SECONDS - suite_start)) -lt 45 ] && kill -0 "$idle" 2>/dev/null; do sleep 1; done
+wait "$idle"
+closed=$(cat "$T/idle.closed" 2>/dev/null)
+check "an idle connection is closed by the header timeout (after ${closed:-?} s)" \
+	test "${closed:-0}" -ge 25 -a "${closed:-999}" -le 40
+check "an event stream outlives the header timeout" kill -0 "$events"
+kill "$events" 2>/dev/null
+wait "$events" 2>/dev/null
 
 finish

@@ -7,6 +7,9 @@
   rawhttp.py SOCKET flood N READY RELEASE          opens N idle connections, writes how many
                                                    stayed open to READY, holds them until
                                                    RELEASE exists
+  rawhttp.py SOCKET idle OUT                       connects, sends nothing, and writes to OUT
+                                                   after how many seconds the daemon closed
+                                                   the connection (gives up after 120 s)
   rawhttp.py SOCKET parallel-imports N DELAY       N clients at once each POST a broken image,
                                                    wait DELAY seconds, then wait on their
                                                    operation; prints how many read an outcome
@@ -132,6 +135,17 @@ def main():
             f.write("%d %d\n" % (len(socks), alive))
         while not os.path.exists(release):
             time.sleep(0.1)
+    elif cmd == "idle":
+        s = connect(path)
+        start = time.monotonic()
+        s.settimeout(120)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        with open(sys.argv[3], "w") as f:
+            f.write("%d\n" % (time.monotonic() - start))
     elif cmd == "parallel-imports":
         n, delay = int(sys.argv[3]), float(sys.argv[4])
         results = [None] * n
