@@ -57,8 +57,8 @@ static int make_dirs(struct daemon *d, struct err **err)
 		const char *name;
 		mode_t mode;
 	} dirs[] = {
-	    {"", 0711},		  {"database", 0700}, {"disks", 0700},	    {"storage-pools", 0711},
-	    {"containers", 0711}, {"logs", 0700},     {"images-tmp", 0700},
+	    {"", 0711},		  {"database", 0700}, {"disks", 0700}, {"storage-pools", 0711},
+	    {"containers", 0711}, {"logs", 0700},
 	};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
