@@ -1,8 +1,10 @@
 /*
- * The name validators and the key validator on arbitrary bytes: the input is split at the
- * first '=' into a key and a value, and the whole of it is tried as each kind of name. Beyond
- * memory errors, it checks that an accepted instance name really is a hostname label and that
- * every refusal carries a message.
+ * The name validators, the key validator and the snapshot rules on arbitrary bytes: the whole
+ * input is tried as each kind of name, as a snapshot pattern, as an expiry expression and as an
+ * expiry date, and it is split at the first '=' into a key and a value. Beyond memory errors, it
+ * checks that every refusal carries a message, that an accepted instance name really is a
+ * hostname label and an accepted snapshot name a safe path component, that a pattern accepted
+ * once expands to a valid snapshot name at any time, and that an expiry lies in the future.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,23 +14,37 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "config/keys.h"
 #include "config/names.h"
+#include "config/snaprules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_refusal(int r, struct err **e, const char *what)
+/* The time snapshot patterns are validated at (2026-11-21 15:57:03, a Saturday in November)
+ * and times whose fields differ in width or length: single-digit day, hour, minute and second
+ * with the longest day and month names (2001-09-05 03:04:05, a Wednesday in September), the
+ * epoch, and the last second of 2037. */
+static const int64_t pattern_times[] = {1795276623, 999659045, 0, 2145916799};
+
+/* 0, or a refusal with `allowed` as its code (-EINVAL, or -ERANGE too) and a message. */
+static void check_refusal_of(int r, struct err **e, const char *what, bool range_ok)
 {
 	if (r == 0) {
 		if (*e)
 			abort();
 		return;
 	}
-	if (r != -EINVAL || !*e || !(*e)->msg || (*e)->code != r) {
+	if ((r != -EINVAL && !(range_ok && r == -ERANGE)) || !*e || !(*e)->msg || (*e)->code != r) {
 		fprintf(stderr, "%s: bad refusal %d\n", what, r);
 		abort();
 	}
 	err_freep(e);
+}
+
+static void check_refusal(int r, struct err **e, const char *what)
+{
+	check_refusal_of(r, e, what, false);
 }
 
 static void check_instance_name(const char *s)
@@ -55,6 +71,72 @@ static void check_instance_name(const char *s)
 		abort();
 }
 
+/* What config_snapshot_name_valid() promises of a name it accepts: it is one directory entry
+ * that survives the command line, JSON and YAML unchanged. */
+static bool snapshot_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 255 || s[0] == '.' || !utf8_valid(s, len))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '/' || *p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static void check_snapshot_name(const char *s)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_snapshot_name_valid(s, &e);
+
+	check_refusal(r, &e, "snapshot name");
+	if (r == 0 && !snapshot_name_ok(s)) {
+		fprintf(stderr, "accepted snapshot name \"%s\"\n", s);
+		abort();
+	}
+}
+
+static void check_snapshot_pattern(const char *s)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_snapshot_pattern_valid(s, &e);
+
+	check_refusal(r, &e, "snapshot pattern");
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < sizeof(pattern_times) / sizeof(pattern_times[0]); i++) {
+		_cleanup_free_ char *name = NULL;
+
+		r = config_snapshot_pattern_expand(s, pattern_times[i], NULL, &name, &e);
+		if (r < 0 || !name || !snapshot_name_ok(name)) {
+			fprintf(stderr, "accepted pattern \"%s\" gives %s at %lld: %s\n", s,
+				name ? name : "nothing", (long long)pattern_times[i],
+				e && e->msg ? e->msg : "");
+			abort();
+		}
+	}
+}
+
+static void check_expiry(const char *s)
+{
+	/* The validation time of the patterns serves as "now". */
+	const int64_t now = pattern_times[0];
+	_cleanup_err_ struct err *e = NULL;
+	int64_t t = 0;
+	int r;
+
+	r = config_expiry_add(s, now, &t, &e);
+	check_refusal_of(r, &e, "expiry", true);
+	if (r == 0 && t < now) {
+		fprintf(stderr, "expiry \"%s\" lies in the past: %lld\n", s, (long long)t);
+		abort();
+	}
+	check_refusal_of(config_expiry_valid(s, &e), &e, "expiry", true);
+	check_refusal_of(config_expiry_parse_date(s, &t, &e), &e, "expiry date", true);
+	check_refusal_of(config_expiry_resolve(s, now, &t, &e), &e, "expiry argument", true);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_free_ char *whole = strndup((const char *)data, size);
@@ -66,6 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_instance_name(whole);
 	check_refusal(config_pool_name_valid(whole, &e), &e, "pool name");
 	check_refusal(config_alias_name_valid(whole, &e), &e, "alias name");
+	check_snapshot_name(whole);
+	check_snapshot_pattern(whole);
+	check_expiry(whole);
 
 	eq = strchr(whole, '=');
 	if (eq) {
