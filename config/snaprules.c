@@ -124,33 +124,42 @@ static int expand_dates(const char *pattern, int64_t when, char **ret, size_t *r
 
 int config_snapshot_pattern_valid(const char *pattern, struct err **err)
 {
-	_cleanup_free_ char *expanded = NULL, *name = NULL;
-	_cleanup_err_ struct err *e = NULL;
-	size_t counters = 0;
-	char *pos;
-	int r;
+	/* Dates whose fields differ in width and length: one with two-digit fields everywhere
+	 * (Saturday 21 November 2026, 15:57:03) and one with single-digit day, hour, minute and
+	 * second and the longest day and month names (Wednesday 5 September 2001, 03:04:05), so
+	 * that a format which pads with a blank ("%e", "%k", "%_H") or gives a '/' is refused
+	 * whatever the date is today. */
+	static const int64_t probes[] = {1795276623, 999659045};
 
 	if (!pattern || !*pattern)
 		return err_set(err, -EINVAL, "Invalid snapshot pattern \"\": it cannot be empty");
-	/* A fixed time with two-digit fields everywhere: formats that give a '/' or a blank
-	 * for one date give it for every date. */
-	r = expand_dates(pattern, 1795276623, &expanded, &counters, err);
-	if (r < 0)
-		return r;
-	if (counters > 1)
-		return err_set(err, -EINVAL,
-			       "Invalid snapshot pattern \"%s\": \"%%d\" may appear only once",
-			       pattern);
-	pos = strstr(expanded, "%d");
-	name = pos ? str_printf("%.*s0%s", (int)(pos - expanded), expanded, pos + 2)
-		   : strdup(expanded);
-	if (!name)
-		return err_set(err, -ENOMEM, "Out of memory");
-	r = config_snapshot_name_valid(name, &e);
-	if (r < 0)
-		return err_set(err, r,
-			       "Invalid snapshot pattern \"%s\": it gives names such as \"%s\"",
-			       pattern, name);
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		_cleanup_free_ char *expanded = NULL, *name = NULL;
+		_cleanup_err_ struct err *e = NULL;
+		size_t counters = 0;
+		char *pos;
+		int r;
+
+		r = expand_dates(pattern, probes[i], &expanded, &counters, err);
+		if (r < 0)
+			return r;
+		if (counters > 1)
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid snapshot pattern \"%s\": \"%%d\" may appear only once",
+			    pattern);
+		pos = strstr(expanded, "%d");
+		name = pos ? str_printf("%.*s0%s", (int)(pos - expanded), expanded, pos + 2)
+			   : strdup(expanded);
+		if (!name)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = config_snapshot_name_valid(name, &e);
+		if (r < 0)
+			return err_set(
+			    err, r,
+			    "Invalid snapshot pattern \"%s\": it gives names such as \"%s\"",
+			    pattern, name);
+	}
 	return 0;
 }
 

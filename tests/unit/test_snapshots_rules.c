@@ -117,6 +117,15 @@ static void test_pattern(void **state)
 	err_freep(&e);
 	assert_int_equal(config_snapshot_pattern_valid(".snap%d", &e), -EINVAL);
 	err_freep(&e);
+	/* Blank-padded fields are two digits on 21 November at 15:57, one digit and a blank on
+	 * other days and hours: refused whatever the date. */
+	assert_int_equal(config_snapshot_pattern_valid("{date:%e}", &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("at{date:%k}", &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("{date:%_M}-%d", &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("{date:%-d}-%d", &e), 0);
 	assert_null(expand("a/%d", none));
 }
 
