@@ -9,21 +9,18 @@
 #include "common/kvlist.h"
 #include "common/utf8.h"
 
-/* True when a string literal in the JSON text holds the escape \u0000. Escapes are read in
- * pairs, so "\\u0000" (an escaped backslash, then text) is not one. */
+/* True when the JSON text holds the escape \u0000. Escapes are read in pairs, so "\\u0000" (an
+ * escaped backslash, then text) is not one. Quotes are not tracked: json-c also reads comments
+ * and single-quoted strings, where a '"' would put a tracker out of step, and a backslash can
+ * stand nowhere but in a string or a comment anyway. */
 static bool has_escaped_nul(const char *text, size_t len)
 {
-	bool in_string = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '"') {
-			in_string = !in_string;
-		} else if (in_string && text[i] == '\\' && i + 1 < len) {
-			if (text[i + 1] == 'u' && i + 5 < len &&
-			    memcmp(text + i + 2, "0000", 4) == 0)
-				return true;
-			i++;
-		}
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+			return true;
+		i++;
 	}
 	return false;
 }
