@@ -21,11 +21,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The time snapshot patterns are validated at (2026-11-21 15:57:03, a Saturday in November)
- * and times whose fields differ in width or length: single-digit day, hour, minute and second
- * with the longest day and month names (2001-09-05 03:04:05, a Wednesday in September), the
- * epoch, and the last second of 2037. */
-static const int64_t pattern_times[] = {1795276623, 999659045, 0, 2145916799};
+/* The times snapshot patterns are validated at (2026-11-21 15:57:03, a Saturday in November,
+ * and 2001-09-05 03:04:05, a Wednesday in September with single-digit fields), the first second
+ * with ten-digit epoch seconds (2001-09-09 01:46:40, a Sunday) and the last of 2037. Earlier
+ * dates are left out: no snapshot is taken before 2001, and there "%10s" pads with a blank. */
+static const int64_t pattern_times[] = {1795276623, 999659045, 1000000000, 2145916799};
 
 /* 0, or a refusal with `allowed` as its code (-EINVAL, or -ERANGE too) and a message. */
 static void check_refusal_of(int r, struct err **e, const char *what, bool range_ok)
