@@ -1,6 +1,7 @@
 #include "instance/idmap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <search.h>
@@ -233,5 +234,35 @@ int instance_shift_tree(const char *path, uint32_t from_uid, uint32_t from_gid, 
 	if (ctx.error < 0)
 		return err_set_errno(err, ctx.error, "Failed to %s \"%s\"", ctx.error_op,
 				     error_path ? error_path : path);
+	return 0;
+}
+
+void instance_idmap_volume_access(uint32_t uid_base, uid_t *ret_uid, gid_t *ret_gid,
+				  mode_t *ret_mode)
+{
+	/* The group is root's either way: with no group bits it decides nothing. */
+	*ret_uid = (uid_t)uid_base;
+	*ret_gid = 0;
+	*ret_mode = uid_base ? 0100 : 0700;
+}
+
+int instance_idmap_gate_volume(const char *path, uint32_t uid_base, struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+
+	instance_idmap_volume_access(uid_base, &uid, &gid, &mode);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	/* Closing to root: owner first; opening to the container's root: mode first. Either way
+	 * the directory is never open to more than before or after. */
+	if (uid != 0 && fchmod(fd, mode) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
+	if (fchown(fd, uid, gid) < 0)
+		return err_set_errno(err, -errno, "Failed to set the owner of \"%s\"", path);
+	if (uid == 0 && fchmod(fd, mode) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
 	return 0;
 }

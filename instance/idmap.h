@@ -37,3 +37,19 @@ int instance_idmap_load(const char *subuid_path, const char *subgid_path, bool a
  */
 int instance_shift_tree(const char *path, uint32_t from_uid, uint32_t from_gid, uint32_t to_uid,
 			uint32_t to_gid, uint32_t size, struct err **err);
+
+/*
+ * The owner and mode of an instance's volume directory, the one that holds rootfs/, when the
+ * files in it are shifted to `uid_base` (0: not shifted, a privileged instance). As LXD does it:
+ * host uid `uid_base`, the container's root, with mode 0100, so that only LXC acting as that
+ * root passes on the way to the rootfs; root with mode 0700 for a privileged instance, whose
+ * rootfs nothing unprivileged needs. Either way no other host user reaches a setuid file inside.
+ */
+void instance_idmap_volume_access(uint32_t uid_base, uid_t *ret_uid, gid_t *ret_gid,
+				  mode_t *ret_mode);
+
+/*
+ * Gives the directory `path` (never a symlink) the owner and mode above. Cheap (one chown and
+ * one chmod), so it is applied again at every start. -errno of open, fchown or fchmod.
+ */
+int instance_idmap_gate_volume(const char *path, uint32_t uid_base, struct err **err);

@@ -250,15 +250,17 @@ static int make_instance_files(const struct instance_env *env, const char *name,
 	logs = instance_log_dir(env, name);
 	if (!rootfs || !link || !logs)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* The container's root must traverse its volume, but nobody else needs to list it. */
-	if (chmod(vol, 0711) < 0)
-		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", vol);
+	/* The volume comes closed (root's, 0700) and opens to the container's root only once
+	 * the files are shifted. */
 	if (!privileged) {
 		r = instance_shift_tree(rootfs, 0, 0, env->idmap.uid_base, env->idmap.gid_base,
 					env->idmap.size, err);
 		if (r < 0)
 			return err_wrap(err, r, "Failed to shift the rootfs of \"%s\"", name);
 	}
+	r = instance_idmap_gate_volume(vol, privileged ? 0 : env->idmap.uid_base, err);
+	if (r < 0)
+		return r;
 	r = mkdir_p(logs, 0700, err);
 	if (r < 0)
 		return r;
@@ -488,35 +490,77 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	return 0;
 }
 
-/* An instance whose rootfs ownership does not match what it runs as (security.privileged was
- * changed) is shifted before it starts. */
-static int align_idmap(const struct instance_env *env, const struct db_instance *row,
-		       struct err **err)
+/* The id base the files of an instance are shifted to: 0 for a privileged one. */
+static uint32_t files_base(const struct instance_env *env, const struct kvlist *config)
 {
-	const char *cur = kvlist_get(&row->config, "volatile.idmap.base");
-	bool privileged = config_get_bool(&row->config, "security.privileged", false);
-	uint32_t have = cur ? (uint32_t)strtoul(cur, NULL, 10) : env->idmap.uid_base;
-	uint32_t want = privileged ? 0 : env->idmap.uid_base;
-	_cleanup_free_ char *vol = NULL, *rootfs = NULL;
-	struct storage_pool *pool = instance_env_pool(env, row->pool);
-	char buf[32];
-	int r;
+	const char *cur = kvlist_get(config, "volatile.idmap.base");
 
-	if (have == want)
-		return 0;
+	return cur ? (uint32_t)strtoul(cur, NULL, 10) : env->idmap.uid_base;
+}
+
+/* The path of the volume of `row` (caller frees). -ENOENT when its pool is not loaded. */
+static int volume_of(const struct instance_env *env, const struct db_instance *row, char **ret_path,
+		     struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	char *vol;
+
 	if (!pool)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row->pool);
 	vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, row->name);
-	rootfs = vol ? str_printf("%s/rootfs", vol) : NULL;
-	if (!rootfs)
+	if (!vol)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* The gid base moves with the uid base: both come from the same idmap. */
-	r = instance_shift_tree(rootfs, have, have ? env->idmap.gid_base : 0, want,
-				want ? env->idmap.gid_base : 0, env->idmap.size, err);
+	*ret_path = vol;
+	return 0;
+}
+
+int instance_volume_protect(const struct instance_env *env, const struct db_instance *row,
+			    struct err **err)
+{
+	_cleanup_free_ char *vol = NULL;
+	int r;
+
+	r = volume_of(env, row, &vol, err);
 	if (r < 0)
 		return r;
-	snprintf(buf, sizeof(buf), "%u", want);
-	return set_volatile(env, row->name, "volatile.idmap.base", buf, err);
+	return instance_idmap_gate_volume(vol, files_base(env, &row->config), err);
+}
+
+/* An instance whose rootfs ownership does not match what it runs as (security.privileged was
+ * changed) is shifted before it starts, and its volume follows its files: root's while they
+ * move, then open to the new owner. */
+static int align_idmap(const struct instance_env *env, const struct db_instance *row,
+		       struct err **err)
+{
+	bool privileged = config_get_bool(&row->config, "security.privileged", false);
+	uint32_t have = files_base(env, &row->config);
+	uint32_t want = privileged ? 0 : env->idmap.uid_base;
+	_cleanup_free_ char *vol = NULL, *rootfs = NULL;
+	char buf[32];
+	int r;
+
+	r = volume_of(env, row, &vol, err);
+	if (r < 0)
+		return r;
+	if (have != want) {
+		rootfs = str_printf("%s/rootfs", vol);
+		if (!rootfs)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = instance_idmap_gate_volume(vol, 0, err);
+		if (r < 0)
+			return r;
+		/* The gid base moves with the uid base: both come from the same idmap. */
+		r = instance_shift_tree(rootfs, have, have ? env->idmap.gid_base : 0, want,
+					want ? env->idmap.gid_base : 0, env->idmap.size, err);
+		if (r < 0)
+			return r;
+		snprintf(buf, sizeof(buf), "%u", want);
+		r = set_volatile(env, row->name, "volatile.idmap.base", buf, err);
+		if (r < 0)
+			return r;
+	}
+	/* Every start applies the gate again, as LXD does: it is one chown and one chmod. */
+	return instance_idmap_gate_volume(vol, want, err);
 }
 
 int instance_start(const struct instance_env *env, const char *name, struct err **err)
@@ -756,6 +800,19 @@ int instance_recover(const struct instance_env *env, struct err **err)
 					      NULL);
 		}
 	}
+
+	/* An install made before the volumes were closed is closed by its first start. A volume
+	 * that cannot be closed does not keep the daemon from serving the others. */
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (rows[i].state != DB_ROW_READY || !instance_env_pool(env, rows[i].pool))
+			continue;
+		r = instance_volume_protect(env, &rows[i], &e);
+		if (r < 0)
+			log_error("Failed to protect the volume of instance \"%s\", ignoring: %s",
+				  rows[i].name, err_msg(e, r));
+	}
 	db_instances_free(rows, n);
 	if (first < 0)
 		return err_set(err, first, "Recovery of some instances failed");
@@ -945,6 +1002,9 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 			instance_freeze(env, src, false, NULL);
 	}
 	crashpoint("copy-after-volume");
+	/* The copy comes closed; it opens to the root uid of the files it got. */
+	if (r >= 0)
+		r = instance_volume_protect(env, &new_row, err);
 	if (r >= 0) {
 		vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, dst);
 		link = link_path(env, dst);

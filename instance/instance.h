@@ -110,8 +110,20 @@ int instance_state(const struct instance_env *env, const char *name, bool with_u
 int instance_write_backup(const struct instance_env *env, const char *name, struct err **err);
 
 /*
+ * Gives the volume of instance `row` the owner and mode of instance_idmap_volume_access() for
+ * the id base its files are shifted to (volatile.idmap.base). Storage hands every volume out
+ * closed (root's, 0700); create and copy open it at once, a restored one stays closed until
+ * the instance starts (every start applies it), and the daemon applies it to every instance at
+ * start. -ENOENT when the pool is not loaded, else the -errno of open, chown or chmod.
+ */
+int instance_volume_protect(const struct instance_env *env, const struct db_instance *row,
+			    struct err **err);
+
+/*
  * Brings disk and database into agreement after an unclean stop: CREATING rows are undone,
  * DELETING rows finished, volumes without a row (and leftover temporary volumes) removed.
+ * Also gives every instance volume its owner and mode again (instance_volume_protect()), which
+ * closes the volumes of an install made before that layout (a failure there is logged only).
  * Logs what it repairs. Returns the first error but carries on past each one.
  */
 int instance_recover(const struct instance_env *env, struct err **err);

@@ -191,8 +191,16 @@ static int pool_is_mounted(const struct storage_pool *pool, enum btrfs_source ki
 
 static int mount_device(const struct storage_pool *pool, const char *dev, struct err **err)
 {
-	/* user_subvol_rm_allowed: an unprivileged container may delete the subvolumes it
-	 * creates inside its rootfs. */
+	/*
+	 * user_subvol_rm_allowed: an unprivileged container may delete the subvolumes it creates
+	 * inside its rootfs.
+	 *
+	 * No nosuid, as LXD: the rootfs mounts of an unprivileged container inherit the flags of
+	 * this mount, locked, so su, sudo or ping would stop working inside every container. A
+	 * setuid file of an image or a container is kept from host users by the directories
+	 * instead: image volumes and snapshot directories are 0700 root, an instance's volume is
+	 * passable only by its own root uid (see storage/storage.h).
+	 */
 	if (mount(dev, pool->mount_path, "btrfs", 0, "user_subvol_rm_allowed") < 0)
 		return err_set_errno(err, -errno,
 				     "Failed to mount \"%s\" at \"%s\" for pool \"%s\"", dev,
@@ -553,9 +561,9 @@ static int btrfs_volume_create(const struct storage_pool *pool, enum storage_vol
 		return btrfs_fail(err, e, errno, "Failed to create volume \"%s\" in pool \"%s\"",
 				  name, pool->name);
 	}
-	/* The same mode as a dir volume; the caller adjusts it for its use. */
-	if (chmod(path, 0711) < 0) {
-		r = err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
+	/* A new subvolume is 0755: every volume starts closed, as on dir. */
+	r = storage_make_private(path, err);
+	if (r < 0) {
 		delete_ignoring(path);
 		return r;
 	}

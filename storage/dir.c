@@ -179,14 +179,18 @@ static int dir_volume_create(const struct storage_pool *pool, enum storage_volum
 	r = storage_volume_prepare(pool, type, name, false, &path, err);
 	if (r < 0)
 		return r;
-	if (mkdir(path, 0711) < 0) {
+	if (mkdir(path, 0700) < 0) {
 		if (errno == EEXIST)
 			return err_set(err, -EEXIST, "Volume \"%s\" already exists in pool \"%s\"",
 				       name, pool->name);
 		return err_set_errno(err, -errno, "Failed to create volume \"%s\" in pool \"%s\"",
 				     name, pool->name);
 	}
-	return 0;
+	/* mkdir() is subject to the umask; the mode is part of the layout. */
+	r = storage_make_private(path, err);
+	if (r < 0)
+		rmdir(path);
+	return r;
 }
 
 static int dir_volume_usage(const struct storage_pool *pool, enum storage_volume_type type,

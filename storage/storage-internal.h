@@ -81,9 +81,22 @@ int storage_tree_usage(const char *path, uint64_t *ret_bytes, struct err **err);
 /* Eight random hex digits and a NUL, for the names of temporary volumes. */
 void storage_random_suffix(char out[static 9]);
 
-/* Creates images/, containers/ and containers-snapshots/ under the pool's mount path (mode 0711
- * so unprivileged container roots can traverse them); existing ones are fine. */
+/*
+ * Creates images/ (0700), containers/ and containers-snapshots/ (0711, so unprivileged container
+ * roots can pass them on the way to their rootfs) under the pool's mount path, which gets 0711
+ * too; existing ones are fine. Every pool mount also closes what already lives there, so that an
+ * install made before this layout is closed by the first start after the upgrade: each image
+ * volume and each containers-snapshots/<name>/ becomes root's with mode 0700 (one chown and
+ * chmod per entry, no tree walk). Errors: -errno of mkdir, open, chown or chmod.
+ */
 int storage_pool_make_dirs(const struct storage_pool *pool, struct err **err);
+
+/*
+ * Makes the directory `path` (never a symlink) the daemon's (root's) with mode 0700: how every
+ * volume is handed out, until the instance layer opens a container volume to its root uid.
+ * -errno of open, fchown or fchmod.
+ */
+int storage_make_private(const char *path, struct err **err);
 
 /* <mount_path>/containers-snapshots/<volume>; caller frees. NULL on OOM. */
 char *storage_snapshot_dir(const struct storage_pool *pool, const char *volume);

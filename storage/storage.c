@@ -104,21 +104,86 @@ char *storage_snapshot_dir(const struct storage_pool *pool, const char *volume)
 	return str_printf("%s/containers-snapshots/%s", pool->mount_path, volume);
 }
 
+/* The owner is the daemon, which is root; tests that run as a user get their own. */
+int storage_make_private(const char *path, struct err **err)
+{
+	/* O_NOFOLLOW: the mode goes on the volume itself, never through a link put in its place. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	if (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0)
+		return err_set_errno(err, -errno, "Failed to close \"%s\" to other users", path);
+	return 0;
+}
+
+/* Makes every directory in `dir` private (storage_make_private()); other entries are left. */
+static int make_entries_private(const char *dir, struct err **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return err_set_errno(err, -errno, "Failed to list \"%s\"", dir);
+	while ((errno = 0, de = readdir(d))) {
+		_cleanup_close_ int fd = -EBADF;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP || errno == ENOENT))
+			continue;
+		if (fd < 0 || fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0)
+			return err_set_errno(err, -errno,
+					     "Failed to close \"%s/%s\" to other users", dir,
+					     de->d_name);
+	}
+	if (errno != 0)
+		return err_set_errno(err, -errno, "Failed to list \"%s\"", dir);
+	return 0;
+}
+
 int storage_pool_make_dirs(const struct storage_pool *pool, struct err **err)
 {
-	static const char *const dirs[] = {"images", "containers", "containers-snapshots"};
+	/*
+	 * The 0711 directories are on the way from CAIRN_DIR to an unprivileged container's rootfs,
+	 * which LXC reaches as the container's root (a host uid that is nobody's here). images/ is
+	 * on nobody's way: a container runs on a copy of its image.
+	 */
+	static const struct {
+		const char *name;
+		mode_t mode;
+		bool private_entries; /* each entry is made root's, 0700 */
+	} dirs[] = {
+	    {"images", 0700, true},
+	    {"containers", 0711, false},
+	    {"containers-snapshots", 0711, true},
+	};
+	int r;
 
+	/* On btrfs this is the root of the filesystem, which mkfs made 0755. */
+	if (chmod(pool->mount_path, 0711) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"",
+				     pool->mount_path);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		_cleanup_free_ char *path = str_printf("%s/%s", pool->mount_path, dirs[i]);
+		_cleanup_free_ char *path = str_printf("%s/%s", pool->mount_path, dirs[i].name);
 
 		if (!path)
 			return err_set(err, -ENOMEM, "Out of memory");
-		if (mkdir(path, 0711) < 0 && errno != EEXIST)
+		if (mkdir(path, dirs[i].mode) < 0 && errno != EEXIST)
 			return err_set_errno(err, -errno, "Failed to create \"%s\" in pool \"%s\"",
-					     dirs[i], pool->name);
-		/* mkdir() is subject to the umask; the mode is part of the layout. */
-		if (chmod(path, 0711) < 0)
+					     dirs[i].name, pool->name);
+		/* mkdir() is subject to the umask, and an older layout had other modes. */
+		if (chmod(path, dirs[i].mode) < 0)
 			return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
+		/* Image volumes and the snapshot directories of instances: nobody but root
+		 * needs them. Instance volumes belong to the instance layer, which knows their
+		 * root uid. */
+		if (!dirs[i].private_entries)
+			continue;
+		r = make_entries_private(path, err);
+		if (r < 0)
+			return err_wrap(err, r, "Pool \"%s\"", pool->name);
 	}
 	return 0;
 }

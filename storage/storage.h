@@ -9,6 +9,14 @@
  *   containers/<name>                    instance volumes (rootfs/, backup.yaml)
  *   containers-snapshots/<name>/<snap>   read-only snapshots of instance volumes
  *
+ * Modes (as LXD lays them out): the mount path, containers/ and containers-snapshots/ are 0711
+ * (passable, not listable), images/ and every containers-snapshots/<name>/ are 0700 root. Every
+ * volume the operations below make (create, copy, import, restore, from a snapshot) is handed
+ * out owned by root with mode 0700; the instance layer then opens a container volume to the one
+ * host uid that is root in its container (mode 0100). A snapshot keeps the mode its volume had.
+ * Nothing in a pool is mounted nosuid: a setuid file is kept from users outside the container by
+ * these directories, not by the mount (see storage/btrfs.c, mount_device()).
+ *
  * Only the wrappers below call through the table; they turn a NULL operation into -EOPNOTSUPP.
  * Every operation returns 0 or a negative errno and fills `err`. A multi-step operation undoes
  * its completed steps when a later one fails.
@@ -56,8 +64,9 @@ struct storage_ops {
 
 	/* Volumes. create makes an empty volume (a subvolume on btrfs). copy makes `dst` a
 	 * writable copy of `src` (a writable snapshot on btrfs, a full copy on dir) preserving
-	 * ownership, modes, xattrs and special files. delete removes the volume with everything
-	 * inside it (nested subvolumes included); a missing volume is -ENOENT. */
+	 * ownership, modes, xattrs and special files inside it; the volume directory itself is
+	 * root's, mode 0700, like every volume these operations make. delete removes the volume
+	 * with everything inside it (nested subvolumes included); a missing volume is -ENOENT. */
 	int (*volume_create)(const struct storage_pool *pool, enum storage_volume_type type,
 			     const char *name, struct err **err);
 	int (*volume_delete)(const struct storage_pool *pool, enum storage_volume_type type,

@@ -21,6 +21,21 @@ static void remove_ignoring(const struct storage_pool *pool, const char *path)
 		log_debug("Failed to remove \"%s\", ignoring: %s", path, err_msg(e, -EIO));
 }
 
+/* A writable clone of `src` at `dst`, handed out closed (root's, 0700) like every volume: the
+ * clone's root directory starts with the mode of its source. Undone when closing fails. */
+static int clone_private(const struct storage_pool *pool, const char *src, const char *dst,
+			 struct err **err)
+{
+	int r = pool->ops->tree_clone(src, dst, false, err);
+
+	if (r < 0)
+		return r;
+	r = storage_make_private(dst, err);
+	if (r < 0)
+		remove_ignoring(pool, dst);
+	return r;
+}
+
 int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
 			       const char *name, struct err **err)
 {
@@ -66,6 +81,9 @@ int storage_tree_volume_import(const struct storage_pool *pool, enum storage_vol
 	r = storage_volume_prepare(pool, type, tmp_name, true, &tmp_path, err);
 	if (r >= 0)
 		r = storage_copy_tree(src_path, tmp_path, err);
+	/* cp -a gave the volume the source's owner and mode. */
+	if (r >= 0)
+		r = storage_make_private(tmp_path, err);
 	if (r >= 0 && renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
 		r = errno == EEXIST
 			? err_set(err, -EEXIST, "Volume \"%s\" already exists in pool \"%s\"", name,
@@ -96,7 +114,7 @@ int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volum
 	r = storage_volume_prepare(pool, dst_type, dst, false, &dst_path, err);
 	if (r < 0)
 		return r;
-	return pool->ops->tree_clone(src_path, dst_path, false, err);
+	return clone_private(pool, src_path, dst_path, err);
 }
 
 int storage_tree_snapshot_create(const struct storage_pool *pool, const char *volume,
@@ -115,7 +133,9 @@ int storage_tree_snapshot_create(const struct storage_pool *pool, const char *vo
 	snapdir = storage_snapshot_dir(pool, volume);
 	if (!snapdir)
 		return err_set(err, -ENOMEM, "Out of memory");
-	if (mkdir(snapdir, 0711) == 0)
+	/* Nothing unprivileged needs a snapshot: the directory keeps every user but root out,
+	 * whatever mode the volume had when it was snapshotted. */
+	if (mkdir(snapdir, 0700) == 0)
 		created = true;
 	else if (errno != EEXIST)
 		return err_set_errno(err, -errno,
@@ -164,7 +184,9 @@ int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *v
 	tmp = str_printf("%s/containers/.restore-%s-%s", pool->mount_path, volume, suffix);
 	if (!tmp)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = pool->ops->tree_clone(snap_path, tmp, false, err);
+	/* Closed before the swap, like every volume made here: the snapshot may come from a
+	 * layout that left it open. The instance opens it again when it starts. */
+	r = clone_private(pool, snap_path, tmp, err);
 	if (r < 0)
 		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
 	/* One atomic step: the volume is the old tree or the new one, never neither. */
@@ -191,5 +213,5 @@ int storage_tree_volume_from_snapshot(const struct storage_pool *pool, const cha
 	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, dst, false, &dst_path, err);
 	if (r < 0)
 		return r;
-	return pool->ops->tree_clone(snap_path, dst_path, false, err);
+	return clone_private(pool, snap_path, dst_path, err);
 }

@@ -215,6 +215,54 @@ static void test_shift_missing_path(void **state)
 	assert_non_null(strstr(e->msg, "nope"));
 }
 
+/* Only the container's root passes an unprivileged volume; only root a privileged one. */
+static void test_volume_access(void **state)
+{
+	uid_t uid = 1;
+	gid_t gid = 1;
+	mode_t mode = 0;
+
+	(void)state;
+	instance_idmap_volume_access(1000000, &uid, &gid, &mode);
+	assert_int_equal(uid, 1000000);
+	assert_int_equal(gid, 0);
+	assert_int_equal(mode, 0100);
+	instance_idmap_volume_access(0, &uid, &gid, &mode);
+	assert_int_equal(uid, 0);
+	assert_int_equal(gid, 0);
+	assert_int_equal(mode, 0700);
+}
+
+static void test_gate_volume(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *vol = str_printf("%s/vol", f->dir);
+	_cleanup_free_ char *link = str_printf("%s/link", f->dir);
+	_cleanup_err_ struct err *e = NULL;
+
+	if (geteuid() != 0) {
+		print_message("skipped: changing owners needs root\n");
+		skip();
+	}
+	/* An open volume of an older layout is closed to all but the container's root, and
+	 * follows its files when the instance becomes privileged and back. */
+	assert_int_equal(mkdir(vol, 0711), 0);
+	assert_int_equal(instance_idmap_gate_volume(vol, 1000000, NULL), 0);
+	check_owner(f->dir, "vol", 1000000, 0, 0100);
+	assert_int_equal(instance_idmap_gate_volume(vol, 0, NULL), 0);
+	check_owner(f->dir, "vol", 0, 0, 0700);
+	assert_int_equal(instance_idmap_gate_volume(vol, 1000000, NULL), 0);
+	check_owner(f->dir, "vol", 1000000, 0, 0100);
+
+	/* Never through a symlink put in the volume's place. */
+	assert_int_equal(symlink(vol, link), 0);
+	assert_true(instance_idmap_gate_volume(link, 0, &e) < 0);
+	assert_non_null(strstr(e->msg, "link"));
+	check_owner(f->dir, "vol", 1000000, 0, 0100);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(rmdir(vol), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +271,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_append_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shift_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shift_missing_path, setup, teardown),
+	    cmocka_unit_test(test_volume_access),
+	    cmocka_unit_test_setup_teardown(test_gate_volume, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

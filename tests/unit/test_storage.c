@@ -640,6 +640,109 @@ static void test_snapshot_preserves_contents(void **state)
 			 0);
 }
 
+/* `path` has mode `mode` and belongs to `uid` (the test's own uid when run as a user). */
+static void assert_mode(const char *path, mode_t mode, uid_t uid)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	if ((st.st_mode & 07777) != mode || st.st_uid != uid)
+		fail_msg("%s: mode %o owner %u, expected %o owner %u", path, st.st_mode & 07777,
+			 st.st_uid, mode, uid);
+}
+
+/*
+ * The layout keeps users out of a pool: images/ and each instance's snapshot directory are
+ * private, every volume is handed out private (0700, the daemon's) whatever its source was, a
+ * snapshot keeps its volume's mode, and a mount closes what an older layout left open.
+ */
+static void test_volume_modes(void **state)
+{
+	struct fixture *f = *state;
+	const char *mnt = f->pool.mount_path;
+	_cleanup_free_ char *images = str_printf("%s/images", mnt);
+	_cleanup_free_ char *containers = str_printf("%s/containers", mnt);
+	_cleanup_free_ char *snaps = str_printf("%s/containers-snapshots", mnt);
+	_cleanup_free_ char *img = vpath(f, STORAGE_VOLUME_IMAGE, "img", NULL);
+	_cleanup_free_ char *c1 = vpath(f, STORAGE_VOLUME_CONTAINER, "c1", NULL);
+	_cleanup_free_ char *c2 = vpath(f, STORAGE_VOLUME_CONTAINER, "c2", NULL);
+	_cleanup_free_ char *c3 = vpath(f, STORAGE_VOLUME_CONTAINER, "c3", NULL);
+	_cleanup_free_ char *imported = vpath(f, STORAGE_VOLUME_IMAGE, "imported", NULL);
+	_cleanup_free_ char *c1file = vpath(f, STORAGE_VOLUME_CONTAINER, "c1", "f");
+	_cleanup_free_ char *snapdir = str_printf("%s/containers-snapshots/c1", mnt);
+	_cleanup_free_ char *s0 = spath(f, "c1", "s0", NULL);
+	_cleanup_free_ char *outside = str_printf("%s/outside", f->tmp);
+	uid_t me = geteuid();
+	/* An instance's root uid and its mode; as a user, the volume stays ours and readable, for
+	 * the copies to read it. */
+	uid_t owner = is_root() ? 1000000 : me;
+	gid_t group = is_root() ? 0 : getegid();
+	mode_t open_mode = is_root() ? 0100 : 0755;
+
+	assert_mode(mnt, 0711, me);
+	assert_mode(images, 0700, me);
+	assert_mode(containers, 0711, me);
+	assert_mode(snaps, 0711, me);
+
+	assert_int_equal(storage_volume_create(&f->pool, STORAGE_VOLUME_IMAGE, "img", NULL), 0);
+	assert_mode(img, 0700, me);
+	assert_int_equal(storage_volume_copy(&f->pool, STORAGE_VOLUME_IMAGE, "img",
+					     STORAGE_VOLUME_CONTAINER, "c1", NULL),
+			 0);
+	assert_mode(c1, 0700, me);
+
+	/* The instance layer opens its volume to the container's root; its snapshot keeps that,
+	 * behind a private directory. */
+	write_file(c1file, "x");
+	assert_int_equal(chown(c1, owner, group), 0);
+	assert_int_equal(chmod(c1, open_mode), 0);
+	assert_int_equal(storage_snapshot_create(&f->pool, "c1", "s0", NULL), 0);
+	assert_mode(snapdir, 0700, me);
+	assert_mode(s0, open_mode, owner);
+
+	/* Whatever the source's mode, what comes out is private until the instance layer
+	 * opens it: a restore, a copy, a volume from a snapshot. */
+	assert_int_equal(storage_snapshot_restore(&f->pool, "c1", "s0", NULL), 0);
+	assert_mode(c1, 0700, me);
+	assert_int_equal(chown(c1, owner, group), 0);
+	assert_int_equal(chmod(c1, 0755), 0);
+	assert_int_equal(storage_volume_copy(&f->pool, STORAGE_VOLUME_CONTAINER, "c1",
+					     STORAGE_VOLUME_CONTAINER, "c2", NULL),
+			 0);
+	assert_mode(c2, 0700, me);
+	assert_int_equal(storage_volume_from_snapshot(&f->pool, "c1", "s0", "c3", NULL), 0);
+	assert_mode(c3, 0700, me);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	assert_int_equal(
+	    storage_volume_import(&f->pool, STORAGE_VOLUME_IMAGE, "imported", outside, NULL), 0);
+	assert_mode(imported, 0700, me);
+
+	/* A pool laid out before: mounting it again closes images and snapshot directories. */
+	assert_int_equal(chmod(mnt, 0755), 0);
+	assert_int_equal(chmod(images, 0711), 0);
+	assert_int_equal(chmod(img, 0755), 0);
+	assert_int_equal(chmod(snapdir, 0711), 0);
+	assert_int_equal(storage_pool_mount(&f->pool, NULL), 0);
+	assert_mode(mnt, 0711, me);
+	assert_mode(images, 0700, me);
+	assert_mode(img, 0700, me);
+	assert_mode(snapdir, 0700, me);
+	assert_mode(c1, 0755, owner); /* instance volumes are the instance layer's */
+
+	assert_int_equal(storage_snapshot_delete(&f->pool, "c1", "s0", NULL), 0);
+	assert_false(exists(snapdir));
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const names[] = {"c1", "c2", "c3"};
+
+		assert_int_equal(
+		    storage_volume_delete(&f->pool, STORAGE_VOLUME_CONTAINER, names[i], NULL), 0);
+	}
+	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_IMAGE, "img", NULL), 0);
+	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_IMAGE, "imported", NULL),
+			 0);
+	assert_int_equal(rmdir(outside), 0);
+}
+
 static void test_volume_list(void **state)
 {
 	struct fixture *f = *state;
@@ -1001,8 +1104,8 @@ static void test_registry_and_paths(void **state)
 	    cmocka_unit_test(test_volume_import), cmocka_unit_test(test_volume_rename),            \
 	    cmocka_unit_test(test_snapshot_lifecycle),                                             \
 	    cmocka_unit_test(test_snapshot_preserves_contents),                                    \
-	    cmocka_unit_test(test_volume_list), cmocka_unit_test(test_usage),                      \
-	    cmocka_unit_test(test_pool_mount_idempotent)
+	    cmocka_unit_test(test_volume_modes), cmocka_unit_test(test_volume_list),               \
+	    cmocka_unit_test(test_usage), cmocka_unit_test(test_pool_mount_idempotent)
 
 static bool btrfs_usable(void)
 {
