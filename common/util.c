@@ -85,9 +85,10 @@ static int fsync_parent(const char *path)
 	return 0;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
+int file_write_prepare(const char *path, const void *data, size_t len, mode_t mode, char **ret_tmp,
+		       struct err **err)
 {
-	_cleanup_free_ char *tmp = str_printf("%s.tmp.XXXXXX", path);
+	_cleanup_free_ char *tmp = str_printf("%s" FILE_WRITE_TMP_SUFFIX "XXXXXX", path);
 	_cleanup_close_ int fd = -EBADF;
 	const char *p = data;
 	int r;
@@ -116,6 +117,14 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		unlink(tmp);
 		return err_set_errno(err, r, "Failed to write \"%s\"", path);
 	}
+	*ret_tmp = steal_pointer(&tmp);
+	return 0;
+}
+
+int file_write_commit(const char *tmp, const char *path, struct err **err)
+{
+	int r;
+
 	if (rename(tmp, path) < 0) {
 		r = -errno;
 		unlink(tmp);
@@ -125,6 +134,17 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	if (r < 0)
 		return err_set_errno(err, r, "Failed to sync the directory of \"%s\"", path);
 	return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int r;
+
+	r = file_write_prepare(path, data, len, mode, &tmp, err);
+	if (r < 0)
+		return r;
+	return file_write_commit(tmp, path, err);
 }
 
 int file_write(const char *path, const void *data, size_t len, mode_t mode, struct err **err)

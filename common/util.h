@@ -27,11 +27,31 @@ int strv_push(char ***v, const char *s);
 
 /*
  * Writes `len` bytes to `path` atomically: a temporary file in the same directory, fsync,
- * rename over `path`, fsync of the directory. After a crash the file is either old or new.
- * Errors: any -errno of open/write/rename.
+ * rename over `path`, fsync of the directory. After a crash the file is either old or new (and
+ * a temporary `<path>.tmp.XXXXXX` may be left). Errors: any -errno of open/write/rename.
  */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct err **err);
+
+/* How the temporary files of file_write_prepare() are named: `<path>` FILE_WRITE_TMP_SUFFIX
+ * and six random characters. */
+#define FILE_WRITE_TMP_SUFFIX ".tmp."
+
+/*
+ * file_write_atomic() in two halves, so that a caller can put a step of its own (a database
+ * commit) between writing the data and replacing the file. file_write_prepare() writes `len`
+ * bytes to a new temporary file beside `path` with `mode`, fsynced, and returns its name in
+ * *ret_tmp (the caller's to free); `path` is not touched, and on failure nothing is left
+ * behind. Most failures to write a file (ENOSPC, EDQUOT, EROFS, an immutable directory) happen
+ * here. Errors: -errno of mkostemp, write, fchmod or fsync.
+ */
+int file_write_prepare(const char *path, const void *data, size_t len, mode_t mode, char **ret_tmp,
+		       struct err **err);
+
+/* The second half: renames `tmp` over `path` and fsyncs the directory. When the rename fails,
+ * `tmp` is removed and `path` is as it was. Errors: -errno of rename or of the fsync (then the
+ * new content is in place). */
+int file_write_commit(const char *tmp, const char *path, struct err **err);
 
 /* Writes `len` bytes to `path`, replacing its content, without the fsyncs of
  * file_write_atomic(): for files derived from other state and rewritten before each use. */
