@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "config/snaprules.h"
 
@@ -309,14 +310,55 @@ static int validate_known(const struct config_key *k, const char *value, struct 
 	return k->validate ? k->validate(k->name, value, err) : 0;
 }
 
+/* Whether the character at `p` (valid UTF-8) is a control character: C0 (tab, newline and
+ * carriage return aside), DEL, or C1 (U+0080 to U+009F, which terminals take as escapes). */
+static bool is_control(const unsigned char *p)
+{
+	if (*p < 0x20)
+		return *p != '\t' && *p != '\n' && *p != '\r';
+	if (*p == 0x7f)
+		return true;
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+}
+
+/* What is wrong with text that the daemon stores and writes to YAML, or NULL. */
+static const char *text_problem(const char *s)
+{
+	if (!utf8_valid(s, strlen(s)))
+		return "it is not valid UTF-8";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (is_control(p))
+			return "it holds a control character (only tab, newline and carriage "
+			       "return are allowed)";
+	return NULL;
+}
+
+int config_text_valid(const char *what, const char *s, struct err **err)
+{
+	const char *problem = s ? text_problem(s) : NULL;
+
+	/* The text is not quoted: its bytes are what is wrong with it. */
+	if (problem)
+		return err_set(err, -EINVAL, "Invalid %s: %s", what, problem);
+	return 0;
+}
+
 static int validate(const char *key, const char *value, bool internal, struct err **err)
 {
 	const struct config_key *k;
+	const char *problem;
 
 	if (!key || !*key)
 		return err_set(err, -EINVAL, "Invalid configuration key \"\": it cannot be empty");
 	if (!value)
 		value = "";
+	/* Before any message quotes the key or the value. */
+	problem = text_problem(key);
+	if (problem)
+		return err_set(err, -EINVAL, "Invalid configuration key: %s", problem);
+	problem = text_problem(value);
+	if (problem)
+		return err_set(err, -EINVAL, "Invalid value for \"%s\": %s", key, problem);
 	if (str_startswith(key, "user."))
 		return validate_free_key(key, "user.", err);
 	if (str_startswith(key, "volatile.") || str_startswith(key, "image.")) {

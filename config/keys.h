@@ -38,10 +38,20 @@ const struct config_key *config_keys(void);
 /*
  * Checks that a user may set `key` to `value`: a known key with a valid value, or any user.* key.
  * "volatile.*" and "image.*" are refused. An empty value is accepted for every known key: it
- * means "unset" (as `cairn config set NAME KEY ""` does in Incus). -EINVAL with a message such
- * as `Invalid value "abc" for "limits.memory": ...` or `Unknown configuration key "foo"`.
+ * means "unset" (as `cairn config set NAME KEY ""` does in Incus). Key and value must pass
+ * config_text_valid() first. -EINVAL with a message such as
+ * `Invalid value "abc" for "limits.memory": ...`, `Unknown configuration key "foo"` or
+ * `Invalid value for "user.x": it is not valid UTF-8`.
  */
 int config_key_validate(const char *key, const char *value, struct err **err);
+
+/*
+ * Checks free text that the daemon stores, returns and writes to YAML (a config value, a
+ * description): valid UTF-8 (common/utf8.h) without control characters other than tab, newline
+ * and carriage return. NULL passes. -EINVAL with "Invalid <what>: it is not valid UTF-8" or
+ * "...: it holds a control character ..."; the text itself is never quoted.
+ */
+int config_text_valid(const char *what, const char *s, struct err **err);
 
 /*
  * Like config_key_validate() for values the daemon itself writes: also accepts any

@@ -240,12 +240,56 @@ static void test_validate_all_and_get(void **state)
 	assert_non_null(strstr(e->msg, "reserved"));
 }
 
+static void test_text(void **state)
+{
+	_cleanup_kvlist_ struct kvlist l = {0};
+	_cleanup_err_ struct err *e = NULL;
+
+	(void)state;
+	/* Values are text: UTF-8 passes, with tabs, newlines and carriage returns (cloud-init
+	 * user data spans lines). */
+	assert_ok("user.x", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_ok("user.x", "line one\r\nline two\n\tindented");
+	assert_refused("user.x", "\xff", "Invalid value for \"user.x\": it is not valid UTF-8");
+	assert_refused("user.x", "ok \xc3", "not valid UTF-8");
+	assert_refused("user.x", "\xc0\xaf", "not valid UTF-8");     /* overlong '/' */
+	assert_refused("user.x", "\xed\xa0\x80", "not valid UTF-8"); /* a surrogate */
+	assert_refused("user.x", "a\x1b[2Jb", "control character");
+	assert_refused("user.x", "a\x7f", "control character");
+	assert_refused("user.x", "a\xc2\x9b", "control character"); /* C1 CSI */
+	assert_refused("snapshots.pattern", "snap\xff%d", "not valid UTF-8");
+	/* Checked before anything else, for every kind of key. */
+	assert_refused("limits.memory", "\xff", "not valid UTF-8");
+	assert_refused("\xff", "1", "Invalid configuration key: it is not valid UTF-8");
+	assert_refused("user.\xc3\xa9", "1", "printable");
+	assert_int_equal(config_key_validate_internal("volatile.x", "\xff", &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "not valid UTF-8"));
+	err_freep(&e);
+
+	/* A stored value that is not text fails the whole config. */
+	assert_int_equal(kvlist_set(&l, "user.a", "fine"), 0);
+	assert_int_equal(kvlist_set(&l, "user.b", "\xfe"), 0);
+	assert_int_equal(config_validate_all(&l, &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "\"user.b\""));
+	err_freep(&e);
+
+	assert_int_equal(config_text_valid("description", NULL, &e), 0);
+	assert_int_equal(config_text_valid("description", "My box\n", &e), 0);
+	assert_null(e);
+	assert_int_equal(config_text_valid("description", "\x80", &e), -EINVAL);
+	assert_string_equal(e->msg, "Invalid description: it is not valid UTF-8");
+	err_freep(&e);
+	assert_int_equal(config_text_valid("description", "a\x01", &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "Invalid description: it holds a control character"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),      cmocka_unit_test(test_memory),
 	    cmocka_unit_test(test_cpu),	       cmocka_unit_test(test_ints_and_bools),
 	    cmocka_unit_test(test_namespaces), cmocka_unit_test(test_validate_all_and_get),
+	    cmocka_unit_test(test_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
