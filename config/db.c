@@ -1442,6 +1442,12 @@ int db_instance_set_description(struct db *db, const char *name, const char *des
 int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,
 			       struct err **err)
 {
+	return db_instance_update(db, name, config, NULL, err);
+}
+
+int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
+		       const char *description, struct err **err)
+{
 	_cleanup_unlock_ struct db *locked = db_lock(db);
 	_cleanup_txn_ struct txn t = {0};
 	int64_t id;
@@ -1453,6 +1459,12 @@ int db_instance_config_replace(struct db *db, const char *name, const struct kvl
 	r = instance_id(db, name, &id, err);
 	if (r < 0)
 		return r;
+	if (description) {
+		r = change_rows(db, "UPDATE instances SET description = ? WHERE id = ?", err, "ti",
+				description, id);
+		if (r < 0)
+			return instance_change(db, r, name, err);
+	}
 	/* -ENOENT only says that the instance had no config yet. */
 	r = change_rows(db, "DELETE FROM instance_config WHERE instance_id = ?", err, "i", id);
 	if (r < 0 && r != -ENOENT)

@@ -147,6 +147,10 @@ int db_instance_config_set(struct db *db, const char *name, const char *key, con
 /* Replaces the whole config of an instance in one transaction. */
 int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,
 			       struct err **err);
+/* Replaces the whole config and, unless `description` is NULL, the description of an instance
+ * in one transaction: both change or neither. -ENOENT for an unknown instance. */
+int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
+		       const char *description, struct err **err);
 int db_instance_delete(struct db *db, const char *name, struct err **err);
 /* Names of the instances created from image `fingerprint` (used_by), NULL-terminated. */
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);

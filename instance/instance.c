@@ -111,47 +111,65 @@ static int set_volatile(const struct instance_env *env, const char *name, const 
 	return db_instance_config_set(env->db, name, key, value, 0, err);
 }
 
+int instance_backup_render(const struct db_instance *row, char **ret_text, struct err **err)
+{
+	_cleanup_json_ json_object *doc = NULL;
+	_cleanup_free_ char *created = NULL;
+	json_object *config;
+
+	doc = json_object_new_object();
+	config = json_object_new_object();
+	created = time_format_rfc3339(row->created_at);
+	if (!doc || !config || !created) {
+		json_object_put(config);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	for (size_t i = 0; i < row->config.n; i++)
+		json_object_object_add(config, row->config.items[i].key,
+				       json_object_new_string(row->config.items[i].value));
+	json_object_object_add(doc, "name", json_object_new_string(row->name));
+	json_object_object_add(doc, "description",
+			       json_object_new_string(row->description ? row->description : ""));
+	json_object_object_add(doc, "architecture",
+			       json_object_new_string(row->architecture ? row->architecture : ""));
+	json_object_object_add(doc, "created_at", json_object_new_string(created));
+	json_object_object_add(doc, "pool", json_object_new_string(row->pool));
+	json_object_object_add(doc, "image", json_object_new_string(row->image ? row->image : ""));
+	json_object_object_add(doc, "config", config);
+	return config_yaml_emit(doc, ret_text, err);
+}
+
+/* <volume>/backup.yaml of instance `name` on the pool of its row. Caller frees. */
+static int backup_path(const struct instance_env *env, const struct db_instance *row,
+		       char **ret_path, struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	_cleanup_free_ char *dir = NULL;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row->pool);
+	dir = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, row->name);
+	*ret_path = dir ? str_printf("%s/" INSTANCE_BACKUP_FILE, dir) : NULL;
+	if (!*ret_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return 0;
+}
+
 int instance_write_backup(const struct instance_env *env, const char *name, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	_cleanup_json_ json_object *doc = NULL;
-	_cleanup_free_ char *text = NULL, *created = NULL, *dir = NULL, *path = NULL;
-	json_object *config;
-	struct storage_pool *pool;
+	_cleanup_free_ char *text = NULL, *path = NULL;
 	int r;
 
 	r = db_instance_get(env->db, name, &row, err);
 	if (r < 0)
 		return r;
-	pool = instance_env_pool(env, row.pool);
-	if (!pool)
-		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
-	doc = json_object_new_object();
-	config = json_object_new_object();
-	created = time_format_rfc3339(row.created_at);
-	if (!doc || !config || !created) {
-		json_object_put(config);
-		return err_set(err, -ENOMEM, "Out of memory");
-	}
-	for (size_t i = 0; i < row.config.n; i++)
-		json_object_object_add(config, row.config.items[i].key,
-				       json_object_new_string(row.config.items[i].value));
-	json_object_object_add(doc, "name", json_object_new_string(row.name));
-	json_object_object_add(doc, "description",
-			       json_object_new_string(row.description ? row.description : ""));
-	json_object_object_add(doc, "architecture",
-			       json_object_new_string(row.architecture ? row.architecture : ""));
-	json_object_object_add(doc, "created_at", json_object_new_string(created));
-	json_object_object_add(doc, "pool", json_object_new_string(row.pool));
-	json_object_object_add(doc, "image", json_object_new_string(row.image ? row.image : ""));
-	json_object_object_add(doc, "config", config);
-	r = config_yaml_emit(doc, &text, err);
+	r = instance_backup_render(&row, &text, err);
 	if (r < 0)
 		return r;
-	dir = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);
-	path = dir ? str_printf("%s/backup.yaml", dir) : NULL;
-	if (!path)
-		return err_set(err, -ENOMEM, "Out of memory");
+	r = backup_path(env, &row, &path, err);
+	if (r < 0)
+		return r;
 	return file_write_atomic(path, text, strlen(text), 0600, err);
 }
 
@@ -315,6 +333,9 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	if (r < 0)
 		return r;
 	r = config_validate_all(config, err);
+	if (r < 0)
+		return r;
+	r = config_text_valid("description", description, err);
 	if (r < 0)
 		return r;
 	pool = instance_env_pool(env, pool_name);
@@ -705,19 +726,37 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 	return 0;
 }
 
+/* Undoes what instance_update() did to a running instance's cgroup when a later step fails. */
+static void restore_live_limits(const struct instance_env *env, const struct db_instance *old_row,
+				const struct db_instance *new_row)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = apply_live_limits(env, new_row, old_row, &e);
+
+	if (r < 0)
+		log_debug("Failed to put the limits of \"%s\" back, ignoring: %s", old_row->name,
+			  err_msg(e, r));
+}
+
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
 		    const char *description, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	struct db_instance new_row;
 	_cleanup_kvlist_ struct kvlist full = {0};
+	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL;
 	struct instance_state st = {0};
+	struct db_instance new_row;
+	bool live = false;
 	int r;
 
+	/* Everything that can be refused is refused before the first change. */
 	r = instance_get(env, name, &row, err);
 	if (r < 0)
 		return r;
 	r = config_validate_all(config, err);
+	if (r < 0)
+		return r;
+	r = config_text_valid("description", description, err);
 	if (r < 0)
 		return r;
 	r = kvlist_copy(&full, config);
@@ -727,27 +766,106 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 			r = kvlist_set(&full, row.config.items[i].key, row.config.items[i].value);
 	if (r < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
-
+	new_row = row;
+	new_row.config = full;
+	if (description)
+		new_row.description = (char *)description;
+	r = instance_backup_render(&new_row, &text, err);
+	if (r < 0)
+		return r;
+	r = backup_path(env, &row, &path, err);
+	if (r < 0)
+		return r;
 	r = instance_state(env, name, false, &st, err);
 	if (r < 0)
 		return r;
-	new_row = row;
-	new_row.config = full;
+
+	/*
+	 * The row and backup.yaml change together: the new file is written beside the old one
+	 * (where a full pool or a read-only volume fails, before anything changed), the row is
+	 * committed, then the file is renamed into place. A failure after the commit puts the row
+	 * back. A crash leaves the temporary file, and instance_recover() rewrites backup.yaml from
+	 * whichever row was committed.
+	 */
+	r = file_write_prepare(path, text, strlen(text), 0600, &tmp, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
+	crashpoint("update-after-prepare");
 	if (st.status == INSTANCE_RUNNING) {
 		r = apply_live_limits(env, &row, &new_row, err);
-		if (r < 0)
+		if (r < 0) {
+			restore_live_limits(env, &row, &new_row);
+			unlink(tmp);
 			return r;
+		}
+		live = true;
 	}
-	r = db_instance_config_replace(env->db, name, &full, err);
-	if (r < 0)
+	r = db_instance_update(env->db, name, &full, description, err);
+	if (r < 0) {
+		if (live)
+			restore_live_limits(env, &row, &new_row);
+		unlink(tmp);
 		return r;
-	if (description) {
-		r = db_instance_set_description(env->db, name, description, err);
-		if (r < 0)
-			return r;
+	}
+	crashpoint("update-after-commit");
+	r = file_write_commit(tmp, path, err);
+	if (r < 0) {
+		_cleanup_err_ struct err *e = NULL;
+		_cleanup_free_ char *old_text = NULL;
+
+		if (db_instance_update(env->db, name, &row.config, row.description, &e) < 0)
+			return err_wrap(err, r,
+					"Failed to update instance \"%s\" (and to undo it: %s)",
+					name, err_msg(e, -EIO));
+		/* When only the directory sync failed, the new text is in place already. */
+		if (instance_backup_render(&row, &old_text, NULL) >= 0)
+			file_write_atomic(path, old_text, strlen(old_text), 0600, NULL);
+		if (live)
+			restore_live_limits(env, &row, &new_row);
+		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
 	}
 	instance_notify(env, "instance-updated", "instances", name);
-	return instance_write_backup(env, name, err);
+	return 0;
+}
+
+/*
+ * A temporary backup.yaml beside an instance's own is what a crash in instance_update() leaves:
+ * the row may be old or new, the file old. The temporary file goes and backup.yaml is written
+ * again from the row.
+ */
+static int recover_backup(const struct instance_env *env, const struct db_instance *row,
+			  struct err **err)
+{
+	static const char prefix[] = INSTANCE_BACKUP_FILE FILE_WRITE_TMP_SUFFIX;
+	_cleanup_free_ char *path = NULL, *dir = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	bool found = false;
+	int r;
+
+	r = backup_path(env, row, &path, err);
+	if (r < 0)
+		return r;
+	dir = strndup(path, strlen(path) - strlen(INSTANCE_BACKUP_FILE) - 1);
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0
+				       : err_set_errno(err, -errno, "Failed to list \"%s\"", dir);
+	while ((de = readdir(d))) {
+		if (!str_startswith(de->d_name, prefix))
+			continue;
+		found = true;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+			return err_set_errno(err, -errno, "Failed to remove \"%s/%s\"", dir,
+					     de->d_name);
+	}
+	if (!found)
+		return 0;
+	log_info("Rewriting the backup.yaml of instance \"%s\" after an interrupted update",
+		 row->name);
+	return instance_write_backup(env, row->name, err);
 }
 
 int instance_recover(const struct instance_env *env, struct err **err)
@@ -762,8 +880,16 @@ int instance_recover(const struct instance_env *env, struct err **err)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_err_ struct err *e = NULL;
 
-		if (rows[i].state == DB_ROW_READY)
+		if (rows[i].state == DB_ROW_READY) {
+			r = recover_backup(env, &rows[i], &e);
+			if (r < 0) {
+				log_error("Failed to rewrite the backup.yaml of \"%s\": %s",
+					  rows[i].name, err_msg(e, r));
+				if (!first)
+					first = r;
+			}
 			continue;
+		}
 		log_info("Recovering instance \"%s\" left %s: removing it", rows[i].name,
 			 rows[i].state == DB_ROW_CREATING ? "half created" : "half deleted");
 		r = remove_instance_files(env, rows[i].name, rows[i].pool, &e);

@@ -89,10 +89,12 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 		  bool keep_power_state, struct err **err);
 
 /*
- * Replaces the user config and description of an instance. `config` holds the user keys only:
- * volatile.* and image.* of the stored config are kept, and given ones refused. Live keys
- * (limits.*) are applied to a running instance at once through its cgroup; others take effect at
- * the next start.
+ * Replaces the user config and description (unless NULL) of an instance. `config` holds the user
+ * keys only: volatile.* and image.* of the stored config are kept, and given ones refused. Live
+ * keys (limits.*) are applied to a running instance at once through its cgroup; others take
+ * effect at the next start. All or nothing: the row, backup.yaml and the live limits all change,
+ * or, on any error, none of them. -ENOENT unknown instance, -EINVAL bad key, value or
+ * description, else the errno of the step that failed (-ENOSPC for a full pool).
  */
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
 		    const char *description, struct err **err);
@@ -106,8 +108,16 @@ int instance_get(const struct instance_env *env, const char *name, struct db_ins
 int instance_state(const struct instance_env *env, const char *name, bool with_usage,
 		   struct instance_state *ret, struct err **err);
 
+/* The file in an instance's volume that describes it (enough to rebuild its row). */
+#define INSTANCE_BACKUP_FILE "backup.yaml"
+
 /* Writes backup.yaml of an instance into its volume, from the database row. */
 int instance_write_backup(const struct instance_env *env, const char *name, struct err **err);
+
+/* The text of backup.yaml for `row` (*ret_text is the caller's to free). Writes nothing, so a
+ * caller can render the file of a change before making it. -EINVAL when a value cannot be
+ * written as YAML (not valid UTF-8). */
+int instance_backup_render(const struct db_instance *row, char **ret_text, struct err **err);
 
 /*
  * Gives the volume of instance `row` the owner and mode of instance_idmap_volume_access() for
@@ -121,7 +131,8 @@ int instance_volume_protect(const struct instance_env *env, const struct db_inst
 
 /*
  * Brings disk and database into agreement after an unclean stop: CREATING rows are undone,
- * DELETING rows finished, volumes without a row (and leftover temporary volumes) removed.
+ * DELETING rows finished, volumes without a row (and leftover temporary volumes) removed, and the
+ * backup.yaml of an instance whose update was interrupted written again from its row.
  * Also gives every instance volume its owner and mode again (instance_volume_protect()), which
  * closes the volumes of an install made before that layout (a failure there is logged only).
  * Logs what it repairs. Returns the first error but carries on past each one.

@@ -363,14 +363,58 @@ static int restored_config(const struct kvlist *current, const struct kvlist *sn
 	return 0;
 }
 
-/* The steps of a restore after its journal entry. Running them twice gives the same result
- * (the snapshot is read-only), which is what recovery relies on. */
+/* What the hooks of a restore need (struct storage_restore_hooks). */
+struct restore_change {
+	const struct instance_env *env;
+	const char *instance;
+	const struct kvlist *config; /* the restored config; NULL keeps the row's (disk only) */
+	const char *backup;	     /* text of the restored volume's backup.yaml */
+};
+
+/* Before the swap: the restored tree gets the backup.yaml of the restored instance, so that the
+ * file arrives with the tree (a full pool fails here, before anything changed). */
+static int restore_prepare(const char *path, void *data, struct err **err)
+{
+	const struct restore_change *c = data;
+	_cleanup_free_ char *file = str_printf("%s/" INSTANCE_BACKUP_FILE, path);
+
+	if (!file)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return file_write_atomic(file, c->backup, strlen(c->backup), 0600, err);
+}
+
+/* After the swap: the config. A failure here swaps the old volume back. */
+static int restore_commit(void *data, struct err **err)
+{
+	const struct restore_change *c = data;
+
+	crashpoint("snapshot-restore-after-swap");
+	if (!c->config)
+		return 0;
+	return db_instance_config_replace(c->env->db, c->instance, c->config, err);
+}
+
+/*
+ * The steps of a restore after its journal entry. Everything is computed first; then the
+ * snapshot is cloned beside the volume, given its backup.yaml, swapped in, and the config
+ * committed, so that a failure at any step leaves volume, config and backup.yaml as they were.
+ * Running them twice gives the same result (the snapshot is read-only), which is what recovery
+ * relies on.
+ */
 static int restore_steps(const struct instance_env *env, struct storage_pool *pool,
 			 const char *instance, const char *name, bool disk_only, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	_cleanup_kvlist_ struct kvlist config = {0};
+	_cleanup_free_ char *backup = NULL;
+	struct restore_change change = {.env = env, .instance = instance};
+	struct storage_restore_hooks hooks = {
+	    .prepare = restore_prepare,
+	    .commit = restore_commit,
+	    .data = &change,
+	};
+	struct db_instance restored;
 	int r;
 
 	r = db_instance_get(env->db, instance, &row, err);
@@ -379,18 +423,18 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 	r = load_snapshot(env, instance, name, &snap, err);
 	if (r < 0)
 		return r;
-	r = storage_snapshot_restore(pool, instance, name, err);
-	if (r < 0)
-		return r;
-	crashpoint("snapshot-restore-after-swap");
+	restored = row;
 	if (!disk_only) {
 		if (restored_config(&row.config, &snap.config, &config) < 0)
 			return err_set(err, -ENOMEM, "Out of memory");
-		r = db_instance_config_replace(env->db, instance, &config, err);
-		if (r < 0)
-			return r;
+		restored.config = config;
+		change.config = &config;
 	}
-	return instance_write_backup(env, instance, err);
+	r = instance_backup_render(&restored, &backup, err);
+	if (r < 0)
+		return r;
+	change.backup = backup;
+	return storage_snapshot_restore_with(pool, instance, name, &hooks, err);
 }
 
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
@@ -438,8 +482,8 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 	if (r >= 0) {
 		crashpoint("snapshot-restore-after-journal");
 		r = restore_steps(env, pool, instance, name, disk_only, err);
-		/* A failed restore left the old volume in place (the swap is the one step that
-		 * changes it): forget the entry rather than retry at the next start. */
+		/* A failed restore changed nothing (restore_steps() undoes the swap when the config
+		 * cannot follow): forget the entry rather than retry at the next start. */
 		db_pending_delete(env->db, id, NULL);
 	}
 	if (was_running) {

@@ -8,8 +8,9 @@
  * READY after; a delete flips it to DELETING before anything is removed. Rename and restore take
  * several steps, so they write a journal entry (config/db.h, struct db_pending) before the first
  * and delete it after the last; snapshot_recover() rolls each entry forward. Until a restore's
- * swap the old volume is intact (storage_snapshot_restore swaps a writable snapshot of the
- * snapshot in with one rename).
+ * swap the old volume is intact (storage_snapshot_restore_with() swaps a writable snapshot of the
+ * snapshot, already holding its backup.yaml, in with one rename), and the swap is undone when the
+ * config cannot follow.
  *
  * The caller (the daemon) serialises operations per instance: every function here expects the
  * instance to be claimed, so no two of them run on one instance at once.
@@ -65,8 +66,10 @@ int snapshot_rename(const struct instance_env *env, const char *instance, const 
 /*
  * Puts the instance's disk (and, unless `disk_only`, its config; volatile.* keys of the instance
  * stay) back to snapshot `name`. A running instance is stopped (cleanly, forced after 30 s),
- * restored and started again. Newer snapshots are kept. -ENOENT for an unknown instance or
- * snapshot.
+ * restored and started again. Newer snapshots are kept. On failure nothing changed: disk,
+ * config and backup.yaml are as they were (and a running instance is started again). -ENOENT for
+ * an unknown instance or snapshot, else the errno of the step that failed (-ENOSPC for a full
+ * pool).
  */
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
 		     bool disk_only, struct err **err);

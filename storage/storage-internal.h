@@ -132,9 +132,10 @@ int storage_rename_snapshot(const struct storage_pool *pool, const char *volume,
 /*
  * volume_delete, volume_copy, snapshot_create, snapshot_delete, snapshot_restore and
  * volume_from_snapshot of both drivers (storage/tree.c), on the pool's tree_clone and tree_remove
- * primitives. A restore clones the snapshot to a hidden `containers/.restore-<volume>-<random>` and
- * swaps it with the volume in one renameat2(RENAME_EXCHANGE): until then the old volume is
- * untouched.
+ * primitives. A restore clones the snapshot to a hidden `containers/.restore-<volume>-<random>`,
+ * runs the caller's prepare hook on it, swaps it with the volume in one
+ * renameat2(RENAME_EXCHANGE) (until then the old volume is untouched), runs the commit hook
+ * (swapping back when it fails) and removes the old tree.
  */
 int storage_tree_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,
 			       const char *name, struct err **err);
@@ -150,7 +151,8 @@ int storage_tree_snapshot_create(const struct storage_pool *pool, const char *vo
 int storage_tree_snapshot_delete(const struct storage_pool *pool, const char *volume,
 				 const char *snapshot, struct err **err);
 int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *volume,
-				  const char *snapshot, struct err **err);
+				  const char *snapshot, const struct storage_restore_hooks *hooks,
+				  struct err **err);
 int storage_tree_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
 				      const char *snapshot, const char *dst, struct err **err);
 

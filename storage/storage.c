@@ -512,10 +512,17 @@ int storage_snapshot_rename(const struct storage_pool *pool, const char *volume,
 int storage_snapshot_restore(const struct storage_pool *pool, const char *volume,
 			     const char *snapshot, struct err **err)
 {
+	return storage_snapshot_restore_with(pool, volume, snapshot, NULL, err);
+}
+
+int storage_snapshot_restore_with(const struct storage_pool *pool, const char *volume,
+				  const char *snapshot, const struct storage_restore_hooks *hooks,
+				  struct err **err)
+{
 	return CALL_OP(snapshot_restore, "restoring snapshots",
 		       check_name(pool, "volume", volume, err)
 			   ?: check_name(pool, "snapshot", snapshot, err),
-		       volume, snapshot, err);
+		       volume, snapshot, hooks, err);
 }
 
 int storage_volume_from_snapshot(const struct storage_pool *pool, const char *volume,

@@ -35,6 +35,21 @@ enum storage_volume_type {
 
 struct storage_ops;
 
+/*
+ * What a caller adds to a snapshot restore (storage_snapshot_restore_with()) so that its own
+ * change and the restore happen together or not at all. Either function may be NULL; `data` is
+ * passed to both.
+ */
+struct storage_restore_hooks {
+	/* Runs on the restored tree at `path` (a writable copy of the snapshot beside the volume)
+	 * before it is swapped in: what it writes there arrives with the swap. On failure the copy
+	 * is removed and the volume was never touched. */
+	int (*prepare)(const char *path, void *data, struct err **err);
+	/* Runs right after the swap; on failure the old tree is swapped back. */
+	int (*commit)(void *data, struct err **err);
+	void *data;
+};
+
 struct storage_pool {
 	char *name;
 	char *driver;	  /* "btrfs" or "dir" */
@@ -92,9 +107,10 @@ struct storage_ops {
 			       const char *old_name, const char *new_name, struct err **err);
 	/* Replaces the volume's content with the snapshot's: on btrfs a writable snapshot of the
 	 * snapshot is made beside the volume, then swapped in with rename, so until the swap the
-	 * old volume is intact. */
+	 * old volume is intact. `hooks` (may be NULL) run before and after the swap. */
 	int (*snapshot_restore)(const struct storage_pool *pool, const char *volume,
-				const char *snapshot, struct err **err);
+				const char *snapshot, const struct storage_restore_hooks *hooks,
+				struct err **err);
 	/* Makes a new writable container volume `dst` from a snapshot. */
 	int (*volume_from_snapshot)(const struct storage_pool *pool, const char *volume,
 				    const char *snapshot, const char *dst, struct err **err);
@@ -161,6 +177,11 @@ int storage_snapshot_rename(const struct storage_pool *pool, const char *volume,
 			    const char *old_name, const char *new_name, struct err **err);
 int storage_snapshot_restore(const struct storage_pool *pool, const char *volume,
 			     const char *snapshot, struct err **err);
+/* storage_snapshot_restore() with the caller's `hooks` (struct storage_restore_hooks): a failure
+ * of either leaves the volume as it was. */
+int storage_snapshot_restore_with(const struct storage_pool *pool, const char *volume,
+				  const char *snapshot, const struct storage_restore_hooks *hooks,
+				  struct err **err);
 int storage_volume_from_snapshot(const struct storage_pool *pool, const char *volume,
 				 const char *snapshot, const char *dst, struct err **err);
 int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,

@@ -168,7 +168,8 @@ int storage_tree_snapshot_delete(const struct storage_pool *pool, const char *vo
 }
 
 int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *volume,
-				  const char *snapshot, struct err **err)
+				  const char *snapshot, const struct storage_restore_hooks *hooks,
+				  struct err **err)
 {
 	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *tmp = NULL;
 	char suffix[9];
@@ -189,12 +190,32 @@ int storage_tree_snapshot_restore(const struct storage_pool *pool, const char *v
 	r = clone_private(pool, snap_path, tmp, err);
 	if (r < 0)
 		return err_wrap(err, r, "Failed to restore \"%s/%s\"", volume, snapshot);
+	if (hooks && hooks->prepare) {
+		r = hooks->prepare(tmp, hooks->data, err);
+		if (r < 0) {
+			remove_ignoring(pool, tmp);
+			return r;
+		}
+	}
 	/* One atomic step: the volume is the old tree or the new one, never neither. */
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0) {
 		r = err_set_errno(err, -errno, "Failed to swap in the restored \"%s/%s\"", volume,
 				  snapshot);
 		remove_ignoring(pool, tmp);
 		return r;
+	}
+	/* The old tree is at `tmp` now: until it is removed the swap can be undone. */
+	if (hooks && hooks->commit) {
+		r = hooks->commit(hooks->data, err);
+		if (r < 0) {
+			if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vol_path, RENAME_EXCHANGE) < 0)
+				return err_wrap(err, r,
+						"Restored \"%s/%s\" but failed to swap the old "
+						"volume back",
+						volume, snapshot);
+			remove_ignoring(pool, tmp);
+			return r;
+		}
 	}
 	/* The restore is done; a leftover old tree is hidden and removed by the recovery pass. */
 	remove_ignoring(pool, tmp);

@@ -411,6 +411,50 @@ static void test_instances(void **state)
 	db_instance_done(&got);
 }
 
+/* db_instance_update(): config and description change in one transaction, or neither does. */
+static void test_instance_update(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0}, cfg2 = {0};
+	/* A NULL value breaks the NOT NULL constraint after the description was written. */
+	struct kv broken_items[] = {{.key = "user.a", .value = "1"},
+				    {.key = "user.b", .value = NULL}};
+	struct kvlist broken = {.items = broken_items, .n = 2};
+	struct db_instance got = {0};
+
+	add_pool(f->db, "default");
+	assert_int_equal(kvlist_set(&cfg, "user.old", "1"), 0);
+	add_instance(f->db, "c1", "default", NULL, &cfg);
+
+	assert_int_equal(kvlist_set(&cfg2, "user.new", "2"), 0);
+	assert_int_equal(db_instance_update(f->db, "c1", &cfg2, "new text", &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new text");
+	assert_int_equal(got.config.n, 1);
+	assert_string_equal(kvlist_get(&got.config, "user.new"), "2");
+	db_instance_done(&got);
+
+	/* NULL keeps the description. */
+	assert_int_equal(db_instance_update(f->db, "c1", &cfg, NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new text");
+	assert_string_equal(kvlist_get(&got.config, "user.old"), "1");
+	db_instance_done(&got);
+
+	assert_true(db_instance_update(f->db, "c1", &broken, "lost", &e) < 0);
+	assert_non_null(e);
+	err_freep(&e);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new text");
+	assert_int_equal(got.config.n, 1);
+	assert_string_equal(kvlist_get(&got.config, "user.old"), "1");
+	db_instance_done(&got);
+
+	check_err(&e, db_instance_update(f->db, "c9", &cfg, "x", &e), -ENOENT,
+		  "Instance \"c9\" not found");
+}
+
 static void test_snapshots(void **state)
 {
 	struct fixture *f = *state;
@@ -712,6 +756,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_images_and_aliases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instance_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending, setup, teardown),

@@ -536,6 +536,38 @@ static void test_volume_rename(void **state)
 			 0);
 }
 
+/* What the restore hooks of test_snapshot_lifecycle() do and saw. */
+struct hook_calls {
+	int fail_prepare; /* errno the prepare hook fails with, 0: it writes "added" */
+	int fail_commit;  /* likewise for the commit hook */
+	int commits;	  /* commit hooks that ran */
+	const char *vol;  /* the volume, to check that the swap happened before commit */
+};
+
+static int hook_prepare(const char *path, void *data, struct err **err)
+{
+	struct hook_calls *c = data;
+	_cleanup_free_ char *added = str_printf("%s/added", path);
+
+	if (c->fail_prepare)
+		return err_set(err, -c->fail_prepare, "prepare failed");
+	write_file(added, "added");
+	return 0;
+}
+
+static int hook_commit(void *data, struct err **err)
+{
+	struct hook_calls *c = data;
+	_cleanup_free_ char *added = str_printf("%s/added", c->vol);
+
+	/* The restored tree, with what prepare wrote, is in place when commit runs. */
+	assert_file(added, "added");
+	c->commits++;
+	if (c->fail_commit)
+		return err_set(err, -c->fail_commit, "commit failed");
+	return 0;
+}
+
 static void test_snapshot_lifecycle(void **state)
 {
 	struct fixture *f = *state;
@@ -548,7 +580,14 @@ static void test_snapshot_lifecycle(void **state)
 	_cleanup_free_ char *newfile = vpath(f, STORAGE_VOLUME_CONTAINER, "fromsnap", "f");
 	_cleanup_free_ char *snapdir = str_printf("%s/containers-snapshots/c1", f->pool.mount_path);
 	_cleanup_free_ char *containers = str_printf("%s/containers", f->pool.mount_path);
+	_cleanup_free_ char *added = vpath(f, STORAGE_VOLUME_CONTAINER, "c1", "added");
 	_cleanup_err_ struct err *e = NULL;
+	struct hook_calls calls = {0};
+	struct storage_restore_hooks hooks = {
+	    .prepare = hook_prepare,
+	    .commit = hook_commit,
+	    .data = &calls,
+	};
 
 	assert_int_equal(storage_snapshot_create(&f->pool, "c1", "s0", &e), -ENOENT);
 	err_freep(&e);
@@ -580,6 +619,31 @@ static void test_snapshot_lifecycle(void **state)
 	assert_non_null(strstr(e->msg, "\"c1/nope\""));
 	err_freep(&e);
 	assert_file(file, "v2");
+
+	/* The caller's hooks: when either fails the volume is as it was and no copy is left;
+	 * what prepare writes arrives with the swap. */
+	calls.vol = vol;
+	calls.fail_prepare = ENOSPC;
+	assert_int_equal(storage_snapshot_restore_with(&f->pool, "c1", "s0", &hooks, &e), -ENOSPC);
+	assert_string_equal(e->msg, "prepare failed");
+	err_freep(&e);
+	assert_int_equal(calls.commits, 0);
+	assert_file(file, "v2");
+	assert_int_equal(count_prefixed(containers, ".restore-"), 0);
+	calls.fail_prepare = 0;
+	calls.fail_commit = EIO;
+	assert_int_equal(storage_snapshot_restore_with(&f->pool, "c1", "s0", &hooks, &e), -EIO);
+	err_freep(&e);
+	assert_int_equal(calls.commits, 1);
+	assert_file(file, "v2");
+	assert_false(exists(added));
+	assert_int_equal(count_prefixed(containers, ".restore-"), 0);
+	calls.fail_commit = 0;
+	assert_int_equal(storage_snapshot_restore_with(&f->pool, "c1", "s0", &hooks, &e), 0);
+	assert_int_equal(calls.commits, 2);
+	assert_file(file, "v1");
+	assert_file(added, "added");
+	assert_int_equal(count_prefixed(containers, ".restore-"), 0);
 
 	/* Rename. */
 	assert_int_equal(storage_snapshot_rename(&f->pool, "c1", "s0", "first", NULL), 0);
