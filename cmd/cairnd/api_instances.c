@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "config/db.h"
+#include "config/devices.h"
 #include "config/keys.h"
 #include "config/names.h"
 #include "instance/images.h"
@@ -254,7 +255,7 @@ HANDLER(handle_instances_create)
 {
 	struct instance_job *job = NULL;
 	_cleanup_db_instance_ struct db_instance existing = {0};
-	json_object *source = NULL, *devices = NULL, *root = NULL;
+	json_object *source = NULL, *devices = NULL;
 	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL,
 		   *pool = "default", *description = "";
 	_cleanup_kvlist_ struct kvlist config = {0};
@@ -272,8 +273,7 @@ HANDLER(handle_instances_create)
 	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
 	    (r = body_bool(req->body, "start", &start, err)) < 0 ||
 	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
-	    (r = body_object(devices, "root", false, &root, err)) < 0 ||
-	    (r = body_string(root, "pool", false, &pool, err)) < 0)
+	    (r = config_devices_check(devices, &pool, err)) < 0)
 		return r;
 	if (strcmp(type, "copy") == 0) {
 		const char *from = NULL;
@@ -296,6 +296,9 @@ HANDLER(handle_instances_create)
 	if (r < 0)
 		return r;
 	r = config_validate_all(&config, err);
+	if (r < 0)
+		return r;
+	r = config_text_valid("description", description, err);
 	if (r < 0)
 		return r;
 	if (!instance_env_pool(&d->env, pool))
@@ -335,7 +338,8 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_kvlist_ struct kvlist given = {0}, next = {0};
-	const char *description = NULL;
+	const char *description = NULL, *pool = NULL;
+	json_object *devices = NULL;
 	int r;
 
 	if (!req->body)
@@ -344,8 +348,16 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	if (r < 0)
 		return r;
 	if ((r = body_config(req->body, "config", &given, err)) < 0 ||
-	    (r = body_string(req->body, "description", false, &description, err)) < 0)
+	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
+	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
+	    (r = config_devices_check(devices, &pool, err)) < 0)
 		return r;
+	/* Clients send back the root disk they read; another pool would be a move. */
+	if (pool && strcmp(pool, row.pool) != 0)
+		return err_set(err, -EINVAL,
+			       "Instance \"%s\" cannot move to pool \"%s\": its root disk is on "
+			       "\"%s\"",
+			       row.name, pool, row.pool);
 	if (merge) {
 		for (size_t i = 0; i < row.config.n; i++) {
 			const char *k = row.config.items[i].key;

@@ -265,6 +265,8 @@ HANDLER(handle_snapshot_get)
 /* PUT and PATCH: only expires_at can change. */
 static int update_snapshot(struct daemon *d, struct request *req, struct err **err)
 {
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct snapshot_info info = {0};
 	const char *expires_at = NULL;
 	int64_t t = 0;
 	int r;
@@ -274,7 +276,15 @@ static int update_snapshot(struct daemon *d, struct request *req, struct err **e
 	r = body_string(req->body, "expires_at", false, &expires_at, err);
 	if (r < 0)
 		return r;
-	if (r == 0)
+	/* Even a body that changes nothing is answered for a snapshot that exists only. */
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	r = snapshot_get(&d->env, row.name, req->params[1], &info, err);
+	if (r < 0)
+		return r;
+	db_snapshot_done(&info.row);
+	if (!expires_at)
 		return 0;
 	if (*expires_at && strcmp(expires_at, NEVER) != 0) {
 		r = config_expiry_parse_date(expires_at, &t, err);
