@@ -66,16 +66,61 @@ int instance_file_path_check(const char *path, struct err **err)
 	return 0;
 }
 
+/*
+ * The rootfs is a directory that the container (and, through an image, whoever made the image)
+ * controls: it could be a symlink ("rootfs -> /") or have something mounted on it. Its volume is
+ * the daemon's own directory, so the volume is opened by path and the rootfs from it without
+ * following a link, then checked to be a directory on the volume's own device. openat2() with
+ * RESOLVE_IN_ROOT then keeps every lookup below this very directory.
+ */
 int instance_fsroot_open(const char *rootfs, uint32_t uid_base, uint32_t gid_base, uint32_t size,
 			 struct instance_fsroot *ret, struct err **err)
 {
-	int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *volume = strdup(rootfs ? rootfs : "");
+	_cleanup_close_ int vfd = -EBADF, fd = -EBADF;
+	struct stat vst, st;
+	char *end, *slash, *base;
 
+	if (!volume)
+		return err_set(err, -ENOMEM, "Out of memory");
+	end = volume + strlen(volume);
+	while (end > volume + 1 && end[-1] == '/')
+		*--end = '\0';
+	slash = strrchr(volume, '/');
+	if (!slash || !slash[1] || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0)
+		return err_set(err, -EINVAL, "Invalid root file system path \"%s\"", rootfs);
+	base = slash + 1;
+	*slash = '\0';
+
+	vfd = open(*volume ? volume : "/", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vfd < 0)
+		return err_set_errno(err, -errno, "Failed to open the volume of \"%s\"", rootfs);
+	fd = openat(vfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+		bool link =
+		    fstatat(vfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+
+		return err_set(err, link ? -ELOOP : -ENOTDIR,
+			       "Refusing to open the root file system \"%s\": it is %s", rootfs,
+			       link ? "a symbolic link" : "not a directory");
+	}
 	if (fd < 0)
 		return err_set_errno(err, -errno, "Failed to open the root file system \"%s\"",
 				     rootfs);
+	if (fstat(vfd, &vst) < 0 || fstat(fd, &st) < 0)
+		return err_set_errno(err, -errno, "Failed to open the root file system \"%s\"",
+				     rootfs);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(
+		    err, -ENOTDIR,
+		    "Refusing to open the root file system \"%s\": it is not a directory", rootfs);
+	if (st.st_dev != vst.st_dev)
+		return err_set(err, -EXDEV,
+			       "Refusing to open the root file system \"%s\": it is not on its "
+			       "volume (something is mounted on it)",
+			       rootfs);
 	*ret = (struct instance_fsroot){
-	    .fd = fd,
+	    .fd = steal_fd(&fd),
 	    .uid_base = size ? uid_base : 0,
 	    .gid_base = size ? gid_base : 0,
 	    .size = size ? size : UINT32_MAX,

@@ -20,7 +20,8 @@ struct instance_env;
 
 /* An instance's rootfs, opened. */
 struct instance_fsroot {
-	int fd;		   /* O_PATH descriptor of the rootfs directory, owned */
+	int fd;		   /* O_PATH descriptor of the rootfs directory (checked: a directory on
+			      its volume's device, reached without following a link), owned */
 	uint32_t uid_base; /* host uid of the container's uid 0 */
 	uint32_t gid_base;
 	uint32_t size; /* how many ids are mapped (UINT32_MAX for a privileged instance) */
@@ -70,7 +71,10 @@ int instance_file_path_check(const char *path, struct err **err);
 
 /*
  * Opens `rootfs` with the given id map. `size` 0 means privileged (ids are not shifted).
- * Free with instance_fsroot_done().
+ * Its parent, the volume, is opened by path; `rootfs` itself from there without following a
+ * link: -ELOOP `Refusing to open the root file system "x": it is a symbolic link`, -ENOTDIR
+ * when it is not a directory, -EXDEV when it is on another device than its volume (something
+ * is mounted on it). Free with instance_fsroot_done().
  */
 int instance_fsroot_open(const char *rootfs, uint32_t uid_base, uint32_t gid_base, uint32_t size,
 			 struct instance_fsroot *ret, struct err **err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -20,6 +21,16 @@
 
 /* metadata.yaml is a few hundred bytes; anything near this is not an image. */
 #define METADATA_MAX (1024 * 1024)
+
+/* An import leaves this much of the target free: 1% of its size, at most RESERVE_MAX. Running
+ * instances on the pool keep room to write, and the file system its room for metadata. */
+#define RESERVE_MAX (64ULL * 1024 * 1024)
+
+/* How often the target's real free space is looked at again while unpacking: after this many
+ * bytes counted, or this many entries (a tarball of countless empty files costs no data bytes
+ * but still uses the file system's space). */
+#define RECHECK_BYTES (64ULL * 1024 * 1024)
+#define RECHECK_ENTRIES 4096
 
 static void archive_read_freep(struct archive **a)
 {
@@ -145,6 +156,123 @@ static int check_name(int dfd, const char *name, bool allow_metadata, char **ret
 }
 
 /*
+ * What an unpack may still write. A tarball says how big each file is before its data, so a
+ * decompression bomb (a few hundred KiB of zstd that inflate to gigabytes of zeros) is refused
+ * at the header of the entry that would not fit, before the disk sees a byte of it; the target's
+ * own free space is looked at again as the unpack goes, since other writers share the pool.
+ */
+struct budget {
+	int dfd;	     /* the target directory, for fstatvfs() */
+	uint64_t free;	     /* bytes free on the target when the unpack started */
+	uint64_t reserve;    /* bytes the unpack leaves free */
+	uint64_t limit;	     /* bytes the unpack may write: free - reserve, or max_bytes if lower */
+	uint64_t max_bytes;  /* the caller's cap (0: none) */
+	uint64_t block;	     /* the file system's block size: a file costs whole blocks */
+	uint64_t used;	     /* bytes counted so far */
+	uint64_t next_check; /* `used` at which the free space is looked at again */
+	unsigned entries;    /* entries since the last look */
+};
+
+static int budget_statvfs(int dfd, uint64_t *ret_free, uint64_t *ret_size, uint64_t *ret_block,
+			  struct err **err)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(dfd, &sv) < 0)
+		return err_set_errno(err, -errno, "Failed to look at the free space of the image");
+	*ret_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	*ret_size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	*ret_block = sv.f_bsize ? sv.f_bsize : 4096;
+	return 0;
+}
+
+static int budget_init(struct budget *b, int dfd, uint64_t max_bytes, struct err **err)
+{
+	uint64_t size = 0;
+	int r;
+
+	*b = (struct budget){.dfd = dfd, .max_bytes = max_bytes};
+	r = budget_statvfs(dfd, &b->free, &size, &b->block, err);
+	if (r < 0)
+		return r;
+	b->reserve = size / 100 < RESERVE_MAX ? size / 100 : RESERVE_MAX;
+	b->limit = b->free > b->reserve ? b->free - b->reserve : 0;
+	if (max_bytes && max_bytes < b->limit)
+		b->limit = max_bytes;
+	b->next_check = RECHECK_BYTES;
+	return 0;
+}
+
+/* The refusal, worded for the bound that was hit. */
+static int budget_refuse(const struct budget *b, uint64_t needed, struct err **err)
+{
+	_cleanup_free_ char *need = format_size(needed);
+	_cleanup_free_ char *free_text = format_size(b->free);
+	_cleanup_free_ char *reserve = format_size(b->reserve);
+	_cleanup_free_ char *max = format_size(b->max_bytes);
+
+	if (!need || !free_text || !reserve || !max)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (b->max_bytes && b->limit == b->max_bytes)
+		return err_set(err, -EFBIG,
+			       "The image is too large: it unpacks to more than %s, the most an "
+			       "image may take",
+			       max);
+	return err_set(err, -ENOSPC,
+		       "Not enough space to unpack the image: it needs more than %s and the pool "
+		       "has %s free (%s of it kept in reserve)",
+		       need, free_text, reserve);
+}
+
+/* Looks at the target's free space again; refuses once it is down to the reserve. */
+static int budget_recheck(struct budget *b, struct err **err)
+{
+	_cleanup_free_ char *left = NULL, *reserve = NULL;
+	uint64_t now = 0, size = 0, block = 0;
+	int r;
+
+	b->entries = 0;
+	b->next_check = b->used + RECHECK_BYTES;
+	r = budget_statvfs(b->dfd, &now, &size, &block, err);
+	if (r < 0)
+		return r;
+	if (now >= b->reserve)
+		return 0;
+	left = format_size(now);
+	reserve = format_size(b->reserve);
+	if (!left || !reserve)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return err_set(err, -ENOSPC,
+		       "Not enough space to unpack the image: the pool is down to %s free (%s is "
+		       "kept in reserve)",
+		       left, reserve);
+}
+
+/* Counts `bytes` more (rounded up to whole blocks when `whole_blocks`); refuses past the limit
+ * before anything of them is written. */
+static int budget_take(struct budget *b, uint64_t bytes, bool whole_blocks, struct err **err)
+{
+	uint64_t cost = bytes;
+
+	if (whole_blocks && bytes % b->block)
+		cost += b->block - bytes % b->block;
+	if (cost > b->limit || b->used > b->limit - cost)
+		return budget_refuse(b, b->used + cost, err);
+	b->used += cost;
+	if (b->used >= b->next_check)
+		return budget_recheck(b, err);
+	return 0;
+}
+
+/* Called once per entry: a flood of entries without data is looked at too. */
+static int budget_entry(struct budget *b, struct err **err)
+{
+	if (++b->entries < RECHECK_ENTRIES)
+		return 0;
+	return budget_recheck(b, err);
+}
+
+/*
  * The errno of a failed libarchive write: the host's own trouble (full disk, I/O error, read-only
  * file system) keeps its code, anything else is the archive's fault (-EINVAL).
  */
@@ -158,10 +286,37 @@ static int archive_code(struct archive *a)
 	case EIO:
 	case ENOMEM:
 	case EROFS:
+	case EFBIG:
 		return -e;
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * libarchive's disk writer answers ARCHIVE_WARN, not a failure, for what it could not restore,
+ * and among those for a full disk or an I/O error while it sets xattrs, ACLs, times or the
+ * directory modes it applies at close. Those lose data silently: they are failures. The other
+ * warnings (a file system that has no fflags, say) are not.
+ */
+static bool host_trouble(struct archive *w)
+{
+	return archive_code(w) != -EINVAL;
+}
+
+/* The message of a failed write to the target (entry `name`, or NULL for the image as a
+ * whole), with the host's own error when there is one. */
+static int write_failed(struct archive *w, const char *name, struct err **err)
+{
+	_cleanup_free_ char *what = name ? str_printf("\"%s\"", name) : strdup("the image");
+	const char *why = archive_error_string(w) ? archive_error_string(w) : "write error";
+	int r = archive_code(w);
+
+	if (!what)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (r != -EINVAL)
+		return err_set_errno(err, r, "Failed to extract %s: %s", what, why);
+	return err_set(err, r, "Failed to extract %s: %s", what, why);
 }
 
 static int read_metadata(struct archive *a, struct archive_entry *entry, char **ret,
@@ -224,7 +379,14 @@ static int write_metadata(int dfd, const char *data, size_t len, struct err **er
 	return 0;
 }
 
-static int copy_data(struct archive *a, struct archive *w, const char *name, struct err **err)
+/*
+ * Copies an entry's data. A sparse entry's data is counted against the budget as it comes (its
+ * header's size counts the holes); any other entry was counted whole at its header. Whatever
+ * libarchive's disk writer answers short of ARCHIVE_OK is a failure: on a failed write(2) (a full
+ * pool) it says ARCHIVE_WARN and leaves the rest of the file unwritten, zeros on disk.
+ */
+static int copy_data(struct archive *a, struct archive *w, struct budget *b, bool sparse,
+		     const char *name, struct err **err)
 {
 	for (;;) {
 		const void *buf;
@@ -238,25 +400,39 @@ static int copy_data(struct archive *a, struct archive *w, const char *name, str
 			return err_set(
 			    err, -EINVAL, "Invalid image tarball: entry \"%s\": %s", name,
 			    archive_error_string(a) ? archive_error_string(a) : "read error");
-		if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_WARN)
-			return err_set(err, archive_code(w), "Failed to extract \"%s\": %s", name,
-				       archive_error_string(w) ? archive_error_string(w)
-							       : "write error");
+		if (sparse) {
+			r = budget_take(b, size, false, err);
+			if (r < 0)
+				return r;
+		}
+		/* ARCHIVE_OK in libarchive 3, the byte count from 4 on: anything negative,
+		 * ARCHIVE_WARN included, is a failure. */
+		if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_OK)
+			return write_failed(w, name, err);
 	}
 }
 
 /* Extracts one rootfs/ or templates/ entry to `root`/`rel`. */
-static int extract_entry(struct archive *a, struct archive *w, int dfd, const char *root,
-			 struct archive_entry *entry, const char *name, const char *rel,
-			 struct err **err)
+static int extract_entry(struct archive *a, struct archive *w, struct budget *b, int dfd,
+			 const char *root, struct archive_entry *entry, const char *name,
+			 const char *rel, struct err **err)
 {
 	_cleanup_free_ char *full = str_printf("%s/%s", root, rel);
 	_cleanup_free_ char *link_full = NULL;
 	const char *hardlink = archive_entry_hardlink(entry);
+	bool has_data = archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0;
+	bool sparse = archive_entry_sparse_count(entry) > 0;
 	int r;
 
 	if (!full)
 		return err_set(err, -ENOMEM, "Out of memory");
+
+	/* Counted before the entry is created: a file that would not fit is never started. */
+	if (has_data && !sparse) {
+		r = budget_take(b, (uint64_t)archive_entry_size(entry), true, err);
+		if (r < 0)
+			return r;
+	}
 
 	if (hardlink) {
 		_cleanup_free_ char *link_rel = NULL;
@@ -293,25 +469,94 @@ static int extract_entry(struct archive *a, struct archive *w, int dfd, const ch
 	archive_entry_set_pathname(entry, full);
 
 	r = archive_write_header(w, entry);
-	if (r < ARCHIVE_WARN)
-		return err_set(err, archive_code(w), "Failed to extract \"%s\": %s", name,
-			       archive_error_string(w) ? archive_error_string(w) : "write error");
+	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && host_trouble(w)))
+		return write_failed(w, name, err);
 	if (r == ARCHIVE_WARN)
 		log_debug("Extracting \"%s\": %s", name, archive_error_string(w));
-	if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
-		r = copy_data(a, w, name, err);
+	if (has_data) {
+		r = copy_data(a, w, b, sparse, name, err);
 		if (r < 0)
 			return r;
 	}
 	r = archive_write_finish_entry(w);
-	if (r < ARCHIVE_WARN)
-		return err_set(err, archive_code(w), "Failed to extract \"%s\": %s", name,
-			       archive_error_string(w) ? archive_error_string(w) : "write error");
+	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && host_trouble(w)))
+		return write_failed(w, name, err);
+	if (r == ARCHIVE_WARN)
+		log_debug("Extracting \"%s\": %s", name, archive_error_string(w));
+	return 0;
+}
+
+/* The file type of an archive entry, in words. */
+static const char *entry_type_name(struct archive_entry *entry)
+{
+	if (archive_entry_hardlink(entry))
+		return "a hard link";
+	switch (archive_entry_filetype(entry)) {
+	case AE_IFREG:
+		return "a regular file";
+	case AE_IFLNK:
+		return "a symbolic link";
+	case AE_IFDIR:
+		return "a directory";
+	default:
+		return "a special file";
+	}
+}
+
+/*
+ * rootfs and templates are what the daemon opens as the image's trees: each must be a real
+ * directory. A symlink there ("rootfs -> /") would make every later reader of the image, and
+ * of the instances made from it, work on whatever host directory it names.
+ */
+static int check_top_level(struct archive_entry *entry, const char *rel, struct err **err)
+{
+	if (strcmp(rel, "rootfs") != 0 && strcmp(rel, "templates") != 0)
+		return 0;
+	if (archive_entry_filetype(entry) == AE_IFDIR && !archive_entry_hardlink(entry))
+		return 0;
+	return err_set(err, -EINVAL, "Invalid image tarball: \"%s\" is %s, not a directory", rel,
+		       entry_type_name(entry));
+}
+
+/* After the unpack, the same as seen on disk: metadata.yaml a regular file, rootfs and
+ * templates (when there) directories, none of them a symlink. */
+static int check_tree(int dfd, struct err **err)
+{
+	static const struct {
+		const char *name;
+		mode_t type;
+		bool optional;
+	} want[] = {
+	    {"metadata.yaml", S_IFREG, false},
+	    {"rootfs", S_IFDIR, false},
+	    {"templates", S_IFDIR, true},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct stat st;
+
+		if (fstatat(dfd, want[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT && want[i].optional)
+				continue;
+			return err_set_errno(err, -errno, "Failed to look at \"%s\" in the image",
+					     want[i].name);
+		}
+		if ((st.st_mode & S_IFMT) != want[i].type)
+			return err_set(err, -EINVAL, "Invalid image tarball: \"%s\" is not a %s",
+				       want[i].name,
+				       want[i].type == S_IFDIR ? "directory" : "regular file");
+	}
 	return 0;
 }
 
 int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_metadata,
 			  struct err **err)
+{
+	return instance_image_unpack_bounded(tarball_fd, dir, 0, ret_metadata, err);
+}
+
+int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_bytes,
+				  json_object **ret_metadata, struct err **err)
 {
 	/*
 	 * No SECURE_NOABSOLUTEPATHS: every entry is given an absolute path under `dir` here, after
@@ -327,6 +572,7 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 	_cleanup_free_ char *metadata = NULL;
 	_cleanup_json_ json_object *tree = NULL;
 	_cleanup_close_ int dfd = -EBADF;
+	struct budget budget;
 	size_t metadata_len = 0;
 	bool saw_rootfs = false;
 	json_object *arch;
@@ -339,6 +585,9 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return err_set_errno(err, -errno, "Failed to open \"%s\"", root);
+	r = budget_init(&budget, dfd, max_bytes, err);
+	if (r < 0)
+		return r;
 
 	a = archive_read_new();
 	w = archive_write_disk_new();
@@ -381,12 +630,21 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 			return r;
 		if (!*rel)
 			continue;
+		r = check_top_level(entry, rel, err);
+		if (r < 0)
+			return r;
+		r = budget_entry(&budget, err);
+		if (r < 0)
+			return r;
 		if (strcmp(rel, "metadata.yaml") == 0) {
 			if (metadata)
 				return err_set(
 				    err, -EINVAL,
 				    "Invalid image tarball: metadata.yaml appears twice");
 			r = read_metadata(a, entry, &metadata, &metadata_len, err);
+			if (r < 0)
+				return r;
+			r = budget_take(&budget, metadata_len, true, err);
 			if (r < 0)
 				return r;
 			r = write_metadata(dfd, metadata, metadata_len, err);
@@ -396,19 +654,22 @@ int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_met
 		}
 		if (under(rel, "rootfs"))
 			saw_rootfs = true;
-		r = extract_entry(a, w, dfd, root, entry, name, rel, err);
+		r = extract_entry(a, w, &budget, dfd, root, entry, name, rel, err);
 		if (r < 0)
 			return r;
 	}
 	/* Directory modes and times are applied at close. */
-	if (archive_write_close(w) < ARCHIVE_WARN)
-		return err_set(err, archive_code(w), "Failed to extract the image: %s",
-			       archive_error_string(w) ? archive_error_string(w) : "write error");
+	r = archive_write_close(w);
+	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && host_trouble(w)))
+		return write_failed(w, NULL, err);
 
 	if (!metadata)
 		return err_set(err, -EINVAL, "Invalid image tarball: metadata.yaml is missing");
 	if (!saw_rootfs)
 		return err_set(err, -EINVAL, "Invalid image tarball: rootfs/ is missing");
+	r = check_tree(dfd, err);
+	if (r < 0)
+		return r;
 	r = config_yaml_parse(metadata, metadata_len, &tree, err);
 	if (r < 0)
 		return err_wrap(err, r, "Invalid metadata.yaml in image tarball");

@@ -24,18 +24,34 @@ struct err;
 int instance_image_build_busybox(const char *dir, const char *busybox_path, struct err **err);
 
 /*
- * Unpacks an Incus unified image tarball (gzip, xz or plain tar; metadata.yaml, rootfs/,
- * templates/) from `tarball_fd` into `dir` with libarchive, keeping ownership, modes, xattrs,
- * device nodes and hard links. No entry may land outside `dir`: absolute paths, `..`
+ * Unpacks an Incus unified image tarball (gzip, xz, zstd, bzip2 or plain tar; metadata.yaml,
+ * rootfs/, templates/) from `tarball_fd` into `dir` with libarchive, keeping ownership, modes,
+ * xattrs, device nodes and hard links. No entry may land outside `dir`: absolute paths, `..`
  * components and writes through symlinks are refused (-EINVAL, message names the entry), and
- * so are hard links pointing outside. A truncated or corrupt archive is -EINVAL. Requires
- * `metadata.yaml` that parses as YAML with an `architecture` key, and `rootfs/`. On any error
- * `dir` may hold a partial tree: the caller deletes the volume.
+ * so are hard links pointing outside. `rootfs` and `templates` must be real directories and
+ * `metadata.yaml` a regular file: an image whose `rootfs` is a symlink (`rootfs -> /`), a file
+ * or a hard link is -EINVAL `Invalid image tarball: "rootfs" is a symbolic link, not a
+ * directory`. A truncated or corrupt archive is -EINVAL. Requires `metadata.yaml` that parses
+ * as YAML with an `architecture` key, and `rootfs/`.
+ *
+ * The unpack is bounded by the free space of the file system under `dir`, less a reserve (1% of
+ * its size, at most 64 MiB): each file is counted at its header, before its data, so a
+ * decompression bomb is refused at the first entry that does not fit, and the real free space
+ * is looked at again every 64 MiB and every 4096 entries. Past the bound: -ENOSPC `Not enough
+ * space to unpack the image: ...`. Any failed or short write, and any xattr, ACL or mode that
+ * could not be restored for lack of space or an I/O error, is a failure with the host's errno
+ * (-ENOSPC, -EDQUOT, -EIO, -EROFS, -EFBIG), never a file left with zeros. On any error `dir`
+ * may hold a partial tree: the caller deletes the volume.
  *
  * On success *ret_metadata holds metadata.yaml as a json-c tree (caller puts).
  */
 int instance_image_unpack(int tarball_fd, const char *dir, json_object **ret_metadata,
 			  struct err **err);
+
+/* instance_image_unpack() with a cap of its own: at most `max_bytes` (0: no cap beyond the free
+ * space) written, else -EFBIG `The image is too large: ...`. */
+int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_bytes,
+				  json_object **ret_metadata, struct err **err);
 
 /* SHA-256 of everything readable from `fd` from its current position, as 64 hex characters
  * in `out`. */

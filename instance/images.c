@@ -253,9 +253,10 @@ static int fill_unpack(const char *dir, void *data, json_object **ret_md, struct
 	if (lseek(u->fd, 0, SEEK_SET) < 0)
 		return err_set_errno(err, -errno, "Failed to rewind the image file");
 	r = instance_image_unpack(u->fd, dir, ret_md, err);
-	if (r < 0)
+	/* A full pool or an I/O error is not the image's fault: those keep their own words. */
+	if (r == -EINVAL)
 		return err_wrap(err, r, "Invalid image");
-	return 0;
+	return r;
 }
 
 static int split_aliases(const char *aliases, char ***ret, struct err **err)

@@ -21,7 +21,9 @@ int instance_image_ensure_busybox(const struct instance_env *env, const char *po
  * Imports a unified tarball read from `fd` (a regular file, read from its start) onto
  * `pool_name`, with the comma-separated `aliases` (may be NULL). The fingerprint is the
  * SHA-256 of the file, returned in *ret_fingerprint (caller frees). -EEXIST when the image or
- * an alias exists, -EINVAL for a bad tarball. Nothing is left behind on failure.
+ * an alias exists, -EINVAL for a bad tarball, -ENOSPC when it does not fit the pool's free space
+ * (see instance_image_unpack(): the unpack stops there, a bomb at its first header), another
+ * errno for a failed write. Nothing is left behind on failure: no volume, no row.
  */
 int instance_image_import(const struct instance_env *env, int fd, const char *pool_name,
 			  const char *aliases, char **ret_fingerprint, struct err **err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +272,54 @@ static void test_privileged_root(void **state)
 	instance_fsroot_done(&root);
 }
 
+/*
+ * The rootfs itself is never followed: an image whose rootfs was a symlink ("rootfs -> /") made
+ * the file API work on the host directory it named. A symlink, a file and a mount on the rootfs
+ * are refused; nothing of what they lead to is opened.
+ */
+static void test_rootfs_not_followed(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *link = str_printf("%s/linkroot", f->dir);
+	_cleanup_free_ char *slash = str_printf("%s/linkroot/", f->dir);
+	_cleanup_free_ char *file = str_printf("%s/fileroot", f->dir);
+	_cleanup_free_ char *mnt = str_printf("%s/mntroot", f->dir);
+	_cleanup_free_ char *secret = str_printf("%s/secret", f->outside);
+	struct instance_fsroot root = {.fd = -EBADF};
+	_cleanup_err_ struct err *e = NULL;
+	int r;
+
+	assert_int_equal(file_write_atomic(secret, "host\n", 5, 0600, NULL), 0);
+	assert_int_equal(symlink(f->outside, link), 0);
+	assert_int_equal(instance_fsroot_open(link, BASE, BASE, 65536, &root, &e), -ELOOP);
+	assert_non_null(strstr(e->msg, "it is a symbolic link"));
+	assert_int_equal(root.fd, -EBADF);
+	err_freep(&e);
+	assert_int_equal(instance_fsroot_open(slash, 0, 0, 0, &root, &e), -ELOOP);
+	err_freep(&e);
+
+	assert_int_equal(file_write_atomic(file, "x", 1, 0644, NULL), 0);
+	assert_int_equal(instance_fsroot_open(file, BASE, BASE, 65536, &root, &e), -ENOTDIR);
+	assert_non_null(strstr(e->msg, "not a directory"));
+	err_freep(&e);
+
+	assert_int_equal(mkdir(mnt, 0755), 0);
+	if (mount("cairn-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") < 0)
+		fail_msg("mount a tmpfs: %s", strerror(errno));
+	r = instance_fsroot_open(mnt, BASE, BASE, 65536, &root, &e);
+	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+	assert_int_equal(r, -EXDEV);
+	assert_non_null(strstr(e->msg, "not on its volume"));
+	err_freep(&e);
+
+	/* A relative path and odd last components are refused, not resolved. */
+	assert_int_equal(instance_fsroot_open("rootfs", 0, 0, 0, &root, &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(instance_fsroot_open("/", 0, 0, 0, &root, &e), -EINVAL);
+	err_freep(&e);
+	instance_fsroot_done(&root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +330,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_escapes_stay_inside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_privileged_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rootfs_not_followed, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

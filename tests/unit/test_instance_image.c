@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -59,6 +62,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	/* A test that mounted on dest and failed before it unmounted. */
+	umount2(f->dest, MNT_DETACH);
 	rm_rf(f->tmp, NULL);
 	free(f->dest);
 	free(f->outside);
@@ -500,6 +505,182 @@ static void test_metadata_symlink(void **state)
 	expect_refused(*state, e, 2, "not a regular file");
 }
 
+static void test_top_level_not_directories(void **state)
+{
+	const struct tentry link[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_LINK("rootfs", "/"),
+	};
+	const struct tentry dot_link[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_LINK("./rootfs/", "/etc"),
+	};
+	const struct tentry late_link[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_FILE("rootfs/x", "x\n"),
+	    ENTRY_LINK("rootfs", "/"),
+	};
+	const struct tentry file[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_FILE("rootfs", "x\n"),
+	};
+	const struct tentry hard[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_FILE("templates/a.tpl", "x\n"),
+	    ENTRY_HARD("rootfs", "templates/a.tpl"),
+	};
+	const struct tentry templates[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    ENTRY_FILE("rootfs/x", "x\n"),
+	    ENTRY_LINK("templates", "/etc"),
+	};
+
+	expect_refused(*state, link, 2, "\"rootfs\" is a symbolic link, not a directory");
+	expect_refused(*state, dot_link, 2, "\"rootfs\" is a symbolic link, not a directory");
+	expect_refused(*state, late_link, 3, "\"rootfs\" is a symbolic link, not a directory");
+	expect_refused(*state, file, 2, "\"rootfs\" is a regular file, not a directory");
+	expect_refused(*state, hard, 3, "\"rootfs\" is a hard link, not a directory");
+	expect_refused(*state, templates, 4, "\"templates\" is a symbolic link, not a directory");
+}
+
+static char zeros[16 * 1024 * 1024];
+
+/* One file of `len` zeros at rootfs/zero, gzip'd: a small decompression bomb. */
+static void bomb_image(struct fixture *f, size_t len)
+{
+	const struct tentry e[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    {"rootfs/zero", AE_IFREG, zeros, len, NULL, 0644, 0},
+	};
+
+	write_tar(f->tarball, FILTER_GZIP, e, 3);
+}
+
+static int unpack_bounded(struct fixture *f, uint64_t max, struct err **e)
+{
+	_cleanup_close_ int fd = open(f->tarball, O_RDONLY | O_CLOEXEC);
+	_cleanup_json_ json_object *md = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(rm_rf(f->dest, NULL), 0);
+	assert_int_equal(mkdir(f->dest, 0755), 0);
+	return instance_image_unpack_bounded(fd, f->dest, max, &md, e);
+}
+
+static void test_bound_max_bytes(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *zero = str_printf("%s/rootfs/zero", f->dest);
+	_cleanup_err_ struct err *e = NULL;
+	const struct tentry many[] = {
+	    ENTRY_FILE("metadata.yaml", MD),
+	    ENTRY_DIR("rootfs"),
+	    {"rootfs/z1", AE_IFREG, zeros, 300000, NULL, 0644, 0},
+	    {"rootfs/z2", AE_IFREG, zeros, 300000, NULL, 0644, 0},
+	    {"rootfs/z3", AE_IFREG, zeros, 300000, NULL, 0644, 0},
+	    {"rootfs/z4", AE_IFREG, zeros, 300000, NULL, 0644, 0},
+	};
+	_cleanup_free_ char *z3 = str_printf("%s/rootfs/z3", f->dest);
+	_cleanup_free_ char *z4 = str_printf("%s/rootfs/z4", f->dest);
+	struct stat st;
+	int r;
+
+	/* One file over the cap: refused at its header, before a byte of it is on disk. */
+	bomb_image(f, 4 * 1024 * 1024);
+	assert_int_equal(unpack_bounded(f, 1024 * 1024, &e), -EFBIG);
+	assert_non_null(strstr(e->msg, "The image is too large"));
+	assert_int_equal(lstat(zero, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_nothing_outside(f);
+
+	/* Files each under the cap, together over it: the one that crosses it is refused. */
+	err_freep(&e);
+	write_tar(f->tarball, FILTER_GZIP, many, 6);
+	assert_int_equal(unpack_bounded(f, 1024 * 1024, &e), -EFBIG);
+	assert_int_equal(stat(z3, &st), 0);
+	assert_int_equal(st.st_size, 300000);
+	assert_int_equal(lstat(z4, &st), -1);
+
+	/* Under the cap, the same image unpacks. */
+	err_freep(&e);
+	r = unpack_bounded(f, 2 * 1024 * 1024, &e);
+	if (r < 0)
+		fail_msg("unpack: %s", err_msg(e, r));
+	good_image(f, FILTER_GZIP);
+	err_freep(&e);
+	r = unpack_bounded(f, 1024 * 1024, &e);
+	if (r < 0)
+		fail_msg("unpack: %s", err_msg(e, r));
+}
+
+/*
+ * A write(2) that fails half-way (here at RLIMIT_FSIZE, as on a full pool): libarchive's disk
+ * writer says ARCHIVE_WARN and leaves the rest of the file as zeros. It must be a failure.
+ */
+static void test_short_write_fails(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	json_object *md = NULL;
+	struct rlimit old, small = {.rlim_cur = 65536, .rlim_max = RLIM_INFINITY};
+	void (*old_handler)(int);
+	int r;
+
+	good_image(f, FILTER_GZIP);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	r = unpack(f, &md, &e);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_handler);
+	if (r >= 0)
+		fail_msg("unpack accepted a file it could not write whole");
+	assert_int_equal(r, -EFBIG);
+	assert_null(md);
+	assert_non_null(strstr(e->msg, "Failed to extract \"rootfs/big\""));
+	assert_non_null(strstr(e->msg, "File too large"));
+}
+
+/* The free space of the target is the bound: a small tmpfs refuses a bomb at its header. */
+static void test_bound_free_space(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_free_ char *zero = str_printf("%s/rootfs/zero", f->dest);
+	struct stat st;
+	bool gone;
+	int r;
+
+	if (geteuid() != 0) {
+		print_message("skipped: mounting a small tmpfs needs root\n");
+		skip();
+	}
+	bomb_image(f, sizeof(zeros));
+	assert_int_equal(rm_rf(f->dest, NULL), 0);
+	assert_int_equal(mkdir(f->dest, 0755), 0);
+	if (mount("cairn-test", f->dest, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755") < 0) {
+		print_message("skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+		skip();
+	}
+	{
+		_cleanup_close_ int fd = open(f->tarball, O_RDONLY | O_CLOEXEC);
+		_cleanup_json_ json_object *md = NULL;
+
+		assert_true(fd >= 0);
+		r = instance_image_unpack(fd, f->dest, &md, &e);
+	}
+	gone = lstat(zero, &st) < 0 && errno == ENOENT;
+	assert_int_equal(umount2(f->dest, MNT_DETACH), 0);
+	if (r != -ENOSPC)
+		fail_msg("unpack of 16 MiB into 4 MiB: %d (%s)", r, err_msg(e, r));
+	assert_non_null(strstr(e->msg, "Not enough space to unpack the image"));
+	/* Refused at the header: the file was never made. */
+	assert_true(gone);
+}
+
 static void test_not_an_archive(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +845,10 @@ int main(void)
 	    T(test_metadata_not_yaml),
 	    T(test_metadata_without_architecture),
 	    T(test_metadata_symlink),
+	    T(test_top_level_not_directories),
+	    T(test_bound_max_bytes),
+	    T(test_short_write_fails),
+	    T(test_bound_free_space),
 	    T(test_not_an_archive),
 	    T(test_sha256_fd),
 	    T(test_build_busybox),
