@@ -714,6 +714,9 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 			continue;
 		*eq = '\0';
 		key = line + strlen(prefix);
+		/* The device list is set once at start; liblxc cannot swap it in place. */
+		if (str_startswith(key, "devices."))
+			continue;
 		value = eq + 1;
 		while (*value == ' ')
 			value++;

@@ -209,6 +209,28 @@ static int render_cpus(const struct instance_lxc_spec *spec, const char *value, 
 	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
 }
 
+/*
+ * The devices a privileged container may open, as Incus allows them (driver_lxc.go): mknod of
+ * any block or character node, read and write of the pseudo devices, terminals, fuse and tun.
+ * Unprivileged containers need no list: without CAP_MKNOD in the host's user namespace they can
+ * make no device node, and the ones LXC binds in are the same harmless ones.
+ */
+static const char *const privileged_devices[] = {
+    "b *:* m",	    /* mknod of block devices */
+    "c *:* m",	    /* mknod of character devices */
+    "c 136:* rwm",  /* the /dev/pts terminals */
+    "c 1:3 rwm",    /* /dev/null */
+    "c 1:5 rwm",    /* /dev/zero */
+    "c 1:7 rwm",    /* /dev/full */
+    "c 1:8 rwm",    /* /dev/random */
+    "c 1:9 rwm",    /* /dev/urandom */
+    "c 5:0 rwm",    /* /dev/tty */
+    "c 5:1 rwm",    /* /dev/console */
+    "c 5:2 rwm",    /* /dev/ptmx */
+    "c 10:229 rwm", /* /dev/fuse */
+    "c 10:200 rwm", /* /dev/net/tun */
+};
+
 int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret, struct err **err)
 {
 	_cleanup_(conf_buf_done) struct conf_buf b = {0};
@@ -251,6 +273,12 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 		 * as with Incus (CAP_SYS_TIME there sets a nested time namespace's offsets).
 		 */
 		conf_add(&b, "lxc.cap.drop = %s", INSTANCE_CAP_DROP_PRIVILEGED);
+		/* Root may still make any device node, but open only the terminal and pseudo
+		 * devices: not the host's disks, memory or /dev/kmsg. */
+		conf_add(&b, "%s.devices.deny = a", prefix);
+		for (size_t i = 0; i < sizeof(privileged_devices) / sizeof(privileged_devices[0]);
+		     i++)
+			conf_add(&b, "%s.devices.allow = %s", prefix, privileged_devices[i]);
 	}
 	conf_add(&b, "lxc.seccomp.profile = %s", spec->seccomp_profile);
 	conf_add(&b, "lxc.net.0.type = empty");

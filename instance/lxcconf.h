@@ -35,7 +35,8 @@ struct instance_lxc_spec {
 /*
  * Returns the configuration text in *ret (caller frees). It sets:
  *   lxc.uts.name; lxc.rootfs.path = dir:<rootfs>; lxc.idmap (u and g) unless
- *   security.privileged is true, and lxc.cap.drop = INSTANCE_CAP_DROP_PRIVILEGED when it is;
+ *   security.privileged is true, and lxc.cap.drop = INSTANCE_CAP_DROP_PRIVILEGED and Incus's
+ *   device allowlist (devices.deny = a, then devices.allow lines) when it is;
  *   lxc.seccomp.profile = <seccomp_profile> for every instance;
  *   lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed;
  *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile; lxc.log.file;

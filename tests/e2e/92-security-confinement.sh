@@ -74,6 +74,14 @@ for f in CapBnd CapEff; do
 done
 mask=$(status_field priv self CapEff)
 check "priv: an exec'd command's CapEff ($mask) lacks the dropped capabilities" lacks_caps "$mask"
+# Incus's device allowlist: root may make a node for the host's /dev/kmsg (1:11) or a disk, but
+# not open it; the pseudo devices work as before.
+out=$(as_admin cairn exec priv -- sh -c 'mknod /tmp/kmsg c 1 11 && head -c 1 /tmp/kmsg' 2>&1)
+check_match "priv: a node for the host's /dev/kmsg cannot be opened" 'Operation not permitted|Permission denied' "$out"
+out=$(as_admin cairn exec priv -- sh -c 'echo x >/dev/null && head -c 4 /dev/zero | wc -c' 2>&1)
+check_eq "priv: /dev/null and /dev/zero still work" 4 "$(printf '%s' "$out" | tr -d ' ')"
+check "priv: the device allowlist is in lxc.conf" grep -qE '^lxc\.cgroup2?\.devices\.deny = a$' \
+	"$CAIRN_DIR/logs/priv/lxc.conf"
 check "priv: the drop list is in lxc.conf" \
 	grep -qxF "lxc.cap.drop = sys_time sys_module sys_rawio mac_admin mac_override" \
 	"$CAIRN_DIR/logs/priv/lxc.conf"

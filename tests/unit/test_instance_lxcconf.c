@@ -139,6 +139,13 @@ static void test_privileged_confinement(void **state)
 		/* One drop line, no keep list that would override it. */
 		assert_null(strstr(strstr(t, "lxc.cap.drop") + 1, "lxc.cap.drop"));
 		assert_null(strstr(t, "lxc.cap.keep"));
+		/* Incus's device allowlist: deny everything, then the pseudo devices. */
+		assert_true(has_line(t, cg == INSTANCE_CGROUP_V1 ? "lxc.cgroup.devices.deny = a"
+								 : "lxc.cgroup2.devices.deny = a"));
+		assert_true(has_line(t, cg == INSTANCE_CGROUP_V1
+					    ? "lxc.cgroup.devices.allow = c 1:3 rwm"
+					    : "lxc.cgroup2.devices.allow = c 1:3 rwm"));
+		assert_null(strstr(t, "1:11"));
 		free(t);
 	}
 }
