@@ -327,10 +327,13 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
 	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
-	/* Without this libcurl waits a second for "100 Continue" before sending a large body. */
-	headers = lib.slist_append(headers, "Expect:");
-
 	if (up) {
+		/* cairnd checks an upload's target and size before it reads the body and may refuse
+		 * it at once (404, 413); waiting for "100 Continue" lets that answer arrive before
+		 * the body rather than as a broken pipe halfway through it. cairnd sends the 100
+		 * as soon as it has read the headers, so this costs one round trip on the socket.
+		 */
+		headers = lib.slist_append(headers, "Expect: 100-continue");
 		lib.easy_setopt(c->curl, CURLOPT_POST, 1L);
 		lib.easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
 		lib.easy_setopt(c->curl, CURLOPT_READDATA, up);
@@ -341,6 +344,9 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 		lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 		cr = lib.easy_perform(c->curl);
 	} else {
+		/* Without this libcurl waits a second for "100 Continue" before sending a large
+		 * JSON body. */
+		headers = lib.slist_append(headers, "Expect:");
 		if (body) {
 			payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 			lib.easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);

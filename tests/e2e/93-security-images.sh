@@ -128,7 +128,7 @@ diag "free in the pool after filling: $(pool_free) bytes"
 err=$(as_admin cairn image import "$W/big.tar.gz" --alias big 2>&1 >/dev/null)
 rc=$?
 check "an import into a full pool is refused" test "$rc" -ne 0
-check_match "... with an error" "^Error: " "$err"
+check_match "... saying the upload does not fit the pool" "^Error: The request body .* is larger than the free space of its storage pool" "$err"
 check_eq "... and left no image volume" "$images_before" "$(images_dir)"
 check_eq "... and left the image list as it was" "$list_before" \
 	"$(as_admin cairn image list --format csv)"

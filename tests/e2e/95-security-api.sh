@@ -72,6 +72,9 @@ out=$(raw header-only '/1.0/instances/nope/files?path=/x' 1000000)
 check_eq "a push to a missing instance is refused before its body" "404" "$out"
 out=$(raw header-only '/1.0/instances/c/files?path=/x' 100000000000000)
 check_eq "a push larger than the pool is refused before its body" "413" "$out"
+head -c 20000000 /dev/zero >"$T/big"
+check_fails "the client reports the refusal, not a broken pipe" 'Error: Instance "nope" not found' \
+	cairn file push "$T/big" nope/big
 out=$(raw header-only '/1.0/images' 100000000000000)
 check_eq "an image larger than the pool is refused before its body" "413" "$out"
 
