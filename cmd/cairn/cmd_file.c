@@ -271,30 +271,7 @@ struct pull_opts {
 	bool keep_mode; /* --keep-mode: setuid, setgid and sticky come along */
 };
 
-/* Writes the body of `s` into `fd` (stdout). */
-static int save_body(struct cli_stream *s, int fd, const char *what, struct err **err)
-{
-	char buf[65536];
-
-	for (;;) {
-		ssize_t n = cli_stream_read(s, buf, sizeof(buf));
-
-		if (n < 0)
-			return err_set_errno(err, (int)n, "Failed to receive \"%s\"", what);
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return err_set_errno(err, -errno, "Failed to write \"%s\"", what);
-			off += w;
-		}
-	}
-}
-
+/* cli_pull_read_t over a response stream. */
 static ssize_t stream_read(void *userdata, void *buf, size_t len)
 {
 	return cli_stream_read(userdata, buf, len);
@@ -438,7 +415,7 @@ static int pull_one(struct cli_ctx *ctx, const char *name, const char *path, int
 		return err_set(err, -EPROTO, "Invalid answer from cairnd (file type \"%s\")", type);
 	if (dfd < 0) {
 		fflush(ctx->out);
-		return save_body(s, STDOUT_FILENO, path, err);
+		return cli_pull_copy(STDOUT_FILENO, stream_read, s, path, err);
 	}
 	return cli_pull_write_file(dfd, lname, cli_pull_mode(mode, o->keep_mode), stream_read, s,
 				   display, err);

@@ -108,9 +108,8 @@ static int create_temp_file(int dfd, char tmp[static TEMP_NAME_SIZE], int *ret_f
 	return err_set(err, -EEXIST, "Failed to create \"%s\": no free temporary name", display);
 }
 
-/* Copies everything `read_fn` gives into `fd`; a short write is retried, never accepted. */
-static int fill(int fd, cli_pull_read_t read_fn, void *userdata, const char *display,
-		struct err **err)
+int cli_pull_copy(int fd, cli_pull_read_t read_fn, void *userdata, const char *display,
+		  struct err **err)
 {
 	char buf[65536];
 
@@ -144,7 +143,7 @@ int cli_pull_write_file(int dfd, const char *name, mode_t mode, cli_pull_read_t 
 	r = create_temp_file(dfd, tmp, &fd, display, err);
 	if (r < 0)
 		return r;
-	r = fill(fd, read_fn, userdata, display, err);
+	r = cli_pull_copy(fd, read_fn, userdata, display, err);
 	/* fchmod() sets the bits whatever the umask; the file was 0600 until now. */
 	if (r >= 0 && fchmod(fd, mode) < 0)
 		r = err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", display);

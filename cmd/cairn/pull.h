@@ -39,6 +39,11 @@ int cli_pull_target(const char *target, size_t n_src, int *ret_dfd, char **ret_n
 /* Reads up to `len` bytes of what is pulled into `buf`: the count, 0 at the end, or -errno. */
 typedef ssize_t (*cli_pull_read_t)(void *userdata, void *buf, size_t len);
 
+/* Copies everything `read_fn` gives into `fd` (a pulled file, or stdout); a short write is
+ * retried, never accepted. `display` names the destination in messages. */
+int cli_pull_copy(int fd, cli_pull_read_t read_fn, void *userdata, const char *display,
+		  struct err **err);
+
 /*
  * Makes `name` in the directory `dfd` a regular file with the bytes `read_fn` gives and exactly
  * the permission bits `mode` (whatever the umask). The file is written under a new temporary
