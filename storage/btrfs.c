@@ -646,6 +646,33 @@ static int btrfs_snapshot_usage(const struct storage_pool *pool, const char *vol
 	return qgroup_exclusive(pool, path, ret_bytes, err);
 }
 
+static int btrfs_snapshot_changed_since(const struct storage_pool *pool, const char *volume,
+					const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *snap_path = NULL;
+	_cleanup_free_ char *vol_path = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, volume);
+	struct btrfs_util_subvolume_info vol, snap;
+	enum btrfs_util_error e;
+	int r;
+
+	if (!vol_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = storage_snapshot_prepare(pool, volume, snapshot, true, &snap_path, err);
+	if (r < 0)
+		return r;
+	errno = 0;
+	e = btrfs_util_subvolume_info(vol_path, 0, &vol);
+	if (e)
+		return btrfs_fail(err, e, errno, "Failed to read subvolume \"%s\"", vol_path);
+	errno = 0;
+	e = btrfs_util_subvolume_info(snap_path, 0, &snap);
+	if (e)
+		return btrfs_fail(err, e, errno, "Failed to read subvolume \"%s\"", snap_path);
+	/* The snapshot ioctl commits the source at the snapshot's own transaction (otransid);
+	 * any later write to the source moves its generation past it. */
+	return vol.generation > snap.otransid ? 1 : 0;
+}
+
 const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
     .snapshot_needs_freeze = false,
@@ -668,6 +695,7 @@ const struct storage_ops storage_btrfs_ops = {
     .snapshot_restore = storage_tree_snapshot_restore,
     .volume_from_snapshot = storage_tree_volume_from_snapshot,
     .snapshot_usage = btrfs_snapshot_usage,
+    .snapshot_changed_since = btrfs_snapshot_changed_since,
     .tree_clone = snapshot_subvolume,
     .tree_remove = delete_subvolume,
 };

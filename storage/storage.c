@@ -543,3 +543,17 @@ int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,
 			   ?: check_name(pool, "snapshot", snapshot, err),
 		       volume, snapshot, ret_bytes, err);
 }
+
+int storage_snapshot_changed_since(const struct storage_pool *pool, const char *volume,
+				   const char *snapshot, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	/* A driver that cannot tell never lets an onchange schedule skip a slot. */
+	if (!pool->ops->snapshot_changed_since)
+		return 1;
+	return pool->ops->snapshot_changed_since(pool, volume, snapshot, err);
+}

@@ -117,6 +117,12 @@ struct storage_ops {
 	/* Exclusive bytes of a snapshot (btrfs qgroups). -EOPNOTSUPP when unknown. */
 	int (*snapshot_usage)(const struct storage_pool *pool, const char *volume,
 			      const char *snapshot, uint64_t *ret_bytes, struct err **err);
+	/* 1 when the volume was written since `snapshot` was taken from it, 0 when it was not
+	 * (btrfs: the volume's generation is past the snapshot's creation transaction; taking a
+	 * snapshot moves the volume's generation to that transaction). NULL on drivers that cannot
+	 * tell, whose volumes always count as changed. */
+	int (*snapshot_changed_since)(const struct storage_pool *pool, const char *volume,
+				      const char *snapshot, struct err **err);
 
 	/* The two primitives the shared copy, snapshot and restore operations (storage/tree.c)
 	 * are built on, so that both drivers keep one set of those multi-step operations.
@@ -186,6 +192,11 @@ int storage_volume_from_snapshot(const struct storage_pool *pool, const char *vo
 				 const char *snapshot, const char *dst, struct err **err);
 int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,
 			   const char *snapshot, uint64_t *ret_bytes, struct err **err);
+
+/* Whether `volume` changed since its snapshot `snapshot` (the snapshot_changed_since operation):
+ * 1 or 0, and 1 on a driver that cannot tell. Errors: -ENOENT, or the errno of reading either. */
+int storage_snapshot_changed_since(const struct storage_pool *pool, const char *volume,
+				   const char *snapshot, struct err **err);
 
 /*
  * Names of the entries in <mount_path>/<type dir>/ (volumes that exist on disk), for the

@@ -941,6 +941,41 @@ static void test_btrfs_snapshot_usage_grows(void **state)
 	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_CONTAINER, "q", NULL), 0);
 }
 
+/* onchange: a volume counts as changed only after a write that follows its newest snapshot. */
+static void test_btrfs_changed_since(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *file = vpath(f, STORAGE_VOLUME_CONTAINER, "g", "f");
+
+	assert_int_equal(storage_volume_create(&f->pool, STORAGE_VOLUME_CONTAINER, "g", NULL), 0);
+	write_file(file, "x");
+	assert_int_equal(storage_snapshot_create(&f->pool, "g", "s1", NULL), 0);
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "s1", NULL), 0);
+	sync();
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "s1", NULL), 0);
+	write_file(file, "y");
+	sync();
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "s1", NULL), 1);
+	assert_int_equal(storage_snapshot_create(&f->pool, "g", "s2", NULL), 0);
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "s2", NULL), 0);
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "nope", NULL), -ENOENT);
+	assert_int_equal(storage_snapshot_delete(&f->pool, "g", "s1", NULL), 0);
+	assert_int_equal(storage_snapshot_delete(&f->pool, "g", "s2", NULL), 0);
+	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_CONTAINER, "g", NULL), 0);
+}
+
+/* A copy-based driver cannot tell: every volume counts as changed, so no slot is skipped. */
+static void test_dir_always_changed(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(storage_volume_create(&f->pool, STORAGE_VOLUME_CONTAINER, "g", NULL), 0);
+	assert_int_equal(storage_snapshot_create(&f->pool, "g", "s1", NULL), 0);
+	assert_int_equal(storage_snapshot_changed_since(&f->pool, "g", "s1", NULL), 1);
+	assert_int_equal(storage_snapshot_delete(&f->pool, "g", "s1", NULL), 0);
+	assert_int_equal(storage_volume_delete(&f->pool, STORAGE_VOLUME_CONTAINER, "g", NULL), 0);
+}
+
 /* A restore whose first step fails leaves the volume as it was and nothing behind. */
 static void test_btrfs_restore_failure_undone(void **state)
 {
@@ -1196,12 +1231,14 @@ int main(void)
 	const struct CMUnitTest dir[] = {
 	    SHARED_TESTS,
 	    cmocka_unit_test_teardown(test_dir_copy_failure_undone, test_cleanup),
+	    cmocka_unit_test(test_dir_always_changed),
 	};
 	const struct CMUnitTest btrfs[] = {
 	    SHARED_TESTS,
 	    cmocka_unit_test(test_btrfs_remount),
 	    cmocka_unit_test(test_btrfs_snapshot_read_only),
 	    cmocka_unit_test(test_btrfs_snapshot_usage_grows),
+	    cmocka_unit_test(test_btrfs_changed_since),
 	    cmocka_unit_test(test_btrfs_restore_failure_undone),
 	    cmocka_unit_test_teardown(test_btrfs_block_device, test_cleanup),
 	    cmocka_unit_test_teardown(test_btrfs_directory_source, test_cleanup),
