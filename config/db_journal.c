@@ -1,0 +1,91 @@
+#include "config/db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "config/db-internal.h"
+
+/* The `pending` table: the journal of multi-step operations (see struct db_pending). */
+
+void db_pending_done(struct db_pending *p)
+{
+	if (!p)
+		return;
+	free(p->kind);
+	free(p->instance);
+	free(p->a);
+	free(p->b);
+	*p = (struct db_pending){0};
+}
+
+void db_pendings_free(struct db_pending *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		db_pending_done(&v[i]);
+	free(v);
+}
+
+static void pending_done_cb(void *p)
+{
+	db_pending_done(p);
+}
+
+int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	int r;
+
+	r = dbq_change_rows(
+	    db, "INSERT INTO pending (kind, instance, a, b, flags) VALUES (?, ?, ?, ?, ?)", err,
+	    "ttttb", p->kind, p->instance, p->a ? p->a : "", p->b ? p->b : "", (int)p->flags);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot record the %s of instance \"%s\"", p->kind,
+				p->instance);
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(db->conn);
+	return 0;
+}
+
+int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_(dbq_rows_done) struct dbq_rows rows = {.size = sizeof(struct db_pending),
+							 .done = pending_done_cb};
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = dbq_prepare(db, "SELECT id, kind, instance, a, b, flags FROM pending ORDER BY id", &st,
+			err);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_pending *p = dbq_rows_add(&rows);
+
+		if (!p)
+			return dbq_oom(err);
+		p->id = sqlite3_column_int64(st, 0);
+		if (dbq_col_str(st, 1, &p->kind) < 0 || dbq_col_str(st, 2, &p->instance) < 0 ||
+		    dbq_col_str(st, 3, &p->a) < 0 || dbq_col_str(st, 4, &p->b) < 0)
+			return dbq_oom(err);
+		p->flags = sqlite3_column_int(st, 5) != 0;
+	}
+	if (rc != SQLITE_DONE)
+		return dbq_fail(db, rc, err, "Cannot read the journal");
+	*ret = rows.v;
+	*ret_n = rows.n;
+	rows.v = NULL;
+	rows.n = 0;
+	return 0;
+}
+
+int db_pending_delete(struct db *db, int64_t id, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	int r = dbq_change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
+
+	return r == -ENOENT ? 0 : r;
+}

@@ -1,0 +1,347 @@
+#include "config/db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/db-internal.h"
+
+/* The `snapshots` and `snapshot_config` tables. */
+
+void db_snapshot_done(struct db_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->instance);
+	free(s->name);
+	free(s->description);
+	kvlist_done(&s->config);
+	*s = (struct db_snapshot){0};
+}
+
+void db_snapshots_free(struct db_snapshot *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		db_snapshot_done(&v[i]);
+	free(v);
+}
+
+static void snapshot_done_cb(void *p)
+{
+	db_snapshot_done(p);
+}
+
+#define SNAPSHOT_COLUMNS                                                                           \
+	"s.id, i.name, s.name, s.created_at, s.expires_at, s.stateful, s.scheduled,"               \
+	" s.description, s.state"
+#define SNAPSHOT_FROM " FROM snapshots s JOIN instances i ON i.id = s.instance_id"
+
+static int read_snapshot(sqlite3_stmt *st, struct db_snapshot *s)
+{
+	s->id = sqlite3_column_int64(st, 0);
+	if (dbq_col_str(st, 1, &s->instance) < 0 || dbq_col_str(st, 2, &s->name) < 0 ||
+	    dbq_col_str(st, 7, &s->description) < 0)
+		return -ENOMEM;
+	s->created_at = sqlite3_column_int64(st, 3);
+	s->expires_at = sqlite3_column_int64(st, 4);
+	s->stateful = sqlite3_column_int(st, 5) != 0;
+	s->scheduled = sqlite3_column_int(st, 6) != 0;
+	s->state = dbq_col_state(st, 8);
+	return 0;
+}
+
+static int snapshot_missing(int r, const char *instance, const char *name, struct err **err)
+{
+	return err_set(err, r, "Snapshot \"%s\" of instance \"%s\" not found", name, instance);
+}
+
+int db_snapshot_insert(struct db *db, const struct db_snapshot *s, int64_t *ret_id,
+		       struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int64_t iid, id;
+	int r, rc;
+
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_id(db, s->instance, &iid, err);
+	if (r < 0)
+		return r;
+	r = dbq_prepare(
+	    db,
+	    "INSERT INTO snapshots (instance_id, name, created_at, expires_at, stateful,"
+	    " scheduled, description, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    &st, err);
+	if (r < 0)
+		return r;
+	r = dbq_bind(db, st, err, "itiibbti", iid, s->name, s->created_at, s->expires_at,
+		     (int)s->stateful, (int)s->scheduled, s->description ? s->description : "",
+		     (int64_t)s->state);
+	if (r < 0)
+		return r;
+	rc = dbq_step(st);
+	if (dbq_errno(rc) == -EEXIST)
+		return err_set(err, -EEXIST, "Snapshot \"%s\" of instance \"%s\" already exists",
+			       s->name, s->instance);
+	if (rc)
+		return dbq_fail(db, rc, err, "Cannot add snapshot \"%s\" of instance \"%s\"",
+				s->name, s->instance);
+	id = sqlite3_last_insert_rowid(db->conn);
+	r = dbq_insert_kv(db,
+			  "INSERT INTO snapshot_config (snapshot_id, key, value) VALUES (?, ?, ?)",
+			  id, &s->config, err);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot add snapshot \"%s\" of instance \"%s\"", s->name,
+				s->instance);
+	r = dbq_txn_commit(&t, err);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	return 0;
+}
+
+int db_snapshot_get(struct db *db, const char *instance, const char *name, struct db_snapshot *ret,
+		    struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_(db_snapshot_done) struct db_snapshot snap = {0};
+	int64_t iid;
+	int r, rc;
+
+	r = dbq_txn_begin(db, &t, false, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_id(db, instance, &iid, err);
+	if (r < 0)
+		return r;
+	r = dbq_prepare(
+	    db, "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " WHERE s.instance_id = ? AND s.name = ?",
+	    &st, err);
+	if (r < 0)
+		return r;
+	r = dbq_bind(db, st, err, "it", iid, name);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return snapshot_missing(-ENOENT, instance, name, err);
+	if (rc != SQLITE_ROW)
+		return dbq_fail(db, rc, err, "Cannot read snapshot \"%s\" of instance \"%s\"", name,
+				instance);
+	if (read_snapshot(st, &snap) < 0)
+		return dbq_oom(err);
+	dbq_finalizep(&st);
+	r = dbq_prepare(db,
+			"SELECT snapshot_id, key, value FROM snapshot_config WHERE snapshot_id = ?"
+			" ORDER BY key",
+			&st, err);
+	if (r < 0)
+		return r;
+	r = dbq_bind(db, st, err, "i", snap.id);
+	if (r < 0)
+		return r;
+	r = dbq_load_kv(db, st, &snap.id, 1, &snap.config, sizeof(snap), err);
+	if (r < 0)
+		return r;
+	r = dbq_txn_commit(&t, err);
+	if (r < 0)
+		return r;
+	*ret = snap;
+	snap = (struct db_snapshot){0};
+	return 0;
+}
+
+static int cmp_snapshot(const void *a, const void *b)
+{
+	const struct db_snapshot *x = a, *y = b;
+	int c = strcmp(x->instance ? x->instance : "", y->instance ? y->instance : "");
+
+	if (c)
+		return c;
+	if (x->created_at != y->created_at)
+		return x->created_at < y->created_at ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **ret, size_t *ret_n,
+		     struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_(dbq_rows_done) struct dbq_rows rows = {.size = sizeof(struct db_snapshot),
+							 .done = snapshot_done_cb};
+	_cleanup_free_ int64_t *ids = NULL;
+	struct db_snapshot *v;
+	int64_t iid;
+	int r, rc;
+
+	r = dbq_txn_begin(db, &t, false, err);
+	if (r < 0)
+		return r;
+	/* All instances' snapshots at once when `instance` is NULL: one query for a whole list. */
+	if (instance) {
+		r = dbq_instance_id(db, instance, &iid, err);
+		if (r < 0)
+			return r;
+	}
+	r = dbq_prepare(db,
+			instance ? "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM
+				   " WHERE s.instance_id = ? ORDER BY s.id"
+				 : "SELECT " SNAPSHOT_COLUMNS SNAPSHOT_FROM " ORDER BY s.id",
+			&st, err);
+	if (r < 0)
+		return r;
+	if (instance) {
+		r = dbq_bind(db, st, err, "i", iid);
+		if (r < 0)
+			return r;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_snapshot *s = dbq_rows_add(&rows);
+
+		if (!s || read_snapshot(st, s) < 0)
+			return dbq_oom(err);
+	}
+	if (rc != SQLITE_DONE)
+		return dbq_fail(db, rc, err, "Cannot list the snapshots of instance \"%s\"",
+				instance ? instance : "*");
+	dbq_finalizep(&st);
+	v = rows.v;
+	if (rows.n) {
+		ids = malloc(rows.n * sizeof(*ids));
+		if (!ids)
+			return dbq_oom(err);
+		for (size_t i = 0; i < rows.n; i++)
+			ids[i] = v[i].id;
+		r = dbq_prepare(
+		    db,
+		    instance ? "SELECT c.snapshot_id, c.key, c.value FROM snapshot_config c"
+			       " JOIN snapshots s ON s.id = c.snapshot_id WHERE s.instance_id = ?"
+			       " ORDER BY c.snapshot_id, c.key"
+			     : "SELECT c.snapshot_id, c.key, c.value FROM snapshot_config c"
+			       " ORDER BY c.snapshot_id, c.key",
+		    &st, err);
+		if (r < 0)
+			return r;
+		if (instance) {
+			r = dbq_bind(db, st, err, "i", iid);
+			if (r < 0)
+				return r;
+		}
+		r = dbq_load_kv(db, st, ids, rows.n, &v[0].config, sizeof(*v), err);
+		if (r < 0)
+			return r;
+		qsort(v, rows.n, sizeof(*v), cmp_snapshot);
+	}
+	r = dbq_txn_commit(&t, err);
+	if (r < 0)
+		return r;
+	*ret = steal_pointer(&rows.v);
+	*ret_n = rows.n;
+	rows.n = 0;
+	return 0;
+}
+
+/* What the third parameter of a snapshot_change() statement is. */
+enum snap_arg {
+	SNAP_ARG_NONE,
+	SNAP_ARG_INT,
+	SNAP_ARG_TEXT,
+	SNAP_ARG_MAX,
+};
+
+/*
+ * Runs an UPDATE or DELETE on one snapshot: `sql` takes the instance id as ?1, the snapshot
+ * name as ?2 and, depending on `arg`, `value` or `text` as ?3.
+ */
+static int snapshot_change(struct db *db, const char *instance, const char *name, const char *sql,
+			   enum snap_arg arg, int64_t value, const char *text, struct err **err)
+{
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int64_t iid;
+	int r;
+
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_id(db, instance, &iid, err);
+	if (r < 0)
+		return r;
+	switch (arg) {
+	case SNAP_ARG_INT:
+		r = dbq_change_rows(db, sql, err, "iti", iid, name, value);
+		break;
+	case SNAP_ARG_TEXT:
+		r = dbq_change_rows(db, sql, err, "itt", iid, name, text);
+		break;
+	case SNAP_ARG_NONE:
+	case SNAP_ARG_MAX:
+		r = dbq_change_rows(db, sql, err, "it", iid, name);
+		break;
+	}
+	if (r == -ENOENT)
+		return snapshot_missing(r, instance, name, err);
+	/* Only a rename can collide. */
+	if (r == -EEXIST)
+		return err_set(err, r, "Snapshot \"%s\" of instance \"%s\" already exists", text,
+			       instance);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot update snapshot \"%s\" of instance \"%s\"", name,
+				instance);
+	return dbq_txn_commit(&t, err);
+}
+
+int db_snapshot_set_state(struct db *db, const char *instance, const char *name,
+			  enum db_row_state state, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET state = ?3 WHERE instance_id = ?1 AND name = ?2", SNAP_ARG_INT,
+	    (int64_t)state, NULL, err);
+}
+
+int db_snapshot_set_expiry(struct db *db, const char *instance, const char *name,
+			   int64_t expires_at, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET expires_at = ?3 WHERE instance_id = ?1 AND name = ?2",
+	    SNAP_ARG_INT, expires_at, NULL, err);
+}
+
+int db_snapshot_rename(struct db *db, const char *instance, const char *name, const char *new_name,
+		       struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+
+	return snapshot_change(
+	    db, instance, name,
+	    "UPDATE snapshots SET name = ?3 WHERE instance_id = ?1 AND name = ?2", SNAP_ARG_TEXT, 0,
+	    new_name ? new_name : "", err);
+}
+
+int db_snapshot_delete(struct db *db, const char *instance, const char *name, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+
+	/* Its config goes with it (ON DELETE CASCADE). */
+	return snapshot_change(db, instance, name,
+			       "DELETE FROM snapshots WHERE instance_id = ?1 AND name = ?2",
+			       SNAP_ARG_NONE, 0, NULL, err);
+}
