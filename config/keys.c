@@ -12,6 +12,8 @@
 #include "common/kvlist.h"
 #include "common/utf8.h"
 #include "common/util.h"
+#include "config/names.h"
+#include "config/schedule.h"
 #include "config/snaprules.h"
 
 /* Highest CPU number or count accepted in limits.cpu; far above any real host, low enough
@@ -206,6 +208,80 @@ static int validate_expiry(const char *key, const char *value, struct err **err)
 	return 0;
 }
 
+/*
+ * The message of a refusal from a parser that starts by quoting the value ("Invalid schedule
+ * \"X\": field 1 ..."), without that start: the key's message quotes the value already.
+ */
+static const char *without_quote(const char *msg, const char *value)
+{
+	const char *p = strchr(msg, '"');
+	size_t len = strlen(value);
+
+	if (p && strncmp(p + 1, value, len) == 0 && strncmp(p + 1 + len, "\": ", 3) == 0)
+		return p + 1 + len + 3;
+	return msg;
+}
+
+static int validate_schedule(const char *key, const char *value, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_schedule_valid(value, &e);
+
+	if (r < 0)
+		return err_set(err, r, "Invalid value \"%s\" for \"%s\": %s", value, key,
+			       without_quote(err_msg(e, r), value));
+	return 0;
+}
+
+static int validate_retention(const char *key, const char *value, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_retention_valid(value, &e);
+
+	if (r < 0)
+		return err_set(err, r, "Invalid value \"%s\" for \"%s\": %s", value, key,
+			       without_quote(err_msg(e, r), value));
+	return 0;
+}
+
+/*
+ * snapshots.copy.target: "REMOTE" or "REMOTE:NAME". REMOTE is a remote's name as `cairn remote`
+ * will know it (1 to 63 letters, digits, '-', '_' and '.', not starting with '-' or '.', as
+ * Incus remote names go in practice); NAME the instance name on that remote (an instance name).
+ * Only the syntax is checked: whether the remote exists is known when the copy runs.
+ */
+static int validate_copy_target(const char *key, const char *value, struct err **err)
+{
+	_cleanup_err_ struct err *e = NULL;
+	const char *colon = strchr(value, ':');
+	size_t len = colon ? (size_t)(colon - value) : strlen(value);
+
+	if (len == 0 || len > 63)
+		return err_set(err, -EINVAL,
+			       "Invalid value \"%s\" for \"%s\": expected REMOTE or REMOTE:NAME "
+			       "with a remote name of 1 to 63 characters",
+			       value, key);
+	if (value[0] == '-' || value[0] == '.')
+		return err_set(err, -EINVAL,
+			       "Invalid value \"%s\" for \"%s\": a remote name cannot start with "
+			       "'%c'",
+			       value, key, value[0]);
+	for (size_t i = 0; i < len; i++) {
+		char c = value[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return err_set(err, -EINVAL,
+				       "Invalid value \"%s\" for \"%s\": a remote name has only "
+				       "letters, digits, '-', '_' and '.'",
+				       value, key);
+	}
+	if (colon && config_instance_name_valid(colon + 1, &e) < 0)
+		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"%s\": %s", value, key,
+			       err_msg(e, -EINVAL));
+	return 0;
+}
+
 static const struct config_key keys[] = {
     {"boot.autostart", CONFIG_KEY_BOOL, NULL, NULL, true,
      "Start the instance when the daemon starts (unset: if it was running before)"},
@@ -237,12 +313,21 @@ static const struct config_key keys[] = {
      "Most snapshots the instance keeps"},
     {"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", validate_pattern, true,
      "Name of scheduled snapshots: %d is the next number, {date:FORMAT} the time"},
-    {"snapshots.retention", CONFIG_KEY_STRING, NULL, NULL, true,
-     "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m"},
-    {"snapshots.schedule", CONFIG_KEY_STRING, NULL, NULL, true,
+    {"snapshots.copy.target", CONFIG_KEY_STRING, NULL, validate_copy_target, true,
+     "Remote (REMOTE or REMOTE:NAME) refreshed after every scheduled snapshot, once remotes "
+     "exist"},
+    {"snapshots.retention", CONFIG_KEY_STRING, NULL, validate_retention, true,
+     "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m (terms H d w m y)"},
+    {"snapshots.retention.min", CONFIG_KEY_INT, "0", validate_non_negative, true,
+     "Fewest scheduled snapshots that expiry, retention and the limit may leave"},
+    {"snapshots.schedule", CONFIG_KEY_STRING, NULL, validate_schedule, true,
      "Cron line or @alias for scheduled snapshots, several separated by \", \""},
     {"snapshots.schedule.catchup", CONFIG_KEY_BOOL, "true", NULL, true,
-     "Take one snapshot at daemon start for slots missed while it was down"},
+     "Take one snapshot for the slots missed while the daemon was down or the host slept"},
+    {"snapshots.schedule.onchange", CONFIG_KEY_BOOL, "false", NULL, true,
+     "Skip a slot when the volume has not changed since the last snapshot"},
+    {"snapshots.schedule.stateful", CONFIG_KEY_BOOL, "false", NULL, true,
+     "Try a stateful snapshot on schedule, fall back to stateless and record why"},
     {"snapshots.schedule.stopped", CONFIG_KEY_BOOL, "false", NULL, true,
      "Also snapshot stopped instances"},
     {NULL, CONFIG_KEY_TYPE_MAX, NULL, NULL, false, NULL},

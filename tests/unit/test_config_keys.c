@@ -54,6 +54,10 @@ static void test_table(void **state)
 					       "snapshots.expiry",
 					       "snapshots.expiry.manual",
 					       "snapshots.retention",
+					       "snapshots.retention.min",
+					       "snapshots.schedule.onchange",
+					       "snapshots.schedule.stateful",
+					       "snapshots.copy.target",
 					       "snapshots.limit"};
 	size_t n = 0;
 
@@ -156,6 +160,65 @@ static void test_ints_and_bools(void **state)
 	/* An empty value unsets a key, whatever its type. */
 	assert_ok("limits.memory", "");
 	assert_ok("security.privileged", "");
+}
+
+static void test_snapshot_keys(void **state)
+{
+	(void)state;
+	assert_ok("snapshots.schedule", "*/15 * * * *");
+	assert_ok("snapshots.schedule", "0 2,14 * * mon-fri");
+	assert_ok("snapshots.schedule", "@daily, @startup");
+	assert_ok("snapshots.schedule", "@never");
+	assert_ok("snapshots.schedule", "");
+	/* The key's message quotes the value once, then says where the fault is. */
+	assert_refused("snapshots.schedule", "61 * * * *",
+		       "Invalid value \"61 * * * *\" for \"snapshots.schedule\": field 1 (minute): "
+		       "61 is out of 0-59");
+	assert_refused("snapshots.schedule", "@daily, 0 2 * * funday",
+		       "for \"snapshots.schedule\": entry 2 \"0 2 * * funday\": field 5 (day of "
+		       "week): \"funday\" is not a number or a day name (sun..sat)");
+	assert_refused("snapshots.schedule", "daily", "expected 5 fields");
+	assert_refused("snapshots.schedule", "@weekly,@daily", "separated by \", \"");
+
+	assert_ok("snapshots.retention", "24H 7d 4w 12m");
+	assert_ok("snapshots.retention", "2y");
+	assert_refused("snapshots.retention", "24H 0d",
+		       "Invalid value \"24H 0d\" for \"snapshots.retention\": term 2 \"0d\": the "
+		       "count must be at least 1");
+	assert_refused("snapshots.retention", "7 days", "snapshots.retention");
+
+	assert_ok("snapshots.retention.min", "0");
+	assert_ok("snapshots.retention.min", "3");
+	assert_refused("snapshots.retention.min", "-1", "at least 0");
+	assert_refused("snapshots.retention.min", "three", "whole number");
+	assert_string_equal(config_key_lookup("snapshots.retention.min")->default_value, "0");
+	assert_int_equal(config_key_lookup("snapshots.retention.min")->type, CONFIG_KEY_INT);
+
+	assert_ok("snapshots.schedule.onchange", "true");
+	assert_ok("snapshots.schedule.stateful", "off");
+	assert_refused("snapshots.schedule.onchange", "sometimes", "expected true or false");
+	assert_refused("snapshots.schedule.stateful", "2", "expected true or false");
+	assert_string_equal(config_key_lookup("snapshots.schedule.onchange")->default_value,
+			    "false");
+	assert_string_equal(config_key_lookup("snapshots.schedule.stateful")->default_value,
+			    "false");
+
+	assert_ok("snapshots.copy.target", "backup");
+	assert_ok("snapshots.copy.target", "backup:web1");
+	assert_ok("snapshots.copy.target", "my.remote_2-b:c1-copy");
+	assert_null(config_key_lookup("snapshots.copy.target")->default_value);
+	assert_non_null(strstr(config_key_lookup("snapshots.copy.target")->help, "once remotes"));
+	assert_refused("snapshots.copy.target", ":web1", "expected REMOTE or REMOTE:NAME");
+	assert_refused("snapshots.copy.target", "backup:", "Invalid value \"backup:\"");
+	assert_refused("snapshots.copy.target", "backup:a:b", "Invalid value \"backup:a:b\"");
+	assert_refused("snapshots.copy.target", "backup:-x", "snapshots.copy.target");
+	assert_refused("snapshots.copy.target", "back up", "only letters, digits");
+	assert_refused("snapshots.copy.target", "a/b:c", "only letters, digits");
+	assert_refused("snapshots.copy.target", ".hidden", "cannot start with '.'");
+	assert_refused("snapshots.copy.target", "-x", "cannot start with '-'");
+	assert_refused("snapshots.copy.target",
+		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		       "1 to 63 characters");
 }
 
 static void test_namespaces(void **state)
@@ -289,7 +352,7 @@ int main(void)
 	    cmocka_unit_test(test_table),      cmocka_unit_test(test_memory),
 	    cmocka_unit_test(test_cpu),	       cmocka_unit_test(test_ints_and_bools),
 	    cmocka_unit_test(test_namespaces), cmocka_unit_test(test_validate_all_and_get),
-	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_text),       cmocka_unit_test(test_snapshot_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
