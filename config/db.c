@@ -105,6 +105,16 @@ static const char *const migrations[] = {
     "  a TEXT NOT NULL DEFAULT '',"
     "  b TEXT NOT NULL DEFAULT '',"
     "  flags INTEGER NOT NULL DEFAULT 0);",
+    /* What the snapshot scheduler remembers of each instance between passes and restarts
+     * (db_schedule.c). */
+    "CREATE TABLE schedule_state ("
+    "  instance_id INTEGER PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+    "  last_slot INTEGER NOT NULL DEFAULT 0,"
+    "  last_run INTEGER NOT NULL DEFAULT 0,"
+    "  last_snapshot TEXT,"
+    "  failed_slot INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  last_skip TEXT);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

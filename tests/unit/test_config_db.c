@@ -124,18 +124,18 @@ static void test_open_schema(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	assert_int_equal(
 	    sqlite3_prepare_v2(
 		conn,
 		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
 		" ('pools', 'images', 'image_properties', 'image_aliases', 'instances',"
-		" 'instance_config', 'snapshots', 'snapshot_config')",
+		" 'instance_config', 'snapshots', 'snapshot_config', 'pending', 'schedule_state')",
 		-1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 8);
+	assert_int_equal(sqlite3_column_int(st, 0), 10);
 	sqlite3_finalize(st);
 
 	/* Reopening an up-to-date database changes nothing; a newer schema is refused. */
@@ -692,6 +692,315 @@ static void test_list_thousand(void **state)
 		fail_msg("listing took %.2f ms, expected well under 10 ms", best);
 }
 
+/* Runs `sql` on a second connection to the fixture's database (bulk loads, inspection). */
+static void exec_side(struct fixture *f, const char *sql)
+{
+	sqlite3 *conn = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(conn);
+}
+
+/* The one integer that `sql` gives, read on a second connection. */
+static int64_t query_int(struct fixture *f, const char *sql)
+{
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(conn);
+	return v;
+}
+
+/* A database of schema version 2 (before schedule_state) is brought up to date on open, its
+ * rows kept. */
+static void test_upgrade_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_schedule_state got = {0};
+	struct db_instance inst = {0};
+
+	add_instance(f->db, "old", NULL, NULL, NULL);
+	db_close(f->db);
+	f->db = NULL;
+	exec_side(f, "DROP TABLE schedule_state; PRAGMA user_version = 2;");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
+				      " 'schedule_state'"),
+			 0);
+	assert_int_equal(db_open(f->path, &f->db, &e), 0);
+	assert_int_equal(query_int(f, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
+				      " 'schedule_state'"),
+			 1);
+	assert_int_equal(db_instance_get(f->db, "old", &inst, &e), 0);
+	db_instance_done(&inst);
+	assert_int_equal(db_schedule_get(f->db, "old", &got, &e), 0);
+	assert_int_equal(got.last_slot, 0);
+	db_schedule_state_done(&got);
+}
+
+static void test_schedule(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_schedule_state s = {.last_slot = 1700000040,
+				      .last_run = 1700000041,
+				      .last_snapshot = "snap3",
+				      .failed_slot = 1700000100,
+				      .last_error = "No space left on device",
+				      .last_skip = NULL};
+	struct db_schedule_state got = {.last_slot = 99};
+
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	add_instance(f->db, "c2", NULL, NULL, NULL);
+
+	/* Never run: a zeroed state. */
+	assert_int_equal(db_schedule_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.last_slot, 0);
+	assert_int_equal(got.last_run, 0);
+	assert_null(got.last_snapshot);
+	assert_int_equal(got.failed_slot, 0);
+	assert_null(got.last_error);
+	assert_null(got.last_skip);
+	db_schedule_state_done(&got);
+	check_err(&e, db_schedule_get(f->db, "c9", &got, &e), -ENOENT, "Instance \"c9\" not found");
+	check_err(&e, db_schedule_put(f->db, "c9", &s, &e), -ENOENT, "Instance \"c9\" not found");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM schedule_state"), 0);
+
+	/* A round trip, and a second put that replaces every field, NULLs included. */
+	assert_int_equal(db_schedule_put(f->db, "c1", &s, &e), 0);
+	assert_int_equal(db_schedule_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.last_slot, 1700000040);
+	assert_int_equal(got.last_run, 1700000041);
+	assert_string_equal(got.last_snapshot, "snap3");
+	assert_int_equal(got.failed_slot, 1700000100);
+	assert_string_equal(got.last_error, "No space left on device");
+	assert_null(got.last_skip);
+	db_schedule_state_done(&got);
+	db_schedule_state_done(&got);
+	s = (struct db_schedule_state){
+	    .last_slot = 1700000160, .last_run = 1700000161, .last_skip = "instance is stopped"};
+	assert_int_equal(db_schedule_put(f->db, "c1", &s, &e), 0);
+	assert_int_equal(db_schedule_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.last_slot, 1700000160);
+	assert_null(got.last_snapshot);
+	assert_int_equal(got.failed_slot, 0);
+	assert_null(got.last_error);
+	assert_string_equal(got.last_skip, "instance is stopped");
+	db_schedule_state_done(&got);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM schedule_state"), 1);
+	/* c2 is untouched. */
+	assert_int_equal(db_schedule_get(f->db, "c2", &got, &e), 0);
+	assert_int_equal(got.last_slot, 0);
+	db_schedule_state_done(&got);
+
+	/* The state goes with its instance: a new instance of the same name starts afresh. */
+	assert_int_equal(db_schedule_put(f->db, "c2", &s, &e), 0);
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM schedule_state"), 1);
+	check_err(&e, db_schedule_get(f->db, "c1", &got, &e), -ENOENT, "Instance \"c1\" not found");
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	assert_int_equal(db_schedule_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.last_slot, 0);
+	assert_null(got.last_skip);
+	db_schedule_state_done(&got);
+	assert_int_equal(db_schedule_get(f->db, "c2", &got, &e), 0);
+	assert_int_equal(got.last_slot, 1700000160);
+	db_schedule_state_done(&got);
+}
+
+/* Every instance's state in one query, in the order of db_instance_list(). */
+static void test_schedule_list(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_schedule_state s = {.last_slot = 60, .last_snapshot = "api"};
+	struct db_schedule_state *states = NULL;
+	struct db_instance *rows = NULL;
+	char **names = NULL;
+	double best = 1e9;
+	size_t n = 0, n_rows = 0;
+
+	/* Nothing yet: empty arrays, not a failure. */
+	assert_int_equal(db_schedule_list(f->db, &names, &states, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_non_null(names);
+	assert_null(names[0]);
+	strv_free(names);
+	db_schedule_states_free(states, n);
+
+	exec_side(
+	    f, "BEGIN;"
+	       "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1000)"
+	       " INSERT INTO instances (name, architecture, created_at, state)"
+	       " SELECT printf('c%04d', i), 'x86_64', i, 1 FROM seq;"
+	       /* Every other instance has a state; the odd ones never ran. */
+	       "INSERT INTO schedule_state (instance_id, last_slot, last_run, last_snapshot)"
+	       " SELECT id, created_at * 60, created_at * 60 + 1, 'snap' || created_at"
+	       " FROM instances WHERE created_at % 2 = 0;"
+	       "COMMIT;");
+	add_instance(f->db, "b-api", NULL, NULL, NULL);
+	assert_int_equal(db_schedule_put(f->db, "b-api", &s, &e), 0);
+
+	for (int run = 0; run < 5; run++) {
+		double t0 = now_ms(), dt;
+
+		assert_int_equal(db_schedule_list(f->db, &names, &states, &n, &e), 0);
+		dt = now_ms() - t0;
+		if (dt < best)
+			best = dt;
+		assert_int_equal(n, 1001);
+		assert_int_equal(strv_length(names), 1001);
+		assert_string_equal(names[0], "b-api");
+		assert_int_equal(states[0].last_slot, 60);
+		assert_string_equal(states[0].last_snapshot, "api");
+		for (size_t i = 1; i < n; i++) {
+			int64_t k = (int64_t)i;
+
+			if (k % 2 == 0) {
+				assert_int_equal(states[i].last_slot, k * 60);
+				assert_int_equal(states[i].last_run, k * 60 + 1);
+				assert_non_null(states[i].last_snapshot);
+				assert_int_equal(strtoll(states[i].last_snapshot + 4, NULL, 10), k);
+			} else {
+				assert_int_equal(states[i].last_slot, 0);
+				assert_null(states[i].last_snapshot);
+			}
+			assert_null(states[i].last_error);
+		}
+		/* The same order as db_instance_list(), so the two can be walked together. */
+		assert_int_equal(db_instance_list(f->db, &rows, &n_rows, &e), 0);
+		assert_int_equal(n_rows, n);
+		for (size_t i = 0; i < n; i++)
+			assert_string_equal(rows[i].name, names[i]);
+		db_instances_free(rows, n_rows);
+		strv_free(names);
+		db_schedule_states_free(states, n);
+	}
+	printf("schedule state of 1001 instances: %.2f ms\n", best);
+	if (best >= 10.0)
+		fail_msg("listing took %.2f ms, expected well under 10 ms", best);
+}
+
+static void add_snapshot(struct db *db, const char *instance, const char *name, int64_t created_at,
+			 bool scheduled, enum db_row_state row_state)
+{
+	struct db_snapshot s = {.instance = (char *)instance,
+				.name = (char *)name,
+				.created_at = created_at,
+				.expires_at = created_at ? created_at + 3600 : 0,
+				.scheduled = scheduled,
+				.state = row_state};
+	_cleanup_err_ struct err *e = NULL;
+
+	if (db_snapshot_insert(db, &s, NULL, &e) < 0)
+		fail_msg("snapshot insert %s/%s: %s", instance, name, err_msg(e, -EIO));
+}
+
+/* Every READY snapshot of every READY instance, grouped by instance and oldest first. */
+static void test_snapshot_list_all(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_snapshot_brief *v = NULL;
+	struct db_instance half = {.name = "c0-half", .state = DB_ROW_CREATING};
+	size_t n = 9;
+
+	assert_int_equal(db_snapshot_list_all(f->db, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	db_snapshot_briefs_free(v);
+	v = NULL;
+
+	add_instance(f->db, "c2", NULL, NULL, NULL);
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	add_instance(f->db, "c3", NULL, NULL, NULL);
+	assert_int_equal(db_instance_insert(f->db, &half, NULL, &e), 0);
+	add_snapshot(f->db, "c2", "late", 300, true, DB_ROW_READY);
+	add_snapshot(f->db, "c2", "early", 100, false, DB_ROW_READY);
+	add_snapshot(f->db, "c2", "same-time-b", 200, true, DB_ROW_READY);
+	add_snapshot(f->db, "c2", "same-time-a", 200, true, DB_ROW_READY);
+	add_snapshot(f->db, "c2", "creating", 50, true, DB_ROW_CREATING);
+	add_snapshot(f->db, "c2", "deleting", 60, true, DB_ROW_DELETING);
+	add_snapshot(f->db, "c1", "only", 400, true, DB_ROW_READY);
+	add_snapshot(f->db, "c0-half", "copied", 10, false, DB_ROW_READY);
+
+	assert_int_equal(db_snapshot_list_all(f->db, &v, &n, &e), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(v[0].instance, "c1");
+	assert_string_equal(v[0].name, "only");
+	assert_int_equal(v[0].created_at, 400);
+	assert_int_equal(v[0].expires_at, 4000);
+	assert_true(v[0].scheduled);
+	assert_string_equal(v[1].instance, "c2");
+	assert_string_equal(v[1].name, "early");
+	assert_false(v[1].scheduled);
+	assert_false(v[1].stateful);
+	/* Equal times keep the order of creation (id). */
+	assert_string_equal(v[2].name, "same-time-b");
+	assert_string_equal(v[3].name, "same-time-a");
+	assert_true(v[2].id < v[3].id);
+	assert_string_equal(v[4].name, "late");
+	assert_int_equal(v[4].created_at, 300);
+	/* One copy of an instance's name for all its rows. */
+	assert_ptr_equal(v[1].instance, v[4].instance);
+	db_snapshot_briefs_free(v);
+	db_snapshot_briefs_free(NULL);
+}
+
+/* The one query of db_snapshot_list_all() over 1,000 instances with 100 snapshots each. */
+static void test_snapshot_list_all_many(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_snapshot_brief *v = NULL;
+	double best = 1e9;
+	size_t n = 0;
+
+	exec_side(
+	    f, "BEGIN;"
+	       "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1000)"
+	       " INSERT INTO instances (name, architecture, created_at, state)"
+	       " SELECT printf('c%04d', i), 'x86_64', i, 1 FROM seq;"
+	       /* Inserted newest first, so that the order comes from created_at, not id. */
+	       "WITH RECURSIVE seq(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM seq WHERE j < 100)"
+	       " INSERT INTO snapshots (instance_id, name, created_at, expires_at, scheduled,"
+	       " state) SELECT i.id, 'snap' || (101 - j), 1000000 - j * 60, 0, j % 2, 1"
+	       " FROM instances i, seq;"
+	       "COMMIT;");
+	for (int run = 0; run < 3; run++) {
+		double t0 = now_ms(), dt;
+
+		assert_int_equal(db_snapshot_list_all(f->db, &v, &n, &e), 0);
+		dt = now_ms() - t0;
+		if (dt < best)
+			best = dt;
+		assert_int_equal(n, 100000);
+		for (size_t i = 0; i < n; i++) {
+			if (i % 100 == 0) {
+				assert_string_equal(v[i].name, "snap1");
+				assert_int_equal(v[i].created_at, 1000000 - 100 * 60);
+			} else {
+				assert_true(v[i].created_at > v[i - 1].created_at);
+				assert_ptr_equal(v[i].instance, v[i - 1].instance);
+			}
+		}
+		assert_string_equal(v[0].instance, "c0001");
+		assert_string_equal(v[n - 1].instance, "c1000");
+		assert_string_equal(v[n - 1].name, "snap100");
+		db_snapshot_briefs_free(v);
+	}
+	printf("all snapshots of 1000 instances, 100 each: %.2f ms\n", best);
+}
+
 struct worker {
 	struct db *db;
 	int id;
@@ -762,6 +1071,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schedule_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_list_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_list_all_many, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
