@@ -124,12 +124,13 @@ static int expand_dates(const char *pattern, int64_t when, char **ret, size_t *r
 
 int config_snapshot_pattern_valid(const char *pattern, struct err **err)
 {
-	/* Dates whose fields differ in width and length: one with two-digit fields everywhere
-	 * (Saturday 21 November 2026, 15:57:03) and one with single-digit day, hour, minute and
-	 * second and the longest day and month names (Wednesday 5 September 2001, 03:04:05), so
-	 * that a format which pads with a blank ("%e", "%k", "%_H") or gives a '/' is refused
-	 * whatever the date is today. */
-	static const int64_t probes[] = {1795276623, 999659045};
+	/* A date format gives a blank on some dates only when it pads a field (%e, %k, %l, a width,
+	 * the '_' flag) that is shorter on those dates, so the pattern is tried where each field is
+	 * longest and where it is shortest: Saturday 21 November 2026 15:57:03 (two-digit numbers),
+	 * Wednesday 5 September 2001 03:04:05 (the longest day and month names), Monday 1 January
+	 * 2001 01:01:01 (single-digit numbers: day of the year, week, year of the century; 9-digit
+	 * epoch seconds) and Friday 1 May 2026 01:02:03 (the shortest day and month names). */
+	static const int64_t probes[] = {1795276623, 999659045, 978310861, 1777597323};
 
 	if (!pattern || !*pattern)
 		return err_set(err, -EINVAL, "Invalid snapshot pattern \"\": it cannot be empty");

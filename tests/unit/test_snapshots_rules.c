@@ -125,7 +125,14 @@ static void test_pattern(void **state)
 	err_freep(&e);
 	assert_int_equal(config_snapshot_pattern_valid("{date:%_M}-%d", &e), -EINVAL);
 	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("{date:%_j}", &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("-{date:%8A}", &e), -EINVAL);
+	err_freep(&e);
+	assert_int_equal(config_snapshot_pattern_valid("{date:%4B}%d", &e), -EINVAL);
+	err_freep(&e);
 	assert_int_equal(config_snapshot_pattern_valid("{date:%-d}-%d", &e), 0);
+	assert_int_equal(config_snapshot_pattern_valid("{date:%A-%B-%Y%m%d%H%M%S}", &e), 0);
 	assert_null(expand("a/%d", none));
 }
 
