@@ -21,11 +21,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The times snapshot patterns are validated at (2026-11-21 15:57:03, a Saturday in November,
- * and 2001-09-05 03:04:05, a Wednesday in September with single-digit fields), the first second
- * with ten-digit epoch seconds (2001-09-09 01:46:40, a Sunday) and the last of 2037. Earlier
- * dates are left out: no snapshot is taken before 2001, and there "%10s" pads with a blank. */
-static const int64_t pattern_times[] = {1795276623, 999659045, 1000000000, 2145916799};
+/* Dates to expand accepted snapshot patterns at, none of them one that the validator tries:
+ * every weekday, months with names of each length, days of the year and weeks with one to
+ * three digits, a leap day, hours from 0 to 23, the first second with ten-digit epoch seconds
+ * and the last of 2037. Earlier dates are left out: no snapshot is taken before 2001, and there
+ * "%10s" pads with a blank. */
+static const int64_t pattern_times[] = {1000000000, 1041844149, 1330516800, 1557032705,
+					1720137599, 1924905600, 2145916799};
 
 /* 0, or a refusal with `allowed` as its code (-EINVAL, or -ERANGE too) and a message. */
 static void check_refusal_of(int r, struct err **e, const char *what, bool range_ok)
@@ -120,8 +122,8 @@ static void check_snapshot_pattern(const char *s)
 
 static void check_expiry(const char *s)
 {
-	/* The validation time of the patterns serves as "now". */
-	const int64_t now = pattern_times[0];
+	/* "now": 2026-11-21 15:57:03. */
+	const int64_t now = 1795276623;
 	_cleanup_err_ struct err *e = NULL;
 	int64_t t = 0;
 	int r;
