@@ -555,14 +555,20 @@ static void db_freep(struct db **db)
 int db_open(const char *path, struct db **ret, struct err **err)
 {
 	_cleanup_(db_freep) struct db *db = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	int rc, r;
+	int fd, rc, r;
 
-	/* Create the file ourselves so that it is private from the start: it names every
-	 * instance and holds their config. */
+	/*
+	 * Create the file ourselves so that it is private from the start: it names every
+	 * instance and holds their config. The descriptor is closed before SQLite opens the file:
+	 * closing any descriptor of a file drops all the POSIX locks of the process on it,
+	 * SQLite's included, and another process that opens the database (an admin's sqlite3)
+	 * would then take this connection for gone, remove the WAL under it when it closes, and
+	 * leave it blind to its changes.
+	 */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return err_set_errno(err, -errno, "Cannot open database \"%s\"", path);
+	close(fd);
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return err_set(err, -ENOMEM, "Out of memory opening database \"%s\"", path);

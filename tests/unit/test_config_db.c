@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -720,6 +723,64 @@ static int64_t query_int(struct fixture *f, const char *sql)
 	return v;
 }
 
+/* Runs `sql` on the fixture's database from another process (this program run again with
+ * --other-process), as an admin's sqlite3 would; true when it succeeded. */
+static bool exec_other_process(struct fixture *f, const char *sql)
+{
+	char *argv[] = {"test_config_db", "--other-process", f->path, (char *)sql, NULL};
+	pid_t pid;
+	int status = 0;
+
+	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int other_process(const char *path, const char *sql)
+{
+	sqlite3 *conn = NULL;
+	char *msg = NULL;
+	int rc;
+
+	sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE, NULL);
+	sqlite3_busy_timeout(conn, 5000);
+	rc = sqlite3_exec(conn, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "%s: %s\n", sql, msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	sqlite3_close(conn);
+	return rc == SQLITE_OK ? 0 : 1;
+}
+
+/*
+ * Another process may open the database while cairnd runs (an admin's sqlite3, the crash tests).
+ * cairnd's connection must keep its locks meanwhile: closing any descriptor of the file drops
+ * the process' POSIX locks on it, and without them the other process takes cairnd's connection
+ * for gone: it checkpoints and removes the WAL when it closes, and cairnd no longer sees what it
+ * changes (here a trigger that it created and then dropped).
+ */
+static void test_other_process(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_free_ char *wal = str_printf("%s-wal", f->path);
+	struct db_instance got = {0};
+
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	assert_true(exec_other_process(f, "CREATE TRIGGER no_insert BEFORE INSERT ON instances"
+					  " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"));
+	assert_int_equal(access(wal, F_OK), 0);
+	check_err(&e, db_instance_insert(f->db, &(struct db_instance){.name = "c2"}, NULL, &e),
+		  -EIO, "injected failure");
+	assert_true(exec_other_process(f, "DROP TRIGGER no_insert;"
+					  " INSERT INTO instances (name) VALUES ('c3');"));
+	assert_int_equal(access(wal, F_OK), 0);
+	assert_int_equal(db_instance_insert(f->db, &(struct db_instance){.name = "c2"}, NULL, &e),
+			 0);
+	assert_int_equal(db_instance_get(f->db, "c3", &got, &e), 0);
+	db_instance_done(&got);
+}
+
 /* A database of schema version 2 (before schedule_state) is brought up to date on open, its
  * rows kept. */
 static void test_upgrade_from_v2(void **state)
@@ -1058,7 +1119,7 @@ static void test_threads(void **state)
 	db_instances_free(list, n);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
@@ -1071,6 +1132,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_process, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule_list, setup, teardown),
@@ -1078,5 +1140,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot_list_all_many, setup, teardown),
 	};
 
+	if (argc == 4 && strcmp(argv[1], "--other-process") == 0)
+		return other_process(argv[2], argv[3]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
