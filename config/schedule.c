@@ -303,11 +303,14 @@ static int parse_field(const struct parse_ctx *c, const char *text, uint64_t *re
 /* Fills the precomputed weekday masks of `e` from e->dows. */
 static void entry_finish(struct cron_entry *e)
 {
+	/* Day d falls on weekday (w + d - 1) % 7: each weekday of the set marks every 7th day. */
 	for (int w = 0; w < 7; w++) {
-		e->dow_days[w] = 0;
-		for (int d = 1; d <= 31; d++)
-			if (e->dows & (1u << ((w + d - 1) % 7)))
-				e->dow_days[w] |= 1u << d;
+		uint32_t days = 0;
+
+		for (int k = 0; k < 7; k++)
+			if (e->dows & (1u << ((w + k) % 7)))
+				days |= (UINT32_C(1) << (k + 1)) * 0x10204081u; /* k+1, k+8, ... */
+		e->dow_days[w] = days & 0xfffffffeu;
 	}
 }
 
