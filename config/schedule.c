@@ -691,8 +691,8 @@ int64_t config_schedule_next(const struct config_schedule *s, int64_t after)
 
 	if (!s || after >= SCHEDULE_TIME_MAX)
 		return 0;
-	/* The first whole minute strictly after `after`. */
-	from = after < 0 ? 0 : (after / 60 + 1) * 60;
+	/* The first whole minute strictly after `after`, past the epoch (which reads as none). */
+	from = after < 0 ? 60 : (after / 60 + 1) * 60;
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t t = entry_next(&s->entries[i], from);
 

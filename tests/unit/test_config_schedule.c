@@ -488,7 +488,8 @@ static void test_calendar_edges(void **state)
 	assert_int_equal(config_schedule_next(s, utc(9999, 12, 31, 23, 59)), 0);
 	assert_int_equal(config_schedule_next(s, INT64_MAX), 0);
 	assert_int_equal(config_schedule_next(s, 59), 60);
-	assert_int_equal(config_schedule_next(s, -100000), 0); /* the epoch reads as none */
+	assert_int_equal(config_schedule_next(s, -100000), 60); /* the epoch reads as none */
+	assert_int_equal(config_schedule_prev(s, 59, 0), 0);
 	assert_int_equal(config_schedule_prev(s, -1, INT64_MIN), 0);
 	assert_int_equal(config_schedule_prev(s, INT64_MAX, 0), utc(9999, 12, 31, 23, 59));
 	assert_int_equal(config_schedule_prev(s, 100, 200), 0);
