@@ -63,13 +63,13 @@ static int policy_load(const struct kvlist *config, struct policy *ret, struct e
 	int r;
 
 	if (retention && *retention) {
-		_cleanup_err_ struct err *e = NULL;
-
-		r = config_retention_parse(retention, &p.retention, &e);
-		if (r < 0)
-			return err_set(err, r,
-				       "Invalid value \"%s\" for \"snapshots.retention\": %s",
-				       retention, err_msg(e, r));
+		/* A bad value gets the message `config set` would have given. */
+		if (config_retention_parse(retention, &p.retention, NULL) < 0) {
+			r = config_key_validate("snapshots.retention", retention, err);
+			return err_set(err, r < 0 ? r : -EINVAL,
+				       "Invalid value \"%s\" for \"snapshots.retention\"",
+				       retention);
+		}
 		p.has_retention = true;
 	}
 	r = read_count(config, "snapshots.limit", -1, &p.limit, err);

@@ -154,7 +154,9 @@ static void test_prune_basic(void **state)
 	e = NULL;
 	config_of(&config, "snapshots.retention", "7 days", NULL);
 	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, d, &e), -EINVAL);
-	assert_non_null(strstr(e->msg, "\"snapshots.retention\""));
+	assert_string_equal(e->msg, "Invalid value \"7 days\" for \"snapshots.retention\": term 1 "
+				    "\"7\": the unit must be one of H d w m y (hours, days, weeks, "
+				    "months, years)");
 	err_free(e);
 	e = NULL;
 	config_of(&config, "snapshots.retention.min", "-2", NULL);
