@@ -249,6 +249,7 @@ void instance_idmap_volume_access(uint32_t uid_base, uid_t *ret_uid, gid_t *ret_
 int instance_idmap_gate_volume(const char *path, uint32_t uid_base, struct err **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;
@@ -256,6 +257,13 @@ int instance_idmap_gate_volume(const char *path, uint32_t uid_base, struct err *
 	instance_idmap_volume_access(uid_base, &uid, &gid, &mode);
 	if (fd < 0)
 		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	/* Already right: touch nothing. A chown or chmod to the same values still writes the inode,
+	 * and on btrfs that moves the volume's generation, so an onchange schedule would see a
+	 * change at every start and every daemon restart. */
+	if (fstat(fd, &st) < 0)
+		return err_set_errno(err, -errno, "Failed to read \"%s\"", path);
+	if (st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == mode)
+		return 0;
 	/* Closing to root: owner first; opening to the container's root: mode first. Either way
 	 * the directory is never open to more than before or after. */
 	if (uid != 0 && fchmod(fd, mode) < 0)

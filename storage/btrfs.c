@@ -200,8 +200,13 @@ static int mount_device(const struct storage_pool *pool, const char *dev, struct
 	 * setuid file of an image or a container is kept from host users by the directories
 	 * instead: image volumes and snapshot directories are 0700 root, an instance's volume is
 	 * passable only by its own root uid (see storage/storage.h).
+	 *
+	 * noatime: with atimes, merely reading a file or listing a directory of a volume after a
+	 * snapshot writes its inode, so the volume and its snapshots stop sharing metadata and its
+	 * generation moves although nothing changed (snapshots.schedule.onchange would never
+	 * skip). btrfs setups with snapshots mount noatime for the same reason.
 	 */
-	if (mount(dev, pool->mount_path, "btrfs", 0, "user_subvol_rm_allowed") < 0)
+	if (mount(dev, pool->mount_path, "btrfs", MS_NOATIME, "user_subvol_rm_allowed") < 0)
 		return err_set_errno(err, -errno,
 				     "Failed to mount \"%s\" at \"%s\" for pool \"%s\"", dev,
 				     pool->mount_path, pool->name);
