@@ -306,6 +306,8 @@ int cli_cmd_snapshot_delete(struct cli_ctx *ctx, const struct cli_args *args, st
 int cli_cmd_snapshot_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_auto(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_snapshot_prune(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 

@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "config/keys.h"
 #include "config/names.h"
 #include "config/snaprules.h"
 
@@ -122,9 +123,10 @@ static int get_snapshots(struct cli_ctx *ctx, const char *instance, json_object 
 
 int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	static const char *const headers[] = {"NAME", "TAKEN AT", "EXPIRES AT", "STATEFUL", "SIZE"};
+	static const char *const headers[] = {"NAME", "TAKEN AT", "EXPIRES AT",
+					      "TYPE", "STATEFUL", "SIZE"};
 	_cleanup_json_ json_object *list = NULL;
-	struct cli_table t = {.ncols = 5, .headers = headers};
+	struct cli_table t = {.ncols = 6, .headers = headers};
 	enum cli_format fmt;
 	int r;
 
@@ -147,7 +149,7 @@ int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, stru
 		_cleanup_free_ char *expires = cli_format_time(api_get_string(s, "expires_at"));
 		long long size = api_get_int(s, "size", -1);
 		_cleanup_free_ char *size_s = size >= 0 ? format_size((uint64_t)size) : strdup("-");
-		const char *cells[5];
+		const char *cells[6];
 
 		if (!size_s) {
 			r = -ENOMEM;
@@ -156,8 +158,9 @@ int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, stru
 		cells[0] = name ? name : "";
 		cells[1] = taken ? taken : "";
 		cells[2] = expires ? expires : "";
-		cells[3] = api_get_bool(s, "stateful", false) ? "YES" : "NO";
-		cells[4] = size_s;
+		cells[3] = api_get_bool(s, "scheduled", false) ? "scheduled" : "manual";
+		cells[4] = api_get_bool(s, "stateful", false) ? "YES" : "NO";
+		cells[5] = size_s;
 		r = cli_table_add(&t, cells);
 	}
 	if (r < 0) {
@@ -347,4 +350,181 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	if (r < 0)
 		return r;
 	return cli_client_query(c, "POST", "/1.0/instances", body, NULL, err);
+}
+
+/*
+ * The body of POST /1.0/snapshots/{auto,prune}: the instances named, or none for --all (one
+ * or the other is required, so a bare `cairn snapshot prune` never touches every instance).
+ */
+static int policy_body(const struct cli_args *args, json_object **ret, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	json_object *names = json_object_new_array();
+	bool all = cli_flag_bool(args, "all");
+
+	if (!body || !names) {
+		json_object_put(names);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	json_object_object_add(body, "instances", names);
+	if (all && args->argc > 0)
+		return err_set(err, -EINVAL, "Name instances or pass --all, not both");
+	if (!all && args->argc == 0)
+		return err_set(err, -EINVAL, "Name at least one instance, or pass --all");
+	for (size_t i = 0; i < args->argc; i++)
+		json_object_array_add(names, json_object_new_string(args->argv[i]));
+	*ret = steal_pointer(&body);
+	return 0;
+}
+
+/* Prints the errors of a policy report to stderr; -EIO when there was one. */
+static int report_errors(json_object *report, struct err **err)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < json_object_array_length(report); i++) {
+		json_object *o = json_object_array_get_idx(report, i);
+		const char *e = api_get_string(o, "error");
+
+		if (!e || !*e)
+			continue;
+		fprintf(stderr, "Error: %s: %s\n", api_get_string(o, "instance"), e);
+		r = -EIO;
+	}
+	return r < 0 ? err_set(err, r, "Some instances failed") : 0;
+}
+
+static int policy_query(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+			json_object **ret_report, struct err **err)
+{
+	_cleanup_json_ json_object *body = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = policy_body(args, &body, err);
+	if (r < 0)
+		return r;
+	if (str_startswith(path, "/1.0/snapshots/prune")) {
+		char *const *pairs = cli_flag_list(args, "config");
+		json_object *config = json_object_new_object();
+
+		json_object_object_add(body, "dry_run",
+				       json_object_new_boolean(cli_flag_bool(args, "dry-run")));
+		json_object_object_add(body, "config", config);
+		if (pairs && *pairs && !cli_flag_bool(args, "dry-run"))
+			return err_set(
+			    err, -EINVAL,
+			    "-c tries a rule in a dry run only: add --dry-run, or set the "
+			    "key with cairn config set");
+		for (char *const *p = pairs; p && *p; p++) {
+			const char *eq = strchr(*p, '=');
+			_cleanup_free_ char *key = eq ? strndup(*p, (size_t)(eq - *p)) : NULL;
+
+			if (!eq || eq == *p)
+				return err_set(err, -EINVAL, "Bad key=value pair: \"%s\"", *p);
+			if (!key)
+				return err_set(err, -ENOMEM, "Out of memory");
+			r = config_key_validate(key, eq + 1, err);
+			if (r < 0)
+				return r;
+			json_object_object_add(config, key, json_object_new_string(eq + 1));
+		}
+	}
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "POST", path, body, ret_report, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(*ret_report, json_type_array))
+		return err_set(err, -EPROTO,
+			       "Invalid answer from cairnd: the report is not a list");
+	return 0;
+}
+
+int cli_cmd_snapshot_auto(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *report = NULL;
+	int r;
+
+	r = policy_query(ctx, args, "/1.0/snapshots/auto", &report, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(report); i++) {
+		json_object *o = json_object_array_get_idx(report, i);
+		const char *inst = api_get_string(o, "instance");
+		const char *created = api_get_string(o, "created");
+		const char *skipped = api_get_string(o, "skipped");
+		json_object *snaps = NULL;
+
+		if (created)
+			fprintf(ctx->out, "Created snapshot \"%s\" of \"%s\"\n", created, inst);
+		else if (skipped)
+			fprintf(ctx->out, "Skipped \"%s\": %s\n", inst, skipped);
+		if (!json_object_object_get_ex(o, "snapshots", &snaps))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(snaps); k++) {
+			json_object *sn = json_object_array_get_idx(snaps, k);
+
+			if (api_get_bool(sn, "deleted", false))
+				fprintf(ctx->out, "Deleted snapshot \"%s\" of \"%s\": %s\n",
+					api_get_string(sn, "name"), inst,
+					api_get_string(sn, "reason"));
+		}
+	}
+	return report_errors(report, err);
+}
+
+int cli_cmd_snapshot_prune(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	static const char *const headers[] = {"INSTANCE", "SNAPSHOT", "TYPE", "ACTION", "REASON"};
+	_cleanup_json_ json_object *report = NULL;
+	struct cli_table t = {.ncols = 5, .headers = headers};
+	bool dry_run = cli_flag_bool(args, "dry-run");
+	enum cli_format fmt;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	if (r < 0)
+		return r;
+	r = policy_query(ctx, args, "/1.0/snapshots/prune", &report, err);
+	if (r < 0)
+		return r;
+	if (fmt == CLI_FORMAT_JSON) {
+		cli_render_json(ctx->out, report);
+		return report_errors(report, err);
+	}
+	if (fmt == CLI_FORMAT_YAML) {
+		r = cli_render_yaml(ctx->out, report, err);
+		return r < 0 ? r : report_errors(report, err);
+	}
+	for (size_t i = 0; i < json_object_array_length(report) && r >= 0; i++) {
+		json_object *o = json_object_array_get_idx(report, i);
+		json_object *snaps = NULL;
+
+		if (!json_object_object_get_ex(o, "snapshots", &snaps))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(snaps) && r >= 0; k++) {
+			json_object *sn = json_object_array_get_idx(snaps, k);
+			bool del = strcmp(api_get_string(sn, "verdict") ?: "", "delete") == 0;
+			const char *cells[5] = {
+			    api_get_string(o, "instance") ?: "",
+			    api_get_string(sn, "name") ?: "",
+			    api_get_bool(sn, "scheduled", false) ? "scheduled" : "manual",
+			    dry_run ? (del ? "delete" : "keep")
+				    : (api_get_bool(sn, "deleted", false) ? "deleted" : "kept"),
+			    api_get_string(sn, "reason") ?: "",
+			};
+
+			r = cli_table_add(&t, cells);
+		}
+	}
+	if (r < 0) {
+		cli_table_done(&t);
+		return err_set(err, r, "Out of memory");
+	}
+	/* In the order the daemon sends them: by instance, oldest snapshot first. */
+	cli_table_render(ctx->out, &t, fmt);
+	cli_table_done(&t);
+	return report_errors(report, err);
 }

@@ -88,7 +88,7 @@ int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struc
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ char *res_path = NULL;
 	struct cli_client *c = NULL;
-	json_object *info, *space = NULL;
+	json_object *info, *space = NULL, *snaps = NULL;
 	const char *s;
 	int r;
 
@@ -124,6 +124,14 @@ int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struc
 	json_object_object_add(info, "name", json_object_new_string(s ? s : args->argv[0]));
 	json_object_object_add(info, "space used", size_string(api_get_int(space, "used", 0)));
 	json_object_object_add(info, "total space", size_string(api_get_int(space, "total", 0)));
+	if (json_object_object_get_ex(res, "snapshots", &snaps)) {
+		long long held = api_get_int(snaps, "exclusive", -1);
+
+		json_object_object_add(info, "snapshots",
+				       json_object_new_int64(api_get_int(snaps, "count", 0)));
+		if (held >= 0)
+			json_object_object_add(info, "held by snapshots alone", size_string(held));
+	}
 	json_object_object_add(view, "used by", used_by_view(pool));
 	return cli_render_yaml(ctx->out, view, err);
 }

@@ -73,6 +73,20 @@ static const struct cli_flag snapshot_create_flags[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cli_flag snapshot_auto_flags[] = {
+    {"all", 0, CLI_FLAG_BOOL, NULL, "Every instance"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag snapshot_prune_flags[] = {
+    {"all", 0, CLI_FLAG_BOOL, NULL, "Every instance"},
+    {"dry-run", 0, CLI_FLAG_BOOL, NULL, "Say what would be deleted and why; delete nothing"},
+    {"config", 'c', CLI_FLAG_LIST, "KEY=VALUE",
+     "With --dry-run: a snapshots.* rule to try in place of the instance's own"},
+    {"format", 'f', CLI_FLAG_STRING, "FORMAT", "Format (csv|json|table|yaml)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cli_flag restore_flags[] = {
     {"diskonly", 0, CLI_FLAG_BOOL, NULL, "Restore the disk only, keep the current config"},
     {NULL, 0, 0, NULL, NULL},
@@ -174,6 +188,11 @@ static const struct cli_command snapshot_commands[] = {
      cli_cmd_snapshot_show, CLI_COMPLETE_INSTANCE},
     {"expiry", NULL, NULL, "NAME SNAPSHOT EXPR|DATE|never", "Change when a snapshot expires", 3, 3,
      NULL, cli_cmd_snapshot_expiry, CLI_COMPLETE_INSTANCE},
+    {"auto", NULL, NULL, "NAME...|--all", "Take a scheduled snapshot now, then prune", 0, -1,
+     snapshot_auto_flags, cli_cmd_snapshot_auto, CLI_COMPLETE_INSTANCE},
+    {"prune", NULL, NULL, "NAME...|--all",
+     "Delete expired snapshots and those retention and the limit drop", 0, -1, snapshot_prune_flags,
+     cli_cmd_snapshot_prune, CLI_COMPLETE_INSTANCE},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 

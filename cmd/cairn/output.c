@@ -592,17 +592,72 @@ static int snapshot_cmp(const void *a, const void *b)
 	return name_cmp(a, b);
 }
 
-static void render_snapshots(FILE *out, json_object *snapshots)
+/* A time of the schedule summary ("" for none) as cairn shows times, or NULL. */
+static char *schedule_time(json_object *policy, const char *key)
 {
-	_cleanup_free_ json_object **v = NULL;
-	size_t n;
+	const char *t = api_get_string(policy, key);
 
-	if (!snapshots || !json_object_is_type(snapshots, json_type_array))
-		return;
-	n = json_object_array_length(snapshots);
+	return t && *t ? cli_format_time(t) : NULL;
+}
+
+/*
+ * The policy lines at the top of the snapshot section: the schedule and its next slot, the last
+ * scheduled snapshot, a failed or skipped slot, and what the snapshots hold on their own.
+ */
+static void render_schedule(FILE *out, json_object *policy, json_object **v, size_t n)
+{
+	const char *sched = api_get_string(policy, "schedule");
+	const char *last = api_get_string(policy, "last_snapshot");
+	const char *error = api_get_string(policy, "last_error");
+	const char *skip = api_get_string(policy, "last_skip");
+	_cleanup_free_ char *next = schedule_time(policy, "next_slot");
+	_cleanup_free_ char *slot = schedule_time(policy, "last_slot");
+	_cleanup_free_ char *failed = schedule_time(policy, "failed_slot");
+	_cleanup_free_ char *held = NULL;
+	uint64_t bytes = 0;
+	size_t scheduled = 0;
+	bool sized = false;
+
+	if (sched && *sched)
+		fprintf(out, "  Schedule: %s%s%s%s\n", sched, next ? " (next at " : "",
+			next ? next : "", next ? ")" : "");
+	if (last && *last)
+		fprintf(out, "  Last scheduled: %s%s%s%s\n", last, slot ? " (slot " : "",
+			slot ? slot : "", slot ? ")" : "");
+	if (failed)
+		fprintf(out, "  Failed slot: %s: %s\n", failed, error ? error : "");
+	else if (error && *error)
+		fprintf(out, "  Note: %s\n", error);
+	if (skip && *skip)
+		fprintf(out, "  Skipped slot: %s%s%s\n", slot ? slot : "", slot ? ": " : "", skip);
+	for (size_t i = 0; i < n; i++) {
+		long long size = api_get_int(v[i], "size", -1);
+
+		scheduled += api_get_bool(v[i], "scheduled", false);
+		if (size >= 0) {
+			bytes += (uint64_t)size;
+			sized = true;
+		}
+	}
 	if (n == 0)
 		return;
-	v = calloc(n, sizeof(json_object *));
+	held = sized ? format_size(bytes) : NULL;
+	fprintf(out, "  Count: %zu (%zu scheduled, %zu manual)%s%s%s\n", n, scheduled,
+		n - scheduled, held ? ", " : "", held ? held : "",
+		held ? " held by them alone" : "");
+}
+
+static void render_snapshots(FILE *out, json_object *snapshots, json_object *policy)
+{
+	_cleanup_free_ json_object **v = NULL;
+	const char *sched = api_get_string(policy, "schedule");
+	size_t n = 0;
+
+	if (snapshots && json_object_is_type(snapshots, json_type_array))
+		n = json_object_array_length(snapshots);
+	if (n == 0 && !(sched && *sched))
+		return;
+	v = calloc(n ? n : 1, sizeof(json_object *));
 	if (!v)
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -610,6 +665,8 @@ static void render_snapshots(FILE *out, json_object *snapshots)
 	qsort(v, n, sizeof(json_object *), snapshot_cmp);
 
 	fputs("\nSnapshots:\n", out);
+	if (policy)
+		render_schedule(out, policy, v, n);
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *taken = cli_format_time(api_get_string(v[i], "created_at"));
 		_cleanup_free_ char *expires = cli_format_time(api_get_string(v[i], "expires_at"));
@@ -630,6 +687,7 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 	_cleanup_free_ char *status = NULL;
 	_cleanup_free_ char *created = cli_format_time(api_get_string(inst, "created_at"));
 	_cleanup_free_ char *used = cli_format_time(api_get_string(inst, "last_used_at"));
+	json_object *policy = NULL;
 	const char *s;
 	bool running;
 	long long pid;
@@ -684,7 +742,8 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 			fprintf(out, "    CPU usage (in seconds): %lld\n", ns / 1000000000LL);
 		}
 	}
-	render_snapshots(out, snapshots);
+	json_object_object_get_ex(state, "snapshot_schedule", &policy);
+	render_snapshots(out, snapshots, policy);
 }
 
 static char *image_cell_alias(json_object *img)

@@ -8,6 +8,7 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -189,6 +190,7 @@ HANDLER(handle_instance_state_get)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	struct instance_state st = {0};
+	json_object *md;
 	int r;
 
 	r = instance_get(&d->env, req->params[0], &row, err);
@@ -197,7 +199,10 @@ HANDLER(handle_instance_state_get)
 	r = instance_state(&d->env, row.name, true, &st, err);
 	if (r < 0)
 		return r;
-	*ret_envelope = api_sync(state_to_json(&st));
+	md = state_to_json(&st);
+	/* cairn's own: what the snapshot scheduler did and will do (cairn info shows it). */
+	json_object_object_add(md, "snapshot_schedule", scheduler_instance_json(d, row.name));
+	*ret_envelope = api_sync(md);
 	return 200;
 }
 

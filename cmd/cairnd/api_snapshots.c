@@ -8,10 +8,13 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/kvlist.h"
 #include "common/util.h"
 #include "config/db.h"
+#include "config/keys.h"
 #include "config/snaprules.h"
 #include "instance/instance.h"
 #include "snapshots/snapshots.h"
@@ -185,6 +188,7 @@ static int run_create(struct daemon *d, void *data, json_object **ret_md, struct
 	r = snapshot_create(&d->env, job->instance, &opts, &name, err);
 	if (r < 0)
 		return r;
+	scheduler_wake(); /* it may expire before anything else does */
 	*ret_md = json_object_new_object();
 	json_object_object_add(*ret_md, "name", json_object_new_string(name));
 	return 0;
@@ -297,6 +301,8 @@ static int update_snapshot(struct daemon *d, struct request *req, struct err **e
 	if (r < 0)
 		return r;
 	r = snapshot_set_expiry(&d->env, req->params[0], req->params[1], t, err);
+	if (r >= 0)
+		scheduler_wake(); /* the nearest expiry may have moved */
 	daemon_release(d, req->params[0]);
 	return r;
 }
@@ -464,4 +470,73 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, bo
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
 	return start_job(d, "Copying instance", name, NULL, run_copy, job, ret_envelope, err);
+}
+
+/* POST /1.0/snapshots/auto and /1.0/snapshots/prune (cairn's own): {"instances": ["c1", ...]}
+ * (absent or empty: every instance), and for prune {"dry_run": true}. Answers the report of
+ * scheduler_run(). */
+static int policy_run(struct daemon *d, struct request *req, bool prune, json_object **ret_envelope,
+		      struct err **err)
+{
+	_cleanup_strv_ char **names = NULL;
+	_cleanup_kvlist_ struct kvlist overrides = {0};
+	json_object *list = NULL, *report = NULL;
+	bool dry_run = false;
+	int r;
+
+	if (req->body) {
+		if (json_object_object_get_ex(req->body, "instances", &list) && list &&
+		    !json_object_is_type(list, json_type_array))
+			return err_set(err, -EINVAL, "Field \"instances\" must be a list of names");
+		for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+			json_object *v = json_object_array_get_idx(list, i);
+
+			if (!json_object_is_type(v, json_type_string))
+				return err_set(err, -EINVAL,
+					       "Field \"instances\" must be a list of names");
+			if (strv_push(&names, json_object_get_string(v)) < 0)
+				return err_set(err, -ENOMEM, "Out of memory");
+		}
+		r = body_bool(req->body, "dry_run", &dry_run, err);
+		if (r < 0)
+			return r;
+		if (dry_run && !prune)
+			return err_set(err, -EINVAL, "\"dry_run\" is for prune only");
+		r = body_config(req->body, "config", &overrides, err);
+		if (r < 0)
+			return r;
+		if (overrides.n > 0 && !dry_run)
+			return err_set(
+			    err, -EINVAL,
+			    "\"config\" is for a dry run only: set the keys to keep them");
+		for (size_t i = 0; i < overrides.n; i++) {
+			if (!str_startswith(overrides.items[i].key, "snapshots."))
+				return err_set(err, -EINVAL,
+					       "A dry run reads snapshots.* keys only, not \"%s\"",
+					       overrides.items[i].key);
+			r = config_key_validate(overrides.items[i].key, overrides.items[i].value,
+						err);
+			if (r < 0)
+				return r;
+		}
+	}
+	r = scheduler_run(d,
+			  !prune    ? SCHEDULER_AUTO
+			  : dry_run ? SCHEDULER_PRUNE_DRY_RUN
+				    : SCHEDULER_PRUNE,
+			  names, &overrides, &report, err);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(report);
+	return 200;
+}
+
+HANDLER(handle_snapshots_auto)
+{
+	return policy_run(d, req, false, ret_envelope, err);
+}
+
+HANDLER(handle_snapshots_prune)
+{
+	return policy_run(d, req, true, ret_envelope, err);
 }

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "config/db.h"
+#include "snapshots/usage.h"
 #include "storage/storage.h"
 
 static json_object *pool_to_json(struct daemon *d, const struct storage_pool *pool)
@@ -88,7 +89,8 @@ HANDLER(handle_pool_resources)
 {
 	struct storage_pool *pool = instance_env_pool(&d->env, req->params[0]);
 	json_object *o, *space;
-	uint64_t used = 0, total = 0;
+	uint64_t used = 0, total = 0, snap_bytes = 0;
+	size_t snap_count = 0, snap_sized = 0;
 	int r;
 
 	if (!pool)
@@ -101,6 +103,18 @@ HANDLER(handle_pool_resources)
 	json_object_object_add(space, "used", json_object_new_int64((int64_t)used));
 	json_object_object_add(space, "total", json_object_new_int64((int64_t)total));
 	json_object_object_add(o, "space", space);
+	/* cairn's own: what the pool's snapshots hold alone, the capacity of its snapshot chains.
+	 */
+	if (snapshot_pool_usage(&d->env, pool->name, &snap_bytes, &snap_count, &snap_sized, NULL) >=
+	    0) {
+		json_object *snaps = json_object_new_object();
+
+		json_object_object_add(snaps, "count", json_object_new_int64((int64_t)snap_count));
+		json_object_object_add(snaps, "exclusive",
+				       snap_sized ? json_object_new_int64((int64_t)snap_bytes)
+						  : NULL);
+		json_object_object_add(o, "snapshots", snaps);
+	}
 	*ret_envelope = api_sync(o);
 	return 200;
 }

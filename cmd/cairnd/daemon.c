@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/cairnd/events.h"
+#include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -23,6 +24,17 @@
 /* The pools array never moves (request threads read it while a pool is added). */
 #define MAX_POOLS 64
 #define DEFAULT_POOL_SIZE (10ULL << 30)
+
+/* Every lifecycle change becomes an event; a start may make an @startup snapshot due, and a
+ * config change may move the scheduler's next deadline. */
+static void daemon_lifecycle(const char *action, const char *source)
+{
+	events_lifecycle(action, source);
+	if (strcmp(action, "instance-started") == 0 && str_startswith(source, "/1.0/instances/"))
+		scheduler_instance_started(source + strlen("/1.0/instances/"));
+	else if (strcmp(action, "instance-updated") == 0)
+		scheduler_wake();
+}
 
 int daemon_claim(struct daemon *d, const char *name, struct err **err)
 {
@@ -219,7 +231,7 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 		return err_wrap(err, r,
 				"Failed to set up the id range for unprivileged containers");
 	d->env.cairn_dir = d->dir;
-	d->env.lifecycle = events_lifecycle;
+	d->env.lifecycle = daemon_lifecycle;
 	d->env.self_exe = d->self_exe;
 	d->env.cgroup = instance_cgroup_detect();
 	d->env.host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);

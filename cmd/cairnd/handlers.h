@@ -40,6 +40,8 @@ HANDLER(handle_snapshot_get);
 HANDLER(handle_snapshot_put);
 HANDLER(handle_snapshot_post);
 HANDLER(handle_snapshot_delete);
+HANDLER(handle_snapshots_auto);
+HANDLER(handle_snapshots_prune);
 HANDLER(handle_images_list);
 HANDLER(handle_images_create);
 HANDLER(handle_aliases_list);

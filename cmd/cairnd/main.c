@@ -16,6 +16,7 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -217,6 +218,10 @@ static int run_daemon(int argc, char **argv)
 	}
 	log_info("cairnd %s serving on %s/unix.socket (group \"%s\")", VERSION, d.dir, group);
 	instance_autostart(&d.env);
+	/* After autostart, so that the catch-up pass sees the instances running that will run. */
+	r = scheduler_start(&d, &e);
+	if (r < 0)
+		log_error("The snapshot scheduler is off: %s", err_msg(e, r));
 
 	for (;;) {
 		struct timespec tick = {.tv_sec = 60};
@@ -227,6 +232,7 @@ static int run_daemon(int argc, char **argv)
 	}
 	log_info("Shutting down (instances keep running)");
 	events_shutdown();
+	scheduler_stop();
 	daemon_server_stop(&d);
 	operation_drain();
 	daemon_free_fields(&d);

@@ -37,6 +37,8 @@ static const struct route table[] = {
     {"PATCH", "/1.0/instances/{}/snapshots/{}", handle_snapshot_put, ROUTE_BODY_JSON},
     {"POST", "/1.0/instances/{}/snapshots/{}", handle_snapshot_post, ROUTE_BODY_JSON},
     {"DELETE", "/1.0/instances/{}/snapshots/{}", handle_snapshot_delete, ROUTE_BODY_NONE},
+    {"POST", "/1.0/snapshots/auto", handle_snapshots_auto, ROUTE_BODY_JSON},
+    {"POST", "/1.0/snapshots/prune", handle_snapshots_prune, ROUTE_BODY_JSON},
     {"GET", "/1.0/images", handle_images_list, ROUTE_BODY_NONE},
     {"POST", "/1.0/images", handle_images_create, ROUTE_BODY_FILE, spool_image},
     {"GET", "/1.0/images/aliases", handle_aliases_list, ROUTE_BODY_NONE},

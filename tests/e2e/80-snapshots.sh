@@ -84,8 +84,8 @@ check_eq "c1 still runs after the snapshot" "Running" "$(api_status c1)"
 
 # ---- list formats ----
 out=$(as_admin cairn snapshot list c1)
-check_match "table header" '\| +NAME +\| +TAKEN AT +\| +EXPIRES AT +\| +STATEFUL +\| +SIZE +\|' "$out"
-check_match "table row with a date, NO and a size" '\| v1 +\| [0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2} UTC +\| +\| NO +\| [0-9.]+[KMG]?i?B +\|' "$out"
+check_match "table header" '\| +NAME +\| +TAKEN AT +\| +EXPIRES AT +\| +TYPE +\| +STATEFUL +\| +SIZE +\|' "$out"
+check_match "table row with a date, manual, NO and a size" '\| v1 +\| [0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2} UTC +\| +\| manual +\| NO +\| [0-9.]+[KMG]?i?B +\|' "$out"
 out=$(as_admin cairn snapshot list c1 --format csv)
 check_match "csv starts with the name" '^snap0,[0-9]{4}/' "$out"
 out=$(as_admin cairn snapshot list c1 --format json)
