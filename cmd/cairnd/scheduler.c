@@ -395,12 +395,14 @@ static bool manual_fill_limit(const struct db_instance *row, const struct plan_s
 			      size_t n)
 {
 	const char *limit = kvlist_get(&row->config, "snapshots.limit");
-	unsigned long long max = limit && *limit ? strtoull(limit, NULL, 10) : 0;
 	size_t manual = 0;
 
+	if (!limit || !*limit)
+		return false;
 	for (size_t i = 0; i < n; i++)
 		manual += !snaps[i].scheduled;
-	return max > 0 && manual >= max;
+	/* 0 allows no snapshot at all, as for manual ones. */
+	return manual >= strtoull(limit, NULL, 10);
 }
 
 /*
