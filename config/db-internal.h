@@ -110,6 +110,10 @@ int dbq_pool_id(struct db *db, const char *name, int64_t *ret, struct err **err)
 int dbq_instance_id(struct db *db, const char *name, int64_t *ret, struct err **err);
 int dbq_image_id(struct db *db, const char *fingerprint, int64_t *ret, struct err **err);
 
+/* Replaces the config rows of the instance of id `id` (db_instances.c). */
+int dbq_instance_config_write(struct db *db, int64_t id, const struct kvlist *config,
+			      struct err **err);
+
 /* Inserts (owner, key, value) rows for every entry of `kv` with `sql`. */
 int dbq_insert_kv(struct db *db, const char *sql, int64_t owner, const struct kvlist *kv,
 		  struct err **err);

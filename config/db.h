@@ -104,8 +104,9 @@ struct db_schedule_state {
 
 /*
  * One entry of the journal of multi-step operations. `kind` says which ("snapshot-rename": a =
- * old name, b = new name; "snapshot-restore": a = snapshot, flags = disk only); the recovery pass
- * rolls each entry forward and then deletes it.
+ * old name, b = new name; "snapshot-restore": a = snapshot, flags = disk only). An entry lives
+ * from before the operation's first step until its last step is done (or, after a failure,
+ * until its steps are undone); the recovery pass rolls each entry it finds forward.
  */
 struct db_pending {
 	int64_t id;
@@ -224,14 +225,30 @@ int db_snapshot_list_all(struct db *db, struct db_snapshot_brief **ret, size_t *
 /* Frees what db_snapshot_list_all() returned; NULL accepted. */
 void db_snapshot_briefs_free(struct db_snapshot_brief *v);
 
-/* The journal. db_pending_add stores a new entry (p->id ignored) and its id in *ret_id (may be
+/*
+ * The journal. db_pending_add stores a new entry (p->id ignored) and its id in *ret_id (may be
  * NULL); db_pending_list returns every entry, oldest first (free with db_pendings_free);
- * db_pending_delete removes one (a missing one is fine). */
+ * db_pending_delete removes one (a missing one is fine): for an operation that failed and put
+ * back what it had done. An operation that succeeds removes its entry with its last step, in
+ * one transaction, through db_pending_finish_*, so that no entry is gone before its steps are
+ * done. Deleting an instance deletes its entries.
+ */
 void db_pending_done(struct db_pending *p);
 void db_pendings_free(struct db_pending *v, size_t n);
 int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, struct err **err);
 int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struct err **err);
 int db_pending_delete(struct db *db, int64_t id, struct err **err);
+/* The last step of a snapshot rename and the removal of its entry `id`, in one transaction:
+ * renames the row of snapshot `name` of `instance` to `new_name` (nothing when there is no row
+ * `name` any more: the step was done) and deletes the entry. -ENOENT for an unknown instance,
+ * -EEXIST when `new_name` is taken. */
+int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, const char *name,
+			     const char *new_name, struct err **err);
+/* The last step of a restore and the removal of its entry `id`, in one transaction: replaces
+ * the config of `instance` with `config` (unless NULL, for a disk-only restore) and deletes the
+ * entry. -ENOENT for an unknown instance. */
+int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
+			      const struct kvlist *config, struct err **err);
 
 /*
  * The snapshot scheduler's state of each instance (table schedule_state), keyed by the instance's

@@ -289,6 +289,20 @@ int db_instance_config_replace(struct db *db, const char *name, const struct kvl
 	return db_instance_update(db, name, config, NULL, err);
 }
 
+int dbq_instance_config_write(struct db *db, int64_t id, const struct kvlist *config,
+			      struct err **err)
+{
+	/* -ENOENT only says that the instance had no config yet. */
+	int r =
+	    dbq_change_rows(db, "DELETE FROM instance_config WHERE instance_id = ?", err, "i", id);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return dbq_insert_kv(
+	    db, "INSERT INTO instance_config (instance_id, key, value) VALUES (?, ?, ?)", id,
+	    config, err);
+}
+
 int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
 		       const char *description, struct err **err)
 {
@@ -309,13 +323,7 @@ int db_instance_update(struct db *db, const char *name, const struct kvlist *con
 		if (r < 0)
 			return instance_change(db, r, name, err);
 	}
-	/* -ENOENT only says that the instance had no config yet. */
-	r = dbq_change_rows(db, "DELETE FROM instance_config WHERE instance_id = ?", err, "i", id);
-	if (r < 0 && r != -ENOENT)
-		return err_wrap(err, r, "Cannot update the config of instance \"%s\"", name);
-	r = dbq_insert_kv(db,
-			  "INSERT INTO instance_config (instance_id, key, value) VALUES (?, ?, ?)",
-			  id, config, err);
+	r = dbq_instance_config_write(db, id, config, err);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot update the config of instance \"%s\"", name);
 	return dbq_txn_commit(&t, err);
@@ -324,9 +332,23 @@ int db_instance_update(struct db *db, const char *name, const struct kvlist *con
 int db_instance_delete(struct db *db, const char *name, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int r;
 
-	/* Config, snapshots and their config go with it (ON DELETE CASCADE). */
-	return instance_change(
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	/* Config, snapshots, their config and the scheduler's state go with it (ON DELETE
+	 * CASCADE). */
+	r = instance_change(
 	    db, dbq_change_rows(db, "DELETE FROM instances WHERE name = ?", err, "t", name), name,
 	    err);
+	if (r < 0)
+		return r;
+	/* So do its journal entries, which name it rather than refer to it: what they would
+	 * finish is gone, and a later instance of that name must not inherit them. */
+	r = dbq_change_rows(db, "DELETE FROM pending WHERE instance = ?", err, "t", name);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot delete instance \"%s\"", name);
+	return dbq_txn_commit(&t, err);
 }

@@ -89,3 +89,58 @@ int db_pending_delete(struct db *db, int64_t id, struct err **err)
 
 	return r == -ENOENT ? 0 : r;
 }
+
+int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, const char *name,
+			     const char *new_name, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int64_t iid;
+	int r;
+
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_id(db, instance, &iid, err);
+	if (r < 0)
+		return r;
+	/* -ENOENT: no row `name` any more, the row step was done before. */
+	r = dbq_change_rows(db, "UPDATE snapshots SET name = ? WHERE instance_id = ? AND name = ?",
+			    err, "tit", new_name, iid, name);
+	if (r == -EEXIST)
+		return err_set(err, r, "Snapshot \"%s\" of instance \"%s\" already exists",
+			       new_name, instance);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot rename snapshot \"%s\" of instance \"%s\"", name,
+				instance);
+	r = dbq_change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot finish the rename of snapshot \"%s\"", name);
+	return dbq_txn_commit(&t, err);
+}
+
+int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
+			      const struct kvlist *config, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int64_t iid;
+	int r;
+
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_id(db, instance, &iid, err);
+	if (r < 0)
+		return r;
+	if (config) {
+		r = dbq_instance_config_write(db, iid, config, err);
+		if (r < 0)
+			return err_wrap(err, r, "Cannot update the config of instance \"%s\"",
+					instance);
+	}
+	r = dbq_change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot finish the restore of instance \"%s\"", instance);
+	return dbq_txn_commit(&t, err);
+}

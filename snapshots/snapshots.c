@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cleanup.h"
 #include "common/crashpoint.h"
@@ -28,6 +29,8 @@ static void db_instance_donep(struct db_instance *i)
 }
 #define _cleanup_db_instance_ _cleanup_(db_instance_donep)
 #define _cleanup_db_snapshot_ _cleanup_(db_snapshot_done)
+
+static int finish_pending(const struct instance_env *env, const char *instance, struct err **err);
 
 void snapshot_infos_free(struct snapshot_info *v, size_t n)
 {
@@ -148,6 +151,9 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	r = load_instance(env, instance, &row, &pool, err);
 	if (r < 0)
 		return r;
+	r = finish_pending(env, instance, err);
+	if (r < 0)
+		return r;
 	if (opts->stateful) {
 		if (!config_get_bool(&row.config, "migration.stateful", false))
 			return err_set(err, -EINVAL,
@@ -260,6 +266,9 @@ int snapshot_delete(const struct instance_env *env, const char *instance, const 
 	r = load_instance(env, instance, &row, &pool, err);
 	if (r < 0)
 		return r;
+	r = finish_pending(env, instance, err);
+	if (r < 0)
+		return r;
 	r = load_snapshot(env, instance, name, &snap, err);
 	if (r < 0)
 		return r;
@@ -275,13 +284,15 @@ static bool on_disk(struct storage_pool *pool, const char *instance, const char 
 	       strv_contains(names, name);
 }
 
-/* The steps of a rename after its journal entry; each one is skipped when already done, so
- * recovery can run them again. */
+/*
+ * The steps of a rename after its journal entry `id`; each one is skipped when already done, so
+ * recovery can run them again. The last one, the row, is one transaction with the removal of
+ * the entry (db_pending_finish_rename), so the entry is gone exactly when the rename is done.
+ */
 static int rename_steps(const struct instance_env *env, struct storage_pool *pool,
 			const char *instance, const char *old_name, const char *new_name,
-			struct err **err)
+			int64_t id, struct err **err)
 {
-	_cleanup_db_snapshot_ struct db_snapshot probe = {0};
 	int r;
 
 	if (on_disk(pool, instance, old_name) && !on_disk(pool, instance, new_name)) {
@@ -290,9 +301,30 @@ static int rename_steps(const struct instance_env *env, struct storage_pool *poo
 			return r;
 	}
 	crashpoint("snapshot-rename-after-disk");
-	if (db_snapshot_get(env->db, instance, old_name, &probe, NULL) >= 0)
-		return db_snapshot_rename(env->db, instance, old_name, new_name, err);
-	return 0;
+	return db_pending_finish_rename(env->db, id, instance, old_name, new_name, err);
+}
+
+/*
+ * Puts back a rename whose steps failed, then removes its entry `id`. The row was not renamed
+ * (that step and the entry's removal are one transaction); the subvolume may have been. When
+ * it cannot be put back, or when the disk cannot even be read, the entry stays (false): the
+ * subvolume then has the new name and the row the old one, and only the entry keeps recovery from
+ * taking the subvolume for an orphan. Recovery (or the next snapshot operation on the instance)
+ * then finishes the rename instead.
+ */
+static bool rename_undo(const struct instance_env *env, struct storage_pool *pool,
+			const char *instance, const char *old_name, const char *new_name,
+			int64_t id)
+{
+	_cleanup_strv_ char **names = NULL;
+
+	if (instance_disk_snapshots(pool, instance, &names, NULL) < 0)
+		return false;
+	if (strv_contains(names, new_name) && !strv_contains(names, old_name) &&
+	    storage_snapshot_rename(pool, instance, new_name, old_name, NULL) < 0)
+		return false;
+	db_pending_delete(env->db, id, NULL);
+	return true;
 }
 
 int snapshot_rename(const struct instance_env *env, const char *instance, const char *old_name,
@@ -309,6 +341,9 @@ int snapshot_rename(const struct instance_env *env, const char *instance, const 
 	if (r < 0)
 		return r;
 	r = config_snapshot_name_valid(new_name, err);
+	if (r < 0)
+		return r;
+	r = finish_pending(env, instance, err);
 	if (r < 0)
 		return r;
 	r = load_snapshot(env, instance, old_name, &snap, err);
@@ -328,16 +363,13 @@ int snapshot_rename(const struct instance_env *env, const char *instance, const 
 	if (r < 0)
 		return r;
 	crashpoint("snapshot-rename-after-journal");
-	r = rename_steps(env, pool, instance, old_name, new_name, err);
-	if (r < 0) {
-		/* Nothing is half done: the disk step undoes itself on failure and the row step
-		 * is one transaction. Put the disk back if only the row failed. */
-		if (on_disk(pool, instance, new_name) && !on_disk(pool, instance, old_name))
-			storage_snapshot_rename(pool, instance, new_name, old_name, NULL);
-		db_pending_delete(env->db, id, NULL);
-		return r;
-	}
-	return db_pending_delete(env->db, id, err);
+	r = rename_steps(env, pool, instance, old_name, new_name, id, err);
+	if (r < 0 && !rename_undo(env, pool, instance, old_name, new_name, id))
+		return err_wrap(err, r,
+				"The rename of snapshot \"%s\" of instance \"%s\" is left to be "
+				"finished later",
+				old_name, instance);
+	return r;
 }
 
 /*
@@ -369,6 +401,8 @@ struct restore_change {
 	const char *instance;
 	const struct kvlist *config; /* the restored config; NULL keeps the row's (disk only) */
 	const char *backup;	     /* text of the restored volume's backup.yaml */
+	int64_t pending_id;	     /* the restore's journal entry */
+	bool swapped;		     /* the restored tree was swapped in (commit ran) */
 };
 
 /* Before the swap: the restored tree gets the backup.yaml of the restored instance, so that the
@@ -383,40 +417,65 @@ static int restore_prepare(const char *path, void *data, struct err **err)
 	return file_write_atomic(file, c->backup, strlen(c->backup), 0600, err);
 }
 
-/* After the swap: the config. A failure here swaps the old volume back. */
+/* After the swap, the last step: the config, and the removal of the journal entry in the same
+ * transaction. A failure here swaps the old volume back. */
 static int restore_commit(void *data, struct err **err)
 {
-	const struct restore_change *c = data;
+	struct restore_change *c = data;
 
+	c->swapped = true;
 	crashpoint("snapshot-restore-after-swap");
-	if (!c->config)
-		return 0;
-	return db_instance_config_replace(c->env->db, c->instance, c->config, err);
+	return db_pending_finish_restore(c->env->db, c->pending_id, c->instance, c->config, err);
+}
+
+/* The identity of a volume's root, to tell after a failed restore which tree is in place. */
+struct vol_id {
+	dev_t dev;
+	ino_t ino;
+	bool valid;
+};
+
+static struct vol_id volume_id(struct storage_pool *pool, const char *instance)
+{
+	_cleanup_free_ char *path = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, instance);
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return (struct vol_id){0};
+	return (struct vol_id){.dev = st.st_dev, .ino = st.st_ino, .valid = true};
 }
 
 /*
- * The steps of a restore after its journal entry. Everything is computed first; then the
+ * The steps of a restore after its journal entry `id`. Everything is computed first; then the
  * snapshot is cloned beside the volume, given its backup.yaml, swapped in, and the config
- * committed, so that a failure at any step leaves volume, config and backup.yaml as they were.
- * Running them twice gives the same result (the snapshot is read-only), which is what recovery
- * relies on.
+ * committed with the removal of the entry, so that the entry is gone exactly when the restore
+ * is done. Running them twice gives the same result (the snapshot is read-only), which is what
+ * recovery relies on.
+ *
+ * On failure, *ret_kept_old says whether the old volume is still (or again) in place, so that
+ * nothing changed: the storage layer swaps it back when the commit fails, but that swap can
+ * fail too, and then the restored tree stays in place with the old config. The identity of the
+ * volume's root (a btrfs subvolume's device, a directory's inode) tells which tree is there.
  */
 static int restore_steps(const struct instance_env *env, struct storage_pool *pool,
-			 const char *instance, const char *name, bool disk_only, struct err **err)
+			 const char *instance, const char *name, bool disk_only, int64_t id,
+			 bool *ret_kept_old, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	_cleanup_kvlist_ struct kvlist config = {0};
 	_cleanup_free_ char *backup = NULL;
-	struct restore_change change = {.env = env, .instance = instance};
+	struct restore_change change = {.env = env, .instance = instance, .pending_id = id};
 	struct storage_restore_hooks hooks = {
 	    .prepare = restore_prepare,
 	    .commit = restore_commit,
 	    .data = &change,
 	};
 	struct db_instance restored;
+	struct vol_id before, after;
 	int r;
 
+	*ret_kept_old = true;
 	r = db_instance_get(env->db, instance, &row, err);
 	if (r < 0)
 		return r;
@@ -434,7 +493,14 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 	if (r < 0)
 		return r;
 	change.backup = backup;
-	return storage_snapshot_restore_with(pool, instance, name, &hooks, err);
+	before = volume_id(pool, instance);
+	r = storage_snapshot_restore_with(pool, instance, name, &hooks, err);
+	if (r < 0 && change.swapped) {
+		after = volume_id(pool, instance);
+		*ret_kept_old = before.valid && after.valid && before.dev == after.dev &&
+				before.ino == after.ino;
+	}
+	return r;
 }
 
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
@@ -444,7 +510,7 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	struct storage_pool *pool = NULL;
 	struct db_pending p = {0};
-	bool was_running;
+	bool was_running, kept_old = true;
 	int64_t id = 0;
 	int r;
 
@@ -478,15 +544,25 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 	p.a = (char *)name;
 	p.b = (char *)"";
 	p.flags = disk_only;
-	r = db_pending_add(env->db, &p, &id, err);
+	/* Stopped now: an unfinished restore of this instance can be finished first. */
+	r = finish_pending(env, instance, err);
+	if (r >= 0)
+		r = db_pending_add(env->db, &p, &id, err);
 	if (r >= 0) {
 		crashpoint("snapshot-restore-after-journal");
-		r = restore_steps(env, pool, instance, name, disk_only, err);
-		/* A failed restore changed nothing (restore_steps() undoes the swap when the config
-		 * cannot follow): forget the entry rather than retry at the next start. */
-		db_pending_delete(env->db, id, NULL);
+		r = restore_steps(env, pool, instance, name, disk_only, id, &kept_old, err);
+		/* A failure that left the old volume in place changed nothing: the entry goes.
+		 * Otherwise the restored tree is in place without its config, and the entry stays
+		 * for recovery to finish the restore (the instance is not started half restored).
+		 */
+		if (r < 0 && kept_old)
+			db_pending_delete(env->db, id, NULL);
+		else if (r < 0)
+			r = err_wrap(err, r,
+				     "The restore of instance \"%s\" is left to be finished later",
+				     instance);
 	}
-	if (was_running) {
+	if (was_running && kept_old) {
 		_cleanup_err_ struct err *e = NULL;
 		int s = instance_start(env, instance, r < 0 ? &e : err);
 
@@ -581,33 +657,94 @@ int snapshot_set_expiry(const struct instance_env *env, const char *instance, co
 	return db_snapshot_set_expiry(env->db, instance, name, expires_at, err);
 }
 
-/* ---- recovery ---- */
+/* ---- the journal's leftovers, and recovery ---- */
 
-static int recover_pending(const struct instance_env *env, const struct db_pending *p,
-			   struct err **err)
+/*
+ * Rolls journal entry `p` forward; the entry goes with its last step (see rename_steps() and
+ * restore_steps()). An entry that can never be finished, because its instance or its snapshot
+ * is gone, is dropped. A restore is finished only on a stopped instance: swapping the volume
+ * of a running container would pull its files away under it. On failure the entry stays.
+ */
+static int finish_entry(const struct instance_env *env, const struct db_pending *p,
+			struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	struct storage_pool *pool = NULL;
+	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	_cleanup_err_ struct err *e = NULL;
+	struct storage_pool *pool = NULL;
+	bool kept_old;
+	int r;
 
-	if (load_instance(env, p->instance, &row, &pool, &e) < 0) {
-		log_info("Dropping the unfinished %s of instance \"%s\": %s", p->kind, p->instance,
-			 err_msg(e, -ENOENT));
-		return 0;
+	if (strcmp(p->kind, PENDING_RENAME) != 0 && strcmp(p->kind, PENDING_RESTORE) != 0) {
+		log_warn("Unknown journal entry \"%s\" for instance \"%s\", dropping it", p->kind,
+			 p->instance);
+		return db_pending_delete(env->db, p->id, err);
 	}
+	r = instance_get(env, p->instance, &row, &e);
+	if (r == -ENOENT) {
+		log_info("Dropping the unfinished %s of instance \"%s\": the instance is gone",
+			 p->kind, p->instance);
+		return db_pending_delete(env->db, p->id, err);
+	}
+	if (r < 0)
+		return err_set(err, r, "%s", err_msg(e, r));
+	pool = instance_env_pool(env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
 	if (strcmp(p->kind, PENDING_RENAME) == 0) {
 		log_info("Finishing the rename of snapshot \"%s\" of instance \"%s\" to \"%s\"",
 			 p->a, p->instance, p->b);
-		return rename_steps(env, pool, p->instance, p->a, p->b, err);
+		return rename_steps(env, pool, p->instance, p->a, p->b, p->id, err);
 	}
-	if (strcmp(p->kind, PENDING_RESTORE) == 0) {
-		log_info("Finishing the restore of instance \"%s\" from snapshot \"%s\"",
+	r = db_snapshot_get(env->db, p->instance, p->a, &snap, NULL);
+	if (r == -ENOENT || (r >= 0 && snap.state != DB_ROW_READY)) {
+		log_info("Dropping the unfinished restore of instance \"%s\": snapshot \"%s\" is "
+			 "gone",
 			 p->instance, p->a);
-		return restore_steps(env, pool, p->instance, p->a, p->flags, err);
+		return db_pending_delete(env->db, p->id, err);
 	}
-	log_warn("Unknown journal entry \"%s\" for instance \"%s\", ignoring", p->kind,
-		 p->instance);
-	return 0;
+	if (is_running(env, p->instance))
+		return err_set(err, -EBUSY,
+			       "Instance \"%s\" is running: stop it to finish its restore from "
+			       "snapshot \"%s\"",
+			       p->instance, p->a);
+	log_info("Finishing the restore of instance \"%s\" from snapshot \"%s\"", p->instance,
+		 p->a);
+	return restore_steps(env, pool, p->instance, p->a, p->flags, p->id, &kept_old, err);
+}
+
+/*
+ * Before a snapshot operation on `instance` (claimed by the caller): finishes what an earlier
+ * operation on it left in the journal, so that no operation runs on a half renamed or half
+ * restored instance, or takes a name or a subvolume that an entry still owns. The error of the
+ * entry that cannot be finished otherwise.
+ */
+static int finish_pending(const struct instance_env *env, const char *instance, struct err **err)
+{
+	struct db_pending *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = db_pending_list(env->db, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (strcmp(v[i].instance, instance) != 0)
+			continue;
+		r = finish_entry(env, &v[i], err);
+		if (r < 0 && strcmp(v[i].kind, PENDING_RENAME) == 0)
+			r = err_wrap(err, r,
+				     "Cannot finish the earlier rename of snapshot \"%s\" of "
+				     "instance \"%s\" to \"%s\"",
+				     v[i].a, instance, v[i].b);
+		else if (r < 0)
+			r = err_wrap(err, r,
+				     "Cannot finish the earlier restore of instance \"%s\" from "
+				     "snapshot \"%s\"",
+				     instance, v[i].a);
+	}
+	db_pendings_free(v, n);
+	return r < 0 ? r : 0;
 }
 
 /* Snapshot rows that are not READY go with their subvolume; subvolumes without a READY row go. */
@@ -667,9 +804,10 @@ static int recover_instance(const struct instance_env *env, const struct db_inst
 	return 0;
 }
 
-/* containers-snapshots/<name>/ of instances that no longer exist on that pool. */
+/* containers-snapshots/<name>/ of instances that no longer exist on that pool, except those
+ * named by an unfinished journal entry (`held`). */
 static void recover_orphans(const struct instance_env *env, const struct db_instance *rows,
-			    size_t n)
+			    size_t n, char *const *held)
 {
 	for (size_t p = 0; p < env->n_pools; p++) {
 		struct storage_pool *pool = &env->pools[p];
@@ -692,7 +830,7 @@ static void recover_orphans(const struct instance_env *env, const struct db_inst
 				    strcmp(rows[i].name, names[v]) == 0 &&
 				    strcmp(rows[i].pool, pool->name) == 0)
 					owned = true;
-			if (owned)
+			if (owned || strv_contains(held, names[v]))
 				continue;
 			log_info(
 			    "Removing the snapshots of \"%s\" in pool \"%s\": no such instance",
@@ -706,24 +844,34 @@ static void recover_orphans(const struct instance_env *env, const struct db_inst
 
 int snapshot_recover(const struct instance_env *env, struct err **err)
 {
+	_cleanup_strv_ char **held = NULL;
 	struct db_pending *pending = NULL;
 	struct db_instance *rows = NULL;
 	size_t n_pending = 0, n = 0;
 	int r, first = 0;
 
+	/* The journal first: an entry goes only with its last step. One that cannot be finished
+	 * now stays, and so does everything of its instance: its subvolumes and rows are not what
+	 * they will be once the entry is finished (a renamed subvolume still has its old row), so
+	 * the sweeps below would take them for leftovers. */
 	r = db_pending_list(env->db, &pending, &n_pending, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_pending; i++) {
 		_cleanup_err_ struct err *e = NULL;
 
-		r = recover_pending(env, &pending[i], &e);
-		if (r < 0) {
-			log_error("Failed to finish the %s of instance \"%s\": %s", pending[i].kind,
-				  pending[i].instance, err_msg(e, r));
-			first = first ?: r;
+		r = finish_entry(env, &pending[i], &e);
+		if (r >= 0)
+			continue;
+		log_error(
+		    "Failed to finish the %s of instance \"%s\", keeping its snapshots as they "
+		    "are until it is: %s",
+		    pending[i].kind, pending[i].instance, err_msg(e, r));
+		if (!strv_contains(held, pending[i].instance) &&
+		    strv_push(&held, pending[i].instance) < 0) {
+			db_pendings_free(pending, n_pending);
+			return err_set(err, -ENOMEM, "Out of memory");
 		}
-		db_pending_delete(env->db, pending[i].id, NULL);
 	}
 	db_pendings_free(pending, n_pending);
 
@@ -733,7 +881,7 @@ int snapshot_recover(const struct instance_env *env, struct err **err)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_err_ struct err *e = NULL;
 
-		if (rows[i].state != DB_ROW_READY)
+		if (rows[i].state != DB_ROW_READY || strv_contains(held, rows[i].name))
 			continue;
 		r = recover_instance(env, &rows[i], &e);
 		if (r < 0) {
@@ -741,7 +889,7 @@ int snapshot_recover(const struct instance_env *env, struct err **err)
 			first = first ?: r;
 		}
 	}
-	recover_orphans(env, rows, n);
+	recover_orphans(env, rows, n, held);
 	db_instances_free(rows, n);
 	if (first < 0)
 		return err_set(err, first, "Recovery of some snapshots failed");

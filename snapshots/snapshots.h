@@ -7,10 +7,12 @@
  * Crash safety. A snapshot row is written CREATING before its subvolume exists and flipped to
  * READY after; a delete flips it to DELETING before anything is removed. Rename and restore take
  * several steps, so they write a journal entry (config/db.h, struct db_pending) before the first
- * and delete it after the last; snapshot_recover() rolls each entry forward. Until a restore's
- * swap the old volume is intact (storage_snapshot_restore_with() swaps a writable snapshot of the
- * snapshot, already holding its backup.yaml, in with one rename), and the swap is undone when the
- * config cannot follow.
+ * and remove it with the last (one transaction), or after a failure once its steps are undone;
+ * an entry that stays is rolled forward by snapshot_recover(), or by the next create, delete,
+ * rename or restore of that instance, which are refused while it cannot be finished. Until a
+ * restore's swap the old volume is intact (storage_snapshot_restore_with() swaps a writable
+ * snapshot of the snapshot, already holding its backup.yaml, in with one rename), and the swap is
+ * undone when the config cannot follow.
  *
  * The caller (the daemon) serialises operations per instance: every function here expects the
  * instance to be claimed, so no two of them run on one instance at once.
@@ -59,7 +61,10 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 int snapshot_delete(const struct instance_env *env, const char *instance, const char *name,
 		    struct err **err);
 
-/* Renames a snapshot. -ENOENT unknown, -EEXIST `new_name` taken, -EINVAL bad new name. */
+/* Renames a snapshot. -ENOENT unknown, -EEXIST `new_name` taken, -EINVAL bad new name. On
+ * failure nothing changed, unless the message says that the rename "is left to be finished
+ * later" (the subvolume could not be renamed back): then it is finished by the next snapshot
+ * operation on the instance or the next start. */
 int snapshot_rename(const struct instance_env *env, const char *instance, const char *old_name,
 		    const char *new_name, struct err **err);
 
@@ -67,9 +72,11 @@ int snapshot_rename(const struct instance_env *env, const char *instance, const 
  * Puts the instance's disk (and, unless `disk_only`, its config; volatile.* keys of the instance
  * stay) back to snapshot `name`. A running instance is stopped (cleanly, forced after 30 s),
  * restored and started again. Newer snapshots are kept. On failure nothing changed: disk,
- * config and backup.yaml are as they were (and a running instance is started again). -ENOENT for
- * an unknown instance or snapshot, else the errno of the step that failed (-ENOSPC for a full
- * pool).
+ * config and backup.yaml are as they were (and a running instance is started again), unless
+ * the message says that the restore "is left to be finished later" (the old volume could not be
+ * swapped back): then the instance stays stopped and the restore is finished by the next
+ * snapshot operation on it or the next start. -ENOENT for an unknown instance or snapshot, else
+ * the errno of the step that failed (-ENOSPC for a full pool).
  */
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
 		     bool disk_only, struct err **err);
@@ -90,8 +97,9 @@ int snapshot_set_expiry(const struct instance_env *env, const char *instance, co
 /*
  * After an unclean stop, and after instance_recover(): rolls the journal forward, removes
  * snapshot rows that are not READY with their subvolumes, subvolumes without a READY row, and
- * the snapshot directories of instances that no longer exist. Logs what it repairs; carries on
- * past each failure and returns the first.
+ * the snapshot directories of instances that no longer exist. An entry of the journal that
+ * cannot be finished now stays (logged, not a failure), and nothing of its instance is removed.
+ * Logs what it repairs; carries on past each failure and returns the first.
  */
 int snapshot_recover(const struct instance_env *env, struct err **err);
 

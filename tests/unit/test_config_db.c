@@ -112,6 +112,34 @@ static int64_t add_instance(struct db *db, const char *name, const char *pool, c
 	return id;
 }
 
+/* Runs `sql` on a second connection to the fixture's database (bulk loads, inspection). */
+static void exec_side(struct fixture *f, const char *sql)
+{
+	sqlite3 *conn = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(conn);
+}
+
+/* The one integer that `sql` gives, read on a second connection. */
+static int64_t query_int(struct fixture *f, const char *sql)
+{
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(conn);
+	return v;
+}
+
 static void test_open_schema(void **state)
 {
 	struct fixture *f = *state;
@@ -633,6 +661,86 @@ static void test_pending(void **state)
 	db_pendings_free(list, n);
 }
 
+/* The last step of a journaled operation and the removal of its entry happen together or not at
+ * all; an instance's entries go with it. */
+static void test_pending_finish(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0}, restored = {0};
+	struct db_pending p = {.kind = "snapshot-rename", .instance = "c1", .a = "old", .b = "new"};
+	struct db_snapshot s = {.instance = "c1", .name = "old", .state = DB_ROW_READY};
+	struct db_snapshot got = {0};
+	struct db_instance inst = {0};
+	int64_t id = 0;
+
+	assert_int_equal(kvlist_set(&cfg, "user.a", "1"), 0);
+	assert_int_equal(kvlist_set(&restored, "user.a", "snap"), 0);
+	assert_int_equal(kvlist_set(&restored, "user.b", "2"), 0);
+	add_instance(f->db, "c1", NULL, NULL, &cfg);
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+	s.name = "taken";
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+
+	/* A failing row step keeps the entry. */
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	check_err(&e, db_pending_finish_rename(f->db, id, "c1", "old", "taken", &e), -EEXIST,
+		  "Snapshot \"taken\" of instance \"c1\" already exists");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 1);
+	exec_side(f, "CREATE TRIGGER keep BEFORE DELETE ON pending"
+		     " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+	/* And a failing removal keeps the row as it was. */
+	check_err(&e, db_pending_finish_rename(f->db, id, "c1", "old", "new", &e), -EIO,
+		  "injected failure");
+	assert_int_equal(db_snapshot_get(f->db, "c1", "old", &got, &e), 0);
+	db_snapshot_done(&got);
+	exec_side(f, "DROP TRIGGER keep;");
+	assert_int_equal(db_pending_finish_rename(f->db, id, "c1", "old", "new", &e), 0);
+	assert_int_equal(db_snapshot_get(f->db, "c1", "new", &got, &e), 0);
+	db_snapshot_done(&got);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+	/* Run again (recovery after the row step was done): only the entry goes. */
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	assert_int_equal(db_pending_finish_rename(f->db, id, "c1", "old", "new", &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+	check_err(&e, db_pending_finish_rename(f->db, id, "c9", "old", "new", &e), -ENOENT,
+		  "Instance \"c9\" not found");
+
+	/* A restore: the config and the entry, or neither. */
+	p.kind = "snapshot-restore";
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	exec_side(f, "CREATE TRIGGER keep BEFORE DELETE ON pending"
+		     " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+	check_err(&e, db_pending_finish_restore(f->db, id, "c1", &restored, &e), -EIO,
+		  "injected failure");
+	assert_int_equal(db_instance_get(f->db, "c1", &inst, &e), 0);
+	assert_string_equal(kvlist_get(&inst.config, "user.a"), "1");
+	assert_int_equal(inst.config.n, 1);
+	db_instance_done(&inst);
+	exec_side(f, "DROP TRIGGER keep;");
+	assert_int_equal(db_pending_finish_restore(f->db, id, "c1", &restored, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &inst, &e), 0);
+	assert_string_equal(kvlist_get(&inst.config, "user.a"), "snap");
+	assert_string_equal(kvlist_get(&inst.config, "user.b"), "2");
+	db_instance_done(&inst);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+	/* Disk only: the config stays. */
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	assert_int_equal(db_pending_finish_restore(f->db, id, "c1", NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &inst, &e), 0);
+	assert_int_equal(inst.config.n, 2);
+	db_instance_done(&inst);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+
+	/* Deleting an instance deletes its entries, and no other's. */
+	assert_int_equal(db_pending_add(f->db, &p, NULL, &e), 0);
+	p.instance = "c2";
+	assert_int_equal(db_pending_add(f->db, &p, NULL, &e), 0);
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending WHERE instance = 'c1'"), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending WHERE instance = 'c2'"), 1);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -693,34 +801,6 @@ static void test_list_thousand(void **state)
 	printf("listing 1001 instances with 5000 config rows: %.2f ms\n", best);
 	if (best >= 10.0)
 		fail_msg("listing took %.2f ms, expected well under 10 ms", best);
-}
-
-/* Runs `sql` on a second connection to the fixture's database (bulk loads, inspection). */
-static void exec_side(struct fixture *f, const char *sql)
-{
-	sqlite3 *conn = NULL;
-	char *msg = NULL;
-
-	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-	sqlite3_close(conn);
-}
-
-/* The one integer that `sql` gives, read on a second connection. */
-static int64_t query_int(struct fixture *f, const char *sql)
-{
-	sqlite3 *conn = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(conn);
-	return v;
 }
 
 /* Runs `sql` on the fixture's database from another process (this program run again with
@@ -1133,6 +1213,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_list_thousand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_process, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_finish, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule_list, setup, teardown),
