@@ -30,6 +30,8 @@
 
 /* A busy instance (another operation holds it) is tried again this soon. */
 #define RETRY_SEC 5
+/* How long snapshot auto and prune wait for a busy instance before they report it. */
+#define CLAIM_WAIT_MS 10000
 
 static pthread_t thread;
 static bool thread_started;
@@ -597,6 +599,20 @@ static void timer_pass(struct daemon *d, int64_t now, bool first, int64_t *ret_n
 	db_instances_free(rows, n);
 }
 
+/* A request waits a little for the instance (the timer's pass holds it briefly) where the
+ * timer itself would try again at its next pass. */
+static int claim_waiting(struct daemon *d, const char *name, struct err **err)
+{
+	for (int i = 0;; i++) {
+		_cleanup_err_ struct err *e = NULL;
+		int r = daemon_claim(d, name, &e);
+
+		if (r != -EBUSY || i >= CLAIM_WAIT_MS / 50)
+			return r < 0 ? err_set(err, r, "%s", err_msg(e, r)) : r;
+		poll(NULL, 0, 50);
+	}
+}
+
 int scheduler_run(struct daemon *d, enum scheduler_mode mode, char *const *names,
 		  const struct kvlist *overrides, json_object **ret_report, struct err **err)
 {
@@ -641,7 +657,7 @@ int scheduler_run(struct daemon *d, enum scheduler_mode mode, char *const *names
 		json_object_array_add(report, o);
 		st.report = o;
 		if (mode != SCHEDULER_PRUNE_DRY_RUN) {
-			r = daemon_claim(d, rows[i].name, &ie);
+			r = claim_waiting(d, rows[i].name, &ie);
 			if (r < 0) {
 				json_object_object_add(o, "error",
 						       json_object_new_string(err_msg(ie, r)));
