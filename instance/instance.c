@@ -20,6 +20,7 @@
 #include "config/keys.h"
 #include "config/names.h"
 #include "config/yaml.h"
+#include "instance/criu.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
@@ -584,7 +585,239 @@ static int align_idmap(const struct instance_env *env, const struct db_instance 
 	return instance_idmap_gate_volume(vol, want, err);
 }
 
-int instance_start(const struct instance_env *env, const char *name, struct err **err)
+/* <volume>/`dir_name` of instance `row` (caller frees). */
+static int state_dir_of(const struct instance_env *env, const struct db_instance *row,
+			const char *dir_name, char **ret_path, struct err **err)
+{
+	_cleanup_free_ char *vol = NULL;
+	int r;
+
+	r = volume_of(env, row, &vol, err);
+	if (r < 0)
+		return r;
+	*ret_path = str_printf("%s/%s", vol, dir_name);
+	if (!*ret_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return 0;
+}
+
+/* True when `dir` holds a whole CRIU dump (CRIU writes inventory.img last but one, and the
+ * checkpoint directory only gets its name once the dump is done). */
+static bool has_dump(const char *dir)
+{
+	_cleanup_free_ char *inv = str_printf("%s/inventory.img", dir);
+
+	return inv && access(inv, F_OK) == 0;
+}
+
+bool instance_has_checkpoint(const struct instance_env *env, const struct db_instance *row)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	return state_dir_of(env, row, INSTANCE_CHECKPOINT_DIR, &dir, NULL) >= 0 && has_dump(dir);
+}
+
+/*
+ * CRIU restores the processes of an unprivileged container inside its user namespace, where
+ * they open their images before their ids are mapped: the images must be readable by anyone who
+ * can reach them. They sit in the instance's volume (0100, its root uid) or in a snapshot (below
+ * a root-only directory), so no one else can.
+ */
+static int open_dump(const char *dir, struct err **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", dir);
+	if (fchmod(dirfd(d), 0755) < 0)
+		return err_set_errno(err, -errno, "Failed to open up \"%s\"", dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fchmodat(dirfd(d), de->d_name, 0644, 0) < 0)
+			return err_set_errno(err, -errno, "Failed to open up \"%s/%s\"", dir,
+					     de->d_name);
+	}
+	return 0;
+}
+
+/* The rendered lxc.conf of a running instance says whether it was started to be dumped. */
+static bool started_without_console(const struct instance_env *env, const char *name)
+{
+	_cleanup_free_ char *conf = lxc_config_path(env, name), *text = NULL;
+	size_t len = 0;
+
+	return conf && file_read_all(conf, &text, &len, NULL) >= 0 &&
+	       strstr(text, "\nlxc.console.path = none\n");
+}
+
+int instance_stateful_allowed(const struct instance_env *env, const struct db_instance *row,
+			      const char *what, struct err **err)
+{
+	struct instance_state st = {0};
+	int r;
+
+	if (!config_get_bool(&row->config, "migration.stateful", false))
+		return err_set(err, -EINVAL, "%s require migration.stateful=true", what);
+	r = instance_state(env, row->name, false, &st, err);
+	if (r < 0)
+		return r;
+	if (st.status == INSTANCE_STOPPED)
+		return err_set(err, -EINVAL,
+			       "%s need a running instance: instance \"%s\" is stopped", what,
+			       row->name);
+	if (st.status != INSTANCE_RUNNING)
+		return err_set(err, -EBUSY, "%s need a running instance: instance \"%s\" is %s",
+			       what, row->name, instance_status_name(st.status));
+	if (!started_without_console(env, row->name))
+		return err_set(err, -EINVAL,
+			       "Instance \"%s\" was started before migration.stateful was set: "
+			       "restart it (without a console, which CRIU cannot dump) first",
+			       row->name);
+	return instance_criu_require(NULL, err);
+}
+
+int instance_checkpoint(const struct instance_env *env, const char *name, const char *dir_name,
+			bool stop, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_(instance_criu_done) struct instance_criu criu = {0};
+	_cleanup_free_ char *dir = NULL, *conf = lxc_config_path(env, name),
+			    *lxcpath = instance_lxcpath(env), *logs = instance_log_dir(env, name);
+	_cleanup_strv_ char **envp = NULL;
+	int r;
+
+	if (!conf || !lxcpath || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_criu_require(&criu, err);
+	if (r < 0)
+		return r;
+	r = state_dir_of(env, &row, dir_name, &dir, err);
+	if (r < 0)
+		return r;
+	/* A leftover of an interrupted dump: CRIU wants a fresh directory. */
+	r = rm_rf(dir, err);
+	if (r < 0)
+		return r;
+	r = instance_criu_helper_env(&criu, logs, &envp, err);
+	if (r < 0)
+		return r;
+	r = instance_lxc_checkpoint(env->self_exe, name, lxcpath, conf, dir, logs, stop, envp, err);
+	if (r >= 0)
+		r = open_dump(dir, err);
+	if (r < 0) {
+		rm_rf(dir, NULL);
+		return r;
+	}
+	return 0;
+}
+
+int instance_remove_state(const struct instance_env *env, const char *name, const char *dir_name,
+			  struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = state_dir_of(env, &row, dir_name, &dir, err);
+	if (r < 0)
+		return r;
+	return rm_rf(dir, err);
+}
+
+/* Waits until the container is STOPPED (killing what is left of it). */
+static int wait_stopped(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
+
+	if (!lxcpath)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return instance_lxc_stop(name, lxcpath, NULL, 0, true, err);
+}
+
+int instance_stop_stateful(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_stateful_allowed(env, &row, "Stateful stops", err);
+	if (r < 0)
+		return r;
+	r = state_dir_of(env, &row, INSTANCE_CHECKPOINT_DIR ".tmp", &tmp, err);
+	if (r >= 0)
+		r = state_dir_of(env, &row, INSTANCE_CHECKPOINT_DIR, &dir, err);
+	if (r < 0)
+		return r;
+	/* Dumped under a temporary name, renamed once whole: a checkpoint is there entirely or
+	 * not at all. With `stop`, CRIU kills the container once it is dumped. */
+	r = instance_checkpoint(env, name, INSTANCE_CHECKPOINT_DIR ".tmp", true, err);
+	if (r < 0)
+		return r;
+	crashpoint("stop-stateful-after-dump");
+	/* CRIU has killed the container; its monitor may still be cleaning up. */
+	r = wait_stopped(env, name, err);
+	if (r < 0) {
+		rm_rf(tmp, NULL);
+		return r;
+	}
+	r = rm_rf(dir, err);
+	if (r >= 0 && rename(tmp, dir) < 0)
+		r = err_set_errno(err, -errno, "Failed to keep the checkpoint of \"%s\"", name);
+	if (r < 0) {
+		rm_rf(tmp, NULL);
+		return r;
+	}
+	instance_notify(env, "instance-stopped", "instances", name);
+	return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
+}
+
+int instance_discard_checkpoint(const struct instance_env *env, const char *name, struct err **err)
+{
+	return instance_remove_state(env, name, INSTANCE_CHECKPOINT_DIR, err);
+}
+
+/*
+ * Brings a stopped instance back from the CRIU images in <volume>/`dir_name` (its config already
+ * written to `conf`). The images stay; the caller removes them.
+ */
+static int resume(const struct instance_env *env, const struct db_instance *row, const char *conf,
+		  const char *dir_name, struct err **err)
+{
+	_cleanup_(instance_criu_done) struct instance_criu criu = {0};
+	_cleanup_free_ char *dir = NULL, *lxcpath = instance_lxcpath(env),
+			    *logs = instance_log_dir(env, row->name);
+	_cleanup_strv_ char **envp = NULL;
+	int r;
+
+	if (!lxcpath || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_criu_require(&criu, err);
+	if (r < 0)
+		return r;
+	r = state_dir_of(env, row, dir_name, &dir, err);
+	if (r < 0)
+		return r;
+	r = instance_criu_helper_env(&criu, logs, &envp, err);
+	if (r < 0)
+		return r;
+	return instance_lxc_restore(env->self_exe, row->name, lxcpath, conf, dir, logs, envp, err);
+}
+
+/* Starts a stopped instance: from the CRIU images in <volume>/`dir_name` when not NULL, else
+ * by booting it (or from its checkpoint, when it holds one). */
+static int start(const struct instance_env *env, const char *name, const char *dir_name,
+		 struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_free_ char *conf = NULL, *lxcpath = instance_lxcpath(env),
@@ -608,12 +841,37 @@ int instance_start(const struct instance_env *env, const char *name, struct err 
 	r = write_lxc_config(env, &row, &conf, err);
 	if (r < 0)
 		return r;
-	r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
+	if (!dir_name && instance_has_checkpoint(env, &row)) {
+		r = resume(env, &row, conf, INSTANCE_CHECKPOINT_DIR, err);
+		if (r < 0)
+			return err_wrap(err, r,
+					"Failed to resume instance \"%s\" from its checkpoint (it "
+					"is kept: `cairn start --stateless %s` boots the instance "
+					"afresh and discards it)",
+					name, name);
+		/* Resumed: the checkpoint is spent. */
+		r = instance_discard_checkpoint(env, name, err);
+	} else if (dir_name) {
+		r = resume(env, &row, conf, dir_name, err);
+	} else {
+		r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
+	}
 	if (r < 0)
 		return r;
 	instance_notify(env, "instance-started", "instances", name);
 	return db_instance_config_set(env->db, name, "volatile.last_state.power", "RUNNING",
 				      time_now(), err);
+}
+
+int instance_start_from(const struct instance_env *env, const char *name, const char *dir_name,
+			struct err **err)
+{
+	return start(env, name, dir_name, err);
+}
+
+int instance_start(const struct instance_env *env, const char *name, struct err **err)
+{
+	return start(env, name, NULL, err);
 }
 
 int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
@@ -871,6 +1129,50 @@ static int recover_backup(const struct instance_env *env, const struct db_instan
 	return instance_write_backup(env, row->name, err);
 }
 
+/*
+ * What an interrupted stateful operation leaves of a READY instance: images in its volume that
+ * no operation owns any more (a stateful snapshot's dump not yet in its snapshot, a restored
+ * snapshot's state not yet resumed, a checkpoint dumped but not yet named), a checkpoint of an
+ * instance that runs anyway, and a frozen container. Nothing in cairn leaves an instance frozen
+ * between operations, so a frozen one is thawed.
+ */
+static void recover_stateful(const struct instance_env *env, const struct db_instance *row)
+{
+	static const char *const transient[] = {INSTANCE_STATE_DIR, INSTANCE_CHECKPOINT_DIR ".tmp"};
+	struct instance_state st = {0};
+
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+		_cleanup_free_ char *dir = NULL;
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
+		if (state_dir_of(env, row, transient[i], &dir, NULL) < 0 || access(dir, F_OK) < 0)
+			continue;
+		log_info("Removing the CRIU images \"%s\" of instance \"%s\" left by an "
+			 "interrupted operation",
+			 transient[i], row->name);
+		r = rm_rf(dir, &e);
+		if (r < 0)
+			log_error("Failed to remove \"%s\", ignoring: %s", dir, err_msg(e, r));
+	}
+	if (instance_state(env, row->name, false, &st, NULL) < 0)
+		return;
+	if (st.status == INSTANCE_FROZEN) {
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
+		log_info("Thawing instance \"%s\", left frozen by an interrupted operation",
+			 row->name);
+		r = instance_freeze(env, row->name, false, &e);
+		if (r < 0)
+			log_error("Failed to thaw instance \"%s\": %s", row->name, err_msg(e, r));
+	}
+	if (st.status != INSTANCE_STOPPED && instance_has_checkpoint(env, row)) {
+		log_info("Discarding the checkpoint of instance \"%s\": it runs", row->name);
+		instance_discard_checkpoint(env, row->name, NULL);
+	}
+}
+
 int instance_recover(const struct instance_env *env, struct err **err)
 {
 	struct db_instance *rows = NULL;
@@ -884,6 +1186,8 @@ int instance_recover(const struct instance_env *env, struct err **err)
 		_cleanup_err_ struct err *e = NULL;
 
 		if (rows[i].state == DB_ROW_READY) {
+			if (instance_env_pool(env, rows[i].pool))
+				recover_stateful(env, &rows[i]);
 			r = recover_backup(env, &rows[i], &e);
 			if (r < 0) {
 				log_error("Failed to rewrite the backup.yaml of \"%s\": %s",

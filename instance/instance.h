@@ -79,8 +79,63 @@ int instance_delete_allowed(const struct instance_env *env, const struct db_inst
 			    struct err **err);
 
 /* Starts an instance (renders lxc.conf, runs the forkstart helper) and records
- * volatile.last_state.power=RUNNING. Starting a running instance is -EBUSY. */
+ * volatile.last_state.power=RUNNING. Starting a running instance is -EBUSY. An instance that
+ * holds a checkpoint is resumed from it instead (forkrestore), and the checkpoint discarded; when
+ * that fails the checkpoint is kept and the message says how to start afresh. */
 int instance_start(const struct instance_env *env, const char *name, struct err **err);
+
+/*
+ * Stateful work (CRIU). An instance's volume may hold two directories of CRIU images beside its
+ * rootfs: INSTANCE_CHECKPOINT_DIR, kept by `stop --stateful` for the next start, and
+ * INSTANCE_STATE_DIR, the running state a stateful snapshot carries (in the instance's volume only
+ * while such a snapshot is taken or restored). Both go with the disk they belong to: a restore
+ * swaps the volume, and with it any checkpoint, away.
+ */
+#define INSTANCE_CHECKPOINT_DIR "checkpoint"
+#define INSTANCE_STATE_DIR "state"
+
+/* True when the volume of `row` holds a whole checkpoint (INSTANCE_CHECKPOINT_DIR). */
+bool instance_has_checkpoint(const struct instance_env *env, const struct db_instance *row);
+
+/*
+ * The refusals of stateful work on instance `row`, so that the API can answer them before it
+ * starts an operation; `what` names the work ("Stateful snapshots"). -EINVAL "Stateful snapshots
+ * require migration.stateful=true", -EINVAL for a stopped instance or one started before
+ * migration.stateful was set (it has a console, which CRIU cannot dump), -EBUSY for a frozen one,
+ * -EOPNOTSUPP when CRIU cannot run here (instance_criu_require()).
+ */
+int instance_stateful_allowed(const struct instance_env *env, const struct db_instance *row,
+			      const char *what, struct err **err);
+
+/*
+ * Dumps running instance `name` with CRIU into <volume>/`dir_name` (replacing what is there), and
+ * leaves it running unless `stop`. The caller has checked instance_stateful_allowed(). On
+ * failure nothing is left in the volume, the instance runs on, and the message holds CRIU's
+ * errors and the path of its log (logs/<name>/criu-dump.log).
+ */
+int instance_checkpoint(const struct instance_env *env, const char *name, const char *dir_name,
+			bool stop, struct err **err);
+
+/* Removes <volume>/`dir_name` of instance `name`; an absent one is fine. */
+int instance_remove_state(const struct instance_env *env, const char *name, const char *dir_name,
+			  struct err **err);
+
+/* `stop --stateful`: dumps the running instance into its checkpoint (under a temporary name,
+ * renamed once whole) and stops it (power state STOPPED). Refusals as
+ * instance_stateful_allowed(); on failure the instance runs on and no checkpoint is left. */
+int instance_stop_stateful(const struct instance_env *env, const char *name, struct err **err);
+
+/* Discards the checkpoint of instance `name`, if any (`start --stateless`). */
+int instance_discard_checkpoint(const struct instance_env *env, const char *name, struct err **err);
+
+/*
+ * Starts stopped instance `name` from the CRIU images in <volume>/`dir_name` (left in place for
+ * the caller to remove) and records volatile.last_state.power=RUNNING. On failure the instance
+ * stays stopped and the message holds CRIU's errors and the path of its log
+ * (logs/<name>/criu-restore.log).
+ */
+int instance_start_from(const struct instance_env *env, const char *name, const char *dir_name,
+			struct err **err);
 
 /* Stops an instance (clean shutdown up to `timeout_sec`, then kill; `force` kills at once) and
  * records volatile.last_state.power=STOPPED unless `keep_power_state`. Stopping a stopped

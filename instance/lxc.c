@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "instance/criu.h"
 #include "instance/lxc-internal.h"
 
 extern char **environ;
@@ -161,10 +162,10 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
 }
 
-/* stdin from /dev/null, stdout and stderr to LOGDIR/forkstart.log. */
-static int redirect_stdio(const char *log_dir)
+/* stdin from /dev/null, stdout and stderr to LOGDIR/`log_name`. */
+static int redirect_stdio(const char *log_dir, const char *log_name)
 {
-	_cleanup_free_ char *path = str_printf("%s/forkstart.log", log_dir);
+	_cleanup_free_ char *path = str_printf("%s/%s", log_dir, log_name);
 	_cleanup_close_ int null_fd = -EBADF;
 	_cleanup_close_ int log_fd = -EBADF;
 
@@ -204,7 +205,7 @@ int instance_lxc_forkstart_main(int argc, char **argv)
 		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
 		return 1;
 	}
-	r = redirect_stdio(log_dir);
+	r = redirect_stdio(log_dir, "forkstart.log");
 	if (r < 0) {
 		log_error("Failed to open the log of instance \"%s\" in \"%s\": %s", name, log_dir,
 			  strerror(-r));
@@ -358,5 +359,247 @@ int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
 		}
 	}
 	*ret = st;
+	return 0;
+}
+
+/* ---- CRIU: the forkcheckpoint and forkrestore helpers ---- */
+
+/* The names of CRIU's logs in the instance's log directory. */
+#define CRIU_DUMP_LOG "criu-dump.log"
+#define CRIU_RESTORE_LOG "criu-restore.log"
+
+/*
+ * Spawns `argv` (cairnd itself) with `envp`, an empty signal mask and default dispositions, and
+ * waits for it; *ret_status is its wait status.
+ */
+static int run_helper(char *const argv[], char *const envp[], int *ret_status, const char *what,
+		      const char *name, struct err **err)
+{
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	int r;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	r = posix_spawnattr_init(&attr);
+	if (r != 0)
+		return err_set_errno(err, -r, "Failed to %s instance \"%s\"", what, name);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&pid, argv[0], NULL, &attr, argv, envp ? envp : environ);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0)
+		return err_set_errno(err, -r, "Failed to %s instance \"%s\": cannot run \"%s\"",
+				     what, name, argv[0]);
+	while (waitpid(pid, ret_status, 0) < 0) {
+		if (errno != EINTR)
+			return err_set_errno(err, -errno, "Failed to wait for the %s of \"%s\"",
+					     what, name);
+	}
+	return 0;
+}
+
+/*
+ * What went wrong in a checkpoint or restore: CRIU's last errors from its log (the ones before
+ * its final "Dumping FAILED"), else liblxc's ERROR lines, and where the log is.
+ */
+static int criu_failure(const char *what, const char *name, const char *log_dir,
+			const char *criu_log_name, off_t lxc_log_start, off_t helper_log_start,
+			const char *helper_log_name, int status, struct err **err)
+{
+	_cleanup_free_ char *criu_log = str_printf("%s/%s", log_dir, criu_log_name);
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/%s", log_dir, helper_log_name);
+	_cleanup_free_ char *text = NULL, *criu = NULL, *lxc = NULL;
+	size_t len = 0;
+
+	if (!criu_log || !lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (file_read_all(criu_log, &text, &len, NULL) >= 0)
+		criu = instance_criu_log_errors(text);
+	lxc = log_error_lines(lxc_log, lxc_log_start);
+	if (!lxc)
+		lxc = log_error_lines(helper_log, helper_log_start);
+	if (criu)
+		return err_set(err, -EIO,
+			       "Failed to %s instance \"%s\": CRIU says: %s (see \"%s\")", what,
+			       name, criu, criu_log);
+	if (lxc)
+		return err_set(err, -EIO, "Failed to %s instance \"%s\": %s (see \"%s\")", what,
+			       name, lxc, access(criu_log, F_OK) == 0 ? criu_log : lxc_log);
+	if (WIFSIGNALED(status))
+		return err_set(err, -EIO,
+			       "Failed to %s instance \"%s\": the helper was killed by signal %d",
+			       what, name, WTERMSIG(status));
+	return err_set(err, -EIO, "Failed to %s instance \"%s\": see \"%s\"", what, name,
+		       helper_log);
+}
+
+int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *lxcpath,
+			    const char *config_path, const char *dir, const char *log_dir,
+			    bool stop, char *const *envp, struct err **err)
+{
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/forkcheckpoint.log", log_dir);
+	char *argv[] = {(char *)self_exe, (char *)"forkcheckpoint",   (char *)name,
+			(char *)lxcpath,  (char *)config_path,	      (char *)dir,
+			(char *)log_dir,  (char *)(stop ? "1" : "0"), NULL};
+	off_t lxc_log_start, helper_log_start;
+	int status = 0, r;
+
+	if (!lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
+	lxc_log_start = file_size_or_zero(lxc_log);
+	helper_log_start = file_size_or_zero(helper_log);
+	r = run_helper(argv, envp, &status, "checkpoint", name, err);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return criu_failure("checkpoint", name, log_dir, CRIU_DUMP_LOG, lxc_log_start,
+			    helper_log_start, "forkcheckpoint.log", status, err);
+}
+
+int instance_lxc_restore(const char *self_exe, const char *name, const char *lxcpath,
+			 const char *config_path, const char *dir, const char *log_dir,
+			 char *const *envp, struct err **err)
+{
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/forkrestore.log", log_dir);
+	char *argv[] = {
+	    (char *)self_exe,	 (char *)"forkrestore", (char *)name,	 (char *)lxcpath,
+	    (char *)config_path, (char *)dir,		(char *)log_dir, NULL};
+	off_t lxc_log_start, helper_log_start;
+	int status = 0, r;
+
+	if (!lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
+	lxc_log_start = file_size_or_zero(lxc_log);
+	helper_log_start = file_size_or_zero(helper_log);
+	r = run_helper(argv, envp, &status, "restore", name, err);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return criu_failure("restore", name, log_dir, CRIU_RESTORE_LOG, lxc_log_start,
+			    helper_log_start, "forkrestore.log", status, err);
+}
+
+/* Copies CRIU's log `src` over LOGDIR/`name`, so that it outlives the image directory. */
+static void keep_criu_log(const char *src, const char *log_dir, const char *name)
+{
+	_cleanup_free_ char *dst = str_printf("%s/%s", log_dir, name);
+	_cleanup_free_ char *text = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!dst || file_read_all(src, &text, &len, NULL) < 0)
+		return;
+	r = file_write(dst, text, len, 0600, &e);
+	if (r < 0)
+		log_warn("Failed to keep the CRIU log \"%s\", ignoring: %s", dst, err_msg(e, r));
+}
+
+/* The common start of both helpers: descriptors, log, the container with only our config. */
+static struct lxc_container *helper_setup(const char *log_name, const char *name,
+					  const char *lxcpath, const char *config,
+					  const char *log_dir)
+{
+	struct lxc_container *c;
+	int r;
+
+	r = fd_cloexec_from(3);
+	if (r < 0) {
+		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
+		return NULL;
+	}
+	r = redirect_stdio(log_dir, log_name);
+	if (r < 0) {
+		log_error("Failed to open the log of instance \"%s\" in \"%s\": %s", name, log_dir,
+			  strerror(-r));
+		return NULL;
+	}
+	log_set_fd(STDERR_FILENO);
+	c = lxc_container_new(name, lxcpath);
+	if (!c) {
+		log_error("Failed to set up instance \"%s\" in \"%s\"", name, lxcpath);
+		return NULL;
+	}
+	c->clear_config(c);
+	if (!c->load_config(c, config)) {
+		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config,
+			  name);
+		lxc_container_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+int instance_lxc_forkcheckpoint_main(int argc, char **argv)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+	_cleanup_free_ char *criu_log = NULL;
+	bool ok;
+
+	if (argc != 8) {
+		log_error("Usage: %s forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP",
+			  argc > 0 ? argv[0] : "cairnd");
+		return 1;
+	}
+	c = helper_setup("forkcheckpoint.log", argv[2], argv[3], argv[4], argv[6]);
+	if (!c)
+		return 1;
+	if (!c->is_running(c)) {
+		log_error("Instance \"%s\" is not running", argv[2]);
+		return 1;
+	}
+	/* liblxc runs `criu dump` (with --leave-running unless STOP), which writes its images
+	 * and dump.log into DIR. */
+	ok = c->checkpoint(c, argv[5], strcmp(argv[7], "1") == 0, false);
+	criu_log = str_printf("%s/dump.log", argv[5]);
+	if (criu_log)
+		keep_criu_log(criu_log, argv[6], CRIU_DUMP_LOG);
+	if (!ok) {
+		log_error("Failed to checkpoint instance \"%s\"", argv[2]);
+		return 1;
+	}
+	return 0;
+}
+
+int instance_lxc_forkrestore_main(int argc, char **argv)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+	_cleanup_free_ char *criu_log = NULL;
+	bool ok;
+
+	if (argc != 7) {
+		log_error("Usage: %s forkrestore NAME LXCPATH CONFIG DIR LOGDIR",
+			  argc > 0 ? argv[0] : "cairnd");
+		return 1;
+	}
+	c = helper_setup("forkrestore.log", argv[2], argv[3], argv[4], argv[6]);
+	if (!c)
+		return 1;
+	if (c->is_running(c)) {
+		log_error("Instance \"%s\" is already running", argv[2]);
+		return 1;
+	}
+	/* The restoring process stays behind as the container's monitor: a session of its own
+	 * keeps it out of cairnd's process group, as a daemonized start is. */
+	if (setsid() < 0)
+		log_warn("Failed to start a session, ignoring: %s", strerror(errno));
+	ok = c->restore(c, argv[5], false);
+	criu_log = str_printf("%s/restore.log", argv[5]);
+	if (criu_log)
+		keep_criu_log(criu_log, argv[6], CRIU_RESTORE_LOG);
+	if (!ok) {
+		log_error("Failed to restore instance \"%s\"", argv[2]);
+		return 1;
+	}
 	return 0;
 }

@@ -3,10 +3,11 @@
 /*
  * Running containers through liblxc. This folder is the only one that includes liblxc headers.
  *
- * The daemon never calls a forking liblxc function (start, attach) in its own process: it
- * spawns its own binary as `cairnd forkstart NAME LXCPATH CONFIG LOGDIR`, which starts the
- * container daemonized and exits. Calls that only talk to the container's monitor socket (state,
- * init pid, shutdown, stop) run in the daemon, serialized per instance by the caller.
+ * The daemon never calls a forking liblxc function (start, attach, checkpoint, restore) in its
+ * own process: it spawns its own binary as `cairnd forkstart NAME LXCPATH CONFIG LOGDIR`, which
+ * starts the container daemonized and exits (and likewise `forkcheckpoint` and `forkrestore`).
+ * Calls that only talk to the container's monitor socket (state, init pid, shutdown, stop) run in
+ * the daemon, serialized per instance by the caller.
  *
  * LXCPATH is $CAIRN_DIR/containers; CONFIG is $CAIRN_DIR/logs/<name>/lxc.conf.
  */
@@ -62,6 +63,32 @@ int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_
  * `with_usage` false only status and pid are filled (cheap, for lists). */
 int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
 		       struct instance_state *ret, struct err **err);
+
+/*
+ * Dumps the running container with CRIU into `dir` (liblxc creates it; it must hold no dump yet)
+ * by spawning `self_exe forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP` with environment
+ * `envp` (see instance_criu_helper_env(): liblxc runs the `criu` it finds on PATH) and waiting
+ * for it. The container keeps running unless `stop`. CRIU's log is kept as LOGDIR/criu-dump.log.
+ * On failure -EIO with CRIU's last errors and the log's path in the message.
+ */
+int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *lxcpath,
+			    const char *config_path, const char *dir, const char *log_dir,
+			    bool stop, char *const *envp, struct err **err);
+
+/*
+ * Restores the stopped container from the CRIU images in `dir` (which must be writable: CRIU
+ * writes its log there) by spawning `self_exe forkrestore NAME LXCPATH CONFIG DIR LOGDIR`; the
+ * helper's child stays behind as the container's monitor. CRIU's log is kept as
+ * LOGDIR/criu-restore.log. On failure -EIO as for instance_lxc_checkpoint().
+ */
+int instance_lxc_restore(const char *self_exe, const char *name, const char *lxcpath,
+			 const char *config_path, const char *dir, const char *log_dir,
+			 char *const *envp, struct err **err);
+
+/* The bodies of the `forkcheckpoint` and `forkrestore` helpers, called from cairnd's main() as
+ * forkstart's is; they return the exit status. */
+int instance_lxc_forkcheckpoint_main(int argc, char **argv);
+int instance_lxc_forkrestore_main(int argc, char **argv);
 
 /* "Running", "Stopped", "Frozen", "Error". */
 const char *instance_status_name(enum instance_status status);

@@ -236,7 +236,7 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 	_cleanup_(conf_buf_done) struct conf_buf b = {0};
 	const char *prefix;
 	const char *value;
-	bool privileged = false;
+	bool privileged = false, stateful = false;
 	int r;
 
 	if ((r = check_value("instance name", spec->name, err)) < 0 ||
@@ -252,6 +252,10 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 	value = spec->config ? config_get(spec->config, "security.privileged") : NULL;
 	if (value && config_parse_bool(value, &privileged) < 0)
 		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"security.privileged\"",
+			       value);
+	value = spec->config ? config_get(spec->config, "migration.stateful") : NULL;
+	if (value && config_parse_bool(value, &stateful) < 0)
+		return err_set(err, -EINVAL, "Invalid value \"%s\" for \"migration.stateful\"",
 			       value);
 
 	conf_add(&b, "lxc.uts.name = %s", spec->name);
@@ -286,7 +290,15 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 	conf_add(&b, "lxc.autodev = 1");
 	conf_add(&b, "lxc.pty.max = 1024");
 	conf_add(&b, "lxc.tty.max = 0");
-	conf_add(&b, "lxc.console.logfile = %s", spec->console_log);
+	/*
+	 * CRIU cannot dump a process whose controlling terminal is the console: its pty master is
+	 * on the host, held by the LXC monitor, and busybox's console shell keeps /dev/tty open
+	 * ("ctty inheritance detected"). An instance that may be dumped starts without one.
+	 */
+	if (stateful)
+		conf_add(&b, "lxc.console.path = none");
+	else
+		conf_add(&b, "lxc.console.logfile = %s", spec->console_log);
 	conf_add(&b, "lxc.log.file = %s", spec->log_path);
 	conf_add(&b, "lxc.log.level = warn");
 	conf_add(&b, "lxc.init.cmd = /sbin/init");

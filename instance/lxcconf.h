@@ -39,7 +39,9 @@ struct instance_lxc_spec {
  *   device allowlist (devices.deny = a, then devices.allow lines) when it is;
  *   lxc.seccomp.profile = <seccomp_profile> for every instance;
  *   lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed;
- *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile; lxc.log.file;
+ *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile, or
+ *   lxc.console.path = none when migration.stateful is true (CRIU cannot dump the console's
+ *   terminal); lxc.log.file;
  *   lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1
  *   (busybox init halts on it; an image whose metadata says systemd would want SIGRTMIN+3);
  *   limits.memory -> lxc.cgroup.memory.limit_in_bytes (v1) or lxc.cgroup2.memory.max (v2),

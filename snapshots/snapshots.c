@@ -14,6 +14,7 @@
 #include "config/db.h"
 #include "config/keys.h"
 #include "config/snaprules.h"
+#include "instance/criu.h"
 #include "instance/instance.h"
 #include "storage/storage.h"
 
@@ -155,15 +156,9 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	if (r < 0)
 		return r;
 	if (opts->stateful) {
-		if (!config_get_bool(&row.config, "migration.stateful", false))
-			return err_set(err, -EINVAL,
-				       "Stateful snapshots require migration.stateful to be set "
-				       "to true");
-		r = snapshot_criu_check(err);
+		r = instance_stateful_allowed(env, &row, "Stateful snapshots", err);
 		if (r < 0)
 			return r;
-		return err_set(err, -EOPNOTSUPP,
-			       "Stateful snapshots are not supported by this version of cairn");
 	}
 	if (opts->name) {
 		r = config_snapshot_name_valid(opts->name, err);
@@ -223,7 +218,7 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	snap.name = name;
 	snap.created_at = now;
 	snap.expires_at = expires_at;
-	snap.stateful = false;
+	snap.stateful = opts->stateful;
 	snap.scheduled = opts->scheduled;
 	snap.description = (char *)"";
 	snap.config = row.config;
@@ -233,9 +228,18 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 		return r;
 	crashpoint("snapshot-create-after-row");
 
+	/*
+	 * A stateful snapshot: CRIU dumps the processes into the volume (they run on), and the
+	 * snapshot of the volume taken right after carries the dump in its INSTANCE_STATE_DIR. The
+	 * row is CREATING until both are there, and the dump leaves the volume again either way.
+	 */
+	if (opts->stateful) {
+		r = instance_checkpoint(env, instance, INSTANCE_STATE_DIR, false, err);
+		crashpoint("snapshot-stateful-after-dump");
+	}
 	/* A copy-based driver reads the files one by one: a running container would change them
 	 * under it. btrfs snapshots atomically, so there a running instance is never paused. */
-	if (pool->ops->snapshot_needs_freeze && is_running(env, instance)) {
+	if (r >= 0 && pool->ops->snapshot_needs_freeze && is_running(env, instance)) {
 		r = instance_freeze(env, instance, true, err);
 		frozen = r >= 0;
 	}
@@ -243,6 +247,8 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 		r = storage_snapshot_create(pool, instance, name, err);
 	if (frozen)
 		instance_freeze(env, instance, false, NULL);
+	if (opts->stateful)
+		instance_remove_state(env, instance, INSTANCE_STATE_DIR, NULL);
 	crashpoint("snapshot-create-after-storage");
 	if (r >= 0)
 		r = db_snapshot_set_state(env->db, instance, name, DB_ROW_READY, err);
@@ -402,6 +408,7 @@ struct restore_change {
 	const struct kvlist *config; /* the restored config; NULL keeps the row's (disk only) */
 	const char *backup;	     /* text of the restored volume's backup.yaml */
 	int64_t pending_id;	     /* the restore's journal entry */
+	bool keep_state;	     /* keep the snapshot's CRIU images, to resume from them */
 	bool swapped;		     /* the restored tree was swapped in (commit ran) */
 };
 
@@ -411,9 +418,19 @@ static int restore_prepare(const char *path, void *data, struct err **err)
 {
 	const struct restore_change *c = data;
 	_cleanup_free_ char *file = str_printf("%s/" INSTANCE_BACKUP_FILE, path);
+	_cleanup_free_ char *state = str_printf("%s/" INSTANCE_STATE_DIR, path);
+	_cleanup_free_ char *checkpoint = str_printf("%s/" INSTANCE_CHECKPOINT_DIR, path);
+	int r;
 
-	if (!file)
+	if (!file || !state || !checkpoint)
 		return err_set(err, -ENOMEM, "Out of memory");
+	/* The restored disk boots afresh unless its running state is resumed; a checkpoint the
+	 * snapshot was taken with belongs to another moment of the disk. */
+	if (!c->keep_state && (r = rm_rf(state, err)) < 0)
+		return r;
+	r = rm_rf(checkpoint, err);
+	if (r < 0)
+		return r;
 	return file_write_atomic(file, c->backup, strlen(c->backup), 0600, err);
 }
 
@@ -458,14 +475,15 @@ static struct vol_id volume_id(struct storage_pool *pool, const char *instance)
  * volume's root (a btrfs subvolume's device, a directory's inode) tells which tree is there.
  */
 static int restore_steps(const struct instance_env *env, struct storage_pool *pool,
-			 const char *instance, const char *name, bool disk_only, int64_t id,
-			 bool *ret_kept_old, struct err **err)
+			 const char *instance, const char *name, bool disk_only, bool keep_state,
+			 int64_t id, bool *ret_kept_old, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	_cleanup_kvlist_ struct kvlist config = {0};
 	_cleanup_free_ char *backup = NULL;
-	struct restore_change change = {.env = env, .instance = instance, .pending_id = id};
+	struct restore_change change = {
+	    .env = env, .instance = instance, .pending_id = id, .keep_state = keep_state};
 	struct storage_restore_hooks hooks = {
 	    .prepare = restore_prepare,
 	    .commit = restore_commit,
@@ -503,8 +521,40 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 	return r;
 }
 
+int snapshot_restore_allowed(const struct db_snapshot *snap, bool stateful, struct err **err)
+{
+	if (!stateful)
+		return 0;
+	if (!snap->stateful)
+		return err_set(
+		    err, -EINVAL,
+		    "Snapshot \"%s\" of instance \"%s\" is stateless: it holds no running "
+		    "state to restore (restore it without --stateful)",
+		    snap->name, snap->instance);
+	return instance_criu_require(NULL, err);
+}
+
+/* The last step of a stateful restore: the processes resume from the images the restored volume
+ * holds, which then go. On failure the instance stays stopped, and is recorded so. */
+static int resume_restored(const struct instance_env *env, const char *instance, const char *name,
+			   struct err **err)
+{
+	int r;
+
+	crashpoint("snapshot-restore-before-resume");
+	r = instance_start_from(env, instance, INSTANCE_STATE_DIR, err);
+	instance_remove_state(env, instance, INSTANCE_STATE_DIR, NULL);
+	if (r >= 0)
+		return 0;
+	db_instance_config_set(env->db, instance, "volatile.last_state.power", "STOPPED", 0, NULL);
+	return err_wrap(err, r,
+			"Restored the disk of instance \"%s\" from snapshot \"%s\", but its "
+			"processes could not be resumed: the instance is stopped",
+			instance, name);
+}
+
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
-		     bool disk_only, struct err **err)
+		     bool disk_only, bool stateful, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
@@ -520,9 +570,19 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 	r = load_snapshot(env, instance, name, &snap, err);
 	if (r < 0)
 		return r;
+	r = snapshot_restore_allowed(&snap, stateful, err);
+	if (r < 0)
+		return r;
 
 	was_running = is_running(env, instance);
-	if (was_running) {
+	if (was_running && stateful) {
+		/* Its processes are replaced by the snapshot's: no need to wait for a clean halt.
+		 */
+		r = instance_stop(env, instance, 0, true, true, err);
+		if (r < 0)
+			return err_wrap(err, r, "Failed to stop instance \"%s\" to restore it",
+					instance);
+	} else if (was_running) {
 		_cleanup_err_ struct err *e = NULL;
 
 		/* The power state stays RUNNING: should the daemon die before the restart below,
@@ -550,7 +610,8 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 		r = db_pending_add(env->db, &p, &id, err);
 	if (r >= 0) {
 		crashpoint("snapshot-restore-after-journal");
-		r = restore_steps(env, pool, instance, name, disk_only, id, &kept_old, err);
+		r = restore_steps(env, pool, instance, name, disk_only, stateful, id, &kept_old,
+				  err);
 		/* A failure that left the old volume in place changed nothing: the entry goes.
 		 * Otherwise the restored tree is in place without its config, and the entry stays
 		 * for recovery to finish the restore (the instance is not started half restored).
@@ -562,6 +623,8 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 				     "The restore of instance \"%s\" is left to be finished later",
 				     instance);
 	}
+	if (r >= 0 && stateful)
+		return resume_restored(env, instance, name, err);
 	if (was_running && kept_old) {
 		_cleanup_err_ struct err *e = NULL;
 		int s = instance_start(env, instance, r < 0 ? &e : err);
@@ -710,7 +773,9 @@ static int finish_entry(const struct instance_env *env, const struct db_pending 
 			       p->instance, p->a);
 	log_info("Finishing the restore of instance \"%s\" from snapshot \"%s\"", p->instance,
 		 p->a);
-	return restore_steps(env, pool, p->instance, p->a, p->flags, p->id, &kept_old, err);
+	/* The processes of a stateful restore are not resumed here: the instance boots afresh
+	 * (autostart) if it was running. */
+	return restore_steps(env, pool, p->instance, p->a, p->flags, false, p->id, &kept_old, err);
 }
 
 /*

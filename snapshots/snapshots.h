@@ -52,7 +52,13 @@ void snapshot_infos_free(struct snapshot_info *v, size_t n);
  * instance's snapshots.pattern; *ret_name (may be NULL) is the final name, the caller's to free.
  * Errors: -ENOENT unknown instance, -EINVAL bad name or expiry, -EEXIST name taken (without
  * reuse), -EINVAL "Instance "c1" has reached its snapshot limit (snapshots.limit=3)" for a manual
- * snapshot past the limit, -EOPNOTSUPP for a stateful snapshot this host cannot take.
+ * snapshot past the limit, and for a stateful one the refusals of instance_stateful_allowed()
+ * (-EOPNOTSUPP when CRIU cannot run here) or the failure of CRIU's dump.
+ *
+ * A stateful snapshot dumps the processes with CRIU into the instance's volume while they keep
+ * running, then snapshots the volume, so the read-only snapshot carries the dump
+ * (INSTANCE_STATE_DIR); the dump then leaves the volume. The row is CREATING until both are
+ * there: recovery removes a half-made one whole.
  */
 int snapshot_create(const struct instance_env *env, const char *instance,
 		    const struct snapshot_create_opts *opts, char **ret_name, struct err **err);
@@ -77,9 +83,22 @@ int snapshot_rename(const struct instance_env *env, const char *instance, const 
  * swapped back): then the instance stays stopped and the restore is finished by the next
  * snapshot operation on it or the next start. -ENOENT for an unknown instance or snapshot, else
  * the errno of the step that failed (-ENOSPC for a full pool).
+ *
+ * With `stateful` (a stateful snapshot only, see snapshot_restore_allowed()) the instance, running
+ * or not, ends up running the snapshot's processes, resumed with CRIU from the images the
+ * snapshot carries. Should the resume fail, the disk (and config) stay restored and the instance
+ * stays stopped, and the message says so. Without it, the images of a stateful snapshot are
+ * dropped and a running instance boots afresh, as in Incus.
  */
 int snapshot_restore(const struct instance_env *env, const char *instance, const char *name,
-		     bool disk_only, struct err **err);
+		     bool disk_only, bool stateful, struct err **err);
+
+/*
+ * The refusals of a stateful restore of `snap` (none when not `stateful`), so that the API can
+ * answer them before it starts an operation: -EINVAL for a stateless snapshot, -EOPNOTSUPP when
+ * CRIU cannot run here.
+ */
+int snapshot_restore_allowed(const struct db_snapshot *snap, bool stateful, struct err **err);
 
 /* The READY snapshots of an instance, oldest first, with their sizes when `with_size`
  * (otherwise size is -1). Free with snapshot_infos_free(). -ENOENT for an unknown instance. */
@@ -102,16 +121,3 @@ int snapshot_set_expiry(const struct instance_env *env, const char *instance, co
  * Logs what it repairs; carries on past each failure and returns the first.
  */
 int snapshot_recover(const struct instance_env *env, struct err **err);
-
-/*
- * Checks whether stateful snapshots can be taken here: CRIU 4.1 or newer (older ones cannot run
- * on kernels from 6.13 on). 0 when usable, else -EOPNOTSUPP with a message such as "Stateful
- * snapshots need CRIU 4.1 or newer; CRIU is not installed".
- */
-int snapshot_criu_check(struct err **err);
-
-/*
- * Parses the output of `criu --version` ("Version: 3.17\n..."): major and minor. -EINVAL when
- * there is no version line.
- */
-int snapshot_criu_parse_version(const char *text, int *ret_major, int *ret_minor);

@@ -312,6 +312,10 @@ int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_doctor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/* Renders the answer of GET /1.0/resources/criu as `cairn doctor` prints it. */
+void cli_render_doctor(FILE *out, json_object *md);
 
 int cli_cmd_exec(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_shell(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

@@ -191,7 +191,8 @@ static int instance_path(const char *name, const char *suffix, char **ret, struc
 }
 
 static int change_state(struct cli_client *c, const char *name, const char *action,
-			long long timeout, bool force, bool stateful, struct err **err)
+			long long timeout, bool force, bool stateful, bool stateless,
+			struct err **err)
 {
 	_cleanup_json_ json_object *body = json_object_new_object();
 	_cleanup_free_ char *path = NULL;
@@ -206,6 +207,8 @@ static int change_state(struct cli_client *c, const char *name, const char *acti
 	json_object_object_add(body, "timeout", json_object_new_int64(timeout));
 	json_object_object_add(body, "force", json_object_new_boolean(force));
 	json_object_object_add(body, "stateful", json_object_new_boolean(stateful));
+	if (stateless)
+		json_object_object_add(body, "stateless", json_object_new_boolean(true));
 	return cli_client_query(c, "PUT", path, body, NULL, err);
 }
 
@@ -216,6 +219,7 @@ static int state_command(struct cli_ctx *ctx, const struct cli_args *args, const
 	long long timeout = cli_flag_int(args, "timeout", default_timeout);
 	bool force = cli_flag_bool(args, "force");
 	bool stateful = cli_flag_bool(args, "stateful");
+	bool stateless = cli_flag_bool(args, "stateless");
 	size_t failed = 0;
 	int r, first = 0;
 
@@ -223,14 +227,15 @@ static int state_command(struct cli_ctx *ctx, const struct cli_args *args, const
 	if (r < 0)
 		return r;
 	if (args->argc == 1)
-		return change_state(c, args->argv[0], action, timeout, force, stateful, err);
+		return change_state(c, args->argv[0], action, timeout, force, stateful, stateless,
+				    err);
 
 	/* Several instances: each one is tried, and the failures are reported together, as
 	 * Incus does. */
 	for (size_t i = 0; i < args->argc; i++) {
 		_cleanup_err_ struct err *e = NULL;
 
-		r = change_state(c, args->argv[i], action, timeout, force, stateful, &e);
+		r = change_state(c, args->argv[i], action, timeout, force, stateful, stateless, &e);
 		if (r < 0) {
 			fprintf(stderr, "Error: Failed to %s \"%s\": %s\n", action, args->argv[i],
 				err_msg(e, r));
@@ -402,7 +407,8 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 			r = instance_path(t->instance, suffix, &path, err);
 		} else {
 			if (t->running) {
-				r = change_state(c, t->instance, "stop", -1, true, false, err);
+				r = change_state(c, t->instance, "stop", -1, true, false, false,
+						 err);
 				if (r < 0)
 					return r;
 			}

@@ -174,7 +174,7 @@ int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, stru
 }
 
 static int restore(struct cli_ctx *ctx, const char *instance, const char *snapshot, bool disk_only,
-		   struct err **err)
+		   bool stateful, struct err **err)
 {
 	_cleanup_json_ json_object *body = json_object_new_object();
 	_cleanup_free_ char *path = NULL;
@@ -191,6 +191,7 @@ static int restore(struct cli_ctx *ctx, const char *instance, const char *snapsh
 		return r;
 	json_object_object_add(body, "restore", json_object_new_string(snapshot));
 	json_object_object_add(body, "restore_disk_only", json_object_new_boolean(disk_only));
+	json_object_object_add(body, "stateful", json_object_new_boolean(stateful));
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
@@ -199,12 +200,14 @@ static int restore(struct cli_ctx *ctx, const char *instance, const char *snapsh
 
 int cli_cmd_snapshot_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	return restore(ctx, args->argv[0], args->argv[1], cli_flag_bool(args, "diskonly"), err);
+	return restore(ctx, args->argv[0], args->argv[1], cli_flag_bool(args, "diskonly"),
+		       cli_flag_bool(args, "stateful"), err);
 }
 
 int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	return restore(ctx, args->argv[0], args->argv[1], cli_flag_bool(args, "diskonly"), err);
+	return restore(ctx, args->argv[0], args->argv[1], cli_flag_bool(args, "diskonly"),
+		       cli_flag_bool(args, "stateful"), err);
 }
 
 int cli_cmd_snapshot_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -15,7 +15,8 @@ static const struct cli_flag launch_flags[] = {
 };
 
 static const struct cli_flag start_flags[] = {
-    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Restore the instance's running state"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Resume from the checkpoint (refused without one)"},
+    {"stateless", 0, CLI_FLAG_BOOL, NULL, "Discard the checkpoint, if any, and boot afresh"},
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Ignored for start"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for the operation, in seconds"},
     {NULL, 0, 0, NULL, NULL},
@@ -23,7 +24,8 @@ static const struct cli_flag start_flags[] = {
 
 static const struct cli_flag stop_flags[] = {
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop"},
-    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Store the instance's running state"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL,
+     "Keep the running state (CRIU) for the next start to resume"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -89,6 +91,7 @@ static const struct cli_flag snapshot_prune_flags[] = {
 
 static const struct cli_flag restore_flags[] = {
     {"diskonly", 0, CLI_FLAG_BOOL, NULL, "Restore the disk only, keep the current config"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL, "Also resume the processes of a stateful snapshot (CRIU)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -257,6 +260,9 @@ static const struct cli_command top_commands[] = {
      CLI_COMPLETE_NONE},
     {"storage", NULL, storage_commands, NULL, "Manage storage pools", 0, 0, NULL, NULL,
      CLI_COMPLETE_NONE},
+    {"doctor", NULL, NULL, "[NAME]",
+     "Say whether stateful snapshots can work here (CRIU, the kernel) and for an instance", 0, 1,
+     NULL, cli_cmd_doctor, CLI_COMPLETE_INSTANCE},
     {"repl", NULL, NULL, "", "Run commands interactively", 0, 0, repl_flags, cli_cmd_repl,
      CLI_COMPLETE_NONE},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},

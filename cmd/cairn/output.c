@@ -716,6 +716,10 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 		fprintf(out, "Created: %s\n", created);
 	if (used)
 		fprintf(out, "Last Used: %s\n", used);
+	if (api_get_bool(inst, "stateful", false))
+		fputs("Checkpoint: holds the running state of a stateful stop; the next start "
+		      "resumes it\n",
+		      out);
 
 	if (running && state) {
 		json_object *mem = NULL, *cpu = NULL;

@@ -73,7 +73,7 @@ static json_object *config_to_json(const struct kvlist *config)
 }
 
 static json_object *instance_to_json(const struct db_instance *row, const struct instance_state *st,
-				     bool with_state)
+				     bool with_state, bool stateful)
 {
 	json_object *o = json_object_new_object(), *devices = json_object_new_object(),
 		    *root = json_object_new_object();
@@ -99,7 +99,8 @@ static json_object *instance_to_json(const struct db_instance *row, const struct
 	json_object_object_add(o, "description",
 			       json_object_new_string(row->description ? row->description : ""));
 	json_object_object_add(o, "ephemeral", json_object_new_boolean(0));
-	json_object_object_add(o, "stateful", json_object_new_boolean(0));
+	/* As in Incus: whether the instance holds saved running state (a checkpoint). */
+	json_object_object_add(o, "stateful", json_object_new_boolean(stateful));
 	json_object_object_add(o, "location", json_object_new_string("none"));
 	json_object_object_add(o, "project", json_object_new_string("default"));
 	json_object_object_add(o, "profiles", json_object_new_array());
@@ -146,7 +147,9 @@ HANDLER(handle_instances_list)
 		/* Usage figures cost a few cgroup reads per running instance: only for the
 		 * recursion that returns the state. */
 		instance_state(&d->env, rows[i].name, recursion >= 2, &st, NULL);
-		o = instance_to_json(&rows[i], &st, recursion >= 2);
+		o = instance_to_json(&rows[i], &st, recursion >= 2,
+				     st.status == INSTANCE_STOPPED &&
+					 instance_has_checkpoint(&d->env, &rows[i]));
 		if (recursion >= 2) {
 			json_object *snap_list = json_object_new_array();
 
@@ -182,7 +185,9 @@ HANDLER(handle_instance_get)
 	if (r < 0)
 		return r;
 	instance_state(&d->env, row.name, false, &st, NULL);
-	*ret_envelope = api_sync(instance_to_json(&row, &st, request_recursion(req) >= 1));
+	*ret_envelope = api_sync(instance_to_json(&row, &st, request_recursion(req) >= 1,
+						  st.status == INSTANCE_STOPPED &&
+						      instance_has_checkpoint(&d->env, &row)));
 	return 200;
 }
 
@@ -217,6 +222,8 @@ struct instance_job {
 	int64_t timeout;
 	bool force;
 	bool start;
+	bool stateful;	/* stop: checkpoint first; start: resume from the checkpoint */
+	bool stateless; /* start: discard the checkpoint and boot afresh */
 };
 
 static void instance_job_free(void *p)
@@ -402,15 +409,17 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 HANDLER(handle_instance_put)
 {
 	const char *restore = NULL;
-	bool disk_only = false;
+	bool disk_only = false, stateful = false;
 	int r;
 
 	/* Incus restores through PUT: a body with "restore" is a restore, not a config update. */
 	if (req->body && ((r = body_string(req->body, "restore", false, &restore, err)) < 0 ||
-			  (r = body_bool(req->body, "restore_disk_only", &disk_only, err)) < 0))
+			  (r = body_bool(req->body, "restore_disk_only", &disk_only, err)) < 0 ||
+			  (r = body_bool(req->body, "stateful", &stateful, err)) < 0))
 		return r;
 	if (restore)
-		return api_snapshot_restore(d, req, restore, disk_only, ret_envelope, err);
+		return api_snapshot_restore(d, req, restore, disk_only, stateful, ret_envelope,
+					    err);
 	r = update_config(d, req, false, err);
 
 	if (r < 0)
@@ -472,8 +481,16 @@ static int run_state(struct daemon *d, void *data, json_object **ret_md, struct 
 	int r;
 
 	(void)ret_md;
-	if (strcmp(job->action, "start") == 0)
+	if (strcmp(job->action, "start") == 0) {
+		if (job->stateless) {
+			r = instance_discard_checkpoint(&d->env, job->name, err);
+			if (r < 0)
+				return r;
+		}
 		return instance_start(&d->env, job->name, err);
+	}
+	if (strcmp(job->action, "stop") == 0 && job->stateful)
+		return instance_stop_stateful(&d->env, job->name, err);
 	if (strcmp(job->action, "stop") == 0)
 		return instance_stop(&d->env, job->name, timeout, job->force, false, err);
 	/* restart */
@@ -495,7 +512,7 @@ HANDLER(handle_instance_state_put)
 	const char *action = NULL, *description = NULL;
 	struct instance_job *job;
 	int64_t timeout = 30;
-	bool force = false, stateful = false;
+	bool force = false, stateful = false, stateless = false;
 	int r;
 
 	if (!req->body)
@@ -503,7 +520,8 @@ HANDLER(handle_instance_state_put)
 	if ((r = body_string(req->body, "action", true, &action, err)) < 0 ||
 	    (r = body_int(req->body, "timeout", &timeout, err)) < 0 ||
 	    (r = body_bool(req->body, "force", &force, err)) < 0 ||
-	    (r = body_bool(req->body, "stateful", &stateful, err)) < 0)
+	    (r = body_bool(req->body, "stateful", &stateful, err)) < 0 ||
+	    (r = body_bool(req->body, "stateless", &stateless, err)) < 0)
 		return r;
 	for (size_t i = 0; i < sizeof(descriptions) / sizeof(descriptions[0]); i++)
 		if (strcmp(action, descriptions[i][0]) == 0)
@@ -516,19 +534,13 @@ HANDLER(handle_instance_state_put)
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;
-	if (stateful && !config_get_bool(&row.config, "migration.stateful", false))
+	if (stateful && stateless)
+		return err_set(err, -EINVAL, "\"stateful\" and \"stateless\" exclude each other");
+	if (stateless && strcmp(action, "start") != 0)
+		return err_set(err, -EINVAL, "\"stateless\" is for start only");
+	if (stateful && strcmp(action, "restart") == 0)
 		return err_set(err, -EINVAL,
-			       "Stateful %s requires migration.stateful to be set to true", action);
-	if (stateful) {
-		/* CRIU first: where it cannot run (missing, or older than 4.1 on a kernel from 6.13
-		 * on), that is what the user needs to hear. */
-		r = snapshot_criu_check(err);
-		if (r < 0)
-			return err_wrap(err, r, "Cannot %s instance \"%s\" statefully", action,
-					row.name);
-		return err_set(err, -EOPNOTSUPP,
-			       "Stateful %s is not available in this version of cairn", action);
-	}
+			       "A restart cannot be stateful: stop --stateful, then start");
 	r = instance_state(&d->env, row.name, false, &st, err);
 	if (r < 0)
 		return r;
@@ -536,6 +548,17 @@ HANDLER(handle_instance_state_put)
 		return err_set(err, -EBUSY, "The instance is already running");
 	if (strcmp(action, "start") != 0 && st.status == INSTANCE_STOPPED)
 		return err_set(err, -EBUSY, "The instance is already stopped");
+	/* Refuse at once what the operation would refuse, so the client sees it directly. */
+	if (stateful && strcmp(action, "stop") == 0) {
+		r = instance_stateful_allowed(&d->env, &row, "Stateful stops", err);
+		if (r < 0)
+			return r;
+	}
+	if (stateful && strcmp(action, "start") == 0 && !instance_has_checkpoint(&d->env, &row))
+		return err_set(err, -EINVAL,
+			       "Instance \"%s\" holds no checkpoint to start from (stop it with "
+			       "--stateful to keep one)",
+			       row.name);
 
 	job = calloc(1, sizeof(*job));
 	if (!job || !(job->name = strdup(row.name))) {
@@ -545,6 +568,8 @@ HANDLER(handle_instance_state_put)
 	snprintf(job->action, sizeof(job->action), "%s", action);
 	job->timeout = timeout;
 	job->force = force;
+	job->stateful = stateful;
+	job->stateless = stateless;
 	r = daemon_claim(d, row.name, err);
 	if (r < 0) {
 		instance_job_free(job);

@@ -235,6 +235,11 @@ HANDLER(handle_snapshots_create)
 	} else if (expires_at && strcmp(expires_at, NEVER) == 0 && (!expiry || !*expiry)) {
 		no_expiry = true;
 	}
+	if (stateful) {
+		r = instance_stateful_allowed(&d->env, &row, "Stateful snapshots", err);
+		if (r < 0)
+			return r;
+	}
 	job = job_new(row.name, name, err);
 	if (!job)
 		return -ENOMEM;
@@ -394,11 +399,13 @@ static int run_restore(struct daemon *d, void *data, json_object **ret_md, struc
 	struct snapshot_job *job = data;
 
 	(void)ret_md;
-	return snapshot_restore(&d->env, job->instance, job->name, job->disk_only, err);
+	return snapshot_restore(&d->env, job->instance, job->name, job->disk_only, job->stateful,
+				err);
 }
 
 int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
-			 bool disk_only, json_object **ret_envelope, struct err **err)
+			 bool disk_only, bool stateful, json_object **ret_envelope,
+			 struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	struct snapshot_info info = {0};
@@ -411,11 +418,16 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 	r = snapshot_get(&d->env, row.name, snapshot, &info, err);
 	if (r < 0)
 		return r;
+	/* Refuse at once what the operation would refuse, so the client sees it directly. */
+	r = snapshot_restore_allowed(&info.row, stateful, err);
 	db_snapshot_done(&info.row);
+	if (r < 0)
+		return r;
 	job = job_new(row.name, snapshot, err);
 	if (!job)
 		return -ENOMEM;
 	job->disk_only = disk_only;
+	job->stateful = stateful;
 	return start_job(d, "Restoring snapshot", row.name, snapshot, run_restore, job,
 			 ret_envelope, err);
 }

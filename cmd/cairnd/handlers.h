@@ -54,6 +54,7 @@ HANDLER(handle_pools_list);
 HANDLER(handle_pools_create);
 HANDLER(handle_pool_get);
 HANDLER(handle_pool_resources);
+HANDLER(handle_resources_criu);
 
 /* ---- api_snapshots.c: pieces the instance handlers share ---- */
 
@@ -67,9 +68,10 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
 				bool with_size);
 
-/* PUT /1.0/instances/<name> with "restore": starts the restore operation (202). */
+/* PUT /1.0/instances/<name> with "restore" (and "stateful"): starts the restore operation (202). */
 int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
-			 bool disk_only, json_object **ret_envelope, struct err **err);
+			 bool disk_only, bool stateful, json_object **ret_envelope,
+			 struct err **err);
 
 /* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202). */
 int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,

@@ -1,8 +1,9 @@
 /*
  * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
  * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
- * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...` and
- * `cairnd forkexec ...` are the hidden helpers that start a container and run a command in one
+ * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...`,
+ * `cairnd forkexec ...`, `cairnd forkcheckpoint ...` and `cairnd forkrestore ...` are the hidden
+ * helpers that start a container, run a command in one, and dump or restore one with CRIU,
  * outside the multithreaded daemon.
  */
 #include <errno.h>
@@ -243,6 +244,10 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "forkstart") == 0)
 		return instance_lxc_forkstart_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "forkcheckpoint") == 0)
+		return instance_lxc_forkcheckpoint_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "forkrestore") == 0)
+		return instance_lxc_forkrestore_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "forkexec") == 0)
 		return instance_exec_forkexec_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "init") == 0)

@@ -51,6 +51,7 @@ static const struct route table[] = {
     {"POST", "/1.0/storage-pools", handle_pools_create, ROUTE_BODY_JSON},
     {"GET", "/1.0/storage-pools/{}", handle_pool_get, ROUTE_BODY_NONE},
     {"GET", "/1.0/storage-pools/{}/resources", handle_pool_resources, ROUTE_BODY_NONE},
+    {"GET", "/1.0/resources/criu", handle_resources_criu, ROUTE_BODY_NONE},
     {NULL, NULL, NULL, ROUTE_BODY_NONE},
 };
 

@@ -374,8 +374,15 @@ static int take_and_trim(struct daemon *d, const struct db_instance *row, bool r
 	}
 	log_info("Took scheduled snapshot \"%s\" of \"%s\": %s%s%s", name, row->name, due->reason,
 		 note ? "; " : "", note ? note : "");
-	emit("instance-snapshot-created", row->name, name, due->catchup ? "catch-up" : "schedule",
-	     due->reason);
+	{
+		/* The event says why a stateful schedule gave a stateless snapshot, as info does.
+		 */
+		_cleanup_free_ char *reason =
+		    note ? str_printf("%s; %s", due->reason, note) : strdup(due->reason);
+
+		emit("instance-snapshot-created", row->name, name,
+		     due->catchup ? "catch-up" : "schedule", reason ? reason : due->reason);
+	}
 	if (st->report)
 		json_object_object_add(st->report, "created", json_object_new_string(name));
 	set_text(&state->last_snapshot, name);

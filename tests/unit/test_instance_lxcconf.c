@@ -121,6 +121,28 @@ static void test_privileged_has_no_idmap(void **state)
 	free(t);
 }
 
+/* An instance CRIU may dump starts without a console (CRIU cannot dump its terminal); the
+ * others keep theirs. */
+static void test_stateful_has_no_console(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	char *t;
+
+	(void)state;
+	assert_int_equal(kvlist_set(&config, "migration.stateful", "true"), 0);
+	t = render_ok(&config, INSTANCE_CGROUP_V1);
+	assert_true(has_line(t, "lxc.console.path = none"));
+	assert_true(has_line(t, "lxc.tty.max = 0"));
+	assert_null(strstr(t, "lxc.console.logfile"));
+	free(t);
+
+	assert_int_equal(kvlist_set(&config, "migration.stateful", "false"), 0);
+	t = render_ok(&config, INSTANCE_CGROUP_V1);
+	assert_null(strstr(t, "lxc.console.path"));
+	assert_true(has_line(t, "lxc.console.logfile = /var/lib/cairn/logs/c1/console.log"));
+	free(t);
+}
+
 /* Root of a privileged container is the host's root: it loses what Incus takes away, and it is
  * filtered too. */
 static void test_privileged_confinement(void **state)
@@ -354,6 +376,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unprivileged_defaults),
 	    cmocka_unit_test(test_privileged_has_no_idmap),
+	    cmocka_unit_test(test_stateful_has_no_console),
 	    cmocka_unit_test(test_unprivileged_needs_range),
 	    cmocka_unit_test(test_privileged_confinement),
 	    cmocka_unit_test(test_seccomp_profile),

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "config/keys.h"
 #include "config/snaprules.h"
+#include "instance/criu.h"
 #include "snapshots/snapshots.h"
 
 /* 2026-11-21T15:57:03Z */
@@ -235,29 +236,59 @@ static void test_keys(void **state)
 	assert_int_equal(config_key_validate("snapshots.pattern", "", &e), 0);
 }
 
+/* CRIU's own verdict: the message of its first error line (`criu check`), or the last errors
+ * before it gave up (a dump or restore log). */
+static void test_criu_error_lines(void **state)
+{
+	char *line;
+
+	(void)state;
+	line = instance_criu_error_line("Error (criu/vdso.c:627): Failed to fill self vdso "
+					"symtable\nError (criu/kerndat.c:1906): kerndat failed\n");
+	assert_string_equal(line, "Failed to fill self vdso symtable");
+	free(line);
+	line = instance_criu_error_line("Looks good.\n");
+	assert_string_equal(line, "Looks good.");
+	free(line);
+	assert_null(instance_criu_error_line(""));
+	line = instance_criu_log_errors(
+	    "(00.01) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE\n"
+	    "(00.02) Error (criu/files-reg.c:1790): Can't lookup mount=24 for fd=10\n"
+	    "(00.03) Error (criu/cr-dump.c:1698): Dump files (pid: 4650) failed with -1\n"
+	    "(00.04) Error (criu/cr-dump.c:2128): Dumping FAILED.\n");
+	assert_string_equal(
+	    line, "Can't lookup mount=24 for fd=10; Dump files (pid: 4650) failed with -1");
+	free(line);
+	assert_null(instance_criu_log_errors("(00.01) Info: all fine\n"));
+}
+
 static void test_criu_version(void **state)
 {
 	int major = 0, minor = 0;
 
 	(void)state;
-	assert_int_equal(snapshot_criu_parse_version("Version: 3.17\n", &major, &minor), 0);
+	assert_int_equal(instance_criu_parse_version("Version: 3.17\n", &major, &minor), 0);
 	assert_int_equal(major, 3);
 	assert_int_equal(minor, 17);
-	assert_int_equal(snapshot_criu_parse_version("Version: 4.1\nGitID: v4.1\n", &major, &minor),
+	assert_int_equal(instance_criu_parse_version("Version: 4.1\nGitID: v4.1\n", &major, &minor),
 			 0);
 	assert_int_equal(major, 4);
 	assert_int_equal(minor, 1);
-	assert_int_equal(snapshot_criu_parse_version("criu: command not found", &major, &minor),
+	assert_int_equal(instance_criu_parse_version("criu: command not found", &major, &minor),
 			 -EINVAL);
-	assert_int_equal(snapshot_criu_parse_version(NULL, &major, &minor), -EINVAL);
+	assert_int_equal(instance_criu_parse_version(NULL, &major, &minor), -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),  cmocka_unit_test(test_pattern),
-	    cmocka_unit_test(test_expiry), cmocka_unit_test(test_dates),
-	    cmocka_unit_test(test_keys),   cmocka_unit_test(test_criu_version),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_pattern),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_criu_version),
+	    cmocka_unit_test(test_criu_error_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
