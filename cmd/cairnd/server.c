@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * libmicrohttpd's own messages, into the daemon's log. Connections handed over with
+ * MHD_add_connection() are taken for TCP, so every one of them would log that TCP_NODELAY,
+ * TCP_CORK and the push after a response failed on a unix socket: those go to debug.
+ */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	bool noise;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	noise = str_startswith(msg, "Setting TCP_") ||
+		str_startswith(msg, "Failed to push the data from buffers");
+	if (noise)
+		log_debug("libmicrohttpd: %s", msg);
+	else
+		log_warn("libmicrohttpd: %s", msg);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
@@ -438,7 +460,8 @@ int daemon_server_start(struct daemon *d, struct err **err)
 	    0, NULL, NULL, on_request, d, MHD_OPTION_URI_LOG_CALLBACK, on_uri, d,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, d, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LISTENER_MAX,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEADER_TIMEOUT_SEC, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEADER_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER,
+	    on_mhd_log, d, MHD_OPTION_END);
 	if (!d->mhd)
 		return err_set(err, -EIO, "Failed to start the HTTP server");
 	return listener_start(d, err);
