@@ -1435,6 +1435,14 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 			instance_freeze(env, src, false, NULL);
 	}
 	crashpoint("copy-after-volume");
+	/* A stateful snapshot's running state stays with the snapshot: a copy boots afresh. */
+	if (r >= 0 && snapshot) {
+		_cleanup_free_ char *state = NULL;
+
+		r = state_dir_of(env, &new_row, INSTANCE_STATE_DIR, &state, err);
+		if (r >= 0)
+			r = rm_rf(state, err);
+	}
 	/* The copy comes closed; it opens to the root uid of the files it got. */
 	if (r >= 0)
 		r = instance_volume_protect(env, &new_row, err);

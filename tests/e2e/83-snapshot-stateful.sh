@@ -259,6 +259,9 @@ check "a stateful snapshot with the stand-in's empty dump" as_admin cairn snapsh
 check_match "info says (stateful)" '^  fake \(taken at .*\) \(stateful\)$' "$(as_admin cairn info c1)"
 check "the snapshot carries the dump" test -e "$POOL/containers-snapshots/c1/fake/state/inventory.img"
 check "the volume does not" test ! -e "$vol/state"
+check "a copy made from the stateful snapshot" as_admin cairn copy c1/fake c2
+check "boots afresh: the running state stays with the snapshot" test ! -e "$POOL/containers/c2/state"
+check "delete the copy" as_admin cairn delete c2
 echo later >"$vol/rootfs/root/version"
 err=$(as_admin cairn snapshot restore c1 fake --stateful 2>&1 >/dev/null)
 check_match "a failed restore says the disk is restored and the instance stopped, with CRIU's log" \
