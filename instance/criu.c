@@ -532,7 +532,7 @@ static bool same_pidns(pid_t pid, const struct stat *init_ns)
 	return stat(path, &st) == 0 && st.st_ino == init_ns->st_ino && st.st_dev == init_ns->st_dev;
 }
 
-/* Adds one sentence per process of the container outside init's tree. */
+/* Adds one sentence per process of the container outside init's tree: a dump leaves them out. */
 static int outside_init_tree(pid_t init, char ***v)
 {
 	_cleanup_closedir_ DIR *d = opendir("/proc");
@@ -567,8 +567,8 @@ static int outside_init_tree(pid_t init, char ***v)
 		}
 		if (inside)
 			continue;
-		line = str_printf("process %d (%s) is not a descendant of the container's init (a "
-				  "command still running through `cairn exec`?): CRIU dumps init "
+		line = str_printf("process %d (%s): it does not descend from the container's init "
+				  "(a command running through `cairn exec`?), and CRIU dumps init "
 				  "and its descendants only",
 				  (int)pid, comm);
 		if (!line || strv_push(v, line) < 0)
@@ -577,11 +577,23 @@ static int outside_init_tree(pid_t init, char ***v)
 	return 0;
 }
 
+/* Whether the lxc.conf a running instance was started with has no console (migration.stateful
+ * was set when it started). */
+static bool started_without_console(const struct instance_env *env, const char *name)
+{
+	_cleanup_free_ char *dir = instance_log_dir(env, name), *conf = NULL, *text = NULL;
+	size_t len = 0;
+
+	conf = dir ? str_printf("%s/lxc.conf", dir) : NULL;
+	return conf && file_read_all(conf, &text, &len, NULL) >= 0 &&
+	       strstr(text, "\nlxc.console.path = none\n");
+}
+
 int instance_criu_blockers(const struct instance_env *env, const char *name, char ***ret,
-			   struct err **err)
+			   char ***ret_left_out, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	_cleanup_strv_ char **v = NULL;
+	_cleanup_strv_ char **v = NULL, **out = NULL;
 	struct instance_state st = {0};
 	int r;
 
@@ -602,10 +614,18 @@ int instance_criu_blockers(const struct instance_env *env, const char *name, cha
 	if (st.status == INSTANCE_FROZEN &&
 	    strv_push(&v, "the instance is frozen: thaw it first") < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
-	if (st.status != INSTANCE_STOPPED && st.pid > 0 && outside_init_tree(st.pid, &v) < 0)
+	if (st.status != INSTANCE_STOPPED &&
+	    config_get_bool(&row.config, "migration.stateful", false) &&
+	    !started_without_console(env, name) &&
+	    strv_push(&v, "the instance was started before migration.stateful was set: it has a "
+			  "console, which CRIU cannot dump; restart it") < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
-	if (!v && !(v = calloc(1, sizeof(char *))))
+	if (st.status != INSTANCE_STOPPED && st.pid > 0 && outside_init_tree(st.pid, &out) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if ((!v && !(v = calloc(1, sizeof(char *)))) ||
+	    (!out && !(out = calloc(1, sizeof(char *)))))
 		return err_set(err, -ENOMEM, "Out of memory");
 	*ret = steal_pointer(&v);
+	*ret_left_out = steal_pointer(&out);
 	return 0;
 }

@@ -82,9 +82,11 @@ int instance_criu_helper_env(const struct instance_criu *criu, const char *run_d
 			     struct err **err);
 
 /*
- * What would keep a dump of instance `name` from working, one sentence each (NULL-terminated,
- * never NULL on success; free with strv_free()): migration.stateful not set, not running, a
- * process that is not a descendant of the container's init. -ENOENT for an unknown instance.
+ * What would keep a dump of instance `name` from working, one sentence each: migration.stateful
+ * not set, not running, frozen, started before migration.stateful was set (*ret); and the
+ * processes a dump would leave out, those that do not descend from the container's init, such
+ * as commands running through `cairn exec` (*ret_left_out). Both NULL-terminated, never NULL on
+ * success; free with strv_free(). -ENOENT for an unknown instance.
  */
 int instance_criu_blockers(const struct instance_env *env, const char *name, char ***ret,
-			   struct err **err);
+			   char ***ret_left_out, struct err **err);

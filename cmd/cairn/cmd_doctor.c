@@ -19,7 +19,8 @@ void cli_render_doctor(FILE *out, json_object *md)
 	const char *check = api_get_string(md, "check");
 	const char *lock = api_get_string(md, "network_lock");
 	const char *problem = api_get_string(md, "problem");
-	json_object *inst = NULL, *blockers = NULL;
+	json_object *inst = NULL, *blockers = NULL, *left_out = NULL;
+	const char *name;
 
 	fprintf(out, "Kernel: %s\n", kernel ? kernel : "unknown");
 	if (path)
@@ -42,17 +43,23 @@ void cli_render_doctor(FILE *out, json_object *md)
 		fputs("Stateful snapshots: possible here\n", out);
 	if (!json_object_object_get_ex(md, "instance", &inst) || !inst)
 		return;
+	name = api_get_string(inst, "name");
 	json_object_object_get_ex(inst, "blockers", &blockers);
+	json_object_object_get_ex(inst, "left_out", &left_out);
 	if (!blockers || json_object_array_length(blockers) == 0) {
-		fprintf(out, "Instance \"%s\": nothing blocks a dump\n",
-			api_get_string(inst, "name") ? api_get_string(inst, "name") : "");
-		return;
+		fprintf(out, "Instance \"%s\": nothing blocks a dump\n", name ? name : "");
+	} else {
+		fprintf(out, "Instance \"%s\" cannot be dumped now:\n", name ? name : "");
+		for (size_t i = 0; i < json_object_array_length(blockers); i++)
+			fprintf(out, "  - %s\n",
+				json_object_get_string(json_object_array_get_idx(blockers, i)));
 	}
-	fprintf(out, "Instance \"%s\" cannot be dumped now:\n",
-		api_get_string(inst, "name") ? api_get_string(inst, "name") : "");
-	for (size_t i = 0; i < json_object_array_length(blockers); i++)
+	if (!left_out || json_object_array_length(left_out) == 0)
+		return;
+	fputs("A dump would leave out:\n", out);
+	for (size_t i = 0; i < json_object_array_length(left_out); i++)
 		fprintf(out, "  - %s\n",
-			json_object_get_string(json_object_array_get_idx(blockers, i)));
+			json_object_get_string(json_object_array_get_idx(left_out, i)));
 }
 
 int cli_cmd_doctor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -21,7 +21,7 @@ static json_object *string_or_null(const char *s)
 HANDLER(handle_resources_criu)
 {
 	_cleanup_(instance_criu_done) struct instance_criu criu = {0};
-	_cleanup_strv_ char **blockers = NULL;
+	_cleanup_strv_ char **blockers = NULL, **left_out = NULL;
 	const char *name = request_query(req, "instance");
 	json_object *md, *inst, *list;
 	int r;
@@ -30,7 +30,7 @@ HANDLER(handle_resources_criu)
 	if (r < 0)
 		return r;
 	if (name && *name) {
-		r = instance_criu_blockers(&d->env, name, &blockers, err);
+		r = instance_criu_blockers(&d->env, name, &blockers, &left_out, err);
 		if (r < 0)
 			return r;
 	}
@@ -52,6 +52,10 @@ HANDLER(handle_resources_criu)
 			json_object_array_add(list, json_object_new_string(*b));
 		json_object_object_add(inst, "name", json_object_new_string(name));
 		json_object_object_add(inst, "blockers", list);
+		list = json_object_new_array();
+		for (char **b = left_out; b && *b; b++)
+			json_object_array_add(list, json_object_new_string(*b));
+		json_object_object_add(inst, "left_out", list);
 		json_object_object_add(md, "instance", inst);
 	}
 	*ret_envelope = api_sync(md);

@@ -161,6 +161,8 @@ printf '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i >/root/counter; sleep
 # ---- refusals that need no CRIU ----
 check "launch c1" as_admin cairn launch busybox c1
 install -m 0755 "$T/counter.sh" "$vol/rootfs/root/counter.sh"
+check_match "doctor: an instance without migration.stateful cannot be dumped" \
+	'^  - migration.stateful is not true' "$(as_admin cairn doctor c1)"
 check_fails "a stateful snapshot needs migration.stateful" \
 	"Error: Stateful snapshots require migration.stateful=true" as_admin cairn snapshot c1 s --stateful
 check_fails "a stateful stop needs migration.stateful" \
@@ -169,7 +171,12 @@ check "migration.stateful=true" as_admin cairn config set c1 migration.stateful=
 check_fails "an instance started before migration.stateful is refused, with the way out" \
 	'Error: Instance "c1" was started before migration.stateful was set: restart it (without a console, which CRIU cannot dump) first' \
 	as_admin cairn snapshot c1 s --stateful
+check_match "doctor says so too" '^  - the instance was started before migration.stateful was set' \
+	"$(as_admin cairn doctor c1)"
 check "restart c1 (without a console now)" as_admin cairn restart c1 --force
+check_match "doctor: a dump would leave out a command still running through cairn exec" \
+	'^  - process [0-9]+ \(sleep\): it does not descend from the container.s init' \
+	"$(as_admin cairn exec c1 -- sleep 3 & sleep 1; as_admin cairn doctor c1; wait)"
 check_match "the LXC config of c1 has no console" '^lxc.console.path = none$' "$(cat "$CAIRN_DIR/logs/c1/lxc.conf")"
 check "stop c1" as_admin cairn stop c1 --force
 check_fails "a stateful snapshot of a stopped instance is refused" \
