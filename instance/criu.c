@@ -577,18 +577,6 @@ static int outside_init_tree(pid_t init, char ***v)
 	return 0;
 }
 
-/* Whether the lxc.conf a running instance was started with has no console (migration.stateful
- * was set when it started). */
-static bool started_without_console(const struct instance_env *env, const char *name)
-{
-	_cleanup_free_ char *dir = instance_log_dir(env, name), *conf = NULL, *text = NULL;
-	size_t len = 0;
-
-	conf = dir ? str_printf("%s/lxc.conf", dir) : NULL;
-	return conf && file_read_all(conf, &text, &len, NULL) >= 0 &&
-	       strstr(text, "\nlxc.console.path = none\n");
-}
-
 int instance_criu_blockers(const struct instance_env *env, const char *name, char ***ret,
 			   char ***ret_left_out, struct err **err)
 {
@@ -616,7 +604,7 @@ int instance_criu_blockers(const struct instance_env *env, const char *name, cha
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (st.status != INSTANCE_STOPPED &&
 	    config_get_bool(&row.config, "migration.stateful", false) &&
-	    !started_without_console(env, name) &&
+	    !instance_started_without_console(env, name) &&
 	    strv_push(&v, "the instance was started before migration.stateful was set: it has a "
 			  "console, which CRIU cannot dump; restart it") < 0)
 		return err_set(err, -ENOMEM, "Out of memory");

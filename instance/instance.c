@@ -642,8 +642,7 @@ static int open_dump(const char *dir, struct err **err)
 	return 0;
 }
 
-/* The rendered lxc.conf of a running instance says whether it was started to be dumped. */
-static bool started_without_console(const struct instance_env *env, const char *name)
+bool instance_started_without_console(const struct instance_env *env, const char *name)
 {
 	_cleanup_free_ char *conf = lxc_config_path(env, name), *text = NULL;
 	size_t len = 0;
@@ -670,7 +669,7 @@ int instance_stateful_allowed(const struct instance_env *env, const struct db_in
 	if (st.status != INSTANCE_RUNNING)
 		return err_set(err, -EBUSY, "%s need a running instance: instance \"%s\" is %s",
 			       what, row->name, instance_status_name(st.status));
-	if (!started_without_console(env, row->name))
+	if (!instance_started_without_console(env, row->name))
 		return err_set(err, -EINVAL,
 			       "Instance \"%s\" was started before migration.stateful was set: "
 			       "restart it (without a console, which CRIU cannot dump) first",

@@ -94,6 +94,11 @@ int instance_start(const struct instance_env *env, const char *name, struct err 
 #define INSTANCE_CHECKPOINT_DIR "checkpoint"
 #define INSTANCE_STATE_DIR "state"
 
+/* True when the LXC config instance `name` was last started with has no console
+ * (migration.stateful was true then): such an instance can be dumped, and has no console to
+ * attach to. */
+bool instance_started_without_console(const struct instance_env *env, const char *name);
+
 /* True when the volume of `row` holds a whole checkpoint (INSTANCE_CHECKPOINT_DIR). */
 bool instance_has_checkpoint(const struct instance_env *env, const struct db_instance *row);
 

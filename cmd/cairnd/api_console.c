@@ -131,6 +131,12 @@ HANDLER(handle_instance_console_post)
 	r = upgrade_instance_running(d, req->params[0], err);
 	if (r < 0)
 		return r;
+	if (instance_started_without_console(&d->env, req->params[0]))
+		return err_set(
+		    err, -EINVAL,
+		    "Instance \"%s\" has no console: it runs with migration.stateful=true "
+		    "(CRIU cannot dump a console); use cairn exec or cairn shell",
+		    req->params[0]);
 	lxcpath = instance_lxcpath(&d->env);
 	s = calloc(1, sizeof(*s));
 	if (!s || !lxcpath) {

@@ -178,6 +178,9 @@ check_match "doctor: a dump would leave out a command still running through cair
 	'^  - process [0-9]+ \(sleep\): it does not descend from the container.s init' \
 	"$(as_admin cairn exec c1 -- sleep 3 & sleep 1; as_admin cairn doctor c1; wait)"
 check_match "the LXC config of c1 has no console" '^lxc.console.path = none$' "$(cat "$CAIRN_DIR/logs/c1/lxc.conf")"
+check_fails "cairn console says there is no console, and what to use" \
+	'Error: Instance "c1" has no console: it runs with migration.stateful=true (CRIU cannot dump a console); use cairn exec or cairn shell' \
+	as_admin cairn console c1 </dev/null
 check "stop c1" as_admin cairn stop c1 --force
 check_fails "a stateful snapshot of a stopped instance is refused" \
 	'Error: Stateful snapshots need a running instance: instance "c1" is stopped' \
