@@ -167,7 +167,7 @@ static void fuzz_plan(const char *text)
 	    kvlist_set(&config, "snapshots.retention", text) < 0 ||
 	    kvlist_set(&config, "snapshots.retention.min", "1") < 0)
 		return;
-	r = snapshot_plan_prune(&config, snaps, 6, now, d, &e);
+	r = snapshot_plan_prune(&config, snaps, 6, now, PLAN_REASONS_ALL, d, &e);
 	check_refusal(r, &e, "prune");
 	err_freep(&e);
 	for (size_t i = 0; r == 0 && i < 6; i++) {

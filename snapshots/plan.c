@@ -546,7 +546,8 @@ static int furthest_unit(const struct config_retention *r, int64_t now)
 }
 
 int snapshot_plan_prune(const struct kvlist *config, const struct plan_snapshot *snaps, size_t n,
-			int64_t now, struct plan_decision *ret, struct err **err)
+			int64_t now, enum plan_reasons reasons, struct plan_decision *ret,
+			struct err **err)
 {
 	_cleanup_free_ struct verdict *v = NULL;
 	_cleanup_free_ size_t *order = NULL;
@@ -611,7 +612,8 @@ int snapshot_plan_prune(const struct kvlist *config, const struct plan_snapshot 
 		ret[i].reason[0] = '\0';
 		ret[i].verdict = v[i].cause == CAUSE_NONE || v[i].floor ? PLAN_KEEP : PLAN_DELETE;
 		if (v[i].cause == CAUSE_NONE) {
-			put_keep(&out, &cal, &snaps[i], &v[i]);
+			if (reasons == PLAN_REASONS_ALL)
+				put_keep(&out, &cal, &snaps[i], &v[i]);
 			continue;
 		}
 		if (v[i].floor) {

@@ -65,8 +65,17 @@ struct plan_decision {
  * -EINVAL when snapshots.retention, snapshots.retention.min or snapshots.limit in `config` is
  * invalid (the message of config_key_validate()); -ENOMEM.
  */
+/* Which decisions snapshot_plan_prune() writes a reason for: formatting a reason for each of a
+ * million kept snapshots is most of a timer pass's work, and only a report shows them. */
+enum plan_reasons {
+	PLAN_REASONS_ALL,     /* every decision (prune --dry-run, the API's report) */
+	PLAN_REASONS_DELETED, /* deletions only; a kept one's reason is "" */
+	PLAN_REASONS_MAX,
+};
+
 int snapshot_plan_prune(const struct kvlist *config, const struct plan_snapshot *snaps, size_t n,
-			int64_t now, struct plan_decision *ret, struct err **err);
+			int64_t now, enum plan_reasons reasons, struct plan_decision *ret,
+			struct err **err);
 
 /* What the scheduler should do about taking a snapshot. */
 struct plan_due {

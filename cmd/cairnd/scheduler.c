@@ -209,8 +209,9 @@ struct step {
 	bool starting; /* its start is being handled (@startup) */
 	bool first;    /* the first pass since the daemon started */
 	int64_t now;
-	json_object *report; /* this instance's report object, or NULL */
-	int64_t next_expiry; /* out: the earliest expiry left, 0 when none */
+	json_object *report;		 /* this instance's report object, or NULL */
+	struct db_schedule_state *state; /* its state, read by the pass (moved out), or NULL */
+	int64_t next_expiry;		 /* out: the earliest expiry left, 0 when none */
 };
 
 /*
@@ -220,13 +221,15 @@ struct step {
 static int prune(struct daemon *d, const struct db_instance *row, const struct plan_snapshot *snaps,
 		 size_t n, struct step *st, bool dry_run, struct err **err)
 {
-	_cleanup_free_ struct plan_decision *dec = calloc(n ? n : 1, sizeof(*dec));
+	/* Every element is written by the planner: no need to zero a million of them. */
+	_cleanup_free_ struct plan_decision *dec = malloc((n ? n : 1) * sizeof(*dec));
 	json_object *list = NULL;
 	int r, deleted = 0;
 
 	if (!dec)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = snapshot_plan_prune(&row->config, snaps, n, st->now, dec, err);
+	r = snapshot_plan_prune(&row->config, snaps, n, st->now,
+				st->report ? PLAN_REASONS_ALL : PLAN_REASONS_DELETED, dec, err);
 	if (r < 0)
 		return r;
 	if (st->report) {
@@ -439,9 +442,15 @@ static int step_instance(struct daemon *d, const struct db_instance *row,
 	if (r > 0 && (r = reload(d, row->name, &mine, &snaps, &n, err)) < 0)
 		return r;
 
-	r = db_schedule_get(d->env.db, row->name, &state, err);
-	if (r < 0)
-		return r;
+	if (st->state) {
+		/* The pass read every instance's state at once; take this one over. */
+		state = *st->state;
+		*st->state = (struct db_schedule_state){0};
+	} else {
+		r = db_schedule_get(d->env.db, row->name, &state, err);
+		if (r < 0)
+			return r;
+	}
 	if (st->timer) {
 		/* First as if running and changed: most passes find nothing due, and only a due
 		 * slot is worth asking the LXC monitor and the volume. */
@@ -549,7 +558,10 @@ static void timer_pass(struct daemon *d, int64_t now, bool first, int64_t *ret_n
 		       bool *ret_retry)
 {
 	_cleanup_strv_ char **starting = take_started();
+	_cleanup_strv_ char **state_names = NULL;
 	_cleanup_(snapshot_index_done) struct snapshot_index idx = {0};
+	struct db_schedule_state *states = NULL;
+	size_t n_states = 0;
 	_cleanup_err_ struct err *e = NULL;
 	struct db_instance *rows = NULL;
 	size_t n = 0;
@@ -563,6 +575,8 @@ static void timer_pass(struct daemon *d, int64_t now, bool first, int64_t *ret_n
 	r = db_instance_list(d->env.db, &rows, &n, &e);
 	if (r >= 0)
 		r = db_snapshot_list_all(d->env.db, &idx.all, &idx.n, &e);
+	if (r >= 0)
+		r = db_schedule_list(d->env.db, &state_names, &states, &n_states, &e);
 	if (r < 0) {
 		log_error("Snapshot scheduler: %s", err_msg(e, r));
 		db_instances_free(rows, n);
@@ -591,6 +605,10 @@ static void timer_pass(struct daemon *d, int64_t now, bool first, int64_t *ret_n
 			continue;
 		}
 		handled++;
+		/* Both lists come ordered by name; an instance made between the two reads is looked
+		 * up on its own. */
+		if (i < n_states && strcmp(state_names[i], rows[i].name) == 0)
+			st.state = &states[i];
 		r = step_instance(d, &rows[i], idx.all, from, to, &st, &ie);
 		daemon_release(d, rows[i].name);
 		if (r < 0)
@@ -603,6 +621,7 @@ static void timer_pass(struct daemon *d, int64_t now, bool first, int64_t *ret_n
 	log_debug("Snapshot scheduler pass: %zu instances (%u with a policy), %zu snapshots; "
 		  "loaded in %.1f ms, decided and acted in %.1f ms",
 		  n, handled, idx.n, t1 - t0, monotonic_ms() - t1);
+	db_schedule_states_free(states, n_states);
 	db_instances_free(rows, n);
 }
 

@@ -58,7 +58,7 @@ static void prune_ok(const struct kvlist *config, const struct plan_snapshot *sn
 		     int64_t now, struct plan_decision *dec)
 {
 	struct err *e = NULL;
-	int r = snapshot_plan_prune(config, snaps, n, now, dec, &e);
+	int r = snapshot_plan_prune(config, snaps, n, now, PLAN_REASONS_ALL, dec, &e);
 
 	if (r != 0)
 		fail_msg("prune: %s", err_msg(e, r));
@@ -74,6 +74,38 @@ static void expect(const struct plan_decision *d, enum plan_verdict v, const cha
 }
 
 /* ---- prune on hand-made cases -------------------------------------------------------------- */
+
+/* The timer's pass asks for the reasons of deletions only: the same verdicts, and no text for
+ * what is kept. */
+static void test_prune_reasons_deleted(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	const int64_t now = 1800000000;
+	const struct plan_snapshot snaps[] = {
+	    {.name = "m", .created_at = now - 7200, .scheduled = false},
+	    {.name = "old", .created_at = now - 3600, .expires_at = now - 10, .scheduled = true},
+	    {.name = "s1", .created_at = now - 600, .scheduled = true},
+	    {.name = "s2", .created_at = now - 300, .scheduled = true},
+	};
+	struct plan_decision all[4], deleted[4];
+	struct err *e = NULL;
+
+	(void)state;
+	config_of(&config, "snapshots.retention", "1H", NULL);
+	prune_ok(&config, snaps, 4, now, all);
+	assert_int_equal(
+	    snapshot_plan_prune(&config, snaps, 4, now, PLAN_REASONS_DELETED, deleted, &e), 0);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(deleted[i].verdict, all[i].verdict);
+		if (all[i].verdict == PLAN_DELETE)
+			assert_string_equal(deleted[i].reason, all[i].reason);
+		else
+			assert_string_equal(deleted[i].reason, "");
+	}
+	expect(&deleted[1], PLAN_DELETE, "expired at 2027/01/15 07:59 UTC");
+	assert_int_equal(deleted[3].verdict, PLAN_DELETE);
+	assert_string_equal(all[0].reason, "manual");
+}
 
 static void test_prune_basic(void **state)
 {
@@ -142,29 +174,33 @@ static void test_prune_basic(void **state)
 	prune_ok(&config, snaps, 6, now, d);
 	expect(&d[5], PLAN_KEEP, "scheduled, no expiry");
 	config_of(&config, "snapshots.limit", "9223372036854775808", NULL);
-	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, d, &e), -EINVAL);
+	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, PLAN_REASONS_ALL, d, &e),
+			 -EINVAL);
 	err_free(e);
 	e = NULL;
 
 	/* Invalid values are refused with the key's message. */
 	config_of(&config, "snapshots.limit", "many", NULL);
-	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, d, &e), -EINVAL);
+	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, PLAN_REASONS_ALL, d, &e),
+			 -EINVAL);
 	assert_non_null(strstr(e->msg, "\"snapshots.limit\""));
 	err_free(e);
 	e = NULL;
 	config_of(&config, "snapshots.retention", "7 days", NULL);
-	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, d, &e), -EINVAL);
+	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, PLAN_REASONS_ALL, d, &e),
+			 -EINVAL);
 	assert_string_equal(e->msg, "Invalid value \"7 days\" for \"snapshots.retention\": term 1 "
 				    "\"7\": the unit must be one of H d w m y (hours, days, weeks, "
 				    "months, years)");
 	err_free(e);
 	e = NULL;
 	config_of(&config, "snapshots.retention.min", "-2", NULL);
-	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, d, &e), -EINVAL);
+	assert_int_equal(snapshot_plan_prune(&config, snaps, 6, now, PLAN_REASONS_ALL, d, &e),
+			 -EINVAL);
 	err_free(e);
 	e = NULL;
 	/* Nothing to decide is fine, and NULL config is all defaults. */
-	assert_int_equal(snapshot_plan_prune(NULL, snaps, 0, now, NULL, &e), 0);
+	assert_int_equal(snapshot_plan_prune(NULL, snaps, 0, now, PLAN_REASONS_ALL, NULL, &e), 0);
 	prune_ok(NULL, snaps, 6, now, d);
 	expect(&d[5], PLAN_KEEP, "scheduled, no expiry");
 }
@@ -1121,15 +1157,11 @@ static void test_scale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_prune_basic),
-	    cmocka_unit_test(test_prune_retention),
-	    cmocka_unit_test(test_next_expiry),
-	    cmocka_unit_test(test_due_basic),
-	    cmocka_unit_test(test_sim_year_weekdays),
-	    cmocka_unit_test(test_sim_year_hourly),
-	    cmocka_unit_test(test_prune_properties),
-	    cmocka_unit_test(test_due_properties),
-	    cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_prune_basic),	    cmocka_unit_test(test_prune_reasons_deleted),
+	    cmocka_unit_test(test_prune_retention), cmocka_unit_test(test_next_expiry),
+	    cmocka_unit_test(test_due_basic),	    cmocka_unit_test(test_sim_year_weekdays),
+	    cmocka_unit_test(test_sim_year_hourly), cmocka_unit_test(test_prune_properties),
+	    cmocka_unit_test(test_due_properties),  cmocka_unit_test(test_scale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
