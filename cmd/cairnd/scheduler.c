@@ -199,8 +199,7 @@ static json_object *json_time_or_empty(int64_t t)
 	return json_object_new_string(text ? text : "");
 }
 
-/* ---- one instance -----------------------------------------------------------------------------
- */
+/* ---- one instance -------------------------------------------------------------------- */
 
 /* How one instance is handled in a pass. */
 struct step {
@@ -281,9 +280,7 @@ static int take(struct daemon *d, const struct db_instance *row, bool running, c
 		char **ret_note, struct err **err)
 {
 	struct snapshot_create_opts opts = {.scheduled = true};
-	const char *stateful = kvlist_get(&row->config, "snapshots.schedule.stateful");
-
-	if (running && stateful && strcmp(stateful, "true") == 0) {
+	if (running && config_get_bool(&row->config, "snapshots.schedule.stateful", false)) {
 		_cleanup_err_ struct err *e = NULL;
 		int r;
 
@@ -309,12 +306,11 @@ static bool instance_running(struct daemon *d, const char *name)
 static bool volume_changed(struct daemon *d, const struct db_instance *row,
 			   const struct plan_snapshot *snaps, size_t n)
 {
-	const char *onchange = kvlist_get(&row->config, "snapshots.schedule.onchange");
 	struct storage_pool *pool;
 	_cleanup_err_ struct err *e = NULL;
 	int r;
 
-	if (!onchange || strcmp(onchange, "true") != 0 || n == 0)
+	if (!config_get_bool(&row->config, "snapshots.schedule.onchange", false) || n == 0)
 		return true;
 	pool = instance_env_pool(&d->env, row->pool);
 	if (!pool)
@@ -503,8 +499,7 @@ static int step_instance(struct daemon *d, const struct db_instance *row,
 	return r;
 }
 
-/* ---- passes -----------------------------------------------------------------------------------
- */
+/* ---- passes -------------------------------------------------------------------------- */
 
 /* True when the instance has anything for the timer to do: a schedule, a policy that deletes, or
  * a snapshot that expires. Saves the planner's work on the instances nobody configured. */
@@ -757,8 +752,7 @@ json_object *scheduler_instance_json(struct daemon *d, const char *name)
 	return o;
 }
 
-/* ---- the timer thread -------------------------------------------------------------------------
- */
+/* ---- the timer thread ---------------------------------------------------------------- */
 
 static void drain(int fd)
 {
