@@ -68,6 +68,9 @@ int body_parse(const char *text, size_t len, json_object **ret, struct err **err
 	tok = json_tokener_new();
 	if (!tok)
 		return err_set(err, -ENOMEM, "Out of memory");
+	/* JSON as RFC 8259 has it: json-c would also read comments, single quotes and trailing
+	 * commas, which no client sends and which only widen what must be checked. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	/* Up to and with the terminating NUL, so that a bare number at the end is complete. */
 	o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	end = json_tokener_get_parse_end(tok);

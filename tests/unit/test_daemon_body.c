@@ -73,6 +73,10 @@ static void test_refuses_bad_text(void **state)
 	assert_int_equal(parse_str("{\"name\":\"s1\"} {\"name\":\"s2\"}"), -EINVAL);
 	assert_int_equal(parse_str("{\"name\":"), -EINVAL);
 	assert_int_equal(parse_str(""), -EINVAL);
+	/* Strict RFC 8259: no comments, single quotes or trailing commas. */
+	assert_int_equal(parse_str("/* c */ {\"name\":\"c1\"}"), -EINVAL);
+	assert_int_equal(parse_str("{'name':'c1'}"), -EINVAL);
+	assert_int_equal(parse_str("{\"name\":\"c1\",}"), -EINVAL);
 }
 
 int main(void)
