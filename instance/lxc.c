@@ -439,15 +439,17 @@ static int criu_failure(const char *what, const char *name, const char *log_dir,
 		       helper_log);
 }
 
-int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *lxcpath,
-			    const char *config_path, const char *dir, const char *log_dir,
-			    bool stop, char *const *envp, struct err **err)
+/*
+ * Runs a CRIU helper (`argv[1]` is forkcheckpoint or forkrestore) and, when it fails, reports
+ * CRIU's log `criu_log` and what the helper and liblxc wrote since it started.
+ */
+static int run_criu_helper(char *const *argv, char *const *envp, const char *what, const char *name,
+			   const char *log_dir, const char *criu_log, struct err **err)
 {
 	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
-	_cleanup_free_ char *helper_log = str_printf("%s/forkcheckpoint.log", log_dir);
-	char *argv[] = {(char *)self_exe, (char *)"forkcheckpoint",   (char *)name,
-			(char *)lxcpath,  (char *)config_path,	      (char *)dir,
-			(char *)log_dir,  (char *)(stop ? "1" : "0"), NULL};
+	_cleanup_free_ char *helper_name = str_printf("%s.log", argv[1]);
+	_cleanup_free_ char *helper_log =
+	    helper_name ? str_printf("%s/%s", log_dir, helper_name) : NULL;
 	off_t lxc_log_start, helper_log_start;
 	int status = 0, r;
 
@@ -455,38 +457,35 @@ int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *
 		return err_set(err, -ENOMEM, "Out of memory");
 	lxc_log_start = file_size_or_zero(lxc_log);
 	helper_log_start = file_size_or_zero(helper_log);
-	r = run_helper(argv, envp, &status, "checkpoint", name, err);
+	r = run_helper(argv, envp, &status, what, name, err);
 	if (r < 0)
 		return r;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	return criu_failure("checkpoint", name, log_dir, CRIU_DUMP_LOG, lxc_log_start,
-			    helper_log_start, "forkcheckpoint.log", status, err);
+	return criu_failure(what, name, log_dir, criu_log, lxc_log_start, helper_log_start,
+			    helper_name, status, err);
+}
+
+int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *lxcpath,
+			    const char *config_path, const char *dir, const char *log_dir,
+			    bool stop, char *const *envp, struct err **err)
+{
+	char *argv[] = {(char *)self_exe, (char *)"forkcheckpoint",   (char *)name,
+			(char *)lxcpath,  (char *)config_path,	      (char *)dir,
+			(char *)log_dir,  (char *)(stop ? "1" : "0"), NULL};
+
+	return run_criu_helper(argv, envp, "checkpoint", name, log_dir, CRIU_DUMP_LOG, err);
 }
 
 int instance_lxc_restore(const char *self_exe, const char *name, const char *lxcpath,
 			 const char *config_path, const char *dir, const char *log_dir,
 			 char *const *envp, struct err **err)
 {
-	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
-	_cleanup_free_ char *helper_log = str_printf("%s/forkrestore.log", log_dir);
 	char *argv[] = {
 	    (char *)self_exe,	 (char *)"forkrestore", (char *)name,	 (char *)lxcpath,
 	    (char *)config_path, (char *)dir,		(char *)log_dir, NULL};
-	off_t lxc_log_start, helper_log_start;
-	int status = 0, r;
 
-	if (!lxc_log || !helper_log)
-		return err_set(err, -ENOMEM, "Out of memory");
-	lxc_log_start = file_size_or_zero(lxc_log);
-	helper_log_start = file_size_or_zero(helper_log);
-	r = run_helper(argv, envp, &status, "restore", name, err);
-	if (r < 0)
-		return r;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	return criu_failure("restore", name, log_dir, CRIU_RESTORE_LOG, lxc_log_start,
-			    helper_log_start, "forkrestore.log", status, err);
+	return run_criu_helper(argv, envp, "restore", name, log_dir, CRIU_RESTORE_LOG, err);
 }
 
 /* Copies CRIU's log `src` over LOGDIR/`name`, so that it outlives the image directory. */
