@@ -68,6 +68,42 @@ check_fails "an unknown command fails" 'Error: unknown command "bogus"' \
 out=$(printf "config set r1 user.note 'two words'\nconfig get r1 user.note\n" | as_admin cairn repl 2>&1)
 check_eq "quoted words stay one argument" "two words" "$out"
 
+
+# ---- REPL commands: help, use, exit N, a leading "cairn" ----
+
+out=$(printf 'help\n' | as_admin cairn repl 2>&1)
+check_match "help lists the commands" '^  launch +Create and start an instance from an image$' "$out"
+check_match "help lists the REPL's own commands" '^  use \[NAME\] ' "$out"
+check_eq "help COMMAND is the command's --help" "$(as_admin cairn config set --help 2>&1)" \
+	"$(printf 'help config set\n' | as_admin cairn repl 2>&1)"
+check_fails "help of an unknown command fails" 'Error: unknown command "bogus"' \
+	pipe_to 'help bogus\n' as_admin cairn repl
+check_eq "a line may start with the word cairn" "r1,RUNNING,,,CONTAINER,0" \
+	"$(printf 'cairn list --format csv\n' | as_admin cairn repl 2>&1)"
+
+printf 'exit 3\ninit busybox r3\n' | as_admin cairn repl >/dev/null 2>&1
+check_eq "exit N leaves with status N" "3" "$?"
+check_eq "nothing after exit N ran" "" "$(api_status r3)"
+check_fails "exit with a status that is not a number fails" \
+	'Error: Invalid exit status "x" (a number from 0 to 255)' pipe_to 'exit x\n' as_admin cairn repl
+check_fails "exit 256 fails" 'Error: Invalid exit status "256" (a number from 0 to 255)' \
+	pipe_to 'exit 256\n' as_admin cairn repl
+
+out=$(printf 'use r1\nconfig set user.used=yes\nconfig get user.used\nsnapshot create s1\nsnapshot list --format csv\nconfig get r1 user.used\nuse\nconfig get user.used\n' |
+	as_admin cairn repl --keep-going 2>&1)
+check_match "use: config set and get act on the current instance" '^yes$' "$out"
+check_eq "use: the key was set on r1" "yes" "$(as_admin cairn config get r1 user.used)"
+check_match "use: snapshot create took a snapshot of r1" '^s1,' "$out"
+check_eq "use: it is r1's" "s1" "$(as_admin cairn snapshot list r1 --format csv | cut -d, -f1)"
+check_match "use: naming the instance still works" '^yes$' "$(printf '%s\n' "$out" | sed -n 3p)"
+check_match "use alone forgets it: the command needs its instance again" \
+	'^Error: Invalid number of arguments$' "$out"
+check_fails "use of an unknown instance fails" 'Error: Instance "nosuch" not found' \
+	pipe_to 'use nosuch\n' as_admin cairn repl
+check_fails "use of a snapshot fails" 'Error: "r1/s1" is not an instance name' \
+	pipe_to 'use r1/s1\n' as_admin cairn repl
+check "delete the snapshot" as_admin cairn delete r1/s1
+
 check_fails "the outsider's REPL is refused by the daemon" \
 	"Error: You don't have the needed permissions to talk to cairnd (not in group $TGROUP)" \
 	pipe_to 'list\n' as_outsider cairn repl
@@ -176,6 +212,41 @@ tm send-keys -t repl Up
 check_line "... and the one before it" '^cairn> info alpha1$'
 tm send-keys -t repl C-u C-d
 check_eq "Ctrl-D leaves the REPL with status 0" "0" "$(repl_status)"
+tm kill-server >/dev/null 2>&1
+
+
+# ---- use, Ctrl-C, clear and exit N on a terminal ----
+
+check "a third session" start_session
+check_line "its prompt" '^cairn>$'
+tm send-keys -t repl 'use alpha1' Enter
+check_line "use puts the instance in the prompt" '^cairn alpha1>$'
+tm send-keys -t repl 'info' Enter
+check_screen "info without a name shows the current instance" '^Name: alpha1$' '^cairn alpha1>$'
+tm send-keys -t repl 'use' Enter
+check_line "use alone clears it" '^cairn>$'
+tm send-keys -t repl 'list some half typed line'
+check_line "a half-typed line" '^cairn> list some half typed line$'
+tm send-keys -t repl C-c
+check_line "Ctrl-C at the prompt clears the line" '^cairn>$'
+check "and the REPL is still there" pgrep -u "$ADMIN_USER" -x cairn
+tm send-keys -t repl 'list --format csv' Enter
+check_screen "the next line runs in the REPL" '^alpha1,STOPPED,' 
+tm send-keys -t repl 'exec -T r1 -- sleep 60' Enter
+sleep 1
+check_eq "a long command is running" "1" "$(pgrep -u "$ADMIN_USER" -x cairn | wc -l | awk '{ print ($1 >= 2) }')"
+tm send-keys -t repl C-c
+check_line "Ctrl-C during a command ends the command and gives the prompt back" '^cairn>$'
+check "the REPL is still there after it" pgrep -u "$ADMIN_USER" -x cairn
+tm send-keys -t repl 'info alpha1' Enter
+check_screen "and runs the next command" '^Name: alpha1$'
+tm send-keys -t repl 'clear' Enter
+check_line "clear empties the screen" '^cairn>$'
+check_eq "nothing but the prompt is left" "cairn>" "$(screen)"
+tm send-keys -t repl 'help' Enter
+check_screen "help on the terminal" '^  exit \[N\], quit '
+tm send-keys -t repl 'exit 4' Enter
+check_eq "exit 4 leaves the REPL with status 4" "4" "$(repl_status)"
 tm kill-server >/dev/null 2>&1
 
 check "delete the instances" as_admin cairn delete --force r1 alpha1
