@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The manual's examples, run as the admin-group user against a real daemon: every ```console
+# block of doc/manual/*.md (tests/e2e/manual.py says how they are read and compared). Each page
+# starts from a daemon without instances.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || skip_all "python3 is not installed"
+[ "$BACKEND" = btrfs ] || skip_all "the manual's examples show the default btrfs pool"
+setup
+
+here=$(cd "$(dirname "$0")" && pwd)
+manual=$(cd "$here/../../doc/manual" && pwd)
+chown "$ADMIN_USER" "$T/home"
+
+# Removes what the previous page made: instances, imported images, pools but the default.
+reset_daemon() {
+	local name
+	for name in $(cairn list --format csv -c n); do
+		cairn delete --force "$name" >/dev/null 2>&1
+	done
+	for name in $(api /1.0/images | jq -r '.metadata[]' | sed 's|.*/||'); do
+		api "/1.0/images/$name" | jq -e '.metadata.aliases[]? | select(.name == "busybox")' \
+			>/dev/null || cairn image delete "$name" >/dev/null 2>&1
+	done
+}
+
+for page in "$manual"/*.md; do
+	grep -q '^```console$' "$page" || continue
+	reset_daemon
+	out=$(cd "$T/home" && as_admin python3 "$here/manual.py" "$page" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "doc/manual/$(basename "$page"): $(printf '%s\n' "$out" | tail -1 | sed 's/^# //')"
+	else
+		not_ok "doc/manual/$(basename "$page")"
+		diag "$(printf '%s\n' "$out" | grep -v '^ok - ')"
+	fi
+done
+
+finish
