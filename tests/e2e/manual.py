@@ -25,6 +25,7 @@ import tempfile
 VOLATILE = [
     (re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}(:\d{2})? UTC"), "<time>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     (re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4} at \d{1,2}:\d{2}[ap]m \(UTC\)"), "<time>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{12,64}\b"), "<hex>"),
