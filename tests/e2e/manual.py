@@ -117,8 +117,8 @@ def run_file(path, workdir):
     script = ["set +e", "cd %s" % sh_quote(workdir)]
     for n, ex in enumerate(examples):
         script.append("echo %s%d" % (marker, n))
-        # The command's status is kept for `echo $?` in the next example.
-        script.append("{ %s\n} 2>&1 </dev/null; __rc=$?; echo; echo %s-rc $__rc; (exit $__rc)"
+        # The previous command's status is put back for `echo $?`.
+        script.append("(exit ${__rc:-0}); { %s\n} 2>&1 </dev/null; __rc=$?; echo; echo %s-rc $__rc"
                       % (ex.command, marker))
     proc = subprocess.run(["bash", "--norc", "--noprofile"], input="\n".join(script) + "\n",
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
