@@ -34,6 +34,7 @@ VOLATILE = [
     (re.compile(r"\b(pid|PID|Pid|Processes|PROCESSES)(:? +)\d+"), r"\1\2<n>"),
     (re.compile(r"\b\d+(\.\d+)? ?(ms|µs|s)\b"), "<duration>"),
     (re.compile(r"/dev/pts/\d+"), "/dev/pts/<n>"),
+    (re.compile(r"\b\d+ CPUs\b"), "<n> CPUs"),
     (re.compile(r"/tmp/[A-Za-z0-9._/-]+"), "<tmp>"),
     (re.compile(r"-{2,}"), "--"),
     (re.compile(r" {2,}"), " "),
@@ -76,7 +77,7 @@ def parse(path):
                 cmd, start = text[2:], i + 1
                 while cmd.endswith("\\") and i + 1 < len(lines):
                     i += 1
-                    cmd = cmd[:-1] + "\n" + lines[i]
+                    cmd = cmd + "\n" + lines[i]
                 current = Example(path, start, cmd, [])
                 examples.append(current)
             elif current is not None:
