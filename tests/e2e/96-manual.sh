@@ -27,7 +27,16 @@ reset_daemon() {
 for page in "$manual"/*.md; do
 	grep -q '^```console$' "$page" || continue
 	reset_daemon
-	out=$(cd "$T/home" && as_admin python3 "$here/manual.py" "$page" 2>&1)
+	# A page may delete the busybox image: the daemon makes it again when it starts.
+	if ! cairn image show busybox >/dev/null 2>&1; then
+		stop_daemon
+		start_daemon
+	fi
+	# CAIRN_MANUAL_UPDATE=1 writes what the examples print into the pages (to read over).
+	mode=$(stat -c %a "$page")
+	[ -n "${CAIRN_MANUAL_UPDATE:-}" ] && chmod o+w "$page"
+	out=$(cd "$T/home" && as_admin python3 "$here/manual.py" ${CAIRN_MANUAL_UPDATE:+--update} "$page" 2>&1)
+	chmod "$mode" "$page"
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		ok "doc/manual/$(basename "$page"): $(printf '%s\n' "$out" | tail -1 | sed 's/^# //')"

@@ -13,7 +13,9 @@ Values that differ from run to run (times, fingerprints, sizes, pids) are compar
 placeholders, and table borders and padding are compared loosely, since a column's width follows
 its widest value.
 
-Usage: manual.py FILE.md... ; exit status 1 when an example prints something else.
+Usage: manual.py [--update] FILE.md... ; exit status 1 when an example prints something else.
+--update writes what each example printed into the page in place of what it says (not for an
+example with "..."), for a person to read over before it is committed.
 """
 
 import os
@@ -28,13 +30,14 @@ VOLATILE = [
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     (re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4} at \d{1,2}:\d{2}[ap]m \(UTC\)"), "<time>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
-    (re.compile(r"\b[0-9a-f]{12,64}\b"), "<hex>"),
+    (re.compile(r"\"?\b[0-9a-f]{12,64}\b\"?"), "<hex>"),
     (re.compile(r"\b\d+(\.\d+)?\s?(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|bytes)\b"), "<size>"),
     (re.compile(r"\b20\d{6}(-?\d{4,6})?\b"), "<date>"),
     (re.compile(r"\b(pid|PID|Pid|Processes|PROCESSES)(:? +)\d+"), r"\1\2<n>"),
     (re.compile(r"\b\d+(\.\d+)? ?(ms|µs|s)\b"), "<duration>"),
     (re.compile(r"/dev/pts/\d+"), "/dev/pts/<n>"),
     (re.compile(r"\b\d+ CPUs\b"), "<n> CPUs"),
+    (re.compile(r"^(\s*size): \d+$"), r"\1: <n>"),
     (re.compile(r"/tmp/[A-Za-z0-9._/-]+"), "<tmp>"),
     (re.compile(r"-{2,}"), "--"),
     (re.compile(r" {2,}"), " "),
@@ -52,6 +55,7 @@ class Example:
     def __init__(self, path, lineno, command, expected, hidden=False):
         self.path, self.lineno = path, lineno
         self.command, self.expected, self.hidden = command, expected, hidden
+        self.first = None  # index in the page of the first expected line
 
 
 def parse(path):
@@ -79,8 +83,11 @@ def parse(path):
                     i += 1
                     cmd = cmd + "\n" + lines[i]
                 current = Example(path, start, cmd, [])
+                current.first = i + 1
                 examples.append(current)
             elif current is not None:
+                if current.first is None:
+                    current.first = i
                 current.expected.append(text)
             i += 1
         i += 1
@@ -110,7 +117,7 @@ def matches(expected, actual):
     return go(0, 0)
 
 
-def run_file(path, workdir):
+def run_file(path, workdir, update=False):
     examples = parse(path)
     if not examples:
         return 0, 0
@@ -137,6 +144,7 @@ def run_file(path, workdir):
         if current is not None:
             outputs[current].append(line)
     failed = 0
+    updates = []
     for n, ex in enumerate(examples):
         got = outputs.get(n, [])
         # The blank line echoed before the status marker.
@@ -149,6 +157,10 @@ def run_file(path, workdir):
                 print("not ok - %s set-up `%s` failed (%s)" % (where, ex.command, rcs.get(n)))
                 print("\n".join("#   " + x for x in got))
             continue
+        # --update takes every example's output from this one run, so that the values in a
+        # page (fingerprints, times) agree with each other.
+        if update and "..." not in ex.expected and ex.expected != got:
+            updates.append((ex.first, len(ex.expected), got))
         if matches(ex.expected, got):
             print("ok - %s $ %s" % (where, ex.command.split("\n")[0]))
         else:
@@ -158,6 +170,11 @@ def run_file(path, workdir):
             print("\n".join("#   " + x for x in ex.expected))
             print("# it printed:")
             print("\n".join("#   " + x for x in got))
+    if updates:
+        lines = open(path, encoding="utf-8").read().split("\n")
+        for first, count, got in sorted(updates, reverse=True):
+            lines[first:first + count] = got
+        open(path, "w", encoding="utf-8").write("\n".join(lines))
     return len([e for e in examples if not e.hidden]), failed
 
 
@@ -167,9 +184,11 @@ def sh_quote(s):
 
 def main():
     total = failed = 0
-    for path in sys.argv[1:]:
+    args = sys.argv[1:]
+    update = bool(args) and args[0] == "--update"
+    for path in args[1:] if update else args:
         with tempfile.TemporaryDirectory(prefix="cairn-manual.") as workdir:
-            n, f = run_file(path, workdir)
+            n, f = run_file(path, workdir, update)
         total += n
         failed += f
     print("# %d examples, %d failed" % (total, failed))
