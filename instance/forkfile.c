@@ -367,10 +367,11 @@ static int read_into_memfd(int fd, const char *path, int *ret_fd, uint64_t *ret_
 			break;
 		total += (uint64_t)n;
 		if (total > FORKFILE_COPY_MAX)
-			return err_set(err, -EFBIG,
-				       "\"%s\" is larger than %u MiB on a file system the container "
-				       "serves itself",
-				       path, FORKFILE_COPY_MAX >> 20);
+			return err_set(
+			    err, -EFBIG,
+			    "\"%s\" is larger than %u MiB on a file system the container "
+			    "serves itself",
+			    path, FORKFILE_COPY_MAX >> 20);
 		r = write_all(mfd, buf, (size_t)n);
 		if (r < 0)
 			return err_set_errno(err, r, "Failed to read \"%s\"", path);
@@ -657,9 +658,8 @@ static int spawn_helper(const struct instance_env *env, const char *name, char *
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if ((r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) ||
 	    (r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)) ||
-	    (r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log,
-						  O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
-						  0600)) ||
+	    (r = posix_spawn_file_actions_addopen(
+		 &fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600)) ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, fds->sock, FORKFILE_SOCK)) ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, fds->pidfd, FORKFILE_PIDFD)) ||
 	    (fds->src >= 0 && (r = posix_spawn_file_actions_adddup2(&fa, fds->src, FORKFILE_SRC))))
