@@ -164,6 +164,23 @@ check_fails "through the client %2e%2e is a name, which does not exist" "" \
 	as_admin cairn file push "$W/small.txt" "c1/tmp/%2e%2e/%2e%2e/tmp/$name-cli"
 check "... and nothing was written" in_c1 "test ! -e /tmp/$name-cli"
 
+# A privileged instance: the helper joins its mount namespace as host root, with the
+# container's capability drop list; its /proc/sys and /sys are read-only mounts inside.
+check "admin launches a privileged c2" as_admin cairn launch busybox c2 -c security.privileged=true
+check "push into c2's /tmp" as_admin cairn file push "$W/small.txt" c2/tmp/x
+check_eq "c2 sees it, owned by its root" "hello 0:0" \
+	"$(as_admin cairn exec c2 -- sh -c 'echo $(cat /tmp/x) $(stat -c %u:%g /tmp/x)')"
+check "... not in its rootfs" test ! -e "$CAIRN_DIR/storage-pools/default/containers/c2/rootfs/tmp/x"
+check_fails "a push to the host sysctl through c2 fails" "" \
+	as_admin cairn file push "$W/ratelimit" "c2$sysctl"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CAIRN_DIR/unix.socket" \
+	-X POST -H 'X-Incus-write: append' --data-binary @"$W/ratelimit" \
+	"http://cairn/1.0/instances/c2/files?path=$sysctl")
+check "an append to it through the API fails too" test "$code" -ge 400
+check_eq "the host's value is unchanged" "$before" "$(cat $sysctl)"
+check_fails "a push into c2's /sys fails" "" as_admin cairn file push "$W/small.txt" "c2/sys/kernel/$name"
+check "delete c2" as_admin cairn delete c2 --force
+
 # A stopped instance: its rootfs.
 check "stop c1" as_admin cairn stop c1 --force
 check "push into a stopped instance" as_admin cairn file push "$W/small.txt" c1/root/stopped.txt
