@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void crashpoint(const char *name)
+static bool note(const char *name)
 {
 	const char *want = getenv("CAIRN_CRASHPOINT");
 	const char *dir = getenv("CAIRN_DIR");
@@ -14,7 +14,7 @@ void crashpoint(const char *name)
 	int fd;
 
 	if (!want || strcmp(want, name) != 0)
-		return;
+		return false;
 	snprintf(path, sizeof(path), "%s/crashpoint", dir && *dir ? dir : "/var/lib/cairn");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
@@ -24,6 +24,18 @@ void crashpoint(const char *name)
 		fsync(fd);
 		close(fd);
 	}
+	return true;
+}
+
+void crashpoint(const char *name)
+{
+	if (!note(name))
+		return;
 	for (;;)
 		pause();
+}
+
+bool crashpoint_reached(const char *name)
+{
+	return note(name);
 }

@@ -176,16 +176,22 @@ void instance_file_done(struct instance_file *f)
 	f->entries = NULL;
 }
 
-static int openat2_in_root(int dirfd, const char *rel, int flags)
+/*
+ * Opens `rel` below the root. On a rootfs seen from the host nothing may be mounted inside
+ * (RESOLVE_NO_XDEV); in a running container's own mount namespace its mounts (/tmp, /run,
+ * /proc) are what the container sees, and are crossed.
+ */
+static int openat2_in_root(const struct instance_fsroot *root, const char *rel, int flags)
 {
 	struct open_how how = {
 	    .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .resolve =
+		RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (root->mounts ? 0 : RESOLVE_NO_XDEV),
 	};
 	long fd;
 
 	do
-		fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+		fd = syscall(SYS_openat2, root->fd, rel, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN);
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -216,7 +222,7 @@ static int open_parent(const struct instance_fsroot *root, const char *path, int
 		return err_set(err, -EINVAL, "Invalid path \"%s\"", path);
 	strcpy(base, slash + 1);
 	*slash = '\0';
-	fd = openat2_in_root(root->fd, *copy ? copy + 1 : ".", O_PATH | O_DIRECTORY);
+	fd = openat2_in_root(root, *copy ? copy + 1 : ".", O_PATH | O_DIRECTORY);
 	if (fd == -ENOENT || fd == -ENOTDIR)
 		return err_set(err, -ENOENT, "Path \"%s\" not found in the instance", path);
 	if (fd < 0)
@@ -281,7 +287,7 @@ int instance_file_get(const struct instance_fsroot *root, const char *path,
 		return r;
 	if (strspn(path, "/") == strlen(path)) {
 		/* The root itself: only a listing makes sense. */
-		parent = openat2_in_root(root->fd, ".", O_PATH | O_DIRECTORY);
+		parent = openat2_in_root(root, ".", O_PATH | O_DIRECTORY);
 		if (parent < 0)
 			return err_set_errno(err, parent,
 					     "Failed to open the root of the instance");
@@ -317,17 +323,30 @@ int instance_file_get(const struct instance_fsroot *root, const char *path,
 		if (r < 0)
 			return r;
 	} else if (S_ISREG(st.st_mode)) {
-		char proc[64];
+		struct stat again;
 
-		/* Reopen the very inode looked at: it cannot be swapped for a fifo or a device
-		 * between the look and the open. */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		/*
+		 * Open the name again and check it is the very inode looked at. Not through
+		 * /proc/self/fd: in a container's mount namespace /proc is the container's. A fifo
+		 * swapped in meanwhile does not block the open (O_NONBLOCK) and is refused.
+		 */
 		f.type = INSTANCE_FILE_REGULAR;
 		f.size = (uint64_t)st.st_size;
-		f.fd = open(proc, O_RDONLY | O_CLOEXEC);
+		f.fd =
+		    openat(parent, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (f.fd < 0)
 			return err_set_errno(err, -errno, "Failed to open \"%s\" in the instance",
 					     path);
+		if (fstat(f.fd, &again) < 0 || fcntl(f.fd, F_SETFL, 0) < 0) {
+			r = -errno;
+			close(f.fd);
+			return err_set_errno(err, r, "Failed to open \"%s\" in the instance", path);
+		}
+		if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+			close(f.fd);
+			return err_set(err, -EAGAIN,
+				       "\"%s\" changed while it was opened, try again", path);
+		}
 	} else {
 		return err_set(err, -EINVAL, "\"%s\" is not a file, directory or symbolic link",
 			       path);

@@ -1,8 +1,10 @@
 #pragma once
 
 /*
- * Files of an instance, read and written from the host side in its rootfs, so the same code
- * serves running and stopped instances.
+ * Files of an instance: of a stopped one in its rootfs, read and written from the host; of a
+ * running one in the container's own namespaces, by the `cairnd forkfile` helper (forkfile.c),
+ * so that a running container's mounts (/tmp, /run, /proc) are the ones it sees and nothing is
+ * opened there with the host's credentials. Both run the functions below.
  *
  * Every path is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
  * below the rootfs: symbolic links resolve as the container sees them ("/" is the rootfs) and
@@ -25,6 +27,8 @@ struct instance_fsroot {
 	uint32_t uid_base; /* host uid of the container's uid 0 */
 	uint32_t gid_base;
 	uint32_t size; /* how many ids are mapped (UINT32_MAX for a privileged instance) */
+	bool mounts;   /* the root of a running container's own mount namespace: lookups cross
+			  its mounts; false for a rootfs seen from the host (RESOLVE_NO_XDEV) */
 };
 
 enum instance_file_type {
@@ -113,3 +117,30 @@ int instance_file_put(const struct instance_fsroot *root, const char *path,
 /* Removes a file, a symbolic link (not what it points to) or an empty directory. -ENOENT when
  * missing, -ENOTEMPTY for a directory with entries, -EINVAL for "/". */
 int instance_file_delete(const struct instance_fsroot *root, const char *path, struct err **err);
+
+/*
+ * The request functions of the API: the same as instance_file_get(), instance_file_put() and
+ * instance_file_delete() on the files of instance `name` as it is now. Stopped, they work on its
+ * rootfs. Running (or frozen), in a `cairnd forkfile` helper that joins the user and mount
+ * namespaces of the container's init through a pidfd (so no reused pid), becomes the
+ * container's root (uid and gid 0 there, no capability init lacks) and resolves the path from
+ * that namespace's "/"; a write is done by the helper, a read hands back the opened descriptor
+ * (a file of a kernel or FUSE file system is read by the helper first, at most 64 MiB).
+ * Errors: those of the functions above, -ENOENT for an unknown instance, -EBUSY `Instance "x"
+ * stopped while its files were being reached`, -ETIMEDOUT when the helper does not answer in
+ * ten minutes (it is killed), -EIO when it fails without an answer.
+ */
+int instance_files_get(const struct instance_env *env, const char *name, const char *path,
+		       struct instance_file *ret, struct err **err);
+int instance_files_put(const struct instance_env *env, const char *name, const char *path,
+		       const struct instance_file_spec *spec, struct err **err);
+int instance_files_delete(const struct instance_env *env, const char *name, const char *path,
+			  struct err **err);
+
+/*
+ * The `forkfile` helper's body, called from cairnd's main() when argv[1] is "forkfile":
+ * `cairnd forkfile NAME OP PATH MAPSIZE TYPE UID GID MODE APPEND TARGET` with the socket to the
+ * daemon as descriptor 3, init's pidfd as 4 and, for OP "put", the contents as 5. Answers on 3
+ * and returns the exit status.
+ */
+int instance_forkfile_main(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,6 +361,40 @@ int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
 	}
 	*ret = st;
 	return 0;
+}
+
+int instance_lxc_init_pidfd(const char *name, const char *lxcpath, int *ret_pidfd, struct err **err)
+{
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
+	pid_t pid, again;
+	int fd;
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		return err_set(err, -ENOMEM, "Failed to read the state of instance \"%s\"", name);
+	if (status_from_lxc(c->state(c)) == INSTANCE_STOPPED) {
+		*ret_pidfd = -EBADF;
+		return 0;
+	}
+	/* The monitor holds a pidfd of init and hands out a copy: no pid that could be reused. */
+	fd = c->init_pidfd(c);
+	if (fd >= 0) {
+		*ret_pidfd = fd;
+		return 0;
+	}
+	/* An older monitor has none: open one from the pid, and ask again afterwards, so the
+	 * descriptor is known to be of the init the monitor means and not of a reused pid. */
+	pid = c->init_pid(c);
+	fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	again = fd >= 0 ? c->init_pid(c) : -1;
+	if (fd >= 0 && again == pid) {
+		*ret_pidfd = fd;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return err_set(err, -EBUSY, "Instance \"%s\" stopped while its files were being reached",
+		       name);
 }
 
 /* ---- CRIU: the forkcheckpoint and forkrestore helpers ---- */

@@ -65,6 +65,15 @@ int instance_lxc_state(const char *name, const char *lxcpath, bool with_usage,
 		       struct instance_state *ret, struct err **err);
 
 /*
+ * A pidfd of the running container's init, from its monitor (no fork): *ret_pidfd is the caller's
+ * to close, or -EBADF when the container is stopped. A pidfd names that very process, so a pid
+ * reused after init exits can never be mistaken for it. -EBUSY when the container stopped
+ * between the two questions.
+ */
+int instance_lxc_init_pidfd(const char *name, const char *lxcpath, int *ret_pidfd,
+			    struct err **err);
+
+/*
  * Dumps the running container with CRIU into `dir` (liblxc creates it; it must hold no dump yet)
  * by spawning `self_exe forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP` with environment
  * `envp` (see instance_criu_helper_env(): liblxc runs the `criu` it finds on PATH) and waiting

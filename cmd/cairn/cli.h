@@ -322,6 +322,11 @@ int cli_cmd_shell(struct cli_ctx *ctx, const struct cli_args *args, struct err *
 int cli_cmd_file_push(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_file_pull(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_file_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_file_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/* Runs the user's editor ($VISUAL, else $EDITOR, else /usr/bin/editor or vi) on `file` and
+ * waits for it. -EIO when it fails or is killed; the errno of posix_spawn when it cannot run. */
+int cli_run_editor(const char *file, struct err **err);
 int cli_cmd_console(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * cairn file push / pull / delete over /1.0/instances/{name}/files. Uploads stream from the
+ * cairn file push / pull / delete / edit over /1.0/instances/{name}/files. Uploads stream from the
  * local file (libcurl client); downloads stream into the local file (raw client, which sees the
  * X-Incus-* headers) through pull.c, which never follows a link at the destination. Recursion is
  * done here: push walks the local tree, pull lists directories.
@@ -22,6 +22,7 @@
 #include "cmd/cairn/stream.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 /* Owner and mode options of a push. */
@@ -499,4 +500,135 @@ int cli_cmd_file_delete(struct cli_ctx *ctx, const struct cli_args *args, struct
 			return r;
 	}
 	return 0;
+}
+
+/* A private directory made for `file edit`, removed with what is in it. */
+struct edit_dir {
+	char *dir;  /* owned, or NULL */
+	char *file; /* owned, or NULL: the file in it */
+};
+
+static void edit_dir_done(struct edit_dir *e)
+{
+	if (e->file)
+		(void)unlink(e->file);
+	if (e->dir)
+		(void)rmdir(e->dir);
+	free(e->file);
+	free(e->dir);
+	e->file = e->dir = NULL;
+}
+
+/* The SHA-256 of what `path` holds now (not following a link). */
+static int hash_file(const char *path, char out[static SHA256_HEX_SIZE], struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct sha256_ctx h;
+	char buf[65536];
+
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to read \"%s\"", path);
+	sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(err, -errno, "Failed to read \"%s\"", path);
+		if (n == 0)
+			break;
+		sha256_update(&h, buf, (size_t)n);
+	}
+	sha256_final_hex(&h, out);
+	return 0;
+}
+
+/*
+ * cairn file edit NAME/PATH: the file is pulled into a private directory (0700, the file 0600),
+ * the editor runs on it, and only when its contents changed is it pushed back, with the owner and
+ * mode it had in the instance.
+ */
+int cli_cmd_file_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_(stream_freep) struct cli_stream *s = NULL;
+	_cleanup_(edit_dir_done) struct edit_dir tmp = {0};
+	_cleanup_free_ char *name = NULL, *path = NULL, *url = NULL, *base = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	const char *type, *tmpdir = getenv("TMPDIR");
+	char before[SHA256_HEX_SIZE], after[SHA256_HEX_SIZE];
+	unsigned long uid, gid, mode;
+	struct stat st;
+	int r;
+
+	r = split_target(args->argv[0], &name, &path, err);
+	if (r < 0)
+		return r;
+	url = files_url(name, path);
+	base = base_name(path);
+	if (!url || !base)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (strcmp(base, "/") == 0)
+		return err_set(err, -EISDIR, "\"%s\" is a directory", path);
+	r = cli_stream_open(ctx, &s, err);
+	if (r < 0)
+		return r;
+	{
+		char *const headers[] = {"Connection: close", NULL};
+
+		r = cli_stream_request(s, "GET", url, headers, NULL, 0, err);
+		if (r < 0)
+			return r;
+	}
+	type = cli_stream_header(s, "X-Incus-type");
+	if (!type)
+		return err_set(err, -EPROTO, "Invalid answer from cairnd (no file type)");
+	if (strcmp(type, "file") != 0)
+		return err_set(err, -EINVAL, "\"%s\" is a %s in the instance, not a file", path,
+			       type);
+	/* Owner and mode go back as they were: header values the server wrote, checked anyway. */
+	uid = strtoul(cli_stream_header(s, "X-Incus-uid") ?: "0", NULL, 10);
+	gid = strtoul(cli_stream_header(s, "X-Incus-gid") ?: "0", NULL, 10);
+	mode = strtoul(cli_stream_header(s, "X-Incus-mode") ?: "0644", NULL, 8) & 07777;
+
+	/* The contents may be secret: a directory of the user's own, mode 0700, whatever the
+	 * umask, holds them under the file's own name (editors pick a syntax from it). */
+	tmp.dir = str_printf("%s/cairn_edit_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!tmp.dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (!mkdtemp(tmp.dir)) {
+		r = -errno;
+		free(tmp.dir);
+		tmp.dir = NULL;
+		return err_set_errno(err, r, "Failed to create a temporary directory");
+	}
+	tmp.file = join(tmp.dir, base);
+	if (!tmp.file)
+		return err_set(err, -ENOMEM, "Out of memory");
+	fd = open(tmp.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to create \"%s\"", tmp.file);
+	r = cli_pull_copy(fd, stream_read, s, tmp.file, err);
+	if (r < 0)
+		return r;
+	if (close(steal_fd(&fd)) < 0)
+		return err_set_errno(err, -errno, "Failed to write \"%s\"", tmp.file);
+	stream_freep(&s);
+	r = hash_file(tmp.file, before, err);
+	if (r < 0)
+		return r;
+
+	r = cli_run_editor(tmp.file, err);
+	if (r < 0)
+		return r;
+	r = hash_file(tmp.file, after, err);
+	if (r < 0)
+		return r;
+	if (strcmp(before, after) == 0)
+		return 0;
+	fd = open(tmp.file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return err_set_errno(err, -errno, "Failed to read \"%s\"", tmp.file);
+	return upload(ctx, name, path, "file", fd, st.st_size, (long long)uid, (long long)gid,
+		      (long)mode, err);
 }

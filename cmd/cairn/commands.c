@@ -206,6 +206,13 @@ static const struct cli_command file_commands[] = {
      cli_cmd_file_pull, CLI_COMPLETE_FILE},
     {"delete", sub_delete_aliases, NULL, "NAME/PATH...", "Delete files in instances", 1, -1, NULL,
      cli_cmd_file_delete, CLI_COMPLETE_NONE},
+    {.name = "edit",
+     .usage = "NAME/PATH",
+     .help = "Edit a file of an instance in $VISUAL or $EDITOR",
+     .min_args = 1,
+     .max_args = 1,
+     .handler = cli_cmd_file_edit,
+     .complete = CLI_COMPLETE_INSTANCE},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 

@@ -2,7 +2,8 @@
  * /1.0/instances/{name}/files?path=/abs: Incus' file API. GET answers a file's bytes (streamed
  * from the file), a symbolic link's target or a directory's entries (a sync envelope), with the
  * X-Incus-uid/gid/mode/type headers; POST writes the uploaded body (already streamed into a
- * temporary file by the server); DELETE removes.
+ * temporary file by the server); DELETE removes. A running instance's files are reached in its
+ * own namespaces (see instance/files.h), a stopped one's in its rootfs.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,11 +24,6 @@
 #include "instance/files.h"
 #include "storage/storage.h"
 
-static void fsroot_donep(struct instance_fsroot *r)
-{
-	instance_fsroot_done(r);
-}
-
 static void file_donep(struct instance_file *f)
 {
 	instance_file_done(f);
@@ -36,11 +32,17 @@ static void file_donep(struct instance_file *f)
 /* The ?path= argument, checked. */
 static int path_arg(struct request *req, const char **ret, struct err **err)
 {
-	const char *path = request_query(req, "path");
+	const char *path = NULL;
+	size_t len = 0;
 	int r;
 
-	if (!path || !*path)
+	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, "path", strlen("path"),
+					  &path, &len) != MHD_YES ||
+	    !path || !*path)
 		return err_set(err, -EINVAL, "Missing \"path\" argument");
+	/* libmicrohttpd has decoded %00: C would see the path cut short at it. */
+	if (strlen(path) != len)
+		return err_set(err, -EINVAL, "Invalid path: it holds a NUL");
 	r = instance_file_path_check(path, err);
 	if (r < 0)
 		return r;
@@ -78,7 +80,6 @@ static struct MHD_Response *directory_response(const struct instance_file *f)
 
 HANDLER(handle_instance_files_get)
 {
-	_cleanup_(fsroot_donep) struct instance_fsroot root = {.fd = -EBADF};
 	_cleanup_(file_donep) struct instance_file f = {.fd = -EBADF};
 	struct MHD_Response *resp = NULL;
 	const char *path = NULL;
@@ -88,10 +89,7 @@ HANDLER(handle_instance_files_get)
 	r = path_arg(req, &path, err);
 	if (r < 0)
 		return r;
-	r = instance_fsroot_open_instance(&d->env, req->params[0], &root, err);
-	if (r < 0)
-		return r;
-	r = instance_file_get(&root, path, &f, err);
+	r = instance_files_get(&d->env, req->params[0], path, &f, err);
 	if (r < 0)
 		return r;
 	switch (f.type) {
@@ -187,7 +185,6 @@ int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, s
 
 HANDLER(handle_instance_files_post)
 {
-	_cleanup_(fsroot_donep) struct instance_fsroot root = {.fd = -EBADF};
 	_cleanup_free_ char *target = NULL;
 	struct instance_file_spec spec = {.type = INSTANCE_FILE_REGULAR, .src_fd = -EBADF};
 	const char *path = NULL, *type = request_header(req, "X-Incus-type"),
@@ -226,10 +223,7 @@ HANDLER(handle_instance_files_post)
 	if (spec.type == INSTANCE_FILE_REGULAR && spec.src_fd < 0)
 		return err_set(err, -EINVAL, "Missing request body");
 
-	r = instance_fsroot_open_instance(&d->env, req->params[0], &root, err);
-	if (r < 0)
-		return r;
-	r = instance_file_put(&root, path, &spec, err);
+	r = instance_files_put(&d->env, req->params[0], path, &spec, err);
 	if (r < 0)
 		return r;
 	*ret_envelope = api_sync(NULL);
@@ -238,17 +232,13 @@ HANDLER(handle_instance_files_post)
 
 HANDLER(handle_instance_files_delete)
 {
-	_cleanup_(fsroot_donep) struct instance_fsroot root = {.fd = -EBADF};
 	const char *path = NULL;
 	int r;
 
 	r = path_arg(req, &path, err);
 	if (r < 0)
 		return r;
-	r = instance_fsroot_open_instance(&d->env, req->params[0], &root, err);
-	if (r < 0)
-		return r;
-	r = instance_file_delete(&root, path, err);
+	r = instance_files_delete(&d->env, req->params[0], path, err);
 	if (r < 0)
 		return r;
 	*ret_envelope = api_sync(NULL);

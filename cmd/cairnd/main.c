@@ -2,9 +2,10 @@
  * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
  * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
  * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...`,
- * `cairnd forkexec ...`, `cairnd forkcheckpoint ...` and `cairnd forkrestore ...` are the hidden
- * helpers that start a container, run a command in one, and dump or restore one with CRIU,
- * outside the multithreaded daemon.
+ * `cairnd forkexec ...`, `cairnd forkfile ...`, `cairnd forkcheckpoint ...` and
+ * `cairnd forkrestore ...` are the hidden helpers that start a container, run a command in one,
+ * reach the files of a running one, and dump or restore one with CRIU, outside the
+ * multithreaded daemon.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "instance/exec.h"
+#include "instance/files.h"
 #include "instance/lxc.h"
 #include "storage/storage.h"
 
@@ -250,6 +252,8 @@ int main(int argc, char **argv)
 		return instance_lxc_forkrestore_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "forkexec") == 0)
 		return instance_exec_forkexec_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "forkfile") == 0)
+		return instance_forkfile_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "init") == 0)
 		return run_init(argc - 1, argv + 1);
 	return run_daemon(argc, argv);
