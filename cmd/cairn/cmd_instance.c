@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "cmd/cairn/filter.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -423,45 +424,64 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 	return 0;
 }
 
+static void filters_freep(struct cli_filters **f)
+{
+	cli_filters_free(*f);
+}
+
 int cli_cmd_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *list = NULL;
 	_cleanup_json_ json_object *filtered = NULL;
+	_cleanup_(filters_freep) struct cli_filters *filters = NULL;
+	const char *columns = cli_flag_string(args, "columns");
+	struct cli_column *cols = NULL;
 	struct cli_client *c = NULL;
 	enum cli_format fmt;
+	size_t ncols = 0;
+	bool full;
 	int r;
 
+	/* Every filter and column is checked before anything is fetched: a typo is an error,
+	 * never an empty table. */
 	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
 	if (r < 0)
 		return r;
+	r = cli_filters_parse(args->argv, args->argc, &filters, err);
+	if (r < 0)
+		return r;
+	r = cli_columns_parse(columns ? columns : CLI_DEFAULT_COLUMNS, &cols, &ncols, err);
+	if (r < 0)
+		return r;
+	/* The state and the snapshots cost the daemon cgroup reads and a query: only ask for
+	 * them (recursion=2) when a column or a filter shows them, or json and yaml. */
+	full = fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML || cli_filters_need_state(filters);
+	for (size_t i = 0; i < ncols; i++)
+		full = full || cols[i].state || cols[i].snapshots;
+	cli_columns_free(cols, ncols);
+
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	r = get_json(c, "/1.0/instances?recursion=2", &list, err);
+	/* cairnd has no server-side filter= parameter: the filters apply here. */
+	r = get_json(c, full ? "/1.0/instances?recursion=2" : "/1.0/instances?recursion=1", &list,
+		     err);
 	if (r < 0)
 		return r;
 	if (!json_object_is_type(list, json_type_array))
 		return err_set(err, -EPROTO,
 			       "Invalid answer from cairnd: the instance list is not a list");
 
-	/* Filters keep the instances whose name starts with one of them. */
-	if (args->argc > 0) {
-		filtered = json_object_new_array();
-		if (!filtered)
-			return err_set(err, -ENOMEM, "Out of memory");
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			json_object *inst = json_object_array_get_idx(list, i);
-			const char *name = api_get_string(inst, "name");
+	filtered = json_object_new_array();
+	if (!filtered)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *inst = json_object_array_get_idx(list, i);
 
-			for (size_t f = 0; name && f < args->argc; f++)
-				if (str_startswith(name, args->argv[f])) {
-					json_object_array_add(filtered, json_object_get(inst));
-					break;
-				}
-		}
+		if (cli_filters_match(filters, inst))
+			json_object_array_add(filtered, json_object_get(inst));
 	}
-	return cli_render_instance_list(ctx->out, filtered ? filtered : list, fmt,
-					cli_flag_string(args, "columns"), err);
+	return cli_render_instance_list(ctx->out, filtered, fmt, columns, err);
 }
 
 int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -129,7 +129,14 @@ static void expect_error(const char *line, const char *msg)
 
 static void test_errors(void **state)
 {
-	expect_error("frobnicate", "unknown command \"frobnicate\"");
+	expect_error("frobnicate", "unknown command \"frobnicate\" for \"cairn\"");
+	expect_error("lst", "unknown command \"lst\" for \"cairn\"\n\nDid you mean this?\n"
+			    "\tlist\n");
+	expect_error("sta c1", "unknown command \"sta\" for \"cairn\"\n\nDid you mean this?\n"
+			       "\tstart\n\tstop\n");
+	expect_error("xyzzy", "unknown command \"xyzzy\" for \"cairn\"");
+	expect_error("config sett c1", "unknown command \"sett\" for \"cairn config\"\n\n"
+				       "Did you mean this?\n\tget\n\tset\n");
 	expect_error("list --bogus", "unknown flag \"--bogus\"");
 	expect_error("list -z", "unknown flag \"-z\"");
 	expect_error("config frob c1", "unknown command \"frob\" for \"cairn config\"");
