@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -201,6 +202,15 @@ char *cli_escape(const char *s);
 /* The last segment of an API URL ("/1.0/instances/c1" gives "c1"), unescaped. Caller frees. */
 char *cli_url_basename(const char *url);
 
+/* ---- names.c: generated instance names ---- */
+
+/* How many names cli_generated_name() can give. */
+size_t cli_generated_name_count(void);
+
+/* The `n`th (modulo the count) generated name, adjective-noun as Incus makes them
+ * ("wise-lark"), always a valid instance name. Caller frees; NULL when out of memory. */
+char *cli_generated_name(uint32_t n);
+
 /* ---- output.c: rendering ---- */
 
 enum cli_format {
@@ -273,6 +283,15 @@ int cli_render_image_list(FILE *out, json_object *list, enum cli_format fmt, str
 int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
 
 /* ---- handlers (cmd_*.c, repl.c) ---- */
+
+/*
+ * For a command that takes an instance: 0 when `arg` has no "/" (nothing is asked of the
+ * daemon). "c1/snap0" naming a snapshot is -EINVAL with `"c1/snap0" is a snapshot; "cairn
+ * start" takes an instance ...` rather than a "not found"; any other "/" is the name check's
+ * -EINVAL.
+ */
+int cli_instance_arg_check(struct cli_ctx *ctx, const struct cli_args *args, const char *arg,
+			   struct err **err);
 
 int cli_cmd_launch(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_init(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

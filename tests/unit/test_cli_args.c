@@ -145,7 +145,8 @@ static void test_errors(void **state)
 	expect_error("stop c1 --force=maybe", "invalid argument \"maybe\" for \"--force\" flag");
 	expect_error("info", "Invalid number of arguments");
 	expect_error("info a b", "Invalid number of arguments");
-	expect_error("launch busybox", "Invalid number of arguments");
+	expect_error("launch", "Invalid number of arguments");
+	expect_error("launch busybox c1 extra", "Invalid number of arguments");
 	expect_error("config get c1", "Invalid number of arguments");
 	expect_error("list --version", "unknown flag \"--version\"");
 }
@@ -191,7 +192,7 @@ static void test_help_and_version(void **state)
 	assert_non_null(f);
 	cli_print_help(f, a.cmd, a.path);
 	fclose(f);
-	assert_non_null(strstr(text, "Usage:\n  cairn launch IMAGE NAME [flags]\n"));
+	assert_non_null(strstr(text, "Usage:\n  cairn launch IMAGE [NAME] [flags]\n"));
 	assert_non_null(strstr(text, "  -c, --config KEY=VALUE"));
 	assert_non_null(strstr(text, "      --description TEXT"));
 	assert_non_null(strstr(text, "  -h, --help"));
