@@ -112,7 +112,8 @@ list_fails "a column of an unknown key" 'Error: Invalid config key "bogus.key" i
 
 # ---- delete checks everything first ----
 check "protect webby" as_admin cairn config set webby security.protection.delete=true
-check_fails "delete web2 nosuch adb: one missing" "" as_admin cairn delete web2 nosuch adb
+check_fails "delete web2 nosuch adb: one missing" 'Error: Instance "nosuch" not found' \
+	as_admin cairn delete web2 nosuch adb
 check_eq "... and nothing was deleted" "$ALL" "$(all_names)"
 check_fails "delete adb web1: web1 runs, no --force" \
 	"Error: The instance is currently running, stop it first or pass --force" \
@@ -122,11 +123,14 @@ check_fails "delete adb webby: webby is protected" \
 	'Error: The instance "webby" is protected against deletion (security.protection.delete=true)' \
 	as_admin cairn delete adb webby --force
 check_eq "... and nothing was deleted" "$ALL" "$(all_names)"
-check_fails "delete adb web2/nosnap: a snapshot that does not exist" "" \
+check_fails "delete adb web2/nosnap: a snapshot that does not exist" \
+	'Error: Snapshot "nosnap" of instance "web2" not found' \
 	as_admin cairn delete adb web2/nosnap
 check_eq "... and adb is still there" "$ALL" "$(all_names)"
 check_fails "delete web2/s0 adb/: an empty snapshot name" \
 	'Error: Invalid snapshot "adb/": write INSTANCE/SNAPSHOT' as_admin cairn delete web2/s0 adb/
+check_fails "delete web2/s0 nosuch/s0: a snapshot of an instance that does not exist" \
+	'Error: Instance "nosuch" not found' as_admin cairn delete web2/s0 nosuch/s0
 check_eq "... and the snapshot is still there" "s0" \
 	"$(api /1.0/instances/web2/snapshots | jq -r '.metadata[]' | sed 's|.*/||')"
 check_fails "delete web2 s0: the NAME/SNAPSHOT hint" \
@@ -201,7 +205,10 @@ check_fails "stop --all with a name" "Error: Both --all and instance name given"
 check_fails "stop without a name or --all" "Error: Invalid number of arguments" as_admin cairn stop
 check "stop --all" as_admin cairn stop --all --force
 check_eq "nothing runs" "" "$(names status=running)"
-check "delete the extra instances" as_admin cairn delete adb web2 "$gen" l1
+check "delete web2/s0 web2 adb adb: a snapshot of a deleted instance and a repeated name, once" \
+	as_admin cairn delete web2/s0 web2 adb adb
+check_eq "... both gone" "" "$(api_status web2)$(api_status adb)"
+check "delete the extra instances" as_admin cairn delete "$gen" l1
 check "start --all" as_admin cairn start --all
 check_eq "every instance runs" "db1 web1 webby" "$(names status=running)"
 p1=$(init_pid web1)
