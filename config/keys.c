@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
+#include "common/suggest.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "config/names.h"
@@ -454,9 +455,35 @@ static int validate(const char *key, const char *value, bool internal, struct er
 		    key, str_startswith(key, "image.") ? "image." : "volatile.", err);
 	}
 	k = config_key_lookup(key);
-	if (!k)
+	if (!k) {
+		const char *hint = config_key_suggest(key);
+
+		if (hint)
+			return err_set(err, -EINVAL,
+				       "Unknown configuration key \"%s\" (did you mean \"%s\"?)",
+				       key, hint);
 		return err_set(err, -EINVAL, "Unknown configuration key \"%s\"", key);
+	}
 	return validate_known(k, value, err);
+}
+
+const char *config_key_suggest(const char *key)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (const struct config_key *k = keys; k->name; k++) {
+		size_t d;
+
+		if (!suggest_close(key, k->name))
+			continue;
+		d = suggest_distance(key, k->name);
+		if (d < best_d) {
+			best = k->name;
+			best_d = d;
+		}
+	}
+	return best;
 }
 
 int config_key_validate(const char *key, const char *value, struct err **err)

@@ -32,6 +32,10 @@ struct config_key {
 /* The entry for `name`, or NULL when it is not a known key (user.* keys have no entry). */
 const struct config_key *config_key_lookup(const char *name);
 
+/* The known key nearest to the mistyped `key` (suggest_close(): within two edits, or starting
+ * with `key`), for a "did you mean" hint; NULL when none is. Points into the table. */
+const char *config_key_suggest(const char *key);
+
 /* All known keys, terminated by an entry with name == NULL. */
 const struct config_key *config_keys(void);
 

@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/suggest.h"
 #include "common/util.h"
 
 static const struct cli_command *find_subcommand(const struct cli_command *parent, const char *word)
@@ -20,6 +21,30 @@ static const struct cli_command *find_subcommand(const struct cli_command *paren
 				return c;
 	}
 	return NULL;
+}
+
+/*
+ * The error for a word that names no subcommand of `parent`, with cobra's "Did you mean this?"
+ * list of the subcommands close to it (common/suggest.h), each on a line of its own.
+ */
+static int unknown_command(const struct cli_command *parent, const char *word, const char *path,
+			   struct err **err)
+{
+	_cleanup_free_ char *hints = strdup("");
+
+	for (const struct cli_command *c = parent->subcommands; hints && c && c->name; c++) {
+		char *p;
+
+		if (!suggest_close(word, c->name))
+			continue;
+		p = str_printf("%s%s\t%s\n", hints, *hints ? "" : "\n\nDid you mean this?\n",
+			       c->name);
+		free(hints);
+		hints = p;
+	}
+	if (!hints)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return err_set(err, -EINVAL, "unknown command \"%s\" for \"%s\"%s", word, path, hints);
 }
 
 static int find_flag(const struct cli_command *cmd, const char *long_name, size_t long_len,
@@ -182,10 +207,7 @@ int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, st
 				break;
 			if (ret->help)
 				return 0;
-			if (cmd == root)
-				return err_set(err, -EINVAL, "unknown command \"%s\"", argv[i]);
-			return err_set(err, -EINVAL, "unknown command \"%s\" for \"%s\"", argv[i],
-				       ret->path);
+			return unknown_command(cmd, argv[i], ret->path, err);
 		}
 		p = str_printf("%s %s", ret->path, sub->name);
 		if (!p)
@@ -216,8 +238,7 @@ int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, st
 		return 0;
 	if (!cmd->handler) {
 		if (ret->argc > 0)
-			return err_set(err, -EINVAL, "unknown command \"%s\" for \"%s\"",
-				       ret->argv[0], ret->path);
+			return unknown_command(cmd, ret->argv[0], ret->path, err);
 		ret->help = true;
 		return 0;
 	}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -97,7 +98,8 @@ const struct cli_command *cli_root(void);
  * matched first, then flags and positional arguments may be mixed; "--" ends the flags. On
  * success *ret is filled (free it with cli_args_done()); a command that has only subcommands and
  * got none comes back with help set. Errors (-EINVAL, message as printed after "Error: "):
- * `unknown command "x"`, `unknown flag "--y"`, `flag needs an argument: "-c"`,
+ * `unknown command "x" for "cairn"` (with cobra's "Did you mean this?" lines for the commands
+ * close to it), `unknown flag "--y"`, `flag needs an argument: "-c"`,
  * `invalid argument "x" for "--timeout" flag`, `Invalid number of arguments`. *ret->cmd and
  * ret->path are filled even on an argument count error so the caller can print the usage.
  */
@@ -200,6 +202,15 @@ char *cli_escape(const char *s);
 /* The last segment of an API URL ("/1.0/instances/c1" gives "c1"), unescaped. Caller frees. */
 char *cli_url_basename(const char *url);
 
+/* ---- names.c: generated instance names ---- */
+
+/* How many names cli_generated_name() can give. */
+size_t cli_generated_name_count(void);
+
+/* The `n`th (modulo the count) generated name, adjective-noun as Incus makes them
+ * ("wise-lark"), always a valid instance name. Caller frees; NULL when out of memory. */
+char *cli_generated_name(uint32_t n);
+
 /* ---- output.c: rendering ---- */
 
 enum cli_format {
@@ -248,11 +259,13 @@ char *cli_format_time(const char *rfc3339);
 char *cli_format_date_long(const char *rfc3339);
 
 /*
- * Writes the instance list from GET /1.0/instances?recursion=2 (an array of instance objects).
- * `columns` are Incus' column letters (NULL: "ns46tS"): n NAME, s STATE, 4 IPV4, 6 IPV6,
+ * Writes the instance list from GET /1.0/instances?recursion=2 (an array of instance objects;
+ * recursion=1 when no column needs the state or the snapshots). `columns` is a -c value as
+ * cli_columns_parse() (filter.h) reads it (NULL: "ns46tS"): n NAME, s STATE, 4 IPV4, 6 IPV6,
  * t TYPE, S SNAPSHOTS, d DESCRIPTION, a ARCHITECTURE, b STORAGE POOL, c CREATED AT, l LAST USED
- * AT, p PID, N PROCESSES. json and yaml write the objects as they are. -EINVAL for an unknown
- * column letter.
+ * AT, p PID, N PROCESSES, e PROJECT, f/F BASE IMAGE, P PROFILES, m MEMORY USAGE, M MEMORY
+ * USAGE%, u CPU USAGE, and config or device key columns. json and yaml write the objects as
+ * they are. -EINVAL for a bad column specification.
  */
 int cli_render_instance_list(FILE *out, json_object *list, enum cli_format fmt, const char *columns,
 			     struct err **err);
@@ -270,6 +283,15 @@ int cli_render_image_list(FILE *out, json_object *list, enum cli_format fmt, str
 int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
 
 /* ---- handlers (cmd_*.c, repl.c) ---- */
+
+/*
+ * For a command that takes an instance: 0 when `arg` has no "/" (nothing is asked of the
+ * daemon). "c1/snap0" naming a snapshot is -EINVAL with `"c1/snap0" is a snapshot; "cairn
+ * start" takes an instance ...` rather than a "not found"; any other "/" is the name check's
+ * -EINVAL.
+ */
+int cli_instance_arg_check(struct cli_ctx *ctx, const struct cli_args *args, const char *arg,
+			   struct err **err);
 
 int cli_cmd_launch(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_init(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

@@ -20,13 +20,17 @@
 
 extern char **environ;
 
-static int fetch_instance(struct cli_ctx *ctx, const char *name, struct cli_client **ret_client,
-			  char **ret_path, json_object **ret_inst, struct err **err)
+static int fetch_instance(struct cli_ctx *ctx, const struct cli_args *args, const char *name,
+			  struct cli_client **ret_client, char **ret_path, json_object **ret_inst,
+			  struct err **err)
 {
 	_cleanup_free_ char *ename = cli_escape(name);
 	_cleanup_free_ char *path = NULL;
 	int r;
 
+	r = cli_instance_arg_check(ctx, args, name, err);
+	if (r < 0)
+		return r;
 	if (!ename)
 		return err_set(err, -ENOMEM, "Out of memory");
 	path = str_printf("/1.0/instances/%s", ename);
@@ -125,7 +129,7 @@ int cli_cmd_config_show(struct cli_ctx *ctx, const struct cli_args *args, struct
 	struct cli_client *c = NULL;
 	int r;
 
-	r = fetch_instance(ctx, args->argv[0], &c, &path, &inst, err);
+	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
 	view = editable_view(inst);
@@ -143,7 +147,7 @@ int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	const char *value = NULL;
 	int r;
 
-	r = fetch_instance(ctx, args->argv[0], &c, &path, &inst, err);
+	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(inst, "config", &config))
@@ -152,8 +156,8 @@ int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	return 0;
 }
 
-static int patch_config(struct cli_ctx *ctx, const char *name, json_object *config,
-			struct err **err)
+static int patch_config(struct cli_ctx *ctx, const struct cli_args *args, const char *name,
+			json_object *config, struct err **err)
 {
 	_cleanup_json_ json_object *body = json_object_new_object();
 	_cleanup_free_ char *path = NULL;
@@ -165,7 +169,7 @@ static int patch_config(struct cli_ctx *ctx, const char *name, json_object *conf
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
 	json_object_object_add(body, "config", config);
-	r = fetch_instance(ctx, name, &c, &path, NULL, err);
+	r = fetch_instance(ctx, args, name, &c, &path, NULL, err);
 	if (r < 0)
 		return r;
 	return cli_client_query(c, "PATCH", path, body, NULL, err);
@@ -178,6 +182,9 @@ int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct 
 
 	if (!config)
 		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_instance_arg_check(ctx, args, args->argv[0], err);
+	if (r < 0)
+		return r;
 	r = config_instance_name_valid(args->argv[0], err);
 	if (r < 0)
 		return r;
@@ -206,21 +213,37 @@ int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct 
 			json_object_object_add(config, key, json_object_new_string(eq + 1));
 		}
 	}
-	return patch_config(ctx, args->argv[0], steal_pointer(&config), err);
+	return patch_config(ctx, args, args->argv[0], steal_pointer(&config), err);
 }
 
 int cli_cmd_config_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *config = json_object_new_object();
+	_cleanup_json_ json_object *inst = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	json_object *current = NULL;
 	const char *key = args->argv[1];
+	int r;
 
 	if (!config)
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (str_startswith(key, "volatile.") || str_startswith(key, "image."))
 		return err_set(err, -EINVAL, "Key \"%s\" is managed by cairnd and cannot be unset",
 			       key);
+	/* A key that cannot exist is a typo (named with the nearest key), and one that is not
+	 * set is an error as in Incus: either way the command would otherwise change nothing
+	 * and say nothing. */
+	r = config_key_validate(key, "", err);
+	if (r < 0)
+		return r;
+	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(inst, "config", &current) || !api_get_string(current, key))
+		return err_set(err, -EINVAL, "Can't unset key \"%s\", it's not currently set", key);
 	json_object_object_add(config, key, json_object_new_string(""));
-	return patch_config(ctx, args->argv[0], steal_pointer(&config), err);
+	return patch_config(ctx, args, args->argv[0], steal_pointer(&config), err);
 }
 
 unsigned cli_yaml_key_line(const char *text, const char *key)
@@ -462,7 +485,7 @@ int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct
 	const char *tmpdir = getenv("TMPDIR");
 	int r;
 
-	r = fetch_instance(ctx, args->argv[0], &c, &path, &inst, err);
+	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
 	json_object_object_get_ex(inst, "config", &old_config);

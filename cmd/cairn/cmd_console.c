@@ -132,6 +132,9 @@ int cli_cmd_console(struct cli_ctx *ctx, const struct cli_args *args, struct err
 	struct winsize ws;
 	int r;
 
+	r = cli_instance_arg_check(ctx, args, args->argv[0], err);
+	if (r < 0)
+		return r;
 	path = esc ? str_printf("/1.0/instances/%s/console", esc) : NULL;
 	if (!path)
 		return err_set(err, -ENOMEM, "Out of memory");

@@ -70,6 +70,9 @@ int cli_cmd_doctor(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 	int r;
 
 	if (args->argc > 0) {
+		r = cli_instance_arg_check(ctx, args, args->argv[0], err);
+		if (r < 0)
+			return r;
 		name = cli_escape(args->argv[0]);
 		if (!name)
 			return err_set(err, -ENOMEM, "Out of memory");

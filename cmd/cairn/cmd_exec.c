@@ -311,8 +311,13 @@ int cli_cmd_exec(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	    .gid = cli_flag_int(args, "group", 0),
 	};
 
+	int r;
+
 	if (cli_flag_bool(args, "force-interactive") && cli_flag_bool(args, "force-noninteractive"))
 		return err_set(err, -EINVAL, "You can't pass -t and -T at the same time");
+	r = cli_instance_arg_check(ctx, args, x.name, err);
+	if (r < 0)
+		return r;
 	if ((user && x.uid < 0) || (group && x.gid < 0))
 		return err_set(err, -EINVAL, "Invalid user or group");
 	if (cli_flag_bool(args, "force-interactive"))
@@ -334,6 +339,10 @@ int cli_cmd_shell(struct cli_ctx *ctx, const struct cli_args *args, struct err *
 	    .env = env,
 	    .interactive = true,
 	};
+	int r;
 
+	r = cli_instance_arg_check(ctx, args, x.name, err);
+	if (r < 0)
+		return r;
 	return run_exec(ctx, &x, err);
 }

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <strings.h>
 
 #include "api/api.h"
+#include "cmd/cairn/filter.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -71,11 +74,81 @@ static int image_source(struct cli_client *c, const char *image, json_object *so
 	return 0;
 }
 
+/* Whether instance `name` exists (a failed look-up counts as no). */
+static bool instance_exists(struct cli_client *c, const char *name)
+{
+	_cleanup_free_ char *e = cli_escape(name);
+	_cleanup_free_ char *path = e ? str_printf("/1.0/instances/%s", e) : NULL;
+
+	return path && cli_client_query(c, "GET", path, NULL, NULL, NULL) == 0;
+}
+
+/*
+ * A generated name (adjective-noun) that no instance has yet, for `launch IMAGE` without a
+ * name, as Incus does. The names taken are read once; a random pick is tried again while it is
+ * taken.
+ */
+static int pick_name(struct cli_client *c, char **ret, struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	size_t count = cli_generated_name_count();
+	int r;
+
+	r = cli_client_query(c, "GET", "/1.0/instances", NULL, &list, err);
+	if (r < 0)
+		return r;
+	for (size_t tries = 0; tries < 4 * count; tries++) {
+		_cleanup_free_ char *name = NULL;
+		uint32_t n = 0;
+		bool taken = false;
+
+		if (getrandom(&n, sizeof(n), 0) != sizeof(n))
+			n = (uint32_t)rand();
+		name = cli_generated_name(n);
+		if (!name)
+			return err_set(err, -ENOMEM, "Out of memory");
+		for (size_t i = 0; json_object_is_type(list, json_type_array) &&
+				   i < json_object_array_length(list) && !taken;
+		     i++) {
+			_cleanup_free_ char *have = cli_url_basename(
+			    json_object_get_string(json_object_array_get_idx(list, i)));
+
+			taken = have && strcmp(have, name) == 0;
+		}
+		if (!taken) {
+			*ret = steal_pointer(&name);
+			return 0;
+		}
+	}
+	return err_set(err, -EBUSY, "Could not find a free instance name: give one");
+}
+
+/* "REMOTE:IMAGE": cairn has no image servers; "local:" is this daemon, as in Incus. */
+static int local_image(const char *image, const char **ret, struct err **err)
+{
+	const char *colon = strchr(image, ':');
+
+	if (!colon) {
+		*ret = image;
+		return 0;
+	}
+	if (str_startswith(image, "local:") && colon[1]) {
+		*ret = colon + 1;
+		return 0;
+	}
+	return err_set(err, -EOPNOTSUPP,
+		       "Remote image servers are not available: \"%s\" names the remote \"%.*s\"; "
+		       "import the image with \"cairn image import\" and launch it by its alias "
+		       "or fingerprint",
+		       image, (int)(colon - image), image);
+}
+
 static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, bool start,
 			   struct err **err)
 {
-	const char *image = args->argv[0];
-	const char *name = args->argv[1];
+	const char *image = NULL;
+	_cleanup_free_ char *generated = NULL;
+	const char *name = args->argc > 1 ? args->argv[1] : NULL;
 	const char *pool = cli_flag_string(args, "storage");
 	const char *description = cli_flag_string(args, "description");
 	_cleanup_json_ json_object *body = NULL;
@@ -88,9 +161,14 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 
 	/* Local checks first: a typo fails at once with a clear message; the daemon checks
 	 * again. */
-	r = config_instance_name_valid(name, err);
+	r = local_image(args->argv[0], &image, err);
 	if (r < 0)
 		return r;
+	if (name) {
+		r = config_instance_name_valid(name, err);
+		if (r < 0)
+			return r;
+	}
 	if (pool) {
 		r = config_pool_name_valid(pool, err);
 		if (r < 0)
@@ -104,7 +182,6 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 		json_object_put(config);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
-	json_object_object_add(body, "name", json_object_new_string(name));
 	json_object_object_add(body, "source", source);
 	json_object_object_add(body, "config", config);
 	json_object_object_add(source, "type", json_object_new_string("image"));
@@ -145,11 +222,28 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 	r = image_source(c, image, source, err);
 	if (r < 0)
 		return r;
-	fprintf(ctx->out, "Creating %s\n", name);
-	fflush(ctx->out);
-	r = cli_client_query(c, "POST", "/1.0/instances", body, NULL, err);
-	if (r < 0)
-		return r;
+	/* A generated name lost to another client between the look-up and the create is
+	 * replaced by another one. */
+	for (int attempt = 0;; attempt++) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (args->argc < 2) {
+			free(generated);
+			generated = NULL;
+			r = pick_name(c, &generated, err);
+			if (r < 0)
+				return r;
+			name = generated;
+		}
+		json_object_object_add(body, "name", json_object_new_string(name));
+		fprintf(ctx->out, "Creating %s\n", name);
+		fflush(ctx->out);
+		r = cli_client_query(c, "POST", "/1.0/instances", body, NULL, &e);
+		if (r == 0)
+			break;
+		if (!generated || r != -EBUSY || attempt >= 4 || !instance_exists(c, name))
+			return err_set(err, r, "%s", err_msg(e, r));
+	}
 	if (!start)
 		return 0;
 
@@ -190,6 +284,43 @@ static int instance_path(const char *name, const char *suffix, char **ret, struc
 	return 0;
 }
 
+int cli_instance_arg_check(struct cli_ctx *ctx, const struct cli_args *args, const char *arg,
+			   struct err **err)
+{
+	const char *slash = strchr(arg, '/');
+	_cleanup_free_ char *inst = NULL;
+	_cleanup_free_ char *esnap = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	if (!slash)
+		return 0;
+	inst = strndup(arg, (size_t)(slash - arg));
+	esnap = cli_escape(slash + 1);
+	if (!inst || !esnap)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	if (*inst && slash[1] && config_instance_name_valid(inst, NULL) == 0) {
+		_cleanup_free_ char *suffix = str_printf("/snapshots/%s", esnap);
+
+		if (!suffix)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = instance_path(inst, suffix, &path, err);
+		if (r < 0)
+			return r;
+		if (cli_client_query(c, "GET", path, NULL, NULL, NULL) == 0)
+			return err_set(err, -EINVAL,
+				       "\"%s\" is a snapshot; \"%s\" takes an instance (see "
+				       "\"cairn snapshot --help\" for what works on snapshots)",
+				       arg, args->path);
+	}
+	/* Not a snapshot either: the name's own fault says what is wrong with it. */
+	return config_instance_name_valid(arg, err);
+}
+
 static int change_state(struct cli_client *c, const char *name, const char *action,
 			long long timeout, bool force, bool stateful, bool stateless,
 			struct err **err)
@@ -212,6 +343,37 @@ static int change_state(struct cli_client *c, const char *name, const char *acti
 	return cli_client_query(c, "PUT", path, body, NULL, err);
 }
 
+/* The instances `--all` acts on: for start those not running, for stop and restart those
+ * running (or frozen), as Incus picks them. *ret is a NULL-terminated array, caller frees. */
+static int all_instances(struct cli_client *c, const char *action, char ***ret, struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	_cleanup_strv_ char **names = NULL;
+	int r;
+
+	r = cli_client_query(c, "GET", "/1.0/instances?recursion=1", NULL, &list, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0;
+	     json_object_is_type(list, json_type_array) && i < json_object_array_length(list);
+	     i++) {
+		json_object *inst = json_object_array_get_idx(list, i);
+		const char *name = api_get_string(inst, "name");
+		const char *status = api_get_string(inst, "status");
+		bool active =
+		    status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+
+		if (!name || (strcmp(action, "start") == 0) == active)
+			continue;
+		if (strv_push(&names, name) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+	}
+	if (!names && !(names = calloc(1, sizeof(char *))))
+		return err_set(err, -ENOMEM, "Out of memory");
+	*ret = steal_pointer(&names);
+	return 0;
+}
+
 static int state_command(struct cli_ctx *ctx, const struct cli_args *args, const char *action,
 			 long long default_timeout, struct err **err)
 {
@@ -220,24 +382,44 @@ static int state_command(struct cli_ctx *ctx, const struct cli_args *args, const
 	bool force = cli_flag_bool(args, "force");
 	bool stateful = cli_flag_bool(args, "stateful");
 	bool stateless = cli_flag_bool(args, "stateless");
-	size_t failed = 0;
+	bool all = cli_flag_bool(args, "all");
+	_cleanup_strv_ char **listed = NULL;
+	char *const *names = args->argv;
+	size_t failed = 0, n = args->argc;
 	int r, first = 0;
 
+	if (all && n > 0)
+		return err_set(err, -EINVAL, "Both --all and instance name given");
+	if (!all && n == 0) {
+		fprintf(stderr, "Usage: %s %s\n\n", args->path, args->cmd->usage);
+		return err_set(err, -EINVAL, "Invalid number of arguments");
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = cli_instance_arg_check(ctx, args, names[i], err);
+		if (r < 0)
+			return r;
+	}
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	if (args->argc == 1)
-		return change_state(c, args->argv[0], action, timeout, force, stateful, stateless,
-				    err);
+	if (all) {
+		r = all_instances(c, action, &listed, err);
+		if (r < 0)
+			return r;
+		names = listed;
+		n = strv_length(listed);
+	}
+	if (n == 1 && !all)
+		return change_state(c, names[0], action, timeout, force, stateful, stateless, err);
 
 	/* Several instances: each one is tried, and the failures are reported together, as
 	 * Incus does. */
-	for (size_t i = 0; i < args->argc; i++) {
+	for (size_t i = 0; i < n; i++) {
 		_cleanup_err_ struct err *e = NULL;
 
-		r = change_state(c, args->argv[i], action, timeout, force, stateful, stateless, &e);
+		r = change_state(c, names[i], action, timeout, force, stateful, stateless, &e);
 		if (r < 0) {
-			fprintf(stderr, "Error: Failed to %s \"%s\": %s\n", action, args->argv[i],
+			fprintf(stderr, "Error: Failed to %s \"%s\": %s\n", action, names[i],
 				err_msg(e, r));
 			failed++;
 			if (!first)
@@ -330,28 +512,126 @@ static int snapshot_hint(struct cli_client *c, const struct cli_args *args, cons
 	return 0;
 }
 
+/* Reads one answer line from stdin; true for "yes" (or "y"), in any case. EOF is a no. */
+static bool ask_yes(FILE *out, const char *what)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	fprintf(out, "Remove %s (yes/no): ", what);
+	fflush(out);
+	n = getline(&line, &cap, stdin);
+	if (n < 0) {
+		fputc('\n', out);
+		return false;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return strcasecmp(line, "yes") == 0 || strcasecmp(line, "y") == 0;
+}
+
+/* Checks one NAME/SNAPSHOT argument: both parts there and the snapshot found. */
+static int check_snapshot_target(struct cli_client *c, struct delete_target *t, const char *arg,
+				 struct err **err)
+{
+	_cleanup_free_ char *esnap = cli_escape(t->snapshot);
+	_cleanup_free_ char *suffix = esnap ? str_printf("/snapshots/%s", esnap) : NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_json_ json_object *snap = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	int r;
+
+	if (!suffix)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (!*t->instance || !*t->snapshot || strchr(t->snapshot, '/'))
+		return err_set(err, -EINVAL, "Invalid snapshot \"%s\": write INSTANCE/SNAPSHOT",
+			       arg);
+	r = instance_path(t->instance, suffix, &path, err);
+	if (r < 0)
+		return r;
+	r = get_json(c, path, &snap, &e);
+	if (r < 0)
+		return err_set(err, r, "%s", err_msg(e, r));
+	return 0;
+}
+
+/* Checks one instance argument: there, not protected, and stopped unless --force. */
+static int check_instance_target(struct cli_client *c, const struct cli_args *args,
+				 struct delete_target *t, bool force, struct err **err)
+{
+	_cleanup_json_ json_object *inst = NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	const char *status;
+	int r;
+
+	r = instance_path(t->instance, NULL, &path, err);
+	if (r < 0)
+		return r;
+	r = get_json(c, path, &inst, &e);
+	if (r == -ENOENT) {
+		int h = snapshot_hint(c, args, t->instance, r, err);
+
+		if (h < 0)
+			return h;
+	}
+	if (r < 0)
+		return err_set(err, r, "%s", err_msg(e, r));
+	/* A protected instance is refused before anything happens to it, so that --force does
+	 * not stop an instance it then fails to delete. */
+	if (is_protected(inst))
+		return err_set(err, -EPERM,
+			       "The instance \"%s\" is protected against deletion "
+			       "(security.protection.delete=true)",
+			       t->instance);
+	status = api_get_string(inst, "status");
+	t->running = status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+	if (t->running && !force)
+		return err_set(err, -EBUSY,
+			       "The instance is currently running, stop it first or pass --force");
+	return 0;
+}
+
+/* Whether targets[0..n) already hold `t`, or `t` is a snapshot of an instance they delete
+ * (which takes its snapshots with it). */
+static bool target_covered(const struct delete_target *targets, size_t n,
+			   const struct delete_target *t)
+{
+	for (size_t j = 0; j < n; j++) {
+		if (strcmp(targets[j].instance, t->instance) != 0)
+			continue;
+		if (!targets[j].snapshot)
+			return true;
+		if (t->snapshot && strcmp(targets[j].snapshot, t->snapshot) == 0)
+			return true;
+	}
+	return false;
+}
+
 int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_(delete_targets_free) struct delete_target *targets = NULL;
+	_cleanup_free_ bool *confirmed = NULL;
 	struct cli_client *c = NULL;
 	bool force = cli_flag_bool(args, "force");
+	bool interactive = cli_flag_bool(args, "interactive");
+	size_t n = 0;
 	int r;
 
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
 	targets = calloc(args->argc + 1, sizeof(*targets));
-	if (!targets)
+	confirmed = calloc(args->argc + 1, sizeof(*confirmed));
+	if (!targets || !confirmed)
 		return err_set(err, -ENOMEM, "Out of memory");
 
-	/* First look at everything, so that one bad argument changes nothing. */
+	/* First look at everything, so that one bad argument changes nothing (LXD #4747). */
 	for (size_t i = 0; i < args->argc; i++) {
 		const char *arg = args->argv[i];
 		const char *slash = strchr(arg, '/');
-		struct delete_target *t = &targets[i];
-		_cleanup_json_ json_object *inst = NULL;
-		_cleanup_free_ char *path = NULL;
-		const char *status;
+		struct delete_target *t = &targets[n];
 
 		t->instance = slash ? strndup(arg, (size_t)(slash - arg)) : strdup(arg);
 		if (!t->instance)
@@ -360,43 +640,36 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 			t->snapshot = strdup(slash + 1);
 			if (!t->snapshot)
 				return err_set(err, -ENOMEM, "Out of memory");
-			continue;
+			r = check_snapshot_target(c, t, arg, err);
+		} else {
+			r = check_instance_target(c, args, t, force, err);
 		}
-		r = instance_path(t->instance, NULL, &path, err);
 		if (r < 0)
 			return r;
-		{
-			_cleanup_err_ struct err *e = NULL;
-
-			r = get_json(c, path, &inst, &e);
-			if (r == -ENOENT) {
-				int h = snapshot_hint(c, args, arg, r, err);
-
-				if (h < 0)
-					return h;
-			}
-			if (r < 0)
-				return err_set(err, r, "%s", err_msg(e, r));
-		}
-		/* A protected instance is refused before anything happens to it, so that
-		 * --force does not stop an instance it then fails to delete. */
-		if (is_protected(inst))
-			return err_set(err, -EPERM,
-				       "The instance \"%s\" is protected against deletion "
-				       "(security.protection.delete=true)",
-				       t->instance);
-		status = api_get_string(inst, "status");
-		t->running =
-		    status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
-		if (t->running && !force)
-			return err_set(
-			    err, -EBUSY,
-			    "The instance is currently running, stop it first or pass --force");
+		n++;
 	}
+	/* A repeated argument, or a snapshot of an instance also deleted, is done once. */
+	for (size_t i = 0; i < n; i++) {
+		confirmed[i] = !target_covered(targets, i, &targets[i]);
+		if (confirmed[i] && !targets[i].snapshot)
+			for (size_t j = 0; j < n; j++)
+				if (j != i && targets[j].snapshot &&
+				    strcmp(targets[j].instance, targets[i].instance) == 0)
+					confirmed[j] = false;
+	}
+	/* Every question is asked before anything is deleted: an interrupted session changes
+	 * nothing. */
+	if (interactive)
+		for (size_t i = 0; i < n; i++)
+			if (confirmed[i])
+				confirmed[i] = ask_yes(ctx->out, args->argv[i]);
 
-	for (struct delete_target *t = targets; t->instance; t++) {
+	for (size_t i = 0; i < n; i++) {
+		struct delete_target *t = &targets[i];
 		_cleanup_free_ char *path = NULL;
 
+		if (!confirmed[i])
+			continue;
 		if (t->snapshot) {
 			_cleanup_free_ char *esnap = cli_escape(t->snapshot);
 			_cleanup_free_ char *suffix =
@@ -423,45 +696,64 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 	return 0;
 }
 
+static void filters_freep(struct cli_filters **f)
+{
+	cli_filters_free(*f);
+}
+
 int cli_cmd_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *list = NULL;
 	_cleanup_json_ json_object *filtered = NULL;
+	_cleanup_(filters_freep) struct cli_filters *filters = NULL;
+	const char *columns = cli_flag_string(args, "columns");
+	struct cli_column *cols = NULL;
 	struct cli_client *c = NULL;
 	enum cli_format fmt;
+	size_t ncols = 0;
+	bool full;
 	int r;
 
+	/* Every filter and column is checked before anything is fetched: a typo is an error,
+	 * never an empty table. */
 	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
 	if (r < 0)
 		return r;
+	r = cli_filters_parse(args->argv, args->argc, &filters, err);
+	if (r < 0)
+		return r;
+	r = cli_columns_parse(columns ? columns : CLI_DEFAULT_COLUMNS, &cols, &ncols, err);
+	if (r < 0)
+		return r;
+	/* The state and the snapshots cost the daemon cgroup reads and a query: only ask for
+	 * them (recursion=2) when a column or a filter shows them, or json and yaml. */
+	full = fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML || cli_filters_need_state(filters);
+	for (size_t i = 0; i < ncols; i++)
+		full = full || cols[i].state || cols[i].snapshots;
+	cli_columns_free(cols, ncols);
+
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	r = get_json(c, "/1.0/instances?recursion=2", &list, err);
+	/* cairnd has no server-side filter= parameter: the filters apply here. */
+	r = get_json(c, full ? "/1.0/instances?recursion=2" : "/1.0/instances?recursion=1", &list,
+		     err);
 	if (r < 0)
 		return r;
 	if (!json_object_is_type(list, json_type_array))
 		return err_set(err, -EPROTO,
 			       "Invalid answer from cairnd: the instance list is not a list");
 
-	/* Filters keep the instances whose name starts with one of them. */
-	if (args->argc > 0) {
-		filtered = json_object_new_array();
-		if (!filtered)
-			return err_set(err, -ENOMEM, "Out of memory");
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			json_object *inst = json_object_array_get_idx(list, i);
-			const char *name = api_get_string(inst, "name");
+	filtered = json_object_new_array();
+	if (!filtered)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *inst = json_object_array_get_idx(list, i);
 
-			for (size_t f = 0; name && f < args->argc; f++)
-				if (str_startswith(name, args->argv[f])) {
-					json_object_array_add(filtered, json_object_get(inst));
-					break;
-				}
-		}
+		if (cli_filters_match(filters, inst))
+			json_object_array_add(filtered, json_object_get(inst));
 	}
-	return cli_render_instance_list(ctx->out, filtered ? filtered : list, fmt,
-					cli_flag_string(args, "columns"), err);
+	return cli_render_instance_list(ctx->out, filtered, fmt, columns, err);
 }
 
 int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
@@ -476,6 +768,9 @@ int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	struct cli_client *c = NULL;
 	int r;
 
+	r = cli_instance_arg_check(ctx, args, args->argv[0], err);
+	if (r < 0)
+		return r;
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;

@@ -19,6 +19,7 @@ static const struct cli_flag start_flags[] = {
     {"stateless", 0, CLI_FLAG_BOOL, NULL, "Discard the checkpoint, if any, and boot afresh"},
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Ignored for start"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for the operation, in seconds"},
+    {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -27,17 +28,20 @@ static const struct cli_flag stop_flags[] = {
     {"stateful", 0, CLI_FLAG_BOOL, NULL,
      "Keep the running state (CRIU) for the next start to resume"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
+    {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
     {NULL, 0, 0, NULL, NULL},
 };
 
 static const struct cli_flag restart_flags[] = {
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
+    {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
     {NULL, 0, 0, NULL, NULL},
 };
 
 static const struct cli_flag delete_flags[] = {
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the removal of running instances"},
+    {"interactive", 'i', CLI_FLAG_BOOL, NULL, "Require user confirmation"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -229,16 +233,16 @@ static const struct cli_command storage_commands[] = {
 /* Kept in the order of the help text. Families still to come (snapshot, exec, shell, file,
  * console, copy, export, import, remote) slot in here. */
 static const struct cli_command top_commands[] = {
-    {"launch", NULL, NULL, "IMAGE NAME", "Create and start an instance from an image", 2, 2,
+    {"launch", NULL, NULL, "IMAGE [NAME]", "Create and start an instance from an image", 1, 2,
      launch_flags, cli_cmd_launch, CLI_COMPLETE_IMAGE_THEN_NONE},
-    {"init", NULL, NULL, "IMAGE NAME", "Create an instance from an image", 2, 2, launch_flags,
+    {"init", NULL, NULL, "IMAGE [NAME]", "Create an instance from an image", 1, 2, launch_flags,
      cli_cmd_init, CLI_COMPLETE_IMAGE_THEN_NONE},
-    {"start", NULL, NULL, "NAME...", "Start instances", 1, -1, start_flags, cli_cmd_start,
+    {"start", NULL, NULL, "NAME...|--all", "Start instances", 0, -1, start_flags, cli_cmd_start,
      CLI_COMPLETE_INSTANCE},
-    {"stop", NULL, NULL, "NAME...", "Stop instances", 1, -1, stop_flags, cli_cmd_stop,
+    {"stop", NULL, NULL, "NAME...|--all", "Stop instances", 0, -1, stop_flags, cli_cmd_stop,
      CLI_COMPLETE_INSTANCE},
-    {"restart", NULL, NULL, "NAME...", "Restart instances", 1, -1, restart_flags, cli_cmd_restart,
-     CLI_COMPLETE_INSTANCE},
+    {"restart", NULL, NULL, "NAME...|--all", "Restart instances", 0, -1, restart_flags,
+     cli_cmd_restart, CLI_COMPLETE_INSTANCE},
     {"delete", delete_aliases, NULL, "NAME[/SNAPSHOT]...", "Delete instances and snapshots", 1, -1,
      delete_flags, cli_cmd_delete, CLI_COMPLETE_INSTANCE},
     {"list", list_aliases, NULL, "[FILTER...]", "List instances", 0, -1, list_flags, cli_cmd_list,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "cmd/cairn/filter.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -394,6 +395,67 @@ static const char *root_pool(json_object *inst)
 	return "";
 }
 
+static bool is_active(json_object *inst)
+{
+	const char *status = api_get_string(inst, "status");
+
+	return status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+}
+
+/* The expanded value of config key `key` ("" when unset). Borrowed. */
+static const char *config_value(json_object *inst, const char *key)
+{
+	static const char *const fields[] = {"expanded_config", "config"};
+
+	for (size_t i = 0; i < 2; i++) {
+		json_object *config = NULL;
+		const char *v;
+
+		if (json_object_object_get_ex(inst, fields[i], &config) &&
+		    (v = api_get_string(config, key)))
+			return v;
+	}
+	return "";
+}
+
+/* The instance's profiles, one per line. Caller frees. */
+static char *profiles(json_object *inst)
+{
+	json_object *list = NULL;
+	char *out = strdup("");
+
+	if (!out || !json_object_object_get_ex(inst, "profiles", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return out;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		const char *p = json_object_get_string(json_object_array_get_idx(list, i));
+		char *next = str_printf("%s%s%s", out, *out ? "\n" : "", p ? p : "");
+
+		free(out);
+		if (!next)
+			return NULL;
+		out = next;
+	}
+	return out;
+}
+
+/* Memory use as a share of limits.memory, as Incus shows it ("12.5%"); "" without a limit in
+ * bytes. Caller frees. */
+static char *memory_percent(json_object *inst, json_object *state)
+{
+	const char *limit = config_value(inst, "limits.memory");
+	json_object *mem = NULL;
+	long long usage = -1;
+	uint64_t bytes = 0;
+
+	if (state && json_object_object_get_ex(state, "memory", &mem))
+		usage = api_get_int(mem, "usage", -1);
+	if (usage <= 0 || !is_active(inst) || !*limit || strchr(limit, '%') ||
+	    parse_size(limit, &bytes, NULL) < 0 || bytes == 0)
+		return strdup("");
+	return str_printf("%.1f%%", (double)usage * 100.0 / (double)bytes);
+}
+
 /* One cell of the instance list for column letter `col`. Caller frees. */
 static char *instance_cell(json_object *inst, char col)
 {
@@ -457,45 +519,78 @@ static char *instance_cell(json_object *inst, char col)
 	case 'N': {
 		long long n = state ? api_get_int(state, "processes", -1) : -1;
 
-		return n >= 0 ? str_printf("%lld", n) : strdup("");
+		return n >= 0 && is_active(inst) ? str_printf("%lld", n) : strdup("");
+	}
+	case 'e':
+		s = api_get_string(inst, "project");
+		return strdup(s ? s : "default");
+	case 'f':
+	case 'F': {
+		const char *fp = config_value(inst, "volatile.base_image");
+
+		return col == 'f' ? strndup(fp, 12) : strdup(fp);
+	}
+	case 'P':
+		return profiles(inst);
+	case 'm': {
+		json_object *mem = NULL;
+		long long usage = -1;
+
+		if (state && json_object_object_get_ex(state, "memory", &mem))
+			usage = api_get_int(mem, "usage", -1);
+		return usage > 0 && is_active(inst) ? format_size((uint64_t)usage) : strdup("");
+	}
+	case 'M':
+		return memory_percent(inst, state);
+	case 'u': {
+		json_object *cpu = NULL;
+		long long usage = -1;
+
+		if (state && json_object_object_get_ex(state, "cpu", &cpu))
+			usage = api_get_int(cpu, "usage", -1);
+		return usage > 0 && is_active(inst) ? str_printf("%llds", usage / 1000000000LL)
+						    : strdup("");
 	}
 	default:
 		return NULL;
 	}
 }
 
-static const char *column_header(char col)
+/* One cell of a custom column: a config key (the instance's own, else the expanded one) or a
+ * DEVICE.KEY of the devices, cut to the column's width. Caller frees. */
+static char *custom_cell(json_object *inst, const struct cli_column *col)
 {
-	switch (col) {
-	case 'n':
-		return "NAME";
-	case 's':
-		return "STATE";
-	case '4':
-		return "IPV4";
-	case '6':
-		return "IPV6";
-	case 't':
-		return "TYPE";
-	case 'S':
-		return "SNAPSHOTS";
-	case 'd':
-		return "DESCRIPTION";
-	case 'a':
-		return "ARCHITECTURE";
-	case 'b':
-		return "STORAGE POOL";
-	case 'c':
-		return "CREATED AT";
-	case 'l':
-		return "LAST USED AT";
-	case 'p':
-		return "PID";
-	case 'N':
-		return "PROCESSES";
-	default:
-		return NULL;
+	const char *v = "";
+
+	if (col->device) {
+		static const char *const fields[] = {"devices", "expanded_devices"};
+		const char *dot = strchr(col->key, '.');
+		_cleanup_free_ char *dev = strndup(col->key, (size_t)(dot - col->key));
+
+		if (!dev)
+			return NULL;
+		for (size_t i = 0; i < 2; i++) {
+			json_object *devs = NULL, *d = NULL;
+			const char *x;
+
+			if (json_object_object_get_ex(inst, fields[i], &devs) &&
+			    json_object_object_get_ex(devs, dev, &d) &&
+			    (x = api_get_string(d, dot + 1))) {
+				v = x;
+				break;
+			}
+		}
+	} else {
+		json_object *config = NULL;
+		const char *x = NULL;
+
+		if (json_object_object_get_ex(inst, "config", &config))
+			x = api_get_string(config, col->key);
+		v = x ? x : config_value(inst, col->key);
 	}
+	if (col->max_width >= 0 && strlen(v) > (size_t)col->max_width)
+		return strndup(v, (size_t)col->max_width);
+	return strdup(v);
 }
 
 /* Renders json or yaml output of a list as the API returned it. */
@@ -530,33 +625,31 @@ int cli_render_instance_list(FILE *out, json_object *list, enum cli_format fmt, 
 	_cleanup_free_ json_object **items = NULL;
 	_cleanup_free_ const char **headers = NULL;
 	_cleanup_free_ char **cells = NULL;
+	struct cli_column *cols = NULL;
 	struct cli_table t = {0};
-	size_t n = 0, ncols;
+	size_t n = 0, ncols = 0;
 	int r = 0;
 
 	if (fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML)
 		return render_raw(out, list, fmt, err);
-	if (!columns)
-		columns = "ns46tS";
-	ncols = strlen(columns);
-	if (ncols == 0)
-		return err_set(err, -EINVAL, "Empty column list");
+	r = cli_columns_parse(columns ? columns : CLI_DEFAULT_COLUMNS, &cols, &ncols, err);
+	if (r < 0)
+		return r;
 	headers = calloc(ncols, sizeof(char *));
 	cells = calloc(ncols, sizeof(char *));
 	items = sorted_by_name(list, &n);
-	if (!headers || !cells || !items)
+	if (!headers || !cells || !items) {
+		cli_columns_free(cols, ncols);
 		return err_set(err, -ENOMEM, "Out of memory");
-	for (size_t i = 0; i < ncols; i++) {
-		headers[i] = column_header(columns[i]);
-		if (!headers[i])
-			return err_set(err, -EINVAL, "Invalid column \"%c\" in \"%s\"", columns[i],
-				       columns);
 	}
+	for (size_t i = 0; i < ncols; i++)
+		headers[i] = cols[i].header;
 	t.ncols = ncols;
 	t.headers = headers;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		for (size_t c = 0; c < ncols; c++)
-			cells[c] = instance_cell(items[i], columns[c]);
+			cells[c] = cols[c].letter ? instance_cell(items[i], cols[c].letter)
+						  : custom_cell(items[i], &cols[c]);
 		for (size_t c = 0; c < ncols; c++)
 			if (!cells[c])
 				r = -ENOMEM;
@@ -569,10 +662,12 @@ int cli_render_instance_list(FILE *out, json_object *list, enum cli_format fmt, 
 	}
 	if (r < 0) {
 		cli_table_done(&t);
+		cli_columns_free(cols, ncols);
 		return err_set(err, r, "Out of memory");
 	}
 	cli_table_render(out, &t, fmt);
 	cli_table_done(&t);
+	cli_columns_free(cols, ncols);
 	return 0;
 }
 

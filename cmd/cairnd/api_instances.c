@@ -389,6 +389,10 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 		    strcmp(kvlist_get(&row.config, kv->key), kv->value) == 0)
 			continue;
 		if (merge && !*kv->value) {
+			/* Unsetting a key that cannot exist is a typo, not a no-op. */
+			r = config_key_validate(kv->key, "", err);
+			if (r < 0)
+				return r;
 			kvlist_unset(&next, kv->key);
 			continue;
 		}

@@ -63,7 +63,7 @@ check_fails "a REPL inside the REPL is refused" "Error: Already in the REPL" \
 	pipe_to 'repl\n' as_admin cairn repl
 check_fails "an unterminated quote fails the line" "Error: Unterminated quote" \
 	pipe_to 'list "r1\n' as_admin cairn repl
-check_fails "an unknown command fails" 'Error: unknown command "bogus"' \
+check_fails "an unknown command fails" 'Error: unknown command "bogus" for "cairn"' \
 	pipe_to 'bogus\n' as_admin cairn repl
 out=$(printf "config set r1 user.note 'two words'\nconfig get r1 user.note\n" | as_admin cairn repl 2>&1)
 check_eq "quoted words stay one argument" "two words" "$out"

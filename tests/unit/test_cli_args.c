@@ -129,7 +129,14 @@ static void expect_error(const char *line, const char *msg)
 
 static void test_errors(void **state)
 {
-	expect_error("frobnicate", "unknown command \"frobnicate\"");
+	expect_error("frobnicate", "unknown command \"frobnicate\" for \"cairn\"");
+	expect_error("lst", "unknown command \"lst\" for \"cairn\"\n\nDid you mean this?\n"
+			    "\tlist\n");
+	expect_error("sta c1", "unknown command \"sta\" for \"cairn\"\n\nDid you mean this?\n"
+			       "\tstart\n\tstop\n");
+	expect_error("xyzzy", "unknown command \"xyzzy\" for \"cairn\"");
+	expect_error("config sett c1", "unknown command \"sett\" for \"cairn config\"\n\n"
+				       "Did you mean this?\n\tget\n\tset\n");
 	expect_error("list --bogus", "unknown flag \"--bogus\"");
 	expect_error("list -z", "unknown flag \"-z\"");
 	expect_error("config frob c1", "unknown command \"frob\" for \"cairn config\"");
@@ -138,7 +145,8 @@ static void test_errors(void **state)
 	expect_error("stop c1 --force=maybe", "invalid argument \"maybe\" for \"--force\" flag");
 	expect_error("info", "Invalid number of arguments");
 	expect_error("info a b", "Invalid number of arguments");
-	expect_error("launch busybox", "Invalid number of arguments");
+	expect_error("launch", "Invalid number of arguments");
+	expect_error("launch busybox c1 extra", "Invalid number of arguments");
 	expect_error("config get c1", "Invalid number of arguments");
 	expect_error("list --version", "unknown flag \"--version\"");
 }
@@ -184,7 +192,7 @@ static void test_help_and_version(void **state)
 	assert_non_null(f);
 	cli_print_help(f, a.cmd, a.path);
 	fclose(f);
-	assert_non_null(strstr(text, "Usage:\n  cairn launch IMAGE NAME [flags]\n"));
+	assert_non_null(strstr(text, "Usage:\n  cairn launch IMAGE [NAME] [flags]\n"));
 	assert_non_null(strstr(text, "  -c, --config KEY=VALUE"));
 	assert_non_null(strstr(text, "      --description TEXT"));
 	assert_non_null(strstr(text, "  -h, --help"));

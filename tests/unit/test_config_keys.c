@@ -227,6 +227,16 @@ static void test_namespaces(void **state)
 
 	assert_refused("foo", "1", "Unknown configuration key \"foo\"");
 	assert_refused("limits.memoryx", "1", "Unknown configuration key");
+	/* A mistyped key names the nearest known one. */
+	assert_refused("limits.memroy", "1G",
+		       "Unknown configuration key \"limits.memroy\" (did you mean "
+		       "\"limits.memory\"?)");
+	assert_refused("snapshots.schedul", "@daily", "(did you mean \"snapshots.schedule\"?)");
+	assert_refused("boot.autostrat", "true", "(did you mean \"boot.autostart\"?)");
+	assert_null(config_key_suggest("foo"));
+	assert_null(config_key_suggest("completely.different"));
+	assert_string_equal(config_key_suggest("security.protection.delet"),
+			    "security.protection.delete");
 	assert_refused("", "1", "cannot be empty");
 	assert_ok("user.anything", "any value at all: \"yes\"");
 	assert_ok("user.a.b.c", "");
