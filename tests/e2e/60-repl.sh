@@ -76,7 +76,7 @@ check_match "help lists the commands" '^  launch +Create and start an instance f
 check_match "help lists the REPL's own commands" '^  use \[NAME\] ' "$out"
 check_eq "help COMMAND is the command's --help" "$(as_admin cairn config set --help 2>&1)" \
 	"$(printf 'help config set\n' | as_admin cairn repl 2>&1)"
-check_fails "help of an unknown command fails" 'Error: unknown command "bogus"' \
+check_fails "help of an unknown command fails" 'Error: unknown command "bogus" for "cairn"' \
 	pipe_to 'help bogus\n' as_admin cairn repl
 check_eq "a line may start with the word cairn" "r1,RUNNING,,,CONTAINER,0" \
 	"$(printf 'cairn list --format csv\n' | as_admin cairn repl 2>&1)"
