@@ -382,7 +382,7 @@ static void unlinkp(char **path)
 
 /* Runs the user's editor on `file` and waits for it. The editor variable may carry arguments
  * ("code --wait"), so it goes through the shell, with the file as "$1" to stay unquoted-safe. */
-static int run_editor(const char *file, struct err **err)
+int cli_run_editor(const char *file, struct err **err)
 {
 	const char *editor = getenv("VISUAL");
 	_cleanup_free_ char *script = NULL;
@@ -501,7 +501,7 @@ int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct
 		_cleanup_free_ char *answer = NULL;
 		size_t n = 0;
 
-		r = run_editor(file, err);
+		r = cli_run_editor(file, err);
 		if (r < 0)
 			return r;
 		r = file_read_all(file, &text, NULL, err);
