@@ -68,7 +68,8 @@ int instance_rename_allowed(const struct instance_env *env, const struct db_inst
 	if (r < 0)
 		return r;
 	/* A row in any state holds its name: a half-made instance is still being made. */
-	if (strcmp(row->name, new_name) == 0 || db_instance_get(env->db, new_name, &other, NULL) >= 0)
+	if (strcmp(row->name, new_name) == 0 ||
+	    db_instance_get(env->db, new_name, &other, NULL) >= 0)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", new_name);
 	return stopped_allowed(env, row, "Renaming of running instance not allowed", err);
 }
@@ -119,8 +120,8 @@ static int relink(const struct instance_env *env, const char *name, const char *
  * removal of the entry (one transaction). The row keeps the old name until then, so the entry is
  * gone exactly when the rename is done.
  */
-static int rename_steps(const struct instance_env *env, const char *old_name,
-			const char *new_name, int64_t id, struct err **err)
+static int rename_steps(const struct instance_env *env, const char *old_name, const char *new_name,
+			int64_t id, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_free_ char *vol_old = NULL, *vol_new = NULL, *snaps_old = NULL, *snaps_new = NULL,
@@ -142,8 +143,7 @@ static int rename_steps(const struct instance_env *env, const char *old_name,
 	logs_old = instance_log_dir(env, old_name);
 	logs_new = instance_log_dir(env, new_name);
 	link_old = str_printf("%s/containers/%s", env->cairn_dir, old_name);
-	if (!vol_old || !vol_new || !snaps_old || !snaps_new || !logs_old || !logs_new ||
-	    !link_old)
+	if (!vol_old || !vol_new || !snaps_old || !snaps_new || !logs_old || !logs_new || !link_old)
 		return err_set(err, -ENOMEM, "Out of memory");
 
 	if (exists(vol_old)) {
@@ -154,8 +154,8 @@ static int rename_steps(const struct instance_env *env, const char *old_name,
 		return err_set(err, -ENOENT, "The volume of instance \"%s\" is missing", old_name);
 	}
 	/* storage_volume_rename() moves the snapshots second: a crash between leaves them. */
-	if (exists(snaps_old) && renameat2(AT_FDCWD, snaps_old, AT_FDCWD, snaps_new,
-					   RENAME_NOREPLACE) < 0)
+	if (exists(snaps_old) &&
+	    renameat2(AT_FDCWD, snaps_old, AT_FDCWD, snaps_new, RENAME_NOREPLACE) < 0)
 		return err_set_errno(err, -errno, "Failed to move the snapshots of \"%s\"",
 				     old_name);
 	crashpoint("rename-after-volume");
@@ -242,8 +242,8 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 
 /* Removes what a move put on `pool` for instance `name` (the volume and its snapshots there);
  * missing pieces are fine. */
-static int remove_copy(const struct instance_env *env, struct storage_pool *pool,
-		       const char *name, struct err **err)
+static int remove_copy(const struct instance_env *env, struct storage_pool *pool, const char *name,
+		       struct err **err)
 {
 	int r;
 
@@ -454,7 +454,8 @@ int instance_journal_held(const struct instance_env *env, char ***ret_names, str
 		return r;
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		if (strv_push(&names, v[i].instance) < 0 ||
-		    (strcmp(v[i].kind, PENDING_INSTANCE_RENAME) == 0 && strv_push(&names, v[i].b) < 0))
+		    (strcmp(v[i].kind, PENDING_INSTANCE_RENAME) == 0 &&
+		     strv_push(&names, v[i].b) < 0))
 			r = err_set(err, -ENOMEM, "Out of memory");
 	}
 	db_pendings_free(v, n);

@@ -227,6 +227,13 @@ static int update_pool(struct daemon *d, struct request *req, bool merge, struct
 		}
 	}
 	if (size_text) {
+		_cleanup_free_ char *shown = format_size(pool->size);
+
+		/* What GET shows (rounded) and clients send back is no change. */
+		if (shown && strcmp(shown, size_text) == 0)
+			size_text = NULL;
+	}
+	if (size_text) {
 		r = parse_size(size_text, &size, err);
 		if (r < 0)
 			return r;
@@ -239,7 +246,7 @@ static int update_pool(struct daemon *d, struct request *req, bool merge, struct
 			       "Storage pool key \"source\" cannot be unset (storage pool \"%s\")",
 			       pool->name);
 	/* A whole config without the size of a loop pool would unset it. */
-	if (!merge && !size_text && pool->size)
+	if (!merge && pool->size && !json_object_object_get_ex(config, "size", NULL))
 		return err_set(err, -EINVAL,
 			       "Storage pool key \"size\" cannot be unset (storage pool \"%s\" "
 			       "is a loop file)",
