@@ -102,6 +102,11 @@ for point in rename-after-journal rename-after-volume rename-before-commit; do
 	cur=$new
 done
 
+check "move OLD NEW renames too" as_admin cairn move "$cur" m1
+check_eq "after move OLD NEW only m1 exists" "m1 " "$(names)"
+check_fails "move without a new name or a pool is refused" "" as_admin cairn move m1
+cur=m1
+
 # ---- move between pools ----
 if [ "$BACKEND" = btrfs ]; then other_driver=dir; else other_driver=btrfs; fi
 other_ok=1
