@@ -37,6 +37,29 @@ bool instance_journal_kind(const char *kind)
 	       strcmp(kind, PENDING_INSTANCE_MOVE) == 0;
 }
 
+/* Journal entries name their instance: one left by an earlier snapshot rename or restore would
+ * be dropped as "instance gone" after a rename, and a move would copy a half renamed snapshot. */
+static int no_pending(const struct instance_env *env, const char *name, struct err **err)
+{
+	struct db_pending *v = NULL;
+	size_t n = 0;
+	bool found = false;
+	int r;
+
+	r = db_pending_list(env->db, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		found = found || strcmp(v[i].instance, name) == 0;
+	db_pendings_free(v, n);
+	if (found)
+		return err_set(err, -EBUSY,
+			       "Instance \"%s\" has an unfinished operation (it is finished by its "
+			       "next snapshot operation or the next start of cairnd)",
+			       name);
+	return 0;
+}
+
 /* What renaming or moving `row` needs in common: stopped, and no checkpoint, whose CRIU images
  * name the paths of the old volume. */
 static int stopped_allowed(const struct instance_env *env, const struct db_instance *row,
@@ -55,7 +78,7 @@ static int stopped_allowed(const struct instance_env *env, const struct db_insta
 			       "Instance \"%s\" holds a checkpoint of its running state (stop "
 			       "--stateful): start it, or discard it with start --stateless, first",
 			       row->name);
-	return 0;
+	return no_pending(env, row->name, err);
 }
 
 int instance_rename_allowed(const struct instance_env *env, const struct db_instance *row,

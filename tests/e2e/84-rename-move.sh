@@ -74,6 +74,15 @@ check_fails "renaming an unknown instance is refused" 'Error: Instance "nope" no
 check_eq "after the refusals r1 and other are as they were" "other r1 " "$(names)"
 check_eq "r1 keeps its snapshots" "$before" "$(api_snaps r1)"
 check "delete other" as_admin cairn delete other
+if command -v sqlite3 >/dev/null; then
+	sql() { sqlite3 -cmd ".timeout 5000" "$CAIRN_DIR/database/cairn.db" "$@"; }
+	sql "INSERT INTO pending (kind, instance, a, b, flags) VALUES ('snapshot-rename', 'r1', 'zz', 'zz2', 0)"
+	check_fails "a rename is refused while the instance has an unfinished operation" \
+		'Error: Instance "r1" has an unfinished operation (it is finished by its next snapshot operation or the next start of cairnd)' \
+		as_admin cairn rename r1 r2
+	sql "DELETE FROM pending WHERE instance = 'r1'"
+	check_eq "and r1 is as it was" "r1 " "$(names)"
+fi
 
 # ---- crash points: rolled forward, exactly one whole instance ----
 cur=r1
