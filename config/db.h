@@ -104,7 +104,9 @@ struct db_schedule_state {
 
 /*
  * One entry of the journal of multi-step operations. `kind` says which ("snapshot-rename": a =
- * old name, b = new name; "snapshot-restore": a = snapshot, flags = disk only). An entry lives
+ * old name, b = new name; "snapshot-restore": a = snapshot, flags = disk only;
+ * "instance-rename": a = old name, b = new name; "instance-move": a = the pool it leaves, b = the
+ * pool it goes to). An entry lives
  * from before the operation's first step until its last step is done (or, after a failure,
  * until its steps are undone); the recovery pass rolls each entry it finds forward.
  */
@@ -140,6 +142,9 @@ int db_pool_insert(struct db *db, const struct db_pool *p, struct err **err);
 int db_pool_get(struct db *db, const char *name, struct db_pool *ret, struct err **err);
 int db_pool_list(struct db *db, struct db_pool **ret, size_t *ret_n, struct err **err);
 int db_pool_delete(struct db *db, const char *name, struct err **err);
+/* Sets the size (bytes of the loop file) and description of a pool. -ENOENT when missing. */
+int db_pool_update(struct db *db, const char *name, uint64_t size, const char *description,
+		   struct err **err);
 
 /* Images. `aliases` are stored in their own table; an alias names one image. db_image_get
  * accepts a full fingerprint or a unique prefix (-ENOENT when none, -EINVAL when ambiguous). */
@@ -183,6 +188,9 @@ int db_instance_config_replace(struct db *db, const char *name, const struct kvl
 int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
 		       const char *description, struct err **err);
 int db_instance_delete(struct db *db, const char *name, struct err **err);
+/* Moves the row of instance `name` to pool `pool` (the switch of a move between pools).
+ * -ENOENT for an unknown instance or pool. */
+int db_instance_set_pool(struct db *db, const char *name, const char *pool, struct err **err);
 /* Names of the instances created from image `fingerprint` (used_by), NULL-terminated. */
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
 /* Names of the instances on pool `pool`, NULL-terminated. */
@@ -249,6 +257,12 @@ int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, co
  * entry. -ENOENT for an unknown instance. */
 int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
 			      const struct kvlist *config, struct err **err);
+/* The last step of an instance rename and the removal of its entry `id`, in one transaction:
+ * renames the row of instance `name` to `new_name` (its config, snapshots and scheduler state
+ * follow: they hang on the row's id; nothing when there is no row `name` any more) and deletes
+ * the entry. -EEXIST when `new_name` is taken. */
+int db_pending_finish_instance_rename(struct db *db, int64_t id, const char *name,
+				      const char *new_name, struct err **err);
 
 /*
  * The snapshot scheduler's state of each instance (table schedule_state), keyed by the instance's

@@ -283,6 +283,22 @@ int db_instance_set_description(struct db *db, const char *name, const char *des
 	    name, err);
 }
 
+int db_instance_set_pool(struct db *db, const char *name, const char *pool, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	int64_t pool_id;
+	int r;
+
+	r = dbq_pool_id(db, pool, &pool_id, err);
+	if (r < 0)
+		return r;
+	return instance_change(db,
+			       dbq_change_rows(db,
+					       "UPDATE instances SET pool_id = ? WHERE name = ?",
+					       err, "it", pool_id, name),
+			       name, err);
+}
+
 int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,
 			       struct err **err)
 {

@@ -144,3 +144,26 @@ int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
 		return err_wrap(err, r, "Cannot finish the restore of instance \"%s\"", instance);
 	return dbq_txn_commit(&t, err);
 }
+
+int db_pending_finish_instance_rename(struct db *db, int64_t id, const char *name,
+				      const char *new_name, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int r;
+
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
+	/* -ENOENT: no row `name` any more, the row step was done before. */
+	r = dbq_change_rows(db, "UPDATE instances SET name = ? WHERE name = ?", err, "tt", new_name,
+			    name);
+	if (r == -EEXIST)
+		return err_set(err, r, "Instance \"%s\" already exists", new_name);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot rename instance \"%s\"", name);
+	r = dbq_change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
+	if (r < 0 && r != -ENOENT)
+		return err_wrap(err, r, "Cannot finish the rename of instance \"%s\"", name);
+	return dbq_txn_commit(&t, err);
+}

@@ -160,6 +160,19 @@ int db_pool_delete(struct db *db, const char *name, struct err **err)
 	return dbq_txn_commit(&t, err);
 }
 
+int db_pool_update(struct db *db, const char *name, uint64_t size, const char *description,
+		   struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+	int r;
+
+	r = dbq_change_rows(db, "UPDATE pools SET size = ?, description = ? WHERE name = ?", err,
+			    "itt", (int64_t)size, description ? description : "", name);
+	if (r == -ENOENT)
+		return err_set(err, r, "Storage pool \"%s\" not found", name);
+	return r < 0 ? err_wrap(err, r, "Cannot update storage pool \"%s\"", name) : 0;
+}
+
 int db_pool_users(struct db *db, const char *pool, char ***ret_names, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);

@@ -105,3 +105,30 @@ int config_alias_name_valid(const char *name, struct err **err)
 			       "Invalid image alias \"%s\": it cannot be \".\" or \"..\"", name);
 	return 0;
 }
+
+int config_pool_source_valid(const char *source, struct err **err)
+{
+	const char *p;
+
+	if (!source || !*source)
+		return err_set(err, -EINVAL,
+			       "Invalid storage pool source \"\": it cannot be empty");
+	/* A relative source would be resolved against wherever the daemon happens to run. */
+	if (source[0] != '/')
+		return err_set(err, -EINVAL,
+			       "Invalid storage pool source \"%s\": it must be an absolute path",
+			       source);
+	for (p = source; *p; p++) {
+		size_t len;
+
+		if (*p == '/')
+			continue;
+		len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return err_set(err, -EINVAL,
+				       "Invalid storage pool source \"%s\": it cannot hold \"..\"",
+				       source);
+		p += len - 1;
+	}
+	return 0;
+}

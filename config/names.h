@@ -15,6 +15,11 @@ int config_instance_name_valid(const char *name, struct err **err);
  * starting with '.' or '-'. 0, or -EINVAL with a message. */
 int config_pool_name_valid(const char *name, struct err **err);
 
+/* Checks the `source` of a storage pool as written: an absolute path without a ".." component
+ * (where it leads, e.g. into CAIRN_DIR, is the daemon's to check). 0, or -EINVAL with a message
+ * that quotes it. */
+int config_pool_source_valid(const char *source, struct err **err);
+
 /* Checks an image alias: 1 to 255 printable ASCII characters without '/', ':' or white space,
  * not "." or "..". 0, or -EINVAL with a message. */
 int config_alias_name_valid(const char *name, struct err **err);

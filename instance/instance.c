@@ -41,8 +41,11 @@ static void db_instance_donep(struct db_instance *i)
 
 struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name)
 {
-	for (size_t i = 0; i < env->n_pools; i++)
-		if (strcmp(env->pools[i].name, name) == 0)
+	size_t n = __atomic_load_n(&env->n_pools, __ATOMIC_ACQUIRE);
+
+	for (size_t i = 0; i < n; i++)
+		if (!__atomic_load_n(&env->pools[i].removed, __ATOMIC_ACQUIRE) &&
+		    strcmp(env->pools[i].name, name) == 0)
 			return &env->pools[i];
 	return NULL;
 }
@@ -1174,8 +1177,10 @@ static void recover_stateful(const struct instance_env *env, const struct db_ins
 
 int instance_recover(const struct instance_env *env, struct err **err)
 {
+	_cleanup_strv_ char **held = NULL;
+	_cleanup_err_ struct err *e_held = NULL;
 	struct db_instance *rows = NULL;
-	size_t n = 0;
+	size_t n = 0, n_sweep = env->n_pools;
 	int r, first = 0;
 
 	r = db_instance_list(env->db, &rows, &n, err);
@@ -1210,8 +1215,14 @@ int instance_recover(const struct instance_env *env, struct err **err)
 	}
 
 	/* Volumes nobody owns: a create killed before its row was written cannot happen (the row
-	 * comes first), but temporary volumes of an interrupted restore or copy can. */
-	for (size_t p = 0; p < env->n_pools; p++) {
+	 * comes first), but temporary volumes of an interrupted restore or copy can. A rename or
+	 * move that could not be finished keeps its volumes until it is. */
+	if (instance_journal_held(env, &held, &e_held) < 0) {
+		log_error("Failed to read the journal, keeping every volume: %s",
+			  err_msg(e_held, -EIO));
+		n_sweep = 0;
+	}
+	for (size_t p = 0; p < n_sweep; p++) {
 		_cleanup_strv_ char **names = NULL;
 
 		if (storage_volume_list(&env->pools[p], STORAGE_VOLUME_CONTAINER, &names, NULL) < 0)
@@ -1224,7 +1235,7 @@ int instance_recover(const struct instance_env *env, struct err **err)
 				    strcmp(rows[i].name, names[v]) == 0 &&
 				    strcmp(rows[i].pool, env->pools[p].name) == 0)
 					owned = true;
-			if (owned)
+			if (owned || strv_contains(held, names[v]))
 				continue;
 			log_info("Removing volume \"%s\" of pool \"%s\" that no instance owns",
 				 names[v], env->pools[p].name);

@@ -24,6 +24,7 @@
 
 struct db;
 struct db_instance;
+struct db_pending;
 struct err;
 struct storage_pool;
 
@@ -227,6 +228,59 @@ int instance_freeze(const struct instance_env *env, const char *name, bool freez
  */
 int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
 		  const char *dst, bool instance_only, struct err **err);
+
+/*
+ * Renames stopped instance `name` to `new_name`: its volume and snapshots, its log directory, its
+ * containers/<name> link, backup.yaml and its row (config, snapshots and scheduler state follow
+ * the row). A journal entry ("instance-rename") lives from before the first step to the last, so
+ * a crash anywhere is rolled forward at the next start (instance_journal_recover()). Refusals are
+ * instance_rename_allowed()'s. On failure nothing changed, unless the message says the rename "is
+ * left to be finished later".
+ */
+int instance_rename(const struct instance_env *env, const char *name, const char *new_name,
+		    struct err **err);
+
+/* The refusals of a rename of `row` to `new_name`, for the API to answer before it starts an
+ * operation: -EINVAL bad name, -EEXIST "Instance "x" already exists" (whatever the row's state,
+ * or the same name), -EBUSY "Renaming of running instance not allowed", or for an instance that
+ * holds a stop --stateful checkpoint (its CRIU images name the old paths). */
+int instance_rename_allowed(const struct instance_env *env, const struct db_instance *row,
+			    const char *new_name, struct err **err);
+
+/*
+ * Moves stopped instance `name` with its snapshots to pool `pool` (copies: any driver to any
+ * other). The source stays the truth until the copy is whole: a journal entry ("instance-move")
+ * is written first, the snapshots (oldest first) and the volume are copied, the row switched to
+ * the new pool, then the link follows, the old copy is removed and the entry goes. A crash
+ * before the switch is undone at the next start (the copy removed), one after it finished. The
+ * snapshots keep their rows (times, expiry, scheduled or manual). Refusals are
+ * instance_move_allowed()'s; on failure nothing changed (the copy is removed), unless the
+ * message says the move "is left to be finished later".
+ */
+int instance_move_pool(const struct instance_env *env, const char *name, const char *pool,
+		       struct err **err);
+
+/* The refusals of a move of `row` to `pool`: -ENOENT unknown pool, -EINVAL the pool it is on,
+ * -EBUSY "Moving of running instance not allowed" or a stop --stateful checkpoint. */
+int instance_move_allowed(const struct instance_env *env, const struct db_instance *row,
+			  const char *pool, struct err **err);
+
+/* True when a journal entry of `kind` belongs to this module ("instance-rename",
+ * "instance-move"). */
+bool instance_journal_kind(const char *kind);
+
+/* Rolls journal entry `p` of one of those kinds forward (a rename, a move past its switch) or
+ * back (a move before it); the entry goes with its last step, and stays on failure. */
+int instance_journal_finish(const struct instance_env *env, const struct db_pending *p,
+			    struct err **err);
+
+/* At start, before instance_recover(): finishes every rename and move entry of the journal.
+ * One that cannot be finished stays (logged); instance_recover() then keeps what it names. */
+int instance_journal_recover(const struct instance_env *env, struct err **err);
+
+/* The instance names that journal entries hold (an entry's instance, and a rename's new name),
+ * whose volumes recovery must not take for leftovers. NULL-terminated, free with strv_free(). */
+int instance_journal_held(const struct instance_env *env, char ***ret_names, struct err **err);
 
 /* Starts the instances that have boot.autostart=true or were running when the daemon last
  * stopped (volatile.last_state.power=RUNNING) and are not running now. Logs failures. */

@@ -738,6 +738,8 @@ static int finish_entry(const struct instance_env *env, const struct db_pending 
 	bool kept_old;
 	int r;
 
+	if (instance_journal_kind(p->kind))
+		return instance_journal_finish(env, p, err);
 	if (strcmp(p->kind, PENDING_RENAME) != 0 && strcmp(p->kind, PENDING_RESTORE) != 0) {
 		log_warn("Unknown journal entry \"%s\" for instance \"%s\", dropping it", p->kind,
 			 p->instance);
@@ -802,7 +804,7 @@ static int finish_pending(const struct instance_env *env, const char *instance, 
 				     "Cannot finish the earlier rename of snapshot \"%s\" of "
 				     "instance \"%s\" to \"%s\"",
 				     v[i].a, instance, v[i].b);
-		else if (r < 0)
+		else if (r < 0 && strcmp(v[i].kind, PENDING_RESTORE) == 0)
 			r = err_wrap(err, r,
 				     "Cannot finish the earlier restore of instance \"%s\" from "
 				     "snapshot \"%s\"",

@@ -28,6 +28,7 @@
 
 #include <btrfsutil.h>
 #include <linux/btrfs.h>
+#include <linux/loop.h>
 #include <linux/magic.h>
 
 #include "common/cleanup.h"
@@ -290,6 +291,41 @@ static int btrfs_pool_unmount(const struct storage_pool *pool, struct err **err)
 		return r;
 	/* A loop device goes away by itself (LO_FLAGS_AUTOCLEAR) once the mount lets go. */
 	return storage_umount(pool->mount_path, err);
+}
+
+/* Grows the sparse loop file, tells the loop device (LOOP_SET_CAPACITY) and then btrfs ("max"):
+ * each step leaves a working pool, and a pool whose file grew but whose filesystem did not is
+ * only as big as it was. */
+static int btrfs_pool_grow(const struct storage_pool *pool, uint64_t size, struct err **err)
+{
+	struct btrfs_ioctl_vol_args args = {0};
+	_cleanup_free_ char *dev = NULL;
+	_cleanup_close_ int fd = -EBADF, loop = -EBADF;
+	int r;
+
+	if (source_kind(pool) != BTRFS_SOURCE_LOOP)
+		return err_set(err, -EOPNOTSUPP, "Storage pool \"%s\" has no loop file",
+			       pool->name);
+	r = storage_mount_find(pool->mount_path, &dev, NULL, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" is not mounted", pool->name);
+	if (truncate(pool->source, (off_t)size) < 0)
+		return err_set_errno(err, -errno, "Failed to grow \"%s\"", pool->source);
+	loop = open(dev, O_RDONLY | O_CLOEXEC);
+	if (loop < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", dev);
+	if (ioctl(loop, LOOP_SET_CAPACITY, 0) < 0)
+		return err_set_errno(err, -errno, "Failed to resize \"%s\"", dev);
+	fd = open(pool->mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", pool->mount_path);
+	snprintf(args.name, sizeof(args.name), "max");
+	if (ioctl(fd, BTRFS_IOC_RESIZE, &args) < 0)
+		return err_set_errno(err, -errno, "Failed to grow the filesystem of pool \"%s\"",
+				     pool->name);
+	return 0;
 }
 
 static int enable_quotas(const struct storage_pool *pool, struct err **err)
@@ -688,6 +724,7 @@ const struct storage_ops storage_btrfs_ops = {
     .pool_mount = btrfs_pool_mount,
     .pool_unmount = btrfs_pool_unmount,
     .pool_usage = storage_statvfs_usage,
+    .pool_grow = btrfs_pool_grow,
     .volume_create = btrfs_volume_create,
     .volume_delete = storage_tree_volume_delete,
     .volume_rename = storage_rename_volume,

@@ -423,6 +423,18 @@ int storage_pool_unmount(const struct storage_pool *pool, struct err **err)
 	return CALL_OP(pool_unmount, "unmounting pools", 0, err);
 }
 
+int storage_pool_grow(const struct storage_pool *pool, uint64_t size, struct err **err)
+{
+	if (!pool->size || !pool->ops || !pool->ops->pool_grow)
+		return err_set(err, -EOPNOTSUPP,
+			       "Storage pool \"%s\" has no loop file: its size is its device's or "
+			       "filesystem's",
+			       pool->name);
+	if (size < pool->size)
+		return err_set(err, -EINVAL, "Storage pool \"%s\" cannot shrink", pool->name);
+	return pool->ops->pool_grow(pool, size, err);
+}
+
 int storage_pool_usage(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
 		       struct err **err)
 {

@@ -57,6 +57,9 @@ struct storage_pool {
 	char *mount_path; /* $CAIRN_DIR/storage-pools/<name> */
 	uint64_t size;	  /* bytes of the loop file; 0 when the pool has no loop file */
 	const struct storage_ops *ops;
+	/* Deleted while the daemon runs: its slot stays (readers hold no lock), unused.
+	 * Read and written atomically. */
+	bool removed;
 };
 
 struct storage_ops {
@@ -76,6 +79,9 @@ struct storage_ops {
 	int (*pool_unmount)(const struct storage_pool *pool, struct err **err);
 	int (*pool_usage)(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
 			  struct err **err);
+	/* Grows the loop file of a mounted pool to `size` bytes and the filesystem with it (never
+	 * shrinks). NULL where the pool has no loop file to grow. */
+	int (*pool_grow)(const struct storage_pool *pool, uint64_t size, struct err **err);
 
 	/* Volumes. create makes an empty volume (a subvolume on btrfs). copy makes `dst` a
 	 * writable copy of `src` (a writable snapshot on btrfs, a full copy on dir) preserving
@@ -162,6 +168,9 @@ int storage_pool_mount(const struct storage_pool *pool, struct err **err);
 int storage_pool_unmount(const struct storage_pool *pool, struct err **err);
 int storage_pool_usage(const struct storage_pool *pool, uint64_t *ret_used, uint64_t *ret_total,
 		       struct err **err);
+/* -EOPNOTSUPP when the pool has no loop file (pool->size 0) or its driver cannot grow one,
+ * -EINVAL when `size` is below the current size. */
+int storage_pool_grow(const struct storage_pool *pool, uint64_t size, struct err **err);
 int storage_volume_create(const struct storage_pool *pool, enum storage_volume_type type,
 			  const char *name, struct err **err);
 int storage_volume_delete(const struct storage_pool *pool, enum storage_volume_type type,

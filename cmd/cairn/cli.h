@@ -319,6 +319,17 @@ int cli_cmd_image_alias_list(struct cli_ctx *ctx, const struct cli_args *args, s
 int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/* Runs the user's editor ($VISUAL, $EDITOR, else editor or vi) on `file` and waits for it. */
+int cli_run_editor(const char *file, struct err **err);
 
 int cli_cmd_snapshot(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

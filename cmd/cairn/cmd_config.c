@@ -403,8 +403,8 @@ static void unlinkp(char **path)
 	*path = NULL;
 }
 
-/* The editor variable may carry arguments ("code --wait"), so it goes through the shell, with
- * the file as "$1" to stay unquoted-safe. */
+/* Runs the user's editor on `file` and waits for it. The editor variable may carry arguments
+ * ("code --wait"), so it goes through the shell, with the file as "$1" to stay unquoted-safe. */
 int cli_run_editor(const char *file, struct err **err)
 {
 	const char *editor = getenv("VISUAL");

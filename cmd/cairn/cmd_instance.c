@@ -796,3 +796,64 @@ int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	cli_render_info(ctx->out, inst, state, snaps);
 	return 0;
 }
+
+/* POST /1.0/instances/<name> with `body` (a new name or a pool), waited for. */
+static int post_instance(struct cli_ctx *ctx, const char *name, json_object *body, struct err **err)
+{
+	_cleanup_free_ char *e = cli_escape(name), *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	path = e ? str_printf("/1.0/instances/%s", e) : NULL;
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	return cli_client_query(c, "POST", path, body, NULL, err);
+}
+
+int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	int r;
+
+	if (!body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = config_instance_name_valid(args->argv[0], err);
+	if (r >= 0)
+		r = config_instance_name_valid(args->argv[1], err);
+	if (r < 0)
+		return r;
+	json_object_object_add(body, "name", json_object_new_string(args->argv[1]));
+	return post_instance(ctx, args->argv[0], body, err);
+}
+
+int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	const char *pool = cli_flag_string(args, "storage");
+	int r;
+
+	if (!body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = config_instance_name_valid(args->argv[0], err);
+	if (r < 0)
+		return r;
+	if (pool) {
+		if (args->argc != 1)
+			return err_set(err, -EINVAL,
+				       "Moving to another pool keeps the name: cairn move NAME "
+				       "--storage POOL");
+		r = config_pool_name_valid(pool, err);
+		if (r < 0)
+			return r;
+		json_object_object_add(body, "pool", json_object_new_string(pool));
+		return post_instance(ctx, args->argv[0], body, err);
+	}
+	if (args->argc != 2)
+		return err_set(err, -EINVAL,
+			       "Missing the new name: cairn move OLD NEW, or cairn move NAME "
+			       "--storage POOL");
+	return cli_cmd_rename(ctx, args, err);
+}

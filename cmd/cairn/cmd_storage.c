@@ -1,14 +1,18 @@
 #include "cmd/cairn/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "config/names.h"
+#include "config/yaml.h"
 
 int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
@@ -172,4 +176,263 @@ int cli_cmd_storage_create(struct cli_ctx *ctx, const struct cli_args *args, str
 		return r;
 	fprintf(ctx->out, "Storage pool %s created\n", args->argv[0]);
 	return 0;
+}
+
+/* The pool `name` (GET) and its path; *ret_path the caller's to free. */
+static int fetch_pool(struct cli_ctx *ctx, const char *name, struct cli_client **ret_client,
+		      char **ret_path, json_object **ret_pool, struct err **err)
+{
+	_cleanup_free_ char *e = NULL, *path = NULL;
+	int r;
+
+	r = config_pool_name_valid(name, err);
+	if (r < 0)
+		return r;
+	e = cli_escape(name);
+	path = e ? str_printf("/1.0/storage-pools/%s", e) : NULL;
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_ctx_client(ctx, ret_client, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(*ret_client, "GET", path, NULL, ret_pool, err);
+	if (r < 0)
+		return r;
+	*ret_path = steal_pointer(&path);
+	return 0;
+}
+
+int cli_cmd_storage_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_free_ char *e = NULL, *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = config_pool_name_valid(args->argv[0], err);
+	if (r < 0)
+		return r;
+	e = cli_escape(args->argv[0]);
+	path = e ? str_printf("/1.0/storage-pools/%s", e) : NULL;
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "DELETE", path, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	fprintf(ctx->out, "Storage pool %s deleted\n", args->argv[0]);
+	return 0;
+}
+
+/* What `storage show` prints and `storage edit` edits, as Incus shows it. */
+static json_object *pool_view(json_object *pool)
+{
+	static const char *const keys[] = {"name",   "description", "driver",
+					   "config", "used_by",	    "status"};
+	json_object *view = json_object_new_object();
+
+	for (size_t i = 0; view && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_object *v = NULL;
+
+		if (json_object_object_get_ex(pool, keys[i], &v))
+			json_object_object_add(view, keys[i], json_object_get(v));
+	}
+	return view;
+}
+
+int cli_cmd_storage_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_json_ json_object *view = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	if (r < 0)
+		return r;
+	view = pool_view(pool);
+	if (!view)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return cli_render_yaml(ctx->out, view, err);
+}
+
+int cli_cmd_storage_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	json_object *config = NULL, *v = NULL;
+	int r;
+
+	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	if (r < 0)
+		return r;
+	if (strcmp(args->argv[1], "description") == 0) {
+		const char *s = api_get_string(pool, "description");
+
+		fprintf(ctx->out, "%s\n", s ? s : "");
+		return 0;
+	}
+	json_object_object_get_ex(pool, "config", &config);
+	if (config && json_object_object_get_ex(config, args->argv[1], &v))
+		fprintf(ctx->out, "%s\n", json_object_get_string(v));
+	else
+		fprintf(ctx->out, "\n");
+	return 0;
+}
+
+/* PUTs `config` and `description` back to the pool at `path`. */
+static int put_pool(struct cli_client *c, const char *path, json_object *config,
+		    const char *description, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+
+	if (!body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	json_object_object_add(body, "config",
+			       config ? json_object_get(config) : json_object_new_object());
+	json_object_object_add(body, "description",
+			       json_object_new_string(description ? description : ""));
+	return cli_client_query(c, "PUT", path, body, NULL, err);
+}
+
+int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_free_ char *path = NULL, *description = NULL;
+	struct cli_client *c = NULL;
+	json_object *config = NULL;
+	int r;
+
+	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(pool, "config", &config) ||
+	    !json_object_is_type(config, json_type_object))
+		return err_set(err, -EPROTO, "Invalid answer from cairnd: the pool has no config");
+	description = strdup(api_get_string(pool, "description") ?: "");
+	if (!description)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* KEY VALUE, or KEY=VALUE... */
+	if (args->argc == 3 && !strchr(args->argv[1], '=')) {
+		json_object_object_add(config, args->argv[1],
+				       json_object_new_string(args->argv[2]));
+	} else {
+		for (size_t i = 1; i < args->argc; i++) {
+			const char *eq = strchr(args->argv[i], '=');
+			_cleanup_free_ char *key = NULL;
+
+			if (!eq || eq == args->argv[i])
+				return err_set(err, -EINVAL, "Bad key=value pair: \"%s\"",
+					       args->argv[i]);
+			key = strndup(args->argv[i], (size_t)(eq - args->argv[i]));
+			if (!key)
+				return err_set(err, -ENOMEM, "Out of memory");
+			if (strcmp(key, "description") == 0) {
+				free(description);
+				description = strdup(eq + 1);
+				if (!description)
+					return err_set(err, -ENOMEM, "Out of memory");
+				continue;
+			}
+			json_object_object_add(config, key, json_object_new_string(eq + 1));
+		}
+	}
+	return put_pool(c, path, config, description, err);
+}
+
+int cli_cmd_storage_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	json_object *config = NULL;
+	int r;
+
+	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(pool, "config", &config) ||
+	    !json_object_object_get_ex(config, args->argv[1], NULL))
+		return err_set(err, -EINVAL, "Storage pool key \"%s\" is not set", args->argv[1]);
+	json_object_object_del(config, args->argv[1]);
+	return put_pool(c, path, config, api_get_string(pool, "description"), err);
+}
+
+/* Applies the YAML `text` (description and config, as `storage show` prints them). */
+static int apply_pool_yaml(struct cli_client *c, const char *path, const char *text,
+			   struct err **err)
+{
+	_cleanup_json_ json_object *doc = NULL;
+	json_object *config = NULL, *d = NULL;
+	int r;
+
+	r = config_yaml_parse(text, strlen(text), &doc, err);
+	if (r < 0)
+		return r;
+	if (!doc || !json_object_is_type(doc, json_type_object))
+		return err_set(err, -EINVAL, "The storage pool must be a YAML mapping");
+	json_object_object_get_ex(doc, "config", &config);
+	if (config && !json_object_is_type(config, json_type_object))
+		return err_set(err, -EINVAL, "\"config\" must be a mapping");
+	json_object_object_get_ex(doc, "description", &d);
+	return put_pool(c, path, config, d ? json_object_get_string(d) : "", err);
+}
+
+int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *pool = NULL;
+	_cleanup_json_ json_object *view = NULL;
+	_cleanup_free_ char *path = NULL, *yaml = NULL, *text = NULL, *file = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	const char *tmpdir = getenv("TMPDIR");
+	struct cli_client *c = NULL;
+	int r;
+
+	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	if (r < 0)
+		return r;
+	if (!ctx->stdin_tty) {
+		size_t len = 0, n;
+		char buf[4096];
+
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
+			char *p = realloc(text, len + n + 1);
+
+			if (!p)
+				return err_set(err, -ENOMEM, "Out of memory");
+			text = p;
+			memcpy(text + len, buf, n);
+			len += n;
+			text[len] = '\0';
+		}
+		if (ferror(stdin))
+			return err_set(err, -EIO, "Failed to read the new configuration");
+		return apply_pool_yaml(c, path, text ? text : "", err);
+	}
+	view = pool_view(pool);
+	if (!view)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = config_yaml_emit(view, &yaml, err);
+	if (r < 0)
+		return r;
+	file = str_printf("%s/cairn_editor_XXXXXX.yaml", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!file)
+		return err_set(err, -ENOMEM, "Out of memory");
+	/* mkostemps creates the file 0600. */
+	fd = mkostemps(file, 5, O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to create a temporary file");
+	if (write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml))
+		r = err_set(err, -EIO, "Failed to write \"%s\"", file);
+	if (r >= 0)
+		r = cli_run_editor(file, err);
+	if (r >= 0)
+		r = file_read_all(file, &text, NULL, err);
+	unlink(file);
+	if (r < 0)
+		return r;
+	return apply_pool_yaml(c, path, text, err);
 }

@@ -478,6 +478,99 @@ HANDLER(handle_instance_delete)
 	return r < 0 ? r : 202;
 }
 
+/* POST /1.0/instances/<name>: a rename ("name") or a move to another pool ("pool"). */
+struct move_job {
+	char *name;
+	char *new_name; /* a rename: claimed too, released when the work ends */
+	char *pool;	/* a move between pools */
+};
+
+static void move_job_free(void *p)
+{
+	struct move_job *job = p;
+
+	if (!job)
+		return;
+	free(job->name);
+	free(job->new_name);
+	free(job->pool);
+	free(job);
+}
+
+static int run_move(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct move_job *job = data;
+	int r;
+
+	(void)ret_md;
+	if (!job->new_name)
+		return instance_move_pool(&d->env, job->name, job->pool, err);
+	r = instance_rename(&d->env, job->name, job->new_name, err);
+	daemon_release(d, job->new_name);
+	return r;
+}
+
+HANDLER(handle_instance_post)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	const char *new_name = NULL, *pool = NULL;
+	struct move_job *job = NULL;
+	bool migration = false;
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	if ((r = body_string(req->body, "name", false, &new_name, err)) < 0 ||
+	    (r = body_string(req->body, "pool", false, &pool, err)) < 0 ||
+	    (r = body_bool(req->body, "migration", &migration, err)) < 0)
+		return r;
+	if (migration)
+		return err_set(err, -EINVAL,
+			       "Migration to another server is not supported: give a new \"name\" "
+			       "or a \"pool\"");
+	r = instance_get(&d->env, req->params[0], &row, err);
+	if (r < 0)
+		return r;
+	/* Incus clients send the current name along with a pool. */
+	if (new_name && pool && strcmp(new_name, row.name) == 0)
+		new_name = NULL;
+	if (new_name && pool)
+		return err_set(err, -EINVAL,
+			       "Renaming and moving to another pool are separate requests");
+	if (!new_name && !pool)
+		return err_set(err, -EINVAL, "The request needs a new \"name\" or a \"pool\"");
+	/* Refuse at once what the operation would refuse, so the client sees it directly. */
+	r = new_name ? instance_rename_allowed(&d->env, &row, new_name, err)
+		     : instance_move_allowed(&d->env, &row, pool, err);
+	if (r < 0)
+		return r;
+	job = calloc(1, sizeof(*job));
+	if (!job || !(job->name = strdup(row.name)) ||
+	    (new_name && !(job->new_name = strdup(new_name))) ||
+	    (pool && !(job->pool = strdup(pool)))) {
+		move_job_free(job);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = daemon_claim(d, row.name, err);
+	if (r < 0) {
+		move_job_free(job);
+		return r;
+	}
+	/* The new name is claimed as well: no create or copy may take it meanwhile. */
+	if (new_name && (r = daemon_claim(d, new_name, err)) < 0) {
+		daemon_release(d, row.name);
+		move_job_free(job);
+		return r;
+	}
+	/* new_name stays the body's string: the job is freed when the start fails. */
+	r = operation_start(d, new_name ? "Renaming instance" : "Moving instance",
+			    resources_for(row.name), run_move, job, move_job_free, row.name,
+			    ret_envelope, err);
+	if (r < 0 && new_name)
+		daemon_release(d, new_name);
+	return r < 0 ? r : 202;
+}
+
 static int run_state(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct instance_job *job = data;

@@ -12,11 +12,16 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "config/db.h"
+#include "config/keys.h"
 #include "snapshots/usage.h"
 #include "storage/storage.h"
 
+/* Pools are added to and removed from a shared array: one change at a time. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static json_object *pool_to_json(struct daemon *d, const struct storage_pool *pool)
 {
+	_cleanup_(db_pool_done) struct db_pool row = {0};
 	json_object *o = json_object_new_object(), *config = json_object_new_object(),
 		    *used_by = json_object_new_array();
 	_cleanup_strv_ char **instances = NULL;
@@ -48,7 +53,12 @@ static json_object *pool_to_json(struct daemon *d, const struct storage_pool *po
 	}
 	json_object_object_add(o, "name", json_object_new_string(pool->name));
 	json_object_object_add(o, "driver", json_object_new_string(pool->driver));
-	json_object_object_add(o, "description", json_object_new_string(""));
+	json_object_object_add(
+	    o, "description",
+	    json_object_new_string(db_pool_get(d->env.db, pool->name, &row, NULL) >= 0 &&
+					   row.description
+				       ? row.description
+				       : ""));
 	json_object_object_add(o, "status", json_object_new_string("Created"));
 	json_object_object_add(o, "config", config);
 	json_object_object_add(o, "used_by", used_by);
@@ -62,6 +72,8 @@ HANDLER(handle_pools_list)
 
 	(void)err;
 	for (size_t i = 0; i < n; i++) {
+		if (__atomic_load_n(&d->env.pools[i].removed, __ATOMIC_ACQUIRE))
+			continue;
 		if (request_recursion(req) >= 1) {
 			json_object_array_add(list, pool_to_json(d, &d->env.pools[i]));
 		} else {
@@ -121,7 +133,6 @@ HANDLER(handle_pool_resources)
 
 HANDLER(handle_pools_create)
 {
-	static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 	const char *name = NULL, *driver = NULL, *source = NULL, *size_text = NULL;
 	json_object *config = NULL;
 	uint64_t size = 0;
@@ -147,10 +158,119 @@ HANDLER(handle_pools_create)
 				    "Unknown storage pool key \"%s\" (use source or size)", key);
 		}
 	}
-	/* Pools are appended to a shared array: one creation at a time. */
-	pthread_mutex_lock(&create_lock);
+	pthread_mutex_lock(&pools_lock);
 	r = daemon_pool_create(d, name, driver, source, size, err);
-	pthread_mutex_unlock(&create_lock);
+	pthread_mutex_unlock(&pools_lock);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+HANDLER(handle_pool_delete)
+{
+	int r;
+
+	pthread_mutex_lock(&pools_lock);
+	r = daemon_pool_delete(d, req->params[0], err);
+	pthread_mutex_unlock(&pools_lock);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+/*
+ * PUT (`merge` false: the config given is the whole config) and PATCH (the keys given change).
+ * Of the config only `size` can change after creation, and only grow a loop file; `source` must
+ * stay what it is; anything else is refused by name. The description can change.
+ */
+static int update_pool(struct daemon *d, struct request *req, bool merge, struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(&d->env, req->params[0]);
+	const char *description = NULL, *size_text = NULL;
+	json_object *config = NULL;
+	uint64_t size = 0;
+	int r;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", req->params[0]);
+	if (!req->body)
+		return err_set(err, -EINVAL, "Missing request body");
+	if ((r = body_object(req->body, "config", false, &config, err)) < 0 ||
+	    (r = body_string(req->body, "description", false, &description, err)) < 0)
+		return r;
+	if (description && (r = config_text_valid("description", description, err)) < 0)
+		return r;
+	if (config) {
+		json_object_object_foreach(config, key, val)
+		{
+			const char *v;
+
+			if (!json_object_is_type(val, json_type_string))
+				return err_set(err, -EINVAL,
+					       "Storage pool key \"%s\" must be a string", key);
+			v = json_object_get_string(val);
+			if (strcmp(key, "source") == 0) {
+				if (strcmp(v, pool->source) != 0)
+					return err_set(err, -EINVAL,
+						       "Storage pool key \"source\" cannot be "
+						       "changed after creation");
+			} else if (strcmp(key, "size") == 0) {
+				size_text = v;
+			} else {
+				return err_set(err, -EINVAL,
+					       "Unknown or read-only storage pool key \"%s\" (only "
+					       "size can be set after creation)",
+					       key);
+			}
+		}
+	}
+	if (size_text) {
+		_cleanup_free_ char *shown = format_size(pool->size);
+
+		/* What GET shows (rounded) and clients send back is no change. */
+		if (shown && strcmp(shown, size_text) == 0)
+			size_text = NULL;
+	}
+	if (size_text) {
+		r = parse_size(size_text, &size, err);
+		if (r < 0)
+			return r;
+		if (!size)
+			return err_set(err, -EINVAL, "Invalid size \"%s\" for storage pool \"%s\"",
+				       size_text, pool->name);
+	}
+	if (!merge && !json_object_object_get_ex(config, "source", NULL))
+		return err_set(err, -EINVAL,
+			       "Storage pool key \"source\" cannot be unset (storage pool \"%s\")",
+			       pool->name);
+	/* A whole config without the size of a loop pool would unset it. */
+	if (!merge && pool->size && !json_object_object_get_ex(config, "size", NULL))
+		return err_set(err, -EINVAL,
+			       "Storage pool key \"size\" cannot be unset (storage pool \"%s\" "
+			       "is a loop file)",
+			       pool->name);
+	pthread_mutex_lock(&pools_lock);
+	r = daemon_pool_update(d, pool->name, size, description, err);
+	pthread_mutex_unlock(&pools_lock);
+	return r;
+}
+
+HANDLER(handle_pool_put)
+{
+	int r = update_pool(d, req, false, err);
+
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+HANDLER(handle_pool_patch)
+{
+	int r = update_pool(d, req, true, err);
+
 	if (r < 0)
 		return r;
 	*ret_envelope = api_sync(NULL);

@@ -2,16 +2,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
+#include "common/crashpoint.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -109,6 +113,53 @@ static int take_lock(struct daemon *d, struct err **err)
 	return 0;
 }
 
+/* True when `path` is `dir` or below it (both canonical). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' || n == 1);
+}
+
+/*
+ * A source the user gives: absolute, without "..", and not leading into CAIRN_DIR (through a
+ * symlink either): a pool there would format, mount over or delete the daemon's own files.
+ * A path that does not exist yet (a loop file to make) is checked by its nearest existing parent.
+ */
+static int source_allowed(struct daemon *d, const char *source, struct err **err)
+{
+	_cleanup_free_ char *dir = realpath(d->dir, NULL), *probe = strdup(source);
+	_cleanup_free_ char *real = NULL;
+	bool whole = true;
+	int r;
+
+	r = config_pool_source_valid(source, err);
+	if (r < 0)
+		return r;
+	if (!dir || !probe)
+		return err_set(err, -ENOMEM, "Out of memory");
+	while (!(real = realpath(probe, NULL))) {
+		char *slash = strrchr(probe, '/');
+
+		if (errno != ENOENT || !slash)
+			return err_set_errno(err, -errno,
+					     "Cannot resolve storage pool source \"%s\"", source);
+		whole = false;
+		if (slash == probe)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	/* A pool on an existing directory above CAIRN_DIR would hold it (and a dir pool's delete
+	 * would empty its own directories there). */
+	if (path_within(real, dir) || (whole && path_within(dir, real)))
+		return err_set(err, -EINVAL,
+			       "Invalid storage pool source \"%s\": it leads into cairn's own "
+			       "directory \"%s\"",
+			       source, d->dir);
+	return 0;
+}
+
 static int add_pool(struct daemon *d, const struct db_pool *row, bool create, struct err **err)
 {
 	struct storage_pool pool = {0};
@@ -145,7 +196,11 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 			       driver);
 	if (db_pool_get(d->env.db, name, &existing, NULL) >= 0)
 		return err_set(err, -EEXIST, "Storage pool \"%s\" already exists", name);
-	if (!source || !*source) {
+	if (source && *source) {
+		r = source_allowed(d, source, err);
+		if (r < 0)
+			return r;
+	} else {
 		if (strcmp(driver, "btrfs") == 0)
 			default_source = str_printf("%s/disks/%s.img", d->dir, name);
 		else
@@ -180,6 +235,183 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 		return r;
 	}
 	return 0;
+}
+
+/* "instances "c1", "c2" and images "0123456789ab"": who uses pool `name`. NULL when nobody
+ * does (or on OOM). */
+static char *pool_users_text(struct daemon *d, const char *name)
+{
+	_cleanup_strv_ char **instances = NULL, **images = NULL;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	struct db_image *rows = NULL;
+	size_t n = 0;
+
+	db_pool_users(d->env.db, name, &instances, NULL);
+	if (db_image_list(d->env.db, &rows, &n, NULL) >= 0) {
+		for (size_t i = 0; i < n; i++) {
+			char short_fp[13];
+
+			if (strcmp(rows[i].pool, name) != 0)
+				continue;
+			snprintf(short_fp, sizeof(short_fp), "%s", rows[i].fingerprint);
+			strv_push(&images, short_fp);
+		}
+		db_images_free(rows, n);
+	}
+	for (size_t k = 0; k < 2; k++) {
+		char **v = k ? images : instances;
+		char **out = k ? &b : &a;
+
+		for (size_t i = 0; v && v[i]; i++) {
+			char *next =
+			    str_printf("%s%s\"%s\"", *out ? *out : "", *out ? ", " : "", v[i]);
+
+			free(*out);
+			*out = next;
+			if (!next)
+				return NULL;
+		}
+	}
+	if (a && b)
+		return str_printf("instances %s and images %s", a, b);
+	if (a)
+		return str_printf("instances %s", a);
+	if (b)
+		return str_printf("images %s", b);
+	return NULL;
+}
+
+int daemon_pool_delete(struct daemon *d, const char *name, struct err **err)
+{
+	struct storage_pool *pool = instance_env_pool(&d->env, name);
+	_cleanup_free_ char *users = NULL;
+	int r;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", name);
+	/* Hidden first, so that nothing new lands on it; the row goes only if nobody uses it
+	 * (checked in the same transaction as the delete). */
+	__atomic_store_n(&pool->removed, true, __ATOMIC_RELEASE);
+	r = db_pool_delete(d->env.db, name, err);
+	if (r < 0) {
+		__atomic_store_n(&pool->removed, false, __ATOMIC_RELEASE);
+		if (r != -EBUSY)
+			return r;
+		users = pool_users_text(d, name);
+		err_free(*err);
+		*err = NULL;
+		return err_set(err, -EBUSY, "Storage pool \"%s\" is in use by %s", name,
+			       users ? users : "an instance or image being made");
+	}
+	crashpoint("pool-delete-after-row");
+	/* The row is gone: whatever is left on disk is removed at the next start. */
+	r = storage_pool_delete(pool, err);
+	if (r < 0)
+		return err_wrap(err, r,
+				"Storage pool \"%s\" is deleted, but its files are left to be "
+				"removed at the next start",
+				name);
+	return 0;
+}
+
+int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const char *description,
+		       struct err **err)
+{
+	_cleanup_(db_pool_done) struct db_pool row = {0};
+	struct storage_pool *pool = instance_env_pool(&d->env, name);
+	int r;
+
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", name);
+	r = db_pool_get(d->env.db, name, &row, err);
+	if (r < 0)
+		return r;
+	if (size && size != pool->size) {
+		if (size < pool->size) {
+			_cleanup_free_ char *was = format_size(pool->size);
+
+			return err_set(err, -EINVAL,
+				       "Storage pool \"%s\" cannot shrink (its size is %s)", name,
+				       was ? was : "?");
+		}
+		r = storage_pool_grow(pool, size, err);
+		if (r < 0)
+			return r;
+		__atomic_store_n(&pool->size, size, __ATOMIC_RELEASE);
+	}
+	return db_pool_update(d->env.db, name, size ? size : row.size,
+			      description ? description : row.description, err);
+}
+
+/*
+ * After a pool delete killed between its row and its files: a mount point under storage-pools/
+ * or a loop file under disks/ that no pool row names is unmounted and removed. A mount point that
+ * cannot be unmounted is kept (its content is not ours to remove through it).
+ */
+/* Unmounts everything stacked on `path`; 0 once it is no mount point (same device as its
+ * parent), -1 with errno otherwise. */
+static int unmount_all(const char *path)
+{
+	_cleanup_free_ char *parent = str_printf("%s/..", path);
+	struct stat a, b;
+
+	if (!parent) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < 16; i++) {
+		if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+			return -1;
+		if (a.st_dev == b.st_dev)
+			return 0;
+		if (umount2(path, UMOUNT_NOFOLLOW) < 0)
+			return -1;
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+static void sweep_pools(struct daemon *d)
+{
+	static const char *const dirs[] = {"storage-pools", "disks"};
+
+	for (size_t k = 0; k < 2; k++) {
+		_cleanup_free_ char *top = str_printf("%s/%s", d->dir, dirs[k]);
+		_cleanup_closedir_ DIR *dir = top ? opendir(top) : NULL;
+		_cleanup_strv_ char **names = NULL;
+		struct dirent *de;
+
+		while (dir && (de = readdir(dir)))
+			if (de->d_name[0] != '.')
+				strv_push(&names, de->d_name);
+		for (size_t i = 0; names && names[i]; i++) {
+			_cleanup_(db_pool_done) struct db_pool row = {0};
+			_cleanup_free_ char *name = strdup(names[i]), *path = NULL;
+			char *dot;
+
+			if (!name)
+				continue;
+			if (k == 1 && (dot = strrchr(name, '.')) && strcmp(dot, ".img") == 0)
+				*dot = '\0';
+			else if (k == 1)
+				continue;
+			if (db_pool_get(d->env.db, name, &row, NULL) != -ENOENT)
+				continue;
+			path = str_printf("%s/%s", top, names[i]);
+			if (!path)
+				continue;
+			log_info("Removing \"%s\": no storage pool \"%s\" any more", path, name);
+			if (k == 0 && unmount_all(path) < 0) {
+				log_error("Failed to unmount \"%s\", keeping it: %s", path,
+					  strerror(errno));
+				continue;
+			}
+			if (k == 0)
+				rm_rf(path, NULL);
+			else
+				unlink(path);
+		}
+	}
 }
 
 static int load_pools(struct daemon *d, struct err **err)
@@ -243,6 +475,7 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 	r = load_pools(d, err);
 	if (r < 0)
 		return r;
+	sweep_pools(d);
 	if (d->env.n_pools == 0) {
 		_cleanup_(db_pool_done) struct db_pool any = {0};
 
@@ -268,6 +501,12 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 			return err_wrap(err, r, "Failed to create the busybox image");
 	}
 	r = instance_image_recover(&d->env, err);
+	if (r < 0)
+		return r;
+	/* Renames and moves first: until they are finished, their volumes have no row of the
+	 * name and pool they are found under, and the sweeps below would take them for leftovers.
+	 */
+	r = instance_journal_recover(&d->env, err);
 	if (r < 0)
 		return r;
 	r = instance_recover(&d->env, err);

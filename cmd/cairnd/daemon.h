@@ -78,6 +78,16 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 int daemon_pool_create(struct daemon *d, const char *name, const char *driver, const char *source,
 		       uint64_t size, struct err **err);
 
+/* Deletes pool `name`: refused (-EBUSY) while instances or images are on it, naming them; then
+ * its row goes and its storage (mount, loop file, mount point) is removed. -ENOENT when
+ * unknown. */
+int daemon_pool_delete(struct daemon *d, const char *name, struct err **err);
+
+/* Sets the size (0: unchanged; a loop file only grows) and description (NULL: unchanged) of pool
+ * `name`. -EINVAL to shrink, -EOPNOTSUPP for a pool without a loop file. */
+int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const char *description,
+		       struct err **err);
+
 /* Closes the database and frees everything (pools stay mounted: containers keep running). */
 void daemon_done(struct daemon *d);
 

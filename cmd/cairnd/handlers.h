@@ -26,6 +26,7 @@ HANDLER(handle_instance_get);
 HANDLER(handle_instance_put);
 HANDLER(handle_instance_patch);
 HANDLER(handle_instance_delete);
+HANDLER(handle_instance_post);
 HANDLER(handle_instance_state_get);
 HANDLER(handle_instance_state_put);
 HANDLER(handle_instance_exec);
@@ -54,6 +55,9 @@ HANDLER(handle_pools_list);
 HANDLER(handle_pools_create);
 HANDLER(handle_pool_get);
 HANDLER(handle_pool_resources);
+HANDLER(handle_pool_put);
+HANDLER(handle_pool_patch);
+HANDLER(handle_pool_delete);
 HANDLER(handle_resources_criu);
 
 /* ---- api_snapshots.c: pieces the instance handlers share ---- */

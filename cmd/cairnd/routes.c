@@ -21,6 +21,7 @@ static const struct route table[] = {
     {"PUT", "/1.0/instances/{}", handle_instance_put, ROUTE_BODY_JSON},
     {"PATCH", "/1.0/instances/{}", handle_instance_patch, ROUTE_BODY_JSON},
     {"DELETE", "/1.0/instances/{}", handle_instance_delete, ROUTE_BODY_NONE},
+    {"POST", "/1.0/instances/{}", handle_instance_post, ROUTE_BODY_JSON},
     {"GET", "/1.0/instances/{}/state", handle_instance_state_get, ROUTE_BODY_NONE},
     {"PUT", "/1.0/instances/{}/state", handle_instance_state_put, ROUTE_BODY_JSON},
     {"POST", "/1.0/instances/{}/exec", handle_instance_exec, ROUTE_BODY_JSON},
@@ -51,6 +52,9 @@ static const struct route table[] = {
     {"POST", "/1.0/storage-pools", handle_pools_create, ROUTE_BODY_JSON},
     {"GET", "/1.0/storage-pools/{}", handle_pool_get, ROUTE_BODY_NONE},
     {"GET", "/1.0/storage-pools/{}/resources", handle_pool_resources, ROUTE_BODY_NONE},
+    {"PUT", "/1.0/storage-pools/{}", handle_pool_put, ROUTE_BODY_JSON},
+    {"PATCH", "/1.0/storage-pools/{}", handle_pool_patch, ROUTE_BODY_JSON},
+    {"DELETE", "/1.0/storage-pools/{}", handle_pool_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/resources/criu", handle_resources_criu, ROUTE_BODY_NONE},
     {NULL, NULL, NULL, ROUTE_BODY_NONE},
 };

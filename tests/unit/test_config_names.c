@@ -66,6 +66,33 @@ static void test_instance_invalid(void **state)
 	assert_instance_refused(long_name, "at most 63 characters");
 }
 
+static void test_pool_source(void **state)
+{
+	struct err *e = NULL;
+
+	(void)state;
+	assert_int_equal(config_pool_source_valid("/srv/pool", NULL), 0);
+	assert_int_equal(config_pool_source_valid("/dev/sdb1", NULL), 0);
+	assert_int_equal(config_pool_source_valid("/srv/..pool/x..", NULL), 0);
+	assert_int_equal(config_pool_source_valid("/srv/./pool/", NULL), 0);
+	assert_int_equal(config_pool_source_valid("pool.img", &e), -EINVAL);
+	assert_string_equal(
+	    err_msg(e, 0), "Invalid storage pool source \"pool.img\": it must be an absolute path");
+	err_free(e);
+	e = NULL;
+	assert_int_equal(config_pool_source_valid("./pool", NULL), -EINVAL);
+	assert_int_equal(config_pool_source_valid("", NULL), -EINVAL);
+	assert_int_equal(config_pool_source_valid(NULL, NULL), -EINVAL);
+	assert_int_equal(config_pool_source_valid("/srv/../var/lib/cairn", &e), -EINVAL);
+	assert_string_equal(
+	    err_msg(e, 0),
+	    "Invalid storage pool source \"/srv/../var/lib/cairn\": it cannot hold \"..\"");
+	err_free(e);
+	assert_int_equal(config_pool_source_valid("/srv/..", NULL), -EINVAL);
+	assert_int_equal(config_pool_source_valid("/../x", NULL), -EINVAL);
+	assert_int_equal(config_pool_source_valid("/srv//../x", NULL), -EINVAL);
+}
+
 static void test_pool(void **state)
 {
 	_cleanup_err_ struct err *e = NULL;
@@ -115,9 +142,8 @@ static void test_alias(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_instance_valid),
-	    cmocka_unit_test(test_instance_invalid),
-	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_instance_valid), cmocka_unit_test(test_instance_invalid),
+	    cmocka_unit_test(test_pool),	   cmocka_unit_test(test_pool_source),
 	    cmocka_unit_test(test_alias),
 	};
 

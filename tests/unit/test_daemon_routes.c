@@ -102,6 +102,38 @@ static void test_hostile_segments(void **state)
 }
 
 /* Every route has a handler, a method and a pattern under "/". */
+/* Rename and move (POST on an instance) and the changes of a pool reach their handlers with
+ * the name captured; a snapshot's POST stays its own. */
+static void test_move_and_pool_routes(void **state)
+{
+	const struct route *r = NULL;
+	char params[ROUTE_MAX_PARAMS][256];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(match("POST", "/1.0/instances/web", &r, params, &n), ROUTE_FOUND);
+	assert_string_equal(r->pattern, "/1.0/instances/{}");
+	assert_int_equal(r->body, ROUTE_BODY_JSON);
+	assert_int_equal(n, 1);
+	assert_string_equal(params[0], "web");
+	assert_int_equal(match("POST", "/1.0/instances/web/snapshots/s1", &r, params, &n),
+			 ROUTE_FOUND);
+	assert_string_equal(r->pattern, "/1.0/instances/{}/snapshots/{}");
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const methods[] = {"PUT", "PATCH", "DELETE"};
+
+		assert_int_equal(match(methods[i], "/1.0/storage-pools/fast", &r, params, &n),
+				 ROUTE_FOUND);
+		assert_string_equal(r->pattern, "/1.0/storage-pools/{}");
+		assert_string_equal(params[0], "fast");
+	}
+	assert_int_equal(match("DELETE", "/1.0/storage-pools/fast", &r, params, &n), ROUTE_FOUND);
+	assert_int_equal(r->body, ROUTE_BODY_NONE);
+	/* A pool name cannot carry a slash, decoded or not. */
+	assert_int_not_equal(match("DELETE", "/1.0/storage-pools/a%2Fb", &r, params, &n),
+			     ROUTE_FOUND);
+}
+
 static void test_table_complete(void **state)
 {
 	(void)state;
@@ -121,6 +153,7 @@ int main(void)
 	    cmocka_unit_test(test_aliases_before_images),
 	    cmocka_unit_test(test_not_found_and_method),
 	    cmocka_unit_test(test_hostile_segments),
+	    cmocka_unit_test(test_move_and_pool_routes),
 	    cmocka_unit_test(test_table_complete),
 	};
 
