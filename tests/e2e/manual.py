@@ -9,6 +9,7 @@ the reader need not see); its output is not checked but it must succeed.
 
 The blocks of one file run in order in one bash process (so `echo $?` and shell variables work),
 in a scratch directory, as whoever runs this script: the suite runs it as the admin-group user.
+Paths under $CAIRN_DIR are shown under /var/lib/cairn, the default.
 Values that differ from run to run (times, fingerprints, sizes, pids) are compared as
 placeholders, and table borders and padding are compared loosely, since a column's width follows
 its widest value.
@@ -145,8 +146,10 @@ def run_file(path, workdir, update=False):
             outputs[current].append(line)
     failed = 0
     updates = []
+    # The pages show the default state directory; the suite's daemon has its own.
+    cairn_dir = os.environ.get("CAIRN_DIR", "/var/lib/cairn").rstrip("/")
     for n, ex in enumerate(examples):
-        got = outputs.get(n, [])
+        got = [x.replace(cairn_dir, "/var/lib/cairn") for x in outputs.get(n, [])]
         # The blank line echoed before the status marker.
         if got and got[-1] == "":
             got = got[:-1]
