@@ -833,7 +833,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	if (r < 0)
 		return r;
 	if (st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already running");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already running", name);
 	r = align_idmap(env, &row, err);
 	if (r < 0)
 		return r;
@@ -890,7 +890,7 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 	if (r < 0)
 		return r;
 	if (st.status == INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already stopped");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already stopped", name);
 	r = instance_lxc_stop(name, lxcpath, conf, timeout_sec, force, err);
 	if (r < 0)
 		return r;

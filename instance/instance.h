@@ -144,7 +144,7 @@ int instance_start_from(const struct instance_env *env, const char *name, const 
 
 /* Stops an instance (clean shutdown up to `timeout_sec`, then kill; `force` kills at once) and
  * records volatile.last_state.power=STOPPED unless `keep_power_state`. Stopping a stopped
- * instance is -EBUSY ("The instance is already stopped"). */
+ * instance is -EBUSY ("Instance \"x\" is already stopped"). */
 int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
 		  bool keep_power_state, struct err **err);
 

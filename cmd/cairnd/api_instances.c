@@ -545,9 +545,9 @@ HANDLER(handle_instance_state_put)
 	if (r < 0)
 		return r;
 	if (strcmp(action, "start") == 0 && st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already running");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already running", row.name);
 	if (strcmp(action, "start") != 0 && st.status == INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already stopped");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already stopped", row.name);
 	/* Refuse at once what the operation would refuse, so the client sees it directly. */
 	if (stateful && strcmp(action, "stop") == 0) {
 		r = instance_stateful_allowed(&d->env, &row, "Stateful stops", err);
