@@ -127,6 +127,8 @@ void db_close(struct db *db);
 void db_pool_done(struct db_pool *p);
 void db_image_done(struct db_image *i);
 void db_instance_done(struct db_instance *i);
+/* A struct db_instance variable cleared with db_instance_done() when it goes out of scope. */
+#define _cleanup_db_instance_ __attribute__((cleanup(db_instance_done)))
 void db_snapshot_done(struct db_snapshot *s);
 
 /* Frees an array of `n` rows and the array. */

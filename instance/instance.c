@@ -21,23 +21,10 @@
 #include "config/names.h"
 #include "config/yaml.h"
 #include "instance/criu.h"
+#include "instance/lxc-internal.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
-
-static void lxc_container_putp(struct lxc_container **c)
-{
-	if (*c)
-		lxc_container_put(*c);
-	*c = NULL;
-}
-#define _cleanup_lxc_ _cleanup_(lxc_container_putp)
-
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
 
 struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name)
 {
@@ -920,7 +907,7 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 {
 	static const char *const limit_keys[] = {"limits.memory", "limits.cpu", "limits.processes"};
 	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
-	_cleanup_lxc_ struct lxc_container *c = NULL;
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct instance_lxc_spec spec = {0};
 	char *line, *save = NULL;
@@ -1297,7 +1284,7 @@ void instance_autostart(const struct instance_env *env)
 int instance_freeze(const struct instance_env *env, const char *name, bool freeze, struct err **err)
 {
 	_cleanup_free_ char *lxcpath = instance_lxcpath(env), *conf = lxc_config_path(env, name);
-	_cleanup_lxc_ struct lxc_container *c = NULL;
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 
 	if (!lxcpath || !conf)
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -1421,7 +1408,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	if (r >= 0 && snapshot) {
 		r = storage_volume_from_snapshot(pool, src, snapshot, dst, err);
 	} else if (r >= 0) {
-		if (pool->ops->snapshot_needs_freeze &&
+		if (storage_snapshot_needs_freeze(pool) &&
 		    instance_state(env, src, false, &st, NULL) >= 0 &&
 		    st.status == INSTANCE_RUNNING) {
 			r = instance_freeze(env, src, true, err);

@@ -24,11 +24,6 @@
 /* How long a restore waits for a running instance to shut down cleanly before killing it. */
 #define RESTORE_STOP_TIMEOUT 30
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
 #define _cleanup_db_snapshot_ _cleanup_(db_snapshot_done)
 
 static int finish_pending(const struct instance_env *env, const char *instance, struct err **err);
@@ -239,7 +234,7 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	}
 	/* A copy-based driver reads the files one by one: a running container would change them
 	 * under it. btrfs snapshots atomically, so there a running instance is never paused. */
-	if (r >= 0 && pool->ops->snapshot_needs_freeze && is_running(env, instance)) {
+	if (r >= 0 && storage_snapshot_needs_freeze(pool) && is_running(env, instance)) {
 		r = instance_freeze(env, instance, true, err);
 		frozen = r >= 0;
 	}

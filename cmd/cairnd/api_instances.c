@@ -20,12 +20,6 @@
 #include "instance/instance.h"
 #include "snapshots/snapshots.h"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 static int api_status_of(enum instance_status s)
 {
 	switch (s) {

@@ -22,12 +22,6 @@
 /* Incus writes "never" as the zero time of Go. */
 #define NEVER "0001-01-01T00:00:00Z"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture)
 {
 	json_object *o = json_object_new_object(), *config = json_object_new_object();
