@@ -185,6 +185,10 @@ int db_instance_config_replace(struct db *db, const char *name, const struct kvl
 int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
 		       const char *description, struct err **err);
 int db_instance_delete(struct db *db, const char *name, struct err **err);
+/* Names of the instances (in any row state) whose config sets `key` to "true", sorted; one query
+ * on the config table, for passes that only care about a few flagged instances. NULL-terminated,
+ * never NULL on success; free with strv_free(). */
+int db_instance_names_flagged(struct db *db, const char *key, char ***ret, struct err **err);
 /* Names of the instances created from image `fingerprint` (used_by), NULL-terminated. */
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
 /* Names of the instances on pool `pool`, NULL-terminated. */

@@ -138,6 +138,8 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 	if (description)
 		json_object_object_add(body, "description", json_object_new_string(description));
 	json_object_object_add(body, "start", json_object_new_boolean(false));
+	if (cli_flag_bool(args, "ephemeral"))
+		json_object_object_add(body, "ephemeral", json_object_new_boolean(true));
 
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
@@ -274,6 +276,7 @@ struct delete_target {
 	char *instance; /* owned */
 	char *snapshot; /* owned, NULL for an instance */
 	bool running;
+	bool ephemeral; /* its stop deletes it */
 };
 
 static void delete_targets_free(struct delete_target **t)
@@ -388,6 +391,7 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 		status = api_get_string(inst, "status");
 		t->running =
 		    status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+		t->ephemeral = api_get_bool(inst, "ephemeral", false);
 		if (t->running && !force)
 			return err_set(
 			    err, -EBUSY,
@@ -411,6 +415,9 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 						 err);
 				if (r < 0)
 					return r;
+				/* The daemon deleted it with its stop. */
+				if (t->ephemeral)
+					continue;
 			}
 			r = instance_path(t->instance, NULL, &path, err);
 		}

@@ -122,6 +122,7 @@ struct snapshot_job {
 	bool disk_only;
 	bool instance_only;
 	char *copy_source; /* copy: source instance, name = its snapshot or NULL */
+	char *copy_pool;   /* copy: the target pool, NULL for the source's */
 };
 
 static void snapshot_job_free(void *p)
@@ -135,6 +136,7 @@ static void snapshot_job_free(void *p)
 	free(job->new_name);
 	free(job->expiry);
 	free(job->copy_source);
+	free(job->copy_pool);
 	free(job);
 }
 
@@ -436,14 +438,14 @@ static int run_copy(struct daemon *d, void *data, json_object **ret_md, struct e
 	r = daemon_claim(d, job->copy_source, err);
 	if (r < 0)
 		return r;
-	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->instance_only,
-			  err);
+	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->copy_pool,
+			  job->instance_only, err);
 	daemon_release(d, job->copy_source);
 	return r;
 }
 
-int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
-		      json_object **ret_envelope, struct err **err)
+int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
+		      bool instance_only, json_object **ret_envelope, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0}, existing = {0};
 	_cleanup_free_ char *src = NULL;
@@ -466,12 +468,15 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, bo
 	}
 	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
+	if (pool && !instance_env_pool(&d->env, pool))
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool);
 	job = job_new(name, slash ? slash + 1 : NULL, err);
 	if (!job)
 		return -ENOMEM;
 	job->instance_only = instance_only;
 	job->copy_source = strdup(row.name);
-	if (!job->copy_source) {
+	job->copy_pool = pool ? strdup(pool) : NULL;
+	if (!job->copy_source || (pool && !job->copy_pool)) {
 		snapshot_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
