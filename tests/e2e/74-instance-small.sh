@@ -145,4 +145,82 @@ check "delete --force of a running ephemeral instance" as_admin cairn delete e1 
 check_eq "... deletes it" "" "$(api_status e1)"
 
 [ "$PART" = ephemeral ] && finish
+
+# ---- copy -s POOL: between the btrfs default pool and a dir pool ----
+# snaps NAME: the snapshot names of instance NAME, one line.
+snaps() {
+	api "/1.0/instances/$1/snapshots?recursion=1" | jq -r '[.metadata[].name] | sort | join(" ")'
+}
+# pool_of NAME: the pool of instance NAME's root disk.
+pool_of() {
+	api "/1.0/instances/$1" | jq -r '.metadata.devices.root.pool'
+}
+mkdir -p "$T/pool2"
+check "storage create a dir pool p2" as_admin cairn storage create p2 dir source="$T/pool2"
+check "start c1" as_admin cairn start c1
+check "write v0 in c1" as_admin cairn exec c1 -- sh -c 'echo v0 >/root/data'
+check "snapshot s0" as_admin cairn snapshot create c1 s0
+as_admin cairn exec c1 -- sh -c 'echo v1 >/root/data'
+check "snapshot s1" as_admin cairn snapshot create c1 s1
+as_admin cairn exec c1 -- sh -c 'echo v2 >/root/data'
+check "copy the running c1 to the dir pool" as_admin cairn copy c1 d1 -s p2
+check_eq "the copy is on p2" "p2" "$(pool_of d1)"
+check "its volume is in p2's directory" test -d "$T/pool2/containers/d1/rootfs"
+check "not in the default pool" test ! -e "$CAIRN_DIR/storage-pools/default/containers/d1"
+check_eq "its snapshots came along" "s0 s1" "$(snaps d1)"
+check "they are in p2's directory" test -d "$T/pool2/containers-snapshots/d1/s1/rootfs"
+check_eq "the source runs on, thawed" "Running" "$(api_status c1)"
+check_eq "the source is still on default" "default" "$(pool_of c1)"
+check "start d1" as_admin cairn start d1
+check_eq "d1 holds c1's data" "v2" "$(as_admin cairn exec d1 -- cat /root/data)"
+check_eq "d1's hostname is its own" "d1" "$(as_admin cairn exec d1 -- cat /etc/hostname)"
+check_eq "and its root owns /root (the idmap came along)" "0" "$(as_admin cairn exec d1 -- stat -c %u /root)"
+check "restore d1 to s0 on the dir pool" as_admin cairn restore d1 s0
+check_eq "d1's s0 holds v0" "v0" "$(as_admin cairn exec d1 -- cat /root/data)"
+check "copy d1 back to the btrfs pool" as_admin cairn copy d1 b1 --storage default
+check_eq "b1 is on default" "default" "$(pool_of b1)"
+check_eq "b1 has d1's snapshots" "s0 s1" "$(snaps b1)"
+check "restore b1 to s1" as_admin cairn restore b1 s1
+check "start b1" as_admin cairn start b1
+check_eq "b1's s1 holds v1" "v1" "$(as_admin cairn exec b1 -- cat /root/data)"
+check "copy --instance-only -s p2" as_admin cairn copy c1 d2 --instance-only -s p2
+check_eq "without snapshots" "" "$(snaps d2)"
+check "copy a snapshot to another pool" as_admin cairn copy c1/s1 d3 -s p2
+check_eq "it is on p2" "p2" "$(pool_of d3)"
+check "start d3" as_admin cairn start d3
+check_eq "d3 holds s1's data" "v1" "$(as_admin cairn exec d3 -- cat /root/data)"
+before=$(ls "$T/pool2/containers" | sort | tr '\n' ' ')
+check_fails "copy to an unknown pool" 'Error: Storage pool "nosuch" not found' \
+	as_admin cairn copy c1 d4 -s nosuch
+check_fails "copy to a pool name with a slash" "" as_admin cairn copy c1 d4 -s ../p2
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CAIRN_DIR/unix.socket" \
+	-X POST -d '{"name": "d4", "source": {"type": "copy", "source": "c1"}, "devices": {"root": {"type": "disk", "path": "/", "pool": "../p2"}}}' \
+	http://cairn/1.0/instances)
+check_eq "the API refuses a pool path in the root disk" "404" "$code"
+check_eq "nothing was made" "" "$(api_status d4)"
+check_eq "no volume was left in p2" "$before" "$(ls "$T/pool2/containers" | sort | tr '\n' ' ')"
+check_fails "copy onto a taken name to another pool" 'Error: Instance "d1" already exists' \
+	as_admin cairn copy c1 d1 -s p2
+check_fails "copy --ephemeral is not a copy flag" "" as_admin cairn copy c1 d5 --ephemeral
+
+# Killed half way through a copy to another pool: nothing of the copy is left.
+stop_daemon
+rm -f "$CAIRN_DIR/crashpoint"
+CAIRN_CRASHPOINT=copy-after-snapshots start_daemon
+as_admin cairn copy c1 d6 -s p2 >/dev/null 2>&1 &
+client=$!
+if wait_crashpoint copy-after-snapshots; then ok "copy reached copy-after-snapshots"; else not_ok "copy reached copy-after-snapshots"; fi
+kill_daemon
+wait "$client" 2>/dev/null
+start_daemon
+check_eq "after a kill the half copy is gone" "" "$(api_status d6)"
+check "its volume is gone" test ! -e "$T/pool2/containers/d6"
+check "its snapshots are gone" test ! -e "$T/pool2/containers-snapshots/d6"
+check "the name can be used again" as_admin cairn copy c1 d6 -s p2 --instance-only
+
+# ---- the contract sentence for deleting a running instance stays exactly as it was ----
+check_fails "delete of a running instance" \
+	"Error: The instance is currently running, stop it first or pass --force" \
+	as_admin cairn delete c1
+
 finish
