@@ -1534,16 +1534,16 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 
 			r = volume_of(env, &row, &src_vol, err);
 			if (r >= 0)
-				r = storage_volume_import(to, STORAGE_VOLUME_CONTAINER, dst, src_vol,
-							  err);
+				r = storage_volume_import(to, STORAGE_VOLUME_CONTAINER, dst,
+							  src_vol, err);
 		}
 		if (frozen) {
 			_cleanup_err_ struct err *e = NULL;
 			int q = instance_freeze(env, src, false, &e);
 
 			if (q < 0)
-				log_error("Failed to thaw instance \"%s\" after copying it: %s", src,
-					  err_msg(e, q));
+				log_error("Failed to thaw instance \"%s\" after copying it: %s",
+					  src, err_msg(e, q));
 		}
 	}
 	crashpoint("copy-after-volume");

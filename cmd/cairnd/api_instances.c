@@ -64,7 +64,7 @@ static json_object *config_to_json(const struct kvlist *config)
 		/* Shown as the instance's "ephemeral" field, as Incus has it. */
 		if (strcmp(config->items[i].key, INSTANCE_EPHEMERAL_KEY) != 0)
 			json_object_object_add(o, config->items[i].key,
-				       json_object_new_string(config->items[i].value));
+					       json_object_new_string(config->items[i].value));
 	return o;
 }
 
@@ -265,8 +265,8 @@ HANDLER(handle_instances_create)
 	struct instance_job *job = NULL;
 	_cleanup_db_instance_ struct db_instance existing = {0};
 	json_object *source = NULL, *devices = NULL;
-	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL,
-		   *pool = NULL, *description = "";
+	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL, *pool = NULL,
+		   *description = "";
 	_cleanup_kvlist_ struct kvlist config = {0};
 	bool start = false, ephemeral = false;
 	int r;
@@ -409,7 +409,8 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	r = daemon_claim(d, row.name, err);
 	if (r < 0)
 		return r;
-	r = instance_update(&d->env, row.name, &next, description, have_ephemeral ? ephemeral : -1, err);
+	r = instance_update(&d->env, row.name, &next, description, have_ephemeral ? ephemeral : -1,
+			    err);
 	daemon_release(d, row.name);
 	return r;
 }

@@ -224,8 +224,7 @@ static int run_daemon(int argc, char **argv)
 	instance_autostart(&d.env);
 	r = ephemeral_start(&d, &e);
 	if (r < 0)
-		log_error("Ephemeral instances that stop on their own are kept: %s",
-			  err_msg(e, r));
+		log_error("Ephemeral instances that stop on their own are kept: %s", err_msg(e, r));
 	/* After autostart, so that the catch-up pass sees the instances running that will run. */
 	r = scheduler_start(&d, &e);
 	if (r < 0)
