@@ -7,7 +7,8 @@
  *
  * Crash safety: rows carry a lifecycle `state`. A row is inserted as CREATING before its volume
  * is made and flipped to READY after; a delete flips it to DELETING before anything is removed.
- * On start the daemon finishes or undoes every row that is not READY (see cmd/cairnd/recover.c).
+ * On start the daemon finishes or undoes every row that is not READY (instance_recover(),
+ * instance_image_recover() and snapshot_recover(), run by daemon_setup()).
  *
  * The implementation is one file per table family over a shared query layer (config/db.c and
  * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c

@@ -46,21 +46,6 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 	return o;
 }
 
-json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
-				bool with_size)
-{
-	struct snapshot_info *v = NULL;
-	json_object *list = json_object_new_array();
-	size_t n = 0;
-
-	if (snapshot_list(&d->env, instance, with_size, &v, &n, NULL) < 0)
-		return list;
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(list, api_snapshot_to_json(&v[i], architecture));
-	snapshot_infos_free(v, n);
-	return list;
-}
-
 static json_object *resources_for(const char *instance, const char *snapshot)
 {
 	json_object *res = json_object_new_object(), *list = json_object_new_array();

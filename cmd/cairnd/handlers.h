@@ -63,11 +63,6 @@ struct snapshot_info;
 /* The snapshot object of the API (see doc/api.md). New reference. */
 json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture);
 
-/* The snapshot objects of an instance (an empty array when it has none or on failure); sizes
- * only `with_size`. New reference. */
-json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
-				bool with_size);
-
 /* PUT /1.0/instances/<name> with "restore" (and "stateful"): starts the restore operation (202). */
 int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
 			 bool disk_only, bool stateful, json_object **ret_envelope,
