@@ -239,6 +239,16 @@ static int remove_instance_files(const struct instance_env *env, const char *nam
 	return 0;
 }
 
+/* rm_rf() for an undo step: a failure is logged, the caller's own error is what counts. */
+static void remove_tree_ignoring(const char *path)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = rm_rf(path, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove \"%s\"", path);
+}
+
 /* Undoes a create or copy that failed: its files, then its CREATING row. What cannot be undone
  * now is logged; the row stays CREATING, so instance_recover() finishes at the next start. */
 static void undo_create(const struct instance_env *env, const char *name, const char *pool_name)
@@ -720,7 +730,7 @@ int instance_checkpoint(const struct instance_env *env, const char *name, const 
 	if (r >= 0)
 		r = open_dump(dir, err);
 	if (r < 0) {
-		rm_rf(dir, NULL);
+		remove_tree_ignoring(dir);
 		return r;
 	}
 	return 0;
@@ -789,14 +799,14 @@ int instance_stop_stateful(const struct instance_env *env, const char *name, str
 	/* CRIU has killed the container; its monitor may still be cleaning up. */
 	r = wait_stopped(env, name, err);
 	if (r < 0) {
-		rm_rf(tmp, NULL);
+		remove_tree_ignoring(tmp);
 		return r;
 	}
 	r = rm_rf(dir, err);
 	if (r >= 0 && rename(tmp, dir) < 0)
 		r = err_set_errno(err, -errno, "Failed to keep the checkpoint of \"%s\"", name);
 	if (r < 0) {
-		rm_rf(tmp, NULL);
+		remove_tree_ignoring(tmp);
 		return r;
 	}
 	instance_notify(env, "instance-stopped", "instances", name);
@@ -928,7 +938,14 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 		if (r >= 0)
 			return 0;
 		/* Kept (protected against deletion, say): stopped like any other instance. */
-		set_volatile(env, name, "volatile.last_state.power", "STOPPED", NULL);
+		{
+			_cleanup_err_ struct err *e = NULL;
+			int q = set_volatile(env, name, "volatile.last_state.power", "STOPPED", &e);
+
+			if (q < 0)
+				err_log_ignored(e, q, "Failed to record that \"%s\" is stopped",
+						name);
+		}
 		return err_wrap(err, r, "Ephemeral instance \"%s\" stopped but was not deleted",
 				name);
 	}
@@ -1144,8 +1161,13 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 					"Failed to update instance \"%s\" (and to undo it: %s)",
 					name, err_msg(e, -EIO));
 		/* When only the directory sync failed, the new text is in place already. */
-		if (instance_backup_render(&row, &old_text, NULL) >= 0)
-			file_write_atomic(path, old_text, strlen(old_text), 0600, NULL);
+		if (instance_backup_render(&row, &old_text, NULL) >= 0) {
+			_cleanup_err_ struct err *we = NULL;
+			int q = file_write_atomic(path, old_text, strlen(old_text), 0600, &we);
+
+			if (q < 0)
+				err_log_ignored(we, q, "Failed to put back \"%s\"", path);
+		}
 		if (live)
 			restore_live_limits(env, &row, &new_row);
 		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
@@ -1233,8 +1255,14 @@ static void recover_stateful(const struct instance_env *env, const struct db_ins
 			log_error("Failed to thaw instance \"%s\": %s", row->name, err_msg(e, r));
 	}
 	if (st.status != INSTANCE_STOPPED && instance_has_checkpoint(env, row)) {
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
 		log_info("Discarding the checkpoint of instance \"%s\": it runs", row->name);
-		instance_discard_checkpoint(env, row->name, NULL);
+		r = instance_discard_checkpoint(env, row->name, &e);
+		if (r < 0)
+			err_log_ignored(e, r, "Failed to discard the checkpoint of \"%s\"",
+					row->name);
 	}
 }
 
