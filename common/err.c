@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
@@ -103,4 +105,15 @@ const char *err_msg(const struct err *e, int code)
 	if (e && e->msg)
 		return e->msg;
 	return strerror(code < 0 ? -code : code);
+}
+
+void err_log_ignored(const struct err *e, int code, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warn("%s, ignoring: %s", what, err_msg(e, code));
 }

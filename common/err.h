@@ -41,3 +41,11 @@ void err_freep(struct err **e);
 const char *err_msg(const struct err *e, int code);
 
 #define _cleanup_err_ __attribute__((cleanup(err_freep)))
+
+/*
+ * For an undo step that a failed operation carries on past (the operation's own error is what
+ * the caller sees): logs "<what>, ignoring: <message of e, or of code>" at warning level, so that
+ * what was left behind is on record.
+ */
+void err_log_ignored(const struct err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

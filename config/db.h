@@ -7,7 +7,8 @@
  *
  * Crash safety: rows carry a lifecycle `state`. A row is inserted as CREATING before its volume
  * is made and flipped to READY after; a delete flips it to DELETING before anything is removed.
- * On start the daemon finishes or undoes every row that is not READY (see cmd/cairnd/recover.c).
+ * On start the daemon finishes or undoes every row that is not READY (instance_recover(),
+ * instance_image_recover() and snapshot_recover(), run by daemon_setup()).
  *
  * The implementation is one file per table family over a shared query layer (config/db.c and
  * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c
@@ -129,6 +130,8 @@ void db_close(struct db *db);
 void db_pool_done(struct db_pool *p);
 void db_image_done(struct db_image *i);
 void db_instance_done(struct db_instance *i);
+/* A struct db_instance variable cleared with db_instance_done() when it goes out of scope. */
+#define _cleanup_db_instance_ __attribute__((cleanup(db_instance_done)))
 void db_snapshot_done(struct db_snapshot *s);
 
 /* Frees an array of `n` rows and the array. */
@@ -191,6 +194,10 @@ int db_instance_delete(struct db *db, const char *name, struct err **err);
 /* Moves the row of instance `name` to pool `pool` (the switch of a move between pools).
  * -ENOENT for an unknown instance or pool. */
 int db_instance_set_pool(struct db *db, const char *name, const char *pool, struct err **err);
+/* Names of the instances (in any row state) whose config sets `key` to "true", sorted; one query
+ * on the config table, for passes that only care about a few flagged instances. NULL-terminated,
+ * never NULL on success; free with strv_free(). */
+int db_instance_names_flagged(struct db *db, const char *key, char ***ret, struct err **err);
 /* Names of the instances created from image `fingerprint` (used_by), NULL-terminated. */
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
 /* Names of the instances on pool `pool`, NULL-terminated. */

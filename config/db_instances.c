@@ -368,3 +368,14 @@ int db_instance_delete(struct db *db, const char *name, struct err **err)
 		return err_wrap(err, r, "Cannot delete instance \"%s\"", name);
 	return dbq_txn_commit(&t, err);
 }
+
+int db_instance_names_flagged(struct db *db, const char *key, char ***ret, struct err **err)
+{
+	_cleanup_unlock_ struct db *locked = dbq_lock(db);
+
+	return dbq_query_names(db,
+			       "SELECT i.name FROM instances i"
+			       " JOIN instance_config c ON c.instance_id = i.id"
+			       " WHERE c.key = ? AND c.value = 'true' ORDER BY i.name",
+			       key, ret, err);
+}

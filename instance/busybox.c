@@ -25,12 +25,15 @@ extern char **environ;
 
 /*
  * busybox init runs these in order. /proc, /sys and /dev come from LXC (lxc.mount.auto,
- * lxc.autodev). No `hostname -F /etc/hostname`: LXC already set lxc.uts.name, and the generic
- * name in the image would replace it. SIGUSR1 (lxc.signal.halt) makes init run the shutdown
- * actions and halt, which ends the container.
+ * lxc.autodev). No `hostname -F /etc/hostname`: LXC already set lxc.uts.name (the instance's
+ * name), and the generic name in the image would replace it. The other way round instead:
+ * /etc/hostname is written from it at every boot, so that it follows the instance's name through
+ * create, copy and rename, as the hostname templates of Incus images do. SIGUSR1
+ * (lxc.signal.halt) makes init run the shutdown actions and halt, which ends the container.
  */
 static const char inittab[] = "::sysinit:/bin/mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run\n"
 			      "::sysinit:/bin/mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp\n"
+			      "::sysinit:/bin/sh -c '/bin/hostname > /etc/hostname'\n"
 			      "console::respawn:-/bin/sh\n"
 			      "::ctrlaltdel:/sbin/halt\n"
 			      "::shutdown:/bin/umount -a -r\n";

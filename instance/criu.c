@@ -32,12 +32,6 @@ extern char **environ;
 /* Directories searched after PATH: cairnd may run with a PATH that has no sbin in it. */
 #define CRIU_EXTRA_PATH "/usr/local/sbin:/usr/sbin:/sbin"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 void instance_criu_done(struct instance_criu *c)
 {
 	free(c->path);

@@ -125,7 +125,7 @@ int instance_console_open(const char *name, const char *lxcpath, int *ret_ptx, i
 	if (!c)
 		return err_set(err, -ENOMEM, "Failed to set up instance \"%s\"", name);
 	if (!c->is_running(c))
-		return err_set(err, -ESRCH, "Instance is not running");
+		return err_set(err, -ESRCH, "Instance \"%s\" is not running", name);
 	/* ttynum 0 is /dev/console; liblxc hands out a proxy pty joined to it by the monitor. */
 	session = c->console_getfd(c, &ttynum, &ptx);
 	if (session < 0 || ptx < 0)
@@ -159,16 +159,46 @@ static int helper_fail(const char *fmt, ...)
 	return EXIT_ATTACH_FAILED;
 }
 
-/* A pseudo-terminal from the host's devpts. The command gets the slave as its controlling
- * terminal; liblxc's own terminal proxy (LXC_ATTACH_TERMINAL) cannot be used because it opens
- * /dev/tty, the controlling terminal of the helper, which has none: the caller's terminal belongs
- * to the caller's session and must not be taken from it. */
-static int open_pty(int *ret_ptx, int *ret_pty)
+/*
+ * A pseudo-terminal from the container's own devpts (liblxc hands out a descriptor of its root
+ * through the monitor), as Incus allocates it: the command sees its terminal as /dev/pts/N, so
+ * `tty` and everything that looks its terminal up by name work. The slave is given to the
+ * command's user as the container maps it (`host_uid`, `host_gid`), since a host root owner is
+ * unmapped, and so nobody's, inside. The command gets the slave as its controlling terminal;
+ * liblxc's own terminal proxy (LXC_ATTACH_TERMINAL) cannot be used because it opens /dev/tty, the
+ * controlling terminal of the helper, which has none: the caller's terminal belongs to the
+ * caller's session and must not be taken from it. A container whose devpts cannot be had (-errno)
+ * gets one from the host's devpts instead, which works but has no name inside.
+ */
+static int open_pty(struct lxc_container *c, uid_t host_uid, gid_t host_gid, int *ret_ptx,
+		    int *ret_pty)
 {
-	_cleanup_close_ int ptx = -EBADF;
+	_cleanup_close_ int devpts = -EBADF, ptx = -EBADF;
 	char name[64];
-	int pty;
+	int pty, unlock = 0;
 
+	devpts = c->devpts_fd(c);
+	if (devpts >= 0) {
+		ptx = openat(devpts, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (ptx < 0)
+			log_debug("Failed to open the ptmx of the container's devpts: %s",
+				  strerror(errno));
+	} else {
+		log_debug("No devpts descriptor for the container, using the host's");
+	}
+	if (ptx >= 0) {
+		if (ioctl(ptx, TIOCSPTLCK, &unlock) < 0)
+			return -errno;
+		pty = ioctl(ptx, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (pty < 0)
+			return -errno;
+		if (fchown(pty, host_uid, host_gid) < 0)
+			log_debug("Failed to give the terminal to %u:%u, ignoring: %s",
+				  (unsigned)host_uid, (unsigned)host_gid, strerror(errno));
+		*ret_ptx = steal_fd(&ptx);
+		*ret_pty = pty;
+		return 0;
+	}
 	ptx = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (ptx < 0)
 		return -errno;
@@ -182,6 +212,31 @@ static int open_pty(int *ret_ptx, int *ret_pty)
 	*ret_ptx = steal_fd(&ptx);
 	*ret_pty = pty;
 	return 0;
+}
+
+/*
+ * The host id that `id` of the container maps to, from the loaded config's lxc.idmap lines
+ * ("u 0 1000000 1000000000"); `kind` is 'u' or 'g'. A privileged container has none: the same id.
+ */
+static unsigned long host_id(struct lxc_container *c, char kind, unsigned long id)
+{
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+	int len;
+
+	len = c->get_config_item(c, "lxc.idmap", NULL, 0);
+	if (len <= 0 || !(text = calloc(1, (size_t)len + 1)) ||
+	    c->get_config_item(c, "lxc.idmap", text, len + 1) < 0)
+		return id;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long inside, outside, count;
+		char k;
+
+		if (sscanf(line, " %c %lu %lu %lu", &k, &inside, &outside, &count) == 4 &&
+		    k == kind && id >= inside && id - inside < count)
+			return outside + (id - inside);
+	}
+	return id;
 }
 
 static void copy_winsize(int from, int to)
@@ -334,13 +389,37 @@ static int supervise(pid_t pid, int sfd, int ptx)
 	return status;
 }
 
+/* What the command's process needs: the command, and where to report a failed exec. */
+struct run_payload {
+	lxc_attach_command_t cmd;
+	int report_fd; /* write end of a close-on-exec pipe: a successful exec closes it */
+};
+
+/*
+ * Runs in the attached process, inside the container. As lxc_attach_run_command(), with the exit
+ * codes of a shell (127: not found, 126: found but not runnable), and the errno of a failed exec
+ * sent back to the helper, so that it can tell "Command not found" from a command that exits 127.
+ */
+static int run_command(void *data)
+{
+	struct run_payload *p = data;
+	int e;
+
+	execvp(p->cmd.program, p->cmd.argv);
+	e = errno;
+	if (p->report_fd >= 0)
+		(void)!write(p->report_fd, &e, sizeof(e));
+	return e == ENOENT || e == ENOTDIR ? 127 : 126;
+}
+
 int instance_exec_forkexec_main(int argc, char **argv)
 {
 	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 	_cleanup_close_ int log_fd = -EBADF, ptx = -EBADF, pty = -EBADF, sfd = -EBADF;
 	_cleanup_free_ char *log_path = NULL;
 	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-	lxc_attach_command_t cmd = {0};
+	struct run_payload payload = {.report_fd = -1};
+	_cleanup_close_ int report_rd = -EBADF, report_wr = -EBADF;
 	const char *name, *lxcpath, *config, *log_dir, *cwd;
 	unsigned long uid, gid;
 	bool interactive;
@@ -382,7 +461,7 @@ int instance_exec_forkexec_main(int argc, char **argv)
 	if (!c->load_config(c, config))
 		return helper_fail("Failed to load the configuration of instance \"%s\"", name);
 	if (!c->is_running(c))
-		return helper_fail("Instance is not running");
+		return helper_fail("Instance \"%s\" is not running", name);
 
 	opts.env_policy = LXC_ATTACH_CLEAR_ENV;
 	opts.extra_env_vars = environ;
@@ -390,7 +469,8 @@ int instance_exec_forkexec_main(int argc, char **argv)
 	opts.gid = (gid_t)gid;
 	opts.initial_cwd = *cwd ? (char *)cwd : NULL;
 	if (interactive) {
-		r = open_pty(&ptx, &pty);
+		r = open_pty(c, (uid_t)host_id(c, 'u', uid), (gid_t)host_id(c, 'g', gid), &ptx,
+			     &pty);
 		if (r < 0)
 			return helper_fail("Failed to allocate a terminal: %s", strerror(-r));
 		copy_winsize(STDIN_FILENO, ptx);
@@ -400,15 +480,26 @@ int instance_exec_forkexec_main(int argc, char **argv)
 		opts.stdout_fd = pty;
 		opts.stderr_fd = pty;
 	}
-	cmd.program = argv[11];
-	cmd.argv = argv + 11;
+	payload.cmd.program = argv[11];
+	payload.cmd.argv = argv + 11;
+	{
+		int p[2];
 
-	r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return helper_fail("Failed to run a command in instance \"%s\": %s", name,
+					   strerror(errno));
+		report_rd = p[0];
+		report_wr = p[1];
+		payload.report_fd = report_wr;
+	}
+
+	r = c->attach(c, run_command, &payload, &opts, &pid);
 	if (r < 0 || pid <= 0)
 		return helper_fail("Failed to run a command in instance \"%s\"", name);
 	log_debug("Attached pid %d to instance \"%s\"", (int)pid, name);
 	/* The command holds its own copy; ours would keep the master from seeing the end. */
 	close(steal_fd(&pty));
+	close(steal_fd(&report_wr));
 
 	/* Blocked only now: the command inherits the mask of the process that attaches. */
 	sigemptyset(&mask);
@@ -426,5 +517,19 @@ int instance_exec_forkexec_main(int argc, char **argv)
 		return helper_fail("Failed to watch signals: %s", strerror(errno));
 	}
 	status = supervise(pid, sfd, ptx);
+	/* The pipe is at its end now: closed by the exec, or by the exit of a failed one. */
+	{
+		int e = 0;
+
+		if (read(report_rd, &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+			if (e == ENOENT || e == ENOTDIR) {
+				dprintf(STDERR_FILENO, "Error: Command not found\n");
+				return 127;
+			}
+			dprintf(STDERR_FILENO, "Error: Command \"%s\" cannot be run: %s\n",
+				argv[11], strerror(e));
+			return 126;
+		}
+	}
 	return instance_exec_exit_code(status);
 }

@@ -148,7 +148,13 @@ store_image(const struct instance_env *env, struct storage_pool *pool, struct db
 		return r;
 	r = fill_and_insert(env, pool, row, fill, data, err);
 	if (r < 0) {
-		storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, row->fingerprint, NULL);
+		_cleanup_err_ struct err *e = NULL;
+		int q = storage_volume_delete(pool, STORAGE_VOLUME_IMAGE, row->fingerprint, &e);
+
+		/* A volume without a row is removed at the next start. */
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to remove the volume of image \"%.12s\"",
+					row->fingerprint);
 		return r;
 	}
 	instance_notify(env, "image-created", "images", row->fingerprint);

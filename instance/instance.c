@@ -21,23 +21,10 @@
 #include "config/names.h"
 #include "config/yaml.h"
 #include "instance/criu.h"
+#include "instance/lxc-internal.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
-
-static void lxc_container_putp(struct lxc_container **c)
-{
-	if (*c)
-		lxc_container_put(*c);
-	*c = NULL;
-}
-#define _cleanup_lxc_ _cleanup_(lxc_container_putp)
-
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
 
 struct storage_pool *instance_env_pool(const struct instance_env *env, const char *name)
 {
@@ -255,6 +242,32 @@ static int remove_instance_files(const struct instance_env *env, const char *nam
 	return 0;
 }
 
+/* rm_rf() for an undo step: a failure is logged, the caller's own error is what counts. */
+static void remove_tree_ignoring(const char *path)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = rm_rf(path, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove \"%s\"", path);
+}
+
+/* Undoes a create or copy that failed: its files, then its CREATING row. What cannot be undone
+ * now is logged; the row stays CREATING, so instance_recover() finishes at the next start. */
+static void undo_create(const struct instance_env *env, const char *name, const char *pool_name)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r;
+
+	r = remove_instance_files(env, name, pool_name, &e);
+	if (r >= 0)
+		r = db_instance_delete(env->db, name, &e);
+	if (r < 0)
+		log_error("Failed to undo the creation of instance \"%s\", left to the next start: "
+			  "%s",
+			  name, err_msg(e, r));
+}
+
 static int make_instance_files(const struct instance_env *env, const char *name,
 			       struct storage_pool *pool, const char *fingerprint, bool privileged,
 			       struct err **err)
@@ -321,9 +334,14 @@ static int image_on_pool(const struct instance_env *env, const struct db_image *
 	return r == -EEXIST ? 0 : r;
 }
 
+bool instance_is_ephemeral(const struct db_instance *row)
+{
+	return config_get_bool(&row->config, INSTANCE_EPHEMERAL_KEY, false);
+}
+
 int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
 		    const char *pool_name, const struct kvlist *config, const char *description,
-		    struct err **err)
+		    bool ephemeral, struct err **err)
 {
 	_cleanup_kvlist_ struct kvlist full = {0};
 	_cleanup_(db_image_done) struct db_image img = {0};
@@ -368,6 +386,10 @@ int instance_create(const struct instance_env *env, const char *name, const char
 		r = kvlist_set(&full, "volatile.idmap.base", base);
 	if (r >= 0)
 		r = kvlist_set(&full, "volatile.last_state.power", "STOPPED");
+	/* In the row from the start: a launch killed half way leaves no instance that outlives
+	 * its stop. */
+	if (r >= 0 && ephemeral)
+		r = kvlist_set(&full, INSTANCE_EPHEMERAL_KEY, "true");
 	if (r < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
 
@@ -392,8 +414,7 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	if (r >= 0)
 		r = db_instance_set_state(env->db, name, DB_ROW_READY, err);
 	if (r < 0) {
-		remove_instance_files(env, name, pool_name, NULL);
-		db_instance_delete(env->db, name, NULL);
+		undo_create(env, name, pool_name);
 		return r;
 	}
 	instance_notify(env, "instance-created", "instances", name);
@@ -712,7 +733,7 @@ int instance_checkpoint(const struct instance_env *env, const char *name, const 
 	if (r >= 0)
 		r = open_dump(dir, err);
 	if (r < 0) {
-		rm_rf(dir, NULL);
+		remove_tree_ignoring(dir);
 		return r;
 	}
 	return 0;
@@ -744,6 +765,17 @@ static int wait_stopped(const struct instance_env *env, const char *name, struct
 	return instance_lxc_stop(name, lxcpath, NULL, 0, true, err);
 }
 
+int instance_stop_stateful_allowed(const struct instance_env *env, const struct db_instance *row,
+				   struct err **err)
+{
+	if (instance_is_ephemeral(row))
+		return err_set(err, -EINVAL,
+			       "Instance \"%s\" is ephemeral: a stateful stop would delete it with "
+			       "its checkpoint",
+			       row->name);
+	return instance_stateful_allowed(env, row, "Stateful stops", err);
+}
+
 int instance_stop_stateful(const struct instance_env *env, const char *name, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
@@ -753,7 +785,7 @@ int instance_stop_stateful(const struct instance_env *env, const char *name, str
 	r = instance_get(env, name, &row, err);
 	if (r < 0)
 		return r;
-	r = instance_stateful_allowed(env, &row, "Stateful stops", err);
+	r = instance_stop_stateful_allowed(env, &row, err);
 	if (r < 0)
 		return r;
 	r = state_dir_of(env, &row, INSTANCE_CHECKPOINT_DIR ".tmp", &tmp, err);
@@ -770,14 +802,14 @@ int instance_stop_stateful(const struct instance_env *env, const char *name, str
 	/* CRIU has killed the container; its monitor may still be cleaning up. */
 	r = wait_stopped(env, name, err);
 	if (r < 0) {
-		rm_rf(tmp, NULL);
+		remove_tree_ignoring(tmp);
 		return r;
 	}
 	r = rm_rf(dir, err);
 	if (r >= 0 && rename(tmp, dir) < 0)
 		r = err_set_errno(err, -errno, "Failed to keep the checkpoint of \"%s\"", name);
 	if (r < 0) {
-		rm_rf(tmp, NULL);
+		remove_tree_ignoring(tmp);
 		return r;
 	}
 	instance_notify(env, "instance-stopped", "instances", name);
@@ -836,7 +868,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	if (r < 0)
 		return r;
 	if (st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already running");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already running", name);
 	r = align_idmap(env, &row, err);
 	if (r < 0)
 		return r;
@@ -893,14 +925,61 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 	if (r < 0)
 		return r;
 	if (st.status == INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already stopped");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already stopped", name);
 	r = instance_lxc_stop(name, lxcpath, conf, timeout_sec, force, err);
 	if (r < 0)
 		return r;
 	instance_notify(env, "instance-stopped", "instances", name);
 	if (keep_power_state)
 		return 0;
+	if (instance_is_ephemeral(&row)) {
+		/* The power state stays RUNNING until the instance is gone: a daemon killed here
+		 * leaves a stopped instance that was meant to run, which instance_ephemeral_reap()
+		 * deletes at the next start. */
+		crashpoint("ephemeral-after-stop");
+		r = instance_delete(env, name, err);
+		if (r >= 0)
+			return 0;
+		/* Kept (protected against deletion, say): stopped like any other instance. */
+		{
+			_cleanup_err_ struct err *e = NULL;
+			int q = set_volatile(env, name, "volatile.last_state.power", "STOPPED", &e);
+
+			if (q < 0)
+				err_log_ignored(e, q, "Failed to record that \"%s\" is stopped",
+						name);
+		}
+		return err_wrap(err, r, "Ephemeral instance \"%s\" stopped but was not deleted",
+				name);
+	}
 	return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
+}
+
+bool instance_ephemeral_due(const struct instance_env *env, const char *name)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct instance_state st = {0};
+	const char *power;
+
+	if (instance_get(env, name, &row, NULL) < 0 || !instance_is_ephemeral(&row))
+		return false;
+	/* STOPPED: it was stopped through cairn and kept (or was never started). */
+	power = kvlist_get(&row.config, "volatile.last_state.power");
+	if (!power || strcmp(power, "RUNNING") != 0)
+		return false;
+	if (config_get_bool(&row.config, "security.protection.delete", false))
+		return false;
+	return instance_state(env, name, false, &st, NULL) >= 0 && st.status == INSTANCE_STOPPED;
+}
+
+int instance_ephemeral_reap(const struct instance_env *env, const char *name, struct err **err)
+{
+	int r;
+
+	if (!instance_ephemeral_due(env, name))
+		return 0;
+	r = instance_delete(env, name, err);
+	return r < 0 ? r : 1;
 }
 
 /* The value a cgroup limit returns to when its key is unset. */
@@ -923,7 +1002,7 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 {
 	static const char *const limit_keys[] = {"limits.memory", "limits.cpu", "limits.processes"};
 	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
-	_cleanup_lxc_ struct lxc_container *c = NULL;
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct instance_lxc_spec spec = {0};
 	char *line, *save = NULL;
@@ -1002,7 +1081,7 @@ static void restore_live_limits(const struct instance_env *env, const struct db_
 }
 
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
-		    const char *description, struct err **err)
+		    const char *description, int ephemeral, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_kvlist_ struct kvlist full = {0};
@@ -1027,6 +1106,10 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		if (str_startswith(row.config.items[i].key, "volatile.") ||
 		    str_startswith(row.config.items[i].key, "image."))
 			r = kvlist_set(&full, row.config.items[i].key, row.config.items[i].value);
+	if (r >= 0 && ephemeral > 0)
+		r = kvlist_set(&full, INSTANCE_EPHEMERAL_KEY, "true");
+	else if (r >= 0 && ephemeral == 0)
+		kvlist_unset(&full, INSTANCE_EPHEMERAL_KEY);
 	if (r < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
 	new_row = row;
@@ -1081,8 +1164,13 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 					"Failed to update instance \"%s\" (and to undo it: %s)",
 					name, err_msg(e, -EIO));
 		/* When only the directory sync failed, the new text is in place already. */
-		if (instance_backup_render(&row, &old_text, NULL) >= 0)
-			file_write_atomic(path, old_text, strlen(old_text), 0600, NULL);
+		if (instance_backup_render(&row, &old_text, NULL) >= 0) {
+			_cleanup_err_ struct err *we = NULL;
+			int q = file_write_atomic(path, old_text, strlen(old_text), 0600, &we);
+
+			if (q < 0)
+				err_log_ignored(we, q, "Failed to put back \"%s\"", path);
+		}
 		if (live)
 			restore_live_limits(env, &row, &new_row);
 		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
@@ -1170,8 +1258,14 @@ static void recover_stateful(const struct instance_env *env, const struct db_ins
 			log_error("Failed to thaw instance \"%s\": %s", row->name, err_msg(e, r));
 	}
 	if (st.status != INSTANCE_STOPPED && instance_has_checkpoint(env, row)) {
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
 		log_info("Discarding the checkpoint of instance \"%s\": it runs", row->name);
-		instance_discard_checkpoint(env, row->name, NULL);
+		r = instance_discard_checkpoint(env, row->name, &e);
+		if (r < 0)
+			err_log_ignored(e, r, "Failed to discard the checkpoint of \"%s\"",
+					row->name);
 	}
 }
 
@@ -1308,7 +1402,7 @@ void instance_autostart(const struct instance_env *env)
 int instance_freeze(const struct instance_env *env, const char *name, bool freeze, struct err **err)
 {
 	_cleanup_free_ char *lxcpath = instance_lxcpath(env), *conf = lxc_config_path(env, name);
-	_cleanup_lxc_ struct lxc_container *c = NULL;
+	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 
 	if (!lxcpath || !conf)
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -1331,16 +1425,36 @@ static int copy_config(const struct kvlist *src, struct kvlist *ret)
 
 	if (r >= 0)
 		r = kvlist_set(ret, "volatile.last_state.power", "STOPPED");
+	/* As in Incus, a copy of an ephemeral instance is an ordinary one. */
+	kvlist_unset(ret, INSTANCE_EPHEMERAL_KEY);
 	return r < 0 ? -ENOMEM : 0;
 }
 
 /*
- * Copies the READY snapshots of `src` to `dst` (whose volume does not exist yet): each one is
- * made the volume `dst` for a moment, snapshotted read-only under its own name and the volume
- * dropped again. On btrfs each step is a snapshot; on dir a copy.
+ * Makes container volume `dst` of `to` (absent) a copy of snapshot `snapshot` of `src` on `from`:
+ * a writable snapshot of it within a pool, a copy of its tree into another.
  */
-static int copy_snapshots(const struct instance_env *env, struct storage_pool *pool,
-			  const char *src, const char *dst, struct err **err)
+static int volume_from_snapshot(struct storage_pool *from, const char *src, const char *snapshot,
+				struct storage_pool *to, const char *dst, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (from == to)
+		return storage_volume_from_snapshot(from, src, snapshot, dst, err);
+	path = storage_snapshot_path(from, src, snapshot);
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return storage_volume_import(to, STORAGE_VOLUME_CONTAINER, dst, path, err);
+}
+
+/*
+ * Copies the READY snapshots of `src` (on `from`) to `dst` on `to`, whose volume does not exist
+ * yet: each one is made the volume `dst` for a moment, snapshotted read-only under its own name
+ * and the volume dropped again. Within a btrfs pool each step is a snapshot; otherwise a copy.
+ */
+static int copy_snapshots(const struct instance_env *env, struct storage_pool *from,
+			  const char *src, struct storage_pool *to, const char *dst,
+			  struct err **err)
 {
 	struct db_snapshot *snaps = NULL;
 	size_t n = 0;
@@ -1354,14 +1468,22 @@ static int copy_snapshots(const struct instance_env *env, struct storage_pool *p
 
 		if (snaps[i].state != DB_ROW_READY)
 			continue;
-		r = storage_volume_from_snapshot(pool, src, snaps[i].name, dst, err);
+		r = volume_from_snapshot(from, src, snaps[i].name, to, dst, err);
 		if (r < 0)
 			break;
-		r = storage_snapshot_create(pool, dst, snaps[i].name, err);
-		if (r >= 0)
-			r = storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, dst, err);
-		else
-			storage_volume_delete(pool, STORAGE_VOLUME_CONTAINER, dst, NULL);
+		r = storage_snapshot_create(to, dst, snaps[i].name, err);
+		if (r >= 0) {
+			r = storage_volume_delete(to, STORAGE_VOLUME_CONTAINER, dst, err);
+		} else {
+			_cleanup_err_ struct err *e = NULL;
+			int q = storage_volume_delete(to, STORAGE_VOLUME_CONTAINER, dst, &e);
+
+			/* The CREATING row has recovery remove it later. */
+			if (q < 0)
+				log_debug("Failed to remove the volume of \"%s\" after a failed "
+					  "snapshot copy, ignoring: %s",
+					  dst, err_msg(e, q));
+		}
 		if (r < 0)
 			break;
 		copy = snaps[i];
@@ -1373,7 +1495,7 @@ static int copy_snapshots(const struct instance_env *env, struct storage_pool *p
 }
 
 int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
-		  const char *dst, bool instance_only, struct err **err)
+		  const char *dst, const char *pool_name, bool instance_only, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_(db_snapshot_done) struct db_snapshot snap = {0};
@@ -1381,7 +1503,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	_cleanup_free_ char *vol = NULL, *link = NULL, *logs = NULL;
 	struct db_instance new_row = {0};
 	struct instance_state st = {0};
-	struct storage_pool *pool;
+	struct storage_pool *pool, *to;
 	bool frozen = false;
 	int r;
 
@@ -1394,6 +1516,9 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	pool = instance_env_pool(env, row.pool);
 	if (!pool)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	to = instance_env_pool(env, pool_name ? pool_name : row.pool);
+	if (!to)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool_name);
 	if (snapshot) {
 		r = db_snapshot_get(env->db, src, snapshot, &snap, err);
 		if (r < 0)
@@ -1413,7 +1538,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 		return err_set(err, -ENOMEM, "Out of memory");
 
 	new_row.name = (char *)dst;
-	new_row.pool = row.pool;
+	new_row.pool = to->name;
 	new_row.image = row.image;
 	new_row.architecture = row.architecture;
 	new_row.description = row.description ? row.description : (char *)"";
@@ -1427,22 +1552,38 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	/* From here on the CREATING row makes a half copy recoverable: instance_recover()
 	 * removes its volume and snapshots. */
 	if (!snapshot && !instance_only)
-		r = copy_snapshots(env, pool, src, dst, err);
+		r = copy_snapshots(env, pool, src, to, dst, err);
 	crashpoint("copy-after-snapshots");
 	if (r >= 0 && snapshot) {
-		r = storage_volume_from_snapshot(pool, src, snapshot, dst, err);
+		r = volume_from_snapshot(pool, src, snapshot, to, dst, err);
 	} else if (r >= 0) {
-		if (pool->ops->snapshot_needs_freeze &&
+		/* A copy of files (a copy-based pool, or into another pool) of a running source
+		 * needs it still; a btrfs snapshot within its pool does not. */
+		if ((storage_snapshot_needs_freeze(pool) || to != pool) &&
 		    instance_state(env, src, false, &st, NULL) >= 0 &&
 		    st.status == INSTANCE_RUNNING) {
 			r = instance_freeze(env, src, true, err);
 			frozen = r >= 0;
 		}
-		if (r >= 0)
+		if (r >= 0 && to == pool) {
 			r = storage_volume_copy(pool, STORAGE_VOLUME_CONTAINER, src,
 						STORAGE_VOLUME_CONTAINER, dst, err);
-		if (frozen)
-			instance_freeze(env, src, false, NULL);
+		} else if (r >= 0) {
+			_cleanup_free_ char *src_vol = NULL;
+
+			r = volume_of(env, &row, &src_vol, err);
+			if (r >= 0)
+				r = storage_volume_import(to, STORAGE_VOLUME_CONTAINER, dst,
+							  src_vol, err);
+		}
+		if (frozen) {
+			_cleanup_err_ struct err *e = NULL;
+			int q = instance_freeze(env, src, false, &e);
+
+			if (q < 0)
+				log_error("Failed to thaw instance \"%s\" after copying it: %s",
+					  src, err_msg(e, q));
+		}
 	}
 	crashpoint("copy-after-volume");
 	/* A stateful snapshot's running state stays with the snapshot: a copy boots afresh. */
@@ -1457,7 +1598,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	if (r >= 0)
 		r = instance_volume_protect(env, &new_row, err);
 	if (r >= 0) {
-		vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, dst);
+		vol = storage_volume_path(to, STORAGE_VOLUME_CONTAINER, dst);
 		link = link_path(env, dst);
 		logs = instance_log_dir(env, dst);
 		if (!vol || !link || !logs)
@@ -1472,8 +1613,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	if (r >= 0)
 		r = db_instance_set_state(env->db, dst, DB_ROW_READY, err);
 	if (r < 0) {
-		remove_instance_files(env, dst, row.pool, NULL);
-		db_instance_delete(env->db, dst, NULL);
+		undo_create(env, dst, to->name);
 		return r;
 	}
 	return 0;

@@ -58,14 +58,26 @@ char *instance_lxcpath(const struct instance_env *env);
 char *instance_log_dir(const struct instance_env *env, const char *name);
 
 /*
+ * An ephemeral instance is deleted when it stops, as in Incus (`ephemeral: true` in the API). The
+ * flag is a daemon-owned key of the stored config, so that it is written with the row in one
+ * transaction, kept in backup.yaml and dropped by copies; the API shows it as the instance's
+ * "ephemeral" field, not among its config keys.
+ */
+#define INSTANCE_EPHEMERAL_KEY "volatile.ephemeral"
+
+/* True when instance `row` is ephemeral. */
+bool instance_is_ephemeral(const struct db_instance *row);
+
+/*
  * Creates instance `name` from image `fingerprint` on `pool_name` with the user config `config`
- * (validated here), shifting the rootfs into the idmap unless security.privileged is true.
- * -EEXIST when the name is taken, -ENOENT for an unknown image or pool, -EINVAL for bad names,
- * keys or values. Nothing is left behind on failure.
+ * (validated here), shifting the rootfs into the idmap unless security.privileged is true;
+ * `ephemeral` makes it ephemeral from its first row on. -EEXIST when the name is taken, -ENOENT
+ * for an unknown image or pool, -EINVAL for bad names, keys or values. Nothing is left behind on
+ * failure.
  */
 int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
 		    const char *pool_name, const struct kvlist *config, const char *description,
-		    struct err **err);
+		    bool ephemeral, struct err **err);
 
 /*
  * Deletes a stopped instance with its volume, snapshots, logs and row. -EBUSY with the exact
@@ -131,6 +143,11 @@ int instance_remove_state(const struct instance_env *env, const char *name, cons
  * instance_stateful_allowed(); on failure the instance runs on and no checkpoint is left. */
 int instance_stop_stateful(const struct instance_env *env, const char *name, struct err **err);
 
+/* The refusals of instance_stop_stateful(): those of instance_stateful_allowed(), and -EINVAL
+ * for an ephemeral instance (the stop would delete it). */
+int instance_stop_stateful_allowed(const struct instance_env *env, const struct db_instance *row,
+				   struct err **err);
+
 /* Discards the checkpoint of instance `name`, if any (`start --stateless`). */
 int instance_discard_checkpoint(const struct instance_env *env, const char *name, struct err **err);
 
@@ -144,13 +161,26 @@ int instance_start_from(const struct instance_env *env, const char *name, const 
 			struct err **err);
 
 /* Stops an instance (clean shutdown up to `timeout_sec`, then kill; `force` kills at once) and
- * records volatile.last_state.power=STOPPED unless `keep_power_state`. Stopping a stopped
- * instance is -EBUSY ("The instance is already stopped"). */
+ * records volatile.last_state.power=STOPPED unless `keep_power_state` (a restart). An ephemeral
+ * instance is deleted then, unless `keep_power_state`. Stopping a stopped
+ * instance is -EBUSY ("Instance \"x\" is already stopped"). */
 int instance_stop(const struct instance_env *env, const char *name, int timeout_sec, bool force,
 		  bool keep_power_state, struct err **err);
 
 /*
- * Replaces the user config and description (unless NULL) of an instance. `config` holds the user
+ * Ephemeral instances that stopped on their own (a poweroff inside, or while the daemon was down,
+ * or a daemon killed between a stop and the delete that follows it) are deleted by the daemon:
+ * instance_ephemeral_due() is true for a READY ephemeral instance whose power state says RUNNING
+ * (it was meant to run) and whose container is STOPPED, and not protected against deletion.
+ * instance_ephemeral_reap() checks that again and deletes it: 1 when deleted, 0 when not due, or
+ * the errno of instance_delete(). The caller holds the instance (no operation runs on it).
+ */
+bool instance_ephemeral_due(const struct instance_env *env, const char *name);
+int instance_ephemeral_reap(const struct instance_env *env, const char *name, struct err **err);
+
+/*
+ * Replaces the user config and description (unless NULL) of an instance, and makes it ephemeral
+ * (`ephemeral` 1) or not (0), or leaves that as it is (-1). `config` holds the user
  * keys only: volatile.* and image.* of the stored config are kept, and given ones refused. Live
  * keys (limits.*) are applied to a running instance at once through its cgroup; others take
  * effect at the next start. All or nothing: the row, backup.yaml and the live limits all change,
@@ -158,7 +188,7 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
  * description, else the errno of the step that failed (-ENOSPC for a full pool).
  */
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
-		    const char *description, struct err **err);
+		    const char *description, int ephemeral, struct err **err);
 
 /* Reads the row of a READY instance: -ENOENT "Instance "x" not found" for absent or half-made
  * ones. Free with db_instance_done(). */
@@ -219,15 +249,17 @@ int instance_freeze(const struct instance_env *env, const char *name, bool freez
 		    struct err **err);
 
 /*
- * Makes instance `dst` (stopped) a copy of instance `src`, or of its snapshot `snapshot` when not
- * NULL, on the same pool, with the source's config (volatile.last_state.power=STOPPED). A copy of
- * an instance takes its READY snapshots along unless `instance_only`. The row is CREATING until
- * everything is in place, so recovery removes a half copy. A running source on a copy-based
- * driver is frozen while its volume is copied. -EEXIST when `dst` is taken, -ENOENT for an
- * unknown source, -EINVAL for a bad name.
+ * Makes instance `dst` (stopped, not ephemeral) a copy of instance `src`, or of its snapshot
+ * `snapshot` when not NULL, on pool `pool_name` (NULL: the source's), with the source's config
+ * (volatile.last_state.power=STOPPED). A copy of an instance takes its READY snapshots along
+ * unless `instance_only`. Within a pool, volumes and snapshots are cloned by the driver; into
+ * another pool their trees are copied (storage_volume_import()). The row is CREATING until
+ * everything is in place, so recovery removes a half copy. A running source is frozen while its
+ * files are copied (a copy-based driver, or another pool). -EEXIST when `dst` is taken, -ENOENT
+ * for an unknown source or pool, -EINVAL for a bad name.
  */
 int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
-		  const char *dst, bool instance_only, struct err **err);
+		  const char *dst, const char *pool_name, bool instance_only, struct err **err);
 
 /*
  * Renames stopped instance `name` to `new_name`: its volume and snapshots, its log directory, its

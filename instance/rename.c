@@ -25,12 +25,6 @@
 #define PENDING_INSTANCE_RENAME "instance-rename"
 #define PENDING_INSTANCE_MOVE "instance-move"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 bool instance_journal_kind(const char *kind)
 {
 	return strcmp(kind, PENDING_INSTANCE_RENAME) == 0 ||

@@ -24,11 +24,6 @@
 /* How long a restore waits for a running instance to shut down cleanly before killing it. */
 #define RESTORE_STOP_TIMEOUT 30
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
 #define _cleanup_db_snapshot_ _cleanup_(db_snapshot_done)
 
 static int finish_pending(const struct instance_env *env, const char *instance, struct err **err);
@@ -113,6 +108,25 @@ static int resolve_expiry(const struct db_instance *row, const struct snapshot_c
 
 /* Removes a snapshot whose row is already DELETING (or CREATING): disk first, then the row.
  * A subvolume that is not there is fine, so this both finishes a delete and undoes a create. */
+/* Undo steps whose failure the operation carries on past: logged, not returned. */
+static void remove_state_ignoring(const struct instance_env *env, const char *instance)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = instance_remove_state(env, instance, INSTANCE_STATE_DIR, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove the CRIU images of \"%s\"", instance);
+}
+
+static void pending_delete_ignoring(const struct instance_env *env, int64_t id)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = db_pending_delete(env->db, id, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove journal entry %lld", (long long)id);
+}
+
 static int remove_snapshot(const struct instance_env *env, struct storage_pool *pool,
 			   const char *instance, const char *name, struct err **err)
 {
@@ -239,21 +253,33 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	}
 	/* A copy-based driver reads the files one by one: a running container would change them
 	 * under it. btrfs snapshots atomically, so there a running instance is never paused. */
-	if (r >= 0 && pool->ops->snapshot_needs_freeze && is_running(env, instance)) {
+	if (r >= 0 && storage_snapshot_needs_freeze(pool) && is_running(env, instance)) {
 		r = instance_freeze(env, instance, true, err);
 		frozen = r >= 0;
 	}
 	if (r >= 0)
 		r = storage_snapshot_create(pool, instance, name, err);
-	if (frozen)
-		instance_freeze(env, instance, false, NULL);
+	if (frozen) {
+		_cleanup_err_ struct err *e = NULL;
+		int q = instance_freeze(env, instance, false, &e);
+
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to thaw instance \"%s\"", instance);
+	}
 	if (opts->stateful)
-		instance_remove_state(env, instance, INSTANCE_STATE_DIR, NULL);
+		remove_state_ignoring(env, instance);
 	crashpoint("snapshot-create-after-storage");
 	if (r >= 0)
 		r = db_snapshot_set_state(env->db, instance, name, DB_ROW_READY, err);
 	if (r < 0) {
-		remove_snapshot(env, pool, instance, name, NULL);
+		_cleanup_err_ struct err *e = NULL;
+		int q = remove_snapshot(env, pool, instance, name, &e);
+
+		/* The CREATING row stays for recovery to finish. */
+		if (q < 0)
+			err_log_ignored(e, q,
+					"Failed to remove the half-made snapshot \"%s\" of \"%s\"",
+					name, instance);
 		return r;
 	}
 	if (ret_name)
@@ -329,7 +355,7 @@ static bool rename_undo(const struct instance_env *env, struct storage_pool *poo
 	if (strv_contains(names, new_name) && !strv_contains(names, old_name) &&
 	    storage_snapshot_rename(pool, instance, new_name, old_name, NULL) < 0)
 		return false;
-	db_pending_delete(env->db, id, NULL);
+	pending_delete_ignoring(env, id);
 	return true;
 }
 
@@ -543,10 +569,17 @@ static int resume_restored(const struct instance_env *env, const char *instance,
 
 	crashpoint("snapshot-restore-before-resume");
 	r = instance_start_from(env, instance, INSTANCE_STATE_DIR, err);
-	instance_remove_state(env, instance, INSTANCE_STATE_DIR, NULL);
+	remove_state_ignoring(env, instance);
 	if (r >= 0)
 		return 0;
-	db_instance_config_set(env->db, instance, "volatile.last_state.power", "STOPPED", 0, NULL);
+	{
+		_cleanup_err_ struct err *e = NULL;
+		int q = db_instance_config_set(env->db, instance, "volatile.last_state.power",
+					       "STOPPED", 0, &e);
+
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to record that \"%s\" is stopped", instance);
+	}
 	return err_wrap(err, r,
 			"Restored the disk of instance \"%s\" from snapshot \"%s\", but its "
 			"processes could not be resumed: the instance is stopped",
@@ -617,7 +650,7 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 		 * for recovery to finish the restore (the instance is not started half restored).
 		 */
 		if (r < 0 && kept_old)
-			db_pending_delete(env->db, id, NULL);
+			pending_delete_ignoring(env, id);
 		else if (r < 0)
 			r = err_wrap(err, r,
 				     "The restore of instance \"%s\" is left to be finished later",

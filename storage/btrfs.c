@@ -275,7 +275,7 @@ static int btrfs_pool_mount(const struct storage_pool *pool, struct err **err)
 		return r;
 	r = storage_pool_make_dirs(pool, err);
 	if (r < 0 && mounted)
-		storage_umount(pool->mount_path, NULL);
+		storage_umount_ignoring(pool->mount_path);
 	return r;
 }
 
@@ -483,7 +483,7 @@ static int btrfs_pool_create(const struct storage_pool *pool, struct err **err)
 		r = storage_pool_make_dirs(pool, err);
 	if (r < 0) {
 		if (mounted)
-			storage_umount(pool->mount_path, NULL);
+			storage_umount_ignoring(pool->mount_path);
 		if (created)
 			unlink(pool->source);
 		return r;

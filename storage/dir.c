@@ -79,7 +79,7 @@ static int dir_pool_mount(const struct storage_pool *pool, struct err **err)
 	}
 	r = storage_pool_make_dirs(pool, err);
 	if (r < 0 && bound)
-		storage_umount(pool->mount_path, NULL);
+		storage_umount_ignoring(pool->mount_path);
 	return r;
 }
 

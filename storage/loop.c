@@ -202,6 +202,15 @@ int storage_umount(const char *path, struct err **err)
 	}
 }
 
+void storage_umount_ignoring(const char *path)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = storage_umount(path, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to undo the mount at \"%s\"", path);
+}
+
 int storage_bind_mount(const char *source, const char *target, struct err **err)
 {
 	if (mount(source, target, NULL, MS_BIND, NULL) < 0)

@@ -43,6 +43,10 @@ int storage_mount_find(const char *mount_path, char **ret_source, char **ret_fst
  * can keep it busy for a moment). A path that is not mounted is fine. */
 int storage_umount(const char *path, struct err **err);
 
+/* storage_umount() for an undo step that the failed operation carries on past: a failure is
+ * logged (a mount is left behind), the operation's own error is what the caller gets. */
+void storage_umount_ignoring(const char *path);
+
 /* Bind-mounts directory `source` at `target`. */
 int storage_bind_mount(const char *source, const char *target, struct err **err);
 

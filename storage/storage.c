@@ -569,3 +569,8 @@ int storage_snapshot_changed_since(const struct storage_pool *pool, const char *
 		return 1;
 	return pool->ops->snapshot_changed_since(pool, volume, snapshot, err);
 }
+
+bool storage_snapshot_needs_freeze(const struct storage_pool *pool)
+{
+	return pool->ops && pool->ops->snapshot_needs_freeze;
+}

@@ -207,6 +207,10 @@ int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,
 int storage_snapshot_changed_since(const struct storage_pool *pool, const char *volume,
 				   const char *snapshot, struct err **err);
 
+/* The capability flags, read through the pool like every operation: whether a snapshot of a
+ * running instance's volume needs the instance frozen (the pool copies rather than snapshots). */
+bool storage_snapshot_needs_freeze(const struct storage_pool *pool);
+
 /*
  * Names of the entries in <mount_path>/<type dir>/ (volumes that exist on disk), for the
  * daemon's recovery pass; hidden entries (".tmp-*") included. NULL-terminated, caller frees

@@ -375,15 +375,45 @@ int cli_config_from_yaml(const char *text, json_object *old_config, json_object 
 	return 0;
 }
 
+/* The "ephemeral" field of an edited instance: *ret 1 or 0, or -1 when it is absent. */
+static int yaml_ephemeral(const char *text, int *ret, struct err **err)
+{
+	_cleanup_json_ json_object *tree = NULL;
+	json_object *v = NULL;
+	bool b;
+	int r;
+
+	*ret = -1;
+	r = config_yaml_parse(text, strlen(text), &tree, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(tree, json_type_object) ||
+	    !json_object_object_get_ex(tree, "ephemeral", &v) || !v)
+		return 0;
+	if (json_object_is_type(v, json_type_boolean)) {
+		*ret = json_object_get_boolean(v);
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string) &&
+	    config_parse_bool(json_object_get_string(v), &b) >= 0) {
+		*ret = b;
+		return 0;
+	}
+	return key_error(text, "ephemeral", -EINVAL, "\"ephemeral\" must be true or false", err);
+}
+
 static int apply_yaml(struct cli_client *c, const char *path, const char *text,
 		      json_object *old_config, struct err **err)
 {
 	_cleanup_json_ json_object *config = NULL;
 	_cleanup_json_ json_object *body = NULL;
 	_cleanup_free_ char *description = NULL;
-	int r;
+	int r, ephemeral;
 
 	r = cli_config_from_yaml(text, old_config, &config, &description, err);
+	if (r < 0)
+		return r;
+	r = yaml_ephemeral(text, &ephemeral, err);
 	if (r < 0)
 		return r;
 	body = json_object_new_object();
@@ -391,6 +421,8 @@ static int apply_yaml(struct cli_client *c, const char *path, const char *text,
 		return err_set(err, -ENOMEM, "Out of memory");
 	json_object_object_add(body, "config", steal_pointer(&config));
 	json_object_object_add(body, "description", json_object_new_string(description));
+	if (ephemeral >= 0)
+		json_object_object_add(body, "ephemeral", json_object_new_boolean(ephemeral));
 	return cli_client_query(c, "PUT", path, body, NULL, err);
 }
 
@@ -469,8 +501,8 @@ static const char edit_header[] =
     "### This is a YAML representation of the configuration.\n"
     "### Any line starting with a '# will be ignored.\n"
     "###\n"
-    "### Only \"config\" and \"description\" are applied; the other fields are shown for\n"
-    "### reference.\n";
+    "### Only \"config\", \"description\" and \"ephemeral\" are applied; the other fields are\n"
+    "### shown for reference.\n";
 
 int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {

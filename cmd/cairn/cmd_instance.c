@@ -215,6 +215,8 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 	if (description)
 		json_object_object_add(body, "description", json_object_new_string(description));
 	json_object_object_add(body, "start", json_object_new_boolean(false));
+	if (cli_flag_bool(args, "ephemeral"))
+		json_object_object_add(body, "ephemeral", json_object_new_boolean(true));
 
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
@@ -456,6 +458,7 @@ struct delete_target {
 	char *instance; /* owned */
 	char *snapshot; /* owned, NULL for an instance */
 	bool running;
+	bool ephemeral; /* its stop deletes it */
 };
 
 static void delete_targets_free(struct delete_target **t)
@@ -587,6 +590,7 @@ static int check_instance_target(struct cli_client *c, const struct cli_args *ar
 			       t->instance);
 	status = api_get_string(inst, "status");
 	t->running = status && (strcmp(status, "Running") == 0 || strcmp(status, "Frozen") == 0);
+	t->ephemeral = api_get_bool(inst, "ephemeral", false);
 	if (t->running && !force)
 		return err_set(err, -EBUSY,
 			       "The instance is currently running, stop it first or pass --force");
@@ -684,6 +688,9 @@ int cli_cmd_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 						 err);
 				if (r < 0)
 					return r;
+				/* The daemon deleted it with its stop. */
+				if (t->ephemeral)
+					continue;
 			}
 			r = instance_path(t->instance, NULL, &path, err);
 		}

@@ -320,7 +320,7 @@ int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, st
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	const char *src = args->argv[0], *dst = args->argv[1];
-	const char *slash = strchr(src, '/');
+	const char *slash = strchr(src, '/'), *pool = cli_flag_string(args, "storage");
 	_cleanup_json_ json_object *body = json_object_new_object();
 	_cleanup_free_ char *instance = NULL;
 	json_object *source;
@@ -332,6 +332,11 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	r = config_instance_name_valid(dst, err);
 	if (r < 0)
 		return r;
+	if (pool) {
+		r = config_pool_name_valid(pool, err);
+		if (r < 0)
+			return r;
+	}
 	instance = slash ? strndup(src, (size_t)(slash - src)) : strdup(src);
 	if (!instance)
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -349,6 +354,21 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 			       json_object_new_boolean(cli_flag_bool(args, "instance-only")));
 	json_object_object_add(body, "name", json_object_new_string(dst));
 	json_object_object_add(body, "source", source);
+	/* As Incus sends it: the copy's root disk on the pool. */
+	if (pool) {
+		json_object *devices = json_object_new_object(), *root = json_object_new_object();
+
+		if (!devices || !root) {
+			json_object_put(devices);
+			json_object_put(root);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		json_object_object_add(root, "type", json_object_new_string("disk"));
+		json_object_object_add(root, "path", json_object_new_string("/"));
+		json_object_object_add(root, "pool", json_object_new_string(pool));
+		json_object_object_add(devices, "root", root);
+		json_object_object_add(body, "devices", devices);
+	}
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;

@@ -11,6 +11,7 @@ static const struct cli_flag launch_flags[] = {
     {"config", 'c', CLI_FLAG_LIST, "KEY=VALUE", "Config key/value to apply to the new instance"},
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool name"},
     {"description", 0, CLI_FLAG_STRING, "TEXT", "Instance description"},
+    {"ephemeral", 'e', CLI_FLAG_BOOL, NULL, "Ephemeral instance (deleted when it stops)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -101,6 +102,7 @@ static const struct cli_flag restore_flags[] = {
 
 static const struct cli_flag copy_flags[] = {
     {"instance-only", 0, CLI_FLAG_BOOL, NULL, "Copy the instance without its snapshots"},
+    {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool of the copy (default: the source's)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -279,8 +281,7 @@ static const struct cli_command storage_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 
-/* Kept in the order of the help text. Families still to come (snapshot, exec, shell, file,
- * console, copy, export, import, remote) slot in here. */
+/* Kept in the order of the help text. */
 static const struct cli_command top_commands[] = {
     {"launch", NULL, NULL, "IMAGE [NAME]", "Create and start an instance from an image", 1, 2,
      launch_flags, cli_cmd_launch, CLI_COMPLETE_IMAGE_THEN_NONE},

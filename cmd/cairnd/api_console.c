@@ -156,7 +156,8 @@ HANDLER(handle_instance_console_post)
 	r = instance_console_open(s->name, lxcpath, &s->ptx, &s->session, err);
 	if (r < 0) {
 		console_session_free(s);
-		return r == -ESRCH ? err_set(err, -EINVAL, "Instance is not running") : r;
+		/* -ESRCH carries the message that names the instance; a client error, not a 500. */
+		return r == -ESRCH ? -EINVAL : r;
 	}
 	return upgrade_respond(req, &s->conn, err);
 }

@@ -20,12 +20,6 @@
 #include "instance/instance.h"
 #include "snapshots/snapshots.h"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 static int api_status_of(enum instance_status s)
 {
 	switch (s) {
@@ -67,8 +61,10 @@ static json_object *config_to_json(const struct kvlist *config)
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < config->n; i++)
-		json_object_object_add(o, config->items[i].key,
-				       json_object_new_string(config->items[i].value));
+		/* Shown as the instance's "ephemeral" field, as Incus has it. */
+		if (strcmp(config->items[i].key, INSTANCE_EPHEMERAL_KEY) != 0)
+			json_object_object_add(o, config->items[i].key,
+					       json_object_new_string(config->items[i].value));
 	return o;
 }
 
@@ -98,7 +94,7 @@ static json_object *instance_to_json(const struct db_instance *row, const struct
 	    json_object_new_string(row->last_used_at && used ? used : "1970-01-01T00:00:00Z"));
 	json_object_object_add(o, "description",
 			       json_object_new_string(row->description ? row->description : ""));
-	json_object_object_add(o, "ephemeral", json_object_new_boolean(0));
+	json_object_object_add(o, "ephemeral", json_object_new_boolean(instance_is_ephemeral(row)));
 	/* As in Incus: whether the instance holds saved running state (a checkpoint). */
 	json_object_object_add(o, "stateful", json_object_new_boolean(stateful));
 	json_object_object_add(o, "location", json_object_new_string("none"));
@@ -222,6 +218,7 @@ struct instance_job {
 	int64_t timeout;
 	bool force;
 	bool start;
+	bool ephemeral; /* create: deleted when it stops */
 	bool stateful;	/* stop: checkpoint first; start: resume from the checkpoint */
 	bool stateless; /* start: discard the checkpoint and boot afresh */
 };
@@ -257,7 +254,7 @@ static int run_create(struct daemon *d, void *data, json_object **ret_md, struct
 
 	(void)ret_md;
 	r = instance_create(&d->env, job->name, job->fingerprint, job->pool, &job->config,
-			    job->description, err);
+			    job->description, job->ephemeral, err);
 	if (r < 0 || !job->start)
 		return r;
 	return instance_start(&d->env, job->name, err);
@@ -268,10 +265,10 @@ HANDLER(handle_instances_create)
 	struct instance_job *job = NULL;
 	_cleanup_db_instance_ struct db_instance existing = {0};
 	json_object *source = NULL, *devices = NULL;
-	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL,
-		   *pool = "default", *description = "";
+	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL, *pool = NULL,
+		   *description = "";
 	_cleanup_kvlist_ struct kvlist config = {0};
-	bool start = false;
+	bool start = false, ephemeral = false;
 	int r;
 
 	if (!req->body)
@@ -284,6 +281,7 @@ HANDLER(handle_instances_create)
 	    (r = body_config(req->body, "config", &config, err)) < 0 ||
 	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
 	    (r = body_bool(req->body, "start", &start, err)) < 0 ||
+	    (r = body_bool(req->body, "ephemeral", &ephemeral, err)) < 0 ||
 	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
 	    (r = config_devices_check(devices, &pool, err)) < 0)
 		return r;
@@ -297,8 +295,12 @@ HANDLER(handle_instances_create)
 		r = config_instance_name_valid(name, err);
 		if (r < 0)
 			return r;
-		return api_instance_copy(d, name, from, instance_only, ret_envelope, err);
+		if (ephemeral)
+			return err_set(err, -EINVAL, "A copy cannot be made ephemeral");
+		return api_instance_copy(d, name, from, pool, instance_only, ret_envelope, err);
 	}
+	if (!pool)
+		pool = "default";
 	if (strcmp(type, "image") != 0)
 		return err_set(err, -EINVAL,
 			       "Unsupported source type \"%s\" (use \"image\" or \"copy\")", type);
@@ -330,6 +332,7 @@ HANDLER(handle_instances_create)
 	job->pool = strdup(pool);
 	job->description = strdup(description);
 	job->start = start;
+	job->ephemeral = ephemeral;
 	if (!job->name || !job->pool || !job->description ||
 	    kvlist_copy(&job->config, &config) < 0) {
 		instance_job_free(job);
@@ -352,7 +355,8 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	_cleanup_kvlist_ struct kvlist given = {0}, next = {0};
 	const char *description = NULL, *pool = NULL;
 	json_object *devices = NULL;
-	int r;
+	bool ephemeral = false;
+	int r, have_ephemeral;
 
 	if (!req->body)
 		return err_set(err, -EINVAL, "Missing request body");
@@ -364,6 +368,10 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
 	    (r = config_devices_check(devices, &pool, err)) < 0)
 		return r;
+	/* Absent (as from a PATCH of config only): unchanged. */
+	have_ephemeral = body_bool(req->body, "ephemeral", &ephemeral, err);
+	if (have_ephemeral < 0)
+		return have_ephemeral;
 	/* Clients send back the root disk they read; another pool would be a move. */
 	if (pool && strcmp(pool, row.pool) != 0)
 		return err_set(err, -EINVAL,
@@ -405,7 +413,8 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	r = daemon_claim(d, row.name, err);
 	if (r < 0)
 		return r;
-	r = instance_update(&d->env, row.name, &next, description, err);
+	r = instance_update(&d->env, row.name, &next, description, have_ephemeral ? ephemeral : -1,
+			    err);
 	daemon_release(d, row.name);
 	return r;
 }
@@ -642,12 +651,12 @@ HANDLER(handle_instance_state_put)
 	if (r < 0)
 		return r;
 	if (strcmp(action, "start") == 0 && st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already running");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already running", row.name);
 	if (strcmp(action, "start") != 0 && st.status == INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "The instance is already stopped");
+		return err_set(err, -EBUSY, "Instance \"%s\" is already stopped", row.name);
 	/* Refuse at once what the operation would refuse, so the client sees it directly. */
 	if (stateful && strcmp(action, "stop") == 0) {
-		r = instance_stateful_allowed(&d->env, &row, "Stateful stops", err);
+		r = instance_stop_stateful_allowed(&d->env, &row, err);
 		if (r < 0)
 			return r;
 	}

@@ -22,12 +22,6 @@
 /* Incus writes "never" as the zero time of Go. */
 #define NEVER "0001-01-01T00:00:00Z"
 
-static void db_instance_donep(struct db_instance *i)
-{
-	db_instance_done(i);
-}
-#define _cleanup_db_instance_ _cleanup_(db_instance_donep)
-
 json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture)
 {
 	json_object *o = json_object_new_object(), *config = json_object_new_object();
@@ -50,21 +44,6 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 	json_object_object_add(o, "architecture",
 			       json_object_new_string(architecture ? architecture : ""));
 	return o;
-}
-
-json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
-				bool with_size)
-{
-	struct snapshot_info *v = NULL;
-	json_object *list = json_object_new_array();
-	size_t n = 0;
-
-	if (snapshot_list(&d->env, instance, with_size, &v, &n, NULL) < 0)
-		return list;
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(list, api_snapshot_to_json(&v[i], architecture));
-	snapshot_infos_free(v, n);
-	return list;
 }
 
 static json_object *resources_for(const char *instance, const char *snapshot)
@@ -128,6 +107,7 @@ struct snapshot_job {
 	bool disk_only;
 	bool instance_only;
 	char *copy_source; /* copy: source instance, name = its snapshot or NULL */
+	char *copy_pool;   /* copy: the target pool, NULL for the source's */
 };
 
 static void snapshot_job_free(void *p)
@@ -141,6 +121,7 @@ static void snapshot_job_free(void *p)
 	free(job->new_name);
 	free(job->expiry);
 	free(job->copy_source);
+	free(job->copy_pool);
 	free(job);
 }
 
@@ -442,14 +423,14 @@ static int run_copy(struct daemon *d, void *data, json_object **ret_md, struct e
 	r = daemon_claim(d, job->copy_source, err);
 	if (r < 0)
 		return r;
-	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->instance_only,
-			  err);
+	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->copy_pool,
+			  job->instance_only, err);
 	daemon_release(d, job->copy_source);
 	return r;
 }
 
-int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
-		      json_object **ret_envelope, struct err **err)
+int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
+		      bool instance_only, json_object **ret_envelope, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0}, existing = {0};
 	_cleanup_free_ char *src = NULL;
@@ -472,12 +453,15 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, bo
 	}
 	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
+	if (pool && !instance_env_pool(&d->env, pool))
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool);
 	job = job_new(name, slash ? slash + 1 : NULL, err);
 	if (!job)
 		return -ENOMEM;
 	job->instance_only = instance_only;
 	job->copy_source = strdup(row.name);
-	if (!job->copy_source) {
+	job->copy_pool = pool ? strdup(pool) : NULL;
+	if (!job->copy_source || (pool && !job->copy_pool)) {
 		snapshot_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}

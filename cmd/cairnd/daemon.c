@@ -228,8 +228,12 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 	r = db_pool_insert(d->env.db, &row, err);
 	if (r < 0) {
 		struct storage_pool *p = &d->env.pools[d->env.n_pools - 1];
+		_cleanup_err_ struct err *e = NULL;
+		int q = storage_pool_delete(p, &e);
 
-		storage_pool_delete(p, NULL);
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to remove the storage of pool \"%s\"",
+					p->name);
 		storage_pool_done(p);
 		d->env.n_pools--;
 		return r;

@@ -67,19 +67,15 @@ struct snapshot_info;
 /* The snapshot object of the API (see doc/api.md). New reference. */
 json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *architecture);
 
-/* The snapshot objects of an instance (an empty array when it has none or on failure); sizes
- * only `with_size`. New reference. */
-json_object *api_snapshots_json(struct daemon *d, const char *instance, const char *architecture,
-				bool with_size);
-
 /* PUT /1.0/instances/<name> with "restore" (and "stateful"): starts the restore operation (202). */
 int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,
 			 bool disk_only, bool stateful, json_object **ret_envelope,
 			 struct err **err);
 
-/* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202). */
-int api_instance_copy(struct daemon *d, const char *name, const char *source, bool instance_only,
-		      json_object **ret_envelope, struct err **err);
+/* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202) onto
+ * `pool` (the root disk's pool of the body; NULL: the source's). */
+int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
+		      bool instance_only, json_object **ret_envelope, struct err **err);
 
 /* route_spool functions (routes.h) of the ROUTE_BODY_FILE routes. */
 int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/ephemeral.h"
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/operations.h"
 #include "cmd/cairnd/scheduler.h"
@@ -220,7 +221,12 @@ static int run_daemon(int argc, char **argv)
 		return 1;
 	}
 	log_info("cairnd %s serving on %s/unix.socket (group \"%s\")", VERSION, d.dir, group);
+	/* Before autostart, which would start again what stopped while the daemon was down. */
+	ephemeral_reap_at_start(&d);
 	instance_autostart(&d.env);
+	r = ephemeral_start(&d, &e);
+	if (r < 0)
+		log_error("Ephemeral instances that stop on their own are kept: %s", err_msg(e, r));
 	/* After autostart, so that the catch-up pass sees the instances running that will run. */
 	r = scheduler_start(&d, &e);
 	if (r < 0)
@@ -236,6 +242,7 @@ static int run_daemon(int argc, char **argv)
 	log_info("Shutting down (instances keep running)");
 	events_shutdown();
 	scheduler_stop();
+	ephemeral_stop();
 	daemon_server_stop(&d);
 	operation_drain();
 	daemon_free_fields(&d);

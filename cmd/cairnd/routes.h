@@ -1,7 +1,8 @@
 #pragma once
 
 /*
- * The daemon's routes: one table of path patterns, methods, handlers and access rules.
+ * The daemon's routes: one table of path patterns, methods, handlers and how each takes its
+ * body. Who may call them is decided for every request alike, before routing (server.c).
  * Patterns are literal segments and `{}` placeholders that capture one segment
  * ("/1.0/instances/{}/state"). Matching is pure, so the table is unit-tested on its own.
  */
@@ -55,7 +56,7 @@ enum route_match {
 
 /*
  * Finds the route for `method` and `path` (no query string) in `table`. Captured segments are
- * percent-decoded into `params` (each at most `param_len` bytes with the NUL), in order;
+ * percent-decoded into `params` (each at most 256 bytes with the NUL), in order;
  * *ret_n_params says how many. A segment that decodes to something containing '/' or a NUL
  * does not match.
  */

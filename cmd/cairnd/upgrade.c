@@ -40,7 +40,7 @@ int upgrade_instance_running(struct daemon *d, const char *name, struct err **er
 	if (r < 0)
 		return r;
 	if (st.status != INSTANCE_RUNNING)
-		return err_set(err, -EINVAL, "Instance is not running");
+		return err_set(err, -EINVAL, "Instance \"%s\" is not running", row.name);
 	return 0;
 }
 

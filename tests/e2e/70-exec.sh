@@ -147,9 +147,9 @@ check_fails "the outsider cannot exec" \
 check_fails "exec in an unknown instance" 'Error: Instance "nope" not found' \
 	as_admin cairn exec nope -- true
 check "stop c1" as_admin cairn stop c1 --force
-check_fails "exec in a stopped instance" "Error: Instance is not running" \
+check_fails "exec in a stopped instance" 'Error: Instance "c1" is not running' \
 	as_admin cairn exec c1 -- true
-check_fails "shell in a stopped instance" "Error: Instance is not running" \
+check_fails "shell in a stopped instance" 'Error: Instance "c1" is not running' \
 	as_admin cairn shell c1
 
 finish

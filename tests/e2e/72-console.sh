@@ -44,7 +44,7 @@ check_fails "the outsider cannot attach" \
 	"Error: You don't have the needed permissions to talk to cairnd (not in group $TGROUP)" \
 	as_outsider cairn console c1
 check "stop c1" as_admin cairn stop c1 --force
-check_fails "console of a stopped instance" "Error: Instance is not running" \
+check_fails "console of a stopped instance" 'Error: Instance "c1" is not running' \
 	as_admin cairn console c1
 check_match "the log is still there when stopped" "BusyBox" "$(as_admin cairn console c1 --show-log)"
 

@@ -443,6 +443,34 @@ static void test_instances(void **state)
 }
 
 /* db_instance_update(): config and description change in one transaction, or neither does. */
+/* db_instance_names_flagged(): the instances whose config sets a key to "true", and no others. */
+static void test_instance_names_flagged(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist yes = {0}, no = {0}, other = {0};
+	_cleanup_strv_ char **names = NULL;
+
+	add_pool(f->db, "default");
+	assert_int_equal(db_instance_names_flagged(f->db, "volatile.ephemeral", &names, &e), 0);
+	assert_non_null(names);
+	assert_null(names[0]);
+	strv_free(names);
+	names = NULL;
+
+	assert_int_equal(kvlist_set(&yes, "volatile.ephemeral", "true"), 0);
+	assert_int_equal(kvlist_set(&no, "volatile.ephemeral", "false"), 0);
+	assert_int_equal(kvlist_set(&other, "user.flag", "true"), 0);
+	add_instance(f->db, "zz", "default", NULL, &yes);
+	add_instance(f->db, "aa", "default", NULL, &yes);
+	add_instance(f->db, "off", "default", NULL, &no);
+	add_instance(f->db, "plain", "default", NULL, &other);
+	assert_int_equal(db_instance_names_flagged(f->db, "volatile.ephemeral", &names, &e), 0);
+	assert_int_equal(strv_length(names), 2);
+	assert_string_equal(names[0], "aa");
+	assert_string_equal(names[1], "zz");
+}
+
 static void test_instance_update(void **state)
 {
 	struct fixture *f = *state;
@@ -1205,6 +1233,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_images_and_aliases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_instances, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_instance_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instance_names_flagged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
