@@ -19,8 +19,8 @@ bool cancel_requested(void);
 /*
  * Stall points for the tests, beside crash points: when `name` is in CAIRN_STALLPOINT (a
  * comma-separated list), writes the name to $CAIRN_DIR/stallpoint and waits while that file
- * exists (up to 60 s) or until the calling thread is cancelled, so that a test can look at and cancel a long operation at a known
- * step. Returns -ECANCELED when cancelled (during the stall or before it), else 0. Unset
- * (always, outside tests), it costs one getenv().
+ * exists (up to 60 s) or until the calling thread is cancelled, so that a test can look at and
+ * cancel a long operation at a known step. Returns -ECANCELED when cancelled (during the stall or
+ * before it), else 0. Unset (always, outside tests), it costs one getenv().
  */
 int stallpoint(const char *name);

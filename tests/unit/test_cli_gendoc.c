@@ -85,7 +85,8 @@ static void test_bash_script_covers_the_table(void **state)
 
 	(void)state;
 	assert_true(check_commands(script, cli_root(), "cairn") > 50);
-	assert_non_null(strstr(script, "_cairn_valued['cairn list']=' --format -f --columns -c '\n"));
+	assert_non_null(
+	    strstr(script, "_cairn_valued['cairn list']=' --format -f --columns -c '\n"));
 	assert_non_null(strstr(script, "_cairn_live['cairn start']=1\n"));
 	assert_non_null(strstr(script, "_cairn_files['cairn image import']=1\n"));
 	assert_null(strstr(script, "_cairn_live['cairn list']"));
@@ -100,7 +101,8 @@ static char *bash_complete(const char *script_path, const char *words)
 {
 	_cleanup_free_ char *cmd = str_printf(
 	    "CAIRN_DIR=/nonexistent bash --norc --noprofile -c 'source %s; COMP_WORDS=(%s); "
-	    "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _cairn; for w in \"${COMPREPLY[@]}\"; do echo \"$w\"; done "
+	    "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _cairn; for w in \"${COMPREPLY[@]}\"; do echo "
+	    "\"$w\"; done "
 	    "| sort | tr \"\\n\" \" \"'",
 	    script_path, words);
 	char buf[4096] = "";
@@ -155,8 +157,8 @@ static void test_manpage_escapes(void **state)
 	};
 	static const char *const aliases[] = {"rm", NULL};
 	static const struct cli_command cmd = {
-	    "do-it", aliases, NULL, "NAME [-x]", ".leading dot", 0, 1, flags, cli_cmd_version,
-	    CLI_COMPLETE_NONE,
+	    "do-it", aliases, NULL,  "NAME [-x]",     ".leading dot",
+	    0,	     1,	      flags, cli_cmd_version, CLI_COMPLETE_NONE,
 	};
 	_cleanup_free_ char *page = capture_page(&cmd, "cairn do-it");
 
@@ -213,7 +215,8 @@ static void test_manpages_written(void **state)
 	free(cmd);
 	if (access("/usr/bin/groff", X_OK) == 0) {
 		/* Every page renders, and groff has nothing to say about any of them. */
-		cmd = str_printf("for f in %s/*.1; do groff -man -Tutf8 -ww -z \"$f\"; done 2>&1", dir);
+		cmd = str_printf("for f in %s/*.1; do groff -man -Tutf8 -ww -z \"$f\"; done 2>&1",
+				 dir);
 		p = popen(cmd, "r");
 		assert_non_null(p);
 		n = fread(out, 1, sizeof(out) - 1, p);
