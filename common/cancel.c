@@ -45,8 +45,7 @@ int stallpoint(const char *name)
 	int fd;
 
 	if (want && listed(want, name)) {
-		snprintf(path, sizeof(path), "%s/stallpoint",
-			 dir && *dir ? dir : "/var/lib/cairn");
+		snprintf(path, sizeof(path), "%s/stallpoint", dir && *dir ? dir : "/var/lib/cairn");
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			ssize_t n = write(fd, name, strlen(name));

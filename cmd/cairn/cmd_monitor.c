@@ -73,7 +73,8 @@ static void render_pretty(FILE *out, json_object *ev)
 		}
 	} else if (type && strcmp(type, "operation") == 0) {
 		fprintf(out, "INFO   [%s] ID: %s, Class: %s, Description: %s Status=%s",
-			stamp ? stamp : "", api_get_string(md, "id") ? api_get_string(md, "id") : "",
+			stamp ? stamp : "",
+			api_get_string(md, "id") ? api_get_string(md, "id") : "",
 			api_get_string(md, "class") ? api_get_string(md, "class") : "",
 			api_get_string(md, "description") ? api_get_string(md, "description") : "",
 			api_get_string(md, "status") ? api_get_string(md, "status") : "");
@@ -134,7 +135,8 @@ int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err
 	else if (format && strcmp(format, "json") == 0)
 		m.format = MONITOR_JSON;
 	else if (format && strcmp(format, "yaml") != 0)
-		return err_set(err, -EINVAL, "Invalid format \"%s\" (json, pretty or yaml)", format);
+		return err_set(err, -EINVAL, "Invalid format \"%s\" (json, pretty or yaml)",
+			       format);
 	for (char *const *t = cli_flag_list(args, "type"); *t; t++) {
 		bool known = false;
 		char *f;
@@ -142,9 +144,9 @@ int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 			known = known || strcmp(*t, types[i]) == 0;
 		if (!known)
-			return err_set(err, -EINVAL,
-				       "Invalid event type \"%s\" (lifecycle, operation or logging)",
-				       *t);
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid event type \"%s\" (lifecycle, operation or logging)", *t);
 		f = str_printf("%s%s%s", filter, *filter ? "," : "", *t);
 		if (!f)
 			return err_set(err, -ENOMEM, "Out of memory");

@@ -42,7 +42,7 @@ static json_object *flatten(json_object *all)
 
 int cli_cmd_operation_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	static const char *const headers[] = {"ID",	    "TYPE",	  "DESCRIPTION",
+	static const char *const headers[] = {"ID",	"TYPE",	      "DESCRIPTION",
 					      "STATUS", "CANCELABLE", "CREATED"};
 	_cleanup_json_ json_object *all = NULL;
 	_cleanup_json_ json_object *list = NULL;
@@ -77,7 +77,8 @@ int cli_cmd_operation_list(struct cli_ctx *ctx, const struct cli_args *args, str
 
 		cells[0] = api_get_string(op, "id") ? api_get_string(op, "id") : "";
 		cells[1] = type ? type : "";
-		cells[2] = api_get_string(op, "description") ? api_get_string(op, "description") : "";
+		cells[2] =
+		    api_get_string(op, "description") ? api_get_string(op, "description") : "";
 		cells[3] = api_get_string(op, "status") ? api_get_string(op, "status") : "";
 		cells[4] = api_get_bool(op, "may_cancel", false) ? "YES" : "NO";
 		cells[5] = created ? created : "";
