@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -575,6 +576,7 @@ int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_
 	struct budget budget;
 	size_t metadata_len = 0;
 	bool saw_rootfs = false;
+	size_t entries = 0;
 	json_object *arch;
 	int r;
 
@@ -613,6 +615,13 @@ int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_
 		_cleanup_free_ char *name = NULL;
 		struct archive_entry *entry;
 
+		/* A cancelled import stops between entries: the half-filled volume is then removed
+		 * by the same failure path as that of a corrupt tarball. */
+		r = entries++ == 1	 ? stallpoint("image-unpack")
+		    : cancel_requested() ? -ECANCELED
+					 : 0;
+		if (r < 0)
+			return err_set(err, r, "Operation cancelled");
 		r = archive_read_next_header(a, &entry);
 		if (r == ARCHIVE_EOF)
 			break;

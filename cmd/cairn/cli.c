@@ -49,6 +49,25 @@ int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **er
 	return 0;
 }
 
+/* --quiet: the command's normal output goes nowhere and no progress line is drawn; errors still
+ * reach stderr. */
+static int run_quiet(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_fclose_ FILE *null = fopen("/dev/null", "we");
+	FILE *out = ctx->out;
+	bool quiet = ctx->quiet;
+	int r;
+
+	if (!null)
+		return err_set_errno(err, -errno, "Failed to open /dev/null");
+	ctx->out = null;
+	ctx->quiet = true;
+	r = args->cmd->handler(ctx, args, err);
+	ctx->out = out;
+	ctx->quiet = quiet;
+	return r;
+}
+
 int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err **err)
 {
 	_cleanup_(cli_args_done) struct cli_args args = {0};
@@ -70,6 +89,8 @@ int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err
 		cli_print_help(ctx->out, args.cmd, args.path);
 		return 0;
 	}
+	if (cli_flag_bool(&args, "quiet"))
+		return run_quiet(ctx, &args, err);
 	return args.cmd->handler(ctx, &args, err);
 }
 
@@ -90,6 +111,9 @@ int cli_main(int argc, char **argv)
 			} else {
 				cli_print_help(ctx.out, cli_root(), "cairn");
 			}
+		} else if (strcmp(argv[1], "__complete") == 0) {
+			/* Hidden: what the shell completion script asks for names. */
+			r = cli_complete_main(&ctx, argv + 2, (size_t)argc - 2);
 		} else {
 			r = cli_dispatch(&ctx, argv + 1, (size_t)argc - 1, &e);
 		}

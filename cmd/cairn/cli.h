@@ -25,12 +25,14 @@ struct cli_client;
 /* What the REPL offers when completing a command's positional arguments. */
 enum cli_complete {
 	CLI_COMPLETE_NONE,
-	CLI_COMPLETE_INSTANCE,		/* every argument is an instance name */
-	CLI_COMPLETE_INSTANCE_THEN_KEY, /* an instance, then config keys */
-	CLI_COMPLETE_IMAGE,		/* image aliases and fingerprints */
-	CLI_COMPLETE_IMAGE_THEN_NONE,	/* the first argument is an image */
-	CLI_COMPLETE_POOL,		/* storage pool names */
-	CLI_COMPLETE_FILE,		/* local file names (readline's default) */
+	CLI_COMPLETE_INSTANCE,		     /* every argument is an instance name */
+	CLI_COMPLETE_INSTANCE_THEN_KEY,	     /* an instance, then config keys */
+	CLI_COMPLETE_IMAGE,		     /* image aliases and fingerprints */
+	CLI_COMPLETE_IMAGE_THEN_NONE,	     /* the first argument is an image */
+	CLI_COMPLETE_POOL,		     /* storage pool names */
+	CLI_COMPLETE_FILE,		     /* local file names (readline's default) */
+	CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT, /* an instance, then snapshots of it */
+	CLI_COMPLETE_OPERATION,		     /* operation ids */
 	CLI_COMPLETE_MAX,
 };
 
@@ -141,6 +143,7 @@ struct cli_ctx {
 	FILE *out;		   /* normal output (stdout) */
 	bool in_repl;		   /* commands run from the REPL */
 	bool stdin_tty;		   /* stdin is a terminal */
+	bool quiet;		   /* --quiet: no progress, ctx->out discards */
 	int exit_status;	   /* what a successful command exits with (exec: the command's) */
 };
 
@@ -162,6 +165,64 @@ int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err
 
 /* The program: runs argv, prints `Error: ...` on failure and returns the exit status. */
 int cli_main(int argc, char **argv);
+
+/* ---- complete.c: completion for the REPL and the shell ---- */
+
+/*
+ * The candidates for `text`, the word being completed after `words` (the words before it, without
+ * the program name): subcommands, flags (when `text` starts with '-'), and names from the daemon
+ * by the command's enum cli_complete ("c1/" completes the snapshots of c1). *ret is
+ * NULL-terminated or NULL, only candidates starting with `text`, the caller's to strv_free().
+ * *ret_files is set when local file names are what fits. A daemon that cannot be reached gives
+ * no names. Always 0.
+ */
+int cli_complete_words(struct cli_ctx *ctx, char *const *words, size_t nwords, const char *text,
+		       char ***ret, bool *ret_files);
+
+/* `cairn __complete WORD... CURRENT`: prints the candidates for CURRENT, one a line. */
+int cli_complete_main(struct cli_ctx *ctx, char *const *argv, size_t argc);
+
+/* ---- gendoc.c: the shell completion script and the manual pages ---- */
+
+/* Writes the bash completion script for the table under `root`: commands, subcommands and flags
+ * from the table, names through `cairn __complete`. */
+void cli_gen_bash(FILE *out, const struct cli_command *root);
+
+/* Writes one man(7) page for `cmd`, whose words are `path` ("cairn config set"). */
+void cli_gen_manpage(FILE *out, const struct cli_command *cmd, const char *path);
+
+/* Writes DIR/<path with dashes>.1 for the root and every command under it. -errno on failure
+ * with the file named. */
+int cli_gen_manpages(const struct cli_command *root, const char *dir, struct err **err);
+
+/* ---- progress.c: one line of progress on a terminal ---- */
+
+struct cli_progress {
+	FILE *out;	   /* NULL: inactive (not a terminal, or --quiet) */
+	char *label;	   /* "Importing image", owned */
+	long long total;   /* bytes expected, 0 when unknown */
+	long long done;	   /* bytes so far */
+	double started;	   /* CLOCK_MONOTONIC seconds */
+	double last_shown; /* when the line was last written */
+	size_t last_len;   /* width of the line last written, to blank what it leaves */
+};
+
+/* Starts a progress line on `out` when it is a terminal and `quiet` is false; otherwise every
+ * call on `p` does nothing. `total` may be 0. */
+void cli_progress_start(struct cli_progress *p, FILE *out, bool quiet, const char *label,
+			long long total);
+
+/* Records `done` bytes and redraws the line at most every 100 ms. */
+void cli_progress_update(struct cli_progress *p, long long done);
+
+/* Redraws the line with a text in place of the byte count ("Unpacking: 40%"). */
+void cli_progress_text(struct cli_progress *p, const char *text);
+
+/* Clears the line and frees the label; may be called twice. */
+void cli_progress_done(struct cli_progress *p);
+
+/* "1.50MB" for 1500000 (decimal units, as Incus' progress shows them), into buf. */
+void cli_progress_format_bytes(char *buf, size_t len, double bytes);
 
 /* ---- client.c: HTTP over the unix socket ---- */
 
@@ -195,6 +256,28 @@ int cli_client_query(struct cli_client *c, const char *method, const char *path,
  */
 int cli_client_upload(struct cli_client *c, const char *path, int fd, long long size,
 		      char *const *headers, json_object **ret_metadata, struct err **err);
+
+/* As cli_client_upload(), updating `progress` (may be NULL) with the bytes sent, then with the
+ * operation's progress while the daemon works on it. */
+int cli_client_upload_progress(struct cli_client *c, const char *path, int fd, long long size,
+			       char *const *headers, struct cli_progress *progress,
+			       json_object **ret_metadata, struct err **err);
+
+/* As cli_client_query(), showing the running operation's metadata "progress" text (Incus's
+ * shape: {"progress": {"stage", "percent", "processed", "speed"}}) on `progress` (may be NULL)
+ * while it waits. */
+int cli_client_query_progress(struct cli_client *c, const char *method, const char *path,
+			      json_object *body, struct cli_progress *progress,
+			      json_object **ret_metadata, struct err **err);
+
+/*
+ * GETs `path` (an endless stream of newline-separated JSON, /1.0/events) and calls `fn` with each
+ * non-empty line until `fn` returns non-zero, *stop becomes true (checked at least once a
+ * second) or the daemon ends the stream. 0 when stopped by *stop or the end of the stream.
+ */
+int cli_client_stream_lines(struct cli_client *c, const char *path,
+			    int (*fn)(const char *line, void *data), void *data,
+			    volatile const bool *stop, struct err **err);
 
 /* A copy of `s` escaped for use as one path segment of a URL. Caller frees; NULL on OOM. */
 char *cli_escape(const char *s);
@@ -343,6 +426,13 @@ int cli_cmd_snapshot_auto(struct cli_ctx *ctx, const struct cli_args *args, stru
 int cli_cmd_snapshot_prune(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_version(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_operation_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_operation_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_operation_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_completion(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_manpage(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 int cli_cmd_repl(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_doctor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

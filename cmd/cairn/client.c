@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -276,7 +277,22 @@ struct upload {
 	int fd;
 	long long size;
 	char *const *headers;
+	struct cli_progress *progress; /* may be NULL */
 };
+
+/* libcurl's transfer callback: the bytes sent so far, for the progress line. */
+static int upload_progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+			      curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct upload *up = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	if (ulnow > 0)
+		cli_progress_update(up->progress, (long long)ulnow);
+	return 0;
+}
 
 /* Feeds the upload to libcurl straight from the file, a buffer at a time. */
 static size_t read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -342,6 +358,11 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 		for (char *const *h = up->headers; h && *h; h++)
 			headers = lib.slist_append(headers, *h);
 		lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+		if (up->progress && up->progress->out) {
+			lib.easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, upload_progress_cb);
+			lib.easy_setopt(c->curl, CURLOPT_XFERINFODATA, up);
+			lib.easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+		}
 		cr = lib.easy_perform(c->curl);
 	} else {
 		/* Without this libcurl waits a second for "100 Continue" before sending a large
@@ -432,8 +453,74 @@ static int wait_operation(struct cli_client *c, const char *op_url, json_object 
 	return 0;
 }
 
+/* The progress text of a running operation: Incus's metadata "progress" object, else any
+ * "*_progress" string it carries; NULL when it has none. */
+static char *operation_progress_text(json_object *op)
+{
+	json_object *md = NULL, *prog = NULL;
+	const char *stage, *percent, *processed, *speed;
+
+	if (!json_object_object_get_ex(op, "metadata", &md) ||
+	    !json_object_is_type(md, json_type_object))
+		return NULL;
+	if (json_object_object_get_ex(md, "progress", &prog) &&
+	    json_object_is_type(prog, json_type_object)) {
+		stage = api_get_string(prog, "stage");
+		percent = api_get_string(prog, "percent");
+		processed = api_get_string(prog, "processed");
+		speed = api_get_string(prog, "speed");
+		return str_printf("%s%s%s%s%s%s%s%s", stage ? stage : "", stage ? " " : "",
+				  percent ? percent : "", percent ? "%" : "", processed ? " " : "",
+				  processed ? processed : "", speed ? " " : "", speed ? speed : "");
+	}
+	json_object_object_foreach(md, key, val)
+	{
+		size_t klen = strlen(key);
+
+		if (klen > 9 && strcmp(key + klen - 9, "_progress") == 0 &&
+		    json_object_is_type(val, json_type_string))
+			return strdup(json_object_get_string(val));
+	}
+	return NULL;
+}
+
+/* Polls a running operation once a second, showing its progress (or the time it has taken),
+ * until it ends. */
+static int watch_operation(struct cli_client *c, const char *op_url, struct cli_progress *p,
+			   struct err **err)
+{
+	_cleanup_free_ char *path = str_printf("%s/wait?timeout=1", op_url);
+	int r;
+
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (;;) {
+		_cleanup_json_ json_object *op = NULL;
+		_cleanup_free_ char *text = NULL;
+		const char *status;
+
+		r = request(c, "GET", path, NULL, NULL, &op, NULL, err);
+		if (r < 0)
+			return r;
+		status = api_get_string(op, "status");
+		if (!status || strcmp(status, "Running") != 0)
+			return 0;
+		text = operation_progress_text(op);
+		if (!text) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			text = str_printf("%.0fs", (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
+						       p->started);
+		}
+		if (text)
+			cli_progress_text(p, text);
+	}
+}
+
 static int query(struct cli_client *c, const char *method, const char *path, json_object *body,
-		 const struct upload *up, json_object **ret_metadata, struct err **err)
+		 const struct upload *up, struct cli_progress *progress, json_object **ret_metadata,
+		 struct err **err)
 {
 	_cleanup_json_ json_object *md = NULL;
 	_cleanup_free_ char *op_url = NULL;
@@ -452,6 +539,11 @@ static int query(struct cli_client *c, const char *method, const char *path, jso
 		if (!url)
 			return err_set(err, -ENOMEM, "Out of memory");
 		json_object_put(steal_pointer(&md));
+		if (progress && progress->out) {
+			r = watch_operation(c, url, progress, err);
+			if (r < 0)
+				return r;
+		}
 		r = wait_operation(c, url, &md, err);
 		if (r < 0)
 			return r;
@@ -464,7 +556,14 @@ static int query(struct cli_client *c, const char *method, const char *path, jso
 int cli_client_query(struct cli_client *c, const char *method, const char *path, json_object *body,
 		     json_object **ret_metadata, struct err **err)
 {
-	return query(c, method, path, body, NULL, ret_metadata, err);
+	return query(c, method, path, body, NULL, NULL, ret_metadata, err);
+}
+
+int cli_client_query_progress(struct cli_client *c, const char *method, const char *path,
+			      json_object *body, struct cli_progress *progress,
+			      json_object **ret_metadata, struct err **err)
+{
+	return query(c, method, path, body, NULL, progress, ret_metadata, err);
 }
 
 int cli_client_upload(struct cli_client *c, const char *path, int fd, long long size,
@@ -472,5 +571,124 @@ int cli_client_upload(struct cli_client *c, const char *path, int fd, long long 
 {
 	struct upload up = {.fd = fd, .size = size, .headers = headers};
 
-	return query(c, "POST", path, NULL, &up, ret_metadata, err);
+	return query(c, "POST", path, NULL, &up, NULL, ret_metadata, err);
+}
+
+int cli_client_upload_progress(struct cli_client *c, const char *path, int fd, long long size,
+			       char *const *headers, struct cli_progress *progress,
+			       json_object **ret_metadata, struct err **err)
+{
+	struct upload up = {.fd = fd, .size = size, .headers = headers, .progress = progress};
+
+	return query(c, "POST", path, NULL, &up, progress, ret_metadata, err);
+}
+
+struct line_stream {
+	struct buffer buf;
+	int (*fn)(const char *line, void *data);
+	void *data;
+	volatile const bool *stop;
+	CURL *curl;
+	long http_status; /* of the response, read at its first bytes */
+	int status;	  /* what fn returned last */
+};
+
+/* Hands every complete line to the caller and keeps the rest for the next chunk. */
+static size_t lines_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct line_stream *ls = userdata;
+	size_t n = size * nmemb;
+	char *start, *nl;
+
+	if (!ls->http_status)
+		lib.easy_getinfo(ls->curl, CURLINFO_RESPONSE_CODE, &ls->http_status);
+	if (write_cb(ptr, size, nmemb, &ls->buf) != n)
+		return 0;
+	/* An error answer is an envelope, not events: kept whole for the caller. */
+	if (ls->http_status >= 400)
+		return n;
+	start = ls->buf.data;
+	while ((nl = memchr(start, '\n', ls->buf.len - (size_t)(start - ls->buf.data)))) {
+		*nl = '\0';
+		if (*start && ls->status == 0)
+			ls->status = ls->fn(start, ls->data);
+		start = nl + 1;
+	}
+	ls->buf.len -= (size_t)(start - ls->buf.data);
+	memmove(ls->buf.data, start, ls->buf.len + 1);
+	return ls->status == 0 ? n : 0;
+}
+
+/* Called by libcurl at least once a second even when nothing arrives: a set *stop ends it. */
+static int stop_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		   curl_off_t ulnow)
+{
+	const struct line_stream *ls = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return ls->stop && *ls->stop ? 1 : 0;
+}
+
+int cli_client_stream_lines(struct cli_client *c, const char *path,
+			    int (*fn)(const char *line, void *data), void *data,
+			    volatile const bool *stop, struct err **err)
+{
+	_cleanup_free_ char *url = str_printf("http://cairn%s", path);
+	struct line_stream ls = {.fn = fn, .data = data, .stop = stop};
+	long status = 0;
+	CURLcode cr;
+	int r;
+
+	if (!url)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = curl_load(err);
+	if (r < 0)
+		return r;
+	if (!c->curl) {
+		c->curl = lib.easy_init();
+		if (!c->curl)
+			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
+	}
+	ls.curl = c->curl;
+	lib.easy_reset(c->curl);
+	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	lib.easy_setopt(c->curl, CURLOPT_URL, url);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, lines_cb);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &ls);
+	lib.easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, stop_cb);
+	lib.easy_setopt(c->curl, CURLOPT_XFERINFODATA, &ls);
+	lib.easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
+	lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	cr = lib.easy_perform(c->curl);
+	if (ls.status != 0) {
+		buffer_done(&ls.buf);
+		return ls.status < 0 ? err_set(err, ls.status, "Failed to handle an event") : 0;
+	}
+	if (cr == CURLE_ABORTED_BY_CALLBACK || cr == CURLE_OK) {
+		_cleanup_json_ json_object *env = NULL;
+		const char *msg;
+
+		lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+		env = status >= 400 && ls.buf.data ? json_tokener_parse(ls.buf.data) : NULL;
+		buffer_done(&ls.buf);
+		msg = api_get_string(env, "error");
+		if (status == 403)
+			return msg && str_startswith(msg, "You don't have the needed permissions")
+				   ? err_set(err, -EACCES, "%s", msg)
+				   : permission_error(c, err);
+		if (status >= 400)
+			return err_set(err, api_errno_from_http((int)status), "%s",
+				       msg ? msg : "Failed to listen to events");
+		return 0;
+	}
+	buffer_done(&ls.buf);
+	if (cr == CURLE_COULDNT_CONNECT)
+		return err_set(err, -ECONNREFUSED, "cairnd is not running (no socket at %s)",
+			       c->socket_path);
+	return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
 }

@@ -94,6 +94,7 @@ int cli_cmd_image_import(struct cli_ctx *ctx, const struct cli_args *args, struc
 	_cleanup_free_ char *header = NULL;
 	char *headers[2] = {NULL, NULL};
 	char *const *aliases = cli_flag_list(args, "alias");
+	struct cli_progress progress = {0};
 	struct cli_client *c = NULL;
 	json_object *md = NULL;
 	const char *fp;
@@ -131,7 +132,11 @@ int cli_cmd_image_import(struct cli_ctx *ctx, const struct cli_args *args, struc
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	r = cli_client_upload(c, "/1.0/images", fd, (long long)st.st_size, headers, &op, err);
+	cli_progress_start(&progress, ctx->out, ctx->quiet, "Transferring image",
+			   (long long)st.st_size);
+	r = cli_client_upload_progress(c, "/1.0/images", fd, (long long)st.st_size, headers,
+				       &progress, &op, err);
+	cli_progress_done(&progress);
 	if (r < 0)
 		return r;
 	json_object_object_get_ex(op, "metadata", &md);

@@ -319,6 +319,7 @@ int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, st
 
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
+	struct cli_progress progress = {0};
 	const char *src = args->argv[0], *dst = args->argv[1];
 	const char *slash = strchr(src, '/'), *pool = cli_flag_string(args, "storage");
 	_cleanup_json_ json_object *body = json_object_new_object();
@@ -372,7 +373,10 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	return cli_client_query(c, "POST", "/1.0/instances", body, NULL, err);
+	cli_progress_start(&progress, ctx->out, ctx->quiet, "Transferring instance", 0);
+	r = cli_client_query_progress(c, "POST", "/1.0/instances", body, &progress, NULL, err);
+	cli_progress_done(&progress);
+	return r;
 }
 
 /*

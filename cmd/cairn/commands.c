@@ -12,6 +12,7 @@ static const struct cli_flag launch_flags[] = {
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool name"},
     {"description", 0, CLI_FLAG_STRING, "TEXT", "Instance description"},
     {"ephemeral", 'e', CLI_FLAG_BOOL, NULL, "Ephemeral instance (deleted when it stops)"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -21,6 +22,7 @@ static const struct cli_flag start_flags[] = {
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Ignored for start"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for the operation, in seconds"},
     {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -30,6 +32,7 @@ static const struct cli_flag stop_flags[] = {
      "Keep the running state (CRIU) for the next start to resume"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
     {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -37,6 +40,7 @@ static const struct cli_flag restart_flags[] = {
     {"force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop"},
     {"timeout", 0, CLI_FLAG_INT, "N", "Time to wait for a clean shutdown (default 30)"},
     {"all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -59,6 +63,7 @@ static const struct cli_flag format_flags[] = {
 
 static const struct cli_flag import_flags[] = {
     {"alias", 0, CLI_FLAG_LIST, "NAME", "New aliases to add to the image"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -77,6 +82,7 @@ static const struct cli_flag snapshot_create_flags[] = {
     {"no-expiry", 0, CLI_FLAG_BOOL, NULL, "Never expire, whatever snapshots.expiry.manual says"},
     {"reuse", 0, CLI_FLAG_BOOL, NULL, "Replace a snapshot of the same name"},
     {"stateful", 0, CLI_FLAG_BOOL, NULL, "Include the running state (needs CRIU 4.1 or newer)"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -103,6 +109,7 @@ static const struct cli_flag restore_flags[] = {
 static const struct cli_flag copy_flags[] = {
     {"instance-only", 0, CLI_FLAG_BOOL, NULL, "Copy the instance without its snapshots"},
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool of the copy (default: the source's)"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -136,6 +143,13 @@ static const struct cli_flag file_pull_flags[] = {
     {"create-dirs", 'p', CLI_FLAG_BOOL, NULL, "Create any directories necessary"},
     {"recursive", 'r', CLI_FLAG_BOOL, NULL, "Recursively transfer files"},
     {"keep-mode", 0, CLI_FLAG_BOOL, NULL, "Keep the setuid, setgid and sticky bits on pull"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_flag monitor_flags[] = {
+    {"type", 0, CLI_FLAG_LIST, "TYPE", "Event type to listen for (lifecycle|operation|logging)"},
+    {"format", 'f', CLI_FLAG_STRING, "FORMAT", "Format (json|pretty|yaml)"},
+    {"pretty", 0, CLI_FLAG_BOOL, NULL, "Pretty rendering (short for --format=pretty)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -194,15 +208,15 @@ static const struct cli_command snapshot_commands[] = {
     {"list", sub_list_aliases, NULL, "NAME", "List the snapshots of an instance", 1, 1,
      format_flags, cli_cmd_snapshot_list, CLI_COMPLETE_INSTANCE},
     {"restore", NULL, NULL, "NAME SNAPSHOT", "Restore an instance from a snapshot", 2, 2,
-     restore_flags, cli_cmd_snapshot_restore, CLI_COMPLETE_INSTANCE},
+     restore_flags, cli_cmd_snapshot_restore, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"delete", sub_delete_aliases, NULL, "NAME SNAPSHOT...", "Delete snapshots", 2, -1, NULL,
-     cli_cmd_snapshot_delete, CLI_COMPLETE_INSTANCE},
+     cli_cmd_snapshot_delete, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"rename", NULL, NULL, "NAME OLD NEW", "Rename a snapshot", 3, 3, NULL, cli_cmd_snapshot_rename,
-     CLI_COMPLETE_INSTANCE},
+     CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"show", NULL, NULL, "NAME SNAPSHOT", "Show a snapshot as YAML", 2, 2, NULL,
-     cli_cmd_snapshot_show, CLI_COMPLETE_INSTANCE},
+     cli_cmd_snapshot_show, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"expiry", NULL, NULL, "NAME SNAPSHOT EXPR|DATE|never", "Change when a snapshot expires", 3, 3,
-     NULL, cli_cmd_snapshot_expiry, CLI_COMPLETE_INSTANCE},
+     NULL, cli_cmd_snapshot_expiry, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"auto", NULL, NULL, "NAME...|--all", "Take a scheduled snapshot now, then prune", 0, -1,
      snapshot_auto_flags, cli_cmd_snapshot_auto, CLI_COMPLETE_INSTANCE},
     {"prune", NULL, NULL, "NAME...|--all",
@@ -281,6 +295,17 @@ static const struct cli_command storage_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 
+static const struct cli_command operation_commands[] = {
+    {"list", sub_list_aliases, NULL, "", "List background operations", 0, 0, format_flags,
+     cli_cmd_operation_list, CLI_COMPLETE_NONE},
+    {"show", NULL, NULL, "ID", "Show details on a background operation", 1, 1, NULL,
+     cli_cmd_operation_show, CLI_COMPLETE_OPERATION},
+    {"delete", sub_delete_aliases, NULL, "ID",
+     "Delete a background operation (will attempt to cancel)", 1, 1, NULL, cli_cmd_operation_delete,
+     CLI_COMPLETE_OPERATION},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
+};
+
 /* Kept in the order of the help text. */
 static const struct cli_command top_commands[] = {
     {"launch", NULL, NULL, "IMAGE [NAME]", "Create and start an instance from an image", 1, 2,
@@ -305,7 +330,7 @@ static const struct cli_command top_commands[] = {
      "Manage snapshots (\"snapshot NAME [SNAPSHOT]\" takes one)", 1, 2, snapshot_create_flags,
      cli_cmd_snapshot, CLI_COMPLETE_INSTANCE},
     {"restore", NULL, NULL, "NAME SNAPSHOT", "Restore an instance from a snapshot", 2, 2,
-     restore_flags, cli_cmd_restore, CLI_COMPLETE_INSTANCE},
+     restore_flags, cli_cmd_restore, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"copy", copy_aliases, NULL, "SOURCE[/SNAPSHOT] DESTINATION",
      "Copy an instance, or make one from a snapshot", 2, 2, copy_flags, cli_cmd_copy,
      CLI_COMPLETE_INSTANCE},
@@ -342,6 +367,16 @@ static const struct cli_command top_commands[] = {
      NULL, cli_cmd_doctor, CLI_COMPLETE_INSTANCE},
     {"repl", NULL, NULL, "", "Run commands interactively", 0, 0, repl_flags, cli_cmd_repl,
      CLI_COMPLETE_NONE},
+    {"version", NULL, NULL, "", "Show local and remote versions", 0, 0, NULL, cli_cmd_version,
+     CLI_COMPLETE_NONE},
+    {"monitor", NULL, NULL, "", "Monitor the daemon's events", 0, 0, monitor_flags, cli_cmd_monitor,
+     CLI_COMPLETE_NONE},
+    {"operation", NULL, operation_commands, NULL, "List, show and delete background operations", 0,
+     0, NULL, NULL, CLI_COMPLETE_NONE},
+    {"completion", NULL, NULL, "bash", "Generate the completion script for a shell", 1, 1, NULL,
+     cli_cmd_completion, CLI_COMPLETE_NONE},
+    {"manpage", NULL, NULL, "DIR", "Generate the manual pages of every command into DIR", 1, 1,
+     NULL, cli_cmd_manpage, CLI_COMPLETE_FILE},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };
 

@@ -296,25 +296,6 @@ static int run_line(struct cli_ctx *ctx, struct repl_state *st, const char *line
 	return r;
 }
 
-static int push_url_names(struct cli_ctx *ctx, const char *path, size_t prefix_len, char ***v)
-{
-	_cleanup_json_ json_object *list = NULL;
-	struct cli_client *c = NULL;
-
-	if (cli_ctx_client(ctx, &c, NULL) < 0 ||
-	    cli_client_query(c, "GET", path, NULL, &list, NULL) < 0 ||
-	    !json_object_is_type(list, json_type_array))
-		return 0;
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		const char *url = json_object_get_string(json_object_array_get_idx(list, i));
-		_cleanup_free_ char *name = cli_url_basename(url);
-
-		if (name && (!prefix_len || strlen(name) >= prefix_len))
-			strv_push(v, name);
-	}
-	return 0;
-}
-
 static char *generator(const char *text, int state)
 {
 	static size_t idx;
@@ -331,116 +312,33 @@ static char *generator(const char *text, int state)
 	return NULL;
 }
 
-static const struct cli_flag *find_long_or_short(const struct cli_command *cmd, const char *word)
-{
-	for (const struct cli_flag *f = cmd->flags; f && f->name; f++) {
-		if (word[1] == '-' && strcmp(word + 2, f->name) == 0)
-			return f;
-		if (word[1] != '-' && word[1] == f->short_name && !word[2])
-			return f;
-	}
-	return NULL;
-}
-
 static char **complete(const char *text, int start, int end)
 {
 	_cleanup_free_ char *before = strndup(rl_line_buffer, (size_t)start);
 	_cleanup_strv_ char **words = NULL;
-	const struct cli_command *cmd = cli_root();
-	size_t nwords = 0, npos = 0;
-	bool skip_value = false;
-	char **matches;
+	size_t nwords = 0;
+	bool files = false;
 
+	(void)end;
 	rl_attempted_completion_over = 1;
 	strv_free(candidates);
 	candidates = NULL;
 	if (!before || cli_split_line(before, &words, &nwords, NULL) < 0)
 		return NULL;
-
-	for (size_t i = 0; i < nwords; i++) {
-		const char *w = words[i];
-		const struct cli_command *sub = NULL;
-
-		if (skip_value) {
-			skip_value = false;
-			continue;
-		}
-		if (w[0] == '-' && w[1]) {
-			const struct cli_flag *f = find_long_or_short(cmd, w);
-
-			skip_value = f && f->type != CLI_FLAG_BOOL && !strchr(w, '=');
-			continue;
-		}
-		if (npos == 0 && cmd->subcommands) {
-			for (const struct cli_command *s = cmd->subcommands; s->name; s++) {
-				if (strcmp(s->name, w) == 0)
-					sub = s;
-				for (const char *const *a = s->aliases; !sub && a && *a; a++)
-					if (strcmp(*a, w) == 0)
-						sub = s;
-			}
-		}
-		if (sub)
-			cmd = sub;
-		else
-			npos++;
-	}
-	if (skip_value)
+	cli_complete_words(repl_ctx, words, nwords, text, &candidates, &files);
+	if (files) {
+		/* Readline's own file name completion. */
+		rl_attempted_completion_over = 0;
 		return NULL;
-
-	if (text[0] == '-') {
-		for (const struct cli_flag *f = cmd->flags; f && f->name; f++) {
-			_cleanup_free_ char *s = str_printf("--%s", f->name);
-
-			if (s)
-				strv_push(&candidates, s);
-		}
-		strv_push(&candidates, "--help");
-	} else if (cmd->subcommands && npos == 0 && !cmd->handler) {
-		for (const struct cli_command *s = cmd->subcommands; s->name; s++)
-			strv_push(&candidates, s->name);
-		if (cmd == cli_root()) {
-			strv_push(&candidates, "exit");
-			strv_push(&candidates, "quit");
-		}
-	} else {
-		switch (cmd->complete) {
-		case CLI_COMPLETE_INSTANCE:
-			push_url_names(repl_ctx, "/1.0/instances", 0, &candidates);
-			break;
-		case CLI_COMPLETE_INSTANCE_THEN_KEY:
-			if (npos == 0) {
-				push_url_names(repl_ctx, "/1.0/instances", 0, &candidates);
-			} else {
-				for (const struct config_key *k = config_keys(); k && k->name; k++)
-					strv_push(&candidates, k->name);
-				strv_push(&candidates, "user.");
-			}
-			break;
-		case CLI_COMPLETE_IMAGE_THEN_NONE:
-		case CLI_COMPLETE_IMAGE:
-			/* launch and init take the image first and a new name after it. */
-			if (cmd->complete == CLI_COMPLETE_IMAGE_THEN_NONE && npos > 0)
-				break;
-			push_url_names(repl_ctx, "/1.0/images/aliases", 0, &candidates);
-			push_url_names(repl_ctx, "/1.0/images", 0, &candidates);
-			break;
-		case CLI_COMPLETE_POOL:
-			push_url_names(repl_ctx, "/1.0/storage-pools", 0, &candidates);
-			break;
-		case CLI_COMPLETE_FILE:
-			/* Readline's own file name completion. */
-			rl_attempted_completion_over = 0;
-			return NULL;
-		case CLI_COMPLETE_NONE:
-		case CLI_COMPLETE_MAX:
-		default:
-			break;
-		}
 	}
-	(void)end;
-	matches = rl_completion_matches(text, generator);
-	return matches;
+	if (!words || nwords == 0) {
+		/* The REPL's own words beside the commands. */
+		if (strncmp("exit", text, strlen(text)) == 0)
+			strv_push(&candidates, "exit");
+		if (strncmp("quit", text, strlen(text)) == 0)
+			strv_push(&candidates, "quit");
+	}
+	return rl_completion_matches(text, generator);
 }
 
 static char *history_path(void)

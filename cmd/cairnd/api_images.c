@@ -169,8 +169,9 @@ HANDLER(handle_images_create)
 		image_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
-	r = operation_start(d, "Importing image", json_object_new_object(), run_import, job,
-			    image_job_free, NULL, ret_envelope, err);
+	/* Cancellable: the unpacking stops between entries and removes what it made. */
+	r = operation_start_cancellable(d, "Importing image", json_object_new_object(), run_import,
+					job, image_job_free, NULL, ret_envelope, err);
 	return r < 0 ? r : 202;
 }
 

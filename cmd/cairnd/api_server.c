@@ -68,9 +68,20 @@ HANDLER(handle_events)
 HANDLER(handle_operations_list)
 {
 	(void)d;
-	(void)req;
 	(void)err;
-	*ret_envelope = api_sync(operation_list());
+	*ret_envelope = api_sync(operation_list(request_recursion(req)));
+	return 200;
+}
+
+HANDLER(handle_operation_delete)
+{
+	int r;
+
+	(void)d;
+	r = operation_cancel(req->params[0], err);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
 	return 200;
 }
 

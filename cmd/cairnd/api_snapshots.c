@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "cmd/cairnd/body.h"
 #include "cmd/cairnd/daemon.h"
+#include "cmd/cairnd/events.h"
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/operations.h"
 #include "cmd/cairnd/scheduler.h"
@@ -95,6 +96,30 @@ HANDLER(handle_snapshots_list)
 	return 200;
 }
 
+/* A lifecycle event under Incus's action names for a snapshot change made through the API (the
+ * scheduler emits its own, with the trigger and reason in the context). `key` and `value` (may
+ * be NULL) go into the context. */
+static void notify(const char *action, const char *instance, const char *snapshot, const char *key,
+		   const char *value)
+{
+	_cleanup_free_ char *source =
+	    snapshot ? str_printf("/1.0/instances/%s/snapshots/%s", instance, snapshot)
+		     : str_printf("/1.0/instances/%s", instance);
+	json_object *md = json_object_new_object(), *ctx = json_object_new_object();
+
+	if (!source || !md || !ctx) {
+		json_object_put(md);
+		json_object_put(ctx);
+		return;
+	}
+	if (key)
+		json_object_object_add(ctx, key, json_object_new_string(value));
+	json_object_object_add(md, "action", json_object_new_string(action));
+	json_object_object_add(md, "source", json_object_new_string(source));
+	json_object_object_add(md, "context", ctx);
+	events_emit("lifecycle", md);
+}
+
 /* What a snapshot operation needs once the request is gone. */
 struct snapshot_job {
 	char *instance;
@@ -169,6 +194,7 @@ static int run_create(struct daemon *d, void *data, json_object **ret_md, struct
 	r = snapshot_create(&d->env, job->instance, &opts, &name, err);
 	if (r < 0)
 		return r;
+	notify("instance-snapshot-created", job->instance, name, NULL, NULL);
 	scheduler_wake(); /* it may expire before anything else does */
 	*ret_md = json_object_new_object();
 	json_object_object_add(*ret_md, "name", json_object_new_string(name));
@@ -306,9 +332,15 @@ HANDLER(handle_snapshot_put)
 static int run_rename(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct snapshot_job *job = data;
+	int r;
 
 	(void)ret_md;
-	return snapshot_rename(&d->env, job->instance, job->name, job->new_name, err);
+	r = snapshot_rename(&d->env, job->instance, job->name, job->new_name, err);
+
+	if (r >= 0)
+		notify("instance-snapshot-renamed", job->instance, job->new_name, "old_name",
+		       job->name);
+	return r;
 }
 
 HANDLER(handle_snapshot_post)
@@ -349,9 +381,14 @@ HANDLER(handle_snapshot_post)
 static int run_delete(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct snapshot_job *job = data;
+	int r;
 
 	(void)ret_md;
-	return snapshot_delete(&d->env, job->instance, job->name, err);
+	r = snapshot_delete(&d->env, job->instance, job->name, err);
+
+	if (r >= 0)
+		notify("instance-snapshot-deleted", job->instance, job->name, NULL, NULL);
+	return r;
 }
 
 HANDLER(handle_snapshot_delete)
@@ -378,10 +415,13 @@ HANDLER(handle_snapshot_delete)
 static int run_restore(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct snapshot_job *job = data;
+	int r;
 
 	(void)ret_md;
-	return snapshot_restore(&d->env, job->instance, job->name, job->disk_only, job->stateful,
-				err);
+	r = snapshot_restore(&d->env, job->instance, job->name, job->disk_only, job->stateful, err);
+	if (r >= 0)
+		notify("instance-restored", job->instance, NULL, "snapshot", job->name);
+	return r;
 }
 
 int api_snapshot_restore(struct daemon *d, struct request *req, const char *snapshot,

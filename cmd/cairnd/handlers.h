@@ -19,6 +19,7 @@ HANDLER(handle_server);
 HANDLER(handle_events);
 HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);
+HANDLER(handle_operation_delete);
 HANDLER(handle_operation_wait);
 HANDLER(handle_instances_list);
 HANDLER(handle_instances_create);

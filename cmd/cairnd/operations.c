@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "api/api.h"
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/events.h"
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -22,6 +24,9 @@
  */
 #define KEEP_FINISHED_SEC 60
 
+/* How long DELETE /1.0/operations/<id> waits for cancelled work to stop before it answers. */
+#define CANCEL_WAIT_SEC 30
+
 struct operation {
 	char id[37];
 	char *description;
@@ -31,6 +36,8 @@ struct operation {
 	char *error;	 /* message of a failure */
 	json_object *resources;
 	json_object *metadata;
+	bool may_cancel;    /* the work stops cleanly when `cancel` is set */
+	atomic_bool cancel; /* set by operation_cancel(), read by the worker */
 	unsigned waiters;   /* handlers blocked in operation_get() on this one */
 	int64_t keep_until; /* CLOCK_MONOTONIC seconds; meaningful once finished */
 
@@ -104,7 +111,9 @@ static json_object *to_json_locked(const struct operation *op)
 	json_object_object_add(o, "status_code", json_object_new_int(op->status_code));
 	json_object_object_add(o, "resources", json_object_get(op->resources));
 	json_object_object_add(o, "metadata", json_object_get(op->metadata));
-	json_object_object_add(o, "may_cancel", json_object_new_boolean(0));
+	json_object_object_add(
+	    o, "may_cancel",
+	    json_object_new_boolean(op->may_cancel && op->status_code == API_STATUS_RUNNING));
 	json_object_object_add(o, "err", json_object_new_string(op->error ? op->error : ""));
 	json_object_object_add(o, "location", json_object_new_string("none"));
 	return o;
@@ -117,7 +126,14 @@ static void *run(void *arg)
 	json_object *md = NULL;
 	int r;
 
-	r = op->fn(op->daemon, op->data, &md, &e);
+	cancel_bind(op->may_cancel ? &op->cancel : NULL);
+	/* Every operation can be held at its start by the tests, named by its description. */
+	r = stallpoint(op->description);
+	if (r < 0)
+		err_set(&e, r, "Operation cancelled");
+	else
+		r = op->fn(op->daemon, op->data, &md, &e);
+	cancel_bind(NULL);
 	if (r < 0)
 		log_info("Operation \"%s\" failed: %s", op->description, err_msg(e, r));
 	if (op->free_data)
@@ -126,7 +142,9 @@ static void *run(void *arg)
 		daemon_release(op->daemon, op->claimed);
 
 	pthread_mutex_lock(&ops_lock);
-	op->status_code = r < 0 ? API_STATUS_FAILURE : API_STATUS_SUCCESS;
+	op->status_code = r >= 0			  ? API_STATUS_SUCCESS
+			  : r == -ECANCELED && op->cancel ? API_STATUS_CANCELLED
+							  : API_STATUS_FAILURE;
 	op->error = r < 0 ? strdup(err_msg(e, r)) : NULL;
 	op->metadata = md;
 	op->updated_at = time_now();
@@ -141,9 +159,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int operation_start(struct daemon *d, const char *description, json_object *resources,
-		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
-		    json_object **ret_envelope, struct err **err)
+static int start(struct daemon *d, const char *description, json_object *resources, operation_fn fn,
+		 void *data, void (*free_data)(void *), const char *claimed, bool may_cancel,
+		 json_object **ret_envelope, struct err **err)
 {
 	struct operation *op = calloc(1, sizeof(*op));
 	pthread_attr_t attr;
@@ -169,6 +187,7 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 	op->data = data;
 	op->free_data = free_data;
 	op->claimed = claimed ? strdup(claimed) : NULL;
+	op->may_cancel = may_cancel;
 
 	pthread_mutex_lock(&ops_lock);
 	trim_locked();
@@ -197,6 +216,22 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 	pthread_mutex_unlock(&ops_lock);
 	*ret_envelope = env;
 	return 0;
+}
+
+int operation_start(struct daemon *d, const char *description, json_object *resources,
+		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
+		    json_object **ret_envelope, struct err **err)
+{
+	return start(d, description, resources, fn, data, free_data, claimed, false, ret_envelope,
+		     err);
+}
+
+int operation_start_cancellable(struct daemon *d, const char *description, json_object *resources,
+				operation_fn fn, void *data, void (*free_data)(void *),
+				const char *claimed, json_object **ret_envelope, struct err **err)
+{
+	return start(d, description, resources, fn, data, free_data, claimed, true, ret_envelope,
+		     err);
 }
 
 static struct operation *find_locked(const char *id)
@@ -241,7 +276,39 @@ int operation_get(const char *id, int wait_sec, bool wait, json_object **ret, st
 	return 0;
 }
 
-json_object *operation_list(void)
+int operation_cancel(const char *id, struct err **err)
+{
+	struct timespec deadline;
+	struct operation *op;
+	int r = 0;
+
+	pthread_mutex_lock(&ops_lock);
+	op = find_locked(id);
+	if (!op)
+		r = err_set(err, -ENOENT, "Operation \"%s\" not found", id);
+	else if (op->status_code != API_STATUS_RUNNING)
+		r = err_set(err, -EINVAL, "Only running operations can be cancelled");
+	else if (!op->may_cancel)
+		r = err_set(err, -EINVAL, "This operation can't be cancelled");
+	if (r < 0) {
+		pthread_mutex_unlock(&ops_lock);
+		return r;
+	}
+	atomic_store(&op->cancel, true);
+	/* Answer once the work has stopped and undone itself, so that what the client sees next
+	 * is the state without it. The work checks the flag between steps; a step is short. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += CANCEL_WAIT_SEC;
+	op->waiters++;
+	while (op->status_code == API_STATUS_RUNNING &&
+	       pthread_cond_timedwait(&ops_changed, &ops_lock, &deadline) != ETIMEDOUT)
+		;
+	op->waiters--;
+	pthread_mutex_unlock(&ops_lock);
+	return 0;
+}
+
+json_object *operation_list(int recursion)
 {
 	json_object *o = json_object_new_object();
 	json_object *run_l = json_object_new_array(), *ok_l = json_object_new_array(),
@@ -252,10 +319,13 @@ json_object *operation_list(void)
 		char path[64];
 
 		snprintf(path, sizeof(path), "/1.0/operations/%s", op->id);
+		/* A cancelled operation is listed with the failed ones: the three lists are the
+		 * documented shape, and its status says why. */
 		json_object_array_add(op->status_code == API_STATUS_RUNNING   ? run_l
 				      : op->status_code == API_STATUS_SUCCESS ? ok_l
 									      : fail_l,
-				      json_object_new_string(path));
+				      recursion >= 1 ? to_json_locked(op)
+						     : json_object_new_string(path));
 	}
 	pthread_mutex_unlock(&ops_lock);
 	json_object_object_add(o, "running", run_l);

@@ -32,12 +32,25 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
 		    json_object **ret_envelope, struct err **err);
 
+/* As operation_start(), for work that may be cancelled: its may_cancel is true while it runs
+ * and its thread is bound to the flag that operation_cancel() sets (common/cancel.h). Work that
+ * stops on cancellation returns -ECANCELED and ends as "Cancelled". */
+int operation_start_cancellable(struct daemon *d, const char *description, json_object *resources,
+				operation_fn fn, void *data, void (*free_data)(void *),
+				const char *claimed, json_object **ret_envelope, struct err **err);
+
+/* Cancels the running operation `id` and waits (up to 30 s) for its work to stop and undo
+ * itself. -ENOENT when unknown, -EINVAL with `This operation can't be cancelled` when it may
+ * not be cancelled or `Only running operations can be cancelled` when it has finished. */
+int operation_cancel(const char *id, struct err **err);
+
 /* The operation object of `id` (new reference), -ENOENT when unknown. With wait_sec >= 0 waits
  * up to that long for it to finish first; wait_sec < 0 waits as long as it takes. */
 int operation_get(const char *id, int wait_sec, bool wait, json_object **ret, struct err **err);
 
-/* {"running": [...], "success": [...], "failure": [...]} of operation URLs. */
-json_object *operation_list(void);
+/* {"running": [...], "success": [...], "failure": [...]} of operation URLs, or of operation
+ * objects with recursion >= 1. Cancelled operations are listed under "failure". */
+json_object *operation_list(int recursion);
 
 /* Waits for every running operation to end (at shutdown). */
 void operation_drain(void);

@@ -14,6 +14,7 @@ static const struct route table[] = {
     {"GET", "/1.0/events", handle_events, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations", handle_operations_list, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations/{}", handle_operation_get, ROUTE_BODY_NONE},
+    {"DELETE", "/1.0/operations/{}", handle_operation_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
     {"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
     {"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON},
