@@ -126,7 +126,7 @@ done
 warn=$(for f in "$W"/man/*.1; do groff -man -Tutf8 -ww -z "$f" 2>&1; done)
 check_eq "groff renders every page without a warning" "" "$warn"
 page=$(MANWIDTH=100 man -l "$W/man/cairn-launch.1" 2>&1)
-check_match "man -l shows the synopsis" 'cairn launch IMAGE NAME \[flags\]' "$page"
+check_match "man -l shows the synopsis" 'cairn launch IMAGE \[NAME\] \[flags\]' "$page"
 check_match "and the flags with their help" "-q, --quiet +$|Don't show progress information" "$page"
 echo precious >"$W/precious"
 mkdir "$W/trap"
