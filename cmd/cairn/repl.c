@@ -323,20 +323,38 @@ static char **complete(const char *text, int start, int end)
 	rl_attempted_completion_over = 1;
 	strv_free(candidates);
 	candidates = NULL;
+	char *const *w;
+	static char *const instance_words[] = {"info", NULL};
+	static const char *const repl_words[] = {"clear", "exit", "help", "quit", "use", NULL};
+
 	if (!before || cli_split_line(before, &words, &nwords, NULL) < 0)
 		return NULL;
-	cli_complete_words(repl_ctx, words, nwords, text, &candidates, &files);
+	w = words;
+	/* As run_line() reads them: a leading "cairn" is dropped, "help" completes the command it
+	 * is asked about, "use" an instance name (as "info" does). */
+	if (nwords > 0 && strcmp(w[0], "cairn") == 0) {
+		w++;
+		nwords--;
+	}
+	if (nwords > 0 && strcmp(w[0], "help") == 0) {
+		w++;
+		nwords--;
+	} else if (nwords == 1 && strcmp(w[0], "use") == 0) {
+		w = instance_words;
+	} else if (nwords > 0 && strcmp(w[0], "use") == 0) {
+		return NULL;
+	}
+	cli_complete_words(repl_ctx, w, nwords, text, &candidates, &files);
 	if (files) {
 		/* Readline's own file name completion. */
 		rl_attempted_completion_over = 0;
 		return NULL;
 	}
-	if (!words || nwords == 0) {
+	if (nwords == 0 && w == words) {
 		/* The REPL's own words beside the commands. */
-		if (strncmp("exit", text, strlen(text)) == 0)
-			strv_push(&candidates, "exit");
-		if (strncmp("quit", text, strlen(text)) == 0)
-			strv_push(&candidates, "quit");
+		for (const char *const *r = repl_words; *r; r++)
+			if (strncmp(*r, text, strlen(text)) == 0)
+				strv_push(&candidates, *r);
 	}
 	return rl_completion_matches(text, generator);
 }

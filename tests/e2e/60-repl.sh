@@ -219,7 +219,15 @@ tm kill-server >/dev/null 2>&1
 
 check "a third session" start_session
 check_line "its prompt" '^cairn>$'
-tm send-keys -t repl 'use alpha1' Enter
+tm send-keys -t repl 'us' Tab
+check_line "Tab completes the REPL's own commands" '^cairn> use ?$'
+tm send-keys -t repl 'alp' Tab
+check_line "Tab after use completes an instance name" '^cairn> use alpha1 ?$'
+tm send-keys -t repl C-u 'help conf' Tab
+check_line "Tab after help completes a command" '^cairn> help config ?$'
+tm send-keys -t repl 'se' Tab
+check_line "... and its subcommand" '^cairn> help config set ?$'
+tm send-keys -t repl C-u 'use alpha1' Enter
 check_line "use puts the instance in the prompt" '^cairn alpha1>$'
 tm send-keys -t repl 'info' Enter
 check_screen "info without a name shows the current instance" '^Name: alpha1$' '^cairn alpha1>$'
