@@ -24,8 +24,13 @@ reset_daemon() {
 	done
 }
 
+# CAIRN_MANUAL_PAGES="exec.md client.md" runs only those pages.
 for page in "$manual"/*.md; do
 	grep -q '^```console$' "$page" || continue
+	case " ${CAIRN_MANUAL_PAGES:-$(basename "$page")} " in
+	*" $(basename "$page") "*) ;;
+	*) continue ;;
+	esac
 	reset_daemon
 	# A page may delete the busybox image: the daemon makes it again when it starts.
 	if ! cairn image show busybox >/dev/null 2>&1; then
@@ -36,8 +41,8 @@ for page in "$manual"/*.md; do
 	mode=$(stat -c %a "$page")
 	[ -n "${CAIRN_MANUAL_UPDATE:-}" ] && chmod o+w "$page"
 	out=$(cd "$T/home" && as_admin python3 "$here/manual.py" ${CAIRN_MANUAL_UPDATE:+--update} "$page" 2>&1)
-	chmod "$mode" "$page"
 	rc=$?
+	chmod "$mode" "$page"
 	if [ $rc -eq 0 ]; then
 		ok "doc/manual/$(basename "$page"): $(printf '%s\n' "$out" | tail -1 | sed 's/^# //')"
 	else
