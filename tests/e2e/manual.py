@@ -30,7 +30,8 @@ VOLATILE = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "<time>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     (re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4} at \d{1,2}:\d{2}[ap]m \(UTC\)"), "<time>"),
-    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    # YAML quotes an id that starts with a digit and not one that starts with a letter.
+    (re.compile(r"\"?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"?"), "<uuid>"),
     (re.compile(r"\"?\b[0-9a-f]{12,64}\b\"?"), "<hex>"),
     (re.compile(r"\b\d+(\.\d+)?\s?(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|bytes)\b"), "<size>"),
     (re.compile(r"\b20\d{6}(-?\d{4,6})?\b"), "<date>"),
