@@ -22,6 +22,9 @@ reset_daemon() {
 		api "/1.0/images/$name" | jq -e '.metadata.aliases[]? | select(.name == "busybox")' \
 			>/dev/null || cairn image delete "$name" >/dev/null 2>&1
 	done
+	for name in $(cairn storage list --format csv | cut -d, -f1); do
+		[ "$name" = default ] || cairn storage delete "$name" >/dev/null 2>&1
+	done
 }
 
 # CAIRN_MANUAL_PAGES="exec.md client.md" runs only those pages.
