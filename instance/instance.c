@@ -705,7 +705,7 @@ int instance_checkpoint(const struct instance_env *env, const char *name, const 
 	r = instance_criu_helper_env(&criu, logs, &envp, err);
 	if (r < 0)
 		return r;
-	r = instance_lxc_checkpoint(env->self_exe, name, lxcpath, conf, dir, logs, stop, envp, err);
+	r = instance_lxc_checkpoint(env->helper, name, lxcpath, conf, dir, logs, stop, envp, err);
 	if (r >= 0)
 		r = open_dump(dir, err);
 	if (r < 0) {
@@ -810,7 +810,7 @@ static int resume(const struct instance_env *env, const struct db_instance *row,
 	r = instance_criu_helper_env(&criu, logs, &envp, err);
 	if (r < 0)
 		return r;
-	return instance_lxc_restore(env->self_exe, row->name, lxcpath, conf, dir, logs, envp, err);
+	return instance_lxc_restore(env->helper, row->name, lxcpath, conf, dir, logs, envp, err);
 }
 
 /* Starts a stopped instance: from the CRIU images in <volume>/`dir_name` when not NULL, else
@@ -834,6 +834,10 @@ static int start(const struct instance_env *env, const char *name, const char *d
 		return r;
 	if (st.status != INSTANCE_STOPPED)
 		return err_set(err, -EBUSY, "The instance is already running");
+	/* Before anything is written: without its helper the start could only fail later. */
+	r = instance_helper_check(env->helper, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to start instance \"%s\"", name);
 	r = align_idmap(env, &row, err);
 	if (r < 0)
 		return r;
@@ -853,7 +857,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	} else if (dir_name) {
 		r = resume(env, &row, conf, dir_name, err);
 	} else {
-		r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
+		r = instance_lxc_start(env->helper, name, lxcpath, conf, logs, err);
 	}
 	if (r < 0)
 		return r;
