@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential cmake pkg-config clang-format
-	lxc-dev libbtrfsutil-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev
+	lxc-dev libbtrfsutil-dev libmicrohttpd-dev libjson-c-dev
 	libarchive-dev libyaml-dev libsqlite3-dev libreadline-dev libcmocka-dev
 	# libarchive's own dependencies, to link it statically (CMakeLists.txt says why)
 	liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev libacl1-dev nettle-dev libxml2-dev

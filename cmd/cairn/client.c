@@ -2,15 +2,15 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
-#include <dlfcn.h>
 
 #include "api/api.h"
 #include "common/cleanup.h"
@@ -19,63 +19,24 @@
 
 #define DEFAULT_GROUP "cairn-admin"
 
+/* The most bytes of a response's status line and headers. */
+#define MAX_HEAD_BYTES 16384
+
 /*
- * libcurl is loaded on first use rather than linked: with its TLS, LDAP and SSH dependencies it
- * takes longer to load (about 4 ms) than `cairn exec c1 -- true` spends on anything else, and
- * exec, shell, console (which speak on their own upgraded connection) and --help never need it.
+ * HTTP/1.1 over the daemon's unix socket, written here rather than through libcurl: the client
+ * only ever talks to the local socket, and loading libcurl with its TLS, LDAP and SSH
+ * dependencies took longer (about 4 ms) than a whole `cairn start` spends in the client
+ * otherwise. One connection is kept for all the requests of a command (the daemon keeps it
+ * alive), so a start's PUT and the wait for its operation share it.
  */
-static struct {
-	bool loaded;
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	void (*easy_reset)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-	CURLcode (*global_init)(long);
-} lib;
-
-static int curl_load(struct err **err)
-{
-	static const char *const sonames[] = {"libcurl.so.4", "libcurl-gnutls.so.4"};
-	void *h = NULL;
-
-	if (lib.loaded)
-		return 0;
-	for (size_t i = 0; !h && i < sizeof(sonames) / sizeof(sonames[0]); i++)
-		h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return err_set(err, -ENOENT, "Cannot load libcurl: %s", dlerror());
-		/* The handle stays open for the life of the process. */
-#define LOAD(field, symbol)                                                                        \
-	do {                                                                                       \
-		*(void **)&lib.field = dlsym(h, symbol);                                           \
-		if (!lib.field)                                                                    \
-			return err_set(err, -ENOENT, "libcurl lacks %s", symbol);                  \
-	} while (0)
-	LOAD(easy_init, "curl_easy_init");
-	LOAD(easy_setopt, "curl_easy_setopt");
-	LOAD(easy_perform, "curl_easy_perform");
-	LOAD(easy_getinfo, "curl_easy_getinfo");
-	LOAD(easy_cleanup, "curl_easy_cleanup");
-	LOAD(easy_reset, "curl_easy_reset");
-	LOAD(easy_strerror, "curl_easy_strerror");
-	LOAD(slist_append, "curl_slist_append");
-	LOAD(slist_free_all, "curl_slist_free_all");
-	LOAD(global_init, "curl_global_init");
-#undef LOAD
-	lib.global_init(CURL_GLOBAL_DEFAULT);
-	lib.loaded = true;
-	return 0;
-}
-
 struct cli_client {
-	CURL *curl;
+	int fd;		   /* the connection, -EBADF when there is none */
+	bool reused;	   /* fd has carried a request already */
 	char *socket_path; /* owned */
 	char *group;	   /* the admin group named in permission errors, owned */
+	char buf[16384];   /* bytes read from fd and not used yet: buf[start..end) */
+	size_t start;
+	size_t end;
 };
 
 struct buffer {
@@ -90,34 +51,27 @@ static void buffer_done(struct buffer *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+static int buffer_add(struct buffer *b, const char *data, size_t n)
 {
-	struct buffer *b = userdata;
-	size_t n = size * nmemb;
-
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
 		char *p;
 
-		while (cap < b->len + n + 1)
+		while (cap < b->len + n + 1) {
+			if (cap > SIZE_MAX / 2)
+				return -ENOMEM;
 			cap *= 2;
+		}
 		p = realloc(b->data, cap);
 		if (!p)
-			return 0;
+			return -ENOMEM;
 		b->data = p;
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, ptr, n);
+	memcpy(b->data + b->len, data, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-	return n;
-}
-
-static void curl_slist_freep(struct curl_slist **l)
-{
-	if (*l)
-		lib.slist_free_all(*l);
-	*l = NULL;
+	return 0;
 }
 
 static int permission_error(struct cli_client *c, struct err **err)
@@ -142,8 +96,8 @@ static char *socket_group(const char *path)
 	return strdup(DEFAULT_GROUP);
 }
 
-/* Connects once ourselves: libcurl would report every failure as "Couldn't connect". */
-static int check_socket(struct cli_client *c, struct err **err)
+/* Connects to the socket, with the failures worded for the user. */
+static int connect_socket(struct cli_client *c, struct err **err)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -165,7 +119,18 @@ static int check_socket(struct cli_client *c, struct err **err)
 				       c->socket_path);
 		return err_set_errno(err, r, "Failed to connect to cairnd at %s", c->socket_path);
 	}
+	c->fd = steal_fd(&fd);
+	c->reused = false;
+	c->start = c->end = 0;
 	return 0;
+}
+
+static void disconnect(struct cli_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+	c->start = c->end = 0;
 }
 
 int cli_client_open(const char *socket_path, struct cli_client **ret, struct err **err)
@@ -176,13 +141,15 @@ int cli_client_open(const char *socket_path, struct cli_client **ret, struct err
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_set(err, -ENOMEM, "Out of memory");
+	c->fd = -EBADF;
 	c->socket_path = strdup(socket_path);
 	c->group = socket_group(socket_path);
 	if (!c->socket_path || !c->group) {
 		cli_client_free(c);
 		return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
 	}
-	r = check_socket(c, err);
+	/* The connection the first request uses. */
+	r = connect_socket(c, err);
 	if (r < 0) {
 		cli_client_free(c);
 		return r;
@@ -195,8 +162,7 @@ void cli_client_free(struct cli_client *c)
 {
 	if (!c)
 		return;
-	if (c->curl)
-		lib.easy_cleanup(c->curl);
+	disconnect(c);
 	free(c->socket_path);
 	free(c->group);
 	free(c);
@@ -278,16 +244,310 @@ struct upload {
 	char *const *headers;
 };
 
-/* Feeds the upload to libcurl straight from the file, a buffer at a time. */
-static size_t read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* What one response said about itself. */
+struct response {
+	int status;
+	long long content_length; /* -1 when not given */
+	bool chunked;
+	bool close; /* the daemon closes the connection after it */
+};
+
+static int send_all(int fd, const char *data, size_t len)
 {
-	const struct upload *up = userdata;
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads more bytes into c->buf (after moving what is left to its start). 0 at end of file. */
+static ssize_t fill(struct cli_client *c)
+{
 	ssize_t n;
 
+	if (c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end == sizeof(c->buf))
+		return -EPROTO;
 	do
-		n = read(up->fd, ptr, size * nmemb);
+		n = recv(c->fd, c->buf + c->end, sizeof(c->buf) - c->end, 0);
 	while (n < 0 && errno == EINTR);
-	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+	if (n < 0)
+		return -errno;
+	c->end += (size_t)n;
+	return n;
+}
+
+/* The next line ending in CRLF, without it, NUL-terminated in place; -EPROTO past `max`. */
+static int read_line(struct cli_client *c, char **ret, size_t max)
+{
+	for (;;) {
+		char *p = memchr(c->buf + c->start, '\n', c->end - c->start);
+		ssize_t n;
+
+		if (p) {
+			char *line = c->buf + c->start;
+
+			c->start = (size_t)(p - c->buf) + 1;
+			if (p > line && p[-1] == '\r')
+				p--;
+			*p = '\0';
+			*ret = line;
+			return 0;
+		}
+		if (c->end - c->start >= max)
+			return -EPROTO;
+		n = fill(c);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ECONNRESET;
+	}
+}
+
+/* The status line and headers of a response. */
+static int read_head(struct cli_client *c, struct response *resp)
+{
+	char *line;
+	int minor = 0, r;
+
+	*resp = (struct response){.content_length = -1};
+	r = read_line(c, &line, MAX_HEAD_BYTES);
+	if (r < 0)
+		return r;
+	if (sscanf(line, "HTTP/1.%d %d", &minor, &resp->status) != 2 || resp->status < 100 ||
+	    resp->status > 999)
+		return -EPROTO;
+	resp->close = minor == 0;
+	for (;;) {
+		char *value;
+
+		r = read_line(c, &line, MAX_HEAD_BYTES);
+		if (r < 0)
+			return r;
+		if (!*line)
+			return 0;
+		value = strchr(line, ':');
+		if (!value)
+			return -EPROTO;
+		*value++ = '\0';
+		value += strspn(value, " \t");
+		if (strcasecmp(line, "Content-Length") == 0) {
+			char *end;
+
+			errno = 0;
+			resp->content_length = strtoll(value, &end, 10);
+			if (errno || end == value || resp->content_length < 0)
+				return -EPROTO;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			resp->chunked = strcasestr(value, "chunked") != NULL;
+		} else if (strcasecmp(line, "Connection") == 0) {
+			if (strcasestr(value, "close"))
+				resp->close = true;
+		}
+	}
+}
+
+/* Moves up to `n` body bytes (all of them when n < 0, until the end of the connection) to `out`. */
+static int read_bytes(struct cli_client *c, long long n, struct buffer *out)
+{
+	while (n != 0) {
+		size_t have = c->end - c->start;
+
+		if (have == 0) {
+			ssize_t got = fill(c);
+
+			if (got < 0)
+				return (int)got;
+			if (got == 0)
+				return n < 0 ? 0 : -ECONNRESET;
+			continue;
+		}
+		if (n > 0 && (long long)have > n)
+			have = (size_t)n;
+		if (buffer_add(out, c->buf + c->start, have) < 0)
+			return -ENOMEM;
+		c->start += have;
+		if (n > 0)
+			n -= (long long)have;
+	}
+	return 0;
+}
+
+static int read_body(struct cli_client *c, const struct response *resp, const char *method,
+		     struct buffer *out)
+{
+	char *line, *end;
+	int r;
+
+	if (strcmp(method, "HEAD") == 0 || resp->status == 204 || resp->status == 304)
+		return 0;
+	if (!resp->chunked)
+		return read_bytes(c, resp->content_length, out);
+	for (;;) {
+		long long size;
+
+		r = read_line(c, &line, 1024);
+		if (r < 0)
+			return r;
+		errno = 0;
+		size = strtoll(line, &end, 16);
+		if (errno || end == line || size < 0)
+			return -EPROTO;
+		if (size == 0)
+			break;
+		r = read_bytes(c, size, out);
+		if (r < 0)
+			return r;
+		r = read_line(c, &line, 2);
+		if (r < 0)
+			return r;
+	}
+	/* Trailers, up to the blank line. */
+	do {
+		r = read_line(c, &line, MAX_HEAD_BYTES);
+		if (r < 0)
+			return r;
+	} while (*line);
+	return 0;
+}
+
+/* A request line or header is one line of visible ASCII and spaces: nothing in it may end it. */
+static bool header_safe(const char *s, bool spaces)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (!spaces && *p == ' '))
+			return false;
+	return true;
+}
+
+/* Sends the request's head, and its body unless it is an upload (which waits for its 100). */
+static int send_request(struct cli_client *c, const char *method, const char *path,
+			const char *payload, const struct upload *up)
+{
+	struct buffer head = {0};
+	char line[128];
+	int r = 0;
+
+	r = buffer_add(&head, method, strlen(method));
+	if (r >= 0)
+		r = buffer_add(&head, " ", 1);
+	if (r >= 0)
+		r = buffer_add(&head, path, strlen(path));
+	if (r >= 0) {
+		static const char common[] =
+		    " HTTP/1.1\r\nHost: cairn\r\nUser-Agent: cairn/" CLI_VERSION
+		    "\r\nAccept: */*\r\n";
+
+		r = buffer_add(&head, common, strlen(common));
+	}
+	if (r >= 0 && up) {
+		snprintf(line, sizeof(line),
+			 "Content-Type: application/octet-stream\r\nContent-Length: %lld\r\n"
+			 "Expect: 100-continue\r\n",
+			 up->size);
+		r = buffer_add(&head, line, strlen(line));
+		for (char *const *h = up->headers; r >= 0 && h && *h; h++) {
+			r = buffer_add(&head, *h, strlen(*h));
+			if (r >= 0)
+				r = buffer_add(&head, "\r\n", 2);
+		}
+	} else if (r >= 0 && payload) {
+		snprintf(line, sizeof(line),
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+			 strlen(payload));
+		r = buffer_add(&head, line, strlen(line));
+	} else if (r >= 0 && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		r = buffer_add(&head, "Content-Length: 0\r\n", strlen("Content-Length: 0\r\n"));
+	}
+	if (r >= 0)
+		r = buffer_add(&head, "\r\n", 2);
+	if (r >= 0 && !up && payload)
+		r = buffer_add(&head, payload, strlen(payload));
+	if (r >= 0)
+		r = send_all(c->fd, head.data, head.len);
+	buffer_done(&head);
+	return r;
+}
+
+/* Streams the upload's `size` bytes from its descriptor. */
+static int send_upload(struct cli_client *c, const struct upload *up)
+{
+	_cleanup_free_ char *chunk = malloc(65536);
+	long long left = up->size;
+
+	if (!chunk)
+		return -ENOMEM;
+	while (left > 0) {
+		ssize_t n;
+		int r;
+
+		do
+			n = read(up->fd, chunk, left < 65536 ? (size_t)left : 65536);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		/* The file shrank since its size was taken: the request cannot be completed. */
+		if (n == 0)
+			return -EIO;
+		r = send_all(c->fd, chunk, (size_t)n);
+		if (r < 0)
+			return r;
+		left -= n;
+	}
+	return 0;
+}
+
+/*
+ * One exchange on the connection: the request, then the response's status and body into `out`.
+ * -EAGAIN when a kept connection turned out closed before any byte of the answer (the daemon
+ * ends idle connections): nothing was done and the request can be sent again.
+ */
+static int exchange(struct cli_client *c, const char *method, const char *path, const char *payload,
+		    const struct upload *up, int *ret_status, struct buffer *out)
+{
+	struct response resp;
+	bool reused = c->reused;
+	int r;
+
+	c->reused = true;
+	r = send_request(c, method, path, payload, up);
+	if (r >= 0)
+		r = read_head(c, &resp);
+	if (r < 0)
+		return reused && (r == -EPIPE || r == -ECONNRESET) ? -EAGAIN : r;
+	if (up && resp.status == 100) {
+		r = send_upload(c, up);
+		if (r < 0)
+			return r;
+		r = read_head(c, &resp);
+		if (r < 0)
+			return r;
+	}
+	/* Other informational answers come before the real one. */
+	while (resp.status < 200) {
+		r = read_head(c, &resp);
+		if (r < 0)
+			return r;
+	}
+	r = read_body(c, &resp, method, out);
+	if (r < 0)
+		return r;
+	/* Refused before its body was sent, the upload leaves the connection out of step. */
+	if (resp.close || (!resp.chunked && resp.content_length < 0) || (up && resp.status >= 300))
+		disconnect(c);
+	*ret_status = resp.status;
+	return 0;
 }
 
 /* One request and its envelope. A sync or async envelope gives its metadata and, for async,
@@ -296,87 +556,48 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 		   const struct upload *up, json_object **ret_metadata, char **ret_operation,
 		   struct err **err)
 {
-	_cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
-	_cleanup_free_ char *url = NULL;
 	_cleanup_json_ json_object *env = NULL;
 	_cleanup_json_ json_object *md = NULL;
 	_cleanup_err_ struct err *e = NULL;
 	struct buffer buf = {0};
 	const char *payload = NULL;
 	const char *type, *op;
-	long status = 0;
-	CURLcode cr;
+	int status = 0;
 	int r;
 
-	url = str_printf("http://cairn%s", path);
-	if (!url)
-		return err_set(err, -ENOMEM, "Out of memory");
-	r = curl_load(err);
-	if (r < 0)
-		return r;
-	if (!c->curl) {
-		c->curl = lib.easy_init();
-		if (!c->curl)
-			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
-	}
-
-	lib.easy_reset(c->curl);
-	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
-	lib.easy_setopt(c->curl, CURLOPT_URL, url);
-	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
-	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
-	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
-	if (up) {
-		/* cairnd checks an upload's target and size before it reads the body and may refuse
-		 * it at once (404, 413); waiting for "100 Continue" lets that answer arrive before
-		 * the body rather than as a broken pipe halfway through it. cairnd sends the 100
-		 * as soon as it has read the headers, so this costs one round trip on the socket.
-		 */
-		headers = lib.slist_append(headers, "Expect: 100-continue");
-		lib.easy_setopt(c->curl, CURLOPT_POST, 1L);
-		lib.easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
-		lib.easy_setopt(c->curl, CURLOPT_READDATA, up);
-		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->size);
-		headers = lib.slist_append(headers, "Content-Type: application/octet-stream");
-		for (char *const *h = up->headers; h && *h; h++)
-			headers = lib.slist_append(headers, *h);
-		lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-		cr = lib.easy_perform(c->curl);
-	} else {
-		/* Without this libcurl waits a second for "100 Continue" before sending a large
-		 * JSON body. */
-		headers = lib.slist_append(headers, "Expect:");
-		if (body) {
-			payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-			lib.easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
-			lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-					(curl_off_t)strlen(payload));
-			headers = lib.slist_append(headers, "Content-Type: application/json");
+	if (!header_safe(method, false) || !header_safe(path, false))
+		return err_set(err, -EINVAL, "Invalid request path \"%s\"", path);
+	for (char *const *h = up ? up->headers : NULL; h && *h; h++)
+		if (!header_safe(*h, true))
+			return err_set(err, -EINVAL, "Invalid request header \"%s\"", *h);
+	if (body)
+		payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	for (int attempt = 0;; attempt++) {
+		if (c->fd < 0) {
+			r = connect_socket(c, err);
+			if (r < 0)
+				return r;
 		}
-		if (strcmp(method, "GET") == 0)
-			lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-		else
-			lib.easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-		lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-		cr = lib.easy_perform(c->curl);
-	}
-	if (cr != CURLE_OK) {
+		r = exchange(c, method, path, payload, up, &status, &buf);
+		if (r >= 0)
+			break;
+		disconnect(c);
 		buffer_done(&buf);
-		if (cr == CURLE_COULDNT_CONNECT)
-			return err_set(err, -ECONNREFUSED,
-				       "cairnd is not running (no socket at %s)", c->socket_path);
-		return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+		/* An upload's descriptor cannot be read twice. */
+		if (r == -EAGAIN && attempt == 0 && !up)
+			continue;
+		if (r == -EAGAIN)
+			r = -ECONNRESET;
+		return err_set_errno(err, r, "Failed to talk to cairnd");
 	}
-	lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 
 	env = buf.data ? json_tokener_parse(buf.data) : NULL;
 	buffer_done(&buf);
 	if (!env || !json_object_is_type(env, json_type_object)) {
 		if (status == 403)
 			return permission_error(c, err);
-		return err_set(err, status >= 400 ? api_errno_from_http((int)status) : -EPROTO,
-			       "Invalid answer from cairnd (HTTP %ld)", status);
+		return err_set(err, status >= 400 ? api_errno_from_http(status) : -EPROTO,
+			       "Invalid answer from cairnd (HTTP %d)", status);
 	}
 	r = api_parse_envelope(env, &md, &e);
 	if (r < 0) {
