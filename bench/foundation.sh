@@ -50,6 +50,8 @@ sed -e "s|^lxc.uts.name = ref\$|lxc.uts.name = floor|" \
 	-e "s|$CAIRN_DIR/logs/ref/|$T/raw-logs/|" \
 	"$CAIRN_DIR/logs/ref/lxc.conf" >"$FLOOR_CONF"
 grep -q "$FLOOR_VOL/rootfs" "$FLOOR_CONF" || bench_die "cannot derive the floor config from ref's"
+# The config names the seccomp profile in ref's log directory, now the floor's.
+cp "$CAIRN_DIR/logs/ref/seccomp.profile" "$T/raw-logs/"
 # As in cairn's own layout, the container's directory in the LXC path links to its volume.
 ln -s "$FLOOR_VOL" "$T/raw/floor"
 

@@ -503,9 +503,9 @@ int instance_fork_main(int argc, char **argv)
 			if (strcmp(argv[1], helpers[i].name) == 0)
 				return helpers[i].main(argc, argv);
 	fprintf(stderr,
-		"Usage: %s forkstart|forkexec|forkcheckpoint|forkrestore ...\n"
-		"cairnd runs this program to start containers and run commands in them; it is "
-		"not meant to be run by hand.\n",
+		"Error: this is the helper cairnd runs to start containers and run commands in "
+		"them, not a command\n"
+		"Usage: %s forkstart|forkexec|forkcheckpoint|forkrestore ...\n",
 		argc > 0 ? argv[0] : INSTANCE_FORK_HELPER);
 	return 1;
 }

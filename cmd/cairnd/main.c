@@ -67,8 +67,9 @@ static char *find_helper(const char *exe)
 		return NULL;
 	if (access(beside, F_OK) == 0)
 		return steal_pointer(&beside);
+	/* Without the "bin/.." in the path, as the install has it. */
 	if (access(installed, F_OK) == 0)
-		return steal_pointer(&installed);
+		return realpath(installed, NULL) ?: steal_pointer(&installed);
 	return strdup(CAIRN_HELPER_DIR "/" INSTANCE_FORK_HELPER);
 }
 
