@@ -815,6 +815,41 @@ static int resume(const struct instance_env *env, const struct db_instance *row,
 
 /* Starts a stopped instance: from the CRIU images in <volume>/`dir_name` when not NULL, else
  * by booting it (or from its checkpoint, when it holds one). */
+/*
+ * Boots a stopped instance afresh. The power state and last-used time are recorded while the
+ * helper runs rather than after it: the transaction's fdatasync costs a millisecond or more,
+ * which the helper's own start-up covers. A failed start puts both back as they were.
+ */
+static int start_fresh(const struct instance_env *env, const struct db_instance *row,
+		       const char *lxcpath, const char *conf, const char *logs, struct err **err)
+{
+	const char *power = kvlist_get(&row->config, "volatile.last_state.power");
+	_cleanup_err_ struct err *db_err = NULL, *undo_err = NULL;
+	struct instance_lxc_starting s = {0};
+	int r, r_db;
+
+	r = instance_lxc_start_begin(env->helper, row->name, lxcpath, conf, logs, &s, err);
+	if (r < 0)
+		return r;
+	r_db = db_instance_config_set(env->db, row->name, "volatile.last_state.power", "RUNNING",
+				      time_now(), &db_err);
+	r = instance_lxc_start_finish(&s, row->name, logs, err);
+	if (r < 0) {
+		if (r_db >= 0 &&
+		    (db_instance_config_set(env->db, row->name, "volatile.last_state.power", power,
+					    0, &undo_err) < 0 ||
+		     db_instance_set_last_used(env->db, row->name, row->last_used_at, &undo_err) <
+			 0))
+			log_warn("Failed to record that instance \"%s\" did not start: %s",
+				 row->name, err_msg(undo_err, -EIO));
+		return r;
+	}
+	instance_notify(env, "instance-started", "instances", row->name);
+	if (r_db < 0)
+		return err_set(err, r_db, "%s", err_msg(db_err, r_db));
+	return 0;
+}
+
 static int start(const struct instance_env *env, const char *name, const char *dir_name,
 		 struct err **err)
 {
@@ -857,7 +892,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	} else if (dir_name) {
 		r = resume(env, &row, conf, dir_name, err);
 	} else {
-		r = instance_lxc_start(env->helper, name, lxcpath, conf, logs, err);
+		return start_fresh(env, &row, lxcpath, conf, logs, err);
 	}
 	if (r < 0)
 		return r;

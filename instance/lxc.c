@@ -114,25 +114,24 @@ int instance_helper_check(const char *helper, struct err **err)
 	return 0;
 }
 
-int instance_lxc_start(const char *helper, const char *name, const char *lxcpath,
-		       const char *config_path, const char *log_dir, struct err **err)
+int instance_lxc_start_begin(const char *helper, const char *name, const char *lxcpath,
+			     const char *config_path, const char *log_dir,
+			     struct instance_lxc_starting *ret, struct err **err)
 {
 	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
 	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
-	_cleanup_free_ char *errors = NULL;
 	char *argv[] = {(char *)helper,	     (char *)"forkstart", (char *)name, (char *)lxcpath,
 			(char *)config_path, (char *)log_dir,	  NULL};
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	off_t lxc_log_start, helper_log_start;
 	pid_t pid;
-	int status, r;
+	int r;
 
 	if (!lxc_log || !helper_log)
 		return err_set(err, -ENOMEM, "Out of memory");
 	/* Only what this start appends to the logs explains its failure. */
-	lxc_log_start = file_size_or_zero(lxc_log);
-	helper_log_start = file_size_or_zero(helper_log);
+	ret->lxc_log_start = file_size_or_zero(lxc_log);
+	ret->helper_log_start = file_size_or_zero(helper_log);
 
 	/*
 	 * The daemon may block signals for its event loop and ignore some: the helper and the
@@ -153,18 +152,32 @@ int instance_lxc_start(const char *helper, const char *name, const char *lxcpath
 	if (r != 0)
 		return err_set_errno(err, -r, "Failed to start instance \"%s\": cannot run \"%s\"",
 				     name, helper);
+	ret->pid = pid;
+	return 0;
+}
 
-	while (waitpid(pid, &status, 0) < 0) {
+int instance_lxc_start_finish(const struct instance_lxc_starting *s, const char *name,
+			      const char *log_dir, struct err **err)
+{
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
+	_cleanup_free_ char *errors = NULL;
+	int status;
+
+	/* Reaped whatever else fails: the helper must not be left a zombie. */
+	while (waitpid(s->pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return err_set_errno(
 			    err, -errno, "Failed to wait for the start of instance \"%s\"", name);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	if (!lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
 
-	errors = log_error_lines(lxc_log, lxc_log_start);
+	errors = log_error_lines(lxc_log, s->lxc_log_start);
 	if (!errors)
-		errors = log_error_lines(helper_log, helper_log_start);
+		errors = log_error_lines(helper_log, s->helper_log_start);
 	if (errors)
 		return err_set(err, -EIO, "Failed to start instance \"%s\": %s", name, errors);
 	if (WIFSIGNALED(status))
@@ -173,6 +186,18 @@ int instance_lxc_start(const char *helper, const char *name, const char *lxcpath
 		    "Failed to start instance \"%s\": the start helper was killed by signal %d",
 		    name, WTERMSIG(status));
 	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
+}
+
+int instance_lxc_start(const char *helper, const char *name, const char *lxcpath,
+		       const char *config_path, const char *log_dir, struct err **err)
+{
+	struct instance_lxc_starting s = {0};
+	int r;
+
+	r = instance_lxc_start_begin(helper, name, lxcpath, config_path, log_dir, &s, err);
+	if (r < 0)
+		return r;
+	return instance_lxc_start_finish(&s, name, log_dir, err);
 }
 
 int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_path,

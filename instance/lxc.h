@@ -51,6 +51,23 @@ int instance_lxc_start(const char *helper, const char *name, const char *lxcpath
 		       const char *config_path, const char *log_dir, struct err **err);
 
 /*
+ * instance_lxc_start() in two halves, so that the caller can do its own work while the helper
+ * runs: _begin() spawns the helper, _finish() waits for it and reports as instance_lxc_start()
+ * does. Every successful _begin() must be followed by _finish() (which reaps the helper).
+ */
+struct instance_lxc_starting {
+	pid_t pid;
+	off_t lxc_log_start; /* where this start's lines begin in lxc.log and forkstart.log */
+	off_t helper_log_start;
+};
+
+int instance_lxc_start_begin(const char *helper, const char *name, const char *lxcpath,
+			     const char *config_path, const char *log_dir,
+			     struct instance_lxc_starting *ret, struct err **err);
+int instance_lxc_start_finish(const struct instance_lxc_starting *s, const char *name,
+			      const char *log_dir, struct err **err);
+
+/*
  * Stops a container: a clean shutdown (lxc.signal.halt of `config_path` to init) waiting up to
  * `timeout_sec` seconds, then a kill. With `force`, the kill at once. A stopped container is
  * fine (0). Returns once the container is STOPPED.

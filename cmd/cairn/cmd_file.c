@@ -1,6 +1,6 @@
 /*
  * cairn file push / pull / delete over /1.0/instances/{name}/files. Uploads stream from the
- * local file (libcurl client); downloads stream into the local file (raw client, which sees the
+ * local file (the request client); downloads stream into the local file (raw client, which sees the
  * X-Incus-* headers) through pull.c, which never follows a link at the destination. Recursion is
  * done here: push walks the local tree, pull lists directories.
  */

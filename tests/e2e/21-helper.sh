@@ -54,6 +54,20 @@ check_fails "a directory is no helper" \
 	as_admin cairn start c2
 stop_daemon
 
+# A helper that runs but fails: the start is refused and the power state and last-used time
+# the start recorded while the helper ran are put back.
+printf '#!/bin/sh\necho "stand-in helper failing" >&2\nexit 1\n' >"$T/failing-helper"
+chmod 0755 "$T/failing-helper"
+CAIRN_FORK_HELPER="$T/failing-helper" start_daemon
+before=$(curl -s --unix-socket "$CAIRN_DIR/unix.socket" http://cairn/1.0/instances/c2 |
+	jq -c '[.metadata.config["volatile.last_state.power"], .metadata.last_used_at]')
+check_fails "a start whose helper fails is refused" "" as_admin cairn start c2
+check_eq "c2 stays stopped" "Stopped" "$(api_status c2)"
+check_eq "c2's power state and last-used time are as before" "$before" \
+	"$(curl -s --unix-socket "$CAIRN_DIR/unix.socket" http://cairn/1.0/instances/c2 |
+		jq -c '[.metadata.config["volatile.last_state.power"], .metadata.last_used_at]')"
+stop_daemon
+
 # A cairnd copied without its helper: next to it there is nothing, so it looks where an install
 # puts it. Unless this host has cairn installed there, the start is refused naming that path.
 mkdir -p "$T/alone"
