@@ -329,12 +329,16 @@ static int read_head(struct cli_client *c, struct response *resp)
 	    resp->status > 999)
 		return -EPROTO;
 	resp->close = minor == 0;
-	for (;;) {
+	for (size_t total = strlen(line);;) {
 		char *value;
 
 		r = read_line(c, &line, MAX_HEAD_BYTES);
 		if (r < 0)
 			return r;
+		/* Many short lines are as much a runaway head as one long one. */
+		total += strlen(line) + 2;
+		if (total > MAX_HEAD_BYTES)
+			return -EPROTO;
 		if (!*line)
 			return 0;
 		value = strchr(line, ':');
@@ -413,13 +417,17 @@ static int read_body(struct cli_client *c, const struct response *resp, const ch
 		if (r < 0)
 			return r;
 	}
-	/* Trailers, up to the blank line. */
-	do {
+	/* Trailers, up to the blank line, no more of them than of a head. */
+	for (size_t total = 0;;) {
 		r = read_line(c, &line, MAX_HEAD_BYTES);
 		if (r < 0)
 			return r;
-	} while (*line);
-	return 0;
+		if (!*line)
+			return 0;
+		total += strlen(line) + 2;
+		if (total > MAX_HEAD_BYTES)
+			return -EPROTO;
+	}
 }
 
 /* A request line or header is one line of visible ASCII and spaces: nothing in it may end it. */
