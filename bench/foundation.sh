@@ -50,6 +50,8 @@ sed -e "s|^lxc.uts.name = ref\$|lxc.uts.name = floor|" \
 	-e "s|$CAIRN_DIR/logs/ref/|$T/raw-logs/|" \
 	"$CAIRN_DIR/logs/ref/lxc.conf" >"$FLOOR_CONF"
 grep -q "$FLOOR_VOL/rootfs" "$FLOOR_CONF" || bench_die "cannot derive the floor config from ref's"
+# The config names the seccomp profile in ref's log directory, now the floor's.
+cp "$CAIRN_DIR/logs/ref/seccomp.profile" "$T/raw-logs/"
 # As in cairn's own layout, the container's directory in the LXC path links to its volume.
 ln -s "$FLOOR_VOL" "$T/raw/floor"
 
@@ -135,11 +137,14 @@ for n in 1 100 1000; do
 done
 
 # --- fixed costs: starting the processes themselves ---------------------------------------------
-# No daemon work: how long each program takes to be loaded and exit. `cairnd forkstart` without
-# arguments stops at its usage message, right after the dynamic loader is done.
+# No daemon work: how long each program takes to be loaded and exit. The start helper
+# (`cairn-fork forkstart`; `cairnd forkstart` in builds from before it) without arguments stops
+# at its usage message, right after the dynamic loader is done.
 say "process start-up costs"
+HELPER=cairn-fork
+[ -x "$T/bin/$HELPER" ] || HELPER=cairnd
 hyperfine_median exec_cairn 40 "$T/bin/cairn --help"
-hyperfine_median exec_forkstart 40 "$T/bin/cairnd forkstart" --ignore-failure
+hyperfine_median exec_forkstart 40 "$T/bin/$HELPER forkstart" --ignore-failure
 hyperfine_median exec_lxc_start 40 "lxc-start --help"
 
 # --- report ---------------------------------------------------------------------------------------
@@ -212,6 +217,6 @@ for n in 1 100 1000; do
 		"$(ms "$(median_us "api_r2_$n")")" "$(ms "$(median_us "list_$n")")"
 done
 echo
-echo "Start-up of the programs alone (no request): \`cairn --help\` $(ms "$(median_us exec_cairn)"), \`cairnd forkstart\` (usage error) $(ms "$(median_us exec_forkstart)"), \`lxc-start --help\` $(ms "$(median_us exec_lxc_start)")."
+echo "Start-up of the programs alone (no request): \`cairn --help\` $(ms "$(median_us exec_cairn)"), \`$HELPER forkstart\` (usage error) $(ms "$(median_us exec_forkstart)"), \`lxc-start --help\` $(ms "$(median_us exec_lxc_start)")."
 echo
 echo "Creating the list's instances with \`cairn init\` (median per instance): $(ms "$(median_us init_upto_100)") up to 100, $(ms "$(median_us init_upto_1000)") from 101 to 1,000."

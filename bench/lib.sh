@@ -85,6 +85,11 @@ bench_setup() {
 	mkdir -p "$T/bin" "$T/samples" "$T/raw" "$T/raw-logs"
 	# Private copies: a rebuild during the run must not swap the programs under it.
 	cp "$SRC_BIN/cairn" "$SRC_BIN/cairnd" "$T/bin/"
+	# cairnd finds its helper next to itself; builds from before the helper have none.
+	if [ -e "$SRC_BIN/cairn-fork" ]; then
+		cp "$SRC_BIN/cairn-fork" "$T/bin/"
+		chmod 0755 "$T/bin/cairn-fork"
+	fi
 	chmod 0755 "$T/bin" "$T/bin/cairn" "$T/bin/cairnd"
 	export CAIRN_DIR="$T/cairn"
 	export PATH="$T/bin:$PATH"

@@ -4,8 +4,8 @@
  * Running commands inside a container and reaching its console.
  *
  * The daemon never attaches itself: attaching forks, and the daemon is multithreaded. It spawns
- * its own binary as
- *   cairnd forkexec NAME LXCPATH CONFIG LOGDIR UID GID CWD INTERACTIVE -- CMD...
+ * the helper program (instance/fork.h) as
+ *   cairn-fork forkexec NAME LXCPATH CONFIG LOGDIR UID GID CWD INTERACTIVE -- CMD...
  * with the caller's three descriptors as its standard ones and the command's environment as its
  * own, and waits for it. The helper attaches, waits for the command and exits with its status.
  * In interactive mode it allocates a pseudo-terminal, gives the slave to the command as its
@@ -21,7 +21,7 @@ struct err;
 
 /* What one command needs. Every string is borrowed. */
 struct instance_exec_spec {
-	const char *self_exe;	  /* cairnd, for the helper */
+	const char *helper;	  /* the cairn-fork program */
 	const char *name;	  /* the instance */
 	const char *lxcpath;	  /* $CAIRN_DIR/containers */
 	const char *config_path;  /* the rendered lxc.conf */
@@ -39,7 +39,8 @@ struct instance_exec_spec {
  * Spawns the forkexec helper for `spec` in a process group of its own, with an empty signal mask
  * and default signal dispositions, and returns its pid. The caller reaps it (waitpid on that pid)
  * and turns its wait status into an exit code with instance_exec_exit_code(). Safe from any
- * daemon thread: the child execs at once. Errors: the errno of posix_spawn.
+ * daemon thread: the child execs at once. Errors: the helper is missing or not
+ * executable (instance_helper_check()), or the errno of posix_spawn.
  */
 int instance_exec_spawn(const struct instance_exec_spec *spec, pid_t *ret_pid, struct err **err);
 
@@ -48,14 +49,12 @@ int instance_exec_spawn(const struct instance_exec_spec *spec, pid_t *ret_pid, s
 int instance_exec_exit_code(int wait_status);
 
 /*
- * The `forkexec` helper's body, called from cairnd's main() when argv[1] is "forkexec".
- * Single-threaded. Exits with the command's status: 127 when the command does not exist, 126
- * when it cannot be run, 128 + N when signal N killed it, 255 when attaching failed (the reason
- * is printed on descriptor 2 and logged to LOGDIR/forkexec.log). SIGTERM, SIGINT, SIGHUP and
- * SIGQUIT it receives are forwarded to the command; SIGWINCH makes it copy the window size of its
- * descriptor 0 to the pseudo-terminal.
+ * What the caller reads from the helper (cairn-fork forkexec, instance/fork.c): it exits with the
+ * command's status: 127 when the command does not exist, 126 when it cannot be run, 128 + N when
+ * signal N killed it, 255 when attaching failed (the reason is printed on descriptor 2 and logged
+ * to LOGDIR/forkexec.log). SIGTERM, SIGINT, SIGHUP and SIGQUIT it receives are forwarded to the
+ * command; SIGWINCH makes it copy the window size of its descriptor 0 to the pseudo-terminal.
  */
-int instance_exec_forkexec_main(int argc, char **argv);
 
 /*
  * Opens the console of running container `name`: *ret_ptx is a pseudo-terminal master whose

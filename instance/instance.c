@@ -729,7 +729,7 @@ int instance_checkpoint(const struct instance_env *env, const char *name, const 
 	r = instance_criu_helper_env(&criu, logs, &envp, err);
 	if (r < 0)
 		return r;
-	r = instance_lxc_checkpoint(env->self_exe, name, lxcpath, conf, dir, logs, stop, envp, err);
+	r = instance_lxc_checkpoint(env->helper, name, lxcpath, conf, dir, logs, stop, envp, err);
 	if (r >= 0)
 		r = open_dump(dir, err);
 	if (r < 0) {
@@ -845,11 +845,46 @@ static int resume(const struct instance_env *env, const struct db_instance *row,
 	r = instance_criu_helper_env(&criu, logs, &envp, err);
 	if (r < 0)
 		return r;
-	return instance_lxc_restore(env->self_exe, row->name, lxcpath, conf, dir, logs, envp, err);
+	return instance_lxc_restore(env->helper, row->name, lxcpath, conf, dir, logs, envp, err);
 }
 
 /* Starts a stopped instance: from the CRIU images in <volume>/`dir_name` when not NULL, else
  * by booting it (or from its checkpoint, when it holds one). */
+/*
+ * Boots a stopped instance afresh. The power state and last-used time are recorded while the
+ * helper runs rather than after it: the transaction's fdatasync costs a millisecond or more,
+ * which the helper's own start-up covers. A failed start puts both back as they were.
+ */
+static int start_fresh(const struct instance_env *env, const struct db_instance *row,
+		       const char *lxcpath, const char *conf, const char *logs, struct err **err)
+{
+	const char *power = kvlist_get(&row->config, "volatile.last_state.power");
+	_cleanup_err_ struct err *db_err = NULL, *undo_err = NULL;
+	struct instance_lxc_starting s = {0};
+	int r, r_db;
+
+	r = instance_lxc_start_begin(env->helper, row->name, lxcpath, conf, logs, &s, err);
+	if (r < 0)
+		return r;
+	r_db = db_instance_config_set(env->db, row->name, "volatile.last_state.power", "RUNNING",
+				      time_now(), &db_err);
+	r = instance_lxc_start_finish(&s, row->name, logs, err);
+	if (r < 0) {
+		if (r_db >= 0 &&
+		    (db_instance_config_set(env->db, row->name, "volatile.last_state.power", power,
+					    0, &undo_err) < 0 ||
+		     db_instance_set_last_used(env->db, row->name, row->last_used_at, &undo_err) <
+			 0))
+			log_warn("Failed to record that instance \"%s\" did not start: %s",
+				 row->name, err_msg(undo_err, -EIO));
+		return r;
+	}
+	instance_notify(env, "instance-started", "instances", row->name);
+	if (r_db < 0)
+		return err_set(err, r_db, "%s", err_msg(db_err, r_db));
+	return 0;
+}
+
 static int start(const struct instance_env *env, const char *name, const char *dir_name,
 		 struct err **err)
 {
@@ -869,6 +904,10 @@ static int start(const struct instance_env *env, const char *name, const char *d
 		return r;
 	if (st.status != INSTANCE_STOPPED)
 		return err_set(err, -EBUSY, "Instance \"%s\" is already running", name);
+	/* Before anything is written: without its helper the start could only fail later. */
+	r = instance_helper_check(env->helper, err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to start instance \"%s\"", name);
 	r = align_idmap(env, &row, err);
 	if (r < 0)
 		return r;
@@ -888,7 +927,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	} else if (dir_name) {
 		r = resume(env, &row, conf, dir_name, err);
 	} else {
-		r = instance_lxc_start(env->self_exe, name, lxcpath, conf, logs, err);
+		return start_fresh(env, &row, lxcpath, conf, logs, err);
 	}
 	if (r < 0)
 		return r;

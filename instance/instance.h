@@ -31,7 +31,8 @@ struct storage_pool;
 /* What the lifecycle needs from the daemon. Owned by the daemon; read-only here. */
 struct instance_env {
 	const char *cairn_dir;
-	const char *self_exe; /* for the forkstart helper */
+	const char *helper;   /* the cairn-fork program (instance/fork.h) */
+	const char *self_exe; /* cairnd itself, for the forkfile helper (instance/files.h) */
 	struct db *db;
 	struct storage_pool *pools; /* array of n_pools, mounted */
 	size_t n_pools;

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "instance/criu.h"
+#include "instance/fork.h"
 #include "instance/lxc-internal.h"
 
 extern char **environ;
@@ -102,25 +103,36 @@ static char *log_error_lines(const char *path, off_t offset)
 	return steal_pointer(&out);
 }
 
-int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpath,
-		       const char *config_path, const char *log_dir, struct err **err)
+int instance_helper_check(const char *helper, struct err **err)
+{
+	struct stat st;
+
+	/* A directory passes access(X_OK): only a regular file can be run. */
+	if (stat(helper, &st) < 0)
+		return err_set_errno(err, -errno, "the helper program \"%s\" is missing", helper);
+	if (!S_ISREG(st.st_mode) || access(helper, X_OK) < 0)
+		return err_set(err, -EACCES, "the helper program \"%s\" is not executable", helper);
+	return 0;
+}
+
+int instance_lxc_start_begin(const char *helper, const char *name, const char *lxcpath,
+			     const char *config_path, const char *log_dir,
+			     struct instance_lxc_starting *ret, struct err **err)
 {
 	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
 	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
-	_cleanup_free_ char *errors = NULL;
-	char *argv[] = {(char *)self_exe,    (char *)"forkstart", (char *)name, (char *)lxcpath,
+	char *argv[] = {(char *)helper,	     (char *)"forkstart", (char *)name, (char *)lxcpath,
 			(char *)config_path, (char *)log_dir,	  NULL};
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	off_t lxc_log_start, helper_log_start;
 	pid_t pid;
-	int status, r;
+	int r;
 
 	if (!lxc_log || !helper_log)
 		return err_set(err, -ENOMEM, "Out of memory");
 	/* Only what this start appends to the logs explains its failure. */
-	lxc_log_start = file_size_or_zero(lxc_log);
-	helper_log_start = file_size_or_zero(helper_log);
+	ret->lxc_log_start = file_size_or_zero(lxc_log);
+	ret->helper_log_start = file_size_or_zero(helper_log);
 
 	/*
 	 * The daemon may block signals for its event loop and ignore some: the helper and the
@@ -136,23 +148,37 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn(&pid, self_exe, NULL, &attr, argv, environ);
+	r = posix_spawn(&pid, helper, NULL, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0)
 		return err_set_errno(err, -r, "Failed to start instance \"%s\": cannot run \"%s\"",
-				     name, self_exe);
+				     name, helper);
+	ret->pid = pid;
+	return 0;
+}
 
-	while (waitpid(pid, &status, 0) < 0) {
+int instance_lxc_start_finish(const struct instance_lxc_starting *s, const char *name,
+			      const char *log_dir, struct err **err)
+{
+	_cleanup_free_ char *lxc_log = str_printf("%s/lxc.log", log_dir);
+	_cleanup_free_ char *helper_log = str_printf("%s/forkstart.log", log_dir);
+	_cleanup_free_ char *errors = NULL;
+	int status;
+
+	/* Reaped whatever else fails: the helper must not be left a zombie. */
+	while (waitpid(s->pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return err_set_errno(
 			    err, -errno, "Failed to wait for the start of instance \"%s\"", name);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	if (!lxc_log || !helper_log)
+		return err_set(err, -ENOMEM, "Out of memory");
 
-	errors = log_error_lines(lxc_log, lxc_log_start);
+	errors = log_error_lines(lxc_log, s->lxc_log_start);
 	if (!errors)
-		errors = log_error_lines(helper_log, helper_log_start);
+		errors = log_error_lines(helper_log, s->helper_log_start);
 	if (errors)
 		return err_set(err, -EIO, "Failed to start instance \"%s\": %s", name, errors);
 	if (WIFSIGNALED(status))
@@ -163,80 +189,16 @@ int instance_lxc_start(const char *self_exe, const char *name, const char *lxcpa
 	return err_set(err, -EIO, "Failed to start instance \"%s\": see \"%s\"", name, lxc_log);
 }
 
-/* stdin from /dev/null, stdout and stderr to LOGDIR/`log_name`. */
-static int redirect_stdio(const char *log_dir, const char *log_name)
+int instance_lxc_start(const char *helper, const char *name, const char *lxcpath,
+		       const char *config_path, const char *log_dir, struct err **err)
 {
-	_cleanup_free_ char *path = str_printf("%s/%s", log_dir, log_name);
-	_cleanup_close_ int null_fd = -EBADF;
-	_cleanup_close_ int log_fd = -EBADF;
-
-	if (!path)
-		return -ENOMEM;
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0)
-		return -errno;
-	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (log_fd < 0)
-		return -errno;
-	/* dup2() clears close-on-exec on the copies, as standard descriptors want. */
-	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-	    dup2(log_fd, STDERR_FILENO) < 0)
-		return -errno;
-	return 0;
-}
-
-int instance_lxc_forkstart_main(int argc, char **argv)
-{
-	_cleanup_lxc_container_ struct lxc_container *c = NULL;
-	const char *name, *lxcpath, *config, *log_dir;
+	struct instance_lxc_starting s = {0};
 	int r;
 
-	if (argc != 6) {
-		log_error("Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR",
-			  argc > 0 ? argv[0] : "cairnd");
-		return 1;
-	}
-	name = argv[2];
-	lxcpath = argv[3];
-	config = argv[4];
-	log_dir = argv[5];
-
-	r = fd_cloexec_from(3);
-	if (r < 0) {
-		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
-		return 1;
-	}
-	r = redirect_stdio(log_dir, "forkstart.log");
-	if (r < 0) {
-		log_error("Failed to open the log of instance \"%s\" in \"%s\": %s", name, log_dir,
-			  strerror(-r));
-		return 1;
-	}
-	log_set_fd(STDERR_FILENO);
-
-	c = lxc_container_new(name, lxcpath);
-	if (!c) {
-		log_error("Failed to set up instance \"%s\" in \"%s\"", name, lxcpath);
-		return 1;
-	}
-	/* Only our rendered config counts, never a stale one liblxc finds under LXCPATH. */
-	c->clear_config(c);
-	if (!c->load_config(c, config)) {
-		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config,
-			  name);
-		return 1;
-	}
-	if (c->is_running(c)) {
-		log_info("Instance \"%s\" is already running", name);
-		return 0;
-	}
-	c->want_daemonize(c, true);
-	if (!c->start(c, 0, NULL)) {
-		log_error("Failed to start instance \"%s\"%s%s", name, c->error_string ? ": " : "",
-			  c->error_string ? c->error_string : "");
-		return 1;
-	}
-	return 0;
+	r = instance_lxc_start_begin(helper, name, lxcpath, config_path, log_dir, &s, err);
+	if (r < 0)
+		return r;
+	return instance_lxc_start_finish(&s, name, log_dir, err);
 }
 
 int instance_lxc_stop(const char *name, const char *lxcpath, const char *config_path,
@@ -399,13 +361,9 @@ int instance_lxc_init_pidfd(const char *name, const char *lxcpath, int *ret_pidf
 
 /* ---- CRIU: the forkcheckpoint and forkrestore helpers ---- */
 
-/* The names of CRIU's logs in the instance's log directory. */
-#define CRIU_DUMP_LOG "criu-dump.log"
-#define CRIU_RESTORE_LOG "criu-restore.log"
-
 /*
- * Spawns `argv` (cairnd itself) with `envp`, an empty signal mask and default dispositions, and
- * waits for it; *ret_status is its wait status.
+ * Spawns `argv` (the cairn-fork helper) with `envp`, an empty signal mask and default dispositions,
+ * and waits for it; *ret_status is its wait status.
  */
 static int run_helper(char *const argv[], char *const envp[], int *ret_status, const char *what,
 		      const char *name, struct err **err)
@@ -415,6 +373,9 @@ static int run_helper(char *const argv[], char *const envp[], int *ret_status, c
 	pid_t pid;
 	int r;
 
+	r = instance_helper_check(argv[0], err);
+	if (r < 0)
+		return err_wrap(err, r, "Failed to %s instance \"%s\"", what, name);
 	sigemptyset(&none);
 	sigfillset(&all);
 	sigdelset(&all, SIGKILL);
@@ -501,139 +462,26 @@ static int run_criu_helper(char *const *argv, char *const *envp, const char *wha
 			    helper_name, status, err);
 }
 
-int instance_lxc_checkpoint(const char *self_exe, const char *name, const char *lxcpath,
+int instance_lxc_checkpoint(const char *helper, const char *name, const char *lxcpath,
 			    const char *config_path, const char *dir, const char *log_dir,
 			    bool stop, char *const *envp, struct err **err)
 {
-	char *argv[] = {(char *)self_exe, (char *)"forkcheckpoint",   (char *)name,
-			(char *)lxcpath,  (char *)config_path,	      (char *)dir,
-			(char *)log_dir,  (char *)(stop ? "1" : "0"), NULL};
+	char *argv[] = {(char *)helper,	 (char *)"forkcheckpoint",   (char *)name,
+			(char *)lxcpath, (char *)config_path,	     (char *)dir,
+			(char *)log_dir, (char *)(stop ? "1" : "0"), NULL};
 
-	return run_criu_helper(argv, envp, "checkpoint", name, log_dir, CRIU_DUMP_LOG, err);
+	return run_criu_helper(argv, envp, "checkpoint", name, log_dir, INSTANCE_CRIU_DUMP_LOG,
+			       err);
 }
 
-int instance_lxc_restore(const char *self_exe, const char *name, const char *lxcpath,
+int instance_lxc_restore(const char *helper, const char *name, const char *lxcpath,
 			 const char *config_path, const char *dir, const char *log_dir,
 			 char *const *envp, struct err **err)
 {
 	char *argv[] = {
-	    (char *)self_exe,	 (char *)"forkrestore", (char *)name,	 (char *)lxcpath,
+	    (char *)helper,	 (char *)"forkrestore", (char *)name,	 (char *)lxcpath,
 	    (char *)config_path, (char *)dir,		(char *)log_dir, NULL};
 
-	return run_criu_helper(argv, envp, "restore", name, log_dir, CRIU_RESTORE_LOG, err);
-}
-
-/* Copies CRIU's log `src` over LOGDIR/`name`, so that it outlives the image directory. */
-static void keep_criu_log(const char *src, const char *log_dir, const char *name)
-{
-	_cleanup_free_ char *dst = str_printf("%s/%s", log_dir, name);
-	_cleanup_free_ char *text = NULL;
-	_cleanup_err_ struct err *e = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!dst || file_read_all(src, &text, &len, NULL) < 0)
-		return;
-	r = file_write(dst, text, len, 0600, &e);
-	if (r < 0)
-		log_warn("Failed to keep the CRIU log \"%s\", ignoring: %s", dst, err_msg(e, r));
-}
-
-/* The common start of both helpers: descriptors, log, the container with only our config. */
-static struct lxc_container *helper_setup(const char *log_name, const char *name,
-					  const char *lxcpath, const char *config,
-					  const char *log_dir)
-{
-	struct lxc_container *c;
-	int r;
-
-	r = fd_cloexec_from(3);
-	if (r < 0) {
-		log_error("Failed to mark inherited descriptors close-on-exec: %s", strerror(-r));
-		return NULL;
-	}
-	r = redirect_stdio(log_dir, log_name);
-	if (r < 0) {
-		log_error("Failed to open the log of instance \"%s\" in \"%s\": %s", name, log_dir,
-			  strerror(-r));
-		return NULL;
-	}
-	log_set_fd(STDERR_FILENO);
-	c = lxc_container_new(name, lxcpath);
-	if (!c) {
-		log_error("Failed to set up instance \"%s\" in \"%s\"", name, lxcpath);
-		return NULL;
-	}
-	c->clear_config(c);
-	if (!c->load_config(c, config)) {
-		log_error("Failed to load the configuration \"%s\" of instance \"%s\"", config,
-			  name);
-		lxc_container_put(c);
-		return NULL;
-	}
-	return c;
-}
-
-int instance_lxc_forkcheckpoint_main(int argc, char **argv)
-{
-	_cleanup_lxc_container_ struct lxc_container *c = NULL;
-	_cleanup_free_ char *criu_log = NULL;
-	bool ok;
-
-	if (argc != 8) {
-		log_error("Usage: %s forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP",
-			  argc > 0 ? argv[0] : "cairnd");
-		return 1;
-	}
-	c = helper_setup("forkcheckpoint.log", argv[2], argv[3], argv[4], argv[6]);
-	if (!c)
-		return 1;
-	if (!c->is_running(c)) {
-		log_error("Instance \"%s\" is not running", argv[2]);
-		return 1;
-	}
-	/* liblxc runs `criu dump` (with --leave-running unless STOP), which writes its images
-	 * and dump.log into DIR. */
-	ok = c->checkpoint(c, argv[5], strcmp(argv[7], "1") == 0, false);
-	criu_log = str_printf("%s/dump.log", argv[5]);
-	if (criu_log)
-		keep_criu_log(criu_log, argv[6], CRIU_DUMP_LOG);
-	if (!ok) {
-		log_error("Failed to checkpoint instance \"%s\"", argv[2]);
-		return 1;
-	}
-	return 0;
-}
-
-int instance_lxc_forkrestore_main(int argc, char **argv)
-{
-	_cleanup_lxc_container_ struct lxc_container *c = NULL;
-	_cleanup_free_ char *criu_log = NULL;
-	bool ok;
-
-	if (argc != 7) {
-		log_error("Usage: %s forkrestore NAME LXCPATH CONFIG DIR LOGDIR",
-			  argc > 0 ? argv[0] : "cairnd");
-		return 1;
-	}
-	c = helper_setup("forkrestore.log", argv[2], argv[3], argv[4], argv[6]);
-	if (!c)
-		return 1;
-	if (c->is_running(c)) {
-		log_error("Instance \"%s\" is already running", argv[2]);
-		return 1;
-	}
-	/* The restoring process stays behind as the container's monitor: a session of its own
-	 * keeps it out of cairnd's process group, as a daemonized start is. */
-	if (setsid() < 0)
-		log_warn("Failed to start a session, ignoring: %s", strerror(errno));
-	ok = c->restore(c, argv[5], false);
-	criu_log = str_printf("%s/restore.log", argv[5]);
-	if (criu_log)
-		keep_criu_log(criu_log, argv[6], CRIU_RESTORE_LOG);
-	if (!ok) {
-		log_error("Failed to restore instance \"%s\"", argv[2]);
-		return 1;
-	}
-	return 0;
+	return run_criu_helper(argv, envp, "restore", name, log_dir, INSTANCE_CRIU_RESTORE_LOG,
+			       err);
 }

@@ -1,9 +1,9 @@
 #pragma once
 
 /*
- * A raw HTTP/1.1 connection to cairnd over its unix socket, for what the libcurl client does not
- * do: protocol upgrades that pass descriptors (exec, console) and downloads that need their
- * response headers and must not be held in memory (file pull, the console log).
+ * A raw HTTP/1.1 connection to cairnd over its unix socket, for what the request client (client.c)
+ * does not do: protocol upgrades that pass descriptors (exec, console) and downloads that need
+ * their response headers and must not be held in memory (file pull, the console log).
  */
 
 #include <stdbool.h>

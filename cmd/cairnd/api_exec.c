@@ -235,7 +235,7 @@ static void exec_run(struct exec_session *s)
 		return;
 	}
 	spec = (struct instance_exec_spec){
-	    .self_exe = s->d->self_exe,
+	    .helper = s->d->helper,
 	    .name = s->name,
 	    .lxcpath = s->lxcpath,
 	    .config_path = s->config_path,

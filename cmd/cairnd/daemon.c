@@ -468,6 +468,7 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 				"Failed to set up the id range for unprivileged containers");
 	d->env.cairn_dir = d->dir;
 	d->env.lifecycle = daemon_lifecycle;
+	d->env.helper = d->helper;
 	d->env.self_exe = d->self_exe;
 	d->env.cgroup = instance_cgroup_detect();
 	d->env.host_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);

@@ -20,7 +20,8 @@ struct err;
 
 struct daemon {
 	char *dir;	  /* CAIRN_DIR */
-	char *self_exe;	  /* this binary, for the forkstart helper */
+	char *helper;	  /* the cairn-fork program (instance/fork.h) */
+	char *self_exe;	  /* this binary, for the forkfile helper */
 	char *group_name; /* admin group */
 	gid_t group_gid;  /* (gid_t)-1 when the group does not exist */
 	int lock_fd;	  /* flock on $CAIRN_DIR/.lock: one daemon per directory */

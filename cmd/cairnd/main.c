@@ -1,11 +1,11 @@
 /*
  * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
  * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
- * $CAIRN_DIR (default pool, busybox image) and exits; `cairnd forkstart ...`,
- * `cairnd forkexec ...`, `cairnd forkfile ...`, `cairnd forkcheckpoint ...` and
- * `cairnd forkrestore ...` are the hidden helpers that start a container, run a command in one,
- * reach the files of a running one, and dump or restore one with CRIU, outside the
- * multithreaded daemon.
+ * $CAIRN_DIR (default pool, busybox image) and exits. Starting a container, running a command
+ * in one and dumping or restoring one with CRIU happen outside the multithreaded daemon, in the
+ * cairn-fork helper program (instance/fork.h), which find_helper() locates; `cairnd forkfile ...`
+ * is the hidden helper that reaches the files of a running container in its namespaces (it needs
+ * the daemon's modules, not only liblxc).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,8 +24,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "instance/exec.h"
 #include "instance/files.h"
+#include "instance/fork.h"
 #include "instance/lxc.h"
 #include "storage/storage.h"
 
@@ -44,6 +44,39 @@ static void usage(FILE *f)
 		"  --debug         log debug messages\n");
 }
 
+/*
+ * The cairn-fork helper: $CAIRN_FORK_HELPER when set (tests, unusual layouts); else next to this
+ * binary when it is there (the build tree); else where `cmake --install` puts it relative to the
+ * installed cairnd (so that a prefix chosen at install time works); else the libexec path the
+ * build was configured with. A missing helper does not stop the daemon: starts and execs are
+ * refused with its path in the message, and the log says so now.
+ */
+static char *find_helper(const char *exe)
+{
+	const char *env = getenv("CAIRN_FORK_HELPER");
+	_cleanup_free_ char *dir = NULL, *beside = NULL, *installed = NULL;
+	char *slash;
+
+	if (env && *env)
+		return strdup(env);
+	dir = strdup(exe);
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	beside = str_printf("%s/" INSTANCE_FORK_HELPER, dir);
+	installed = str_printf("%s/" CAIRN_HELPER_FROM_BINDIR "/" INSTANCE_FORK_HELPER, dir);
+	if (!beside || !installed)
+		return NULL;
+	if (access(beside, F_OK) == 0)
+		return steal_pointer(&beside);
+	/* Without the "bin/.." in the path, as the install has it. */
+	if (access(installed, F_OK) == 0)
+		return realpath(installed, NULL) ?: steal_pointer(&installed);
+	return strdup(CAIRN_HELPER_DIR "/" INSTANCE_FORK_HELPER);
+}
+
 static int daemon_init_fields(struct daemon *d, const char *group)
 {
 	const char *dir = getenv("CAIRN_DIR");
@@ -60,8 +93,9 @@ static int daemon_init_fields(struct daemon *d, const char *group)
 	if (n < 0)
 		return -errno;
 	exe[n] = '\0';
+	d->helper = find_helper(exe);
 	d->self_exe = strdup(exe);
-	if (!d->dir || !d->group_name || !d->self_exe)
+	if (!d->dir || !d->group_name || !d->helper || !d->self_exe)
 		return -ENOMEM;
 	/* Trailing slashes would make paths that differ from what the client computes. */
 	for (size_t l = strlen(d->dir); l > 1 && d->dir[l - 1] == '/'; l--)
@@ -74,6 +108,7 @@ static void daemon_free_fields(struct daemon *d)
 	daemon_done(d);
 	free(d->dir);
 	free(d->group_name);
+	free(d->helper);
 	free(d->self_exe);
 }
 
@@ -221,6 +256,16 @@ static int run_daemon(int argc, char **argv)
 		return 1;
 	}
 	log_info("cairnd %s serving on %s/unix.socket (group \"%s\")", VERSION, d.dir, group);
+	{
+		_cleanup_err_ struct err *he = NULL;
+
+		r = instance_helper_check(d.helper, &he);
+		if (r < 0)
+			log_error("Instances cannot be started nor commands run in them: %s",
+				  err_msg(he, r));
+		else
+			log_debug("Helper program: %s", d.helper);
+	}
 	/* Before autostart, which would start again what stopped while the daemon was down. */
 	ephemeral_reap_at_start(&d);
 	instance_autostart(&d.env);
@@ -251,14 +296,6 @@ static int run_daemon(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "forkstart") == 0)
-		return instance_lxc_forkstart_main(argc, argv);
-	if (argc > 1 && strcmp(argv[1], "forkcheckpoint") == 0)
-		return instance_lxc_forkcheckpoint_main(argc, argv);
-	if (argc > 1 && strcmp(argv[1], "forkrestore") == 0)
-		return instance_lxc_forkrestore_main(argc, argv);
-	if (argc > 1 && strcmp(argv[1], "forkexec") == 0)
-		return instance_exec_forkexec_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "forkfile") == 0)
 		return instance_forkfile_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "init") == 0)

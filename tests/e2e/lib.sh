@@ -137,7 +137,8 @@ cleanup() {
 # Prepares everything; skips the suite (exit 77) with the reason when it cannot run.
 setup() {
 	[ "$(id -u)" -eq 0 ] || skip_all "end-to-end tests need root (they create loop devices, mounts and users)"
-	[ -x "$SRC_BIN/cairn" ] && [ -x "$SRC_BIN/cairnd" ] || skip_all "no built cairn/cairnd in $SRC_BIN"
+	[ -x "$SRC_BIN/cairn" ] && [ -x "$SRC_BIN/cairnd" ] && [ -x "$SRC_BIN/cairn-fork" ] ||
+		skip_all "no built cairn/cairnd/cairn-fork in $SRC_BIN"
 	command -v lxc-ls >/dev/null || skip_all "LXC tools are not installed"
 	command -v jq >/dev/null || skip_all "jq is not installed (scripts/setup.sh installs it)"
 	if [ "$BACKEND" = btrfs ]; then
@@ -149,8 +150,9 @@ setup() {
 	T=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
 	chmod 0755 "$T"
 	mkdir -p "$T/bin" "$T/home"
-	cp "$SRC_BIN/cairn" "$SRC_BIN/cairnd" "$T/bin/"
-	chmod 0755 "$T/bin" "$T/bin/cairn" "$T/bin/cairnd" "$T/home"
+	# cairnd finds its helper cairn-fork next to itself, as in the build tree.
+	cp "$SRC_BIN/cairn" "$SRC_BIN/cairnd" "$SRC_BIN/cairn-fork" "$T/bin/"
+	chmod 0755 "$T/bin" "$T/bin/cairn" "$T/bin/cairnd" "$T/bin/cairn-fork" "$T/home"
 	export CAIRN_DIR="$T/cairn"
 	export PATH="$T/bin:$PATH"
 	# Short unique names: user and group names are limited to 32 characters.

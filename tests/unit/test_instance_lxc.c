@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "instance/idmap.h"
 #include "instance/image.h"
+#include "instance/fork.h"
 #include "instance/lxc.h"
 #include "instance/lxcconf.h"
 
@@ -442,6 +443,6 @@ int main(int argc, char **argv)
 
 	/* This executable is its own start helper, as cairnd is. */
 	if (argc > 1 && strcmp(argv[1], "forkstart") == 0)
-		return instance_lxc_forkstart_main(argc, argv);
+		return instance_fork_main(argc, argv);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
