@@ -248,6 +248,33 @@ int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, st
 	return 0;
 }
 
+int cli_parse_settings(char *const *words, size_t n, json_object **ret, struct err **err)
+{
+	_cleanup_json_ json_object *settings = json_object_new_object();
+
+	if (!settings)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (n == 2 && !strchr(words[0], '=')) {
+		json_object_object_add(settings, words[0], json_object_new_string(words[1]));
+		*ret = steal_pointer(&settings);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(words[i], '=');
+		_cleanup_free_ char *key = NULL;
+
+		if (!eq || eq == words[i])
+			return err_set(err, -EINVAL, "Invalid key=value configuration: %s",
+				       words[i]);
+		key = strndup(words[i], (size_t)(eq - words[i]));
+		if (!key)
+			return err_set(err, -ENOMEM, "Out of memory");
+		json_object_object_add(settings, key, json_object_new_string(eq + 1));
+	}
+	*ret = steal_pointer(&settings);
+	return 0;
+}
+
 void cli_args_done(struct cli_args *a)
 {
 	for (size_t i = 0; i < CLI_MAX_FLAGS; i++) {

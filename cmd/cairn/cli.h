@@ -108,6 +108,15 @@ const struct cli_command *cli_root(void);
 int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, struct cli_args *ret,
 	      struct err **err);
 
+/*
+ * The settings of a `set` command (`config set`, `storage set`) after its NAME, as Incus reads
+ * them: `KEY VALUE` when there are exactly two words and the first has no '=', else
+ * `KEY=VALUE...`. *ret is a JSON object of strings in the order given (a repeated key: the last
+ * value), the caller's to put. -EINVAL with `Invalid key=value configuration: WORD` for a word
+ * without a key.
+ */
+int cli_parse_settings(char *const *words, size_t n, json_object **ret, struct err **err);
+
 /* Frees the contents of `a` and leaves it zeroed; may be called twice. */
 void cli_args_done(struct cli_args *a);
 

@@ -177,41 +177,23 @@ static int patch_config(struct cli_ctx *ctx, const struct cli_args *args, const 
 
 int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	_cleanup_json_ json_object *config = json_object_new_object();
+	_cleanup_json_ json_object *config = NULL;
 	int r;
 
-	if (!config)
-		return err_set(err, -ENOMEM, "Out of memory");
 	r = cli_instance_arg_check(ctx, args, args->argv[0], err);
 	if (r < 0)
 		return r;
 	r = config_instance_name_valid(args->argv[0], err);
 	if (r < 0)
 		return r;
-	/* "NAME KEY VALUE" when the key has no '=', else "NAME KEY=VALUE...", as Incus reads
-	 * it. */
-	if (args->argc == 3 && !strchr(args->argv[1], '=')) {
-		r = config_key_validate(args->argv[1], args->argv[2], err);
+	r = cli_parse_settings(args->argv + 1, args->argc - 1, &config, err);
+	if (r < 0)
+		return r;
+	json_object_object_foreach(config, key, value)
+	{
+		r = config_key_validate(key, json_object_get_string(value), err);
 		if (r < 0)
 			return r;
-		json_object_object_add(config, args->argv[1],
-				       json_object_new_string(args->argv[2]));
-	} else {
-		for (size_t i = 1; i < args->argc; i++) {
-			const char *eq = strchr(args->argv[i], '=');
-			_cleanup_free_ char *key = NULL;
-
-			if (!eq || eq == args->argv[i])
-				return err_set(err, -EINVAL, "Invalid key=value configuration: %s",
-					       args->argv[i]);
-			key = strndup(args->argv[i], (size_t)(eq - args->argv[i]));
-			if (!key)
-				return err_set(err, -ENOMEM, "Out of memory");
-			r = config_key_validate(key, eq + 1, err);
-			if (r < 0)
-				return r;
-			json_object_object_add(config, key, json_object_new_string(eq + 1));
-		}
 	}
 	return patch_config(ctx, args, args->argv[0], steal_pointer(&config), err);
 }

@@ -303,9 +303,13 @@ int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct
 	_cleanup_json_ json_object *pool = NULL;
 	_cleanup_free_ char *path = NULL, *description = NULL;
 	struct cli_client *c = NULL;
+	_cleanup_json_ json_object *settings = NULL;
 	json_object *config = NULL;
 	int r;
 
+	r = cli_parse_settings(args->argv + 1, args->argc - 1, &settings, err);
+	if (r < 0)
+		return r;
 	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
 	if (r < 0)
 		return r;
@@ -315,30 +319,17 @@ int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct
 	description = strdup(api_get_string(pool, "description") ?: "");
 	if (!description)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* KEY VALUE, or KEY=VALUE... */
-	if (args->argc == 3 && !strchr(args->argv[1], '=')) {
-		json_object_object_add(config, args->argv[1],
-				       json_object_new_string(args->argv[2]));
-	} else {
-		for (size_t i = 1; i < args->argc; i++) {
-			const char *eq = strchr(args->argv[i], '=');
-			_cleanup_free_ char *key = NULL;
-
-			if (!eq || eq == args->argv[i])
-				return err_set(err, -EINVAL, "Bad key=value pair: \"%s\"",
-					       args->argv[i]);
-			key = strndup(args->argv[i], (size_t)(eq - args->argv[i]));
-			if (!key)
+	/* The description is a field of the pool, not a key of its config (as in Incus). */
+	json_object_object_foreach(settings, key, value)
+	{
+		if (strcmp(key, "description") == 0) {
+			free(description);
+			description = strdup(json_object_get_string(value));
+			if (!description)
 				return err_set(err, -ENOMEM, "Out of memory");
-			if (strcmp(key, "description") == 0) {
-				free(description);
-				description = strdup(eq + 1);
-				if (!description)
-					return err_set(err, -ENOMEM, "Out of memory");
-				continue;
-			}
-			json_object_object_add(config, key, json_object_new_string(eq + 1));
+			continue;
 		}
+		json_object_object_add(config, key, json_object_get(value));
 	}
 	return put_pool(c, path, config, description, err);
 }

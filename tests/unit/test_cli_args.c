@@ -1,6 +1,7 @@
 /* The client's command table and argument parsing: flags, repeated flags, "--", errors,
  * argument counts, help, and the REPL's shell-like line splitting. */
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,6 +335,46 @@ static void test_config_from_yaml(void **state)
 	assert_non_null(strstr(e->msg, "line 2"));
 }
 
+static void test_parse_settings(void **state)
+{
+	char *kv[] = {"limits.memory=256MiB", "user.a=x=y", "user.a=z"};
+	char *pair[] = {"limits.cpu", "2"};
+	char *bad[] = {"user.a=1", "novalue"};
+	char *nokey[] = {"=1"};
+	char *two_eq[] = {"user.a=1", "user.b=2"};
+	json_object *o = NULL, *v = NULL;
+	struct err *e = NULL;
+
+	(void)state;
+	assert_int_equal(cli_parse_settings(kv, 3, &o, NULL), 0);
+	assert_int_equal(json_object_object_length(o), 2);
+	assert_true(json_object_object_get_ex(o, "limits.memory", &v));
+	assert_string_equal(json_object_get_string(v), "256MiB");
+	/* The value keeps its own '='; a repeated key keeps the last value. */
+	assert_true(json_object_object_get_ex(o, "user.a", &v));
+	assert_string_equal(json_object_get_string(v), "z");
+	json_object_put(o);
+
+	/* Two words, the first without '=': KEY VALUE, the value taken as it is. */
+	assert_int_equal(cli_parse_settings(pair, 2, &o, NULL), 0);
+	assert_true(json_object_object_get_ex(o, "limits.cpu", &v));
+	assert_string_equal(json_object_get_string(v), "2");
+	json_object_put(o);
+	assert_int_equal(cli_parse_settings(two_eq, 2, &o, NULL), 0);
+	assert_int_equal(json_object_object_length(o), 2);
+	json_object_put(o);
+
+	o = NULL;
+	assert_int_equal(cli_parse_settings(bad, 2, &o, &e), -EINVAL);
+	assert_string_equal(e->msg, "Invalid key=value configuration: novalue");
+	assert_null(o);
+	err_free(e);
+	e = NULL;
+	assert_int_equal(cli_parse_settings(nokey, 1, &o, &e), -EINVAL);
+	assert_string_equal(e->msg, "Invalid key=value configuration: =1");
+	err_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_split_line),
 	    cmocka_unit_test(test_yaml_key_line),
 	    cmocka_unit_test(test_config_from_yaml),
+	    cmocka_unit_test(test_parse_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
