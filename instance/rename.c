@@ -25,6 +25,17 @@
 #define PENDING_INSTANCE_RENAME "instance-rename"
 #define PENDING_INSTANCE_MOVE "instance-move"
 
+/* Drops journal entry `id` in an undo step: a failure is logged (the next start drops the entry
+ * then), the caller's own error is what counts. */
+static void pending_delete_ignoring(const struct instance_env *env, int64_t id)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = db_pending_delete(env->db, id, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove journal entry %lld", (long long)id);
+}
+
 bool instance_journal_kind(const char *kind)
 {
 	return strcmp(kind, PENDING_INSTANCE_RENAME) == 0 ||
@@ -245,7 +256,7 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 		 * the rename is rolled forward by the next start. */
 		vol_new = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, new_name);
 		if (vol_new && !exists(vol_new)) {
-			db_pending_delete(env->db, id, NULL);
+			pending_delete_ignoring(env, id);
 			return r;
 		}
 		return err_wrap(err, r,
@@ -383,8 +394,15 @@ int instance_move_pool(const struct instance_env *env, const char *name, const c
 	if (r >= 0)
 		r = db_instance_set_pool(env->db, name, pool_name, err);
 	if (r < 0) {
-		if (remove_copy(env, to, name, NULL) >= 0)
-			db_pending_delete(env->db, id, NULL);
+		_cleanup_err_ struct err *e = NULL;
+		int q = remove_copy(env, to, name, &e);
+
+		/* A copy that stays keeps its entry, so that the next start removes it. */
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to remove the copy of \"%s\" on pool \"%s\"",
+					name, pool_name);
+		else
+			pending_delete_ignoring(env, id);
 		return r;
 	}
 	crashpoint("move-after-switch");
