@@ -223,8 +223,11 @@ static int open_parent(const struct instance_fsroot *root, const char *path, int
 	strcpy(base, slash + 1);
 	*slash = '\0';
 	fd = openat2_in_root(root, *copy ? copy + 1 : ".", O_PATH | O_DIRECTORY);
+	/* The directory is named: a push of "/srv/site" where there is no /srv says so. */
 	if (fd == -ENOENT || fd == -ENOTDIR)
-		return err_set(err, -ENOENT, "Path \"%s\" not found in the instance", path);
+		return err_set(err, -ENOENT,
+			       "Path \"%s\" not found in the instance: no directory \"%s\"", path,
+			       *copy ? copy : "/");
 	if (fd < 0)
 		return err_set_errno(err, fd, "Failed to open \"%s\" in the instance", path);
 	*ret_fd = fd;

@@ -48,8 +48,12 @@ check_eq "pull to stdout" "$(cat "$rootfs/etc/passwd")" "$out"
 check_fails "pull of a missing file" 'Error: Path "/nope" not found in the instance' \
 	as_admin cairn file pull c1/nope "$W/nope"
 
-check_fails "push into a missing directory without -p" "" \
+check_fails "push into a missing directory without -p names the directory" \
+	'Error: Path "/new/dir/small.txt" not found in the instance: no directory "/new/dir"' \
 	as_admin cairn file push "$W/small.txt" c1/new/dir/small.txt
+check_fails "pull from a missing directory names it" \
+	'Error: Path "/nodir/x" not found in the instance: no directory "/nodir"' \
+	as_admin cairn file pull c1/nodir/x "$W/x"
 check "push -p creates the parents" as_admin cairn file push -p "$W/small.txt" c1/new/dir/small.txt
 check_eq "parents are directories owned by root inside" "0 0 755" \
 	"$(as_admin cairn exec c1 -- stat -c '%u %g %a' /new/dir)"
