@@ -14,11 +14,14 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/util.h"
 
 extern char **environ;
@@ -78,9 +81,17 @@ static int capture_read(struct capture *c)
 	return 1;
 }
 
+/* Called every TICK_MS while a program runs, when given (storage_copy_tree's progress). */
+struct spawn_tick {
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+#define TICK_MS 500
+
 /* Reads both pipes to their end; the child's output must be drained or it blocks on a full
  * pipe before it exits. */
-static int capture_all(struct capture *out, struct capture *errc)
+static int capture_all(struct capture *out, struct capture *errc, const struct spawn_tick *tick)
 {
 	struct capture *cs[2] = {out, errc};
 
@@ -88,6 +99,7 @@ static int capture_all(struct capture *out, struct capture *errc)
 		struct pollfd pfd[2];
 		nfds_t n = 0;
 		struct capture *which[2];
+		int r;
 
 		for (size_t i = 0; i < 2; i++)
 			if (cs[i]->fd >= 0) {
@@ -96,14 +108,17 @@ static int capture_all(struct capture *out, struct capture *errc)
 			}
 		if (n == 0)
 			return 0;
-		if (poll(pfd, n, -1) < 0) {
+		r = poll(pfd, n, tick ? TICK_MS : -1);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (r == 0) {
+			tick->fn(tick->ctx);
+			continue;
+		}
 		for (nfds_t i = 0; i < n; i++) {
-			int r;
-
 			if (!pfd[i].revents)
 				continue;
 			r = capture_read(which[i]);
@@ -140,8 +155,8 @@ static void posix_spawnattr_destroyp(posix_spawnattr_t **a)
 	*a = NULL;
 }
 
-int storage_spawn(char *const argv[], int *ret_status, char **ret_stdout, char **ret_stderr,
-		  struct err **err)
+static int spawn_ticking(char *const argv[], const struct spawn_tick *tick, int *ret_status,
+			 char **ret_stdout, char **ret_stderr, struct err **err)
 {
 	_cleanup_free_ char *program = storage_find_program(argv[0]);
 	_cleanup_close_ int out_w = -EBADF, err_w = -EBADF;
@@ -202,7 +217,7 @@ int storage_spawn(char *const argv[], int *ret_status, char **ret_stdout, char *
 	closep(&out_w);
 	closep(&err_w);
 
-	r = capture_all(&out, &errc);
+	r = capture_all(&out, &errc, tick);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return err_set_errno(err, -errno, "Failed to wait for \"%s\"", program);
@@ -224,13 +239,19 @@ int storage_spawn(char *const argv[], int *ret_status, char **ret_stdout, char *
 	return 0;
 }
 
-int storage_run(char *const argv[], struct err **err)
+int storage_spawn(char *const argv[], int *ret_status, char **ret_stdout, char **ret_stderr,
+		  struct err **err)
+{
+	return spawn_ticking(argv, NULL, ret_status, ret_stdout, ret_stderr, err);
+}
+
+static int run_ticking(char *const argv[], const struct spawn_tick *tick, struct err **err)
 {
 	_cleanup_free_ char *errout = NULL;
 	size_t len;
 	int status = 0, r;
 
-	r = storage_spawn(argv, &status, NULL, &errout, err);
+	r = spawn_ticking(argv, tick, &status, NULL, &errout, err);
 	if (r < 0)
 		return r;
 	if (status == 0)
@@ -242,13 +263,71 @@ int storage_run(char *const argv[], struct err **err)
 		       len ? ": " : "", errout);
 }
 
+int storage_run(char *const argv[], struct err **err)
+{
+	return run_ticking(argv, NULL, err);
+}
+
+struct copy_progress {
+	const char *dst;      /* the copy being made */
+	struct timespec next; /* the next walk is not before this */
+	uint64_t last;	      /* bytes at the last walk */
+};
+
+static double timespec_diff(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/*
+ * Reports the bytes the copy holds so far: the blocks of its tree, which btrfs counts before
+ * they reach the disk too (statfs would not show them until a commit). The walk is timed, and
+ * the next one waits four times as long, so that a tree of many files is not walked back to
+ * back while cp works on it. `force` walks now (the final report).
+ */
+static void copy_report(struct copy_progress *p, bool force)
+{
+	struct timespec before, after;
+	uint64_t bytes = 0;
+	double took;
+
+	clock_gettime(CLOCK_MONOTONIC, &before);
+	if (!force && timespec_diff(&before, &p->next) < 0)
+		return;
+	if (storage_tree_usage(p->dst, &bytes, NULL) >= 0)
+		p->last = bytes;
+	clock_gettime(CLOCK_MONOTONIC, &after);
+	took = timespec_diff(&after, &before);
+	p->next = after;
+	p->next.tv_sec += (time_t)(took * 4);
+	p->next.tv_nsec += (long)((took * 4 - (double)(time_t)(took * 4)) * 1e9);
+	if (p->next.tv_nsec >= 1000000000L) {
+		p->next.tv_sec++;
+		p->next.tv_nsec -= 1000000000L;
+	}
+	progress_report("copy", p->last, 0);
+}
+
+static void copy_tick(void *ctx)
+{
+	copy_report(ctx, false);
+}
+
 int storage_copy_tree(const char *src, const char *dst, struct err **err)
 {
 	/* -T: dst is the copy itself, never a directory to copy into. */
 	char *argv[] = {"cp", "-a", "--reflink=auto", "-T", "--", (char *)src, (char *)dst, NULL};
+	struct copy_progress progress = {.dst = dst};
+	struct spawn_tick tick = {copy_tick, &progress};
 	int r;
 
-	r = storage_run(argv, err);
+	r = run_ticking(argv, &tick, err);
+	if (r >= 0) {
+		/* The whole copy, however short it was; the tests can hold it there. */
+		copy_report(&progress, true);
+		if (stallpoint("storage-copy-done") < 0)
+			r = err_set(err, -ECANCELED, "Cancelled");
+	}
 	if (r < 0) {
 		_cleanup_err_ struct err *ignored = NULL;
 

@@ -465,13 +465,28 @@ static char *operation_progress_text(json_object *op)
 		return NULL;
 	if (json_object_object_get_ex(md, "progress", &prog) &&
 	    json_object_is_type(prog, json_type_object)) {
+		_cleanup_free_ char *pct = NULL;
+		char *text = NULL;
+
 		stage = api_get_string(prog, "stage");
 		percent = api_get_string(prog, "percent");
 		processed = api_get_string(prog, "processed");
 		speed = api_get_string(prog, "speed");
-		return str_printf("%s%s%s%s%s%s%s%s", stage ? stage : "", stage ? " " : "",
-				  percent ? percent : "", percent ? "%" : "", processed ? " " : "",
-				  processed ? processed : "", speed ? " " : "", speed ? speed : "");
+		pct = percent ? str_printf("%s%%", percent) : NULL;
+		/* "copy 40% 1.20GiB 300.00MiB/s", each part only when the daemon gave it. */
+		for (const char *part[] = {stage, pct, processed, speed}, **p = part; p < part + 4;
+		     p++) {
+			char *next;
+
+			if (!*p || !**p)
+				continue;
+			next = str_printf("%s%s%s", text ? text : "", text ? " " : "", *p);
+			free(text);
+			if (!next)
+				return NULL;
+			text = next;
+		}
+		return text;
 	}
 	json_object_object_foreach(md, key, val)
 	{

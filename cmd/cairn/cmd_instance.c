@@ -805,9 +805,12 @@ int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 }
 
 /* POST /1.0/instances/<name> with `body` (a new name or a pool), waited for. */
-static int post_instance(struct cli_ctx *ctx, const char *name, json_object *body, struct err **err)
+/* POST /1.0/instances/NAME; with `label`, the operation's progress is drawn on a terminal. */
+static int post_instance(struct cli_ctx *ctx, const char *name, json_object *body,
+			 const char *label, struct err **err)
 {
 	_cleanup_free_ char *e = cli_escape(name), *path = NULL;
+	struct cli_progress progress = {0};
 	struct cli_client *c = NULL;
 	int r;
 
@@ -817,7 +820,12 @@ static int post_instance(struct cli_ctx *ctx, const char *name, json_object *bod
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
-	return cli_client_query(c, "POST", path, body, NULL, err);
+	if (!label)
+		return cli_client_query(c, "POST", path, body, NULL, err);
+	cli_progress_start(&progress, ctx->out, ctx->quiet, label, 0);
+	r = cli_client_query_progress(c, "POST", path, body, &progress, NULL, err);
+	cli_progress_done(&progress);
+	return r;
 }
 
 int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
@@ -833,7 +841,7 @@ int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 	if (r < 0)
 		return r;
 	json_object_object_add(body, "name", json_object_new_string(args->argv[1]));
-	return post_instance(ctx, args->argv[0], body, err);
+	return post_instance(ctx, args->argv[0], body, NULL, err);
 }
 
 int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
@@ -856,7 +864,7 @@ int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 		if (r < 0)
 			return r;
 		json_object_object_add(body, "pool", json_object_new_string(pool));
-		return post_instance(ctx, args->argv[0], body, err);
+		return post_instance(ctx, args->argv[0], body, "Moving instance", err);
 	}
 	if (args->argc != 2)
 		return err_set(err, -EINVAL,

@@ -116,6 +116,7 @@ static const struct cli_flag copy_flags[] = {
 static const char *const copy_aliases[] = {"cp", NULL};
 static const struct cli_flag move_flags[] = {
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool to move the instance to"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -11,6 +11,7 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/events.h"
 #include "common/cancel.h"
+#include "common/progress.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -36,7 +37,9 @@ struct operation {
 	char *error;	 /* message of a failure */
 	json_object *resources;
 	json_object *metadata;
-	bool may_cancel;    /* the work stops cleanly when `cancel` is set */
+	bool may_cancel; /* the work stops cleanly when `cancel` is set */
+	struct timespec
+	    started;	    /* CLOCK_MONOTONIC, when the work began: the rate of its progress */
 	atomic_bool cancel; /* set by operation_cancel(), read by the worker */
 	unsigned waiters;   /* handlers blocked in operation_get() on this one */
 	int64_t keep_until; /* CLOCK_MONOTONIC seconds; meaningful once finished */
@@ -119,6 +122,56 @@ static json_object *to_json_locked(const struct operation *op)
 	return o;
 }
 
+static double seconds_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * The worker's progress reporter (common/progress.h): the running operation's metadata becomes
+ * {"progress": {"stage", "processed", "speed"[, "percent"]}}, the shape Incus gives, which
+ * `cairn` draws on a terminal. The work's own metadata replaces it when it ends.
+ */
+static void report_progress(void *ctx, const char *stage, uint64_t processed, uint64_t total)
+{
+	struct operation *op = ctx;
+	_cleanup_json_ json_object *md = json_object_new_object();
+	json_object *prog = json_object_new_object();
+	_cleanup_free_ char *bytes = format_size(processed);
+	_cleanup_free_ char *rate = NULL, *percent = NULL;
+	double elapsed;
+
+	if (!md || !prog || !bytes) {
+		json_object_put(prog);
+		return;
+	}
+	elapsed = seconds_since(&op->started);
+	if (elapsed > 0.001) {
+		_cleanup_free_ char *per_sec = format_size((uint64_t)((double)processed / elapsed));
+
+		rate = per_sec ? str_printf("%s/s", per_sec) : NULL;
+	}
+	if (total)
+		percent = str_printf(
+		    "%u", (unsigned)(processed >= total ? 100 : processed * 100 / total));
+	json_object_object_add(prog, "stage", json_object_new_string(stage));
+	json_object_object_add(prog, "processed", json_object_new_string(bytes));
+	if (rate)
+		json_object_object_add(prog, "speed", json_object_new_string(rate));
+	if (percent)
+		json_object_object_add(prog, "percent", json_object_new_string(percent));
+	json_object_object_add(md, "progress", prog);
+
+	pthread_mutex_lock(&ops_lock);
+	json_object_put(op->metadata);
+	op->metadata = steal_pointer(&md);
+	op->updated_at = time_now();
+	pthread_mutex_unlock(&ops_lock);
+}
+
 static void *run(void *arg)
 {
 	struct operation *op = arg;
@@ -127,6 +180,8 @@ static void *run(void *arg)
 	int r;
 
 	cancel_bind(op->may_cancel ? &op->cancel : NULL);
+	clock_gettime(CLOCK_MONOTONIC, &op->started);
+	progress_bind(report_progress, op);
 	/* Every operation can be held at its start by the tests, named by its description. */
 	r = stallpoint(op->description);
 	if (r < 0)
@@ -134,6 +189,7 @@ static void *run(void *arg)
 	else
 		r = op->fn(op->daemon, op->data, &md, &e);
 	cancel_bind(NULL);
+	progress_bind(NULL, NULL);
 	if (r < 0)
 		log_info("Operation \"%s\" failed: %s", op->description, err_msg(e, r));
 	if (op->free_data)
@@ -146,6 +202,8 @@ static void *run(void *arg)
 			  : r == -ECANCELED && op->cancel ? API_STATUS_CANCELLED
 							  : API_STATUS_FAILURE;
 	op->error = r < 0 ? strdup(err_msg(e, r)) : NULL;
+	/* The work's own metadata replaces what progress reports left. */
+	json_object_put(op->metadata);
 	op->metadata = md;
 	op->updated_at = time_now();
 	op->keep_until = monotonic_now() + KEEP_FINISHED_SEC;

@@ -215,4 +215,54 @@ check_eq "and with recursion gives objects" object \
 	"$(api '/1.0/operations?recursion=1' | jq -r '.metadata.success[0] | type')"
 
 check "clean up" as_admin cairn delete c1 c2 c3 c4 --force
+
+# ---- progress of a copy and a move, from the operation's metadata ----
+# A dir pool copies files with cp; the daemon reports the bytes written and the test holds the
+# operation once they are copied, so the client's once-a-second poll sees it whatever the speed.
+check "a dir pool" as_admin cairn storage create plain dir
+check "an instance on it" as_admin cairn init busybox big -s plain
+head -c 20000000 /dev/zero >"$CAIRN_DIR/storage-pools/plain/containers/big/rootfs/blob"
+stop_daemon
+export CAIRN_STALLPOINT="storage-copy-done"
+start_daemon
+unset CAIRN_STALLPOINT
+as_admin script -qec "cairn copy big big2" /dev/null >"$W/copy.out" 2>&1 &
+CP=$!
+check "the copy is held once its files are copied" wait_stall storage-copy-done
+progress=$(api '/1.0/operations?recursion=1' |
+	jq -c '[.metadata.running[] | .metadata.progress // empty][0] // empty')
+check_eq "the running operation's metadata says the stage" copy "$(printf '%s' "$progress" | jq -r '.stage // empty')"
+check_match "and the bytes written, at least the 20 MB blob" '^([2-9][0-9]|[1-9][0-9]{2,})\.[0-9]{2}MiB$|GiB$' \
+	"$(printf '%s' "$progress" | jq -r '.processed // empty')"
+check_match "and a rate" '/s$' "$(printf '%s' "$progress" | jq -r '.speed // empty')"
+for _ in $(seq 1 50); do
+	grep -qa 'Transferring instance: copy' "$W/copy.out" && break
+	sleep 0.1
+done
+rm -f "$CAIRN_DIR/stallpoint"
+wait "$CP"
+check_eq "the copy then completes" 0 $?
+check "on a terminal it showed the bytes and the rate" \
+	grep -qaE 'Transferring instance: copy [0-9.]+(B|KiB|MiB|GiB) [0-9.]+(B|KiB|MiB|GiB)/s' "$W/copy.out"
+check_eq "the copy is there" STOPPED "$(as_admin cairn list big2 --format csv -c s)"
+as_admin cairn copy big big3 >"$W/copy-piped.out" 2>&1 &
+CP=$!
+check "a piped copy is held too" wait_stall storage-copy-done
+sleep 1.2
+rm -f "$CAIRN_DIR/stallpoint"
+wait "$CP"
+check_eq "piped, the copy prints nothing" "" "$(cat "$W/copy-piped.out")"
+as_admin script -qec "cairn move big --storage default" /dev/null >"$W/move.out" 2>&1 &
+MV=$!
+check "a move between pools is held the same way" wait_stall storage-copy-done
+for _ in $(seq 1 50); do
+	grep -qa 'Moving instance: copy' "$W/move.out" && break
+	sleep 0.1
+done
+rm -f "$CAIRN_DIR/stallpoint"
+wait "$MV"
+check_eq "the move then completes" 0 $?
+check "and showed its progress, the 20 MB blob included" \
+	grep -qaE 'Moving instance: copy ([2-9][0-9]|[1-9][0-9]{2,})\.[0-9]{2}MiB [0-9.]+(B|KiB|MiB|GiB)/s' "$W/move.out"
+check "clean up the copies" as_admin cairn delete big big2 big3
 finish
