@@ -29,8 +29,9 @@ void log_emit(enum log_level level, const char *file, int line, const char *func
 #define log_info(...) log_emit(LOG_LEVEL_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_debug(...) log_emit(LOG_LEVEL_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__)
 
-/* Logs at error level and evaluates to `r`: `return log_error_errno(r, "...")`. */
-#define log_error_errno(r, ...)                                                                    \
+/* Logs at error level and evaluates to `r`, a negative errno or an exit status:
+ * `return log_error_return(r, "...")`. */
+#define log_error_return(r, ...)                                                                   \
 	({                                                                                         \
 		log_error(__VA_ARGS__);                                                            \
 		(r);                                                                               \

@@ -113,8 +113,8 @@ static int forkstart_main(int argc, char **argv)
 	_cleanup_lxc_container_ struct lxc_container *c = NULL;
 
 	if (argc != 6) {
-		log_error("Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR", argv[0]);
-		return 1;
+		return log_error_return(1, "Usage: %s forkstart NAME LXCPATH CONFIG LOGDIR",
+					argv[0]);
 	}
 	c = helper_setup("forkstart.log", argv[2], argv[3], argv[4], argv[5]);
 	if (!c)
@@ -125,9 +125,9 @@ static int forkstart_main(int argc, char **argv)
 	}
 	c->want_daemonize(c, true);
 	if (!c->start(c, 0, NULL)) {
-		log_error("Failed to start instance \"%s\"%s%s", argv[2],
-			  c->error_string ? ": " : "", c->error_string ? c->error_string : "");
-		return 1;
+		return log_error_return(1, "Failed to start instance \"%s\"%s%s", argv[2],
+					c->error_string ? ": " : "",
+					c->error_string ? c->error_string : "");
 	}
 	return 0;
 }
@@ -139,15 +139,14 @@ static int forkcheckpoint_main(int argc, char **argv)
 	bool ok;
 
 	if (argc != 8) {
-		log_error("Usage: %s forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP", argv[0]);
-		return 1;
+		return log_error_return(
+		    1, "Usage: %s forkcheckpoint NAME LXCPATH CONFIG DIR LOGDIR STOP", argv[0]);
 	}
 	c = helper_setup("forkcheckpoint.log", argv[2], argv[3], argv[4], argv[6]);
 	if (!c)
 		return 1;
 	if (!c->is_running(c)) {
-		log_error("Instance \"%s\" is not running", argv[2]);
-		return 1;
+		return log_error_return(1, "Instance \"%s\" is not running", argv[2]);
 	}
 	/* liblxc runs `criu dump` (with --leave-running unless STOP), which writes its images
 	 * and dump.log into DIR. */
@@ -156,8 +155,7 @@ static int forkcheckpoint_main(int argc, char **argv)
 	if (criu_log)
 		keep_criu_log(criu_log, argv[6], INSTANCE_CRIU_DUMP_LOG);
 	if (!ok) {
-		log_error("Failed to checkpoint instance \"%s\"", argv[2]);
-		return 1;
+		return log_error_return(1, "Failed to checkpoint instance \"%s\"", argv[2]);
 	}
 	return 0;
 }
@@ -169,15 +167,14 @@ static int forkrestore_main(int argc, char **argv)
 	bool ok;
 
 	if (argc != 7) {
-		log_error("Usage: %s forkrestore NAME LXCPATH CONFIG DIR LOGDIR", argv[0]);
-		return 1;
+		return log_error_return(1, "Usage: %s forkrestore NAME LXCPATH CONFIG DIR LOGDIR",
+					argv[0]);
 	}
 	c = helper_setup("forkrestore.log", argv[2], argv[3], argv[4], argv[6]);
 	if (!c)
 		return 1;
 	if (c->is_running(c)) {
-		log_error("Instance \"%s\" is already running", argv[2]);
-		return 1;
+		return log_error_return(1, "Instance \"%s\" is already running", argv[2]);
 	}
 	/* The restoring process stays behind as the container's monitor: a session of its own
 	 * keeps it out of cairnd's process group, as a daemonized start is. */
@@ -188,8 +185,7 @@ static int forkrestore_main(int argc, char **argv)
 	if (criu_log)
 		keep_criu_log(criu_log, argv[6], INSTANCE_CRIU_RESTORE_LOG);
 	if (!ok) {
-		log_error("Failed to restore instance \"%s\"", argv[2]);
-		return 1;
+		return log_error_return(1, "Failed to restore instance \"%s\"", argv[2]);
 	}
 	return 0;
 }
