@@ -352,22 +352,33 @@ int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const 
  * or a loop file under disks/ that no pool row names is unmounted and removed. A mount point that
  * cannot be unmounted is kept (its content is not ours to remove through it).
  */
-/* Unmounts everything stacked on `path`; 0 once it is no mount point (same device as its
- * parent), -1 with errno otherwise. */
-static int unmount_all(const char *path)
+/*
+ * Whether `path` is the root of a mount: 1, 0, or -1 with errno. The kernel says so itself
+ * (STATX_ATTR_MOUNT_ROOT): a bind mount of a directory on the same filesystem has the same
+ * st_dev as its parent, so comparing devices would take a dir pool's `source`, bound there, for
+ * plain files of cairn's and delete the user's directory through it.
+ */
+static int is_mount_root(const char *path)
 {
-	_cleanup_free_ char *parent = str_printf("%s/..", path);
-	struct stat a, b;
+	struct statx stx;
 
-	if (!parent) {
-		errno = ENOMEM;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return -1;
+	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+		errno = EOPNOTSUPP;
 		return -1;
 	}
+	return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+}
+
+/* Unmounts everything stacked on `path`; 0 once it is no mount point, -1 with errno otherwise. */
+static int unmount_all(const char *path)
+{
 	for (int i = 0; i < 16; i++) {
-		if (stat(path, &a) < 0 || stat(parent, &b) < 0)
-			return -1;
-		if (a.st_dev == b.st_dev)
-			return 0;
+		int m = is_mount_root(path);
+
+		if (m <= 0)
+			return m;
 		if (umount2(path, UMOUNT_NOFOLLOW) < 0)
 			return -1;
 	}

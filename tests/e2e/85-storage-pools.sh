@@ -66,6 +66,27 @@ check_eq "after a kill at pool-delete-after-row p1 is gone" "default " "$(pools)
 check "after a kill at pool-delete-after-row its image is removed" test ! -e "$CAIRN_DIR/disks/p1.img"
 check "after a kill at pool-delete-after-row its mount point is removed" test ! -e "$CAIRN_DIR/storage-pools/p1"
 
+# The same with a dir pool bound from a directory of the user's on the same filesystem as
+# CAIRN_DIR (a bind mount has its parent's device number): the recovery must see the mount and
+# keep the user's files.
+mkdir -p "$T/d2src"
+chown "$ADMIN_USER" "$T/d2src"
+echo precious >"$T/d2src/mine.txt"
+check "create a dir pool d2 on a directory holding a file of ours" \
+	as_admin cairn storage create d2 dir "source=$T/d2src"
+stop_daemon
+rm -f "$CAIRN_DIR/crashpoint"
+CAIRN_CRASHPOINT=pool-delete-after-row start_daemon
+as_admin cairn storage delete d2 >/dev/null 2>&1 &
+client=$!
+if wait_crashpoint pool-delete-after-row; then ok "d2: reached pool-delete-after-row"; else not_ok "d2: reached pool-delete-after-row"; fi
+kill_daemon
+wait "$client" 2>/dev/null
+start_daemon
+check_eq "after a kill at pool-delete-after-row d2 is gone" "default " "$(pools)"
+check_eq "the user's file in d2's source is still there" precious "$(cat "$T/d2src/mine.txt" 2>/dev/null)"
+check "d2's mount point is unmounted and removed" test ! -e "$CAIRN_DIR/storage-pools/d2"
+
 # ---- set / get / unset / edit ----
 check "create p2 (1GiB)" as_admin cairn storage create p2 btrfs size=1GiB
 check_eq "get size" "1.00GiB" "$(as_admin cairn storage get p2 size)"
