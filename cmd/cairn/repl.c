@@ -133,10 +133,13 @@ static bool instance_exists(struct cli_ctx *ctx, const char *name)
 
 /*
  * With a current instance, a command that takes an instance first gets it put in as its first
- * argument when the line leaves it out: when the line has too few arguments, or when its first
- * argument names no instance (`snapshot restore snap0`, `config set user.x 1`). A first argument
- * that names an instance, or holds a `/` (`c1/snap0`), is left alone. *ret_argv is NULL when
- * the line stays as it is.
+ * argument when the line leaves it out: when the line has too few arguments (`info`,
+ * `snapshot restore snap0`, `config set user.x=1`), or, for a command that takes a fixed number
+ * of arguments, when its first argument names no instance (`config set user.x 1`,
+ * `snapshot create before`). A command on any number of instances (`stop a b`, `delete a b`)
+ * gets it only when it has no instance at all: a mistyped name there must fail, not act on the
+ * current instance and then fail. A first argument that names an instance, or holds a `/`
+ * (`c1/snap0`), is left alone. *ret_argv is NULL when the line stays as it is.
  */
 static int with_current(struct cli_ctx *ctx, const struct repl_state *st, char *const *argv,
 			size_t argc, char ***ret_argv, struct err **err)
@@ -154,12 +157,15 @@ static int with_current(struct cli_ctx *ctx, const struct repl_state *st, char *
 		return 0;
 	if (args.help || !args.cmd->handler ||
 	    (args.cmd->complete != CLI_COMPLETE_INSTANCE &&
-	     args.cmd->complete != CLI_COMPLETE_INSTANCE_THEN_KEY))
+	     args.cmd->complete != CLI_COMPLETE_INSTANCE_THEN_KEY &&
+	     args.cmd->complete != CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT))
 		return 0;
 	if (args.cmd->max_args >= 0 && (int)args.argc + 1 > args.cmd->max_args)
 		return 0;
 	if ((int)args.argc < args.cmd->min_args || args.argc == 0)
 		insert = true;
+	else if (args.cmd->max_args < 0)
+		insert = false;
 	else
 		insert = !strchr(args.argv[0], '/') && !instance_exists(ctx, args.argv[0]);
 	if (!insert)

@@ -98,6 +98,14 @@ check_eq "use: it is r1's" "s1" "$(as_admin cairn snapshot list r1 --format csv 
 check_match "use: naming the instance still works" '^yes$' "$(printf '%s\n' "$out" | sed -n 3p)"
 check_match "use alone forgets it: the command needs its instance again" \
 	'^Error: Invalid number of arguments$' "$out"
+out=$(printf 'use r1\nstop r1x\n' | as_admin cairn repl 2>&1)
+check_match "use: a mistyped name on a many-instance command fails" '^Error: .*"r1x"' "$out"
+check_eq "use: and leaves the current instance alone" Running "$(api_status r1)"
+out=$(printf 'use r1\nsnapshot create s2\nsnapshot restore s2\nsnapshot list --format csv\n' |
+	as_admin cairn repl --keep-going 2>&1)
+check_match "use: snapshot restore takes the current instance" '^s2,' "$out"
+check_eq "use: and nothing failed" "" "$(printf '%s\n' "$out" | grep '^Error')"
+check "delete the second snapshot" as_admin cairn delete r1/s2
 check_fails "use of an unknown instance fails" 'Error: Instance "nosuch" not found' \
 	pipe_to 'use nosuch\n' as_admin cairn repl
 check_fails "use of a snapshot fails" 'Error: "r1/s1" is not an instance name' \
