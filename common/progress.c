@@ -11,6 +11,11 @@ void progress_bind(progress_fn fn, void *ctx)
 	bound_ctx = fn ? ctx : NULL;
 }
 
+bool progress_bound(void)
+{
+	return bound_fn != NULL;
+}
+
 void progress_report(const char *stage, uint64_t processed, uint64_t total)
 {
 	if (bound_fn)

@@ -76,8 +76,9 @@ int storage_run(char *const argv[], struct err **err);
  * Copies the tree `src` to `dst` (which must not exist) with `cp -a`, keeping ownership, modes,
  * timestamps, xattrs, symlinks, device nodes, fifos and hard links; reflinks are used where the
  * filesystem has them. A failed copy leaves no `dst` behind. While cp runs it reports the bytes
- * the copy holds so far (common/progress.h, stage "copy"): cp tells nothing, so the copy's tree
- * is walked, at most every half second and less often when the walk itself takes long.
+ * the copy holds so far (common/progress.h, stage "copy") to the operation listening, if any:
+ * cp tells nothing, so the copy's tree is walked, at most every half second and less often when
+ * the walk itself takes long.
  */
 int storage_copy_tree(const char *src, const char *dst, struct err **err);
 
