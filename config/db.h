@@ -253,6 +253,10 @@ void db_pendings_free(struct db_pending *v, size_t n);
 int db_pending_add(struct db *db, const struct db_pending *p, int64_t *ret_id, struct err **err);
 int db_pending_list(struct db *db, struct db_pending **ret, size_t *ret_n, struct err **err);
 int db_pending_delete(struct db *db, int64_t id, struct err **err);
+/* db_pending_delete() for an undo step that the failed operation carries on past: a failure is
+ * logged (the entry is then dealt with at the next start), the operation's own error is what
+ * its caller sees. */
+void db_pending_delete_ignoring(struct db *db, int64_t id);
 /* The last step of a snapshot rename and the removal of its entry `id`, in one transaction:
  * renames the row of snapshot `name` of `instance` to `new_name` (nothing when there is no row
  * `name` any more: the step was done) and deletes the entry. -ENOENT for an unknown instance,

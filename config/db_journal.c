@@ -90,6 +90,15 @@ int db_pending_delete(struct db *db, int64_t id, struct err **err)
 	return r == -ENOENT ? 0 : r;
 }
 
+void db_pending_delete_ignoring(struct db *db, int64_t id)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = db_pending_delete(db, id, &e);
+
+	if (r < 0)
+		err_log_ignored(e, r, "Failed to remove journal entry %lld", (long long)id);
+}
+
 int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, const char *name,
 			     const char *new_name, struct err **err)
 {

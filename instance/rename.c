@@ -25,17 +25,6 @@
 #define PENDING_INSTANCE_RENAME "instance-rename"
 #define PENDING_INSTANCE_MOVE "instance-move"
 
-/* Drops journal entry `id` in an undo step: a failure is logged (the next start drops the entry
- * then), the caller's own error is what counts. */
-static void pending_delete_ignoring(const struct instance_env *env, int64_t id)
-{
-	_cleanup_err_ struct err *e = NULL;
-	int r = db_pending_delete(env->db, id, &e);
-
-	if (r < 0)
-		err_log_ignored(e, r, "Failed to remove journal entry %lld", (long long)id);
-}
-
 bool instance_journal_kind(const char *kind)
 {
 	return strcmp(kind, PENDING_INSTANCE_RENAME) == 0 ||
@@ -76,8 +65,9 @@ static int stopped_allowed(const struct instance_env *env, const struct db_insta
 	r = instance_state(env, row->name, false, &st, err);
 	if (r < 0)
 		return r;
+	/* 400, as Incus answers it. */
 	if (st.status != INSTANCE_STOPPED)
-		return err_set(err, -EBUSY, "%s", running_message);
+		return err_set(err, -EINVAL, "%s", running_message);
 	if (instance_has_checkpoint(env, row))
 		return err_set(err, -EBUSY,
 			       "Instance \"%s\" holds a checkpoint of its running state (stop "
@@ -256,7 +246,7 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 		 * the rename is rolled forward by the next start. */
 		vol_new = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, new_name);
 		if (vol_new && !exists(vol_new)) {
-			pending_delete_ignoring(env, id);
+			db_pending_delete_ignoring(env->db, id);
 			return r;
 		}
 		return err_wrap(err, r,
@@ -402,7 +392,7 @@ int instance_move_pool(const struct instance_env *env, const char *name, const c
 			err_log_ignored(e, q, "Failed to remove the copy of \"%s\" on pool \"%s\"",
 					name, pool_name);
 		else
-			pending_delete_ignoring(env, id);
+			db_pending_delete_ignoring(env->db, id);
 		return r;
 	}
 	crashpoint("move-after-switch");

@@ -106,8 +106,6 @@ static int resolve_expiry(const struct db_instance *row, const struct snapshot_c
 	return config_expiry_add(expr, now, ret, err);
 }
 
-/* Removes a snapshot whose row is already DELETING (or CREATING): disk first, then the row.
- * A subvolume that is not there is fine, so this both finishes a delete and undoes a create. */
 /* Undo steps whose failure the operation carries on past: logged, not returned. */
 static void remove_state_ignoring(const struct instance_env *env, const char *instance)
 {
@@ -118,15 +116,8 @@ static void remove_state_ignoring(const struct instance_env *env, const char *in
 		err_log_ignored(e, r, "Failed to remove the CRIU images of \"%s\"", instance);
 }
 
-static void pending_delete_ignoring(const struct instance_env *env, int64_t id)
-{
-	_cleanup_err_ struct err *e = NULL;
-	int r = db_pending_delete(env->db, id, &e);
-
-	if (r < 0)
-		err_log_ignored(e, r, "Failed to remove journal entry %lld", (long long)id);
-}
-
+/* Removes a snapshot whose row is already DELETING (or CREATING): disk first, then the row.
+ * A subvolume that is not there is fine, so this both finishes a delete and undoes a create. */
 static int remove_snapshot(const struct instance_env *env, struct storage_pool *pool,
 			   const char *instance, const char *name, struct err **err)
 {
@@ -355,7 +346,7 @@ static bool rename_undo(const struct instance_env *env, struct storage_pool *poo
 	if (strv_contains(names, new_name) && !strv_contains(names, old_name) &&
 	    storage_snapshot_rename(pool, instance, new_name, old_name, NULL) < 0)
 		return false;
-	pending_delete_ignoring(env, id);
+	db_pending_delete_ignoring(env->db, id);
 	return true;
 }
 
@@ -650,7 +641,7 @@ int snapshot_restore(const struct instance_env *env, const char *instance, const
 		 * for recovery to finish the restore (the instance is not started half restored).
 		 */
 		if (r < 0 && kept_old)
-			pending_delete_ignoring(env, id);
+			db_pending_delete_ignoring(env->db, id);
 		else if (r < 0)
 			r = err_wrap(err, r,
 				     "The restore of instance \"%s\" is left to be finished later",

@@ -57,15 +57,16 @@ check_eq "r1 runs" "Running" "$(api_status r1)"
 check_eq "r1 runs from its own rootfs" "one" "$(as_admin cairn exec r1 -- cat /root/version)"
 
 # ---- refusals change nothing ----
+post_code() {
+	curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CAIRN_DIR/unix.socket" -X POST -d "$2" "http://cairn/1.0/instances/$1"
+}
 check_fails "renaming a running instance is refused" "Error: Renaming of running instance not allowed" as_admin cairn rename r1 r2
+check_eq "with a 400, as Incus answers it" 400 "$(post_code r1 '{"name":"r2"}')"
 check "stop r1" as_admin cairn stop --force r1
 check "init other" as_admin cairn init busybox other
 check_fails "renaming onto an existing instance is refused" 'Error: Instance "other" already exists' as_admin cairn rename r1 other
 check_fails "renaming onto itself is refused" 'Error: Instance "r1" already exists' as_admin cairn rename r1 r1
 check_fails "an invalid new name is refused" "" as_admin cairn rename r1 -bad
-post_code() {
-	curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CAIRN_DIR/unix.socket" -X POST -d "$2" "http://cairn/1.0/instances/$1"
-}
 check_eq "an all-digit new name is refused by the daemon too" 400 "$(post_code r1 '{"name":"123"}')"
 check_eq "a new name with a slash is refused by the daemon" 400 "$(post_code r1 '{"name":"../x"}')"
 check_eq "a rename and a move at once are refused" 400 "$(post_code r1 '{"name":"r9","pool":"default"}')"
