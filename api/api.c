@@ -53,7 +53,10 @@ int api_http_status(int neg_errno)
 		return 404;
 	case EEXIST:
 	case EBUSY:
+	case EAGAIN: /* changed meanwhile: try again */
 		return 409;
+	case EFBIG:
+		return 413;
 	case EINVAL:
 	case ERANGE:
 	case ENAMETOOLONG:
@@ -81,6 +84,8 @@ int api_errno_from_http(int http_status)
 		return -EOPNOTSUPP;
 	case 409:
 		return -EBUSY;
+	case 413:
+		return -EFBIG;
 	case 501:
 		return -EOPNOTSUPP;
 	default:

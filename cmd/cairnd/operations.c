@@ -362,8 +362,12 @@ int operation_cancel(const char *id, struct err **err)
 	       pthread_cond_timedwait(&ops_changed, &ops_lock, &deadline) != ETIMEDOUT)
 		;
 	op->waiters--;
+	if (op->status_code == API_STATUS_RUNNING)
+		r = err_set(err, -ETIMEDOUT,
+			    "Operation \"%s\" was asked to cancel but is still running after %d s",
+			    id, CANCEL_WAIT_SEC);
 	pthread_mutex_unlock(&ops_lock);
-	return 0;
+	return r;
 }
 
 json_object *operation_list(int recursion)

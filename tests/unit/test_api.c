@@ -18,6 +18,8 @@ static void test_http_status(void **state)
 	assert_int_equal(api_http_status(-ENOENT), 404);
 	assert_int_equal(api_http_status(-EEXIST), 409);
 	assert_int_equal(api_http_status(-EBUSY), 409);
+	assert_int_equal(api_http_status(-EAGAIN), 409);
+	assert_int_equal(api_http_status(-EFBIG), 413);
 	assert_int_equal(api_http_status(-EINVAL), 400);
 	assert_int_equal(api_http_status(-ERANGE), 400);
 	assert_int_equal(api_http_status(-EPERM), 403);
@@ -30,7 +32,8 @@ static void test_http_status(void **state)
 /* An error keeps its meaning across the socket: errno -> HTTP -> errno -> HTTP is stable. */
 static void test_errno_round_trip(void **state)
 {
-	static const int codes[] = {ENOENT, EEXIST, EBUSY, EINVAL, EPERM, EACCES, EIO};
+	static const int codes[] = {ENOENT, EEXIST, EBUSY, EAGAIN, EINVAL,
+				    EPERM,  EACCES, EFBIG, EIO};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
