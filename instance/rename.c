@@ -242,17 +242,27 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 	crashpoint("rename-after-journal");
 	r = rename_steps(env, name, new_name, id, err);
 	if (r < 0) {
-		/* Nothing moved yet (the volume rename undoes itself): the entry goes. Past that,
-		 * the rename is rolled forward by the next start. */
+		_cleanup_err_ struct err *again = NULL;
+
+		/* Nothing moved yet (the volume rename undoes itself): the entry goes. */
 		vol_new = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, new_name);
 		if (vol_new && !exists(vol_new)) {
 			db_pending_delete_ignoring(env->db, id);
 			return r;
 		}
-		return err_wrap(err, r,
-				"The rename of instance \"%s\" to \"%s\" is left to be finished "
-				"later",
-				name, new_name);
+		/* Past that, an answered error must not leave the instance half renamed: the
+		 * steps are redone once at once (each skips what is done), and only if that fails
+		 * too is the rename left to the next start, which rolls it forward. */
+		if (rename_steps(env, name, new_name, id, &again) < 0)
+			return err_wrap(err, r,
+					"The rename of instance \"%s\" to \"%s\" is left to be "
+					"finished by the next start of cairnd",
+					name, new_name);
+		log_warn("The rename of instance \"%s\" to \"%s\" went through on a second try "
+			 "after: %s",
+			 name, new_name, err_msg(err ? *err : NULL, r));
+		if (err)
+			err_freep(err);
 	}
 	instance_notify(env, "instance-renamed", "instances", new_name);
 	return 0;
