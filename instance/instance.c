@@ -979,17 +979,14 @@ int instance_stop(const struct instance_env *env, const char *name, int timeout_
 		r = instance_delete(env, name, err);
 		if (r >= 0)
 			return 0;
-		/* Kept (protected against deletion, say): stopped like any other instance. */
-		{
-			_cleanup_err_ struct err *e = NULL;
-			int q = set_volatile(env, name, "volatile.last_state.power", "STOPPED", &e);
-
-			if (q < 0)
-				err_log_ignored(e, q, "Failed to record that \"%s\" is stopped",
-						name);
-		}
-		return err_wrap(err, r, "Ephemeral instance \"%s\" stopped but was not deleted",
-				name);
+		/* Kept (protected against deletion, say): stopped like any other instance. The stop
+		 * the user asked for is done, so it is not answered as an error; the log says why
+		 * the instance is still there. */
+		log_warn("Ephemeral instance \"%s\" stopped but was kept: %s", name,
+			 err_msg(err ? *err : NULL, r));
+		if (err)
+			err_freep(err);
+		return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
 	}
 	return set_volatile(env, name, "volatile.last_state.power", "STOPPED", err);
 }

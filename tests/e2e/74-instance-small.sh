@@ -83,6 +83,13 @@ as_admin cairn exec e2 -- poweroff >/dev/null 2>&1
 check "e2 is deleted after a poweroff inside" wait_gone e2
 check "its volume is gone too" test ! -e "$CAIRN_DIR/storage-pools/default/containers/e2"
 
+check "launch an ephemeral instance protected against deletion" \
+	as_admin cairn launch busybox ep -e -c security.protection.delete=true
+check "its stop succeeds" as_admin cairn stop ep --force
+check_eq "and it is kept, stopped, since it may not be deleted" "Stopped" "$(api_status ep)"
+check "unprotect it" as_admin cairn config set ep security.protection.delete=false
+check "delete it" as_admin cairn delete ep
+
 check "init --ephemeral e3 (not started)" as_admin cairn init busybox e3 --ephemeral
 sleep 2.5
 check_eq "a stopped ephemeral instance that never ran stays" "Stopped" "$(api_status e3)"
