@@ -297,34 +297,38 @@ void cli_gen_manpage(FILE *out, const struct cli_command *cmd, const char *path)
 	}
 }
 
-static int write_pages(const struct cli_command *cmd, const char *path, int dfd, const char *dir,
+/*
+ * Each page is written beside its name and renamed over it (file_write_atomic): whatever was at
+ * the name before, a symbolic link or a hard link to another file, is replaced, never written
+ * through, even when this runs as root in a directory others can write to.
+ */
+static int write_pages(const struct cli_command *cmd, const char *path, const char *dir,
 		       struct err **err)
 {
 	_cleanup_free_ char *name = page_name(path);
-	_cleanup_free_ char *file = name ? str_printf("%s.1", name) : NULL;
-	_cleanup_fclose_ FILE *f = NULL;
-	int fd, r;
+	_cleanup_free_ char *file = name ? str_printf("%s/%s.1", dir, name) : NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
 
 	if (!file)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* Never through a link planted in the directory. */
-	fd = openat(dfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return err_set_errno(err, -errno, "Failed to write \"%s/%s\"", dir, file);
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return err_set_errno(err, -errno, "Failed to write \"%s/%s\"", dir, file);
-	}
+	f = open_memstream(&text, &len);
+	if (!f)
+		return err_set(err, -ENOMEM, "Out of memory");
 	cli_gen_manpage(f, cmd, path);
-	if (fflush(f) != 0 || ferror(f))
-		return err_set_errno(err, -errno, "Failed to write \"%s/%s\"", dir, file);
+	if (fclose(f) != 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = file_write_atomic(file, text, len, 0644, err);
+	if (r < 0)
+		return r;
 	for (const struct cli_command *s = cmd->subcommands; s && s->name; s++) {
 		_cleanup_free_ char *sub = str_printf("%s %s", path, s->name);
 
 		if (!sub)
 			return err_set(err, -ENOMEM, "Out of memory");
-		r = write_pages(s, sub, dfd, dir, err);
+		r = write_pages(s, sub, dir, err);
 		if (r < 0)
 			return r;
 	}
@@ -333,14 +337,15 @@ static int write_pages(const struct cli_command *cmd, const char *path, int dfd,
 
 int cli_gen_manpages(const struct cli_command *root, const char *dir, struct err **err)
 {
-	_cleanup_close_ int dfd = -EBADF;
+	struct stat st;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return err_set_errno(err, -errno, "Failed to create \"%s\"", dir);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	if (lstat(dir, &st) < 0)
 		return err_set_errno(err, -errno, "Failed to open \"%s\"", dir);
-	return write_pages(root, root->name, dfd, dir, err);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, -ENOTDIR, "Failed to open \"%s\": Not a directory", dir);
+	return write_pages(root, root->name, dir, err);
 }
 
 int cli_cmd_completion(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

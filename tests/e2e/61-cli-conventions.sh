@@ -131,9 +131,14 @@ check_match "and the flags with their help" "-q, --quiet +$|Don't show progress 
 echo precious >"$W/precious"
 mkdir "$W/trap"
 ln -s "$W/precious" "$W/trap/cairn.1"
+echo precious >"$W/precious2"
+ln "$W/precious2" "$W/trap/cairn-list.1"
 chmod -R a+rwX "$W/trap"
-check_fails "manpage does not write through a planted link" "" as_admin cairn manpage "$W/trap"
-check_eq "the link's target is untouched" precious "$(cat "$W/precious")"
+check "manpage into a directory with planted links" as_admin cairn manpage "$W/trap"
+check_eq "the symbolic link's target is untouched" precious "$(cat "$W/precious")"
+check_eq "the hard link's other name is untouched" precious "$(cat "$W/precious2")"
+check "the symbolic link was replaced by the page" test -f "$W/trap/cairn.1" -a ! -L "$W/trap/cairn.1"
+check_match "the hard link's name now holds the page" '^\.TH' "$(head -c 200 "$W/trap/cairn-list.1")"
 check_fails "manpage into a file is refused" "" as_admin cairn manpage "$W/precious"
 
 # ---- progress ----
