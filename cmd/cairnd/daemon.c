@@ -229,13 +229,15 @@ int daemon_pool_create(struct daemon *d, const char *name, const char *driver, c
 	if (r < 0) {
 		struct storage_pool *p = &d->env.pools[d->env.n_pools - 1];
 		_cleanup_err_ struct err *e = NULL;
-		int q = storage_pool_delete(p, &e);
+		int q;
 
+		/* Request threads may already hold the published slot: it stays, hidden first and
+		 * marked removed, as a deleted pool's does. */
+		__atomic_store_n(&p->removed, true, __ATOMIC_RELEASE);
+		q = storage_pool_delete(p, &e);
 		if (q < 0)
 			err_log_ignored(e, q, "Failed to remove the storage of pool \"%s\"",
 					p->name);
-		storage_pool_done(p);
-		d->env.n_pools--;
 		return r;
 	}
 	return 0;
