@@ -99,18 +99,10 @@ int file_write_prepare(const char *path, const void *data, size_t len, mode_t mo
 	if (fd < 0)
 		return err_set_errno(err, -errno, "Failed to create a temporary file for \"%s\"",
 				     path);
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			unlink(tmp);
-			return err_set_errno(err, r, "Failed to write \"%s\"", path);
-		}
-		p += n;
-		len -= (size_t)n;
+	r = fd_write_all(fd, p, len);
+	if (r < 0) {
+		unlink(tmp);
+		return err_set_errno(err, r, "Failed to write \"%s\"", path);
 	}
 	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
 		r = -errno;
@@ -136,6 +128,23 @@ int file_write_commit(const char *tmp, const char *path, struct err **err)
 	return 0;
 }
 
+int fd_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
 {
 	_cleanup_free_ char *tmp = NULL;
@@ -150,22 +159,14 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 int file_write(const char *path, const void *data, size_t len, mode_t mode, struct err **err)
 {
 	_cleanup_close_ int fd = -EBADF;
-	const char *p = data;
+	int r;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_set_errno(err, -errno, "Failed to write \"%s\"", path);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	r = fd_write_all(fd, data, len);
+	if (r < 0)
+		return err_set_errno(err, r, "Failed to write \"%s\"", path);
 	return 0;
 }
 

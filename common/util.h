@@ -25,6 +25,9 @@ bool strv_contains(char *const *v, const char *s);
 /* Appends a copy of `s` to *v, which stays NULL-terminated. -ENOMEM on failure. */
 int strv_push(char ***v, const char *s);
 
+/* Writes all `len` bytes of `buf` to `fd`, going on after short writes and EINTR. 0 or -errno. */
+int fd_write_all(int fd, const void *buf, size_t len);
+
 /*
  * Writes `len` bytes to `path` atomically: a temporary file in the same directory, fsync,
  * rename over `path`, fsync of the directory. After a crash the file is either old or new (and

@@ -89,23 +89,6 @@ struct forkfile_reply {
 
 /* ---- the helper ---- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Sends the reply, with `fd` (if >= 0) as SCM_RIGHTS on its first byte, then `text`. */
 static int send_reply(const struct forkfile_reply *hdr, const char *text, int fd)
 {
@@ -135,12 +118,13 @@ static int send_reply(const struct forkfile_reply *hdr, const char *text, int fd
 	if (n < 0)
 		return -errno;
 	if ((size_t)n < sizeof(*hdr)) {
-		int r = write_all(FORKFILE_SOCK, (const char *)hdr + n, sizeof(*hdr) - (size_t)n);
+		int r =
+		    fd_write_all(FORKFILE_SOCK, (const char *)hdr + n, sizeof(*hdr) - (size_t)n);
 
 		if (r < 0)
 			return r;
 	}
-	return text && hdr->text_len ? write_all(FORKFILE_SOCK, text, hdr->text_len) : 0;
+	return text && hdr->text_len ? fd_write_all(FORKFILE_SOCK, text, hdr->text_len) : 0;
 }
 
 static int send_error(int code, const char *msg)
@@ -372,7 +356,7 @@ static int read_into_memfd(int fd, const char *path, int *ret_fd, uint64_t *ret_
 			    "\"%s\" is larger than %u MiB on a file system the container "
 			    "serves itself",
 			    path, FORKFILE_COPY_MAX >> 20);
-		r = write_all(mfd, buf, (size_t)n);
+		r = fd_write_all(mfd, buf, (size_t)n);
 		if (r < 0)
 			return err_set_errno(err, r, "Failed to read \"%s\"", path);
 	}
@@ -512,7 +496,7 @@ int instance_forkfile_main(int argc, char **argv)
 		return 2;
 	}
 	/* Into the container goes nothing of the daemon's but the descriptors it meant to give. */
-	if (syscall(SYS_close_range, FORKFILE_SRC + 1, ~0U, 0) < 0) {
+	if (close_range(FORKFILE_SRC + 1, ~0U, 0) < 0) {
 		r = -errno;
 		(void)send_error(r, "Failed to close the file helper's descriptors");
 		return 1;

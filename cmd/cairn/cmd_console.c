@@ -26,21 +26,6 @@ static void stream_freep(struct cli_stream **s)
 	*s = NULL;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int show_log(struct cli_ctx *ctx, const char *path, struct err **err)
 {
 	_cleanup_(stream_freep) struct cli_stream *s = NULL;
@@ -62,7 +47,7 @@ static int show_log(struct cli_ctx *ctx, const char *path, struct err **err)
 			return err_set_errno(err, (int)n, "Failed to read the console log");
 		if (n == 0)
 			return 0;
-		r = write_all(STDOUT_FILENO, buf, (size_t)n);
+		r = fd_write_all(STDOUT_FILENO, buf, (size_t)n);
 		if (r < 0)
 			return err_set_errno(err, r, "Failed to write the console log");
 	}
@@ -91,7 +76,7 @@ static int proxy(int ptx, struct err **err)
 			n = read(ptx, buf, sizeof(buf));
 			if (n <= 0 && !(n < 0 && errno == EINTR))
 				return 0;
-			if (n > 0 && write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+			if (n > 0 && fd_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
 				return 0;
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -115,7 +100,7 @@ static int proxy(int ptx, struct err **err)
 					out[o++] = buf[i];
 				}
 			}
-			if (o > 0 && write_all(ptx, out, o) < 0)
+			if (o > 0 && fd_write_all(ptx, out, o) < 0)
 				return 0;
 		}
 	}
