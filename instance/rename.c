@@ -270,12 +270,10 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 
 /* Removes what a move put on `pool` for instance `name` (the volume and its snapshots there);
  * missing pieces are fine. */
-static int remove_copy(const struct instance_env *env, struct storage_pool *pool, const char *name,
-		       struct err **err)
+static int remove_copy(struct storage_pool *pool, const char *name, struct err **err)
 {
 	int r;
 
-	(void)env;
 	r = instance_remove_disk_snapshots(pool, name, err);
 	if (r < 0)
 		return r;
@@ -343,7 +341,7 @@ static int move_finish(const struct instance_env *env, const struct db_instance 
 	if (r < 0)
 		return r;
 	if (from) {
-		r = remove_copy(env, from, row->name, err);
+		r = remove_copy(from, row->name, err);
 		if (r < 0)
 			return err_wrap(err, r,
 					"Failed to remove the old copy of instance \"%s\" from "
@@ -381,7 +379,7 @@ int instance_move_pool(const struct instance_env *env, const char *name, const c
 		return r;
 	crashpoint("move-after-journal");
 	/* Until the switch the source is the truth: a failure removes the copy and the entry. */
-	r = remove_copy(env, to, name, err);
+	r = remove_copy(to, name, err);
 	if (r >= 0)
 		r = copy_to(env, &row, from, to, err);
 	crashpoint("move-after-copy");
@@ -395,7 +393,7 @@ int instance_move_pool(const struct instance_env *env, const char *name, const c
 		r = db_instance_set_pool(env->db, name, pool_name, err);
 	if (r < 0) {
 		_cleanup_err_ struct err *e = NULL;
-		int q = remove_copy(env, to, name, &e);
+		int q = remove_copy(to, name, &e);
 
 		/* A copy that stays keeps its entry, so that the next start removes it. */
 		if (q < 0)
@@ -446,7 +444,7 @@ int instance_journal_finish(const struct instance_env *env, const struct db_pend
 	log_info("Undoing the unfinished move of instance \"%s\" to storage pool \"%s\"",
 		 p->instance, p->b);
 	if (instance_env_pool(env, p->b)) {
-		r = remove_copy(env, instance_env_pool(env, p->b), p->instance, err);
+		r = remove_copy(instance_env_pool(env, p->b), p->instance, err);
 		if (r < 0)
 			return r;
 	}

@@ -804,8 +804,8 @@ int cli_cmd_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	return 0;
 }
 
-/* POST /1.0/instances/<name> with `body` (a new name or a pool), waited for. */
-/* POST /1.0/instances/NAME; with `label`, the operation's progress is drawn on a terminal. */
+/* POST /1.0/instances/<name> with `body` (a new name or a pool), waited for; with `label`, the
+ * operation's progress is drawn on a terminal. */
 static int post_instance(struct cli_ctx *ctx, const char *name, json_object *body,
 			 const char *label, struct err **err)
 {
