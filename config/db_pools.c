@@ -135,11 +135,13 @@ int db_pool_delete(struct db *db, const char *name, struct err **err)
 		return r;
 	r = dbq_prepare(db,
 			"SELECT (SELECT count(*) FROM instances WHERE pool_id = ?1) +"
-			" (SELECT count(*) FROM images WHERE pool_id = ?1)",
+			" (SELECT count(*) FROM images WHERE pool_id = ?1) +"
+			/* A move into the pool has no row there before its switch. */
+			" (SELECT count(*) FROM pending WHERE kind = 'instance-move' AND b = ?2)",
 			&st, err);
 	if (r < 0)
 		return r;
-	r = dbq_bind(db, st, err, "i", id);
+	r = dbq_bind(db, st, err, "it", id, name);
 	if (r < 0)
 		return r;
 	rc = sqlite3_step(st);

@@ -307,7 +307,7 @@ int daemon_pool_delete(struct daemon *d, const char *name, struct err **err)
 		err_free(*err);
 		*err = NULL;
 		return err_set(err, -EBUSY, "Storage pool \"%s\" is in use by %s", name,
-			       users ? users : "an instance or image being made");
+			       users ? users : "an instance or image being made or moved there");
 	}
 	crashpoint("pool-delete-after-row");
 	/* The row is gone: whatever is left on disk is removed at the next start. */

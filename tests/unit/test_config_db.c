@@ -227,6 +227,19 @@ static void test_pools(void **state)
 
 	check_err(&e, db_pool_delete(f->db, "default", &e), -EBUSY,
 		  "Storage pool \"default\" is in use");
+	/* A move into "aaa" under way holds it, though no row is there yet. */
+	{
+		struct db_pending move = {.kind = (char *)"instance-move",
+					  .instance = (char *)"c1",
+					  .a = (char *)"default",
+					  .b = (char *)"aaa"};
+		int64_t id = 0;
+
+		assert_int_equal(db_pending_add(f->db, &move, &id, &e), 0);
+		check_err(&e, db_pool_delete(f->db, "aaa", &e), -EBUSY,
+			  "Storage pool \"aaa\" is in use");
+		assert_int_equal(db_pending_delete(f->db, id, &e), 0);
+	}
 	assert_int_equal(db_pool_delete(f->db, "aaa", &e), 0);
 	check_err(&e, db_pool_delete(f->db, "aaa", &e), -ENOENT, "Storage pool \"aaa\" not found");
 	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
