@@ -340,20 +340,29 @@ int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const 
 				       "Storage pool \"%s\" cannot shrink (its size is %s)", name,
 				       was ? was : "?");
 		}
-		r = storage_pool_grow(pool, size, err);
+		/* The row first: if it cannot be stored, nothing has grown. If the growing then
+		 * fails, the row is put back, so that an error leaves the pool as it was. */
+		r = db_pool_update(d->env.db, name, size,
+				   description ? description : row.description, err);
 		if (r < 0)
 			return r;
+		r = storage_pool_grow(pool, size, err);
+		if (r < 0) {
+			_cleanup_err_ struct err *e = NULL;
+			int q = db_pool_update(d->env.db, name, row.size, row.description, &e);
+
+			if (q < 0)
+				err_log_ignored(e, q, "Failed to put back the size of pool \"%s\"",
+						name);
+			return r;
+		}
 		__atomic_store_n(&pool->size, size, __ATOMIC_RELEASE);
+		return 0;
 	}
-	return db_pool_update(d->env.db, name, size ? size : row.size,
+	return db_pool_update(d->env.db, name, row.size,
 			      description ? description : row.description, err);
 }
 
-/*
- * After a pool delete killed between its row and its files: a mount point under storage-pools/
- * or a loop file under disks/ that no pool row names is unmounted and removed. A mount point that
- * cannot be unmounted is kept (its content is not ours to remove through it).
- */
 /*
  * Whether `path` is the root of a mount: 1, 0, or -1 with errno. The kernel says so itself
  * (STATX_ATTR_MOUNT_ROOT): a bind mount of a directory on the same filesystem has the same
@@ -388,6 +397,11 @@ static int unmount_all(const char *path)
 	return -1;
 }
 
+/*
+ * After a pool delete killed between its row and its files: a mount point under storage-pools/
+ * or a loop file under disks/ that no pool row names is unmounted and removed. A mount point that
+ * cannot be unmounted is kept (its content is not ours to remove through it).
+ */
 static void sweep_pools(struct daemon *d)
 {
 	static const char *const dirs[] = {"storage-pools", "disks"};
