@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <regex.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,6 +82,131 @@ static void cli_filters_freep(struct cli_filters **f)
 	cli_filters_free(*f);
 }
 
+/* The most nodes a filter's expression may have once its repetitions are expanded: glibc
+ * needs about 200 bytes a node, so this stays under a few MB. */
+#define REGEX_MAX_NODES 10000
+/* The most levels of parentheses in a filter's expression. */
+#define REGEX_MAX_DEPTH 32
+
+/* One level of parentheses while sizing an expression. */
+struct re_level {
+	size_t total; /* nodes so far at this level */
+	size_t last;  /* nodes of the last atom, which a repetition applies to */
+};
+
+static size_t sat_mul(size_t a, size_t b)
+{
+	return b && a > (REGEX_MAX_NODES + 1) / b ? REGEX_MAX_NODES + 1 : a * b;
+}
+
+/* Reads "{m}", "{m,}", "{m,n}" or "{,n}" at `p`: the copies of its atom glibc makes, and its
+ * length; 0 when it is no bound (glibc then refuses it or reads it literally). */
+static size_t bound_copies(const char *p, size_t *ret_len)
+{
+	const char *q = p + 1;
+	size_t m = 0, n = 0;
+	bool comma = false, digits = false;
+
+	for (; *q >= '0' && *q <= '9'; q++, digits = true)
+		m = m > 100000 ? m : m * 10 + (size_t)(*q - '0');
+	if (*q == ',') {
+		comma = true;
+		for (q++; *q >= '0' && *q <= '9'; q++, digits = true)
+			n = n > 100000 ? n : n * 10 + (size_t)(*q - '0');
+	}
+	if (*q != '}' || !digits)
+		return 0;
+	*ret_len = (size_t)(q - p) + 1;
+	/* X{m,} is m copies and a starred one; X{m,n} n copies, the last n-m optional. */
+	if (comma && n == 0)
+		n = m + 1;
+	return (comma ? n : m) ? (comma ? n : m) : 1;
+}
+
+/* The end of the bracket expression that starts at `p`, or NULL when it has none. "]" first is
+ * literal, and "[:alpha:]", "[=a=]" and "[.a.]" hold their own brackets. */
+static const char *bracket_end(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '=' || q[1] == '.')) {
+			const char *end = strchr(q + 2, q[1]);
+
+			while (end && end[1] != ']')
+				end = strchr(end + 1, q[1]);
+			if (!end)
+				return NULL;
+			q = end + 2;
+		} else {
+			q++;
+		}
+	}
+	return *q ? q : NULL;
+}
+
+/*
+ * The nodes glibc's regcomp() builds for the extended expression `pattern`, or more than
+ * REGEX_MAX_NODES. glibc expands each repetition into copies of its atom, "+" into two and
+ * "{m,n}" into n, so nested ones multiply: "a++++++++++++++++++++++++++++++++" or
+ * "(a{1000}){1000}" take gigabytes and minutes to compile (Go's regexp, which Incus uses,
+ * refuses both). Every other token counts as one node. Where glibc might read the text
+ * otherwise (a repetition with nothing before it, a broken bound or bracket), the count takes
+ * the reading with more nodes.
+ */
+static size_t regex_nodes(const char *pattern)
+{
+	struct re_level stack[REGEX_MAX_DEPTH + 1] = {{0, 0}};
+	size_t depth = 0;
+
+	for (const char *p = pattern; *p; p++) {
+		struct re_level *l = &stack[depth];
+		size_t factor = 0, len = 1;
+		const char *end;
+
+		if (*p == '+')
+			factor = 2;
+		else if (*p == '*' || *p == '?')
+			factor = 1;
+		else if (*p == '{')
+			factor = bound_copies(p, &len);
+		if (factor && l->last) {
+			l->total -= l->last;
+			l->last = sat_mul(l->last, factor);
+			l->total += l->last;
+			p += len - 1;
+		} else if (*p == '(') {
+			if (depth == REGEX_MAX_DEPTH)
+				return REGEX_MAX_NODES + 1;
+			stack[++depth] = (struct re_level){0, 0};
+		} else if (*p == ')' && depth) {
+			size_t group = l->total + 1;
+
+			depth--;
+			stack[depth].last = group;
+			stack[depth].total += group;
+		} else {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '[' && (end = bracket_end(p)))
+				p = end;
+			l->last = 1;
+			l->total++;
+		}
+		if (stack[depth].total > REGEX_MAX_NODES)
+			return REGEX_MAX_NODES + 1;
+	}
+	while (depth) {
+		stack[depth - 1].total += stack[depth].total + 1;
+		depth--;
+	}
+	return stack[0].total;
+}
+
 /* Compiles `text` as Incus reads it: wrapped in ^...$ unless it anchors itself. */
 static int compile_anchored(const char *text, regex_t *re, char *errbuf, size_t errlen)
 {
@@ -93,6 +219,13 @@ static int compile_anchored(const char *text, regex_t *re, char *errbuf, size_t 
 		pattern = str_printf("^%s$", text);
 	if (!pattern)
 		return REG_ESPACE;
+	if (regex_nodes(pattern) > REGEX_MAX_NODES) {
+		snprintf(errbuf, errlen,
+			 "too complex: more than %d nodes once its repetitions are expanded, or "
+			 "more than %d levels of parentheses",
+			 REGEX_MAX_NODES, REGEX_MAX_DEPTH);
+		return REG_ESIZE;
+	}
 	r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
 	if (r != 0)
 		regerror(r, re, errbuf, errlen);

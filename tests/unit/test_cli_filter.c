@@ -197,6 +197,32 @@ static void test_refused(void **state)
 	assert_refused("status=running foo=bar", "unknown key \"foo\"");
 }
 
+/* glibc's regcomp() copies the atom of each "+" and "{m,n}", so nested repetitions multiply:
+ * the first of these took 2 GB before it was refused (found by fuzz_cli). A config value that
+ * large is compared literally, as any other that is no expression. */
+static void test_regex_too_large(void **state)
+{
+	(void)state;
+	assert_refused("'h+++++++++++++++++++++++++++++++++'",
+		       "not a valid regular expression (too complex");
+	assert_refused(
+	    "'((((((((((((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)"
+	    "+)+)+)+)+)+)+)+'",
+	    "too complex");
+	assert_refused("'(a{1000}){1000}'", "too complex");
+	assert_refused("'a{100}{100}'", "too complex");
+	assert_refused("'([ab]{2,}){5000}'", "too complex");
+	assert_refused("'(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))'",
+		       "levels of parentheses");
+	/* What a filter reasonably holds still compiles, large bounds included. */
+	assert_matches("'web[0-9]{1,3}'", "web1 web2");
+	assert_matches("'(w|d)[a-z]{1,9}[0-9]*'", "web1 web2 webby db");
+	assert_matches("'[[:alpha:]]+[]0-9[:digit:]]+'", "web1 web2 adb01");
+	assert_matches("'a{5000}|db'", "db");
+	assert_matches("'user.note=a+++++++++++++++++++++++++++++++++'", "");
+	assert_matches("'user.tier=(((b+)+)+)+ack'", "webby db");
+}
+
 static void test_need_state(void **state)
 {
 	_cleanup_err_ struct err *e = NULL;
@@ -329,10 +355,11 @@ static void test_render_columns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),   cmocka_unit_test(test_shorthands),
-	    cmocka_unit_test(test_config),  cmocka_unit_test(test_and),
-	    cmocka_unit_test(test_refused), cmocka_unit_test(test_need_state),
-	    cmocka_unit_test(test_columns), cmocka_unit_test(test_render_columns),
+	    cmocka_unit_test(test_names),	   cmocka_unit_test(test_shorthands),
+	    cmocka_unit_test(test_config),	   cmocka_unit_test(test_and),
+	    cmocka_unit_test(test_refused),	   cmocka_unit_test(test_regex_too_large),
+	    cmocka_unit_test(test_need_state),	   cmocka_unit_test(test_columns),
+	    cmocka_unit_test(test_render_columns),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
