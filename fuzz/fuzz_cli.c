@@ -34,33 +34,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * objects or no addresses, an empty object. */
 static const char *const instance_texts[] = {
     ("{\"name\": \"web1\", \"type\": \"container\", \"status\": \"Running\","
-    " \"architecture\": \"x86_64\", \"location\": \"none\","
-    " \"config\": {\"user.tier\": \"front\"},"
-    " \"expanded_config\": {\"user.tier\": \"front\", \"limits.memory\": \"256MiB\","
-    "   \"security.privileged\": \"false\", \"image.os\": \"busybox\"},"
-    " \"state\": {\"network\": {\"eth0\": {\"addresses\": ["
-    "   {\"family\": \"inet\", \"address\": \"10.0.3.15\"},"
-    "   {\"family\": \"inet6\", \"address\": \"fd42::15\"}]},"
-    "   \"lo\": {\"addresses\": [{\"family\": \"inet\", \"address\": \"127.0.0.1\"},"
-    "   {\"family\": \"inet6\", \"address\": \"::1\"}]}}}}"),
+     " \"architecture\": \"x86_64\", \"location\": \"none\","
+     " \"config\": {\"user.tier\": \"front\"},"
+     " \"expanded_config\": {\"user.tier\": \"front\", \"limits.memory\": \"256MiB\","
+     "   \"security.privileged\": \"false\", \"image.os\": \"busybox\"},"
+     " \"state\": {\"network\": {\"eth0\": {\"addresses\": ["
+     "   {\"family\": \"inet\", \"address\": \"10.0.3.15\"},"
+     "   {\"family\": \"inet6\", \"address\": \"fd42::15\"}]},"
+     "   \"lo\": {\"addresses\": [{\"family\": \"inet\", \"address\": \"127.0.0.1\"},"
+     "   {\"family\": \"inet6\", \"address\": \"::1\"}]}}}}"),
     ("{\"name\": \"webby\", \"type\": \"\", \"status\": \"Frozen\", \"architecture\": \"aarch64\","
-    " \"expanded_config\": {\"user.tier\": \"back\", \"security.privileged\": \"true\","
-    "   \"user.note\": \"a(b\", \"user.empty\": \"\", \"volatile.eth0.hwaddr\": \"00:16:3e:aa\"}}"),
+     " \"expanded_config\": {\"user.tier\": \"back\", \"security.privileged\": \"true\","
+     "   \"user.note\": \"a(b\", \"user.empty\": \"\", \"volatile.eth0.hwaddr\": "
+     "\"00:16:3e:aa\"}}"),
     ("{\"name\": 7, \"type\": {\"a\": 1}, \"status\": null, \"architecture\": [\"x86_64\"],"
-    " \"expanded_config\": \"user.tier=front\","
-    " \"config\": {\"user.tier\": 1, \"user.list\": [\"a\"], \"limits.cpu\": null,"
-    "   \"user.obj\": {\"x\": \"y\"}},"
-    " \"state\": {\"network\": [{\"addresses\": []}]}}"),
+     " \"expanded_config\": \"user.tier=front\","
+     " \"config\": {\"user.tier\": 1, \"user.list\": [\"a\"], \"limits.cpu\": null,"
+     "   \"user.obj\": {\"x\": \"y\"}},"
+     " \"state\": {\"network\": [{\"addresses\": []}]}}"),
     ("{\"name\": \"db-01\", \"type\": \"virtual-machine\", \"status\": \"stopped\","
-    " \"location\": \"\", \"expanded_config\": [], \"config\": \"nope\","
-    " \"state\": {\"network\": {\"eth0\": 5, \"eth1\": {\"addresses\": {\"family\": \"inet\"}},"
-    "   \"eth2\": {\"addresses\": [1, null, \"10.0.0.1\", {\"family\": \"inet\"},"
-    "     {\"address\": \"10.0.0.2\"}, {\"family\": \"inet\", \"address\": \"10.0.0.300\"},"
-    "     {\"family\": \"inet6\", \"address\": \"::ffff:10.0.0.3\"},"
-    "     {\"family\": \"inet\", \"address\": 167772164},"
-    "     {\"family\": \"inet\", \"address\": \"192.168.1.1\"}]}}}}"),
+     " \"location\": \"\", \"expanded_config\": [], \"config\": \"nope\","
+     " \"state\": {\"network\": {\"eth0\": 5, \"eth1\": {\"addresses\": {\"family\": \"inet\"}},"
+     "   \"eth2\": {\"addresses\": [1, null, \"10.0.0.1\", {\"family\": \"inet\"},"
+     "     {\"address\": \"10.0.0.2\"}, {\"family\": \"inet\", \"address\": \"10.0.0.300\"},"
+     "     {\"family\": \"inet6\", \"address\": \"::ffff:10.0.0.3\"},"
+     "     {\"family\": \"inet\", \"address\": 167772164},"
+     "     {\"family\": \"inet\", \"address\": \"192.168.1.1\"}]}}}}"),
     ("{\"name\": \"\", \"expanded_config\": {\"\": \"empty key\", \"a.b.c.d\": \"x\","
-    "   \"user.\": \"dot\", \".\": \".\", \"limits.memory\": \"1GiB\"}, \"state\": null}"),
+     "   \"user.\": \"dot\", \".\": \".\", \"limits.memory\": \"1GiB\"}, \"state\": null}"),
     "{}",
 };
 
@@ -318,7 +319,8 @@ static void check_settings(char *const *words, size_t n)
 				fail("settings: key \"%s\" is not \"%s\"", key, want);
 		}
 		if ((size_t)json_object_object_length(o) != distinct)
-			fail("settings: %d keys, %zu given", json_object_object_length(o), distinct);
+			fail("settings: %d keys, %zu given", json_object_object_length(o),
+			     distinct);
 	}
 }
 
@@ -493,8 +495,8 @@ static int model_match(const char *word, json_object *inst)
 			if (!field || !*field)
 				field = "container";
 		} else if (word_is_key(word, "architecture") || word_is_key(word, "location")) {
-			field = get_string(inst, (size_t)(eq - word) == 8 ? "location"
-									  : "architecture");
+			field = get_string(inst,
+					   (size_t)(eq - word) == 8 ? "location" : "architecture");
 		} else {
 			field = get_string(inst, "status");
 		}
@@ -560,14 +562,16 @@ static void check_filters(char *const *words, size_t n)
 				     (p = strstr(p, "(did you mean \"")); p++)
 					dym = p;
 			if (dym) {
-				_cleanup_free_ char *hint = strdup(dym + strlen("(did you mean \""));
+				_cleanup_free_ char *hint =
+				    strdup(dym + strlen("(did you mean \""));
 				_cleanup_free_ char *key =
 				    strndup(words[i], strcspn(words[i], "="));
 
 				if (!hint || !key)
 					goto out;
 				if (strlen(hint) < 3)
-					fail("filter \"%s\": cut hint in \"%s\"", words[i], ei->msg);
+					fail("filter \"%s\": cut hint in \"%s\"", words[i],
+					     ei->msg);
 				hint[strlen(hint) - 3] = '\0';
 				if (!model_close(key, hint))
 					fail("filter \"%s\": hint \"%s\" is not close", words[i],
@@ -607,7 +611,7 @@ static void check_filters(char *const *words, size_t n)
 			if (want >= 0 && mi != (want == 1))
 				fail("filter \"%s\" %s instance %zu", words[i],
 				     mi ? "matches" : "does not match", k);
-			and = and && mi;
+			and = and&&mi;
 		}
 		if (m != and)
 			fail("filters: together %d on instance %zu, each alone %d", m, k, and);
