@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Instance objects as GET /1.0/instances?recursion=2 gives them, and some that no daemon
  * sends: members of the wrong type, a state whose network is an array, addresses that are no
- * objects or no addresses, an empty object. */
+ * objects or no addresses, a long name and value, an empty object. */
 static const char *const instance_texts[] = {
     ("{\"name\": \"web1\", \"type\": \"container\", \"status\": \"Running\","
      " \"architecture\": \"x86_64\", \"location\": \"none\","
@@ -62,6 +62,12 @@ static const char *const instance_texts[] = {
      "     {\"family\": \"inet\", \"address\": \"192.168.1.1\"}]}}}}"),
     ("{\"name\": \"\", \"expanded_config\": {\"\": \"empty key\", \"a.b.c.d\": \"x\","
      "   \"user.\": \"dot\", \".\": \".\", \"limits.memory\": \"1GiB\"}, \"state\": null}"),
+    /* The longest name there is, and a long value: slow matching shows. */
+    ("{\"name\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+     " \"status\": \"Running\", \"expanded_config\": {\"user.long\":"
+     " \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}}"),
     "{}",
 };
 
