@@ -1,10 +1,11 @@
 /*
  * The name validators, the key validator and the snapshot rules on arbitrary bytes: the whole
- * input is tried as each kind of name, as a snapshot pattern, as an expiry expression and as an
- * expiry date, and it is split at the first '=' into a key and a value. Beyond memory errors, it
- * checks that every refusal carries a message, that an accepted instance name really is a
- * hostname label and an accepted snapshot name a safe path component, that a pattern accepted
- * once expands to a valid snapshot name at any time, and that an expiry lies in the future.
+ * input is tried as each kind of name, as a storage pool source, as a snapshot pattern, as an
+ * expiry expression and as an expiry date, and it is split at the first '=' into a key and a value.
+ * Beyond memory errors, it checks that every refusal carries a message, that an accepted instance
+ * name really is a hostname label, an accepted snapshot name a safe path component and an accepted
+ * pool source an absolute path without "..", that a pattern accepted once expands to a valid
+ * snapshot name at any time, and that an expiry lies in the future.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -120,6 +121,36 @@ static void check_snapshot_pattern(const char *s)
 	}
 }
 
+/* A storage pool source: accepted exactly when it is absolute and no component between slashes
+ * is "..". The validator sees the input up to its first NUL, as the daemon sees a source that
+ * body_parse() let through (it refuses NUL bytes and "\u0000", which fuzz_api checks). */
+static void check_pool_source(const char *s)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = config_pool_source_valid(s, &e);
+	size_t len = strlen(s);
+	bool dotdot = false;
+
+	check_refusal(r, &e, "pool source");
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, "/");
+
+		dotdot = dotdot || (n == 2 && p[0] == '.' && p[1] == '.');
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if ((r == 0) != (s[0] == '/' && !dotdot)) {
+		fprintf(stderr, "pool source \"%s\": %d\n", s, r);
+		abort();
+	}
+	/* The same, said as a shell user would look for it. */
+	if (r == 0 && (strstr(s, "/../") || (len >= 3 && strcmp(s + len - 3, "/..") == 0))) {
+		fprintf(stderr, "pool source \"%s\" accepted\n", s);
+		abort();
+	}
+}
+
 static void check_expiry(const char *s)
 {
 	/* "now": 2026-11-21 15:57:03. */
@@ -150,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_instance_name(whole);
 	check_refusal(config_pool_name_valid(whole, &e), &e, "pool name");
 	check_refusal(config_alias_name_valid(whole, &e), &e, "alias name");
+	check_pool_source(whole);
 	check_snapshot_name(whole);
 	check_snapshot_pattern(whole);
 	check_expiry(whole);

@@ -255,6 +255,10 @@ int cli_parse_settings(char *const *words, size_t n, json_object **ret, struct e
 	if (!settings)
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (n == 2 && !strchr(words[0], '=')) {
+		/* An empty KEY is as much a word without a key as "=VALUE" is. */
+		if (!*words[0])
+			return err_set(err, -EINVAL,
+				       "Invalid key=value configuration: the key cannot be empty");
 		json_object_object_add(settings, words[0], json_object_new_string(words[1]));
 		*ret = steal_pointer(&settings);
 		return 0;

@@ -113,7 +113,7 @@ int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, st
  * them: `KEY VALUE` when there are exactly two words and the first has no '=', else
  * `KEY=VALUE...`. *ret is a JSON object of strings in the order given (a repeated key: the last
  * value), the caller's to put. -EINVAL with `Invalid key=value configuration: WORD` for a word
- * without a key.
+ * without a key (`...: the key cannot be empty` for an empty KEY).
  */
 int cli_parse_settings(char *const *words, size_t n, json_object **ret, struct err **err);
 

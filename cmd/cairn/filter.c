@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <regex.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,6 +82,204 @@ static void cli_filters_freep(struct cli_filters **f)
 	cli_filters_free(*f);
 }
 
+/*
+ * glibc's regcomp() is not safe on every expression a user may type, and the expressions of
+ * Incus (Go's regexp) are smaller, so cairn refuses a filter that would be expensive:
+ *  - it copies the atom of each repetition, "+" into two and "{m,n}" into n, so nested ones
+ *    multiply ("a" and 33 "+" took 2 GB), and its epsilon closures grow with the square of the
+ *    copies where they are optional: "(a?){1000}" compiles in 20 ms and 17 MB, "(a?){10000}" in
+ *    2 s and 1.5 GB. Go refuses a repetition count over 1000 too.
+ *  - a "*" or "+" over something that can match nothing ("(a?)*", "(^)*", "a**") doubles the
+ *    time to compile each time it comes again: 18 of them take a second, 22 nine. With many
+ *    nodes, a few are enough: "((a?){60}(a?)*){8}" takes 1.5 s. The budget below, the square
+ *    of the nodes doubled for each such loop, keeps every expression measured under 0.3 s.
+ *  - matching a back-reference takes exponential time (eight "(a*)" and their "\8".."\1" take
+ *    20 s on a name of 63 "a"); Go has none.
+ */
+#define REGEX_MAX_NODES 1000	 /* nodes once repetitions are expanded */
+#define REGEX_MAX_COST (1 << 22) /* nodes * nodes << loops over what can match nothing */
+#define REGEX_MAX_LOOPS 21	 /* the most such loops, which leaves the shift defined */
+#define REGEX_MAX_DEPTH 32	 /* levels of parentheses */
+
+/* The cost of an atom, a group, or the expression so far at one level. */
+struct re_cost {
+	size_t nodes; /* glibc's nodes, more than REGEX_MAX_NODES meaning too many */
+	size_t loops; /* repetitions that loop over something that can match nothing */
+	bool empty;   /* can match nothing */
+};
+
+/* One level of parentheses while sizing an expression. */
+struct re_level {
+	size_t nodes, loops; /* of the whole level so far */
+	bool alt_empty;	     /* an earlier alternative ("|") can match nothing */
+	bool branch_empty;   /* the current alternative can match nothing so far */
+	bool before_empty;   /* the same, before its last atom */
+	bool has_last;	     /* `last` is the last atom, which a repetition applies to */
+	struct re_cost last;
+};
+
+static size_t sat_mul(size_t a, size_t b)
+{
+	return b && a > (REGEX_MAX_NODES + 1) / b ? REGEX_MAX_NODES + 1 : a * b;
+}
+
+/* Reads "{m}", "{m,}", "{m,n}" or "{,n}" at `p`: its m, its n (SIZE_MAX for none) and its
+ * length; false when it is no bound (glibc then refuses it or reads it literally). */
+static bool parse_bound(const char *p, size_t *ret_m, size_t *ret_n, size_t *ret_len)
+{
+	const char *q = p + 1;
+	size_t m = 0, n = 0;
+	bool comma = false, digits = false, ndigits = false;
+
+	for (; *q >= '0' && *q <= '9'; q++, digits = true)
+		m = m > 100000 ? m : m * 10 + (size_t)(*q - '0');
+	if (*q == ',') {
+		comma = true;
+		for (q++; *q >= '0' && *q <= '9'; q++, ndigits = true)
+			n = n > 100000 ? n : n * 10 + (size_t)(*q - '0');
+	}
+	if (*q != '}' || !(digits || ndigits))
+		return false;
+	*ret_m = m;
+	*ret_n = !comma ? m : ndigits ? n : SIZE_MAX;
+	*ret_len = (size_t)(q - p) + 1;
+	return true;
+}
+
+/* The end of the bracket expression that starts at `p`, or NULL when it has none. "]" first is
+ * literal, and "[:alpha:]", "[=a=]" and "[.a.]" hold their own brackets. */
+static const char *bracket_end(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '=' || q[1] == '.')) {
+			const char *end = strchr(q + 2, q[1]);
+
+			while (end && end[1] != ']')
+				end = strchr(end + 1, q[1]);
+			if (!end)
+				return NULL;
+			q = end + 2;
+		} else {
+			q++;
+		}
+	}
+	return *q ? q : NULL;
+}
+
+static void level_add(struct re_level *l, struct re_cost atom)
+{
+	l->nodes += atom.nodes;
+	l->loops += atom.loops;
+	l->before_empty = l->branch_empty;
+	l->branch_empty = l->branch_empty && atom.empty;
+	l->has_last = true;
+	l->last = atom;
+}
+
+/* The last atom of `l` repeated `copies` times; `loop` when the repetition is unbounded, and
+ * `empty` whether it may match nothing. */
+static void level_repeat(struct re_level *l, size_t copies, bool loop, bool empty)
+{
+	struct re_cost atom = l->last;
+
+	l->nodes -= atom.nodes;
+	l->loops -= atom.loops;
+	l->branch_empty = l->before_empty;
+	atom.nodes = sat_mul(atom.nodes, copies ? copies : 1);
+	atom.loops = sat_mul(atom.loops, copies ? copies : 1) + (loop && atom.empty);
+	atom.empty = empty || atom.empty;
+	level_add(l, atom);
+}
+
+/* The group a level makes once closed. */
+static struct re_cost level_close(const struct re_level *l)
+{
+	return (struct re_cost){
+	    .nodes = l->nodes + 1, .loops = l->loops, .empty = l->alt_empty || l->branch_empty};
+}
+
+/*
+ * Whether glibc may compile and run the extended expression `pattern` (see above): 0, or a
+ * regcomp() error code with what is wrong in `errbuf`. Where glibc might read the text
+ * otherwise (a repetition with nothing before it, a broken bound or bracket), the count takes
+ * the reading that costs more.
+ */
+static int regex_affordable(const char *pattern, char *errbuf, size_t errlen)
+{
+	struct re_level stack[REGEX_MAX_DEPTH + 1];
+	size_t depth = 0;
+
+	stack[0] = (struct re_level){.branch_empty = true};
+	for (const char *p = pattern; *p; p++) {
+		struct re_level *l = &stack[depth];
+		size_t m = 0, n = 0, len = 1;
+		const char *end;
+
+		if (l->has_last && (*p == '*' || *p == '?' || *p == '+')) {
+			level_repeat(l, *p == '+' ? 2 : 1, *p != '?', *p != '+');
+		} else if (l->has_last && *p == '{' && parse_bound(p, &m, &n, &len)) {
+			/* X{m,} is m copies and a starred one; X{m,n} n copies, n-m optional. */
+			level_repeat(l, n == SIZE_MAX ? m + 1 : n, n == SIZE_MAX, m == 0);
+			p += len - 1;
+		} else if (*p == '(') {
+			if (depth == REGEX_MAX_DEPTH) {
+				snprintf(errbuf, errlen,
+					 "too complex: more than %d levels of parentheses",
+					 REGEX_MAX_DEPTH);
+				return REG_ESIZE;
+			}
+			stack[++depth] = (struct re_level){.branch_empty = true};
+		} else if (*p == ')' && depth) {
+			struct re_cost group = level_close(l);
+
+			level_add(&stack[--depth], group);
+		} else if (*p == '|') {
+			l->nodes++;
+			l->alt_empty = l->alt_empty || l->branch_empty;
+			l->branch_empty = true;
+			l->has_last = false;
+		} else {
+			/* Anchors match nothing, as do glibc's \< \> \b \B \` \'. */
+			bool empty = *p == '^' || *p == '$';
+
+			if (*p == '\\' && p[1] >= '1' && p[1] <= '9') {
+				snprintf(errbuf, errlen,
+					 "back-references such as \\%c are not supported", p[1]);
+				return REG_ESUBREG;
+			}
+			if (*p == '\\' && p[1]) {
+				empty = strchr("<>bB`'", *++p) != NULL;
+			} else if (*p == '[' && (end = bracket_end(p))) {
+				p = end;
+			}
+			level_add(l, (struct re_cost){.nodes = 1, .empty = empty});
+		}
+		if (stack[depth].nodes > REGEX_MAX_NODES || stack[depth].loops > REGEX_MAX_LOOPS)
+			break;
+	}
+	/* Groups left open (regcomp() refuses them) count as closed. */
+	while (depth) {
+		struct re_cost group = level_close(&stack[depth]);
+
+		level_add(&stack[--depth], group);
+	}
+	if (stack[0].nodes > REGEX_MAX_NODES || stack[0].loops > REGEX_MAX_LOOPS ||
+	    stack[0].nodes * stack[0].nodes > (size_t)REGEX_MAX_COST >> stack[0].loops) {
+		snprintf(errbuf, errlen,
+			 "too complex: more than %d nodes once its repetitions are expanded, or "
+			 "too many loops over what can match nothing",
+			 REGEX_MAX_NODES);
+		return REG_ESIZE;
+	}
+	return 0;
+}
+
 /* Compiles `text` as Incus reads it: wrapped in ^...$ unless it anchors itself. */
 static int compile_anchored(const char *text, regex_t *re, char *errbuf, size_t errlen)
 {
@@ -93,6 +292,9 @@ static int compile_anchored(const char *text, regex_t *re, char *errbuf, size_t 
 		pattern = str_printf("^%s$", text);
 	if (!pattern)
 		return REG_ESPACE;
+	r = regex_affordable(pattern, errbuf, errlen);
+	if (r != 0)
+		return r;
 	r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
 	if (r != 0)
 		regerror(r, re, errbuf, errlen);

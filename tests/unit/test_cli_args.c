@@ -342,6 +342,7 @@ static void test_parse_settings(void **state)
 	char *bad[] = {"user.a=1", "novalue"};
 	char *nokey[] = {"=1"};
 	char *two_eq[] = {"user.a=1", "user.b=2"};
+	char *empty_key[] = {"", "value"};
 	json_object *o = NULL, *v = NULL;
 	struct err *e = NULL;
 
@@ -372,6 +373,14 @@ static void test_parse_settings(void **state)
 	e = NULL;
 	assert_int_equal(cli_parse_settings(nokey, 1, &o, &e), -EINVAL);
 	assert_string_equal(e->msg, "Invalid key=value configuration: =1");
+	err_free(e);
+	e = NULL;
+
+	/* An empty KEY in the KEY VALUE form has no key either (found by fuzz_cli): it is refused
+	 * here as "=1" is, not sent for the daemon to refuse. */
+	assert_int_equal(cli_parse_settings(empty_key, 2, &o, &e), -EINVAL);
+	assert_string_equal(e->msg, "Invalid key=value configuration: the key cannot be empty");
+	assert_null(o);
 	err_free(e);
 }
 

@@ -197,6 +197,64 @@ static void test_refused(void **state)
 	assert_refused("status=running foo=bar", "unknown key \"foo\"");
 }
 
+/* glibc's regcomp() copies the atom of each "+" and "{m,n}", so nested repetitions multiply:
+ * the first of these took 2 GB before it was refused (found by fuzz_cli), and optional copies
+ * cost the square of their number. A config value that
+ * large is compared literally, as any other that is no expression. */
+static void test_regex_too_large(void **state)
+{
+	(void)state;
+	assert_refused("'h+++++++++++++++++++++++++++++++++'",
+		       "not a valid regular expression (too complex");
+	assert_refused(
+	    "'((((((((((((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)"
+	    "+)+)+)+)+)+)+)+'",
+	    "too complex");
+	assert_refused("'(a{1000}){1000}'", "too complex");
+	assert_refused("'a{100}{100}'", "too complex");
+	assert_refused("'(a?){1001}'", "too complex"); /* 2 s and 1.5 GB at 10000 */
+	assert_refused("'([ab]{2,}){5000}'", "too complex");
+	assert_refused("'(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))'",
+		       "levels of parentheses");
+	/* A loop over what can match nothing doubles glibc's time to compile each time: 18 of
+	 * these took a second, 22 nine; with more nodes, fewer. */
+	assert_refused("'(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*(a?)*'",
+		       "too many loops over what can match nothing");
+	assert_refused("'a**a**a**a**a**a**a**a**a**a**a**a**a**a**a**a**'", "too complex");
+	assert_matches("'a**a**a**a**a**a**a**a**a**a**db'", "db");
+	assert_refused("'((a?)*){12}'", "too complex");
+	assert_refused("'((a?){60}(a?)*){8}'", "too complex"); /* 1.5 s */
+	assert_refused("'((a?){160}(a?)*){3}'", "too complex");
+	assert_refused("'((a|b?)+x){16}'", "too complex");
+	assert_refused("'((^)*b){16}'", "too complex");
+	assert_refused("'(\\<*b){16}'", "too complex");
+	/* What a filter reasonably holds still compiles, large bounds included. */
+	assert_matches("'.*e.*'", "web1 web2 webby");
+	assert_matches("'(web|db)?[0-9]*(b*y)?'", "web1 web2 webby db");
+	assert_matches("'((a?)*b){10}'", "");
+	assert_matches("'((a?){240}(a?)*){2}'", ""); /* 0.3 s */
+	assert_matches("'web[0-9]{1,3}'", "web1 web2");
+	assert_matches("'(w|d)[a-z]{1,9}[0-9]*'", "web1 web2 webby db");
+	assert_matches("'[[:alpha:]]+[]0-9[:digit:]]+'", "web1 web2 adb01");
+	assert_matches("'a{900}|db'", "db");
+	assert_matches("'user.note=a+++++++++++++++++++++++++++++++++'", "");
+	assert_matches("'user.tier=(((b+)+)+)+ack'", "webby db");
+}
+
+/* A back-reference makes glibc's matching exponential: eight "(a*)" and "\8".."\1" took 20 s
+ * against a name of 63 "a". Incus' expressions have none; in brackets "\1" is two characters. */
+static void test_regex_backref(void **state)
+{
+	(void)state;
+	assert_refused("'^(a*)(a*)(a*)(a*)(a*)(a*)(a*)(a*)\\8\\7\\6\\5\\4\\3\\2\\1c$'",
+		       "not a valid regular expression (back-references such as \\8 are not "
+		       "supported)");
+	assert_refused("'(web)\\1'", "back-references");
+	assert_matches("'web[\\1]'", "web1");
+	assert_matches("'web\\.*'", "");
+	assert_matches("'user.tier=(b)\\1'", ""); /* a value: compared literally */
+}
+
 static void test_need_state(void **state)
 {
 	_cleanup_err_ struct err *e = NULL;
@@ -329,10 +387,11 @@ static void test_render_columns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),   cmocka_unit_test(test_shorthands),
-	    cmocka_unit_test(test_config),  cmocka_unit_test(test_and),
-	    cmocka_unit_test(test_refused), cmocka_unit_test(test_need_state),
-	    cmocka_unit_test(test_columns), cmocka_unit_test(test_render_columns),
+	    cmocka_unit_test(test_names),	  cmocka_unit_test(test_shorthands),
+	    cmocka_unit_test(test_config),	  cmocka_unit_test(test_and),
+	    cmocka_unit_test(test_refused),	  cmocka_unit_test(test_regex_too_large),
+	    cmocka_unit_test(test_regex_backref), cmocka_unit_test(test_need_state),
+	    cmocka_unit_test(test_columns),	  cmocka_unit_test(test_render_columns),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
