@@ -814,8 +814,13 @@ static int locate(const struct instance_env *env, const char *name, int *ret_pid
 	return instance_lxc_init_pidfd(name, lxcpath, ret_pidfd, err);
 }
 
-int instance_files_get(const struct instance_env *env, const char *name, const char *path,
-		       struct instance_file *ret, struct err **err)
+/*
+ * One request (`op` "get", "put" or "delete") on the files of instance `name` as it is now: on a
+ * stopped one in its rootfs, on a running one through the forkfile helper.
+ */
+static int files_request(const struct instance_env *env, const char *name, const char *op,
+			 const char *path, const struct instance_file_spec *spec,
+			 struct instance_file *ret, struct err **err)
 {
 	_cleanup_close_ int pidfd = -EBADF;
 	uint32_t map_size = 0;
@@ -833,65 +838,36 @@ int instance_files_get(const struct instance_env *env, const char *name, const c
 		r = instance_fsroot_open_instance(env, name, &root, err);
 		if (r < 0)
 			return r;
-		r = instance_file_get(&root, path, ret, err);
+		if (strcmp(op, "get") == 0)
+			r = instance_file_get(&root, path, ret, err);
+		else if (strcmp(op, "put") == 0)
+			r = instance_file_put(&root, path, spec, err);
+		else
+			r = instance_file_delete(&root, path, err);
 		instance_fsroot_done(&root);
 		return r;
 	}
-	return run_forkfile(env, name, map_size, pidfd, "get", path, NULL, ret, err);
+	/* Checked here too, so that a refusal reads the same whether the instance runs. */
+	if (spec && map_size && (spec->uid >= map_size || spec->gid >= map_size))
+		return err_set(err, -EINVAL, "The instance does not map uid %u or gid %u",
+			       spec->uid, spec->gid);
+	return run_forkfile(env, name, map_size, pidfd, op, path, spec, ret, err);
+}
+
+int instance_files_get(const struct instance_env *env, const char *name, const char *path,
+		       struct instance_file *ret, struct err **err)
+{
+	return files_request(env, name, "get", path, NULL, ret, err);
 }
 
 int instance_files_put(const struct instance_env *env, const char *name, const char *path,
 		       const struct instance_file_spec *spec, struct err **err)
 {
-	_cleanup_close_ int pidfd = -EBADF;
-	uint32_t map_size = 0;
-	int r;
-
-	r = instance_file_path_check(path, err);
-	if (r < 0)
-		return r;
-	r = locate(env, name, &pidfd, &map_size, err);
-	if (r < 0)
-		return r;
-	if (pidfd < 0) {
-		struct instance_fsroot root = {.fd = -EBADF};
-
-		r = instance_fsroot_open_instance(env, name, &root, err);
-		if (r < 0)
-			return r;
-		r = instance_file_put(&root, path, spec, err);
-		instance_fsroot_done(&root);
-		return r;
-	}
-	/* Checked here too, so that a refusal reads the same whether the instance runs. */
-	if (map_size && (spec->uid >= map_size || spec->gid >= map_size))
-		return err_set(err, -EINVAL, "The instance does not map uid %u or gid %u",
-			       spec->uid, spec->gid);
-	return run_forkfile(env, name, map_size, pidfd, "put", path, spec, NULL, err);
+	return files_request(env, name, "put", path, spec, NULL, err);
 }
 
 int instance_files_delete(const struct instance_env *env, const char *name, const char *path,
 			  struct err **err)
 {
-	_cleanup_close_ int pidfd = -EBADF;
-	uint32_t map_size = 0;
-	int r;
-
-	r = instance_file_path_check(path, err);
-	if (r < 0)
-		return r;
-	r = locate(env, name, &pidfd, &map_size, err);
-	if (r < 0)
-		return r;
-	if (pidfd < 0) {
-		struct instance_fsroot root = {.fd = -EBADF};
-
-		r = instance_fsroot_open_instance(env, name, &root, err);
-		if (r < 0)
-			return r;
-		r = instance_file_delete(&root, path, err);
-		instance_fsroot_done(&root);
-		return r;
-	}
-	return run_forkfile(env, name, map_size, pidfd, "delete", path, NULL, NULL, err);
+	return files_request(env, name, "delete", path, NULL, NULL, err);
 }
