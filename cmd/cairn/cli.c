@@ -49,6 +49,21 @@ int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **er
 	return 0;
 }
 
+int cli_show_yaml(struct cli_ctx *ctx, const char *path, struct err **err)
+{
+	_cleanup_json_ json_object *obj = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", path, NULL, &obj, err);
+	if (r < 0)
+		return r;
+	return cli_render_yaml(ctx->out, obj, err);
+}
+
 /* --quiet: the command's normal output goes nowhere and no progress line is drawn; errors still
  * reach stderr. */
 static int run_quiet(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

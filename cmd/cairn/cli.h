@@ -165,6 +165,9 @@ void cli_ctx_done(struct cli_ctx *ctx);
 /* The connected client of `ctx`, opened (and the socket checked) on first use. Borrowed. */
 int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **err);
 
+/* The `show` of an API object: GET `path` and write what it answers as YAML. */
+int cli_show_yaml(struct cli_ctx *ctx, const char *path, struct err **err);
+
 /*
  * Parses and runs one command line (argv without the program name), printing help, version or
  * usage as asked. Returns 0 or the negative errno of the failure with *err filled; the caller

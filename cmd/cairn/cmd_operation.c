@@ -106,21 +106,13 @@ static int operation_path(const char *id, char **ret, struct err **err)
 
 int cli_cmd_operation_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	_cleanup_json_ json_object *op = NULL;
 	_cleanup_free_ char *path = NULL;
-	struct cli_client *c = NULL;
 	int r;
 
 	r = operation_path(args->argv[0], &path, err);
 	if (r < 0)
 		return r;
-	r = cli_ctx_client(ctx, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", path, NULL, &op, err);
-	if (r < 0)
-		return r;
-	return cli_render_yaml(ctx->out, op, err);
+	return cli_show_yaml(ctx, path, err);
 }
 
 int cli_cmd_operation_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -269,21 +269,13 @@ int cli_cmd_snapshot_rename(struct cli_ctx *ctx, const struct cli_args *args, st
 
 int cli_cmd_snapshot_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	_cleanup_json_ json_object *snap = NULL;
 	_cleanup_free_ char *path = NULL;
-	struct cli_client *c = NULL;
 	int r;
 
 	r = snap_path(args->argv[0], args->argv[1], NULL, &path, err);
 	if (r < 0)
 		return r;
-	r = cli_ctx_client(ctx, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", path, NULL, &snap, err);
-	if (r < 0)
-		return r;
-	return cli_render_yaml(ctx->out, snap, err);
+	return cli_show_yaml(ctx, path, err);
 }
 
 int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -53,15 +53,19 @@ check "delete d1" as_admin cairn storage delete d1
 check "d1's directory of ours is kept, emptied of cairn's directories" test -d "$T/d1src" -a ! -e "$T/d1src/containers"
 
 # A delete killed after its row: the files go at the next start.
-stop_daemon
-rm -f "$CAIRN_DIR/crashpoint"
-CAIRN_CRASHPOINT=pool-delete-after-row start_daemon
-as_admin cairn storage delete p1 >/dev/null 2>&1 &
-client=$!
-if wait_crashpoint pool-delete-after-row; then ok "reached pool-delete-after-row"; else not_ok "reached pool-delete-after-row"; fi
-kill_daemon
-wait "$client" 2>/dev/null
-start_daemon
+# kill_during_delete POOL LABEL: deletes POOL, kills the daemon once its row is gone, restarts it.
+kill_during_delete() {
+	stop_daemon
+	rm -f "$CAIRN_DIR/crashpoint"
+	CAIRN_CRASHPOINT=pool-delete-after-row start_daemon
+	as_admin cairn storage delete "$1" >/dev/null 2>&1 &
+	local client=$!
+	if wait_crashpoint pool-delete-after-row; then ok "$2"; else not_ok "$2"; fi
+	kill_daemon
+	wait "$client" 2>/dev/null
+	start_daemon
+}
+kill_during_delete p1 "reached pool-delete-after-row"
 check_eq "after a kill at pool-delete-after-row p1 is gone" "default " "$(pools)"
 check "after a kill at pool-delete-after-row its image is removed" test ! -e "$CAIRN_DIR/disks/p1.img"
 check "after a kill at pool-delete-after-row its mount point is removed" test ! -e "$CAIRN_DIR/storage-pools/p1"
@@ -74,15 +78,7 @@ chown "$ADMIN_USER" "$T/d2src"
 echo precious >"$T/d2src/mine.txt"
 check "create a dir pool d2 on a directory holding a file of ours" \
 	as_admin cairn storage create d2 dir "source=$T/d2src"
-stop_daemon
-rm -f "$CAIRN_DIR/crashpoint"
-CAIRN_CRASHPOINT=pool-delete-after-row start_daemon
-as_admin cairn storage delete d2 >/dev/null 2>&1 &
-client=$!
-if wait_crashpoint pool-delete-after-row; then ok "d2: reached pool-delete-after-row"; else not_ok "d2: reached pool-delete-after-row"; fi
-kill_daemon
-wait "$client" 2>/dev/null
-start_daemon
+kill_during_delete d2 "d2: reached pool-delete-after-row"
 check_eq "after a kill at pool-delete-after-row d2 is gone" "default " "$(pools)"
 check_eq "the user's file in d2's source is still there" precious "$(cat "$T/d2src/mine.txt" 2>/dev/null)"
 check "d2's mount point is unmounted and removed" test ! -e "$CAIRN_DIR/storage-pools/d2"
