@@ -49,8 +49,7 @@ const char *instance_settings_root_pool(const struct devices *d)
 /* A host path to mount: it must exist and be a directory or a regular file. Symbolic links in
  * it are the host's own (only root and the admin group write device sources), so stat()
  * follows them; what is mounted is what the path names when the instance starts. */
-static int check_source(const char *owner, const char *device, const char *source,
-			struct err **err)
+static int check_source(const char *owner, const char *device, const char *source, struct err **err)
 {
 	struct stat st;
 
@@ -117,8 +116,7 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
 
 /* Whether device `name` of `devices` is a host-path disk with the same source and target as
  * `dev`. */
-static bool had_host_disk(const struct devices *devices, const char *name,
-			  const struct kvlist *dev)
+static bool had_host_disk(const struct devices *devices, const char *name, const struct kvlist *dev)
 {
 	const struct kvlist *old = devices ? devices_get(devices, name) : NULL;
 	const char *a, *b;
@@ -135,8 +133,7 @@ static bool had_host_disk(const struct devices *devices, const char *name,
 }
 
 int instance_settings_restricted(const char *owner, const struct kvlist *old_config,
-				 const struct devices *old_devices,
-				 const struct kvlist *new_config,
+				 const struct devices *old_devices, const struct kvlist *new_config,
 				 const struct devices *new_devices, struct err **err)
 {
 	bool was = old_config && config_get_bool(old_config, "security.privileged", false);

@@ -46,8 +46,7 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
  * says what and why.
  */
 int instance_settings_restricted(const char *owner, const struct kvlist *old_config,
-				 const struct devices *old_devices,
-				 const struct kvlist *new_config,
+				 const struct devices *old_devices, const struct kvlist *new_config,
 				 const struct devices *new_devices, struct err **err);
 
 /* The pool of the root disk of expanded devices `d`, or NULL when there is none. */
