@@ -50,9 +50,9 @@ int config_profile_name_valid(const char *name, struct err **err)
 		/* '/' would split the API path, ':' the REMOTE:NAME form, white space the CLI. */
 		if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 		    c < 0x20 || c == 0x7f)
-			return err_set(err, -EINVAL,
-				       "Profile name \"%s\" cannot hold \"/\", \":\" or white space",
-				       name);
+			return err_set(
+			    err, -EINVAL,
+			    "Profile name \"%s\" cannot hold \"/\", \":\" or white space", name);
 	}
 	return 0;
 }
