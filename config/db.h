@@ -61,7 +61,7 @@ struct db_instance {
 	char *architecture;
 	char *description;
 	int64_t created_at;
-	int64_t last_used_at; /* 0 when never started */
+	int64_t last_used_at;	/* 0 when never started */
 	struct kvlist config;	/* its own keys */
 	struct devices devices; /* its own devices */
 	char **profiles;	/* the profiles it names, in order; NULL-terminated, may be NULL */

@@ -341,10 +341,11 @@ int dbq_instance_settings_write(struct db *db, int64_t id, const struct devices 
 				    "i", id);
 		if (r < 0 && r != -ENOENT)
 			return r;
-		r = dbq_insert_devices(db,
-				       "INSERT INTO instance_devices (instance_id, device, key, value)"
-				       " VALUES (?, ?, ?, ?)",
-				       id, devices, err);
+		r = dbq_insert_devices(
+		    db,
+		    "INSERT INTO instance_devices (instance_id, device, key, value)"
+		    " VALUES (?, ?, ?, ?)",
+		    id, devices, err);
 		if (r < 0)
 			return r;
 	}
@@ -353,10 +354,11 @@ int dbq_instance_settings_write(struct db *db, int64_t id, const struct devices 
 				    "i", id);
 		if (r < 0 && r != -ENOENT)
 			return r;
-		r = dbq_insert_profile_refs(db,
-					    "INSERT INTO instance_profiles (instance_id, profile_id,"
-					    " apply_order) VALUES (?, ?, ?)",
-					    id, profiles, err);
+		r = dbq_insert_profile_refs(
+		    db,
+		    "INSERT INTO instance_profiles (instance_id, profile_id,"
+		    " apply_order) VALUES (?, ?, ?)",
+		    id, profiles, err);
 		if (r < 0)
 			return r;
 	}

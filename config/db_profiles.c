@@ -175,10 +175,11 @@ static int load_profiles(struct db *db, const char *only, struct profile **ret, 
 	struct profile *v;
 	int r, rc;
 
-	r = dbq_prepare(db,
-			only ? "SELECT id, name, description FROM profiles WHERE name = ? ORDER BY id"
-			     : "SELECT id, name, description FROM profiles ORDER BY id",
-			&st, err);
+	r = dbq_prepare(
+	    db,
+	    only ? "SELECT id, name, description FROM profiles WHERE name = ? ORDER BY id"
+		 : "SELECT id, name, description FROM profiles ORDER BY id",
+	    &st, err);
 	if (r < 0)
 		return r;
 	if (only && (r = dbq_bind(db, st, err, "t", only)) < 0)
@@ -280,8 +281,8 @@ static int write_profile_settings(struct db *db, int64_t id, const struct profil
 	if (r < 0 && r != -ENOENT)
 		return r;
 	r = dbq_insert_kv(db,
-			  "INSERT INTO profile_config (profile_id, key, value) VALUES (?, ?, ?)", id,
-			  &p->config, err);
+			  "INSERT INTO profile_config (profile_id, key, value) VALUES (?, ?, ?)",
+			  id, &p->config, err);
 	if (r < 0)
 		return r;
 	return dbq_insert_devices(
@@ -356,7 +357,7 @@ int db_profile_rename(struct db *db, const char *name, const char *new_name, str
 	"SELECT '/1.0/instances/' || i.name FROM instance_profiles ip"                             \
 	" JOIN instances i ON i.id = ip.instance_id JOIN profiles p ON p.id = ip.profile_id"       \
 	" WHERE p.name = ?1"                                                                       \
-	" UNION ALL SELECT * FROM (SELECT '/1.0/instances/' || i.name || '/snapshots/' || s.name"   \
+	" UNION ALL SELECT * FROM (SELECT '/1.0/instances/' || i.name || '/snapshots/' || s.name"  \
 	" FROM snapshot_profiles sp JOIN snapshots s ON s.id = sp.snapshot_id"                     \
 	" JOIN instances i ON i.id = s.instance_id JOIN profiles p ON p.id = sp.profile_id"        \
 	" WHERE p.name = ?1 ORDER BY i.name, s.name)"

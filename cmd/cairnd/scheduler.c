@@ -280,7 +280,8 @@ static int take(struct daemon *d, const struct db_instance *row, bool running, c
 		char **ret_note, struct err **err)
 {
 	struct snapshot_create_opts opts = {.scheduled = true};
-	if (running && config_get_bool(&row->expanded_config, "snapshots.schedule.stateful", false)) {
+	if (running &&
+	    config_get_bool(&row->expanded_config, "snapshots.schedule.stateful", false)) {
 		_cleanup_err_ struct err *e = NULL;
 		int r;
 
