@@ -369,7 +369,7 @@ static const char *next_start_note(const struct target *t)
 }
 
 /* The device `dev` of the target's own devices, or the error Incus gives for one that comes
- * from a profile (`what`: "modified", "removed") or does not exist. */
+ * from a profile (`what`: "modified for", "removed from") or does not exist. */
 static int own_device(const struct target *t, const char *dev, const char *what,
 		      json_object **ret, struct err **err)
 {
@@ -382,7 +382,7 @@ static int own_device(const struct target *t, const char *dev, const char *what,
 	}
 	if (expanded && json_object_object_get_ex(expanded, dev, NULL))
 		return err_set(err, -EINVAL,
-			       "Device from profile(s) cannot be %s for individual instance. "
+			       "Device from profile(s) cannot be %s individual instance. "
 			       "Override device or modify profile instead",
 			       what);
 	return err_set(err, -ENOENT, "Device doesn't exist");
@@ -432,7 +432,7 @@ static int device_remove(struct cli_ctx *ctx, const struct cli_args *args, bool 
 	for (size_t i = 1; i < args->argc; i++) {
 		json_object *d = NULL;
 
-		r = own_device(&t, args->argv[i], "removed", &d, err);
+		r = own_device(&t, args->argv[i], "removed from", &d, err);
 		if (r < 0)
 			return r;
 		json_object_object_del(devices, args->argv[i]);
@@ -518,7 +518,7 @@ static int device_set(struct cli_ctx *ctx, const struct cli_args *args, bool pro
 	r = target_fetch(ctx, args, profile, args->argv[0], &t, err);
 	if (r < 0)
 		return r;
-	r = own_device(&t, args->argv[1], "modified", &dev, err);
+	r = own_device(&t, args->argv[1], "modified for", &dev, err);
 	if (r < 0)
 		return r;
 	dev = device_copy(dev);
@@ -550,7 +550,7 @@ static int device_unset(struct cli_ctx *ctx, const struct cli_args *args, bool p
 	r = target_fetch(ctx, args, profile, args->argv[0], &t, err);
 	if (r < 0)
 		return r;
-	r = own_device(&t, args->argv[1], "modified", &dev, err);
+	r = own_device(&t, args->argv[1], "modified for", &dev, err);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(dev, args->argv[2], NULL))
