@@ -71,8 +71,8 @@ static json_object *device_copy(json_object *dev)
 
 	if (!copy || !dev || !json_object_is_type(dev, json_type_object))
 		return copy;
-	json_object_object_foreach(dev, k, v)
-	    json_object_object_add(copy, k, json_object_new_string(v ? json_object_get_string(v) : ""));
+	json_object_object_foreach(dev, k, v) json_object_object_add(
+	    copy, k, json_object_new_string(v ? json_object_get_string(v) : ""));
 	return copy;
 }
 
@@ -114,9 +114,10 @@ json_object *cli_profile_view(json_object *profile)
 	json_object_object_add(v, "devices", cli_sorted_copy(devices));
 	s = api_get_string(profile, "name");
 	json_object_object_add(v, "name", json_object_new_string(s ? s : ""));
-	json_object_object_add(v, "used_by", used && json_object_is_type(used, json_type_array)
-						 ? json_object_get(used)
-						 : json_object_new_array());
+	json_object_object_add(v, "used_by",
+			       used && json_object_is_type(used, json_type_array)
+				   ? json_object_get(used)
+				   : json_object_new_array());
 	return v;
 }
 
@@ -133,9 +134,10 @@ static int profile_yaml_error(const char *text, const char *key, const char *msg
 /* Whether `v` is a YAML scalar: a string, boolean or number. */
 static bool is_scalar(json_object *v)
 {
-	return v && (json_object_is_type(v, json_type_string) ||
-		     json_object_is_type(v, json_type_boolean) ||
-		     json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
+	return v &&
+	       (json_object_is_type(v, json_type_string) ||
+		json_object_is_type(v, json_type_boolean) ||
+		json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
 }
 
 /* Object `o` of scalars as an object of strings; NULL (YAML's empty value) is an empty one. */
@@ -158,7 +160,8 @@ static int strings_object(const char *text, const char *field, json_object *o, j
 	json_object_object_foreach(o, k, v)
 	{
 		if (v && !is_scalar(v)) {
-			_cleanup_free_ char *msg = str_printf("The value of \"%s\" must be a string", k);
+			_cleanup_free_ char *msg =
+			    str_printf("The value of \"%s\" must be a string", k);
 
 			return profile_yaml_error(text, k, msg ? msg : k, err);
 		}
@@ -270,10 +273,10 @@ static int object_path(const char *collection, const char *name, char **ret, str
 
 /* A profile or an instance whose devices a command changes. */
 struct target {
-	bool profile;		/* a profile, else an instance */
-	const char *name;	/* as the user typed it, borrowed */
-	char *path;		/* "/1.0/profiles/web", owned */
-	json_object *obj;	/* as GET answered it, owned */
+	bool profile;	      /* a profile, else an instance */
+	const char *name;     /* as the user typed it, borrowed */
+	char *path;	      /* "/1.0/profiles/web", owned */
+	json_object *obj;     /* as GET answered it, owned */
 	struct cli_client *c; /* borrowed from the context */
 };
 
@@ -370,8 +373,8 @@ static const char *next_start_note(const struct target *t)
 
 /* The device `dev` of the target's own devices, or the error Incus gives for one that comes
  * from a profile (`what`: "modified for", "removed from") or does not exist. */
-static int own_device(const struct target *t, const char *dev, const char *what,
-		      json_object **ret, struct err **err)
+static int own_device(const struct target *t, const char *dev, const char *what, json_object **ret,
+		      struct err **err)
 {
 	json_object *d = NULL, *expanded = target_expanded(t);
 
@@ -574,12 +577,12 @@ static int device_unset(struct cli_ctx *ctx, const struct cli_args *args, bool p
 }
 
 #define DEVICE_HANDLERS(op)                                                                        \
-	int cli_cmd_profile_device_##op(struct cli_ctx *ctx, const struct cli_args *args,         \
+	int cli_cmd_profile_device_##op(struct cli_ctx *ctx, const struct cli_args *args,          \
 					struct err **err)                                          \
 	{                                                                                          \
 		return device_##op(ctx, args, true, err);                                          \
 	}                                                                                          \
-	int cli_cmd_config_device_##op(struct cli_ctx *ctx, const struct cli_args *args,          \
+	int cli_cmd_config_device_##op(struct cli_ctx *ctx, const struct cli_args *args,           \
 				       struct err **err)                                           \
 	{                                                                                          \
 		return device_##op(ctx, args, false, err);                                         \

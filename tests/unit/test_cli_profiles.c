@@ -27,7 +27,8 @@
 
 static const char *json(json_object *o)
 {
-	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static void test_device_parse(void **state)
@@ -38,8 +39,9 @@ static void test_device_parse(void **state)
 
 	(void)state;
 	assert_int_equal(cli_device_parse("disk", words, 5, &dev, &e), 0);
-	assert_string_equal(json(dev), "{\"type\":\"disk\",\"source\":\"/srv/data\",\"path\":\"/mnt/"
-				       "data\",\"readonly\":\"true\",\"x\":\"a=b\",\"empty\":\"\"}");
+	assert_string_equal(json(dev),
+			    "{\"type\":\"disk\",\"source\":\"/srv/data\",\"path\":\"/mnt/"
+			    "data\",\"readonly\":\"true\",\"x\":\"a=b\",\"empty\":\"\"}");
 }
 
 static void test_device_parse_errors(void **state)
@@ -66,8 +68,7 @@ static void test_device_parse_errors(void **state)
 
 static void test_device_override(void **state)
 {
-	_cleanup_json_ json_object *own =
-	    json_tokener_parse("{\"data\": {\"type\": \"none\"}}");
+	_cleanup_json_ json_object *own = json_tokener_parse("{\"data\": {\"type\": \"none\"}}");
 	_cleanup_json_ json_object *expanded = json_tokener_parse(
 	    "{\"root\": {\"type\": \"disk\", \"path\": \"/\", \"pool\": \"default\"},"
 	    " \"data\": {\"type\": \"none\"}}");
@@ -80,8 +81,7 @@ static void test_device_override(void **state)
 	{
 		_cleanup_err_ struct err *e = NULL;
 
-		assert_int_equal(cli_device_override(own, expanded, "root", words, 1, &dev, &e),
-				 0);
+		assert_int_equal(cli_device_override(own, expanded, "root", words, 1, &dev, &e), 0);
 		assert_string_equal(
 		    json(dev),
 		    "{\"type\":\"disk\",\"path\":\"/\",\"pool\":\"default\",\"size\":\"1GiB\"}");
@@ -90,8 +90,7 @@ static void test_device_override(void **state)
 		_cleanup_err_ struct err *e = NULL;
 
 		/* No words: a plain copy, to change later with `config device set`. */
-		assert_int_equal(cli_device_override(own, expanded, "root", NULL, 0, &dev2, &e),
-				 0);
+		assert_int_equal(cli_device_override(own, expanded, "root", NULL, 0, &dev2, &e), 0);
 		assert_string_equal(json(dev2),
 				    "{\"type\":\"disk\",\"path\":\"/\",\"pool\":\"default\"}");
 	}
@@ -267,8 +266,9 @@ static void test_profile_from_yaml_errors(void **state)
 			  "Invalid profile at line 2: \"config\" must map keys to values");
 	expect_yaml_error("config:\n  user.a:\n    nested: x\n",
 			  "Invalid profile at line 2: The value of \"user.a\" must be a string");
-	expect_yaml_error("devices: nope\n",
-			  "Invalid profile at line 1: \"devices\" must map device names to devices");
+	expect_yaml_error(
+	    "devices: nope\n",
+	    "Invalid profile at line 1: \"devices\" must map device names to devices");
 	expect_yaml_error("devices:\n  root: disk\n",
 			  "Invalid profile at line 2: Device \"root\" must map keys to values");
 	expect_yaml_error("description: [1]\n",
@@ -280,7 +280,8 @@ static void test_profile_list(void **state)
 	_cleanup_json_ json_object *list = json_tokener_parse(
 	    "[{\"name\": \"web\", \"description\": \"Web servers\", \"used_by\": "
 	    "   [\"/1.0/instances/c1\", \"/1.0/instances/c2\"]},"
-	    " {\"name\": \"default\", \"description\": \"Default cairn profile\", \"used_by\": []}]");
+	    " {\"name\": \"default\", \"description\": \"Default cairn profile\", \"used_by\": "
+	    "[]}]");
 	_cleanup_free_ char *csv = NULL, *table = NULL;
 	_cleanup_err_ struct err *e = NULL;
 
