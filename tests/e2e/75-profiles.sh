@@ -181,6 +181,11 @@ check_fails "a device of an unknown profile" "" c profile device add nope d none
 check_eq "the instance is unchanged" "$before" "$(c config show s1)"
 check_eq "the profile is unchanged" "$pbefore" "$(c profile show web)"
 
+# ---- completion ----
+check_eq "profile names complete" "default web" "$(echo $(c __complete profile show ''))"
+check_eq "profile add completes an instance, then profiles" "web" "$(echo $(c __complete profile add s1 w))"
+check_match "the bash script knows the profile commands" "list show create .* device" "$(c completion bash | grep -F "_cairn_subs['cairn profile']")"
+
 # ---- config edit sends devices and profiles ----
 printf 'config: {}\nprofiles:\n- default\ndevices:\n  mine:\n    type: none\n' >"$T/s2.yaml"
 check "config edit with devices and profiles" as_admin cairn config edit s2 <"$T/s2.yaml"
