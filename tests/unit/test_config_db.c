@@ -1592,6 +1592,33 @@ static void test_instance_settings(void **state)
 			 0);
 }
 
+/* Every profile an instance names counts, however many: the 70th is applied last. */
+static void test_many_profiles(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_strv_ char **names = NULL;
+	struct db_instance inst = {.name = "c1", .architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_instance got = {0};
+
+	for (int i = 0; i < 70; i++) {
+		_cleanup_free_ char *name = str_printf("p%02d", i);
+		_cleanup_free_ char *value = str_printf("%d", i);
+
+		add_profile(f->db, name, "user.last", value);
+		assert_int_equal(strv_push(&names, name), 0);
+	}
+	inst.profiles = names;
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(strv_length(got.profiles), 70);
+	assert_string_equal(got.profiles[69], "p69");
+	assert_string_equal(kvlist_get(&got.expanded_config, "user.last"), "69");
+	assert_string_equal(kvlist_get(devices_get(&got.expanded_devices, "data"), "path"),
+			    "/mnt/p69");
+	db_instance_done(&got);
+}
+
 /* db_instance_update_settings() replaces config, devices, profiles and description together,
  * or changes nothing. */
 static void test_update_settings(void **state)
@@ -1910,6 +1937,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_profile_in_use, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_instance_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_profiles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_finish_restore_settings, setup, teardown),
