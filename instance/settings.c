@@ -104,8 +104,8 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
 	p = instance_env_pool(env, root_pool);
 	if (!p)
 		return err_set(err, -ENOENT,
-			       "Invalid device \"%s\" of %s: storage pool \"%s\" not found",
-			       root_name, owner, root_pool);
+			       "Storage pool \"%s\" not found (named by the root disk \"%s\" of %s)",
+			       root_pool, root_name, owner);
 	if (pool && strcmp(pool, root_pool) != 0)
 		return err_set(err, -EINVAL,
 			       "Invalid device \"%s\" of %s: the root disk is on pool \"%s\"; "
