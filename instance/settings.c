@@ -103,9 +103,10 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
 	root_pool = kvlist_get(root, "pool");
 	p = instance_env_pool(env, root_pool);
 	if (!p)
-		return err_set(err, -ENOENT,
-			       "Storage pool \"%s\" not found (named by the root disk \"%s\" of %s)",
-			       root_pool, root_name, owner);
+		return err_set(
+		    err, -ENOENT,
+		    "Storage pool \"%s\" not found (named by the root disk \"%s\" of %s)",
+		    root_pool, root_name, owner);
 	if (pool && strcmp(pool, root_pool) != 0)
 		return err_set(err, -EINVAL,
 			       "Invalid device \"%s\" of %s: the root disk is on pool \"%s\"; "
