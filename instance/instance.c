@@ -1294,6 +1294,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 			unlink(tmp);
 			return r;
 		}
+		crashpoint("update-after-size");
 	}
 	r = db_instance_update_settings(env->db, name, &full, devices, profiles, description, err);
 	if (r < 0) {
@@ -1504,6 +1505,17 @@ int instance_recover(const struct instance_env *env, struct err **err)
 		if (r < 0)
 			log_error("Failed to protect the volume of instance \"%s\", ignoring: %s",
 				  rows[i].name, err_msg(e, r));
+		/* instance_update() sets the size before it commits: a crash between leaves the
+		 * limit of the settings that were not committed on a running instance. One ioctl.
+		 */
+		err_free(e);
+		e = NULL;
+		r = instance_apply_root_size(env, &rows[i], &e);
+		if (r < 0)
+			log_error(
+			    "Failed to apply the root disk size of instance \"%s\", ignoring: "
+			    "%s",
+			    rows[i].name, err_msg(e, r));
 	}
 	db_instances_free(rows, n);
 	if (first < 0)

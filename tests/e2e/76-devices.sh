@@ -68,6 +68,23 @@ as_admin cairn exec q1 -- rm -f /root/big
 vol="$CAIRN_DIR/storage-pools/default/containers/q1"
 check_match "the qgroup limit is 500MiB" "^0/[0-9]+ +.* 500\.00MiB" \
 	"$(btrfs qgroup show -re --iec "$vol" 2>&1 | grep '^0/' )"
+# A daemon killed after the limit changed and before the row did: its next start puts back the
+# limit of the settings it has.
+stop_daemon
+rm -f "$CAIRN_DIR/crashpoint"
+CAIRN_CRASHPOINT=update-after-size start_daemon
+devices_patch q1 '{"root":{"type":"disk","path":"/","pool":"default","size":"20MiB"}}' >/dev/null &
+patch_pid=$!
+if wait_crashpoint update-after-size; then ok "the update reached update-after-size"; else not_ok "the update reached update-after-size"; fi
+check_match "the new limit was set" "^0/[0-9]+ +.* 20\.00MiB" \
+	"$(btrfs qgroup show -re --iec "$vol" 2>&1 | grep '^0/')"
+kill_daemon
+wait "$patch_pid" 2>/dev/null
+start_daemon
+check_eq "the row kept 500MiB" "500MiB" \
+	"$(api /1.0/instances/q1 | jq -r '.metadata.devices.root.size')"
+check_match "and the restarted daemon put the limit back" "^0/[0-9]+ +.* 500\.00MiB" \
+	"$(btrfs qgroup show -re --iec "$vol" 2>&1 | grep '^0/')"
 check "removing the size" \
 	test -z "$(devices_patch q1 '{"root":{"type":"disk","path":"/","pool":"default"}}')"
 check_match "removes the limit" "^0/[0-9]+ +.* none +" \
@@ -169,6 +186,14 @@ msg=$(devices_patch c3 "{\"p\":{\"type\":\"disk\",\"source\":\"$H/rw\",\"path\":
 check_eq "a disk under /proc can be stored" "" "$msg"
 check_match "but does not start" "the kernel's file systems are mounted on /proc and /sys" \
 	"$(as_admin cairn start c3 2>&1)"
+
+msg=$(devices_patch c3 "{\"p\":{\"type\":\"none\"},\"a\":{\"type\":\"disk\",\"source\":\"$H/rw\",\"path\":\"/mnt/a\"},
+	\"b\":{\"type\":\"disk\",\"source\":\"$H/ro\",\"path\":\"/mnt/a/b\"}}")
+check_eq "a host path inside another can be stored" "" "$msg"
+check_match "but does not start: it would be made on the host" \
+	'Cannot mount device "b" of instance "c3" on "/mnt/a/b": it is inside device "a"' \
+	"$(as_admin cairn start c3 2>&1)"
+check "nothing made in the host directory" test ! -e "$H/rw/b"
 
 # ---- a privileged container gets a plain bind ----
 msg=$(api_admin PUT /1.0/instances/c3 \
