@@ -37,7 +37,9 @@ int instance_disks_prepare(const struct instance_env *env, const struct db_insta
  * Applies the `size` of the root disk in `row`'s expanded devices to its volume: a limit on what
  * the volume references (a btrfs qgroup limit), or no limit when the root disk has no size. Run
  * at create, at every start, when the instance's settings change and, for each instance that uses
- * it, when a profile changes (the profile update calls it after committing). A pool whose driver
+ * it, when a profile changes (instance_profile_update() calls it before its commit and again
+ * with the old row if the commit fails; instance_recover() applies every stored size, which
+ * settles a crash in between). A pool whose driver
  * cannot enforce a size (dir) is left alone when no size is asked and is -EOPNOTSUPP when one is
  * (instance_settings_check() refuses such a size before it is stored). -ENOENT when the pool is
  * not loaded; other errnos come from the driver (e.g. -ENOTCONN: quotas are off on a pool that

@@ -17,6 +17,7 @@
 #include "config/db.h"
 #include "config/keys.h"
 #include "config/snaprules.h"
+#include "config/devices.h"
 #include "instance/instance.h"
 #include "snapshots/snapshots.h"
 
@@ -40,6 +41,14 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 	json_object_object_add(o, "size", json_object_new_int64(s->size));
 	json_object_object_add(o, "scheduled", json_object_new_boolean(s->row.scheduled));
 	json_object_object_add(o, "config", config);
+	json_object_object_add(o, "devices", devices_to_json(&s->row.devices));
+	{
+		json_object *profiles = json_object_new_array();
+
+		for (size_t i = 0; s->row.profiles && s->row.profiles[i]; i++)
+			json_object_array_add(profiles, json_object_new_string(s->row.profiles[i]));
+		json_object_object_add(o, "profiles", profiles);
+	}
 	json_object_object_add(
 	    o, "description", json_object_new_string(s->row.description ? s->row.description : ""));
 	json_object_object_add(o, "architecture",

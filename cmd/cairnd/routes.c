@@ -56,6 +56,13 @@ static const struct route table[] = {
     {"PUT", "/1.0/storage-pools/{}", handle_pool_put, ROUTE_BODY_JSON},
     {"PATCH", "/1.0/storage-pools/{}", handle_pool_patch, ROUTE_BODY_JSON},
     {"DELETE", "/1.0/storage-pools/{}", handle_pool_delete, ROUTE_BODY_NONE},
+    {"GET", "/1.0/profiles", handle_profiles_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/profiles", handle_profiles_create, ROUTE_BODY_JSON},
+    {"GET", "/1.0/profiles/{}", handle_profile_get, ROUTE_BODY_NONE},
+    {"PUT", "/1.0/profiles/{}", handle_profile_put, ROUTE_BODY_JSON},
+    {"PATCH", "/1.0/profiles/{}", handle_profile_patch, ROUTE_BODY_JSON},
+    {"POST", "/1.0/profiles/{}", handle_profile_post, ROUTE_BODY_JSON},
+    {"DELETE", "/1.0/profiles/{}", handle_profile_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/resources/criu", handle_resources_criu, ROUTE_BODY_NONE},
     {NULL, NULL, NULL, ROUTE_BODY_NONE},
 };
