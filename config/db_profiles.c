@@ -422,10 +422,15 @@ int dbq_instances_expand(struct db *db, struct db_instance *v, size_t n, struct 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		const struct profile *applied[64];
+		_cleanup_free_ const struct profile **applied =
+		    calloc(strv_length(v[i].profiles) + 1, sizeof(*applied));
 		size_t na = 0;
 
-		for (size_t k = 0; v[i].profiles && v[i].profiles[k] && na < 64; k++) {
+		if (!applied) {
+			profiles_free(profiles, np);
+			return dbq_oom(err);
+		}
+		for (size_t k = 0; v[i].profiles && v[i].profiles[k]; k++) {
 			struct profile key = {.name = v[i].profiles[k]};
 			const struct profile *p =
 			    bsearch(&key, profiles, np, sizeof(*profiles), cmp_profile);

@@ -81,9 +81,11 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 			 struct err **err);
 
 /* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202) onto
- * `pool` (the root disk's pool of the body; NULL: the source's). */
+ * `pool` (the root disk's pool of the body; NULL: the source's). With `restricted`, a copy that
+ * would be privileged or have a host-path disk is refused (instance_settings_restricted()). */
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
-		      bool instance_only, json_object **ret_envelope, struct err **err);
+		      bool instance_only, bool restricted, json_object **ret_envelope,
+		      struct err **err);
 
 /* route_spool functions (routes.h) of the ROUTE_BODY_FILE routes. */
 int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);

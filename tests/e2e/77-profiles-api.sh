@@ -148,6 +148,15 @@ check_eq "restricted: root still may" "200" \
 	"$(root_status PATCH /1.0/instances/c1 "{\"devices\":{\"data\":{\"type\":\"disk\",\"source\":\"$T/share\",\"path\":\"/mnt/data\"}}}")"
 check_eq "restricted: the group may change other keys of it afterwards" "200" \
 	"$(status PATCH /1.0/instances/c1 '{"config":{"user.note":"still ok"}}')"
+check_eq "restricted: root makes a privileged container" "202" \
+	"$(root_status POST /1.0/instances '{"name":"rp","source":{"type":"image","alias":"busybox"},"config":{"security.privileged":"true"}}')"
+sleep 1
+check_match "restricted: the group cannot copy it" 'restricted' \
+	"$(error_of POST /1.0/instances '{"name":"rp2","source":{"type":"copy","source":"rp"}}')"
+check_match "restricted: nor assign a profile that would make one" 'restricted' \
+	"$(root_status POST /1.0/profiles '{"name":"priv","config":{"security.privileged":"true"}}' >/dev/null
+	   error_of PATCH /1.0/instances/c3 '{"profiles":["default","priv"]}')"
+check_eq "restricted: c3 kept its profiles" '["default"]' "$(api /1.0/instances/c3 | jq -c .metadata.profiles)"
 stop_daemon
 start_daemon
 check_eq "unrestricted: the group may make a privileged container" "202" \
