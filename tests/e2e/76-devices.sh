@@ -91,6 +91,27 @@ check_match "removes the limit" "^0/[0-9]+ +.* none +" \
 	"$(btrfs qgroup show -re --iec -f "$vol" 2>&1 | grep '^0/')"
 check "delete q1" as_admin cairn delete -f q1
 
+# The size of a profile's root disk: applied at create, and at once when the profile changes.
+msg=$(api_admin POST /1.0/profiles \
+	'{"name":"sized","devices":{"root":{"type":"disk","path":"/","pool":"default","size":"40MiB"}}}' |
+	jq -r '.error // empty')
+check_eq "a profile with a sized root disk" "" "$msg"
+op=$(api_admin POST /1.0/instances \
+	'{"name":"q2","source":{"type":"image","alias":"busybox"},"profiles":["default","sized"]}' |
+	jq -r '.operation')
+api_admin GET "$op/wait" >/dev/null
+vol="$CAIRN_DIR/storage-pools/default/containers/q2"
+check_match "the profile's size is applied at create" "^0/[0-9]+ +.* 40\.00MiB" \
+	"$(btrfs qgroup show -re --iec "$vol" 2>&1 | grep '^0/')"
+msg=$(api_admin PATCH /1.0/profiles/sized \
+	'{"devices":{"root":{"type":"disk","path":"/","pool":"default","size":"400MiB"}}}' |
+	jq -r '.error // empty')
+check_eq "the profile's size raised" "" "$msg"
+check_match "and applied at once to the instance using it" "^0/[0-9]+ +.* 400\.00MiB" \
+	"$(btrfs qgroup show -re --iec "$vol" 2>&1 | grep '^0/')"
+check "delete q2" as_admin cairn delete -f q2
+check "delete the profile" test -z "$(api_admin DELETE /1.0/profiles/sized | jq -r '.error // empty')"
+
 # ---- host paths in a running unprivileged container ----
 check "init c1" as_admin cairn init busybox c1
 msg=$(devices_patch c1 "{\"rw\":{\"type\":\"disk\",\"source\":\"$H/rw\",\"path\":\"/mnt/rw\"},
