@@ -64,8 +64,8 @@ static char *fs_type_of(const struct stat *st)
  * A user namespace to try an idmapped mount with: a child made with clone(CLONE_NEWUSER) that
  * waits on a pipe until the caller is done. The daemon is multithreaded, so the child runs
  * nothing but raw system calls (no allocation, no locks) between the clone and its exit.
- * Returns an O_RDONLY descriptor of its namespace; *ret_pid and *ret_pipe are to be passed to
- * userns_release().
+ * Returns an O_RDONLY descriptor of its namespace; *ret_pid and *ret_pipe go into a struct
+ * probe_ns, whose probe_ns_done() lets the child go.
  */
 static int userns_acquire(const struct idmap *map, pid_t *ret_pid, int *ret_pipe, struct err **err)
 {
@@ -112,11 +112,26 @@ static int userns_acquire(const struct idmap *map, pid_t *ret_pid, int *ret_pipe
 	return steal_fd(&nsfd);
 }
 
-static void userns_release(pid_t pid, int pipe_fd)
+/* The throwaway user namespace of the probes, while it is held. */
+struct probe_ns {
+	int fd;	  /* of /proc/PID/ns/user, -EBADF when not made yet */
+	int pipe; /* write end the child waits on */
+	pid_t pid;
+};
+
+/* Lets the child go and reaps it; may be called twice. */
+static void probe_ns_done(struct probe_ns *ns)
 {
-	close(pipe_fd);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	if (ns->fd >= 0)
+		close(ns->fd);
+	ns->fd = -EBADF;
+	if (ns->pipe >= 0)
+		close(ns->pipe);
+	ns->pipe = -EBADF;
+	if (ns->pid > 0)
+		while (waitpid(ns->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	ns->pid = 0;
 }
 
 /*
@@ -295,8 +310,7 @@ int instance_disks_prepare(const struct instance_env *env, const struct db_insta
 	bool privileged = config_get_bool(&row->expanded_config, "security.privileged", false);
 	_cleanup_(instance_fsroot_done) struct instance_fsroot root = {.fd = -EBADF};
 	_cleanup_free_ bool *is_file = NULL;
-	_cleanup_close_ int userns = -EBADF, userns_pipe = -EBADF;
-	pid_t userns_pid = 0;
+	_cleanup_(probe_ns_done) struct probe_ns ns = {.fd = -EBADF, .pipe = -EBADF};
 	bool any = false;
 	int r = 0;
 
@@ -355,12 +369,13 @@ int instance_disks_prepare(const struct instance_env *env, const struct db_insta
 		}
 		if (privileged)
 			continue;
-		if (userns < 0) {
-			userns = userns_acquire(&env->idmap, &userns_pid, &userns_pipe, err);
-			if (userns < 0)
-				return err_wrap(err, userns, "Cannot check device \"%s\"", name);
+		if (ns.fd < 0) {
+			r = userns_acquire(&env->idmap, &ns.pid, &ns.pipe, err);
+			if (r < 0)
+				return err_wrap(err, r, "Cannot check device \"%s\"", name);
+			ns.fd = r;
 		}
-		r = probe_idmap(source, userns);
+		r = probe_idmap(source, ns.fd);
 		if (r == -EOPNOTSUPP) {
 			_cleanup_free_ char *fs = fs_type_of(&st);
 
@@ -378,10 +393,7 @@ int instance_disks_prepare(const struct instance_env *env, const struct db_insta
 			    name, row->name, source);
 		}
 	}
-	if (userns >= 0) {
-		userns_release(userns_pid, steal_fd(&userns_pipe));
-		userns_pid = 0;
-	}
+	probe_ns_done(&ns);
 	if (r < 0)
 		return r;
 

@@ -157,6 +157,8 @@ out=$(as_admin cairn start c1 2>&1)
 check_match "a source removed since is a clear start error" \
 	"^Error: Cannot mount device \"rw\" of instance \"c1\": source \"$H/rw\"" "$out"
 check_eq "c1 did not start" "Stopped" "$(api_status c1)"
+check_eq "the daemon left no child behind (the probes' user namespace)" "" \
+	"$(ps --ppid "$DAEMON_PID" -o stat=,comm= | grep '^Z')"
 mv "$H/rw.away" "$H/rw"
 
 # ---- a file system that cannot idmap ----
