@@ -413,10 +413,11 @@ static int copy_data(struct archive *a, struct archive *w, struct budget *b, boo
 	}
 }
 
-/* Extracts one rootfs/ or templates/ entry to `root`/`rel`. */
+/* Extracts one entry to `root`/`rel`; a hard link's target is `link_rel`, checked by the
+ * caller to be canonical and inside the same tree. */
 static int extract_entry(struct archive *a, struct archive *w, struct budget *b, int dfd,
 			 const char *root, struct archive_entry *entry, const char *name,
-			 const char *rel, struct err **err)
+			 const char *rel, const char *link_rel, struct err **err)
 {
 	_cleanup_free_ char *full = str_printf("%s/%s", root, rel);
 	_cleanup_free_ char *link_full = NULL;
@@ -436,13 +437,9 @@ static int extract_entry(struct archive *a, struct archive *w, struct budget *b,
 	}
 
 	if (hardlink) {
-		_cleanup_free_ char *link_rel = NULL;
 		struct stat st;
 
-		r = check_name(dfd, hardlink, false, &link_rel, err);
-		if (r < 0)
-			return r;
-		if (!*link_rel)
+		if (!link_rel || !*link_rel)
 			return err_set(err, -EINVAL,
 				       "Invalid image tarball: hard link \"%s\" has no target",
 				       name);
@@ -611,7 +608,7 @@ int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_
 						       : "cannot read it");
 
 	for (;;) {
-		_cleanup_free_ char *rel = NULL;
+		_cleanup_free_ char *rel = NULL, *link_rel = NULL;
 		_cleanup_free_ char *name = NULL;
 		struct archive_entry *entry;
 
@@ -663,7 +660,12 @@ int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_
 		}
 		if (under(rel, "rootfs"))
 			saw_rootfs = true;
-		r = extract_entry(a, w, &budget, dfd, root, entry, name, rel, err);
+		if (archive_entry_hardlink(entry)) {
+			r = check_name(dfd, archive_entry_hardlink(entry), false, &link_rel, err);
+			if (r < 0)
+				return r;
+		}
+		r = extract_entry(a, w, &budget, dfd, root, entry, name, rel, link_rel, err);
 		if (r < 0)
 			return r;
 	}
@@ -710,4 +712,250 @@ int instance_image_sha256_fd(int fd, char out[static 65], struct err **err)
 	}
 	sha256_final_hex(&ctx, out);
 	return 0;
+}
+
+struct instance_unpack {
+	struct archive *a;
+	struct archive *w; /* the writer of the current tree, NULL between trees */
+	char *root;	   /* the current tree, resolved */
+	int dfd;	   /* and its descriptor */
+	struct budget budget;
+	size_t entries;
+};
+
+void instance_unpack_free(struct instance_unpack *u)
+{
+	if (!u)
+		return;
+	if (u->w)
+		archive_write_free(u->w);
+	if (u->a)
+		archive_read_free(u->a);
+	if (u->dfd >= 0)
+		close(u->dfd);
+	free(u->root);
+	free(u);
+}
+
+int instance_unpack_normalize(const char *name, char **ret)
+{
+	return normalize_name(name, ret);
+}
+
+int instance_unpack_open(int fd, struct instance_unpack **ret, struct err **err)
+{
+	struct instance_unpack *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return err_set(err, -ENOMEM, "Out of memory");
+	u->dfd = -EBADF;
+	u->a = archive_read_new();
+	if (!u->a) {
+		instance_unpack_free(u);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	archive_read_support_filter_gzip(u->a);
+	archive_read_support_filter_xz(u->a);
+	archive_read_support_filter_zstd(u->a);
+	archive_read_support_filter_bzip2(u->a);
+	archive_read_support_format_tar(u->a);
+	if (archive_read_open_fd(u->a, fd, 65536) != ARCHIVE_OK) {
+		int r = err_set(err, -EINVAL, "Invalid backup tarball: %s",
+				archive_error_string(u->a) ? archive_error_string(u->a)
+							   : "cannot read it");
+
+		instance_unpack_free(u);
+		return r;
+	}
+	*ret = u;
+	return 0;
+}
+
+int instance_unpack_next(struct instance_unpack *u, struct archive_entry **ret_entry,
+			 char **ret_rel, struct err **err)
+{
+	_cleanup_free_ char *rel = NULL;
+	struct archive_entry *entry;
+	int r;
+
+	r = u->entries++ == 1 ? stallpoint("backup-unpack") : cancel_requested() ? -ECANCELED : 0;
+	if (r < 0)
+		return err_set(err, r, "Operation cancelled");
+	r = archive_read_next_header(u->a, &entry);
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r < ARCHIVE_WARN)
+		return err_set(err, -EINVAL, "Invalid backup tarball: %s",
+			       archive_error_string(u->a) ? archive_error_string(u->a) : "corrupt");
+	if (!archive_entry_pathname(entry))
+		return err_set(err, -EINVAL, "Invalid backup tarball: an entry has no name");
+	r = normalize_name(archive_entry_pathname(entry), &rel);
+	if (r == -ENOMEM)
+		return err_set(err, r, "Out of memory");
+	if (r < 0)
+		return err_set(err, -EINVAL,
+			       "Invalid backup tarball: entry \"%s\" points outside the backup",
+			       archive_entry_pathname(entry));
+	if (u->w) {
+		r = budget_entry(&u->budget, err);
+		if (r < 0)
+			return r;
+	}
+	*ret_entry = entry;
+	*ret_rel = steal_pointer(&rel);
+	return 1;
+}
+
+int instance_unpack_read_small(struct instance_unpack *u, struct archive_entry *entry, size_t max,
+			       char **ret, size_t *ret_len, struct err **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	const char *name = archive_entry_pathname(entry);
+	size_t len = 0;
+
+	if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry))
+		return err_set(err, -EINVAL, "Invalid backup tarball: \"%s\" is not a regular file",
+			       name);
+	if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > (la_int64_t)max)
+		return err_set(err, -EINVAL, "Invalid backup tarball: \"%s\" is too large", name);
+	buf = malloc(max + 1);
+	if (!buf)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (;;) {
+		la_ssize_t n = archive_read_data(u->a, buf + len, max + 1 - len);
+
+		if (n < 0)
+			return err_set(err, -EINVAL, "Invalid backup tarball: %s",
+				       archive_error_string(u->a) ? archive_error_string(u->a)
+								  : "read error");
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return err_set(err, -EINVAL, "Invalid backup tarball: \"%s\" is too large",
+				       name);
+	}
+	buf[len] = '\0';
+	*ret = steal_pointer(&buf);
+	*ret_len = len;
+	return 0;
+}
+
+int instance_unpack_data_to_fd(struct instance_unpack *u, struct archive_entry *entry, int fd,
+			       struct err **err)
+{
+	const char *name = archive_entry_pathname(entry);
+	struct budget own;
+	struct budget *b = u->w ? &u->budget : &own;
+	int r;
+
+	if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry))
+		return err_set(err, -EINVAL, "Invalid backup tarball: \"%s\" is not a regular file",
+			       name);
+	if (!u->w) {
+		r = budget_init(&own, fd, 0, err);
+		if (r < 0)
+			return r;
+	}
+	for (;;) {
+		const void *buf;
+		size_t size;
+		la_int64_t offset;
+
+		r = archive_read_data_block(u->a, &buf, &size, &offset);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN)
+			return err_set(
+			    err, -EINVAL, "Invalid backup tarball: entry \"%s\": %s", name,
+			    archive_error_string(u->a) ? archive_error_string(u->a) : "read error");
+		r = budget_take(b, size, false, err);
+		if (r < 0)
+			return r;
+		if (pwrite(fd, buf, size, offset) != (ssize_t)size)
+			return err_set_errno(err, errno ? -errno : -EIO, "Failed to write \"%s\"",
+					     name);
+		if (cancel_requested())
+			return err_set(err, -ECANCELED, "Operation cancelled");
+	}
+}
+
+int instance_unpack_target(struct instance_unpack *u, const char *dir, struct err **err)
+{
+	const int flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+			  ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS |
+			  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+			  ARCHIVE_EXTRACT_UNLINK;
+	struct stat st;
+	int r;
+
+	if (u->w) {
+		r = archive_write_close(u->w);
+		if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && host_trouble(u->w)))
+			return write_failed(u->w, NULL, err);
+		archive_write_free(u->w);
+		u->w = NULL;
+	}
+	if (u->dfd >= 0)
+		close(u->dfd);
+	u->dfd = -EBADF;
+	free(u->root);
+	u->root = NULL;
+	if (!dir)
+		return 0;
+
+	u->root = realpath(dir, NULL);
+	if (!u->root)
+		return err_set_errno(err, -errno, "Failed to resolve \"%s\"", dir);
+	u->dfd = open(u->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (u->dfd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", u->root);
+	if (fstat(u->dfd, &st) < 0)
+		return err_set_errno(err, -errno, "Failed to look at \"%s\"", u->root);
+	r = budget_init(&u->budget, u->dfd, 0, err);
+	if (r < 0)
+		return r;
+	u->w = archive_write_disk_new();
+	if (!u->w)
+		return err_set(err, -ENOMEM, "Out of memory");
+	archive_write_disk_set_options(u->w, flags);
+	return 0;
+}
+
+int instance_unpack_extract(struct instance_unpack *u, struct archive_entry *entry, const char *rel,
+			    const char *link_rel, struct err **err)
+{
+	_cleanup_free_ char *name = strdup(archive_entry_pathname(entry));
+	unsigned type = archive_entry_filetype(entry);
+	int r;
+
+	if (!name)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (!u->w || !*rel)
+		return err_set(err, -EINVAL, "Invalid backup tarball: unexpected entry \"%s\"",
+			       name);
+	/* A node would give the container a device of the host; no backup of a container needs
+	 * one (its /dev is made at start). */
+	if (!archive_entry_hardlink(entry) && (type == AE_IFCHR || type == AE_IFBLK))
+		return err_set(err, -EINVAL, "Invalid backup tarball: \"%s\" is a device node",
+			       name);
+	r = check_parents(u->dfd, rel);
+	if (r == -ENOMEM)
+		return err_set(err, r, "Out of memory");
+	if (r == -ELOOP || r == -ENOTDIR)
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid backup tarball: entry \"%s\" goes through a symlink or a file", name);
+	if (r < 0)
+		return err_set_errno(err, r, "Failed to check entry \"%s\"", name);
+	if (archive_entry_hardlink(entry) && link_rel) {
+		r = check_parents(u->dfd, link_rel);
+		if (r < 0)
+			return err_set(err, -EINVAL,
+				       "Invalid backup tarball: hard link \"%s\" goes through a "
+				       "symlink",
+				       name);
+	}
+	return extract_entry(u->a, u->w, &u->budget, u->dfd, u->root, entry, name, rel, link_rel,
+			     err);
 }

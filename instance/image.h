@@ -56,3 +56,51 @@ int instance_image_unpack_bounded(int tarball_fd, const char *dir, uint64_t max_
 /* SHA-256 of everything readable from `fd` from its current position, as 64 hex characters
  * in `out`. */
 int instance_image_sha256_fd(int fd, char out[static 65], struct err **err);
+
+/*
+ * A reader of an archive whose entries the caller routes into several trees, each one a fresh
+ * directory (the volumes of a backup being imported, instance/ and backup/ alike), with the
+ * discipline of instance_image_unpack(): every name canonical, relative and free of "..", no write
+ * through a symlink, hard links only to a file already extracted into the same tree, no device
+ * node, and each tree bounded by the free space of its file system less the reserve. The entries
+ * and their data are libarchive's (struct archive_entry, from <archive_entry.h>).
+ */
+struct instance_unpack;
+struct archive_entry;
+
+/* Opens the archive on `fd` (tar, plain or gzip, xz, zstd, bzip2). Free with
+ * instance_unpack_free(). -EINVAL when it is not an archive. */
+int instance_unpack_open(int fd, struct instance_unpack **ret, struct err **err);
+void instance_unpack_free(struct instance_unpack *u);
+
+/* The next entry: 1 with *ret_entry (the reader's, valid until the next call) and *ret_rel (its
+ * canonical relative name, caller frees), 0 at the end of the archive. -EINVAL for an absolute
+ * name or a ".." component, a corrupt or truncated archive; -ECANCELED when the calling thread's
+ * operation was cancelled (common/cancel.h). */
+int instance_unpack_next(struct instance_unpack *u, struct archive_entry **ret_entry,
+			 char **ret_rel, struct err **err);
+
+/* Reads the current entry's data whole (a regular file of at most `max` bytes, NUL-terminated;
+ * caller frees). -EINVAL for anything else. */
+int instance_unpack_read_small(struct instance_unpack *u, struct archive_entry *entry, size_t max,
+			       char **ret, size_t *ret_len, struct err **err);
+
+/* Copies the current entry's data (a regular file) to `fd`, counted against the current tree's
+ * budget when one is open (else against the free space of `fd`'s file system). */
+int instance_unpack_data_to_fd(struct instance_unpack *u, struct archive_entry *entry, int fd,
+			       struct err **err);
+
+/* Ends the current tree (directory modes and times are applied then) and starts extracting into
+ * `dir`, an existing empty directory that must be a directory, not a symlink. `dir` NULL only
+ * ends the current tree. */
+int instance_unpack_target(struct instance_unpack *u, const char *dir, struct err **err);
+
+/* Extracts the current entry as `rel` (canonical, relative, may not be "") inside the current
+ * tree; a hard link's target is given by the caller as `link_rel` (canonical, in the same tree).
+ * ownership as stored: the caller shifts ids after (instance_shift_tree()). */
+int instance_unpack_extract(struct instance_unpack *u, struct archive_entry *entry, const char *rel,
+			    const char *link_rel, struct err **err);
+
+/* Canonical relative form of an entry name ("./" and empty components dropped); -EINVAL for an
+ * absolute name or a ".." component. Caller frees. */
+int instance_unpack_normalize(const char *name, char **ret);

@@ -1661,6 +1661,44 @@ static int copy_snapshots(const struct instance_env *env, struct storage_pool *f
 	return r;
 }
 
+void instance_create_undo(const struct instance_env *env, const char *name, const char *pool_name)
+{
+	undo_create(env, name, pool_name);
+}
+
+int instance_create_finish(const struct instance_env *env, const char *name, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_free_ char *vol = NULL, *link = NULL, *logs = NULL;
+	struct storage_pool *pool;
+	int r;
+
+	r = db_instance_get(env->db, name, &row, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	r = instance_volume_protect(env, &row, err);
+	if (r < 0)
+		return r;
+	vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);
+	link = link_path(env, name);
+	logs = instance_log_dir(env, name);
+	if (!vol || !link || !logs)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_apply_root_size(env, &row, err);
+	if (r >= 0)
+		r = mkdir_p(logs, 0700, err);
+	if (r >= 0 && symlink(vol, link) < 0 && errno != EEXIST)
+		r = err_set_errno(err, -errno, "Failed to link \"%s\"", link);
+	if (r >= 0)
+		r = instance_write_backup(env, name, err);
+	if (r >= 0)
+		r = db_instance_set_state(env->db, name, DB_ROW_READY, err);
+	return r;
+}
+
 int instance_copy(const struct instance_env *env, const char *src, const char *snapshot,
 		  const char *dst, const char *pool_name, bool instance_only, struct err **err)
 {

@@ -85,6 +85,16 @@ int instance_create(const struct instance_env *env, const char *name, const char
 		    struct err **err);
 
 /*
+ * The last steps of making an instance whose CREATING row and volume (and snapshots) are there,
+ * for callers that fill the volume themselves (an import): the volume opened to its root uid,
+ * the root disk size applied, logs/<name>, containers/<name>, backup.yaml, and the row flipped
+ * to READY. instance_create_undo() removes everything of a half-made instance (files, then the
+ * row); what it cannot remove now is logged and left to instance_recover().
+ */
+int instance_create_finish(const struct instance_env *env, const char *name, struct err **err);
+void instance_create_undo(const struct instance_env *env, const char *name, const char *pool_name);
+
+/*
  * Deletes a stopped instance with its volume, snapshots, logs and row. -EBUSY with the exact
  * message "The instance is currently running, stop it first or pass --force" when it runs,
  * -EPERM when security.protection.delete is true, -ENOENT when unknown.

@@ -12,7 +12,7 @@ packages=(
 	# run
 	lxc uidmap btrfs-progs busybox-static
 	# test and benchmark
-	jq python3 curl tmux xz-utils file binutils hyperfine
+	jq python3 curl tmux xz-utils zstd acl attr file binutils hyperfine
 )
 
 missing=()

@@ -294,6 +294,11 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 			    int (*fn)(const char *line, void *data), void *data,
 			    volatile const bool *stop, struct err **err);
 
+/* GETs `path` and writes the body to `fd` as it arrives (never held whole in memory), updating
+ * `progress` (may be NULL) with the bytes so far. An error answer becomes the error. */
+int cli_client_download(struct cli_client *c, const char *path, int fd,
+			struct cli_progress *progress, struct err **err);
+
 /* A copy of `s` escaped for use as one path segment of a URL. Caller frees; NULL on OOM. */
 char *cli_escape(const char *s);
 
@@ -523,6 +528,8 @@ int cli_cmd_snapshot_expiry(struct cli_ctx *ctx, const struct cli_args *args, st
 int cli_cmd_snapshot_auto(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_prune(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_restore(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_export(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_import(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_version(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

@@ -353,7 +353,11 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 		lib.easy_setopt(c->curl, CURLOPT_POST, 1L);
 		lib.easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
 		lib.easy_setopt(c->curl, CURLOPT_READDATA, up);
-		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->size);
+		/* A size of -1 (standard input) is sent chunked. */
+		if (up->size >= 0)
+			lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->size);
+		else
+			headers = lib.slist_append(headers, "Transfer-Encoding: chunked");
 		headers = lib.slist_append(headers, "Content-Type: application/octet-stream");
 		for (char *const *h = up->headers; h && *h; h++)
 			headers = lib.slist_append(headers, *h);
@@ -706,4 +710,88 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 		return err_set(err, -ECONNREFUSED, "cairnd is not running (no socket at %s)",
 			       c->socket_path);
 	return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+}
+
+struct download {
+	int fd;
+	CURL *curl;
+	long http_status;	       /* of the response, read at its first bytes */
+	struct buffer error;	       /* an error answer's envelope */
+	struct cli_progress *progress; /* may be NULL */
+	long long done;
+	int write_error; /* negative errno of a failed write to fd */
+};
+
+/* Writes the body to the file as it comes (an error answer is kept for its message). */
+static size_t download_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct download *dl = userdata;
+	size_t n = size * nmemb;
+
+	if (!dl->http_status)
+		lib.easy_getinfo(dl->curl, CURLINFO_RESPONSE_CODE, &dl->http_status);
+	if (dl->http_status >= 400)
+		return write_cb(ptr, size, nmemb, &dl->error);
+	if (fd_write_all(dl->fd, ptr, n) < 0) {
+		dl->write_error = -errno ? -errno : -EIO;
+		return 0;
+	}
+	dl->done += (long long)n;
+	cli_progress_update(dl->progress, dl->done);
+	return n;
+}
+
+int cli_client_download(struct cli_client *c, const char *path, int fd,
+			struct cli_progress *progress, struct err **err)
+{
+	_cleanup_free_ char *url = str_printf("http://cairn%s", path);
+	struct download dl = {.fd = fd, .progress = progress};
+	CURLcode cr;
+	int r;
+
+	if (!url)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = curl_load(err);
+	if (r < 0)
+		return r;
+	if (!c->curl) {
+		c->curl = lib.easy_init();
+		if (!c->curl)
+			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
+	}
+	dl.curl = c->curl;
+	lib.easy_reset(c->curl);
+	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	lib.easy_setopt(c->curl, CURLOPT_URL, url);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, download_cb);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &dl);
+	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
+	lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	cr = lib.easy_perform(c->curl);
+	if (dl.write_error < 0) {
+		buffer_done(&dl.error);
+		return err_set_errno(err, dl.write_error, "Failed to write the download");
+	}
+	if (cr != CURLE_OK) {
+		buffer_done(&dl.error);
+		if (cr == CURLE_COULDNT_CONNECT)
+			return err_set(err, -ECONNREFUSED,
+				       "cairnd is not running (no socket at %s)", c->socket_path);
+		return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+	}
+	lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &dl.http_status);
+	if (dl.http_status >= 400) {
+		_cleanup_json_ json_object *env =
+		    dl.error.data ? json_tokener_parse(dl.error.data) : NULL;
+		const char *msg = api_get_string(env, "error");
+
+		buffer_done(&dl.error);
+		if (dl.http_status == 403)
+			return permission_error(c, err);
+		return err_set(err, api_errno_from_http((int)dl.http_status), "%s",
+			       msg ? msg : "Failed to download");
+	}
+	buffer_done(&dl.error);
+	return 0;
 }

@@ -117,6 +117,20 @@ static const struct cli_flag copy_flags[] = {
 };
 
 static const char *const copy_aliases[] = {"cp", NULL};
+static const struct cli_flag export_flags[] = {
+    {"instance-only", 0, CLI_FLAG_BOOL, NULL, "Export the instance without its snapshots"},
+    {"optimized-storage", 0, CLI_FLAG_BOOL, NULL,
+     "Use the pool's own format (btrfs send streams; imports into btrfs pools only)"},
+    {"compression", 0, CLI_FLAG_STRING, "ALGORITHM",
+     "Compression: none, gzip (the default), xz or zstd"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
+    {NULL, 0, 0, NULL, NULL},
+};
+static const struct cli_flag import_instance_flags[] = {
+    {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool to import into"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
+    {NULL, 0, 0, NULL, NULL},
+};
 static const struct cli_flag move_flags[] = {
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool to move the instance to"},
     {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
@@ -568,6 +582,22 @@ static const struct cli_command top_commands[] = {
     {"copy", copy_aliases, NULL, "SOURCE[/SNAPSHOT] DESTINATION",
      "Copy an instance, or make one from a snapshot", 2, 2, copy_flags, cli_cmd_copy,
      CLI_COMPLETE_INSTANCE},
+    {.name = "export",
+     .usage = "NAME [FILE|-]",
+     .help = "Export an instance with its snapshots as a backup tarball",
+     .min_args = 1,
+     .max_args = 2,
+     .flags = export_flags,
+     .handler = cli_cmd_export,
+     .complete = CLI_COMPLETE_INSTANCE},
+    {.name = "import",
+     .usage = "FILE|- [NAME]",
+     .help = "Import a backup tarball as a new instance",
+     .min_args = 1,
+     .max_args = 2,
+     .flags = import_instance_flags,
+     .handler = cli_cmd_import,
+     .complete = CLI_COMPLETE_NONE},
     {.name = "rename",
      .usage = "OLD NEW",
      .help = "Rename a stopped instance with its snapshots",

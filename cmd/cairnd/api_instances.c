@@ -286,6 +286,8 @@ HANDLER(handle_instances_create)
 	bool start = false, ephemeral = false;
 	int r;
 
+	if (req->body_fd >= 0)
+		return handle_instances_import(d, req, ret_envelope, err);
 	if (!req->body)
 		return err_set(err, -EINVAL, "Missing request body");
 	if ((r = body_string(req->body, "name", true, &name, err)) < 0 ||

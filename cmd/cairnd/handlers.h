@@ -67,6 +67,13 @@ HANDLER(handle_pool_put);
 HANDLER(handle_pool_patch);
 HANDLER(handle_pool_delete);
 HANDLER(handle_resources_criu);
+HANDLER(handle_backups_list);
+HANDLER(handle_backups_create);
+HANDLER(handle_backup_get);
+HANDLER(handle_backup_delete);
+HANDLER(handle_backup_export);
+/* POST /1.0/instances with an application/octet-stream body: an import (api_backups.c). */
+HANDLER(handle_instances_import);
 
 /* ---- api_snapshots.c: pieces the instance handlers share ---- */
 
@@ -90,3 +97,4 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, co
 /* route_spool functions (routes.h) of the ROUTE_BODY_FILE routes. */
 int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
 int spool_image(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
+int spool_instance_import(struct daemon *d, struct request *req, char **ret_dir, struct err **err);

@@ -54,11 +54,24 @@ struct request_ctx {
 	char *json;    /* accumulated JSON body */
 	size_t json_len;
 	bool too_large;
-	int file_fd;	     /* ROUTE_BODY_FILE spool, an unnamed file on the target's pool */
-	uint64_t file_len;   /* bytes spooled */
-	uint64_t file_limit; /* most bytes the pool can take */
-	int file_error;	     /* negative errno of a failed or refused write */
+	int file_fd;	      /* ROUTE_BODY_FILE spool, an unnamed file on the target's pool */
+	uint64_t file_len;    /* bytes spooled */
+	uint64_t file_limit;  /* most bytes the pool can take */
+	int file_error;	      /* negative errno of a failed or refused write */
+	enum route_body body; /* how this request's body is taken (route_body_of()) */
 };
+
+/* A route that takes JSON and has a spool takes a file as well, when the client says it sends
+ * one: `POST /1.0/instances` with application/octet-stream is an import, as in Incus. */
+static enum route_body route_body_of(const struct route *route, struct request *req)
+{
+	const char *type = request_header(req, "Content-Type");
+
+	if (route->body == ROUTE_BODY_JSON && route->spool && type &&
+	    strncmp(type, "application/octet-stream", 24) == 0)
+		return ROUTE_BODY_FILE;
+	return route->body;
+}
 
 bool request_restricted(const struct daemon *d, const struct request *req)
 {
@@ -210,7 +223,7 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 		if (r < 0)
 			return send_err(ctx->req.conn, r, e);
 	}
-	if (ctx->route->body == ROUTE_BODY_JSON && ctx->req.body &&
+	if (ctx->body == ROUTE_BODY_JSON && ctx->req.body &&
 	    !json_object_is_type(ctx->req.body, json_type_object))
 		return send_error(ctx->req.conn, 400, "The request body must be a JSON object");
 	if (ctx->file_error == -EFBIG)
@@ -219,7 +232,7 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 				  "pool");
 	if (ctx->file_error < 0)
 		return send_error(ctx->req.conn, 500, "Failed to store the uploaded body");
-	if (ctx->route->body == ROUTE_BODY_FILE) {
+	if (ctx->body == ROUTE_BODY_FILE) {
 		ctx->req.body_fd = ctx->file_fd;
 		if (ctx->req.body_fd >= 0)
 			lseek(ctx->req.body_fd, 0, SEEK_SET);
@@ -283,7 +296,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					  "Invalid request path: it holds a NUL or is not valid "
 					  "UTF-8");
 		}
-		if (ctx->match == ROUTE_FOUND && ctx->route->body == ROUTE_BODY_FILE) {
+		if (ctx->match == ROUTE_FOUND)
+			ctx->body = route_body_of(ctx->route, &ctx->req);
+		if (ctx->match == ROUTE_FOUND && ctx->body == ROUTE_BODY_FILE) {
 			_cleanup_err_ struct err *e = NULL;
 			int r = open_spool(d, ctx, &e);
 
@@ -305,7 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (ctx->match != ROUTE_FOUND)
 			return MHD_YES;
-		if (ctx->route->body == ROUTE_BODY_FILE) {
+		if (ctx->body == ROUTE_BODY_FILE) {
 			if (!ctx->file_error && ctx->file_len + n > ctx->file_limit)
 				ctx->file_error = -EFBIG;
 			if (!ctx->file_error)

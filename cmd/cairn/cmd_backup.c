@@ -1,0 +1,190 @@
+/* cairn export and cairn import: an instance with its snapshots to a backup tarball and back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cmd/cairn/cli.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/names.h"
+
+/* What a compression name makes of the default file name, as Incus names it. */
+static const char *suffix_of(const char *compression)
+{
+	if (!compression || !*compression || strcmp(compression, "gzip") == 0)
+		return ".tar.gz";
+	if (strcmp(compression, "none") == 0)
+		return ".tar";
+	if (strcmp(compression, "xz") == 0)
+		return ".tar.xz";
+	if (strcmp(compression, "zstd") == 0)
+		return ".tar.zst";
+	return NULL;
+}
+
+int cli_cmd_export(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	const char *name = args->argv[0];
+	const char *compression = cli_flag_string(args, "compression");
+	bool to_stdout = args->argc > 1 && strcmp(args->argv[1], "-") == 0;
+	_cleanup_json_ json_object *body = json_object_new_object();
+	_cleanup_json_ json_object *op = NULL;
+	_cleanup_free_ char *target = NULL, *escaped = NULL, *path = NULL, *backup = NULL;
+	struct cli_progress progress = {0};
+	struct cli_client *c = NULL;
+	json_object *resources = NULL, *list = NULL;
+	const char *suffix = suffix_of(compression), *url;
+	int fd = -EBADF, r, q;
+
+	if (!body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = cli_instance_arg_check(ctx, args, name, err);
+	if (r < 0)
+		return r;
+	r = config_instance_name_valid(name, err);
+	if (r < 0)
+		return r;
+	if (!suffix)
+		return err_set(err, -EINVAL,
+			       "Invalid compression \"%s\" (use none, gzip, xz or zstd)",
+			       compression);
+	target = args->argc > 1 ? strdup(args->argv[1]) : str_printf("%s%s", name, suffix);
+	escaped = cli_escape(name);
+	if (!target || !escaped)
+		return err_set(err, -ENOMEM, "Out of memory");
+	json_object_object_add(body, "instance_only",
+			       json_object_new_boolean(cli_flag_bool(args, "instance-only")));
+	json_object_object_add(body, "optimized_storage",
+			       json_object_new_boolean(cli_flag_bool(args, "optimized-storage")));
+	json_object_object_add(body, "compression_algorithm",
+			       json_object_new_string(compression ? compression : "gzip"));
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	/* The file first: a name taken is refused before the daemon works for nothing. */
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			return err_set(err, -EEXIST, "Target path \"%s\" already exists", target);
+		if (fd < 0)
+			return err_set_errno(err, -errno, "Failed to create \"%s\"", target);
+	}
+	path = str_printf("/1.0/instances/%s/backups", escaped);
+	if (!path) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto fail;
+	}
+	cli_progress_start(&progress, ctx->out, ctx->quiet || to_stdout, "Backing up instance", 0);
+	r = cli_client_query_progress(c, "POST", path, body, &progress, &op, err);
+	cli_progress_done(&progress);
+	if (r < 0)
+		goto fail;
+	json_object_object_get_ex(op, "resources", &resources);
+	json_object_object_get_ex(resources, "backups", &list);
+	url = list && json_object_array_length(list) > 0
+		  ? json_object_get_string(json_object_array_get_idx(list, 0))
+		  : NULL;
+	backup = url ? cli_url_basename(url) : NULL;
+	if (!backup) {
+		r = err_set(err, -EPROTO, "Invalid answer from cairnd: no backup named");
+		goto fail;
+	}
+	free(path);
+	path = str_printf("/1.0/instances/%s/backups/%s/export", escaped, backup);
+	if (!path) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto fail;
+	}
+	cli_progress_start(&progress, ctx->out, ctx->quiet || to_stdout, "Exporting the backup", 0);
+	r = cli_client_download(c, path, fd, &progress, err);
+	cli_progress_done(&progress);
+	if (r >= 0 && !to_stdout && fsync(fd) < 0)
+		r = err_set_errno(err, -errno, "Failed to write \"%s\"", target);
+	/* The backup on the daemon's side is only the way here: it goes either way. */
+	free(path);
+	path = str_printf("/1.0/instances/%s/backups/%s", escaped, backup);
+	q = path ? cli_client_query(c, "DELETE", path, NULL, NULL, NULL) : -ENOMEM;
+	(void)q;
+	if (r < 0)
+		goto fail;
+	if (!to_stdout) {
+		if (close(fd) < 0)
+			return err_set_errno(err, -errno, "Failed to write \"%s\"", target);
+		if (!ctx->quiet && isatty(fileno(ctx->out)))
+			fprintf(ctx->out, "Backup exported successfully!\n");
+	}
+	return 0;
+fail:
+	if (!to_stdout) {
+		close(fd);
+		unlink(target);
+	}
+	return r;
+}
+
+int cli_cmd_import(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	const char *file = args->argv[0];
+	const char *name = args->argc > 1 ? args->argv[1] : NULL;
+	const char *pool = cli_flag_string(args, "storage");
+	_cleanup_free_ char *name_header = NULL, *pool_header = NULL;
+	_cleanup_close_ int own_fd = -EBADF;
+	char *headers[3] = {NULL, NULL, NULL};
+	struct cli_progress progress = {0};
+	struct cli_client *c = NULL;
+	long long size = -1;
+	size_t nh = 0;
+	struct stat st;
+	int fd, r;
+
+	if (name) {
+		r = config_instance_name_valid(name, err);
+		if (r < 0)
+			return r;
+		name_header = str_printf("X-Incus-name: %s", name);
+		if (!name_header)
+			return err_set(err, -ENOMEM, "Out of memory");
+		headers[nh++] = name_header;
+	}
+	if (pool) {
+		r = config_pool_name_valid(pool, err);
+		if (r < 0)
+			return r;
+		pool_header = str_printf("X-Incus-pool: %s", pool);
+		if (!pool_header)
+			return err_set(err, -ENOMEM, "Out of memory");
+		headers[nh++] = pool_header;
+	}
+	if (strcmp(file, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		own_fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (own_fd < 0)
+			return err_set_errno(err, -errno, "Failed to open \"%s\"", file);
+		fd = own_fd;
+	}
+	if (fstat(fd, &st) < 0)
+		return err_set_errno(err, -errno, "Failed to stat \"%s\"", file);
+	if (S_ISREG(st.st_mode))
+		size = (long long)st.st_size;
+	else if (fd != STDIN_FILENO)
+		return err_set(err, -EINVAL, "\"%s\" is not a regular file", file);
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	cli_progress_start(&progress, ctx->out, ctx->quiet, "Importing instance",
+			   size > 0 ? size : 0);
+	r = cli_client_upload_progress(c, "/1.0/instances", fd, size, headers, &progress, NULL,
+				       err);
+	cli_progress_done(&progress);
+	return r;
+}
