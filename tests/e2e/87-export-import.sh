@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# cairn export and cairn import between two daemons on one machine (two CAIRN_DIRs, the second
+# on the other storage backend): round trips compared file by file with their metadata (owners
+# as the container sees them, modes, xattrs, ACLs, hard links, sparse files, symbolic links) and
+# snapshots (read-only, times, expiry, kind), each compression, with and without snapshots,
+# through files and pipes, as a member of the admin group; the export of a running instance
+# while it writes; an existing name refused; a hostile corpus (tests/backup-corpus) refused with
+# nothing written outside the new instance, which is removed; a killed import.
+. "$(dirname "$0")/lib.sh"
+CORPUS="$(cd "$(dirname "$0")/../backup-corpus" && pwd)"
+
+setup
+command -v getfacl >/dev/null && command -v getfattr >/dev/null ||
+	skip_all "getfacl and getfattr are not installed (scripts/deps.sh installs acl and attr)"
+
+OTHER=dir
+[ "$BACKEND" = dir ] && OTHER=btrfs
+D1="$CAIRN_DIR"
+D2="$T/cairn2"
+D2_PID=
+cleanup2() {
+	local rc=$?
+	if [ -n "$D2_PID" ]; then
+		kill -KILL "$D2_PID" 2>/dev/null
+		wait "$D2_PID" 2>/dev/null
+		local c
+		for c in $(lxc-ls -P "$D2/containers" --running 2>/dev/null); do
+			lxc-stop -P "$D2/containers" -n "$c" -k >/dev/null 2>&1
+		done
+	fi
+	(exit $rc)
+	cleanup
+}
+trap cleanup2 EXIT
+start_d2() {
+	CAIRN_DIR="$D2" cairnd --group "$TGROUP" >>"$T/cairnd2.log" 2>&1 &
+	D2_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$D2/unix.socket" ] && CAIRN_DIR="$D2" cairn list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	tail -20 "$T/cairnd2.log" >&2
+	echo "Bail out! the second cairnd did not start"
+	exit 1
+}
+CAIRN_DIR="$D2" cairnd init --auto --storage-backend "$OTHER" --storage-size 3GiB \
+	>"$T/init2.log" 2>&1 || {
+	cat "$T/init2.log" >&2
+	echo "Bail out! the second cairnd init failed"
+	exit 1
+}
+start_d2
+c2() { CAIRN_DIR="$D2" cairn "$@"; }
+api2() { curl -s --unix-socket "$D2/unix.socket" "http://cairn$1"; }
+
+base_of() { # DIR NAME: the instance's id base
+	curl -s --unix-socket "$1/unix.socket" "http://cairn/1.0/instances/$2" |
+		jq -r '.metadata.config["volatile.idmap.base"] // "0"'
+}
+
+# manifest TREE BASE: every file's path, type, mode, owner as the container sees it, size,
+# link count, blocks (sparse files), symlink target, xattrs and ACLs, and the contents' sha256.
+manifest() {
+	local tree=$1 base=$2
+	(cd "$tree" && find . -path ./dev -prune -o -printf '%p %y %m %U %G %s %n %l\n' |
+		awk -v b="$base" '{ if ($4 >= b) $4 -= b; if ($5 >= b) $5 -= b
+			# A directory's size and link count are the file system's own.
+			if ($2 == "d") { $6 = ""; $7 = "" } print }' | sort)
+	(cd "$tree" && find . -xdev -type f -printf '%p %S\n' |
+		awk '{ printf "%s sparse=%s\n", $1, ($2 < 0.5 ? "yes" : "no") }' | sort)
+	# In name order, not in the file system's own.
+	(cd "$tree" && find . -xdev | sort | xargs -d '\n' getfattr -h -d -m - 2>/dev/null |
+		grep -v '^$')
+	(cd "$tree" && find . -xdev ! -type l | sort | xargs -d '\n' getfacl -s -P -n 2>/dev/null |
+		grep -v '^$')
+	(cd "$tree" && find . -xdev -type f -exec sha256sum {} + | sort -k2)
+}
+vol() { echo "$1/storage-pools/default/containers/$2"; }
+snapvol() { echo "$1/storage-pools/default/containers-snapshots/$2/$3"; }
+
+# ---- the source: files of every kind, two snapshots with times and expiry ----
+cairn launch busybox src >/dev/null || { echo "Bail out! launch failed"; exit 1; }
+cairn exec src -- sh -c '
+	mkdir -p /data/dir && echo one >/data/f && chown 1000:1001 /data/f && chmod 0640 /data/f
+	ln /data/f /data/dir/hard && ln -s ../f /data/dir/sym && ln -s /etc/passwd /data/abs
+	echo suid >/data/suid && chmod 4755 /data/suid && mkfifo /data/fifo
+	dd if=/dev/zero of=/data/sparse bs=1 count=1 seek=50000000 2>/dev/null
+	head -c 300000 /dev/urandom >/data/random' || not_ok "source files made"
+cairn stop src --force
+SRC_BASE=$(base_of "$D1" src)
+ROOT="$(vol "$D1" src)/rootfs"
+setfattr -n user.note -v "kept" "$ROOT/data/f"
+setfacl -m "u:$((SRC_BASE + 1002)):r-x" "$ROOT/data/dir"
+cairn snapshot create src s0 --expiry 2d >/dev/null
+cairn start src
+cairn exec src -- sh -c 'echo two >/data/g && rm /data/random'
+cairn stop src --force
+cairn snapshot create src s1 --no-expiry >/dev/null
+SNAPS_JSON=$(api "/1.0/instances/src/snapshots?recursion=1" |
+	jq -c '[.metadata[] | {name, created_at, expires_at, stateful}]')
+
+# compare NAME: the import on the second daemon against the source, files and snapshots.
+compare() {
+	local name=$1 want got
+	want=$(manifest "$(vol "$D1" src)/rootfs" "$SRC_BASE")
+	got=$(manifest "$(vol "$D2" "$name")/rootfs" "$(base_of "$D2" "$name")")
+	check_eq "$name: the rootfs is the source's, file by file with metadata" "$want" "$got"
+	for s in s0 s1; do
+		want=$(manifest "$(snapvol "$D1" src $s)/rootfs" "$SRC_BASE")
+		got=$(manifest "$(snapvol "$D2" "$name" $s)/rootfs" "$(base_of "$D2" "$name")")
+		check_eq "$name: snapshot $s is the source's, file by file" "$want" "$got"
+	done
+	got=$(api2 "/1.0/instances/$name/snapshots?recursion=1" |
+		jq -c '[.metadata[] | {name, created_at, expires_at, stateful}]')
+	check_eq "$name: the snapshots keep their times, expiry and kind" "$SNAPS_JSON" "$got"
+}
+
+for comp in gzip none xz zstd; do
+	f="$T/src-$comp.backup"
+	check "export with --compression $comp" cairn export src "$f" --compression "$comp"
+	magic=$(file -b "$f")
+	case $comp in
+	gzip) check_match "the gzip export is gzip" "gzip" "$magic" ;;
+	none) check_match "the plain export is a tar archive" "tar archive" "$magic" ;;
+	xz) check_match "the xz export is xz" "XZ" "$magic" ;;
+	zstd) check_match "the zstd export is zstd" "Zstandard" "$magic" ;;
+	esac
+	check "import the $comp export into the $OTHER daemon" c2 import "$f" "im-$comp"
+	compare "im-$comp"
+	if [ "$comp" = gzip ]; then
+		r="$(vol "$D2" im-gzip)/rootfs"
+		check_eq "the xattr came along" "kept" \
+			"$(getfattr -h --only-values -n user.note "$r/data/f" 2>&1)"
+		check_match "the ACL came along" "^user:$(($(base_of "$D2" im-gzip) + 1002)):r-x" \
+			"$(getfacl -n "$r/data/dir" 2>/dev/null)"
+		check_eq "the sparse file stayed sparse" "yes" \
+			"$(find "$r/data/sparse" -printf '%S' | awk '{ print ($1 < 0.5 ? "yes" : "no") }')"
+	fi
+	c2 delete "im-$comp" >/dev/null
+done
+
+# The default file name, as Incus names it, and the index as Incus lays it out.
+(cd "$T" && cairn export src >/dev/null)
+check "export without a file writes NAME.tar.gz" test -s "$T/src.tar.gz"
+idx=$(tar -xzOf "$T/src.tar.gz" backup/index.yaml)
+check_match "the index names the instance" '^name: src$' "$idx"
+check_match "the index lists the snapshots" '^- s0$' "$idx"
+first=$(tar -tzf "$T/src.tar.gz" | head -1)
+check_eq "the index comes first" "backup/index.yaml" "$first"
+check "the trees are backup/snapshots/<name>/ then backup/container/" \
+	sh -c "tar -tzf '$T/src.tar.gz' | grep -q '^backup/snapshots/s1/rootfs/data/g$' &&
+	       tar -tzf '$T/src.tar.gz' | tail -1 | grep -q '^backup/container/'"
+owner=$(tar -tvzf "$T/src.tar.gz" backup/container/rootfs/data/f | awk '{print $2}')
+check_eq "owners are stored as the container sees them" "1000/1001" "$owner"
+check_fails "an existing file is not overwritten" \
+	"Error: Target path \"$T/src.tar.gz\" already exists" cairn export src "$T/src.tar.gz"
+
+# The instance alone, through pipes, as a member of the admin group.
+chmod 0777 "$T"
+check "export --instance-only to stdout and import from stdin, as the admin user" \
+	sh -c "as_admin() { setpriv --reuid='$ADMIN_USER' --regid=\$(id -g '$ADMIN_USER') --init-groups env HOME='$T/home' PATH='$PATH' \"\$@\"; };
+	       as_admin env CAIRN_DIR='$D1' cairn export src - --instance-only --compression zstd |
+	       as_admin env CAIRN_DIR='$D2' cairn import - alone"
+check_eq "the instance alone has no snapshots" "0" \
+	"$(api2 /1.0/instances/alone/snapshots | jq '.metadata | length')"
+got=$(manifest "$(vol "$D2" alone)/rootfs" "$(base_of "$D2" alone)")
+check_eq "the instance alone is the source's" \
+	"$(manifest "$(vol "$D1" src)/rootfs" "$SRC_BASE")" "$got"
+check "the imported instance starts" c2 start alone
+check_eq "its files are there, owned as in the source" "1000 1001 one" \
+	"$(c2 exec alone -- sh -c 'stat -c "%u %g" /data/f; cat /data/f' | tr '\n' ' ' | sed 's/ $//')"
+c2 stop alone --force
+
+# An existing name is refused before a byte is sent, and nothing changes.
+before=$(api2 /1.0/instances | jq -c .metadata)
+check_fails "an existing name is refused" 'Error: Instance "alone" already exists' \
+	c2 import "$T/src-gzip.backup" alone
+check_eq "nothing changed" "$before" "$(api2 /1.0/instances | jq -c .metadata)"
+
+# Export of a running instance while it writes: it keeps running, unstopped.
+cairn start src
+cairn exec src -- sh -c 'setsid sh -c "i=0; while :; do i=\$((i+1)); echo \$i >/data/counter; done" </dev/null >/dev/null 2>&1 &'
+sleep 0.5
+pid_before=$(init_pid src)
+check "export of a running instance that writes" cairn export src "$T/running.tar.zst" --compression zstd
+check_eq "it ran on, the same init" "$pid_before" "$(init_pid src)"
+check "the running export imports" c2 import "$T/running.tar.zst" live
+check_match "the writer's file is in it" '^[0-9]+$' \
+	"$(cat "$(vol "$D2" live)/rootfs/data/counter")"
+check_eq "no export snapshot is left behind" "s0 s1 " \
+	"$(ls -A "$D1/storage-pools/default/containers-snapshots/src" | tr '\n' ' ')"
+cairn stop src --force
+
+# ---- hostile tarballs: refused, nothing outside, the new instance gone ----
+if [ "$BACKEND" = btrfs ]; then
+	mkdir -p "$T/sentinel" && echo safe >"$T/sentinel/file"
+	vols_before=$(pool_volumes)
+	for f in dotdot absolute symlink-out hardlink-out hardlink-other-tree device rootfs-symlink \
+		missing-snapshot extra-snapshot no-container unexpected-entry index-not-first \
+		truncated; do
+		check_fails "hostile $f.tar is refused" "" cairn import "$CORPUS/$f.tar" evil
+	done
+	check_fails "a decompression bomb is refused by the pool's space" "" \
+		cairn import "$CORPUS/bomb.tar.zst" evil
+	check_eq "no instance was left" "src" "$(api /1.0/instances | jq -r '.metadata[]' | sed 's|.*/||' | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "no volume was left" "$vols_before" "$(pool_volumes)"
+	check "nothing was written outside" sh -c '! ls /tmp/cairn-evil-* 2>/dev/null && [ "$(cat '"$T"'/sentinel/file)" = safe ] && [ ! -e /etc/passwd.cairn ]'
+	msg=$(cairn import "$CORPUS/dotdot.tar" evil 2>&1)
+	check_match "the message names the entry" 'Invalid backup tarball: entry ".*cairn-evil-dotdot" points outside the backup' "$msg"
+	msg=$(cairn import "$CORPUS/missing-snapshot.tar" evil 2>&1)
+	check_match "an index that lies is named" 'snapshot "s0" is in its index but not in the tarball' "$msg"
+	msg=$(cairn import "$CORPUS/device.tar" evil 2>&1)
+	check_match "a device node is named" 'is a device node' "$msg"
+	msg=$(cairn import "$CORPUS/bomb.tar.zst" evil 2>&1)
+	check_match "the bomb's refusal says why" 'Not enough space' "$msg"
+
+	# A killed import leaves nothing behind.
+	kill_daemon
+	CAIRN_CRASHPOINT=import-after-snapshot start_daemon
+	cairn import "$T/src-gzip.backup" crashed >/dev/null 2>&1 &
+	if wait_crashpoint import-after-snapshot; then
+		ok "the import reached its crash point"
+	else
+		not_ok "the import reached its crash point"
+	fi
+	kill_daemon
+	rm -f "$CAIRN_DIR/crashpoint"
+	start_daemon
+	check_fails "the killed import left no instance" "" cairn info crashed
+	check_eq "nor volumes" "$vols_before" "$(pool_volumes)"
+	check_eq "nor snapshots" "" "$(ls -A "$D1/storage-pools/default/containers-snapshots/crashed" 2>/dev/null)"
+fi
+
+finish
