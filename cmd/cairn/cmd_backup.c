@@ -28,19 +28,55 @@ static const char *suffix_of(const char *compression)
 	return NULL;
 }
 
+/* Has the daemon make the backup, downloads it to `fd` and deletes it on the daemon's side. */
+static int fetch_backup(struct cli_ctx *ctx, struct cli_client *c, const char *escaped,
+			json_object *body, int fd, bool quiet, struct err **err)
+{
+	_cleanup_json_ json_object *op = NULL;
+	_cleanup_free_ char *path = str_printf("/1.0/instances/%s/backups", escaped);
+	_cleanup_free_ char *backup = NULL, *export_path = NULL, *backup_path = NULL;
+	struct cli_progress progress = {0};
+	json_object *resources = NULL, *list = NULL;
+	const char *url;
+	int r;
+
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	cli_progress_start(&progress, ctx->out, quiet, "Backing up instance", 0);
+	r = cli_client_query_progress(c, "POST", path, body, &progress, &op, err);
+	cli_progress_done(&progress);
+	if (r < 0)
+		return r;
+	json_object_object_get_ex(op, "resources", &resources);
+	json_object_object_get_ex(resources, "backups", &list);
+	url = list && json_object_array_length(list) > 0
+		  ? json_object_get_string(json_object_array_get_idx(list, 0))
+		  : NULL;
+	backup = url ? cli_url_basename(url) : NULL;
+	if (!backup)
+		return err_set(err, -EPROTO, "Invalid answer from cairnd: no backup named");
+	backup_path = str_printf("/1.0/instances/%s/backups/%s", escaped, backup);
+	export_path = str_printf("/1.0/instances/%s/backups/%s/export", escaped, backup);
+	if (!backup_path || !export_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	cli_progress_start(&progress, ctx->out, quiet, "Exporting the backup", 0);
+	r = cli_client_download(c, export_path, fd, &progress, err);
+	cli_progress_done(&progress);
+	/* The backup on the daemon's side is only the way here: it goes either way. */
+	cli_client_query(c, "DELETE", backup_path, NULL, NULL, NULL);
+	return r;
+}
+
 int cli_cmd_export(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	const char *name = args->argv[0];
 	const char *compression = cli_flag_string(args, "compression");
 	bool to_stdout = args->argc > 1 && strcmp(args->argv[1], "-") == 0;
 	_cleanup_json_ json_object *body = json_object_new_object();
-	_cleanup_json_ json_object *op = NULL;
-	_cleanup_free_ char *target = NULL, *escaped = NULL, *path = NULL, *backup = NULL;
-	struct cli_progress progress = {0};
+	_cleanup_free_ char *target = NULL, *escaped = NULL;
 	struct cli_client *c = NULL;
-	json_object *resources = NULL, *list = NULL;
-	const char *suffix = suffix_of(compression), *url;
-	int fd = -EBADF, r, q;
+	const char *suffix = suffix_of(compression);
+	int fd, r;
 
 	if (!body)
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -64,71 +100,30 @@ int cli_cmd_export(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 			       json_object_new_boolean(cli_flag_bool(args, "optimized-storage")));
 	json_object_object_add(body, "compression_algorithm",
 			       json_object_new_string(compression ? compression : "gzip"));
-
 	r = cli_ctx_client(ctx, &c, err);
 	if (r < 0)
 		return r;
+	if (to_stdout)
+		return fetch_backup(ctx, c, escaped, body, STDOUT_FILENO, true, err);
 	/* The file first: a name taken is refused before the daemon works for nothing. */
-	if (to_stdout) {
-		fd = STDOUT_FILENO;
-	} else {
-		fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 && errno == EEXIST)
-			return err_set(err, -EEXIST, "Target path \"%s\" already exists", target);
-		if (fd < 0)
-			return err_set_errno(err, -errno, "Failed to create \"%s\"", target);
-	}
-	path = str_printf("/1.0/instances/%s/backups", escaped);
-	if (!path) {
-		r = err_set(err, -ENOMEM, "Out of memory");
-		goto fail;
-	}
-	cli_progress_start(&progress, ctx->out, ctx->quiet || to_stdout, "Backing up instance", 0);
-	r = cli_client_query_progress(c, "POST", path, body, &progress, &op, err);
-	cli_progress_done(&progress);
-	if (r < 0)
-		goto fail;
-	json_object_object_get_ex(op, "resources", &resources);
-	json_object_object_get_ex(resources, "backups", &list);
-	url = list && json_object_array_length(list) > 0
-		  ? json_object_get_string(json_object_array_get_idx(list, 0))
-		  : NULL;
-	backup = url ? cli_url_basename(url) : NULL;
-	if (!backup) {
-		r = err_set(err, -EPROTO, "Invalid answer from cairnd: no backup named");
-		goto fail;
-	}
-	free(path);
-	path = str_printf("/1.0/instances/%s/backups/%s/export", escaped, backup);
-	if (!path) {
-		r = err_set(err, -ENOMEM, "Out of memory");
-		goto fail;
-	}
-	cli_progress_start(&progress, ctx->out, ctx->quiet || to_stdout, "Exporting the backup", 0);
-	r = cli_client_download(c, path, fd, &progress, err);
-	cli_progress_done(&progress);
-	if (r >= 0 && !to_stdout && fsync(fd) < 0)
+	fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return err_set(err, -EEXIST, "Target path \"%s\" already exists", target);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to create \"%s\"", target);
+	r = fetch_backup(ctx, c, escaped, body, fd, ctx->quiet, err);
+	if (r >= 0 && fsync(fd) < 0)
 		r = err_set_errno(err, -errno, "Failed to write \"%s\"", target);
-	/* The backup on the daemon's side is only the way here: it goes either way. */
-	free(path);
-	path = str_printf("/1.0/instances/%s/backups/%s", escaped, backup);
-	q = path ? cli_client_query(c, "DELETE", path, NULL, NULL, NULL) : -ENOMEM;
-	(void)q;
-	if (r < 0)
-		goto fail;
-	if (!to_stdout) {
-		if (close(fd) < 0)
-			return err_set_errno(err, -errno, "Failed to write \"%s\"", target);
-		if (!ctx->quiet && isatty(fileno(ctx->out)))
-			fprintf(ctx->out, "Backup exported successfully!\n");
-	}
-	return 0;
-fail:
-	if (!to_stdout) {
-		close(fd);
+	if (close(fd) < 0 && r >= 0)
+		r = err_set_errno(err, -errno, "Failed to write \"%s\"", target);
+	if (r < 0) {
+		/* No half file under the name. */
 		unlink(target);
+		return r;
 	}
-	return r;
+	if (!ctx->quiet && isatty(fileno(ctx->out)))
+		fprintf(ctx->out, "Backup exported successfully!\n");
+	return 0;
 }
 
 int cli_cmd_import(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
