@@ -396,6 +396,22 @@ static int import_entry(struct import *im, struct archive_entry *entry, const ch
 	return 0;
 }
 
+/* The entries of the optimized layout: backup/container.bin, backup/snapshots/<name>.bin and
+ * backup/optimized_header.yaml (a file called x.bin inside a tree is just a file). */
+static bool optimized_entry(const char *rel)
+{
+	const char *rest = NULL;
+	size_t n;
+
+	if (strcmp(rel, "backup/container.bin") == 0 ||
+	    strcmp(rel, "backup/optimized_header.yaml") == 0)
+		return true;
+	if (!under(rel, SNAPSHOTS_PREFIX, &rest) || strchr(rest, '/'))
+		return false;
+	n = strlen(rest);
+	return n > 4 && strcmp(rest + n - 4, ".bin") == 0;
+}
+
 /* Routes every entry after the index to its tree. */
 static int import_trees(struct import *im, struct err **err)
 {
@@ -420,12 +436,11 @@ static int import_trees(struct import *im, struct err **err)
 		if (strcmp(rel, INDEX_PATH) == 0)
 			return err_set(err, -EINVAL,
 				       "Invalid backup tarball: " INDEX_PATH " appears twice");
-		if (str_startswith(rel, "backup/") &&
-		    (strstr(rel, ".bin") || strstr(rel, "optimized_header")) && !im->idx->optimized)
+		if (optimized_entry(rel))
 			return err_set(
 			    err, -EINVAL,
-			    "Invalid backup tarball: \"%s\" in a backup whose index says "
-			    "it is not optimized",
+			    "Invalid backup tarball: \"%s\" is a btrfs send stream, in a "
+			    "backup whose index says it is not optimized",
 			    rel);
 		if (under(rel, CONTAINER_PREFIX, &rest)) {
 			r = enter_tree(im, SECTION_CONTAINER, NULL, err);

@@ -86,7 +86,7 @@ cairn exec src -- sh -c '
 	ln /data/f /data/dir/hard && ln -s ../f /data/dir/sym && ln -s /etc/passwd /data/abs
 	echo suid >/data/suid && chmod 4755 /data/suid && mkfifo /data/fifo
 	dd if=/dev/zero of=/data/sparse bs=1 count=1 seek=50000000 2>/dev/null
-	head -c 300000 /dev/urandom >/data/random' || not_ok "source files made"
+	head -c 300000 /dev/urandom >/data/random && echo firmware >/data/fw.bin' || not_ok "source files made"
 cairn stop src --force
 SRC_BASE=$(base_of "$D1" src)
 ROOT="$(vol "$D1" src)/rootfs"
