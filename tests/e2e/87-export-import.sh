@@ -65,7 +65,7 @@ manifest() {
 	local tree=$1 base=$2
 	(cd "$tree" && find . -path ./dev -prune -o -printf '%p %y %m %U %G %s %n %l\n' |
 		awk -v b="$base" '{ if ($4 >= b) $4 -= b; if ($5 >= b) $5 -= b
-			# A directory's size and link count are the file system's own.
+			# The size and link count of a directory belong to the file system.
 			if ($2 == "d") { $6 = ""; $7 = "" } print }' | sort)
 	(cd "$tree" && find . -xdev -type f -printf '%p %S\n' |
 		awk '{ printf "%s sparse=%s\n", $1, ($2 < 0.5 ? "yes" : "no") }' | sort)
