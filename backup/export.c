@@ -349,8 +349,11 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 		if (!path)
 			return err_set(err, -ENOMEM, "Out of memory");
 		if (opts->optimized) {
+			/* Each one a difference from the one before: what they share is sent
+			 * once. */
 			prefix = str_printf("backup/snapshots/%s.bin", snaps[i].name);
-			r = prefix ? backup_send_tree(a, path, last, prefix, spool, err)
+			r = prefix ? backup_send_tree(a, pool, row->name, snaps[i].name,
+						      i > 0 ? snaps[i - 1].name : NULL, prefix, err)
 				   : err_set(err, -ENOMEM, "Out of memory");
 		} else {
 			prefix = str_printf("backup/snapshots/%s", snaps[i].name);
@@ -368,7 +371,8 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 	if (!tmp_path)
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (opts->optimized)
-		r = backup_send_tree(a, tmp_path, last, "backup/container.bin", spool, err);
+		r = backup_send_tree(a, pool, row->name, tmp, n > 0 ? snaps[n - 1].name : NULL,
+				     "backup/container.bin", err);
 	else
 		r = write_tree(&w, tmp_path, "backup/container", base_of(&row->config, NULL),
 			       env->idmap.size, err);

@@ -497,6 +497,15 @@ static struct storage_pool *pick_pool(const struct instance_env *env, const char
 	return instance_env_pool(env, "default");
 }
 
+/* The id base the exporting host gave the files (a send stream carries them as they were on its
+ * disk). */
+static uint32_t source_base(const struct backup_index *idx)
+{
+	const char *v = kvlist_get(&idx->instance.config, "volatile.idmap.base");
+
+	return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
 static void unpack_freep(struct instance_unpack **u)
 {
 	instance_unpack_free(*u);
@@ -576,9 +585,20 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	crashpoint("import-after-row");
 
 	/* From here on the CREATING row makes a half import recoverable. */
-	r = idx.optimized ? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged, err)
+	r = idx.optimized ? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged,
+						 source_base(&idx), im.uid_base, err)
 			  : import_trees(&im, err);
 	prefix = im.prefix;
+	/* The streams made the snapshots; their rows follow (the tree import writes each one as
+	 * its snapshot is made). */
+	for (size_t i = 0; r >= 0 && idx.optimized && i < idx.n_snapshots; i++) {
+		_cleanup_kvlist_ struct kvlist snap_config = {0};
+		struct db_snapshot srow;
+
+		r = snapshot_row(&im, &idx.snapshots[i], &srow, &snap_config) < 0
+			? err_set(err, -ENOMEM, "Out of memory")
+			: db_snapshot_insert(env->db, &srow, NULL, err);
+	}
 	crashpoint("import-before-ready");
 	if (r >= 0)
 		r = instance_create_finish(env, im.name, err);

@@ -720,6 +720,7 @@ struct instance_unpack {
 	char *root;	   /* the current tree, resolved */
 	int dfd;	   /* and its descriptor */
 	struct budget budget;
+	bool bounded; /* budget set by instance_unpack_bound() */
 	size_t entries;
 };
 
@@ -958,4 +959,42 @@ int instance_unpack_extract(struct instance_unpack *u, struct archive_entry *ent
 	}
 	return extract_entry(u->a, u->w, &u->budget, u->dfd, u->root, entry, name, rel, link_rel,
 			     err);
+}
+
+int instance_unpack_bound(struct instance_unpack *u, const char *dir, struct err **err)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", dir);
+	r = budget_init(&u->budget, fd, 0, err);
+	if (r < 0)
+		return r;
+	/* budget_recheck() looks at the free space again through this descriptor. */
+	if (u->dfd >= 0)
+		close(u->dfd);
+	u->dfd = steal_fd(&fd);
+	u->budget.dfd = u->dfd;
+	u->bounded = true;
+	return 0;
+}
+
+ssize_t instance_unpack_read(struct instance_unpack *u, void *buf, size_t len, struct err **err)
+{
+	la_ssize_t n = archive_read_data(u->a, buf, len);
+	int r;
+
+	if (n < 0)
+		return err_set(err, -EINVAL, "Invalid backup tarball: %s",
+			       archive_error_string(u->a) ? archive_error_string(u->a)
+							  : "read error");
+	if (u->bounded && n > 0) {
+		r = budget_take(&u->budget, (uint64_t)n, false, err);
+		if (r < 0)
+			return r;
+	}
+	if (cancel_requested())
+		return err_set(err, -ECANCELED, "Operation cancelled");
+	return n;
 }

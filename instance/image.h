@@ -6,6 +6,7 @@
  */
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -100,6 +101,14 @@ int instance_unpack_target(struct instance_unpack *u, const char *dir, struct er
  * ownership as stored: the caller shifts ids after (instance_shift_tree()). */
 int instance_unpack_extract(struct instance_unpack *u, struct archive_entry *entry, const char *rel,
 			    const char *link_rel, struct err **err);
+
+/* Reads up to `len` bytes more of the current entry's data: the count, 0 at its end. Counted
+ * against the budget of the directory given to instance_unpack_bound() (the free space of its
+ * file system less the reserve), when one was. */
+ssize_t instance_unpack_read(struct instance_unpack *u, void *buf, size_t len, struct err **err);
+
+/* Bounds what instance_unpack_read() hands out by the free space under `dir`. */
+int instance_unpack_bound(struct instance_unpack *u, const char *dir, struct err **err);
 
 /* Canonical relative form of an entry name ("./" and empty components dropped); -EINVAL for an
  * absolute name or a ".." component. Caller frees. */

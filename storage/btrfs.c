@@ -20,8 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -749,6 +754,178 @@ static int btrfs_volume_set_quota(const struct storage_pool *pool, const char *n
 	return 0;
 }
 
+static int snapshot_path_of(const struct storage_pool *pool, const char *volume,
+			    const char *snapshot, char **ret, struct err **err)
+{
+	*ret = storage_snapshot_path(pool, volume, snapshot);
+	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
+}
+
+/* BTRFS_IOC_SEND: the kernel writes the stream into `fd` itself, no program in between. */
+static int btrfs_snapshot_send(const struct storage_pool *pool, const char *volume,
+			       const char *snapshot, const char *parent, int fd, struct err **err)
+{
+	_cleanup_free_ char *path = NULL, *parent_path = NULL;
+	_cleanup_close_ int sfd = -EBADF;
+	struct btrfs_ioctl_send_args args = {.send_fd = fd};
+	__u64 parent_id = 0;
+	uint64_t id = 0;
+	enum btrfs_util_error e;
+	int r;
+
+	r = snapshot_path_of(pool, volume, snapshot, &path, err);
+	if (r < 0)
+		return r;
+	if (parent) {
+		r = snapshot_path_of(pool, volume, parent, &parent_path, err);
+		if (r < 0)
+			return r;
+		errno = 0;
+		e = btrfs_util_subvolume_id(parent_path, &id);
+		if (e != BTRFS_UTIL_OK)
+			return btrfs_fail(err, e, errno, "Failed to inspect \"%s\"", parent_path);
+		parent_id = id;
+		/* The parent is also where unchanged extents may be cloned from, as btrfs send -p
+		 * does it. */
+		args.parent_root = parent_id;
+		args.clone_sources = &parent_id;
+		args.clone_sources_count = 1;
+	}
+	sfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	if (ioctl(sfd, BTRFS_IOC_SEND, &args) < 0)
+		return err_set_errno(err, -errno, "Failed to send \"%s\"", path);
+	return 0;
+}
+
+/* The last lines the receiver wrote on its standard error, for the message. */
+static char *receive_errors(int fd)
+{
+	char buf[2048];
+	ssize_t n;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+
+	n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return strdup("no message");
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return strdup(buf);
+}
+
+/*
+ * `btrfs receive` (there is no kernel call: the stream is replayed by the program) into the
+ * instance's snapshot directory, its standard input the other end of a socket pair that `feed`
+ * writes into (a socket, so that a receiver that quits early makes the writer fail with EPIPE
+ * rather than raise SIGPIPE). With -e it stops at the stream's end.
+ */
+static int btrfs_snapshot_receive(const struct storage_pool *pool, const char *volume,
+				  int (*feed)(int fd, void *ctx, struct err **err), void *ctx,
+				  struct err **err)
+{
+	_cleanup_free_ char *dir = storage_snapshot_path(pool, volume, "");
+	_cleanup_free_ char *btrfs = storage_find_program("btrfs");
+	_cleanup_close_ int errfd = -EBADF;
+	posix_spawn_file_actions_t fa;
+	int sv[2] = {-EBADF, -EBADF};
+	int status = 0, r, q;
+	pid_t pid;
+
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (!btrfs)
+		return err_set(err, -ENOENT, "The btrfs program is not installed (btrfs-progs)");
+	r = mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	errfd = memfd_create("btrfs-receive", MFD_CLOEXEC);
+	if (errfd < 0)
+		return err_set_errno(err, -errno, "Failed to start btrfs receive");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_set_errno(err, -errno, "Failed to start btrfs receive");
+	{
+		char *argv[] = {btrfs, "receive", "-e", dir, NULL};
+		char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
+		r = posix_spawn(&pid, btrfs, &fa, NULL, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	close(sv[1]);
+	if (r != 0) {
+		close(sv[0]);
+		return err_set_errno(err, -r, "Failed to start btrfs receive");
+	}
+	/* The receiver reads the stream's end from the shutdown, then exits. */
+	r = feed(sv[0], ctx, err);
+	shutdown(sv[0], SHUT_WR);
+	if (r < 0)
+		kill(pid, SIGKILL);
+	while ((q = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	close(sv[0]);
+	if (r < 0)
+		return r;
+	if (q < 0)
+		return err_set_errno(err, -errno, "Failed to wait for btrfs receive");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		_cleanup_free_ char *why = receive_errors(errfd);
+
+		return err_set(err, -EINVAL, "btrfs receive failed: %s", why ? why : "no message");
+	}
+	return 0;
+}
+
+static int btrfs_snapshot_set_read_only(const struct storage_pool *pool, const char *volume,
+					const char *snapshot, bool read_only, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	enum btrfs_util_error e;
+	int r = snapshot_path_of(pool, volume, snapshot, &path, err);
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	e = btrfs_util_set_subvolume_read_only(path, read_only);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to change the read-only flag of \"%s\"",
+				  path);
+	return 0;
+}
+
+/* BTRFS_IOC_SET_RECEIVED_SUBVOL with nothing: the kernel refuses it on a read-only subvolume, so
+ * the flag is lifted for the call and put back. */
+static int btrfs_snapshot_forget_received(const struct storage_pool *pool, const char *volume,
+					  const char *snapshot, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct btrfs_ioctl_received_subvol_args args = {0};
+	int r = snapshot_path_of(pool, volume, snapshot, &path, err), q;
+
+	if (r < 0)
+		return r;
+	r = btrfs_snapshot_set_read_only(pool, volume, snapshot, false, err);
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		r = err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	else if (ioctl(fd, BTRFS_IOC_SET_RECEIVED_SUBVOL, &args) < 0)
+		r = err_set_errno(err, -errno, "Failed to clear the received UUID of \"%s\"", path);
+	q = btrfs_snapshot_set_read_only(pool, volume, snapshot, true, r < 0 ? NULL : err);
+	return r < 0 ? r : q;
+}
+
 const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
     .snapshot_needs_freeze = false,
@@ -774,6 +951,10 @@ const struct storage_ops storage_btrfs_ops = {
     .snapshot_usage = btrfs_snapshot_usage,
     .snapshot_changed_since = btrfs_snapshot_changed_since,
     .volume_set_quota = btrfs_volume_set_quota,
+    .snapshot_send = btrfs_snapshot_send,
+    .snapshot_receive = btrfs_snapshot_receive,
+    .snapshot_set_read_only = btrfs_snapshot_set_read_only,
+    .snapshot_forget_received = btrfs_snapshot_forget_received,
     .tree_clone = snapshot_subvolume,
     .tree_remove = delete_subvolume,
 };

@@ -581,3 +581,57 @@ bool storage_snapshot_needs_freeze(const struct storage_pool *pool)
 {
 	return pool->ops && pool->ops->snapshot_needs_freeze;
 }
+
+int storage_snapshot_send(const struct storage_pool *pool, const char *volume, const char *snapshot,
+			  const char *parent, int fd, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r >= 0 && parent)
+		r = check_name(pool, "snapshot", parent, err);
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_send)
+		return unsupported(pool, "send streams", err);
+	return pool->ops->snapshot_send(pool, volume, snapshot, parent, fd, err);
+}
+
+int storage_snapshot_receive(const struct storage_pool *pool, const char *volume,
+			     int (*feed)(int fd, void *ctx, struct err **err), void *ctx,
+			     struct err **err)
+{
+	int r = check_name(pool, "volume", volume, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_receive)
+		return unsupported(pool, "send streams", err);
+	return pool->ops->snapshot_receive(pool, volume, feed, ctx, err);
+}
+
+int storage_snapshot_set_read_only(const struct storage_pool *pool, const char *volume,
+				   const char *snapshot, bool read_only, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_set_read_only)
+		return unsupported(pool, "changing a snapshot's read-only flag", err);
+	return pool->ops->snapshot_set_read_only(pool, volume, snapshot, read_only, err);
+}
+
+int storage_snapshot_forget_received(const struct storage_pool *pool, const char *volume,
+				     const char *snapshot, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_forget_received)
+		return unsupported(pool, "send streams", err);
+	return pool->ops->snapshot_forget_received(pool, volume, snapshot, err);
+}

@@ -130,6 +130,24 @@ struct storage_ops {
 	int (*snapshot_changed_since)(const struct storage_pool *pool, const char *volume,
 				      const char *snapshot, struct err **err);
 
+	/* Send streams (btrfs only; NULL elsewhere). snapshot_send writes a send stream of the
+	 * read-only snapshot to `fd`: whole, or as a difference from snapshot `parent` of the same
+	 * volume. snapshot_receive runs a receiver into containers-snapshots/<volume>/ (made if
+	 * missing) and calls `feed` with the descriptor to write the stream into; the subvolume it
+	 * makes has the stream's own name and is read-only. snapshot_set_read_only sets or clears
+	 * a snapshot's read-only flag, and snapshot_forget_received clears what it remembers of the
+	 * stream it came from (its received UUID), so that no later stream can name it as a parent
+	 * or a clone source. */
+	int (*snapshot_send)(const struct storage_pool *pool, const char *volume,
+			     const char *snapshot, const char *parent, int fd, struct err **err);
+	int (*snapshot_receive)(const struct storage_pool *pool, const char *volume,
+				int (*feed)(int fd, void *ctx, struct err **err), void *ctx,
+				struct err **err);
+	int (*snapshot_set_read_only)(const struct storage_pool *pool, const char *volume,
+				      const char *snapshot, bool read_only, struct err **err);
+	int (*snapshot_forget_received)(const struct storage_pool *pool, const char *volume,
+					const char *snapshot, struct err **err);
+
 	/* Limits what container volume `name` may reference to `bytes` (0: no limit), the `size`
 	 * of its root disk: a btrfs qgroup limit. NULL where the driver cannot enforce one. */
 	int (*volume_set_quota)(const struct storage_pool *pool, const char *name, uint64_t bytes,
@@ -216,6 +234,17 @@ int storage_snapshot_usage(const struct storage_pool *pool, const char *volume,
  * 1 or 0, and 1 on a driver that cannot tell. Errors: -ENOENT, or the errno of reading either. */
 int storage_snapshot_changed_since(const struct storage_pool *pool, const char *volume,
 				   const char *snapshot, struct err **err);
+
+/* The send stream operations (struct storage_ops); -EOPNOTSUPP on drivers without them. */
+int storage_snapshot_send(const struct storage_pool *pool, const char *volume, const char *snapshot,
+			  const char *parent, int fd, struct err **err);
+int storage_snapshot_receive(const struct storage_pool *pool, const char *volume,
+			     int (*feed)(int fd, void *ctx, struct err **err), void *ctx,
+			     struct err **err);
+int storage_snapshot_set_read_only(const struct storage_pool *pool, const char *volume,
+				   const char *snapshot, bool read_only, struct err **err);
+int storage_snapshot_forget_received(const struct storage_pool *pool, const char *volume,
+				     const char *snapshot, struct err **err);
 
 /* The capability flags, read through the pool like every operation: whether a snapshot of a
  * running instance's volume needs the instance frozen (the pool copies rather than snapshots). */

@@ -192,6 +192,63 @@ check_eq "no export snapshot is left behind" "s0 s1 " \
 	"$(ls -A "$D1/storage-pools/default/containers-snapshots/src" | tr '\n' ' ')"
 cairn stop src --force
 
+# ---- optimized storage: btrfs send streams ----
+if [ "$BACKEND" = btrfs ]; then
+	check "export --optimized-storage" cairn export src "$T/opt.tar.zst" --optimized-storage \
+		--compression zstd
+	check_eq "the streams are laid out as Incus lays them out" \
+		"backup/index.yaml backup/snapshots/s0.bin backup/snapshots/s1.bin backup/container.bin" \
+		"$(tar -tf "$T/opt.tar.zst" | tr '\n' ' ' | sed 's/ $//')"
+	s0=$(tar -tvf "$T/opt.tar.zst" backup/snapshots/s0.bin | awk '{ print $3 }')
+	s1=$(tar -tvf "$T/opt.tar.zst" backup/snapshots/s1.bin | awk '{ print $3 }')
+	check "the later snapshot is a difference (s0 $s0 bytes, s1 $s1 bytes)" test "$s1" -lt $((s0 / 10))
+	check "the optimized export imports into btrfs" cairn import "$T/opt.tar.zst" opt
+	want=$(manifest "$(vol "$D1" src)/rootfs" "$SRC_BASE")
+	check_eq "opt: the rootfs is the source's, file by file" "$want" \
+		"$(manifest "$(vol "$D1" opt)/rootfs" "$(base_of "$D1" opt)")"
+	for s in s0 s1; do
+		check_eq "opt: snapshot $s is the source's" \
+			"$(manifest "$(snapvol "$D1" src $s)/rootfs" "$SRC_BASE")" \
+			"$(manifest "$(snapvol "$D1" opt $s)/rootfs" "$(base_of "$D1" opt)")"
+		check_eq "opt: snapshot $s is read-only" "true" \
+			"$(btrfs property get -ts "$(snapvol "$D1" opt $s)" ro | sed 's/ro=//')"
+		check_match "opt: snapshot $s keeps no received UUID (no later stream can name it)" \
+			'Received UUID:[[:space:]]+-$' \
+			"$(btrfs subvolume show "$(snapvol "$D1" opt $s)")"
+	done
+	check_eq "opt: the snapshots keep their times, expiry and kind" "$SNAPS_JSON" \
+		"$(api "/1.0/instances/opt/snapshots?recursion=1" |
+			jq -c '[.metadata[] | {name, created_at, expires_at, stateful}]')"
+	check_eq "opt: no received subvolume is left beside the snapshots" "s0 s1 " \
+		"$(ls -A "$D1/storage-pools/default/containers-snapshots/opt" | tr '\n' ' ')"
+	cairn delete opt >/dev/null
+	check_fails "an optimized backup into a dir pool is refused" \
+		'Error: An optimized backup holds btrfs send streams: it can only be imported into a btrfs pool, and "default" is dir' \
+		c2 import "$T/opt.tar.zst" opt
+
+	# Streams that lie: a snapshot's stream for another subvolume, a difference as the oldest.
+	mkdir -p "$T/opt" && tar -C "$T/opt" -xf "$T/opt.tar.zst"
+	(cd "$T/opt" && cp backup/snapshots/s0.bin s0 && cp backup/snapshots/s0.bin backup/snapshots/s1.bin &&
+		tar -cf "$T/other-subvol.tar" backup/index.yaml backup/snapshots/s0.bin \
+			backup/snapshots/s1.bin backup/container.bin)
+	msg=$(cairn import "$T/other-subvol.tar" evil 2>&1)
+	check_match "a stream for another subvolume is refused" \
+		'Error: Invalid backup tarball: the send stream of "s1" is for another subvolume, "s0"' "$msg"
+	tar -C "$T/opt" -xf "$T/opt.tar.zst"
+	(cd "$T/opt" && sed -i 's/^- s0$//' backup/index.yaml &&
+		tar -cf "$T/oldest-diff.tar" backup/index.yaml backup/snapshots/s1.bin backup/container.bin)
+	msg=$(cairn import "$T/oldest-diff.tar" evil 2>&1)
+	check_match "a difference from a subvolume outside the backup is refused" \
+		'Error: Invalid backup tarball: a send stream of the oldest tree is a difference, not whole' "$msg"
+	check_fails "no instance was made of them" "" cairn info evil
+	check_eq "nor any snapshot directory" "" \
+		"$(ls -A "$D1/storage-pools/default/containers-snapshots/evil" 2>/dev/null)"
+else
+	check_fails "--optimized-storage on a dir pool is refused" \
+		'Error: Optimized storage needs a btrfs pool: instance "src" is on pool "default" (dir)' \
+		cairn export src "$T/opt.tar" --optimized-storage
+fi
+
 # ---- hostile tarballs: refused, nothing outside, the new instance gone ----
 if [ "$BACKEND" = btrfs ]; then
 	mkdir -p "$T/sentinel" && echo safe >"$T/sentinel/file"
