@@ -38,6 +38,9 @@ const char *backup_compression_suffix(enum backup_compression c);
 struct backup_export_opts {
 	bool instance_only; /* no snapshots */
 	bool optimized;	    /* btrfs send streams (btrfs pools only) */
+	/* A running instance's processes go into the backup (CRIU, they run on) as the checkpoint
+	 * that a start of the imported instance resumes. */
+	bool stateful;
 	enum backup_compression compression;
 	/* Called once the instance itself is no longer needed (its temporary snapshot is taken),
 	 * so that the caller can let other operations at it; may be NULL. */
@@ -52,6 +55,11 @@ struct backup_export_opts {
  * taken. -ENOENT for an unknown instance, -EINVAL for `optimized` on a pool that is not btrfs,
  * else the errno of the read or the write that failed.
  */
+/* The refusals of an export with `opts` (a stateful one of an instance that cannot be dumped,
+ * an optimized one off btrfs), so that the API can answer them before it starts an operation. */
+int backup_export_allowed(const struct instance_env *env, const char *name,
+			  const struct backup_export_opts *opts, struct err **err);
+
 int backup_export(const struct instance_env *env, const char *name,
 		  const struct backup_export_opts *opts, int fd, struct err **err);
 

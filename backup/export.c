@@ -125,7 +125,7 @@ static int write_data(struct writer *w, struct archive *disk, struct archive_ent
  * crossed.
  */
 static int write_tree(struct writer *w, const char *root, const char *prefix, uint32_t base,
-		      uint32_t size, struct err **err)
+		      uint32_t size, bool state_as_checkpoint, struct err **err)
 {
 	_cleanup_(archive_read_freep) struct archive *disk = archive_read_disk_new();
 	_cleanup_(linkresolver_freep) struct archive_entry_linkresolver *links =
@@ -168,8 +168,16 @@ static int write_tree(struct writer *w, const char *root, const char *prefix, ui
 			return err_set(err, -EIO, "Unexpected path \"%s\" under \"%s\"", path,
 				       root);
 		}
-		name = path[root_len] ? str_printf("%s%s", prefix, path + root_len)
-				      : str_printf("%s/", prefix);
+		/* The running state dumped for a stateful export is, in the backup, the checkpoint
+		 * that the imported instance's first start resumes. */
+		if (state_as_checkpoint &&
+		    (strcmp(path + root_len, "/" INSTANCE_STATE_DIR) == 0 ||
+		     str_startswith(path + root_len, "/" INSTANCE_STATE_DIR "/")))
+			name = str_printf("%s/" INSTANCE_CHECKPOINT_DIR "%s", prefix,
+					  path + root_len + strlen("/" INSTANCE_STATE_DIR));
+		else
+			name = path[root_len] ? str_printf("%s%s", prefix, path + root_len)
+					      : str_printf("%s/", prefix);
 		if (!name) {
 			archive_entry_free(entry);
 			return err_set(err, -ENOMEM, "Out of memory");
@@ -281,7 +289,7 @@ static uint32_t base_of(const struct kvlist *config, const struct kvlist *fallba
 /* Takes the temporary snapshot the instance is read from: a hidden name in its snapshot
  * directory, which no row owns, so that recovery removes it after a crash. */
 static int take_snapshot(const struct instance_env *env, struct storage_pool *pool,
-			 const char *name, char **ret_name, struct err **err)
+			 const char *name, bool stateful, char **ret_name, struct err **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	struct instance_state st = {0};
@@ -300,7 +308,22 @@ static int take_snapshot(const struct instance_env *env, struct storage_pool *po
 			return r;
 		frozen = true;
 	}
+	/* A stateful export: the processes are dumped into the volume (they run on), the snapshot
+	 * carries the dump, and the dump leaves the volume again, as for a stateful snapshot
+	 * (recovery removes a dump left by a crash). */
+	if (stateful) {
+		r = instance_checkpoint(env, name, INSTANCE_STATE_DIR, false, err);
+		if (r < 0)
+			return r;
+	}
 	r = storage_snapshot_create(pool, name, tmp, err);
+	if (stateful) {
+		_cleanup_err_ struct err *e = NULL;
+		int q = instance_remove_state(env, name, INSTANCE_STATE_DIR, &e);
+
+		if (q < 0)
+			err_log_ignored(e, q, "Failed to remove the dump of \"%s\"", name);
+	}
 	if (frozen) {
 		_cleanup_err_ struct err *e = NULL;
 		int q = instance_freeze(env, name, false, &e);
@@ -329,7 +352,7 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 	if (!zeros)
 		return err_set(err, -ENOMEM, "Out of memory");
 	r = backup_index_render(row, snaps, n, pool->driver, opts->optimized,
-				instance_has_checkpoint(env, row), &text, err);
+				opts->stateful || instance_has_checkpoint(env, row), &text, err);
 	if (r < 0)
 		return r;
 	r = open_writer(opts->compression, fd, &a, err);
@@ -359,7 +382,7 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 			prefix = str_printf("backup/snapshots/%s", snaps[i].name);
 			r = prefix ? write_tree(&w, path, prefix,
 						base_of(&snaps[i].config, &row->config),
-						env->idmap.size, err)
+						env->idmap.size, false, err)
 				   : err_set(err, -ENOMEM, "Out of memory");
 		}
 		if (r < 0)
@@ -375,11 +398,34 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 				     "backup/container.bin", err);
 	else
 		r = write_tree(&w, tmp_path, "backup/container", base_of(&row->config, NULL),
-			       env->idmap.size, err);
+			       env->idmap.size, opts->stateful, err);
 	if (r < 0)
 		return r;
 	if (archive_write_close(a) != ARCHIVE_OK)
 		return write_failed(a, "close", err);
+	return 0;
+}
+
+int backup_export_allowed(const struct instance_env *env, const char *name,
+			  const struct backup_export_opts *opts, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	struct storage_pool *pool;
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	pool = instance_env_pool(env, row.pool);
+	if (!pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	if (opts->optimized && strcmp(pool->driver, "btrfs") != 0)
+		return err_set(err, -EINVAL,
+			       "Optimized storage needs a btrfs pool: instance \"%s\" is on pool "
+			       "\"%s\" (%s)",
+			       name, pool->name, pool->driver);
+	if (opts->stateful)
+		return instance_stateful_allowed(env, &row, "Stateful exports", err);
 	return 0;
 }
 
@@ -396,14 +442,12 @@ int backup_export(const struct instance_env *env, const char *name,
 	r = instance_get(env, name, &row, err);
 	if (r < 0)
 		return r;
+	r = backup_export_allowed(env, name, opts, err);
+	if (r < 0)
+		return r;
 	pool = instance_env_pool(env, row.pool);
 	if (!pool)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
-	if (opts->optimized && strcmp(pool->driver, "btrfs") != 0)
-		return err_set(err, -EINVAL,
-			       "Optimized storage needs a btrfs pool: instance \"%s\" is on pool "
-			       "\"%s\" (%s)",
-			       name, pool->name, pool->driver);
 	if (!opts->instance_only) {
 		r = db_snapshot_list(env->db, name, &snaps, &n, err);
 		if (r < 0)
@@ -419,7 +463,7 @@ int backup_export(const struct instance_env *env, const char *name,
 			k++;
 		}
 	}
-	r = take_snapshot(env, pool, name, &tmp, err);
+	r = take_snapshot(env, pool, name, opts->stateful, &tmp, err);
 	if (opts->release)
 		opts->release(opts->release_ctx);
 	if (r >= 0) {

@@ -467,6 +467,23 @@ static int settle(struct storage_pool *pool, const char *name, const char *snap,
 	return r;
 }
 
+static int state_to_checkpoint(struct storage_pool *pool, const char *name, struct err **err)
+{
+	_cleanup_free_ char *vol = storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);
+	_cleanup_close_ int dfd = -EBADF;
+
+	if (!vol)
+		return err_set(err, -ENOMEM, "Out of memory");
+	dfd = open(vol, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return err_set_errno(err, -errno, "Failed to open the volume of \"%s\"", name);
+	if (renameat2(dfd, INSTANCE_STATE_DIR, dfd, INSTANCE_CHECKPOINT_DIR, RENAME_NOREPLACE) <
+		0 &&
+	    errno != ENOENT && errno != EEXIST)
+		return err_set_errno(err, -errno, "Failed to keep the checkpoint of \"%s\"", name);
+	return 0;
+}
+
 int backup_receive_trees(const struct instance_env *env, struct storage_pool *pool,
 			 const char *name, const struct backup_index *idx,
 			 struct instance_unpack *u, bool privileged, uint32_t from_base,
@@ -554,6 +571,11 @@ int backup_receive_trees(const struct instance_env *env, struct storage_pool *po
 	r = storage_volume_from_snapshot(pool, name, container, name, err);
 	if (r >= 0)
 		r = storage_snapshot_delete(pool, name, container, err);
+	/* The running state of a stateful export is, in the imported instance, the checkpoint its
+	 * first start resumes (a tree export renames it on the way; a stream carries it as it
+	 * was). */
+	if (r >= 0 && idx->stateful)
+		r = state_to_checkpoint(pool, name, err);
 	if (r >= 0 && !privileged && from_base != to_base) {
 		_cleanup_free_ char *vol =
 		    storage_volume_path(pool, STORAGE_VOLUME_CONTAINER, name);

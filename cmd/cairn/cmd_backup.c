@@ -98,6 +98,8 @@ int cli_cmd_export(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 			       json_object_new_boolean(cli_flag_bool(args, "instance-only")));
 	json_object_object_add(body, "optimized_storage",
 			       json_object_new_boolean(cli_flag_bool(args, "optimized-storage")));
+	json_object_object_add(body, "stateful",
+			       json_object_new_boolean(cli_flag_bool(args, "stateful")));
 	json_object_object_add(body, "compression_algorithm",
 			       json_object_new_string(compression ? compression : "gzip"));
 	r = cli_ctx_client(ctx, &c, err);

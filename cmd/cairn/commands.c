@@ -123,6 +123,8 @@ static const struct cli_flag export_flags[] = {
      "Use the pool's own format (btrfs send streams; imports into btrfs pools only)"},
     {"compression", 0, CLI_FLAG_STRING, "ALGORITHM",
      "Compression: none, gzip (the default), xz or zstd"},
+    {"stateful", 0, CLI_FLAG_BOOL, NULL,
+     "Also the running processes (CRIU; they run on), resumed by the imported instance's start"},
     {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -260,7 +260,7 @@ static char *next_backup_name(const char *dir)
 HANDLER(handle_backups_create)
 {
 	const char *name = NULL, *compression = NULL;
-	bool instance_only = false, optimized = false;
+	bool instance_only = false, optimized = false, stateful = false;
 	struct export_job *job;
 	int r;
 
@@ -272,6 +272,7 @@ HANDLER(handle_backups_create)
 	     (r = body_bool(req->body, "instance_only", &instance_only, err)) < 0 ||
 	     (r = body_bool(req->body, "container_only", &instance_only, err)) < 0 ||
 	     (r = body_bool(req->body, "optimized_storage", &optimized, err)) < 0 ||
+	     (r = body_bool(req->body, "stateful", &stateful, err)) < 0 ||
 	     (r = body_string(req->body, "compression_algorithm", false, &compression, err)) < 0))
 		return r;
 	if (name && *name && (r = backup_name_valid(name, err)) < 0)
@@ -285,6 +286,7 @@ HANDLER(handle_backups_create)
 	job->dir = backups_dir(d, req->params[0]);
 	job->opts.instance_only = instance_only;
 	job->opts.optimized = optimized;
+	job->opts.stateful = stateful;
 	job->opts.release = export_release;
 	job->opts.release_ctx = job;
 	if (!job->instance || !job->dir) {
@@ -300,6 +302,11 @@ HANDLER(handle_backups_create)
 	if (!job->backup) {
 		export_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = backup_export_allowed(&d->env, req->params[0], &job->opts, err);
+	if (r < 0) {
+		export_job_free(job);
+		return r;
 	}
 	/* Held only until the export's snapshot is taken (export_release()). */
 	r = daemon_claim(d, req->params[0], err);
