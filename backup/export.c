@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 struct writer {
 	struct archive *a;
 	uint64_t processed; /* bytes of file data written, for the progress */
+	uint64_t total;	    /* bytes of file data there are to write, 0 when not counted */
 	char *buf;	    /* CHUNK zero bytes, for the holes of sparse files */
 };
 
@@ -112,7 +114,7 @@ static int write_data(struct writer *w, struct archive *disk, struct archive_ent
 			progress += k;
 			w->processed += (uint64_t)k;
 		}
-		progress_report("export", w->processed, 0);
+		progress_report("export", w->processed, w->total);
 		if (cancel_requested())
 			return err_set(err, -ECANCELED, "Operation cancelled");
 	}
@@ -216,6 +218,28 @@ static void entry_freep(struct archive_entry **e)
 	if (*e)
 		archive_entry_free(*e);
 	*e = NULL;
+}
+
+static _Thread_local uint64_t counted;
+
+static int count_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	/* What a file's data costs to read: its size, or its blocks when it is sparse. */
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		counted += (uint64_t)st->st_size < (uint64_t)st->st_blocks * 512
+			       ? (uint64_t)st->st_size
+			       : (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+/* The bytes of file data under `root`, for the progress's percentage and time left. */
+static uint64_t tree_bytes(const char *root)
+{
+	counted = 0;
+	nftw(root, count_one, 32, FTW_PHYS | FTW_MOUNT);
+	return counted;
 }
 
 static int write_index(struct archive *a, const char *text, struct err **err)
@@ -344,7 +368,7 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 		     struct err **err)
 {
 	_cleanup_(archive_write_freep) struct archive *a = NULL;
-	_cleanup_free_ char *text = NULL, *tmp_path = NULL, *spool = NULL, *last = NULL;
+	_cleanup_free_ char *text = NULL, *tmp_path = NULL, *last = NULL;
 	_cleanup_free_ char *zeros = calloc(1, CHUNK);
 	struct writer w = {.buf = zeros};
 	int r;
@@ -362,9 +386,19 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 	r = write_index(a, text, err);
 	if (r < 0)
 		return r;
-	spool = str_printf("%s/containers", pool->mount_path);
-	if (!spool)
+	tmp_path = storage_snapshot_path(pool, row->name, tmp);
+	if (!tmp_path)
 		return err_set(err, -ENOMEM, "Out of memory");
+	/* A walk of the metadata, only when someone shows the progress. */
+	if (!opts->optimized && progress_bound()) {
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_free_ char *path =
+			    storage_snapshot_path(pool, row->name, snaps[i].name);
+
+			w.total += path ? tree_bytes(path) : 0;
+		}
+		w.total += tree_bytes(tmp_path);
+	}
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path = storage_snapshot_path(pool, row->name, snaps[i].name);
 		_cleanup_free_ char *prefix = NULL;
@@ -390,9 +424,6 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 		free(last);
 		last = steal_pointer(&path);
 	}
-	tmp_path = storage_snapshot_path(pool, row->name, tmp);
-	if (!tmp_path)
-		return err_set(err, -ENOMEM, "Out of memory");
 	if (opts->optimized)
 		r = backup_send_tree(a, pool, row->name, tmp, n > 0 ? snaps[n - 1].name : NULL,
 				     "backup/container.bin", err);

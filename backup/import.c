@@ -56,7 +56,9 @@ struct import {
 	bool container_done;
 	bool saw_rootfs;
 	char *prefix;	    /* the current tree's prefix in the tarball */
-	uint64_t processed; /* bytes of file data so far, for the progress */
+	uint64_t processed; /* bytes of file data so far */
+	int fd;		    /* the tarball, whose read position is the progress */
+	uint64_t size;	    /* and its size (0: not a file) */
 };
 
 int backup_compression_parse(const char *s, enum backup_compression *ret, struct err **err)
@@ -392,7 +394,14 @@ static int import_entry(struct import *im, struct archive_entry *entry, const ch
 	r = instance_unpack_extract(im->u, entry, sub, link_sub, err);
 	if (r < 0)
 		return r;
-	progress_report("import", im->processed, 0);
+	/* How far into the (compressed) tarball the reader is: that has a known end. */
+	if (im->size) {
+		off_t pos = lseek(im->fd, 0, SEEK_CUR);
+
+		progress_report("import", pos > 0 ? (uint64_t)pos : 0, im->size);
+	} else {
+		progress_report("import", im->processed, 0);
+	}
 	return 0;
 }
 
@@ -545,9 +554,12 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	_cleanup_(unpack_freep) struct instance_unpack *u = NULL;
 	_cleanup_free_ char *prefix = NULL, *name_copy = NULL;
 	struct db_instance row = {0};
-	struct import im = {.env = env};
+	struct import im = {.env = env, .fd = fd};
+	struct stat st;
 	int r;
 
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		im.size = (uint64_t)st.st_size;
 	r = instance_unpack_open(fd, &u, err);
 	if (r < 0)
 		return r;

@@ -462,24 +462,27 @@ static int wait_operation(struct cli_client *c, const char *op_url, json_object 
 static char *operation_progress_text(json_object *op)
 {
 	json_object *md = NULL, *prog = NULL;
-	const char *stage, *percent, *processed, *speed;
+	const char *stage, *percent, *processed, *speed, *eta;
 
 	if (!json_object_object_get_ex(op, "metadata", &md) ||
 	    !json_object_is_type(md, json_type_object))
 		return NULL;
 	if (json_object_object_get_ex(md, "progress", &prog) &&
 	    json_object_is_type(prog, json_type_object)) {
-		_cleanup_free_ char *pct = NULL;
+		_cleanup_free_ char *pct = NULL, *left = NULL;
 		char *text = NULL;
 
 		stage = api_get_string(prog, "stage");
 		percent = api_get_string(prog, "percent");
 		processed = api_get_string(prog, "processed");
 		speed = api_get_string(prog, "speed");
+		eta = api_get_string(prog, "eta");
 		pct = percent ? str_printf("%s%%", percent) : NULL;
-		/* "copy 40% 1.20GiB 300.00MiB/s", each part only when the daemon gave it. */
-		for (const char *part[] = {stage, pct, processed, speed}, **p = part; p < part + 4;
-		     p++) {
+		left = eta ? str_printf("%s left", eta) : NULL;
+		/* "copy 40% 1.20GiB 300.00MiB/s 12s left", each part only when the daemon gave
+		 * it. */
+		for (const char *part[] = {stage, pct, processed, speed, left}, **p = part;
+		     p < part + 5; p++) {
 			char *next;
 
 			if (!*p || !**p)
@@ -737,6 +740,14 @@ static size_t download_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		return 0;
 	}
 	dl->done += (long long)n;
+	/* The size the daemon announced gives the percentage and the time left. */
+	if (dl->progress && !dl->progress->total) {
+		curl_off_t length = -1;
+
+		lib.easy_getinfo(dl->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+		if (length > 0)
+			dl->progress->total = (long long)length;
+	}
 	cli_progress_update(dl->progress, dl->done);
 	return n;
 }

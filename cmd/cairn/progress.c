@@ -73,7 +73,17 @@ void cli_progress_update(struct cli_progress *p, long long done)
 	elapsed = now() - p->started;
 	cli_progress_format_bytes(amount, sizeof(amount), (double)done);
 	cli_progress_format_bytes(rate, sizeof(rate), elapsed > 0 ? (double)done / elapsed : 0);
-	if (p->total > 0)
+	if (p->total > 0 && done > 0 && done < p->total && elapsed > 0.5) {
+		double left = elapsed * (double)(p->total - done) / (double)done;
+
+		/* The time left at the rate so far. */
+		if (left >= 60)
+			snprintf(text, sizeof(text), "%s (%s/s) %d%% %dm%02ds left", amount, rate,
+				 (int)(done * 100 / p->total), (int)left / 60, (int)left % 60);
+		else
+			snprintf(text, sizeof(text), "%s (%s/s) %d%% %ds left", amount, rate,
+				 (int)(done * 100 / p->total), (int)left);
+	} else if (p->total > 0)
 		snprintf(text, sizeof(text), "%s (%s/s) %d%%", amount, rate,
 			 (int)(done * 100 / p->total));
 	else

@@ -141,7 +141,7 @@ static void report_progress(void *ctx, const char *stage, uint64_t processed, ui
 	_cleanup_json_ json_object *md = json_object_new_object();
 	json_object *prog = json_object_new_object();
 	_cleanup_free_ char *bytes = format_size(processed);
-	_cleanup_free_ char *rate = NULL, *percent = NULL;
+	_cleanup_free_ char *rate = NULL, *percent = NULL, *eta = NULL;
 	double elapsed;
 
 	if (!md || !prog || !bytes) {
@@ -157,12 +157,21 @@ static void report_progress(void *ctx, const char *stage, uint64_t processed, ui
 	if (total)
 		percent = str_printf(
 		    "%u", (unsigned)(processed >= total ? 100 : processed * 100 / total));
+	/* Ours, beside Incus's fields: the time left at the rate so far. */
+	if (total && processed > 0 && processed < total && elapsed > 0.5) {
+		double left = elapsed * (double)(total - processed) / (double)processed;
+
+		eta = left >= 60 ? str_printf("%um%02us", (unsigned)left / 60, (unsigned)left % 60)
+				 : str_printf("%us", (unsigned)left);
+	}
 	json_object_object_add(prog, "stage", json_object_new_string(stage));
 	json_object_object_add(prog, "processed", json_object_new_string(bytes));
 	if (rate)
 		json_object_object_add(prog, "speed", json_object_new_string(rate));
 	if (percent)
 		json_object_object_add(prog, "percent", json_object_new_string(percent));
+	if (eta)
+		json_object_object_add(prog, "eta", json_object_new_string(eta));
 	json_object_object_add(md, "progress", prog);
 
 	pthread_mutex_lock(&ops_lock);
