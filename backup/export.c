@@ -77,6 +77,96 @@ static la_int64_t unshift(la_int64_t id, uint32_t base, uint32_t size)
 	return OVERFLOW_ID;
 }
 
+/* The ids of the entry's POSIX ACLs as the container sees them, as its owners. */
+static int unshift_acls(struct archive_entry *entry, uint32_t base, uint32_t size)
+{
+	struct acl {
+		int type, permset, tag, qual;
+	} v[256];
+	int n = 0, type, permset, tag, qual;
+	const char *name;
+
+	if (base == 0 || archive_entry_acl_reset(entry, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E) == 0)
+		return 0;
+	while (n < 256 && archive_entry_acl_next(entry, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E, &type,
+						 &permset, &tag, &qual, &name) == ARCHIVE_OK)
+		v[n++] = (struct acl){type, permset, tag, qual};
+	if (n == 256)
+		return -E2BIG;
+	archive_entry_acl_clear(entry);
+	for (int i = 0; i < n; i++) {
+		int q = v[i].qual;
+
+		if (v[i].tag == ARCHIVE_ENTRY_ACL_USER || v[i].tag == ARCHIVE_ENTRY_ACL_GROUP)
+			q = (int)unshift(q, base, size);
+		if (archive_entry_acl_add_entry(entry, v[i].type, v[i].permset, v[i].tag, q,
+						NULL) != ARCHIVE_OK)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A file capability for the container's root (version 3, the host uid of that root) is stored
+ * as the container sees it: version 2, for root, as Incus stores it. */
+static int unshift_caps(struct archive_entry *entry, uint32_t base, uint32_t size)
+{
+	struct xattr {
+		char *name;
+		void *value;
+		size_t size;
+	} v[64];
+	int n = 0, r = 0;
+	const char *name;
+	const void *value;
+	size_t len;
+	bool found = false;
+
+	if (base == 0 || archive_entry_xattr_reset(entry) == 0)
+		return 0;
+	while (n < 64 && archive_entry_xattr_next(entry, &name, &value, &len) == ARCHIVE_OK) {
+		v[n].name = strdup(name);
+		v[n].value = malloc(len ? len : 1);
+		v[n].size = len;
+		if (!v[n].name || !v[n].value) {
+			free(v[n].name);
+			free(v[n].value);
+			r = -ENOMEM;
+			break;
+		}
+		memcpy(v[n].value, value, len);
+		if (strcmp(name, "security.capability") == 0)
+			found = true;
+		n++;
+	}
+	if (r >= 0 && found) {
+		archive_entry_xattr_clear(entry);
+		for (int i = 0; i < n; i++) {
+			uint8_t *c = v[i].value;
+
+			if (strcmp(v[i].name, "security.capability") == 0 && v[i].size >= 24 &&
+			    c[3] == 0x03) {
+				uint32_t rootid = (uint32_t)c[20] | (uint32_t)c[21] << 8 |
+						  (uint32_t)c[22] << 16 | (uint32_t)c[23] << 24;
+				uint32_t to = (uint32_t)unshift(rootid, base, size);
+
+				if (to == 0) {
+					c[3] = 0x02;
+					v[i].size = 20;
+				} else {
+					for (int k = 0; k < 4; k++)
+						c[20 + k] = (uint8_t)(to >> (8 * k));
+				}
+			}
+			archive_entry_xattr_add_entry(entry, v[i].name, v[i].value, v[i].size);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	return r;
+}
+
 static int write_data(struct writer *w, struct archive *disk, struct archive_entry *entry,
 		      struct err **err)
 {
@@ -187,6 +277,13 @@ static int write_tree(struct writer *w, const char *root, const char *prefix, ui
 		archive_entry_copy_pathname(entry, name);
 		archive_entry_set_uid(entry, unshift(archive_entry_uid(entry), base, size));
 		archive_entry_set_gid(entry, unshift(archive_entry_gid(entry), base, size));
+		r = unshift_acls(entry, base, size);
+		if (r >= 0)
+			r = unshift_caps(entry, base, size);
+		if (r < 0) {
+			archive_entry_free(entry);
+			return err_set(err, r, "Failed to read the ACLs or xattrs of \"%s\"", name);
+		}
 		/* Names mean nothing in the container's id range: numeric ids only. */
 		archive_entry_copy_uname(entry, NULL);
 		archive_entry_copy_gname(entry, NULL);

@@ -153,6 +153,78 @@ static int shift_fail(struct shift_ctx *ctx, int code, const char *op, const cha
 	return 1;
 }
 
+static uint32_t shift_id(uint32_t id, uint32_t from, uint32_t to, uint32_t size)
+{
+	return id >= from && id - from < size ? id - from + to : id;
+}
+
+/* The ids in a POSIX ACL (system.posix_acl_access or _default: a version, then entries of a tag,
+ * permissions and an id, little-endian) move with the owners; the kernel shows them to the
+ * container through its map, as it does the owners. */
+static int shift_acl(struct shift_ctx *ctx, const char *path, const char *name)
+{
+	uint8_t buf[4 + 8 * 1024];
+	ssize_t n = lgetxattr(path, name, buf, sizeof(buf));
+	bool changed = false;
+
+	if (n < 0)
+		return errno == ENODATA || errno == EOPNOTSUPP ? 0 : -errno;
+	if (n < 4 || buf[0] != 2 || (n - 4) % 8)
+		return 0;
+	for (ssize_t off = 4; off < n; off += 8) {
+		uint16_t tag = (uint16_t)(buf[off] | buf[off + 1] << 8);
+		uint32_t id = (uint32_t)buf[off + 4] | (uint32_t)buf[off + 5] << 8 |
+			      (uint32_t)buf[off + 6] << 16 | (uint32_t)buf[off + 7] << 24;
+		uint32_t to = id;
+
+		if (tag == 0x02) /* ACL_USER */
+			to = shift_id(id, ctx->from_uid, ctx->to_uid, ctx->size);
+		else if (tag == 0x08) /* ACL_GROUP */
+			to = shift_id(id, ctx->from_gid, ctx->to_gid, ctx->size);
+		if (to == id)
+			continue;
+		for (int i = 0; i < 4; i++)
+			buf[off + 4 + i] = (uint8_t)(to >> (8 * i));
+		changed = true;
+	}
+	if (changed && lsetxattr(path, name, buf, (size_t)n, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A file capability names the root it is for: version 3 carries that root's uid, version 2 means
+ * the host's root. Moving a tree into a range makes both the range's root (a version 3 with the
+ * new base), moving it back to 0 makes a version 2 of a root at 0, so that the container's root,
+ * not the host's, gets the capabilities. Rewrites `caps` (of `*len` bytes) in place.
+ */
+static void shift_caps(struct shift_ctx *ctx, uint8_t *caps, ssize_t *len)
+{
+	uint32_t magic, rootid = 0;
+
+	if (*len < 4)
+		return;
+	magic = (uint32_t)caps[0] | (uint32_t)caps[1] << 8 | (uint32_t)caps[2] << 16 |
+		(uint32_t)caps[3] << 24;
+	if ((magic & 0xFF000000U) == 0x03000000U && *len >= 24)
+		rootid = (uint32_t)caps[20] | (uint32_t)caps[21] << 8 | (uint32_t)caps[22] << 16 |
+			 (uint32_t)caps[23] << 24;
+	else if ((magic & 0xFF000000U) != 0x02000000U || *len < 20)
+		return;
+	rootid = shift_id(rootid, ctx->from_uid, ctx->to_uid, ctx->size);
+	if (rootid == 0) {
+		magic = (magic & ~0xFF000000U) | 0x02000000U;
+		*len = 20;
+	} else {
+		magic = (magic & ~0xFF000000U) | 0x03000000U;
+		*len = 24;
+		for (int i = 0; i < 4; i++)
+			caps[20 + i] = (uint8_t)(rootid >> (8 * i));
+	}
+	for (int i = 0; i < 4; i++)
+		caps[i] = (uint8_t)(magic >> (8 * i));
+}
+
 static int shift_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	struct shift_ctx *ctx = shift_current;
@@ -190,12 +262,54 @@ static int shift_one(const char *path, const struct stat *st, int flag, struct F
 		uid = uid - ctx->from_uid + ctx->to_uid;
 	if (gid >= ctx->from_gid && gid - ctx->from_gid < ctx->size)
 		gid = gid - ctx->from_gid + ctx->to_gid;
+
+	/* One look at the names of the extended attributes: most files have none. */
+	if (!is_link) {
+		char names[1024];
+		ssize_t n = llistxattr(path, names, sizeof(names));
+		int r = 0;
+
+		if (n < 0 && errno == ERANGE)
+			n = (ssize_t)sizeof(names); /* many: look for each one */
+		for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
+			if (n == (ssize_t)sizeof(names) && off == 0) {
+				r = shift_acl(ctx, path, "system.posix_acl_access");
+				if (r >= 0 && S_ISDIR(st->st_mode))
+					r = shift_acl(ctx, path, "system.posix_acl_default");
+				break;
+			}
+			if (strcmp(names + off, "system.posix_acl_access") == 0 ||
+			    strcmp(names + off, "system.posix_acl_default") == 0)
+				r = shift_acl(ctx, path, names + off);
+			if (r < 0)
+				break;
+		}
+		if (r < 0)
+			return shift_fail(ctx, r, "shift the ACL of", path);
+	}
+
+	/* chown() drops file capabilities along with setuid/setgid: save them to put them back,
+	 * for the root of the new range. */
+	if (S_ISREG(st->st_mode)) {
+		caps_len = lgetxattr(path, "security.capability", caps, sizeof(caps));
+		if (caps_len > 0) {
+			ssize_t before = caps_len;
+			uint8_t old[sizeof(caps)];
+
+			memcpy(old, caps, (size_t)caps_len);
+			shift_caps(ctx, (uint8_t *)caps, &caps_len);
+			if (uid == st->st_uid && gid == st->st_gid) {
+				if ((before != caps_len || memcmp(old, caps, (size_t)caps_len)) &&
+				    lsetxattr(path, "security.capability", caps, (size_t)caps_len,
+					      0) < 0)
+					return shift_fail(ctx, -errno, "shift the capabilities of",
+							  path);
+				return 0;
+			}
+		}
+	}
 	if (uid == st->st_uid && gid == st->st_gid)
 		return 0;
-
-	/* chown() drops file capabilities along with setuid/setgid: save them to put them back. */
-	if (S_ISREG(st->st_mode))
-		caps_len = lgetxattr(path, "security.capability", caps, sizeof(caps));
 
 	if (lchown(path, uid, gid) < 0)
 		return shift_fail(ctx, -errno, "change the owner of", path);

@@ -32,8 +32,10 @@ int instance_idmap_load(const char *subuid_path, const char *subgid_path, bool a
  * Moves the ownership of every file under `path` (not crossing into other filesystems, not
  * following symlinks) from one base to another: uid u becomes u - from_uid + to_uid when
  * from_uid <= u < from_uid + size, and likewise for gids. Keeps setuid/setgid bits (chown
- * clears them) and POSIX ACLs' ids are left alone. Use from = 0 to shift an unprivileged image
- * into a range, or to = 0 to unshift for a privileged instance.
+ * clears them). The ids in POSIX ACLs move the same way, and so does the root a file capability
+ * is for (a version 2 capability, the host's root, becomes a version 3 one for the range's root,
+ * and back to version 2 when shifted to 0). Use from = 0 to shift an unprivileged image into a
+ * range, or to = 0 to unshift for a privileged instance.
  */
 int instance_shift_tree(const char *path, uint32_t from_uid, uint32_t from_gid, uint32_t to_uid,
 			uint32_t to_gid, uint32_t size, struct err **err);

@@ -95,6 +95,9 @@ SRC_BASE=$(base_of "$D1" src)
 ROOT="$(vol "$D1" src)/rootfs"
 setfattr -n user.note -v "kept" "$ROOT/data/f"
 setfacl -m "u:$((SRC_BASE + 1002)):r-x" "$ROOT/data/dir"
+# A file capability for the container's root (version 3, its host uid), as `setcap` inside sets it.
+cp "$ROOT/bin/busybox" "$ROOT/data/capped" && chown "$SRC_BASE:$SRC_BASE" "$ROOT/data/capped"
+setcap -n "$SRC_BASE" cap_net_raw+ep "$ROOT/data/capped"
 cairn snapshot create src s0 --expiry 2d >/dev/null
 cairn start src
 cairn exec src -- sh -c 'echo two >/data/g && rm /data/random'
@@ -137,6 +140,9 @@ for comp in gzip none xz zstd; do
 			"$(getfattr -h --only-values -n user.note "$r/data/f" 2>/dev/null)"
 		check_match "the ACL came along" "^user:$(($(base_of "$D2" im-gzip) + 1002)):r-x" \
 			"$(getfacl -n "$r/data/dir" 2>/dev/null)"
+		check_match "the file capability is for the new instance's root" \
+			"cap_net_raw=ep \\[rootid=$(base_of "$D2" im-gzip)\\]|cap_net_raw=ep$" \
+			"$(getcap -n "$r/data/capped" 2>&1)"
 		check_eq "the sparse file stayed sparse" "yes" \
 			"$(find "$r/data/sparse" -printf '%S' | awk '{ print ($1 < 0.5 ? "yes" : "no") }')"
 	fi
@@ -156,6 +162,20 @@ check "the trees are backup/snapshots/<name>/ then backup/container/" \
 	       tar -tzf '$T/src.tar.gz' | tail -1 | grep -q '^backup/container/'"
 owner=$(tar -tvzf "$T/src.tar.gz" backup/container/rootfs/data/f | awk '{print $2}')
 check_eq "owners are stored as the container sees them" "1000/1001" "$owner"
+pax=$(python3 - "$T/src.tar.gz" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    for m in t.getmembers():
+        if m.name == "backup/container/rootfs/data/dir":
+            print("acl", m.pax_headers.get("SCHILY.acl.access", ""))
+        if m.name == "backup/container/rootfs/data/capped":
+            cap = m.pax_headers.get("SCHILY.xattr.security.capability", "")
+            print("cap-version", ord(cap[3]) if len(cap) > 3 else "none")
+PY
+)
+check_match "ACL ids are stored as the container sees them" '^acl .*user:[^,]*:?1002' "$pax"
+check_match "a file capability for the container's root is stored for root (version 2)" \
+	'^cap-version 2$' "$pax"
 check_fails "an existing file is not overwritten" \
 	"Error: Target path \"$T/src.tar.gz\" already exists" cairn export src "$T/src.tar.gz"
 
