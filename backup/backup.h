@@ -83,3 +83,11 @@ struct backup_import_opts {
  */
 int backup_import(const struct instance_env *env, int fd, const struct backup_import_opts *opts,
 		  char **ret_name, struct err **err);
+
+/* Where the backups of instance `name` are kept until they are fetched and deleted (Incus's
+ * place): $CAIRN_DIR/backups/instances/<name>. Caller frees; NULL on OOM. */
+char *backup_dir(const struct instance_env *env, const char *name);
+
+/* At start: removes the kept backups of instances that no longer exist (deleted with backups
+ * not yet fetched). Logs what it removes; carries on past failures. */
+int backup_recover(const struct instance_env *env, struct err **err);

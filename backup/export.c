@@ -1,6 +1,7 @@
 /* Export of an instance as a backup tarball: backup_export() (backup/backup.h). */
 #include "backup/backup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -606,4 +607,40 @@ int backup_export(const struct instance_env *env, const char *name,
 	}
 	db_snapshots_free(snaps, k);
 	return r;
+}
+
+char *backup_dir(const struct instance_env *env, const char *name)
+{
+	return str_printf("%s/backups/instances/%s", env->cairn_dir, name);
+}
+
+int backup_recover(const struct instance_env *env, struct err **err)
+{
+	_cleanup_free_ char *top = str_printf("%s/backups/instances", env->cairn_dir);
+	_cleanup_closedir_ DIR *dp = NULL;
+	struct dirent *de;
+
+	if (!top)
+		return err_set(err, -ENOMEM, "Out of memory");
+	dp = opendir(top);
+	while (dp && (de = readdir(dp))) {
+		_cleanup_db_instance_ struct db_instance row = {0};
+		_cleanup_free_ char *path = NULL;
+		_cleanup_err_ struct err *e = NULL;
+		int r;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (db_instance_get(env->db, de->d_name, &row, NULL) >= 0)
+			continue;
+		path = str_printf("%s/%s", top, de->d_name);
+		if (!path)
+			return err_set(err, -ENOMEM, "Out of memory");
+		log_info("Removing the backups of instance \"%s\", which no longer exists",
+			 de->d_name);
+		r = rm_rf(path, &e);
+		if (r < 0)
+			err_log_ignored(e, r, "Failed to remove \"%s\"", path);
+	}
+	return 0;
 }

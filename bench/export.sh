@@ -2,11 +2,12 @@
 # Benchmark of cairn export and import, in one run on one machine, on the default btrfs pool:
 #
 #   cairn export of a stopped 1 GiB instance (half random bytes, half text) with --compression
-#   none, gzip and zstd (the file written by the client, as a user gets it), against the floors
+#   none, gzip and zstd, and --optimized-storage (btrfs send streams, uncompressed) (the file
+#   written by the client, as a user gets it), against the floors
 #   of the same run: `tar -c` of the same tree (plain, and piped to gzip and zstd -T0) and
 #   `btrfs send` of a read-only snapshot of the same subvolume, each to a file;
-#   cairn import of the none and zstd exports, against `tar -x` of the plain tarball into a new
-#   subvolume of the same pool and `btrfs receive` of the send stream.
+#   cairn import of the none, zstd and optimized exports, against `tar -x` of the plain tarball
+#   into a new subvolume of the same pool and `btrfs receive` of the send stream.
 #
 # Usage: sudo bash bench/export.sh > result.md
 # One sample per operation (each moves a gigabyte); the page cache is dropped before each, so
@@ -39,6 +40,10 @@ for comp in none gzip zstd; do
 	cold
 	timed "export-$comp" cairn export big "$OUT/big-$comp.backup" --compression "$comp" -q
 done
+say "cairn export --optimized-storage"
+cold
+timed export-optimized cairn export big "$OUT/big-optimized.backup" --optimized-storage \
+	--compression none -q
 say "floors: tar, tar | gzip, tar | zstd -T0, btrfs send"
 cold
 timed floor-tar tar -C "$ROOT" --numeric-owner --xattrs --acls -cf "$OUT/tree.tar" .
@@ -50,7 +55,7 @@ quiet btrfs subvolume snapshot -r "$POOL/containers/big" "$POOL/containers/.benc
 cold
 timed floor-send sh -c "btrfs send -q '$POOL/containers/.bench-ro' >'$OUT/send.bin'"
 
-for comp in none zstd; do
+for comp in none zstd optimized; do
 	say "cairn import ($comp)"
 	cold
 	timed "import-$comp" cairn import "$OUT/big-$comp.backup" "im-$comp" -q
@@ -81,6 +86,8 @@ row export-none "cairn export --compression none" floor-tar "$OUT/big-none.backu
 row export-gzip "cairn export (gzip, the default)" floor-tar-gzip "$OUT/big-gzip.backup"
 row export-zstd "cairn export --compression zstd" floor-tar-zstd "$OUT/big-zstd.backup"
 row export-none "cairn export --compression none, against btrfs send" floor-send "$OUT/send.bin"
+row export-optimized "cairn export --optimized-storage --compression none" floor-send "$OUT/big-optimized.backup"
 row import-none "cairn import (none)" floor-untar ""
 row import-zstd "cairn import (zstd)" floor-untar ""
 row import-none "cairn import (none), against btrfs receive" floor-receive ""
+row import-optimized "cairn import (optimized)" floor-receive ""

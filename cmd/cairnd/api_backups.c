@@ -32,7 +32,7 @@
 
 static char *backups_dir(struct daemon *d, const char *instance)
 {
-	return str_printf("%s/backups/instances/%s", d->dir, instance);
+	return backup_dir(&d->env, instance);
 }
 
 /* A backup's name: as an instance's (it is a file name and a path segment). */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backup/backup.h"
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
@@ -542,6 +543,9 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 	if (r < 0)
 		return r;
 	r = instance_recover(&d->env, err);
+	if (r < 0)
+		return r;
+	r = backup_recover(&d->env, err);
 	if (r < 0)
 		return r;
 	return snapshot_recover(&d->env, err);

@@ -36,7 +36,7 @@ cleanup2() {
 }
 trap cleanup2 EXIT
 start_d2() {
-	CAIRN_DIR="$D2" cairnd --group "$TGROUP" >>"$T/cairnd2.log" 2>&1 &
+	CAIRN_DIR="$D2" cairnd --group "$TGROUP" "$@" >>"$T/cairnd2.log" 2>&1 &
 	D2_PID=$!
 	local i
 	for i in $(seq 1 100); do
@@ -215,6 +215,47 @@ check_eq "no export snapshot is left behind" "s0 s1 " \
 	"$(ls -A "$D1/storage-pools/default/containers-snapshots/src" | tr '\n' ' ')"
 cairn stop src --force
 
+# cairnd --restricted: the admin group may not import what it may not make (a privileged
+# container); root still may.
+cairn init busybox priv -c security.privileged=true >/dev/null
+cairn export priv "$T/priv.tar" --compression none >/dev/null && chmod 0644 "$T/priv.tar"
+kill -KILL "$D2_PID" 2>/dev/null
+wait "$D2_PID" 2>/dev/null
+start_d2 --restricted
+msg=$(as_admin env CAIRN_DIR="$D2" cairn import "$T/priv.tar" priv 2>&1)
+check_match "--restricted: the admin group cannot import a privileged container" '^Error: .*privileged' "$msg"
+check_fails "and nothing is left of it" "" c2 info priv
+check "root still can" c2 import "$T/priv.tar" priv
+check_eq "its files keep the host's own owners" "0" \
+	"$(stat -c %u "$(vol "$D2" priv)/rootfs/bin/busybox")"
+c2 delete priv >/dev/null
+cairn delete priv >/dev/null
+
+# A backup that was never fetched goes with its instance (at the next start).
+curl -s -X POST --unix-socket "$D1/unix.socket" http://cairn/1.0/instances/src/backups \
+	-d '{"name": "kept", "compression_algorithm": "none"}' >/dev/null
+for i in $(seq 1 100); do
+	[ -e "$D1/backups/instances/src/kept" ] && break
+	sleep 0.1
+done
+check "a backup is kept on the daemon until fetched" test -s "$D1/backups/instances/src/kept"
+check_eq "the API lists it" "/1.0/instances/src/backups/kept" \
+	"$(api /1.0/instances/src/backups | jq -r '.metadata[]')"
+cairn copy src gone >/dev/null
+curl -s -X POST --unix-socket "$D1/unix.socket" http://cairn/1.0/instances/gone/backups \
+	-d '{"name": "orphan", "compression_algorithm": "none", "instance_only": true}' >/dev/null
+for i in $(seq 1 100); do
+	[ -e "$D1/backups/instances/gone/orphan" ] && break
+	sleep 0.1
+done
+cairn delete gone >/dev/null
+kill_daemon
+start_daemon
+check "the backups of a deleted instance go at the next start" test ! -e "$D1/backups/instances/gone"
+check "those of a living one stay" test -s "$D1/backups/instances/src/kept"
+curl -s -X DELETE --unix-socket "$D1/unix.socket" http://cairn/1.0/instances/src/backups/kept >/dev/null
+check "DELETE removes a backup" test ! -e "$D1/backups/instances/src/kept"
+
 # ---- a checkpoint moves to the other daemon (CRIU) ----
 counter_of() { # VOLUME_DIR: the counter the loop writes every 0.2 s (retried when caught empty)
 	local v i
@@ -366,6 +407,26 @@ if [ "$BACKEND" = btrfs ]; then
 	check_match "a device node is named" 'is a device node' "$msg"
 	msg=$(cairn import "$CORPUS/bomb.tar.zst" evil 2>&1)
 	check_match "the bomb's refusal says why" 'Not enough space' "$msg"
+
+	# A cancelled import (DELETE of its operation) leaves nothing either.
+	kill_daemon
+	CAIRN_STALLPOINT=backup-unpack start_daemon
+	cairn import "$T/src-gzip.backup" cancelled >/dev/null 2>"$T/cancel.err" &
+	client=$!
+	for i in $(seq 1 100); do
+		[ "$(cat "$CAIRN_DIR/stallpoint" 2>/dev/null)" = backup-unpack ] && break
+		sleep 0.1
+	done
+	op=$(api /1.0/operations | jq -r '.metadata.running[0] // empty')
+	check "the running import can be cancelled" \
+		curl -sf -X DELETE --unix-socket "$CAIRN_DIR/unix.socket" "http://cairn$op"
+	wait "$client"
+	check_match "the client says it was cancelled" 'Error: .*ancel' "$(cat "$T/cancel.err")"
+	check_fails "the cancelled import left no instance" "" cairn info cancelled
+	check_eq "nor volumes" "$vols_before" "$(pool_volumes)"
+	rm -f "$CAIRN_DIR/stallpoint"
+	kill_daemon
+	start_daemon
 
 	# A killed import leaves nothing behind.
 	kill_daemon
