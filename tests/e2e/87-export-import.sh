@@ -195,6 +195,100 @@ check_eq "its files are there, owned as in the source" "1000 1001 one" \
 	"$(c2 exec alone -- sh -c 'stat -c "%u %g" /data/f; cat /data/f' | tr '\n' ' ' | sed 's/ $//')"
 c2 stop alone --force
 
+# A tarball as Incus writes it: its index (an instance object with Incus's fields, snapshots
+# named "inst/snap", nanosecond times, expiry written as Go's zero time), no entries for the
+# directories above the trees.
+python3 - "$T/src-none.backup" "$T/incus.tar" <<'PY'
+import io, sys, tarfile
+INDEX = """name: u1
+backend: btrfs
+pool: default
+snapshots:
+- s0
+- s1
+optimized: false
+optimized_header: false
+type: container
+config:
+  container:
+    architecture: x86_64
+    config:
+      image.os: BusyBox
+      volatile.base_image: "abc"
+      volatile.idmap.base: "0"
+      volatile.last_state.power: RUNNING
+      limits.memory: 256MiB
+    devices: {}
+    ephemeral: false
+    profiles:
+    - default
+    stateful: false
+    description: "from incus"
+    created_at: 2026-10-01T08:00:00.123456789Z
+    expanded_config: {}
+    expanded_devices: {}
+    name: u1
+    status: Stopped
+    status_code: 102
+    last_used_at: 0001-01-01T00:00:00Z
+    location: none
+    type: container
+    project: default
+  snapshots:
+  - architecture: x86_64
+    config: {}
+    created_at: 2026-10-02T10:00:00.5+01:00
+    expires_at: 0001-01-01T00:00:00Z
+    devices: {}
+    ephemeral: false
+    name: u1/s0
+    profiles: [default]
+    stateful: false
+    size: -1
+  - architecture: x86_64
+    config: {}
+    created_at: 2026-10-03T10:00:00Z
+    expires_at: 2027-01-01T00:00:00Z
+    devices: {}
+    ephemeral: false
+    name: s1
+    profiles: [default]
+    stateful: false
+  pool:
+    name: default
+    driver: btrfs
+"""
+with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
+    data = INDEX.encode()
+    info = tarfile.TarInfo("backup/index.yaml")
+    info.size = len(data)
+    out.addfile(info, io.BytesIO(data))
+    for m in src.getmembers():
+        if m.name in ("backup/index.yaml", "backup/snapshots/", "backup/snapshots", "backup/", "backup"):
+            continue
+        # Python's tarfile cannot write a sparse member back: leave the sparse file out.
+        if m.name.endswith("/data/sparse"):
+            continue
+        out.addfile(m, src.extractfile(m) if m.isfile() else None)
+PY
+check "a tarball laid out as Incus writes it imports" c2 import "$T/incus.tar"
+check_eq "under the name its index gives" "from incus" \
+	"$(api2 /1.0/instances/u1 | jq -r .metadata.description)"
+check_eq "with its creation time" "2026-10-01T08:00:00Z" \
+	"$(api2 /1.0/instances/u1 | jq -r .metadata.created_at)"
+check_eq "its config, less what belonged to the host it came from" "256MiB BusyBox STOPPED" \
+	"$(api2 /1.0/instances/u1 | jq -r '.metadata.config | "\(.["limits.memory"]) \(.["image.os"]) \(.["volatile.last_state.power"])"')"
+check_eq "its snapshots, times and expiry" \
+	'[{"name":"s0","created_at":"2026-10-02T09:00:00Z","expires_at":"0001-01-01T00:00:00Z"},{"name":"s1","created_at":"2026-10-03T10:00:00Z","expires_at":"2027-01-01T00:00:00Z"}]' \
+	"$(api2 "/1.0/instances/u1/snapshots?recursion=1" | jq -c '[.metadata[] | {name, created_at, expires_at}]')"
+check_eq "its files" "$(manifest "$(vol "$D1" src)/rootfs" "$SRC_BASE" | grep -v data/sparse)" \
+	"$(manifest "$(vol "$D2" u1)/rootfs" "$(base_of "$D2" u1)")"
+c2 delete u1 >/dev/null
+sed 's/limits.memory: 256MiB/security.nesting: "1"/' "$T/incus.tar" >"$T/incus-key.tar"
+check_fails "a key cairn does not have is refused by name" \
+	'Error: Invalid config in the backup: Unknown configuration key "security.nesting"' \
+	c2 import "$T/incus-key.tar"
+
 # An existing name is refused before a byte is sent, and nothing changes.
 before=$(api2 /1.0/instances | jq -c .metadata)
 check_fails "an existing name is refused" 'Error: Instance "alone" already exists' \
