@@ -1,6 +1,7 @@
 /* Import of a backup tarball: backup_import() (backup/backup.h). */
 #include "backup/backup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "backup/backup-internal.h"
 #include "backup/index.h"
 #include "backup/send.h"
 #include "common/cleanup.h"
@@ -247,6 +249,52 @@ static int snapshot_row(struct import *im, const struct db_snapshot *src, struct
 	return 0;
 }
 
+int backup_check_volume(const char *path, const char *what, struct err **err)
+{
+	static const struct {
+		const char *name;
+		mode_t type;
+	} allowed[] = {
+	    {"rootfs", S_IFDIR}, {"templates", S_IFDIR},   {"checkpoint", S_IFDIR},
+	    {"state", S_IFDIR},	 {"backup.yaml", S_IFREG}, {"metadata.yaml", S_IFREG},
+	};
+	_cleanup_closedir_ DIR *dp = opendir(path);
+	bool rootfs = false;
+	struct dirent *de;
+
+	if (!dp)
+		return err_set_errno(err, -errno, "Failed to read \"%s\"", path);
+	while ((de = readdir(dp))) {
+		struct stat st;
+		size_t i = 0;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		while (i < sizeof(allowed) / sizeof(allowed[0]) &&
+		       strcmp(allowed[i].name, de->d_name) != 0)
+			i++;
+		if (i == sizeof(allowed) / sizeof(allowed[0]))
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid backup tarball: %s holds \"%s\", which an instance's "
+			    "volume does not",
+			    what, de->d_name);
+		if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return err_set_errno(err, -errno, "Failed to look at \"%s\" in %s",
+					     de->d_name, what);
+		if ((st.st_mode & S_IFMT) != allowed[i].type)
+			return err_set(err, -EINVAL,
+				       "Invalid backup tarball: \"%s\" of %s is not a %s",
+				       de->d_name, what,
+				       allowed[i].type == S_IFDIR ? "directory" : "regular file");
+		if (strcmp(de->d_name, "rootfs") == 0)
+			rootfs = true;
+	}
+	if (!rootfs)
+		return err_set(err, -EINVAL, "Invalid backup tarball: %s has no rootfs/", what);
+	return 0;
+}
+
 /* Ends the current tree: its files get their owners in the target's range; a snapshot's tree
  * becomes the read-only snapshot and the volume goes again. */
 static int end_tree(struct import *im, struct err **err)
@@ -267,6 +315,9 @@ static int end_tree(struct import *im, struct err **err)
 	if (!im->saw_rootfs || lstat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return err_set(err, -EINVAL, "Invalid backup tarball: %s/rootfs/ is missing",
 			       im->prefix);
+	r = backup_check_volume(vol, im->prefix, err);
+	if (r < 0)
+		return r;
 	if (!im->privileged) {
 		r = instance_shift_tree(rootfs, 0, 0, im->uid_base, im->gid_base,
 					im->env->idmap.size, err);

@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "backup/backup-internal.h"
 #include "backup/index.h"
 #include "common/cancel.h"
 #include "common/cleanup.h"
@@ -219,6 +220,12 @@ int backup_receive_trees(const struct instance_env *env, struct storage_pool *po
 		if (r < 0)
 			return r;
 		if (snap) {
+			_cleanup_free_ char *path = storage_snapshot_path(pool, name, snap);
+
+			r = path ? backup_check_volume(path, rel, err)
+				 : err_set(err, -ENOMEM, "Out of memory");
+			if (r < 0)
+				return r;
 			next++;
 			crashpoint("import-after-snapshot");
 		} else {
@@ -229,6 +236,14 @@ int backup_receive_trees(const struct instance_env *env, struct storage_pool *po
 		return err_set(err, -EINVAL,
 			       "Invalid backup tarball: it holds no backup/container.bin");
 	/* The instance: a writable snapshot of what was received, which then goes. */
+	{
+		_cleanup_free_ char *path = storage_snapshot_path(pool, name, container);
+
+		r = path ? backup_check_volume(path, "backup/container.bin", err)
+			 : err_set(err, -ENOMEM, "Out of memory");
+		if (r < 0)
+			return r;
+	}
 	r = storage_volume_from_snapshot(pool, name, container, name, err);
 	if (r >= 0)
 		r = storage_snapshot_delete(pool, name, container, err);

@@ -211,19 +211,16 @@ static int check_start(struct backup_stream *s, uint16_t cmd, const struct attrs
 	return 0;
 }
 
-/* An owner the stream may give: in the rootfs, one of the container's ids; beside it (the
- * volume itself, backup.yaml, CRIU images), those or host root, as cairn and Incus keep them. */
-static bool id_ok(const struct backup_stream *s, const struct attrs *a, bool has, uint64_t id)
+/* An owner the stream may give: one of the container's ids, or the host's root (what a file
+ * the host's root put into the rootfs, or the volume itself, backup.yaml and CRIU images
+ * beside it, have on the exporting host's disk; the container sees it as nobody, as it did
+ * there). Any other host id is refused: a tarball may not give a file to a host user of its
+ * choice. */
+static bool id_ok(const struct backup_stream *s, bool has, uint64_t id)
 {
-	bool in_rootfs;
-
-	if (!has || !s->id_size)
+	if (!has || !s->id_size || id == 0)
 		return true;
-	if (id >= s->id_base && id - s->id_base < s->id_size)
-		return true;
-	in_rootfs = a->has_path && a->path_len >= 6 && memcmp(a->path, "rootfs", 6) == 0 &&
-		    (a->path_len == 6 || a->path[6] == '/');
-	return !in_rootfs && id == 0;
+	return id >= s->id_base && id - s->id_base < s->id_size;
 }
 
 static int check_command(struct backup_stream *s, const uint8_t *cmdbuf, size_t len,
@@ -258,7 +255,7 @@ static int check_command(struct backup_stream *s, const uint8_t *cmdbuf, size_t 
 			return refuse(err, "makes a device node");
 		return 0;
 	case CMD_CHOWN:
-		if (!id_ok(s, &a, a.has_uid, a.uid) || !id_ok(s, &a, a.has_gid, a.gid))
+		if (!id_ok(s, a.has_uid, a.uid) || !id_ok(s, a.has_gid, a.gid))
 			return refuse(err, "gives a file an owner outside the container's range");
 		return 0;
 	case CMD_END:

@@ -33,6 +33,9 @@ for i in 1 2 3 4; do
 	head -c $((128 << 20)) /dev/urandom >"$ROOT/data/random$i"
 	base64 -w 76 "$ROOT/data/random$i" | head -c $((128 << 20)) >"$ROOT/data/text$i"
 done
+# Owned by the container's root, as files it wrote itself would be.
+base=$(stat -c %u "$ROOT")
+chown -R "$base:$base" "$ROOT/data"
 sync
 
 for comp in none gzip zstd; do

@@ -125,6 +125,16 @@ def unexpected(t):
     add_file(t, "etc/cairn-evil-unexpected", b"x")
 
 
+def checkpoint_symlink(t):
+    rootfs(t)
+    add_link(t, "backup/container/checkpoint", "/root")
+
+
+def extra_top(t):
+    rootfs(t)
+    add_file(t, "backup/container/run.sh", b"#!/bin/sh\n")
+
+
 def main():
     write("dotdot.tar", dotdot)
     write("absolute.tar", absolute)
@@ -137,6 +147,8 @@ def main():
     write("extra-snapshot.tar", extra_snapshot)
     write("no-container.tar", no_container, ["s0"])
     write("unexpected-entry.tar", unexpected)
+    write("checkpoint-symlink.tar", checkpoint_symlink)
+    write("extra-top.tar", extra_top)
     with tarfile.open("index-not-first.tar", "w", format=tarfile.PAX_FORMAT) as t:
         rootfs(t)
         add_file(t, "backup/index.yaml", index())

@@ -485,6 +485,7 @@ if [ "$BACKEND" = btrfs ]; then
 	vols_before=$(pool_volumes)
 	for f in dotdot absolute symlink-out hardlink-out hardlink-other-tree device rootfs-symlink \
 		missing-snapshot extra-snapshot no-container unexpected-entry index-not-first \
+		checkpoint-symlink extra-top \
 		truncated; do
 		check_fails "hostile $f.tar is refused" "" cairn import "$CORPUS/$f.tar" evil
 	done

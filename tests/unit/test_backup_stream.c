@@ -180,6 +180,7 @@ static void test_whole_stream_passes(void **state)
 	subvol(&b, "s0", UUID_A, 7);
 	chown_cmd(&b, "rootfs/etc", 1000000, 1000001);
 	chown_cmd(&b, "backup.yaml", 0, 0);
+	chown_cmd(&b, "rootfs/put-there-by-root", 0, 0);
 	end(&b);
 	assert_int_equal(run(&b, "s0", NULL, 0, &sink, NULL), 0);
 	assert_int_equal(sink.n, b.n);
@@ -256,7 +257,7 @@ static void test_refusals(void **state)
 	memset(&b, 0, sizeof(b));
 	header(&b, 1);
 	subvol(&b, "s0", UUID_A, 1);
-	chown_cmd(&b, "rootfs/bin/sh", 0, 0);
+	chown_cmd(&b, "rootfs/bin/sh", 1000, 0);
 	assert_refused(&b, "s0", NULL, 0, "owner outside the container's range");
 
 	memset(&b, 0, sizeof(b));
