@@ -523,21 +523,35 @@ if [ "$BACKEND" = btrfs ]; then
 	kill_daemon
 	start_daemon
 
-	# A killed import leaves nothing behind.
+	# A killed import leaves nothing behind, wherever it is killed.
+	for point in import-after-row import-after-snapshot import-before-ready; do
+		kill_daemon
+		CAIRN_CRASHPOINT=$point start_daemon
+		cairn import "$T/src-gzip.backup" crashed >/dev/null 2>&1 &
+		if wait_crashpoint "$point"; then
+			ok "the import reached $point"
+		else
+			not_ok "the import reached $point"
+		fi
+		kill_daemon
+		rm -f "$CAIRN_DIR/crashpoint"
+		start_daemon
+		check_fails "killed at $point: no instance after the restart" "" cairn info crashed
+		check_eq "killed at $point: nor volumes" "$vols_before" "$(pool_volumes)"
+		check_eq "killed at $point: nor snapshots" "" \
+			"$(ls -A "$D1/storage-pools/default/containers-snapshots/crashed" 2>/dev/null)"
+	done
+	# The optimized import too, killed between two received snapshots.
 	kill_daemon
 	CAIRN_CRASHPOINT=import-after-snapshot start_daemon
-	cairn import "$T/src-gzip.backup" crashed >/dev/null 2>&1 &
-	if wait_crashpoint import-after-snapshot; then
-		ok "the import reached its crash point"
-	else
-		not_ok "the import reached its crash point"
-	fi
+	cairn import "$T/opt.tar.zst" crashed >/dev/null 2>&1 &
+	wait_crashpoint import-after-snapshot
 	kill_daemon
 	rm -f "$CAIRN_DIR/crashpoint"
 	start_daemon
-	check_fails "the killed import left no instance" "" cairn info crashed
-	check_eq "nor volumes" "$vols_before" "$(pool_volumes)"
-	check_eq "nor snapshots" "" "$(ls -A "$D1/storage-pools/default/containers-snapshots/crashed" 2>/dev/null)"
+	check_fails "a killed optimized import left no instance" "" cairn info crashed
+	check_eq "nor received subvolumes" "" \
+		"$(ls -A "$D1/storage-pools/default/containers-snapshots/crashed" 2>/dev/null)"
 fi
 
 finish
