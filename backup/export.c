@@ -484,6 +484,10 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 	r = write_index(a, text, err);
 	if (r < 0)
 		return r;
+	/* For the tests: an export held after its index, its instance free again. */
+	r = stallpoint("backup-export");
+	if (r < 0)
+		return err_set(err, r, "Operation cancelled");
 	tmp_path = storage_snapshot_path(pool, row->name, tmp);
 	if (!tmp_path)
 		return err_set(err, -ENOMEM, "Out of memory");

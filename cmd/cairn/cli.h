@@ -299,6 +299,12 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 int cli_client_download(struct cli_client *c, const char *path, int fd,
 			struct cli_progress *progress, struct err **err);
 
+/* POSTs `body` (JSON) to `path` asking for application/octet-stream (Incus's direct backup) and
+ * writes the answer to `fd` as it arrives, as cli_client_download(). A transfer that breaks off
+ * is an error with the message of the daemon's operation, when it names one. */
+int cli_client_post_download(struct cli_client *c, const char *path, json_object *body, int fd,
+			     struct cli_progress *progress, struct err **err);
+
 /* A copy of `s` escaped for use as one path segment of a URL. Caller frees; NULL on OOM. */
 char *cli_escape(const char *s);
 

@@ -716,12 +716,17 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 }
 
 struct download {
+	char *operation; /* X-Cairn-Operation of a direct export, where its failure is told */
+	const char *socket_path;
+	CURL *poll;	  /* a second handle, for the operation's progress during the transfer */
+	double last_poll; /* CLOCK_MONOTONIC seconds */
 	int fd;
 	CURL *curl;
 	long http_status;	       /* of the response, read at its first bytes */
 	struct buffer error;	       /* an error answer's envelope */
 	struct cli_progress *progress; /* may be NULL */
 	long long done;
+	bool showing_op; /* the line shows the operation's progress, not the bytes */
 	int write_error; /* negative errno of a failed write to fd */
 };
 
@@ -748,15 +753,104 @@ static size_t download_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		if (length > 0)
 			dl->progress->total = (long long)length;
 	}
-	cli_progress_update(dl->progress, dl->done);
+	if (!dl->showing_op)
+		cli_progress_update(dl->progress, dl->done);
 	return n;
 }
 
-int cli_client_download(struct cli_client *c, const char *path, int fd,
-			struct cli_progress *progress, struct err **err)
+/* Keeps the operation a direct export names in its headers. */
+static size_t download_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct download *dl = userdata;
+	size_t n = size * nmemb;
+	static const char name[] = "X-Cairn-Operation:";
+
+	if (n > sizeof(name) && strncasecmp(ptr, name, sizeof(name) - 1) == 0 && !dl->operation) {
+		const char *v = ptr + sizeof(name) - 1;
+		size_t len = n - (sizeof(name) - 1);
+
+		while (len > 0 && (*v == ' ' || *v == '\t'))
+			v++, len--;
+		while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+			len--;
+		dl->operation = strndup(v, len);
+	}
+	return n;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * While a direct export streams, the daemon's operation knows how far it is through the trees
+ * (a percentage and the time left), which the bytes of a compressed stream cannot say: once a
+ * second its progress is read on a second connection and drawn in place of the byte count.
+ */
+static int download_xfer_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+			    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct download *dl = userdata;
+	_cleanup_free_ char *url = NULL, *text = NULL;
+	_cleanup_json_ json_object *env = NULL;
+	struct buffer buf = {0};
+	json_object *md = NULL;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (!dl->operation || !dl->progress || !dl->progress->out || mono_now() - dl->last_poll < 1)
+		return 0;
+	dl->last_poll = mono_now();
+	if (!dl->poll && !(dl->poll = lib.easy_init()))
+		return 0;
+	url = str_printf("http://cairn%s", dl->operation);
+	if (!url)
+		return 0;
+	lib.easy_reset(dl->poll);
+	lib.easy_setopt(dl->poll, CURLOPT_UNIX_SOCKET_PATH, dl->socket_path);
+	lib.easy_setopt(dl->poll, CURLOPT_URL, url);
+	lib.easy_setopt(dl->poll, CURLOPT_WRITEFUNCTION, write_cb);
+	lib.easy_setopt(dl->poll, CURLOPT_WRITEDATA, &buf);
+	lib.easy_setopt(dl->poll, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(dl->poll, CURLOPT_TIMEOUT_MS, 500L);
+	if (lib.easy_perform(dl->poll) == CURLE_OK && buf.data)
+		env = json_tokener_parse(buf.data);
+	buffer_done(&buf);
+	if (env && json_object_object_get_ex(env, "metadata", &md))
+		text = operation_progress_text(md);
+	if (text) {
+		dl->progress->last_shown = 0;
+		cli_progress_text(dl->progress, text);
+		dl->showing_op = true;
+	}
+	return 0;
+}
+
+/* Why a direct export's transfer broke: its operation's error, once it has ended. */
+static int broken_export(struct cli_client *c, const char *op_url, CURLcode cr, struct err **err)
+{
+	_cleanup_free_ char *path = str_printf("%s/wait?timeout=30", op_url);
+	_cleanup_json_ json_object *op = NULL;
+	const char *msg;
+
+	if (path && request(c, "GET", path, NULL, NULL, &op, NULL, NULL) >= 0 &&
+	    (msg = api_get_string(op, "err")) && *msg)
+		return err_set(err, -EIO, "%s", msg);
+	return err_set(err, -EIO, "The export broke off: %s", lib.easy_strerror(cr));
+}
+
+static int download(struct cli_client *c, const char *path, json_object *body, int fd,
+		    struct cli_progress *progress, struct err **err)
 {
 	_cleanup_free_ char *url = str_printf("http://cairn%s", path);
-	struct download dl = {.fd = fd, .progress = progress};
+	_cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
+	struct download dl = {.fd = fd, .progress = progress, .socket_path = c->socket_path};
 	CURLcode cr;
 	int r;
 
@@ -778,12 +872,38 @@ int cli_client_download(struct cli_client *c, const char *path, int fd,
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &dl);
 	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
-	lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	lib.easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, download_header_cb);
+	lib.easy_setopt(c->curl, CURLOPT_HEADERDATA, &dl);
+	lib.easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, download_xfer_cb);
+	lib.easy_setopt(c->curl, CURLOPT_XFERINFODATA, &dl);
+	lib.easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	if (body) {
+		const char *payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+
+		headers = lib.slist_append(headers, "Expect:");
+		headers = lib.slist_append(headers, "Content-Type: application/json");
+		headers = lib.slist_append(headers, "Accept: application/octet-stream");
+		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+		lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	} else {
+		lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	}
 	cr = lib.easy_perform(c->curl);
+	if (dl.poll)
+		lib.easy_cleanup(dl.poll);
 	if (dl.write_error < 0) {
 		buffer_done(&dl.error);
+		free(dl.operation);
 		return err_set_errno(err, dl.write_error, "Failed to write the download");
 	}
+	if (cr != CURLE_OK && dl.operation && dl.http_status < 400) {
+		_cleanup_free_ char *op = dl.operation;
+
+		buffer_done(&dl.error);
+		return broken_export(c, op, cr, err);
+	}
+	free(dl.operation);
 	if (cr != CURLE_OK) {
 		buffer_done(&dl.error);
 		if (cr == CURLE_COULDNT_CONNECT)
@@ -805,4 +925,16 @@ int cli_client_download(struct cli_client *c, const char *path, int fd,
 	}
 	buffer_done(&dl.error);
 	return 0;
+}
+
+int cli_client_download(struct cli_client *c, const char *path, int fd,
+			struct cli_progress *progress, struct err **err)
+{
+	return download(c, path, NULL, fd, progress, err);
+}
+
+int cli_client_post_download(struct cli_client *c, const char *path, json_object *body, int fd,
+			     struct cli_progress *progress, struct err **err)
+{
+	return download(c, path, body, fd, progress, err);
 }

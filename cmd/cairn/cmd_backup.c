@@ -28,42 +28,20 @@ static const char *suffix_of(const char *compression)
 	return NULL;
 }
 
-/* Has the daemon make the backup, downloads it to `fd` and deletes it on the daemon's side. */
+/* Has the daemon write the backup straight into the answer (Incus's direct backup), into `fd`:
+ * nothing is stored on the daemon's side. */
 static int fetch_backup(struct cli_ctx *ctx, struct cli_client *c, const char *escaped,
 			json_object *body, int fd, bool quiet, struct err **err)
 {
-	_cleanup_json_ json_object *op = NULL;
 	_cleanup_free_ char *path = str_printf("/1.0/instances/%s/backups", escaped);
-	_cleanup_free_ char *backup = NULL, *export_path = NULL, *backup_path = NULL;
 	struct cli_progress progress = {0};
-	json_object *resources = NULL, *list = NULL;
-	const char *url;
 	int r;
 
 	if (!path)
 		return err_set(err, -ENOMEM, "Out of memory");
-	cli_progress_start(&progress, ctx->out, quiet, "Backing up instance", 0);
-	r = cli_client_query_progress(c, "POST", path, body, &progress, &op, err);
-	cli_progress_done(&progress);
-	if (r < 0)
-		return r;
-	json_object_object_get_ex(op, "resources", &resources);
-	json_object_object_get_ex(resources, "backups", &list);
-	url = list && json_object_array_length(list) > 0
-		  ? json_object_get_string(json_object_array_get_idx(list, 0))
-		  : NULL;
-	backup = url ? cli_url_basename(url) : NULL;
-	if (!backup)
-		return err_set(err, -EPROTO, "Invalid answer from cairnd: no backup named");
-	backup_path = str_printf("/1.0/instances/%s/backups/%s", escaped, backup);
-	export_path = str_printf("/1.0/instances/%s/backups/%s/export", escaped, backup);
-	if (!backup_path || !export_path)
-		return err_set(err, -ENOMEM, "Out of memory");
 	cli_progress_start(&progress, ctx->out, quiet, "Exporting the backup", 0);
-	r = cli_client_download(c, export_path, fd, &progress, err);
+	r = cli_client_post_download(c, path, body, fd, &progress, err);
 	cli_progress_done(&progress);
-	/* The backup on the daemon's side is only the way here: it goes either way. */
-	cli_client_query(c, "DELETE", backup_path, NULL, NULL, NULL);
 	return r;
 }
 

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,51 @@ HANDLER(handle_backup_delete)
 	return 200;
 }
 
+/*
+ * A direct export (Incus's `direct_backup`: the POST asks for application/octet-stream): the
+ * operation writes the tarball into a pipe whose other end is the response, so that nothing is
+ * stored on the daemon's side. Shared by the operation and the response, freed by whichever
+ * lets go last. The operation sets `status` before it closes its end, so that the response,
+ * at the end of the pipe, knows whether it is the end of a whole tarball.
+ */
+struct direct {
+	atomic_int refs;
+	atomic_int status; /* 0 running, 1 done, -1 failed */
+	int rfd;	   /* the pipe's reading end, the response's */
+};
+
+static void direct_unref(struct direct *x)
+{
+	if (x && atomic_fetch_sub(&x->refs, 1) == 1) {
+		if (x->rfd >= 0)
+			close(x->rfd);
+		free(x);
+	}
+}
+
+static ssize_t direct_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct direct *x = cls;
+	ssize_t n;
+
+	(void)pos;
+	do
+		n = read(x->rfd, buf, max);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		return n;
+	/* A failed export ends the response without its last chunk: the client sees a broken
+	 * transfer, never a short tarball taken for a whole one. */
+	if (n == 0 && atomic_load(&x->status) == 1)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void direct_free(void *cls)
+{
+	direct_unref(cls);
+}
+
 struct export_job {
 	struct daemon *d;
 	char *instance;
@@ -183,6 +229,8 @@ struct export_job {
 	char *dir;
 	struct backup_export_opts opts;
 	bool released;
+	struct direct *direct; /* a direct export: the pipe's writing end is wfd */
+	int wfd;
 };
 
 static void export_job_free(void *p)
@@ -193,6 +241,9 @@ static void export_job_free(void *p)
 		return;
 	if (!job->released)
 		daemon_release(job->d, job->instance);
+	if (job->wfd >= 0)
+		close(job->wfd);
+	direct_unref(job->direct);
 	free(job->instance);
 	free(job->backup);
 	free(job->dir);
@@ -216,6 +267,13 @@ static int run_export(struct daemon *d, void *data, json_object **ret_md, struct
 	int r;
 
 	(void)ret_md;
+	if (job->direct) {
+		r = backup_export(&d->env, job->instance, &job->opts, job->wfd, err);
+		atomic_store(&job->direct->status, r < 0 ? -1 : 1);
+		close(job->wfd);
+		job->wfd = -EBADF;
+		return r;
+	}
 	r = mkdir_p(job->dir, 0700, err);
 	if (r < 0)
 		return r;
@@ -260,7 +318,9 @@ static char *next_backup_name(const char *dir)
 HANDLER(handle_backups_create)
 {
 	const char *name = NULL, *compression = NULL;
-	bool instance_only = false, optimized = false, stateful = false;
+	const char *accept = request_header(req, "Accept");
+	bool instance_only = false, optimized = false, stateful = false, direct;
+	struct MHD_Response *resp = NULL;
 	struct export_job *job;
 	int r;
 
@@ -282,6 +342,7 @@ HANDLER(handle_backups_create)
 		return err_set(err, -ENOMEM, "Out of memory");
 	job->d = d;
 	job->released = true;
+	job->wfd = -EBADF;
 	job->instance = strdup(req->params[0]);
 	job->dir = backups_dir(d, req->params[0]);
 	job->opts.instance_only = instance_only;
@@ -298,7 +359,15 @@ HANDLER(handle_backups_create)
 		export_job_free(job);
 		return r;
 	}
-	job->backup = name && *name ? strdup(name) : next_backup_name(job->dir);
+	direct = accept && strcmp(accept, "application/octet-stream") == 0;
+	if (direct && name && *name) {
+		export_job_free(job);
+		return err_set(err, -EINVAL,
+			       "A direct export (Accept: application/octet-stream) has no name");
+	}
+	job->backup = direct	      ? strdup("")
+		      : name && *name ? strdup(name)
+				      : next_backup_name(job->dir);
 	if (!job->backup) {
 		export_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -308,9 +377,31 @@ HANDLER(handle_backups_create)
 		export_job_free(job);
 		return r;
 	}
+	if (direct) {
+		int fds[2];
+
+		job->direct = calloc(1, sizeof(*job->direct));
+		if (!job->direct || pipe2(fds, O_CLOEXEC) < 0) {
+			export_job_free(job);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		atomic_init(&job->direct->refs, 2);
+		job->direct->rfd = fds[0];
+		job->wfd = fds[1];
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, direct_read,
+							 job->direct, direct_free);
+		if (!resp) {
+			direct_unref(job->direct); /* the response's reference */
+			export_job_free(job);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	}
 	/* Held only until the export's snapshot is taken (export_release()). */
 	r = daemon_claim(d, req->params[0], err);
 	if (r < 0) {
+		if (resp)
+			MHD_destroy_response(resp);
 		export_job_free(job);
 		return r;
 	}
@@ -320,12 +411,27 @@ HANDLER(handle_backups_create)
 		_cleanup_free_ char *url =
 		    str_printf("/1.0/instances/%s/backups/%s", req->params[0], job->backup);
 
-		json_object_array_add(list, json_object_new_string(url ? url : ""));
+		if (!direct)
+			json_object_array_add(list, json_object_new_string(url ? url : ""));
 		json_object_object_add(res, "backups", list);
 		r = operation_start(d, "Backing up instance", res, run_export, job, export_job_free,
 				    NULL, ret_envelope, err);
 	}
-	return r < 0 ? r : 202;
+	if (r < 0) {
+		if (resp)
+			MHD_destroy_response(resp);
+		return r;
+	}
+	if (resp) {
+		const char *op = api_get_string(*ret_envelope, "operation");
+
+		/* Where the client reads why, should the transfer break. */
+		if (op)
+			MHD_add_response_header(resp, "X-Cairn-Operation", op);
+		req->response = resp;
+		return 200;
+	}
+	return 202;
 }
 
 struct import_job {

@@ -309,6 +309,27 @@ check_eq "no export snapshot is left behind" "s0 s1 " \
 	"$(ls -A "$D1/storage-pools/default/containers-snapshots/src" | tr '\n' ' ')"
 cairn stop src --force
 
+# An export that fails half way (here its instance is deleted under it, which the export does
+# not hold past its snapshot) is an error, and no half file is left under the name.
+cairn copy src doomed >/dev/null
+kill_daemon
+CAIRN_STALLPOINT=backup-export start_daemon
+cairn export doomed "$T/doomed.tar" --compression none >/dev/null 2>"$T/doomed.err" &
+client=$!
+for i in $(seq 1 100); do
+	[ "$(cat "$CAIRN_DIR/stallpoint" 2>/dev/null)" = backup-export ] && break
+	sleep 0.1
+done
+check "the instance is free while its export streams" cairn delete doomed
+rm -f "$CAIRN_DIR/stallpoint"
+wait "$client"
+rc=$?
+check_eq "the export fails" "1" "$rc"
+check_match "and says why" '^Error: ' "$(cat "$T/doomed.err")"
+check "no half file is left" test ! -e "$T/doomed.tar"
+kill_daemon
+start_daemon
+
 # cairnd --restricted: the admin group may not import what it may not make (a privileged
 # container); root still may.
 cairn init busybox priv -c security.privileged=true >/dev/null
