@@ -115,6 +115,19 @@ static const char *const migrations[] = {
     "  failed_slot INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
     "  last_skip TEXT);",
+    /* Managed networks (db_networks.c): a row is CREATING until its bridge, rules and dnsmasq
+     * are up, DELETING while they are taken down, so that recovery finishes or undoes it. */
+    "CREATE TABLE networks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL DEFAULT 'bridge',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
+    "CREATE TABLE network_config ("
+    "  network_id INTEGER NOT NULL REFERENCES networks(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (network_id, key));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -33,6 +33,7 @@ enum cli_complete {
 	CLI_COMPLETE_FILE,		     /* local file names (readline's default) */
 	CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT, /* an instance, then snapshots of it */
 	CLI_COMPLETE_OPERATION,		     /* operation ids */
+	CLI_COMPLETE_NETWORK,		     /* network names */
 	CLI_COMPLETE_MAX,
 };
 
@@ -420,6 +421,17 @@ int cli_cmd_storage_get(struct cli_ctx *ctx, const struct cli_args *args, struct
 int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list_leases(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 

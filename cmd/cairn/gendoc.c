@@ -39,6 +39,7 @@ static bool complete_live(enum cli_complete c)
 	case CLI_COMPLETE_IMAGE_THEN_NONE:
 	case CLI_COMPLETE_POOL:
 	case CLI_COMPLETE_OPERATION:
+	case CLI_COMPLETE_NETWORK:
 		return true;
 	case CLI_COMPLETE_NONE:
 	case CLI_COMPLETE_FILE:

@@ -22,6 +22,7 @@
 #include "config/db.h"
 #include "config/names.h"
 #include "instance/images.h"
+#include "network/network.h"
 #include "snapshots/snapshots.h"
 #include "storage/storage.h"
 
@@ -547,8 +548,24 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 	return snapshot_recover(&d->env, err);
 }
 
+int daemon_networks_start(struct daemon *d, struct err **err)
+{
+	int r;
+
+	r = network_manager_new(d->env.db, d->dir, &d->networks, err);
+	if (r < 0)
+		return r;
+	r = network_recover(d->networks, err);
+	if (r < 0)
+		return r;
+	network_start_all(d->networks);
+	return network_supervisor_start(d->networks, err);
+}
+
 void daemon_done(struct daemon *d)
 {
+	network_manager_free(d->networks);
+	d->networks = NULL;
 	for (size_t i = 0; i < d->env.n_pools; i++)
 		storage_pool_done(&d->env.pools[i]);
 	free(d->env.pools);

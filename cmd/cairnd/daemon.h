@@ -14,6 +14,7 @@
 #include "instance/instance.h"
 
 struct MHD_Daemon;
+struct network_manager;
 struct MHD_Connection;
 struct MHD_Response;
 struct err;
@@ -27,7 +28,8 @@ struct daemon {
 	int lock_fd;	  /* flock on $CAIRN_DIR/.lock: one daemon per directory */
 	int listen_fd;
 	struct MHD_Daemon *mhd;
-	struct instance_env env; /* db, pools, idmap: what the lifecycle needs */
+	struct instance_env env;	  /* db, pools, idmap: what the lifecycle needs */
+	struct network_manager *networks; /* managed networks; NULL until daemon_networks_start() */
 
 	/* Instances with an operation in flight: a second change to one of them is refused with
 	 * a conflict rather than interleaved. */
@@ -88,6 +90,11 @@ int daemon_pool_delete(struct daemon *d, const char *name, struct err **err);
  * `name`. -EINVAL to shrink, -EOPNOTSUPP for a pool without a loop file. */
 int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const char *description,
 		       struct err **err);
+
+/* Creates the network manager, finishes or undoes what the last run left of network changes,
+ * brings every network up and starts the dnsmasq supervisor (run by the serving daemon only,
+ * before autostart: instances need their bridges). */
+int daemon_networks_start(struct daemon *d, struct err **err);
 
 /* Closes the database and frees everything (pools stay mounted: containers keep running). */
 void daemon_done(struct daemon *d);

@@ -60,6 +60,15 @@ HANDLER(handle_pool_put);
 HANDLER(handle_pool_patch);
 HANDLER(handle_pool_delete);
 HANDLER(handle_resources_criu);
+HANDLER(handle_networks_list);
+HANDLER(handle_networks_create);
+HANDLER(handle_network_get);
+HANDLER(handle_network_put);
+HANDLER(handle_network_patch);
+HANDLER(handle_network_delete);
+HANDLER(handle_network_post);
+HANDLER(handle_network_state);
+HANDLER(handle_network_leases);
 
 /* ---- api_snapshots.c: pieces the instance handlers share ---- */
 

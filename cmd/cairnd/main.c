@@ -266,6 +266,13 @@ static int run_daemon(int argc, char **argv)
 		else
 			log_debug("Helper program: %s", d.helper);
 	}
+	{
+		_cleanup_err_ struct err *ne = NULL;
+
+		r = daemon_networks_start(&d, &ne);
+		if (r < 0)
+			log_error("Managed networks are not available: %s", err_msg(ne, r));
+	}
 	/* Before autostart, which would start again what stopped while the daemon was down. */
 	ephemeral_reap_at_start(&d);
 	instance_autostart(&d.env);
