@@ -70,6 +70,48 @@ int strv_push(char ***v, const char *s)
 	return 0;
 }
 
+int strv_copy(char *const *v, char ***ret)
+{
+	char **copy = NULL;
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	copy = calloc(1, sizeof(char *));
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; v[i]; i++)
+		if (strv_push(&copy, v[i]) < 0) {
+			strv_free(copy);
+			return -ENOMEM;
+		}
+	*ret = copy;
+	return 0;
+}
+
+char *strv_join(char *const *v, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep);
+	char *s, *p;
+
+	for (size_t i = 0; v && v[i]; i++)
+		len += strlen(v[i]) + (i ? seplen : 0);
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	p = s;
+	for (size_t i = 0; v && v[i]; i++) {
+		if (i) {
+			memcpy(p, sep, seplen);
+			p += seplen;
+		}
+		memcpy(p, v[i], strlen(v[i]));
+		p += strlen(v[i]);
+	}
+	*p = '\0';
+	return s;
+}
+
 static int fsync_parent(const char *path)
 {
 	_cleanup_free_ char *copy = strdup(path);

@@ -25,6 +25,13 @@ bool strv_contains(char *const *v, const char *s);
 /* Appends a copy of `s` to *v, which stays NULL-terminated. -ENOMEM on failure. */
 int strv_push(char ***v, const char *s);
 
+/* Copy of the NULL-terminated array `v` into *ret (NULL stays NULL). -ENOMEM on failure. */
+int strv_copy(char *const *v, char ***ret);
+
+/* The entries of `v` joined by `sep` in a new string (empty for an empty array); NULL when out
+ * of memory. Caller frees. */
+char *strv_join(char *const *v, const char *sep);
+
 /* Writes all `len` bytes of `buf` to `fd`, going on after short writes and EINTR. 0 or -errno. */
 int fd_write_all(int fd, const void *buf, size_t len);
 

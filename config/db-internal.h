@@ -24,6 +24,8 @@
 
 struct err;
 struct kvlist;
+struct devices;
+struct db_instance;
 
 /*
  * One connection shared by every thread. SQLITE_OPEN_FULLMUTEX makes each API call safe, but
@@ -114,6 +116,11 @@ int dbq_image_id(struct db *db, const char *fingerprint, int64_t *ret, struct er
 int dbq_instance_config_write(struct db *db, int64_t id, const struct kvlist *config,
 			      struct err **err);
 
+/* Replaces the devices and the profile list of the instance of id `id`, each unless NULL
+ * (db_instances.c). */
+int dbq_instance_settings_write(struct db *db, int64_t id, const struct devices *devices,
+				char *const *profiles, struct err **err);
+
 /* Inserts (owner, key, value) rows for every entry of `kv` with `sql`. */
 int dbq_insert_kv(struct db *db, const char *sql, int64_t owner, const struct kvlist *kv,
 		  struct err **err);
@@ -125,6 +132,27 @@ int dbq_insert_kv(struct db *db, const char *sql, int64_t owner, const struct kv
  */
 int dbq_load_kv(struct db *db, sqlite3_stmt *st, const int64_t *ids, size_t n, struct kvlist *kv0,
 		size_t stride, struct err **err);
+
+/*
+ * Devices and profile lists, the same way (db_profiles.c). dbq_load_devices reads (owner_id,
+ * device, key, value) rows ordered by owner_id and device; dbq_load_profile_names reads
+ * (owner_id, name) rows ordered by owner_id and apply order into NULL-terminated arrays.
+ */
+int dbq_load_devices(struct db *db, sqlite3_stmt *st, const int64_t *ids, size_t n,
+		     struct devices *d0, size_t stride, struct err **err);
+int dbq_load_profile_names(struct db *db, sqlite3_stmt *st, const int64_t *ids, size_t n,
+			   char ***v0, size_t stride, struct err **err);
+/* Inserts (owner, device, key, value) rows for every device of `d` with `sql`. */
+int dbq_insert_devices(struct db *db, const char *sql, int64_t owner, const struct devices *d,
+		       struct err **err);
+/* Inserts (owner, profile_id, apply_order) rows with `sql` for the profiles `names` (NULL:
+ * none), in order; -ENOENT with a message naming a profile that does not exist. */
+int dbq_insert_profile_refs(struct db *db, const char *sql, int64_t owner, char *const *names,
+			    struct err **err);
+/* Fills the expanded config and devices of `n` instances from their own and their profiles'. */
+int dbq_instances_expand(struct db *db, struct db_instance *v, size_t n, struct err **err);
+/* Loads the profile names and devices of `n` instances (ids ascending, as v[] is when read). */
+int dbq_instances_load_settings(struct db *db, struct db_instance *v, size_t n, struct err **err);
 
 /* Runs a one-column query of names, bound to `arg`, into a NULL-terminated array (empty, not
  * NULL, when no row matches; the caller frees it with strv_free). */

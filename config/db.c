@@ -115,6 +115,64 @@ static const char *const migrations[] = {
     "  failed_slot INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
     "  last_skip TEXT);",
+    /* Profiles and devices (db_profiles.c). An instance names its profiles in order; the
+     * profiles an instance or a snapshot names cannot be deleted (ON DELETE RESTRICT). Every
+     * instance made before profiles existed gets the default profile, and an instance on
+     * another pool than "default" a root disk of its own naming its pool, so that its
+     * expanded config says where it lives. */
+    "CREATE TABLE profiles ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  description TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE profile_config ("
+    "  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (profile_id, key));"
+    "CREATE TABLE profile_devices ("
+    "  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,"
+    "  device TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (profile_id, device, key));"
+    "CREATE TABLE instance_profiles ("
+    "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE RESTRICT,"
+    "  apply_order INTEGER NOT NULL,"
+    "  PRIMARY KEY (instance_id, profile_id));"
+    "CREATE INDEX instance_profiles_profile ON instance_profiles(profile_id);"
+    "CREATE TABLE instance_devices ("
+    "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  device TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (instance_id, device, key));"
+    "CREATE TABLE snapshot_profiles ("
+    "  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
+    "  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE RESTRICT,"
+    "  apply_order INTEGER NOT NULL,"
+    "  PRIMARY KEY (snapshot_id, profile_id));"
+    "CREATE INDEX snapshot_profiles_profile ON snapshot_profiles(profile_id);"
+    "CREATE TABLE snapshot_devices ("
+    "  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
+    "  device TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (snapshot_id, device, key));"
+    "INSERT INTO profiles (name, description) VALUES ('default', 'Default cairn profile');"
+    "INSERT INTO profile_devices (profile_id, device, key, value)"
+    "  SELECT p.id, 'root', k.key, k.value FROM profiles p,"
+    "  (SELECT 'type' AS key, 'disk' AS value UNION ALL SELECT 'path', '/'"
+    "   UNION ALL SELECT 'pool', 'default') k WHERE p.name = 'default';"
+    "INSERT INTO instance_profiles (instance_id, profile_id, apply_order)"
+    "  SELECT i.id, p.id, 0 FROM instances i, profiles p WHERE p.name = 'default';"
+    "INSERT INTO snapshot_profiles (snapshot_id, profile_id, apply_order)"
+    "  SELECT s.id, p.id, 0 FROM snapshots s, profiles p WHERE p.name = 'default';"
+    "INSERT INTO instance_devices (instance_id, device, key, value)"
+    "  SELECT i.id, 'root', k.key, CASE k.key WHEN 'pool' THEN pl.name ELSE k.value END"
+    "  FROM instances i JOIN pools pl ON pl.id = i.pool_id,"
+    "  (SELECT 'type' AS key, 'disk' AS value UNION ALL SELECT 'path', '/'"
+    "   UNION ALL SELECT 'pool', '') k WHERE pl.name != 'default';",
     /* Managed networks (db_networks.c): a row is CREATING until its bridge, rules and dnsmasq
      * are up, DELETING while they are taken down, so that recovery finishes or undoes it. */
     "CREATE TABLE networks ("
@@ -131,6 +189,11 @@ static const char *const migrations[] = {
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int db_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
 
 /* How long a statement waits for a lock held by another connection (a second process such as
  * `sqlite3` opened by an admin) before giving up with -EBUSY. */

@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "common/kvlist.h"
+#include "config/devices.h"
+#include "config/profiles.h"
 
 struct err;
 struct db;
@@ -59,8 +61,15 @@ struct db_instance {
 	char *architecture;
 	char *description;
 	int64_t created_at;
-	int64_t last_used_at; /* 0 when never started */
-	struct kvlist config;
+	int64_t last_used_at;	/* 0 when never started */
+	struct kvlist config;	/* its own keys */
+	struct devices devices; /* its own devices */
+	char **profiles;	/* the profiles it names, in order; NULL-terminated, may be NULL */
+	/* Its profiles applied in order, then its own keys and devices (config_expand()): what
+	 * every reader of its settings uses. Filled by db_instance_get() and db_instance_list(),
+	 * ignored by the writers. */
+	struct kvlist expanded_config;
+	struct devices expanded_devices;
 	enum db_row_state state;
 };
 
@@ -73,7 +82,9 @@ struct db_snapshot {
 	bool stateful;	    /* carries a CRIU dump of the running instance */
 	bool scheduled;	    /* taken by the scheduler rather than by a user */
 	char *description;
-	struct kvlist config; /* the instance's config when the snapshot was taken */
+	struct kvlist config;	/* the instance's own config when the snapshot was taken */
+	struct devices devices; /* and its own devices */
+	char **profiles;	/* and its profiles, in order; NULL-terminated, may be NULL */
 	enum db_row_state state;
 };
 
@@ -122,6 +133,9 @@ struct db_pending {
 
 /* Opens (creating if needed) the database at `path` and brings its schema up to date. */
 int db_open(const char *path, struct db **ret, struct err **err);
+
+/* The schema version db_open() brings a database to (its PRAGMA user_version). */
+int db_schema_version(void);
 
 /* Closes the database; NULL accepted. */
 void db_close(struct db *db);
@@ -190,6 +204,12 @@ int db_instance_config_replace(struct db *db, const char *name, const struct kvl
  * in one transaction: both change or neither. -ENOENT for an unknown instance. */
 int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
 		       const char *description, struct err **err);
+/* db_instance_update() that also replaces the devices and the profiles of the instance, unless
+ * NULL (`profiles` is NULL-terminated; an empty array names none), in the same transaction.
+ * -ENOENT with a message for a profile that does not exist. */
+int db_instance_update_settings(struct db *db, const char *name, const struct kvlist *config,
+				const struct devices *devices, char *const *profiles,
+				const char *description, struct err **err);
 int db_instance_delete(struct db *db, const char *name, struct err **err);
 /* Moves the row of instance `name` to pool `pool` (the switch of a move between pools).
  * -ENOENT for an unknown instance or pool. */
@@ -202,6 +222,25 @@ int db_instance_names_flagged(struct db *db, const char *key, char ***ret, struc
 int db_image_users(struct db *db, const char *fingerprint, char ***ret_names, struct err **err);
 /* Names of the instances on pool `pool`, NULL-terminated. */
 int db_pool_users(struct db *db, const char *pool, char ***ret_names, struct err **err);
+
+/*
+ * Profiles (db_profiles.c). db_profile_list gives every profile sorted by name, with config and
+ * devices; db_profile_get one (-ENOENT). db_profile_insert stores a new one (-EEXIST when the
+ * name is taken). db_profile_update replaces the description, config and devices of profile
+ * `name` in one transaction. db_profile_rename renames it (-EEXIST). db_profile_delete deletes it
+ * unless an instance or a snapshot names it: -EBUSY with a message listing them.
+ * db_profile_used_by gives the API paths of the instances ("/1.0/instances/c1") and snapshots
+ * ("/1.0/instances/c1/snapshots/s0") that name it, instances first, each sorted;
+ * db_profile_instances the names of the instances that name it (any row state), sorted.
+ */
+int db_profile_list(struct db *db, struct profile **ret, size_t *ret_n, struct err **err);
+int db_profile_get(struct db *db, const char *name, struct profile *ret, struct err **err);
+int db_profile_insert(struct db *db, const struct profile *p, struct err **err);
+int db_profile_update(struct db *db, const char *name, const struct profile *p, struct err **err);
+int db_profile_rename(struct db *db, const char *name, const char *new_name, struct err **err);
+int db_profile_delete(struct db *db, const char *name, struct err **err);
+int db_profile_used_by(struct db *db, const char *name, char ***ret, struct err **err);
+int db_profile_instances(struct db *db, const char *name, char ***ret, struct err **err);
 
 /* Snapshots of an instance. Names are unique per instance whatever the row state (-EEXIST);
  * every function gives -ENOENT when the instance or the snapshot is missing. Deleting an
@@ -268,6 +307,10 @@ int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, co
  * entry. -ENOENT for an unknown instance. */
 int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
 			      const struct kvlist *config, struct err **err);
+/* The same, which also puts back the devices and profiles (when not NULL) the snapshot kept. */
+int db_pending_finish_restore_settings(struct db *db, int64_t id, const char *instance,
+				       const struct kvlist *config, const struct devices *devices,
+				       char *const *profiles, struct err **err);
 /* The last step of an instance rename and the removal of its entry `id`, in one transaction:
  * renames the row of instance `name` to `new_name` (its config, snapshots and scheduler state
  * follow: they hang on the row's id; nothing when there is no row `name` any more) and deletes

@@ -23,6 +23,10 @@ void db_instance_done(struct db_instance *i)
 	free(i->architecture);
 	free(i->description);
 	kvlist_done(&i->config);
+	devices_done(&i->devices);
+	strv_free(i->profiles);
+	kvlist_done(&i->expanded_config);
+	devices_done(&i->expanded_devices);
 	*i = (struct db_instance){0};
 }
 
@@ -91,6 +95,8 @@ int db_instance_insert(struct db *db, const struct db_instance *inst, int64_t *r
 	r = dbq_insert_kv(db,
 			  "INSERT INTO instance_config (instance_id, key, value) VALUES (?, ?, ?)",
 			  id, &inst->config, err);
+	if (r >= 0)
+		r = dbq_instance_settings_write(db, id, &inst->devices, inst->profiles, err);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot add instance \"%s\"", inst->name);
 	r = dbq_txn_commit(&t, err);
@@ -136,6 +142,9 @@ int db_instance_get(struct db *db, const char *name, struct db_instance *ret, st
 	if (r < 0)
 		return r;
 	r = dbq_load_kv(db, st, &inst.id, 1, &inst.config, sizeof(inst), err);
+	if (r < 0)
+		return r;
+	r = dbq_instances_load_settings(db, &inst, 1, err);
 	if (r < 0)
 		return r;
 	r = dbq_txn_commit(&t, err);
@@ -193,6 +202,9 @@ int db_instance_list(struct db *db, struct db_instance **ret, size_t *ret_n, str
 		if (r < 0)
 			return r;
 		r = dbq_load_kv(db, st, ids, rows.n, &v[0].config, sizeof(*v), err);
+		if (r < 0)
+			return r;
+		r = dbq_instances_load_settings(db, v, rows.n, err);
 		if (r < 0)
 			return r;
 		qsort(v, rows.n, sizeof(*v), cmp_instance);
@@ -319,8 +331,49 @@ int dbq_instance_config_write(struct db *db, int64_t id, const struct kvlist *co
 	    config, err);
 }
 
+int dbq_instance_settings_write(struct db *db, int64_t id, const struct devices *devices,
+				char *const *profiles, struct err **err)
+{
+	int r;
+
+	if (devices) {
+		r = dbq_change_rows(db, "DELETE FROM instance_devices WHERE instance_id = ?", err,
+				    "i", id);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		r = dbq_insert_devices(
+		    db,
+		    "INSERT INTO instance_devices (instance_id, device, key, value)"
+		    " VALUES (?, ?, ?, ?)",
+		    id, devices, err);
+		if (r < 0)
+			return r;
+	}
+	if (profiles) {
+		r = dbq_change_rows(db, "DELETE FROM instance_profiles WHERE instance_id = ?", err,
+				    "i", id);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		r = dbq_insert_profile_refs(
+		    db,
+		    "INSERT INTO instance_profiles (instance_id, profile_id,"
+		    " apply_order) VALUES (?, ?, ?)",
+		    id, profiles, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int db_instance_update(struct db *db, const char *name, const struct kvlist *config,
 		       const char *description, struct err **err)
+{
+	return db_instance_update_settings(db, name, config, NULL, NULL, description, err);
+}
+
+int db_instance_update_settings(struct db *db, const char *name, const struct kvlist *config,
+				const struct devices *devices, char *const *profiles,
+				const char *description, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
 	_cleanup_txn_ struct dbq_txn t = {0};
@@ -340,6 +393,8 @@ int db_instance_update(struct db *db, const char *name, const struct kvlist *con
 			return instance_change(db, r, name, err);
 	}
 	r = dbq_instance_config_write(db, id, config, err);
+	if (r >= 0)
+		r = dbq_instance_settings_write(db, id, devices, profiles, err);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot update the config of instance \"%s\"", name);
 	return dbq_txn_commit(&t, err);

@@ -131,6 +131,13 @@ int db_pending_finish_rename(struct db *db, int64_t id, const char *instance, co
 int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
 			      const struct kvlist *config, struct err **err)
 {
+	return db_pending_finish_restore_settings(db, id, instance, config, NULL, NULL, err);
+}
+
+int db_pending_finish_restore_settings(struct db *db, int64_t id, const char *instance,
+				       const struct kvlist *config, const struct devices *devices,
+				       char *const *profiles, struct err **err)
+{
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
 	_cleanup_txn_ struct dbq_txn t = {0};
 	int64_t iid;
@@ -148,6 +155,9 @@ int db_pending_finish_restore(struct db *db, int64_t id, const char *instance,
 			return err_wrap(err, r, "Cannot update the config of instance \"%s\"",
 					instance);
 	}
+	r = dbq_instance_settings_write(db, iid, devices, profiles, err);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot update the devices of instance \"%s\"", instance);
 	r = dbq_change_rows(db, "DELETE FROM pending WHERE id = ?", err, "i", id);
 	if (r < 0 && r != -ENOENT)
 		return err_wrap(err, r, "Cannot finish the restore of instance \"%s\"", instance);

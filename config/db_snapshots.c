@@ -21,6 +21,8 @@ void db_snapshot_done(struct db_snapshot *s)
 	free(s->name);
 	free(s->description);
 	kvlist_done(&s->config);
+	devices_done(&s->devices);
+	strv_free(s->profiles);
 	*s = (struct db_snapshot){0};
 }
 
@@ -53,6 +55,46 @@ static int read_snapshot(sqlite3_stmt *st, struct db_snapshot *s)
 	s->scheduled = sqlite3_column_int(st, 6) != 0;
 	s->state = dbq_col_state(st, 8);
 	return 0;
+}
+
+/* Loads the profile names and devices of `n` snapshots whose ids `ids` ascend; `iid` not 0
+ * limits the queries to the snapshots of that instance. */
+static int load_settings(struct db *db, struct db_snapshot *v, const int64_t *ids, size_t n,
+			 int64_t iid, struct err **err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = dbq_prepare(db,
+			iid ? "SELECT sp.snapshot_id, p.name FROM snapshot_profiles sp"
+			      " JOIN profiles p ON p.id = sp.profile_id"
+			      " JOIN snapshots s ON s.id = sp.snapshot_id WHERE s.instance_id = ?"
+			      " ORDER BY sp.snapshot_id, sp.apply_order"
+			    : "SELECT sp.snapshot_id, p.name FROM snapshot_profiles sp"
+			      " JOIN profiles p ON p.id = sp.profile_id"
+			      " ORDER BY sp.snapshot_id, sp.apply_order",
+			&st, err);
+	if (r < 0)
+		return r;
+	if (iid && (r = dbq_bind(db, st, err, "i", iid)) < 0)
+		return r;
+	r = dbq_load_profile_names(db, st, ids, n, &v[0].profiles, sizeof(*v), err);
+	if (r < 0)
+		return r;
+	dbq_finalizep(&st);
+	r = dbq_prepare(
+	    db,
+	    iid ? "SELECT d.snapshot_id, d.device, d.key, d.value FROM snapshot_devices d"
+		  " JOIN snapshots s ON s.id = d.snapshot_id WHERE s.instance_id = ?"
+		  " ORDER BY d.snapshot_id, d.device, d.key"
+		: "SELECT snapshot_id, device, key, value FROM snapshot_devices"
+		  " ORDER BY snapshot_id, device, key",
+	    &st, err);
+	if (r < 0)
+		return r;
+	if (iid && (r = dbq_bind(db, st, err, "i", iid)) < 0)
+		return r;
+	return dbq_load_devices(db, st, ids, n, &v[0].devices, sizeof(*v), err);
 }
 
 static int snapshot_missing(int r, const char *instance, const char *name, struct err **err)
@@ -98,6 +140,18 @@ int db_snapshot_insert(struct db *db, const struct db_snapshot *s, int64_t *ret_
 	r = dbq_insert_kv(db,
 			  "INSERT INTO snapshot_config (snapshot_id, key, value) VALUES (?, ?, ?)",
 			  id, &s->config, err);
+	if (r >= 0)
+		r = dbq_insert_devices(
+		    db,
+		    "INSERT INTO snapshot_devices (snapshot_id, device, key, value)"
+		    " VALUES (?, ?, ?, ?)",
+		    id, &s->devices, err);
+	if (r >= 0)
+		r = dbq_insert_profile_refs(
+		    db,
+		    "INSERT INTO snapshot_profiles (snapshot_id, profile_id,"
+		    " apply_order) VALUES (?, ?, ?)",
+		    id, s->profiles, err);
 	if (r < 0)
 		return err_wrap(err, r, "Cannot add snapshot \"%s\" of instance \"%s\"", s->name,
 				s->instance);
@@ -152,6 +206,9 @@ int db_snapshot_get(struct db *db, const char *instance, const char *name, struc
 	if (r < 0)
 		return r;
 	r = dbq_load_kv(db, st, &snap.id, 1, &snap.config, sizeof(snap), err);
+	if (r < 0)
+		return r;
+	r = load_settings(db, &snap, &snap.id, 1, iid, err);
 	if (r < 0)
 		return r;
 	r = dbq_txn_commit(&t, err);
@@ -241,6 +298,10 @@ int db_snapshot_list(struct db *db, const char *instance, struct db_snapshot **r
 				return r;
 		}
 		r = dbq_load_kv(db, st, ids, rows.n, &v[0].config, sizeof(*v), err);
+		if (r < 0)
+			return r;
+		dbq_finalizep(&st);
+		r = load_settings(db, v, ids, rows.n, instance ? iid : 0, err);
 		if (r < 0)
 			return r;
 		qsort(v, rows.n, sizeof(*v), cmp_snapshot);

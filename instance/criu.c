@@ -582,7 +582,7 @@ int instance_criu_blockers(const struct instance_env *env, const char *name, cha
 	r = instance_get(env, name, &row, err);
 	if (r < 0)
 		return r;
-	if (!config_get_bool(&row.config, "migration.stateful", false) &&
+	if (!config_get_bool(&row.expanded_config, "migration.stateful", false) &&
 	    strv_push(&v,
 		      "migration.stateful is not true: set it (the instance then starts "
 		      "without a console, which CRIU cannot dump) and restart the instance") < 0)
@@ -597,7 +597,7 @@ int instance_criu_blockers(const struct instance_env *env, const char *name, cha
 	    strv_push(&v, "the instance is frozen: thaw it first") < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (st.status != INSTANCE_STOPPED &&
-	    config_get_bool(&row.config, "migration.stateful", false) &&
+	    config_get_bool(&row.expanded_config, "migration.stateful", false) &&
 	    !instance_started_without_console(env, name) &&
 	    strv_push(&v, "the instance was started before migration.stateful was set: it has a "
 			  "console, which CRIU cannot dump; restart it") < 0)

@@ -22,6 +22,7 @@
 #include "config/yaml.h"
 #include "instance/criu.h"
 #include "instance/lxc-internal.h"
+#include "instance/settings.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
@@ -127,6 +128,20 @@ int instance_backup_render(const struct db_instance *row, char **ret_text, struc
 	json_object_object_add(doc, "pool", json_object_new_string(row->pool));
 	json_object_object_add(doc, "image", json_object_new_string(row->image ? row->image : ""));
 	json_object_object_add(doc, "config", config);
+	{
+		json_object *profiles = json_object_new_array();
+		json_object *devices = devices_to_json(&row->devices);
+
+		if (!profiles || !devices) {
+			json_object_put(profiles);
+			json_object_put(devices);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		for (size_t i = 0; row->profiles && row->profiles[i]; i++)
+			json_object_array_add(profiles, json_object_new_string(row->profiles[i]));
+		json_object_object_add(doc, "profiles", profiles);
+		json_object_object_add(doc, "devices", devices);
+	}
 	return config_yaml_emit(doc, ret_text, err);
 }
 
@@ -340,13 +355,17 @@ bool instance_is_ephemeral(const struct db_instance *row)
 }
 
 int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
-		    const char *pool_name, const struct kvlist *config, const char *description,
-		    bool ephemeral, struct err **err)
+		    const struct kvlist *config, const struct devices *devices,
+		    char *const *profiles, const char *description, bool ephemeral,
+		    struct err **err)
 {
-	_cleanup_kvlist_ struct kvlist full = {0};
+	_cleanup_kvlist_ struct kvlist full = {0}, expanded = {0};
+	_cleanup_devices_ struct devices expanded_devices = {0};
 	_cleanup_(db_image_done) struct db_image img = {0};
+	_cleanup_free_ char *owner = NULL;
 	struct db_instance row = {0};
 	struct storage_pool *pool;
+	const char *pool_name;
 	char base[32];
 	bool privileged;
 	int r;
@@ -360,6 +379,20 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	r = config_text_valid("description", description, err);
 	if (r < 0)
 		return r;
+	owner = str_printf("instance \"%s\"", name);
+	if (!owner)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = devices_validate(owner, devices, err);
+	if (r < 0)
+		return r;
+	r = instance_settings_expand(env, profiles, config, devices, &expanded, &expanded_devices,
+				     err);
+	if (r < 0)
+		return r;
+	r = instance_settings_check(env, owner, &expanded, &expanded_devices, NULL, err);
+	if (r < 0)
+		return r;
+	pool_name = instance_settings_root_pool(&expanded_devices);
 	pool = instance_env_pool(env, pool_name);
 	if (!pool)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool_name);
@@ -372,7 +405,7 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	if (r < 0)
 		return r;
 
-	privileged = config_get_bool(config, "security.privileged", false);
+	privileged = config_get_bool(&expanded, "security.privileged", false);
 	r = kvlist_copy(&full, config);
 	for (size_t i = 0; r >= 0 && i < img.properties.n; i++) {
 		_cleanup_free_ char *key = str_printf("image.%s", img.properties.items[i].key);
@@ -400,6 +433,8 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	row.description = (char *)(description ? description : "");
 	row.created_at = time_now();
 	row.config = full;
+	row.devices = *devices;
+	row.profiles = (char **)profiles;
 	row.state = DB_ROW_CREATING;
 	r = db_instance_insert(env->db, &row, NULL, err);
 	if (r < 0)
@@ -427,7 +462,7 @@ int instance_delete_allowed(const struct instance_env *env, const struct db_inst
 	struct instance_state st = {0};
 	int r;
 
-	if (config_get_bool(&row->config, "security.protection.delete", false))
+	if (config_get_bool(&row->expanded_config, "security.protection.delete", false))
 		return err_set(err, -EPERM,
 			       "The instance \"%s\" is protected against deletion "
 			       "(security.protection.delete=true)",
@@ -515,7 +550,7 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	spec.log_path = log;
 	spec.console_log = console;
 	spec.seccomp_profile = seccomp;
-	spec.config = &row->config;
+	spec.config = &row->expanded_config;
 	spec.idmap = env->idmap;
 	spec.cgroup = env->cgroup;
 	spec.host_cpus = env->host_cpus;
@@ -578,7 +613,7 @@ int instance_volume_protect(const struct instance_env *env, const struct db_inst
 static int align_idmap(const struct instance_env *env, const struct db_instance *row,
 		       struct err **err)
 {
-	bool privileged = config_get_bool(&row->config, "security.privileged", false);
+	bool privileged = config_get_bool(&row->expanded_config, "security.privileged", false);
 	uint32_t have = files_base(env, &row->config);
 	uint32_t want = privileged ? 0 : env->idmap.uid_base;
 	_cleanup_free_ char *vol = NULL, *rootfs = NULL;
@@ -681,7 +716,7 @@ int instance_stateful_allowed(const struct instance_env *env, const struct db_in
 	struct instance_state st = {0};
 	int r;
 
-	if (!config_get_bool(&row->config, "migration.stateful", false))
+	if (!config_get_bool(&row->expanded_config, "migration.stateful", false))
 		return err_set(err, -EINVAL, "%s require migration.stateful=true", what);
 	r = instance_state(env, row->name, false, &st, err);
 	if (r < 0)
@@ -1003,7 +1038,7 @@ bool instance_ephemeral_due(const struct instance_env *env, const char *name)
 	power = kvlist_get(&row.config, "volatile.last_state.power");
 	if (!power || strcmp(power, "RUNNING") != 0)
 		return false;
-	if (config_get_bool(&row.config, "security.protection.delete", false))
+	if (config_get_bool(&row.expanded_config, "security.protection.delete", false))
 		return false;
 	return instance_state(env, name, false, &st, NULL) >= 0 && st.status == INSTANCE_STOPPED;
 }
@@ -1050,7 +1085,7 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 	spec.log_path = "/dev/null";
 	spec.console_log = "/dev/null";
 	spec.seccomp_profile = "/dev/null";
-	spec.config = &new_row->config;
+	spec.config = &new_row->expanded_config;
 	spec.idmap = env->idmap;
 	spec.cgroup = env->cgroup;
 	spec.host_cpus = env->host_cpus;
@@ -1070,8 +1105,8 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 		const char *ck = env->cgroup == INSTANCE_CGROUP_V1 ? v1[i] : v2[i];
 		char buf[32];
 
-		if (!kvlist_get(&old_row->config, limit_keys[i]) ||
-		    kvlist_get(&new_row->config, limit_keys[i]))
+		if (!kvlist_get(&old_row->expanded_config, limit_keys[i]) ||
+		    kvlist_get(&new_row->expanded_config, limit_keys[i]))
 			continue;
 		if (!c->set_cgroup_item(c, ck, cgroup_default(env, ck, buf, sizeof(buf))))
 			return err_set(err, -EIO, "Failed to reset \"%s\" of instance \"%s\"",
@@ -1117,11 +1152,13 @@ static void restore_live_limits(const struct instance_env *env, const struct db_
 }
 
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
-		    const char *description, int ephemeral, struct err **err)
+		    const struct devices *devices, char *const *profiles, const char *description,
+		    int ephemeral, bool restricted, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
-	_cleanup_kvlist_ struct kvlist full = {0};
-	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL;
+	_cleanup_kvlist_ struct kvlist full = {0}, expanded = {0};
+	_cleanup_devices_ struct devices expanded_devices = {0};
+	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL, *owner = NULL;
 	struct instance_state st = {0};
 	struct db_instance new_row;
 	bool live = false;
@@ -1150,8 +1187,33 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		return err_set(err, -ENOMEM, "Out of memory");
 	new_row = row;
 	new_row.config = full;
+	if (devices)
+		new_row.devices = *devices;
+	if (profiles)
+		new_row.profiles = (char **)profiles;
 	if (description)
 		new_row.description = (char *)description;
+	owner = str_printf("instance \"%s\"", name);
+	if (!owner)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = devices_validate(owner, &new_row.devices, err);
+	if (r < 0)
+		return r;
+	r = instance_settings_expand(env, new_row.profiles, &new_row.config, &new_row.devices,
+				     &expanded, &expanded_devices, err);
+	if (r < 0)
+		return r;
+	r = instance_settings_check(env, owner, &expanded, &expanded_devices, row.pool, err);
+	if (r < 0)
+		return r;
+	if (restricted) {
+		r = instance_settings_restricted(owner, &row.expanded_config, &row.expanded_devices,
+						 &expanded, &expanded_devices, err);
+		if (r < 0)
+			return r;
+	}
+	new_row.expanded_config = expanded;
+	new_row.expanded_devices = expanded_devices;
 	r = instance_backup_render(&new_row, &text, err);
 	if (r < 0)
 		return r;
@@ -1182,7 +1244,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		}
 		live = true;
 	}
-	r = db_instance_update(env->db, name, &full, description, err);
+	r = db_instance_update_settings(env->db, name, &full, devices, profiles, description, err);
 	if (r < 0) {
 		if (live)
 			restore_live_limits(env, &row, &new_row);
@@ -1195,7 +1257,9 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		_cleanup_err_ struct err *e = NULL;
 		_cleanup_free_ char *old_text = NULL;
 
-		if (db_instance_update(env->db, name, &row.config, row.description, &e) < 0)
+		if (db_instance_update_settings(env->db, name, &row.config, &row.devices,
+						row.profiles ? row.profiles : (char *[]){NULL},
+						row.description, &e) < 0)
 			return err_wrap(err, r,
 					"Failed to update instance \"%s\" (and to undo it: %s)",
 					name, err_msg(e, -EIO));
@@ -1421,7 +1485,7 @@ void instance_autostart(const struct instance_env *env)
 
 		if (rows[i].state != DB_ROW_READY)
 			continue;
-		if (!wants_autostart(&rows[i].config))
+		if (!wants_autostart(&rows[i].expanded_config))
 			continue;
 		if (instance_state(env, rows[i].name, false, &st, NULL) < 0 ||
 		    st.status != INSTANCE_STOPPED)

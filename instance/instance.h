@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/kvlist.h"
+#include "config/devices.h"
 #include "instance/idmap.h"
 #include "instance/lxc.h"
 #include "instance/lxcconf.h"
@@ -70,15 +71,18 @@ char *instance_log_dir(const struct instance_env *env, const char *name);
 bool instance_is_ephemeral(const struct db_instance *row);
 
 /*
- * Creates instance `name` from image `fingerprint` on `pool_name` with the user config `config`
- * (validated here), shifting the rootfs into the idmap unless security.privileged is true;
+ * Creates instance `name` from image `fingerprint` with the profiles `profiles` (in order;
+ * NULL-terminated, NULL: none) and its own `config` and `devices` (validated here, and expanded:
+ * the root disk says which pool it lives on), shifting the rootfs into the idmap unless the
+ * expanded security.privileged is true;
  * `ephemeral` makes it ephemeral from its first row on. -EEXIST when the name is taken, -ENOENT
  * for an unknown image or pool, -EINVAL for bad names, keys or values. Nothing is left behind on
  * failure.
  */
 int instance_create(const struct instance_env *env, const char *name, const char *fingerprint,
-		    const char *pool_name, const struct kvlist *config, const char *description,
-		    bool ephemeral, struct err **err);
+		    const struct kvlist *config, const struct devices *devices,
+		    char *const *profiles, const char *description, bool ephemeral,
+		    struct err **err);
 
 /*
  * Deletes a stopped instance with its volume, snapshots, logs and row. -EBUSY with the exact
@@ -180,16 +184,20 @@ bool instance_ephemeral_due(const struct instance_env *env, const char *name);
 int instance_ephemeral_reap(const struct instance_env *env, const char *name, struct err **err);
 
 /*
- * Replaces the user config and description (unless NULL) of an instance, and makes it ephemeral
+ * Replaces the user config, and the devices, the profiles (NULL-terminated, in order) and the
+ * description unless NULL, of an instance, and makes it ephemeral
  * (`ephemeral` 1) or not (0), or leaves that as it is (-1). `config` holds the user
  * keys only: volatile.* and image.* of the stored config are kept, and given ones refused. Live
  * keys (limits.*) are applied to a running instance at once through its cgroup; others take
  * effect at the next start. All or nothing: the row, backup.yaml and the live limits all change,
- * or, on any error, none of them. -ENOENT unknown instance, -EINVAL bad key, value or
- * description, else the errno of the step that failed (-ENOSPC for a full pool).
+ * or, on any error, none of them. The expanded result is checked as instance_settings_check()
+ * does, and with `restricted` as instance_settings_restricted() does. -ENOENT unknown instance
+ * or profile, -EINVAL bad key, value, device or description, -EPERM refused by `restricted`,
+ * else the errno of the step that failed (-ENOSPC for a full pool).
  */
 int instance_update(const struct instance_env *env, const char *name, const struct kvlist *config,
-		    const char *description, int ephemeral, struct err **err);
+		    const struct devices *devices, char *const *profiles, const char *description,
+		    int ephemeral, bool restricted, struct err **err);
 
 /* Reads the row of a READY instance: -ENOENT "Instance "x" not found" for absent or half-made
  * ones. Free with db_instance_done(). */

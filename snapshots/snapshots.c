@@ -100,7 +100,7 @@ static int resolve_expiry(const struct db_instance *row, const struct snapshot_c
 				       opts->expiry);
 		return 0;
 	}
-	expr = config_get(&row->config, key);
+	expr = config_get(&row->expanded_config, key);
 	if (!expr || !*expr)
 		return 0;
 	return config_expiry_add(expr, now, ret, err);
@@ -190,8 +190,8 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 		if (!name)
 			return err_set(err, -ENOMEM, "Out of memory");
 	} else {
-		r = config_snapshot_pattern_expand(config_get(&row.config, "snapshots.pattern"),
-						   now, names, &name, err);
+		r = config_snapshot_pattern_expand(
+		    config_get(&row.expanded_config, "snapshots.pattern"), now, names, &name, err);
 		if (r < 0)
 			return err_wrap(err, r, "Failed to name a snapshot of instance \"%s\"",
 					instance);
@@ -200,7 +200,7 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 		return err_set(err, -EEXIST, "Snapshot \"%s\" of instance \"%s\" already exists",
 			       name, instance);
 
-	limit_s = config_get(&row.config, "snapshots.limit");
+	limit_s = config_get(&row.expanded_config, "snapshots.limit");
 	if (limit_s && *limit_s)
 		limit = strtoll(limit_s, NULL, 10);
 	if (limit >= 0 && !opts->scheduled && (int64_t)count >= limit)
@@ -227,6 +227,8 @@ int snapshot_create(const struct instance_env *env, const char *instance,
 	snap.scheduled = opts->scheduled;
 	snap.description = (char *)"";
 	snap.config = row.config;
+	snap.devices = row.devices;
+	snap.profiles = row.profiles;
 	snap.state = DB_ROW_CREATING;
 	r = db_snapshot_insert(env->db, &snap, NULL, err);
 	if (r < 0)
@@ -418,15 +420,40 @@ static int restored_config(const struct kvlist *current, const struct kvlist *sn
 	return 0;
 }
 
+/*
+ * The devices a restore brings back: the snapshot's, except that an own root disk names the pool
+ * the instance lives on now (a snapshot taken before `cairn move --storage` names the old one;
+ * the disk is restored where the instance is).
+ */
+static int restored_devices(const struct devices *snap, const char *pool, struct devices *ret)
+{
+	const char *root_name = NULL;
+	const struct kvlist *root;
+	_cleanup_kvlist_ struct kvlist keys = {0};
+	int r;
+
+	r = devices_copy(ret, snap);
+	if (r < 0)
+		return r;
+	root = devices_root_disk(ret, &root_name);
+	if (!root || strcmp(kvlist_get(root, "pool"), pool) == 0)
+		return 0;
+	if (kvlist_copy(&keys, root) < 0 || kvlist_set(&keys, "pool", pool) < 0)
+		return -ENOMEM;
+	return devices_set(ret, root_name, &keys);
+}
+
 /* What the hooks of a restore need (struct storage_restore_hooks). */
 struct restore_change {
 	const struct instance_env *env;
 	const char *instance;
-	const struct kvlist *config; /* the restored config; NULL keeps the row's (disk only) */
-	const char *backup;	     /* text of the restored volume's backup.yaml */
-	int64_t pending_id;	     /* the restore's journal entry */
-	bool keep_state;	     /* keep the snapshot's CRIU images, to resume from them */
-	bool swapped;		     /* the restored tree was swapped in (commit ran) */
+	const struct kvlist *config;   /* the restored config; NULL keeps the row's (disk only) */
+	const struct devices *devices; /* and devices and profiles, NULL likewise */
+	char *const *profiles;
+	const char *backup; /* text of the restored volume's backup.yaml */
+	int64_t pending_id; /* the restore's journal entry */
+	bool keep_state;    /* keep the snapshot's CRIU images, to resume from them */
+	bool swapped;	    /* the restored tree was swapped in (commit ran) */
 };
 
 /* Before the swap: the restored tree gets the backup.yaml of the restored instance, so that the
@@ -459,7 +486,8 @@ static int restore_commit(void *data, struct err **err)
 
 	c->swapped = true;
 	crashpoint("snapshot-restore-after-swap");
-	return db_pending_finish_restore(c->env->db, c->pending_id, c->instance, c->config, err);
+	return db_pending_finish_restore_settings(c->env->db, c->pending_id, c->instance, c->config,
+						  c->devices, c->profiles, err);
 }
 
 /* The identity of a volume's root, to tell after a failed restore which tree is in place. */
@@ -498,7 +526,9 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_db_snapshot_ struct db_snapshot snap = {0};
 	_cleanup_kvlist_ struct kvlist config = {0};
+	_cleanup_devices_ struct devices devices = {0};
 	_cleanup_free_ char *backup = NULL;
+	char *no_profiles[] = {NULL};
 	struct restore_change change = {
 	    .env = env, .instance = instance, .pending_id = id, .keep_state = keep_state};
 	struct storage_restore_hooks hooks = {
@@ -523,6 +553,13 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 			return err_set(err, -ENOMEM, "Out of memory");
 		restored.config = config;
 		change.config = &config;
+		r = restored_devices(&snap.devices, row.pool, &devices);
+		if (r < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+		restored.devices = devices;
+		change.devices = &devices;
+		restored.profiles = snap.profiles ? snap.profiles : no_profiles;
+		change.profiles = restored.profiles;
 	}
 	r = instance_backup_render(&restored, &backup, err);
 	if (r < 0)

@@ -130,6 +130,11 @@ struct storage_ops {
 	int (*snapshot_changed_since)(const struct storage_pool *pool, const char *volume,
 				      const char *snapshot, struct err **err);
 
+	/* Limits what container volume `name` may reference to `bytes` (0: no limit), the `size`
+	 * of its root disk: a btrfs qgroup limit. NULL where the driver cannot enforce one. */
+	int (*volume_set_quota)(const struct storage_pool *pool, const char *name, uint64_t bytes,
+				struct err **err);
+
 	/* The two primitives the shared copy, snapshot and restore operations (storage/tree.c)
 	 * are built on, so that both drivers keep one set of those multi-step operations.
 	 * tree_clone makes `dst` (absent) a copy of `src` that appears whole or not at all:

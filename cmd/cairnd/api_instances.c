@@ -14,6 +14,8 @@
 #include "common/util.h"
 #include "config/db.h"
 #include "config/devices.h"
+#include "config/profiles.h"
+#include "instance/settings.h"
 #include "config/keys.h"
 #include "config/names.h"
 #include "instance/images.h"
@@ -68,19 +70,23 @@ static json_object *config_to_json(const struct kvlist *config)
 	return o;
 }
 
+/* A profile list as JSON; NULL names none. */
+static json_object *profiles_to_json(char *const *profiles)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && profiles && profiles[i]; i++)
+		json_object_array_add(a, json_object_new_string(profiles[i]));
+	return a;
+}
+
 static json_object *instance_to_json(const struct db_instance *row, const struct instance_state *st,
 				     bool with_state, bool stateful)
 {
-	json_object *o = json_object_new_object(), *devices = json_object_new_object(),
-		    *root = json_object_new_object();
+	json_object *o = json_object_new_object();
 	_cleanup_free_ char *created = time_format_rfc3339(row->created_at);
 	_cleanup_free_ char *used = time_format_rfc3339(row->last_used_at);
 	int code = api_status_of(st->status);
-
-	json_object_object_add(root, "type", json_object_new_string("disk"));
-	json_object_object_add(root, "path", json_object_new_string("/"));
-	json_object_object_add(root, "pool", json_object_new_string(row->pool));
-	json_object_object_add(devices, "root", root);
 
 	json_object_object_add(o, "name", json_object_new_string(row->name));
 	json_object_object_add(o, "type", json_object_new_string("container"));
@@ -99,11 +105,11 @@ static json_object *instance_to_json(const struct db_instance *row, const struct
 	json_object_object_add(o, "stateful", json_object_new_boolean(stateful));
 	json_object_object_add(o, "location", json_object_new_string("none"));
 	json_object_object_add(o, "project", json_object_new_string("default"));
-	json_object_object_add(o, "profiles", json_object_new_array());
+	json_object_object_add(o, "profiles", profiles_to_json(row->profiles));
 	json_object_object_add(o, "config", config_to_json(&row->config));
-	json_object_object_add(o, "expanded_config", config_to_json(&row->config));
-	json_object_object_add(o, "expanded_devices", json_object_get(devices));
-	json_object_object_add(o, "devices", devices);
+	json_object_object_add(o, "devices", devices_to_json(&row->devices));
+	json_object_object_add(o, "expanded_config", config_to_json(&row->expanded_config));
+	json_object_object_add(o, "expanded_devices", devices_to_json(&row->expanded_devices));
 	json_object_object_add(o, "state", with_state ? state_to_json(st) : NULL);
 	return o;
 }
@@ -214,6 +220,8 @@ struct instance_job {
 	char *pool;
 	char *description;
 	struct kvlist config;
+	struct devices devices;
+	char **profiles;
 	char action[16];
 	int64_t timeout;
 	bool force;
@@ -234,6 +242,8 @@ static void instance_job_free(void *p)
 	free(job->pool);
 	free(job->description);
 	kvlist_done(&job->config);
+	devices_done(&job->devices);
+	strv_free(job->profiles);
 	free(job);
 }
 
@@ -253,8 +263,8 @@ static int run_create(struct daemon *d, void *data, json_object **ret_md, struct
 	int r;
 
 	(void)ret_md;
-	r = instance_create(&d->env, job->name, job->fingerprint, job->pool, &job->config,
-			    job->description, job->ephemeral, err);
+	r = instance_create(&d->env, job->name, job->fingerprint, &job->config, &job->devices,
+			    job->profiles, job->description, job->ephemeral, err);
 	if (r < 0 || !job->start)
 		return r;
 	return instance_start(&d->env, job->name, err);
@@ -264,8 +274,13 @@ HANDLER(handle_instances_create)
 {
 	struct instance_job *job = NULL;
 	_cleanup_db_instance_ struct db_instance existing = {0};
-	json_object *source = NULL, *devices = NULL;
-	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL, *pool = NULL,
+	_cleanup_devices_ struct devices devices = {0};
+	_cleanup_strv_ char **profiles = NULL;
+	_cleanup_kvlist_ struct kvlist expanded = {0};
+	_cleanup_devices_ struct devices expanded_devices = {0};
+	_cleanup_free_ char *owner = NULL;
+	json_object *source = NULL, *devices_json = NULL;
+	const char *name = NULL, *type = "image", *alias = NULL, *fingerprint = NULL,
 		   *description = "";
 	_cleanup_kvlist_ struct kvlist config = {0};
 	bool start = false, ephemeral = false;
@@ -282,8 +297,20 @@ HANDLER(handle_instances_create)
 	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
 	    (r = body_bool(req->body, "start", &start, err)) < 0 ||
 	    (r = body_bool(req->body, "ephemeral", &ephemeral, err)) < 0 ||
-	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
-	    (r = config_devices_check(devices, &pool, err)) < 0)
+	    (r = body_object(req->body, "devices", false, &devices_json, err)) < 0 ||
+	    (r = devices_from_json(devices_json, &devices, err)) < 0 ||
+	    (r = body_string_list(req->body, "profiles", &profiles, err)) < 0)
+		return r;
+	r = config_instance_name_valid(name, err);
+	if (r < 0)
+		return r;
+	owner = str_printf("instance \"%s\"", name);
+	if (!owner)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = devices_validate(owner, &devices, err);
+	if (r < 0)
+		return r;
+	if (profiles && (r = config_profile_list_valid(profiles, strv_length(profiles), err)) < 0)
 		return r;
 	if (strcmp(type, "copy") == 0) {
 		const char *from = NULL;
@@ -292,31 +319,37 @@ HANDLER(handle_instances_create)
 		if ((r = body_string(source, "source", true, &from, err)) < 0 ||
 		    (r = body_bool(source, "instance_only", &instance_only, err)) < 0)
 			return r;
-		r = config_instance_name_valid(name, err);
-		if (r < 0)
-			return r;
 		if (ephemeral)
 			return err_set(err, -EINVAL, "A copy cannot be made ephemeral");
-		return api_instance_copy(d, name, from, pool, instance_only, ret_envelope, err);
+		/* `cairn copy -s POOL` sends a root disk naming the target pool. */
+		return api_instance_copy(d, name, from, instance_settings_root_pool(&devices),
+					 instance_only, ret_envelope, err);
 	}
-	if (!pool)
-		pool = "default";
 	if (strcmp(type, "image") != 0)
 		return err_set(err, -EINVAL,
 			       "Unsupported source type \"%s\" (use \"image\" or \"copy\")", type);
 	if (!alias && !fingerprint)
 		return err_set(err, -EINVAL, "The source needs an \"alias\" or a \"fingerprint\"");
-	r = config_instance_name_valid(name, err);
-	if (r < 0)
-		return r;
 	r = config_validate_all(&config, err);
 	if (r < 0)
 		return r;
 	r = config_text_valid("description", description, err);
 	if (r < 0)
 		return r;
-	if (!instance_env_pool(&d->env, pool))
-		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool);
+	/* No "profiles" field: the default profile, as in Incus; an empty list: none. */
+	if (!profiles && strv_push(&profiles, PROFILE_DEFAULT) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_settings_expand(&d->env, profiles, &config, &devices, &expanded,
+				     &expanded_devices, err);
+	if (r < 0)
+		return r;
+	r = instance_settings_check(&d->env, owner, &expanded, &expanded_devices, NULL, err);
+	if (r < 0)
+		return r;
+	if (request_restricted(d, req) &&
+	    (r = instance_settings_restricted(owner, NULL, NULL, &expanded, &expanded_devices,
+					      err)) < 0)
+		return r;
 	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
 
@@ -329,12 +362,13 @@ HANDLER(handle_instances_create)
 		return r;
 	}
 	job->name = strdup(name);
-	job->pool = strdup(pool);
 	job->description = strdup(description);
 	job->start = start;
 	job->ephemeral = ephemeral;
-	if (!job->name || !job->pool || !job->description ||
-	    kvlist_copy(&job->config, &config) < 0) {
+	job->profiles = steal_pointer(&profiles);
+	job->devices = devices;
+	devices = (struct devices){0};
+	if (!job->name || !job->description || kvlist_copy(&job->config, &config) < 0) {
 		instance_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
@@ -348,15 +382,18 @@ HANDLER(handle_instances_create)
 	return r < 0 ? r : 202;
 }
 
-/* Reads the config of a PUT/PATCH body; `merge` starts from the stored user keys. */
+/* Reads the config, devices and profiles of a PUT/PATCH body; `merge` (PATCH) starts from the
+ * stored user keys and devices. Absent devices or profiles stay as they are. */
 static int update_config(struct daemon *d, struct request *req, bool merge, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_kvlist_ struct kvlist given = {0}, next = {0};
-	const char *description = NULL, *pool = NULL;
+	_cleanup_devices_ struct devices given_devices = {0}, next_devices = {0};
+	_cleanup_strv_ char **profiles = NULL;
+	const char *description = NULL;
 	json_object *devices = NULL;
 	bool ephemeral = false;
-	int r, have_ephemeral;
+	int r, have_ephemeral, have_devices;
 
 	if (!req->body)
 		return err_set(err, -EINVAL, "Missing request body");
@@ -366,18 +403,24 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	if ((r = body_config(req->body, "config", &given, err)) < 0 ||
 	    (r = body_string(req->body, "description", false, &description, err)) < 0 ||
 	    (r = body_object(req->body, "devices", false, &devices, err)) < 0 ||
-	    (r = config_devices_check(devices, &pool, err)) < 0)
+	    (r = devices_from_json(devices, &given_devices, err)) < 0 ||
+	    (r = body_string_list(req->body, "profiles", &profiles, err)) < 0)
+		return r;
+	have_devices = devices != NULL;
+	if (profiles && (r = config_profile_list_valid(profiles, strv_length(profiles), err)) < 0)
 		return r;
 	/* Absent (as from a PATCH of config only): unchanged. */
 	have_ephemeral = body_bool(req->body, "ephemeral", &ephemeral, err);
 	if (have_ephemeral < 0)
 		return have_ephemeral;
-	/* Clients send back the root disk they read; another pool would be a move. */
-	if (pool && strcmp(pool, row.pool) != 0)
-		return err_set(err, -EINVAL,
-			       "Instance \"%s\" cannot move to pool \"%s\": its root disk is on "
-			       "\"%s\"",
-			       row.name, pool, row.pool);
+	if (have_devices) {
+		if (merge && devices_copy(&next_devices, &row.devices) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+		for (size_t i = 0; i < given_devices.n; i++)
+			if (devices_set(&next_devices, given_devices.items[i].name,
+					&given_devices.items[i].keys) < 0)
+				return err_set(err, -ENOMEM, "Out of memory");
+	}
 	if (merge) {
 		for (size_t i = 0; i < row.config.n; i++) {
 			const char *k = row.config.items[i].key;
@@ -413,8 +456,9 @@ static int update_config(struct daemon *d, struct request *req, bool merge, stru
 	r = daemon_claim(d, row.name, err);
 	if (r < 0)
 		return r;
-	r = instance_update(&d->env, row.name, &next, description, have_ephemeral ? ephemeral : -1,
-			    err);
+	r = instance_update(&d->env, row.name, &next, have_devices ? &next_devices : NULL, profiles,
+			    description, have_ephemeral ? ephemeral : -1,
+			    request_restricted(d, req), err);
 	daemon_release(d, row.name);
 	return r;
 }

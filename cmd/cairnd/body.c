@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
 #include "common/utf8.h"
+#include "common/util.h"
 
 /* True when the JSON text holds the escape \u0000. Escapes are read in pairs, so "\\u0000" (an
  * escaped backslash, then text) is not one. Quotes are not tracked: json-c also reads comments
@@ -153,5 +155,33 @@ int body_config(json_object *o, const char *key, struct kvlist *ret, struct err 
 		if (kvlist_set(ret, k, json_object_get_string(v)) < 0)
 			return err_set(err, -ENOMEM, "Out of memory");
 	}
+	return 1;
+}
+
+int body_string_list(json_object *o, const char *key, char ***ret, struct err **err)
+{
+	_cleanup_strv_ char **v = NULL;
+	json_object *a = NULL;
+	size_t n;
+
+	*ret = NULL;
+	if (!o || !json_object_object_get_ex(o, key, &a) || !a)
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return err_set(err, -EINVAL, "Field \"%s\" must be an array of strings", key);
+	n = json_object_array_length(a);
+	v = calloc(1, sizeof(char *));
+	if (!v)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		if (!e || !json_object_is_type(e, json_type_string))
+			return err_set(err, -EINVAL, "Field \"%s\" must be an array of strings",
+				       key);
+		if (strv_push(&v, json_object_get_string(e)) < 0)
+			return err_set(err, -ENOMEM, "Out of memory");
+	}
+	*ret = steal_pointer(&v);
 	return 1;
 }

@@ -31,3 +31,7 @@ int body_object(json_object *o, const char *key, bool required, json_object **re
 
 /* Reads a {"key": "value"} object into `ret` (every value must be a string). */
 int body_config(json_object *o, const char *key, struct kvlist *ret, struct err **err);
+
+/* Reads a ["a", "b"] array of strings into a NULL-terminated *ret (an empty array gives an empty,
+ * non-NULL one). 1 when present, 0 when absent (*ret left NULL). */
+int body_string_list(json_object *o, const char *key, char ***ret, struct err **err);

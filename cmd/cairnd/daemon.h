@@ -26,6 +26,9 @@ struct daemon {
 	char *group_name; /* admin group */
 	gid_t group_gid;  /* (gid_t)-1 when the group does not exist */
 	int lock_fd;	  /* flock on $CAIRN_DIR/.lock: one daemon per directory */
+	/* --restricted: the admin group may make neither privileged containers nor host-path
+	 * disks; root still may. */
+	bool restricted;
 	int listen_fd;
 	struct MHD_Daemon *mhd;
 	struct instance_env env;	  /* db, pools, idmap: what the lifecycle needs */
@@ -53,6 +56,9 @@ struct request {
 	 * upgrade) sets this; the server queues it with the handler's status and destroys it. */
 	struct MHD_Response *response;
 };
+
+/* True when `req` comes from someone --restricted applies to: not root, on a restricted daemon. */
+bool request_restricted(const struct daemon *d, const struct request *req);
 
 /* A query argument of the request, or NULL. */
 const char *request_query(struct request *req, const char *key);

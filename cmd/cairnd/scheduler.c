@@ -227,7 +227,7 @@ static int prune(struct daemon *d, const struct db_instance *row, const struct p
 
 	if (!dec)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = snapshot_plan_prune(&row->config, snaps, n, st->now,
+	r = snapshot_plan_prune(&row->expanded_config, snaps, n, st->now,
 				st->report ? PLAN_REASONS_ALL : PLAN_REASONS_DELETED, dec, err);
 	if (r < 0)
 		return r;
@@ -280,7 +280,8 @@ static int take(struct daemon *d, const struct db_instance *row, bool running, c
 		char **ret_note, struct err **err)
 {
 	struct snapshot_create_opts opts = {.scheduled = true};
-	if (running && config_get_bool(&row->config, "snapshots.schedule.stateful", false)) {
+	if (running &&
+	    config_get_bool(&row->expanded_config, "snapshots.schedule.stateful", false)) {
 		_cleanup_err_ struct err *e = NULL;
 		int r;
 
@@ -310,7 +311,7 @@ static bool volume_changed(struct daemon *d, const struct db_instance *row,
 	_cleanup_err_ struct err *e = NULL;
 	int r;
 
-	if (!config_get_bool(&row->config, "snapshots.schedule.onchange", false) || n == 0)
+	if (!config_get_bool(&row->expanded_config, "snapshots.schedule.onchange", false) || n == 0)
 		return true;
 	pool = instance_env_pool(&d->env, row->pool);
 	if (!pool)
@@ -402,7 +403,7 @@ static int take_and_trim(struct daemon *d, const struct db_instance *row, bool r
 static bool manual_fill_limit(const struct db_instance *row, const struct plan_snapshot *snaps,
 			      size_t n)
 {
-	const char *limit = kvlist_get(&row->config, "snapshots.limit");
+	const char *limit = kvlist_get(&row->expanded_config, "snapshots.limit");
 	size_t manual = 0;
 
 	if (!limit || !*limit)
@@ -460,7 +461,7 @@ static int step_instance(struct daemon *d, const struct db_instance *row,
 		    .now = st->now,
 		};
 
-		r = snapshot_plan_due(&row->config, &ps, snaps, n, &due, err);
+		r = snapshot_plan_due(&row->expanded_config, &ps, snaps, n, &due, err);
 		if (r < 0)
 			return r;
 		if (!due.take && !due.skip)
@@ -468,7 +469,7 @@ static int step_instance(struct daemon *d, const struct db_instance *row,
 		running = instance_running(d, row->name);
 		ps.running = running;
 		ps.changed = volume_changed(d, row, snaps, n);
-		r = snapshot_plan_due(&row->config, &ps, snaps, n, &due, err);
+		r = snapshot_plan_due(&row->expanded_config, &ps, snaps, n, &due, err);
 		if (r < 0)
 			return r;
 		if (!due.take && !due.skip)
@@ -509,7 +510,7 @@ static bool has_policy(const struct db_instance *row)
 					   "snapshots.limit"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = kvlist_get(&row->config, keys[i]);
+		const char *v = kvlist_get(&row->expanded_config, keys[i]);
 
 		if (v && *v)
 			return true;
@@ -690,13 +691,13 @@ int scheduler_run(struct daemon *d, enum scheduler_mode mode, char *const *names
 			_cleanup_kvlist_ struct kvlist merged = {0};
 			struct db_instance view = rows[i];
 
-			r = kvlist_copy(&merged, &rows[i].config);
+			r = kvlist_copy(&merged, &rows[i].expanded_config);
 			for (size_t k = 0; r >= 0 && k < overrides->n; k++)
 				r = kvlist_set(&merged, overrides->items[k].key,
 					       overrides->items[k].value);
 			if (r < 0)
 				r = err_set(&ie, -ENOMEM, "Out of memory");
-			view.config = merged;
+			view.expanded_config = merged;
 			if (r >= 0)
 				r = step_instance(d, &view, idx.all, from, to, &st, &ie);
 		} else {
@@ -730,7 +731,7 @@ json_object *scheduler_instance_json(struct daemon *d, const char *name)
 	    db_schedule_get(d->env.db, name, &state, NULL) < 0 ||
 	    reload(d, name, &mine, &snaps, &n, NULL) < 0)
 		return NULL;
-	text = kvlist_get(&row.config, "snapshots.schedule");
+	text = kvlist_get(&row.expanded_config, "snapshots.schedule");
 	if (text && *text && config_schedule_parse(text, name, &sched, NULL) >= 0) {
 		next = config_schedule_next(sched, now);
 		config_schedule_free(sched);

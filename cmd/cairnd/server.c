@@ -60,6 +60,11 @@ struct request_ctx {
 	int file_error;	     /* negative errno of a failed or refused write */
 };
 
+bool request_restricted(const struct daemon *d, const struct request *req)
+{
+	return d->restricted && req->uid != 0;
+}
+
 const char *request_query(struct request *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);

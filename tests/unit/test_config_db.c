@@ -155,7 +155,7 @@ static void test_open_schema(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 3);
+	assert_int_equal(sqlite3_column_int(st, 0), db_schema_version());
 	sqlite3_finalize(st);
 	assert_int_equal(
 	    sqlite3_prepare_v2(
@@ -914,12 +914,17 @@ static void test_upgrade_from_v2(void **state)
 	add_instance(f->db, "old", NULL, NULL, NULL);
 	db_close(f->db);
 	f->db = NULL;
-	exec_side(f, "DROP TABLE schedule_state; PRAGMA user_version = 2;");
+	/* What came after version 2 goes, so that the migrations can make it again. */
+	exec_side(f, "DROP TABLE schedule_state; DROP TABLE snapshot_devices;"
+		     " DROP TABLE snapshot_profiles; DROP TABLE instance_devices;"
+		     " DROP TABLE instance_profiles; DROP TABLE profile_devices;"
+		     " DROP TABLE profile_config; DROP TABLE profiles; DROP TABLE network_config;"
+		     " DROP TABLE networks; PRAGMA user_version = 2;");
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'schedule_state'"),
 			 0);
 	assert_int_equal(db_open(f->path, &f->db, &e), 0);
-	assert_int_equal(query_int(f, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(f, "PRAGMA user_version"), db_schema_version());
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'schedule_state'"),
 			 1);

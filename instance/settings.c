@@ -1,0 +1,157 @@
+#include "instance/settings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "config/db.h"
+#include "config/keys.h"
+#include "config/profiles.h"
+#include "instance/instance.h"
+#include "storage/storage.h"
+
+int instance_settings_expand(const struct instance_env *env, char *const *profiles,
+			     const struct kvlist *config, const struct devices *devices,
+			     struct kvlist *ret_config, struct devices *ret_devices,
+			     struct err **err)
+{
+	size_t n = strv_length(profiles);
+	_cleanup_free_ struct profile *loaded = calloc(n ? n : 1, sizeof(*loaded));
+	_cleanup_free_ const struct profile **applied = calloc(n ? n : 1, sizeof(*applied));
+	int r = 0;
+
+	if (!loaded || !applied)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = db_profile_get(env->db, profiles[i], &loaded[i], err);
+		applied[i] = &loaded[i];
+	}
+	if (r >= 0 && config_expand(applied, n, config, devices, ret_config, ret_devices) < 0)
+		r = err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < n; i++)
+		profile_done(&loaded[i]);
+	return r;
+}
+
+const char *instance_settings_root_pool(const struct devices *d)
+{
+	const struct kvlist *root = devices_root_disk(d, NULL);
+
+	return root ? kvlist_get(root, "pool") : NULL;
+}
+
+/* A host path to mount: it must exist and be a directory or a regular file. Symbolic links in
+ * it are the host's own (only root and the admin group write device sources), so stat()
+ * follows them; what is mounted is what the path names when the instance starts. */
+static int check_source(const char *owner, const char *device, const char *source, struct err **err)
+{
+	struct stat st;
+
+	if (stat(source, &st) < 0)
+		return err_set_errno(err, errno == ENOENT ? -ENOENT : -EINVAL,
+				     "Invalid device \"%s\" of %s: source \"%s\"", device, owner,
+				     source);
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return err_set(err, -EINVAL,
+			       "Invalid device \"%s\" of %s: source \"%s\" is neither a "
+			       "directory nor a file",
+			       device, owner, source);
+	return 0;
+}
+
+int instance_settings_check(const struct instance_env *env, const char *owner,
+			    const struct kvlist *expanded_config,
+			    const struct devices *expanded_devices, const char *pool,
+			    struct err **err)
+{
+	const char *root_name = NULL, *root_pool, *size;
+	const struct kvlist *root;
+	struct storage_pool *p;
+	int r;
+
+	(void)expanded_config;
+	r = devices_validate(owner, expanded_devices, err);
+	if (r < 0)
+		return r;
+	root = devices_root_disk(expanded_devices, &root_name);
+	if (!root)
+		return err_set(err, -EINVAL,
+			       "No root disk for %s: name a pool with -s POOL or use a profile "
+			       "with one (the \"default\" profile has it)",
+			       owner);
+	root_pool = kvlist_get(root, "pool");
+	p = instance_env_pool(env, root_pool);
+	if (!p)
+		return err_set(err, -ENOENT,
+			       "Invalid device \"%s\" of %s: storage pool \"%s\" not found",
+			       root_name, owner, root_pool);
+	if (pool && strcmp(pool, root_pool) != 0)
+		return err_set(err, -EINVAL,
+			       "Invalid device \"%s\" of %s: the root disk is on pool \"%s\"; "
+			       "moving it to \"%s\" is `cairn move NAME --storage %s`",
+			       root_name, owner, pool, root_pool, root_pool);
+	size = kvlist_get(root, "size");
+	if (size && *size && !p->ops->volume_set_quota)
+		return err_set(err, -EOPNOTSUPP,
+			       "Invalid device \"%s\" of %s: the \"%s\" driver of pool \"%s\" "
+			       "cannot enforce a root disk size",
+			       root_name, owner, p->driver, root_pool);
+	for (size_t i = 0; i < expanded_devices->n; i++) {
+		const struct device *dev = &expanded_devices->items[i];
+
+		if (!device_is_host_disk(&dev->keys))
+			continue;
+		r = check_source(owner, dev->name, kvlist_get(&dev->keys, "source"), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Whether device `name` of `devices` is a host-path disk with the same source and target as
+ * `dev`. */
+static bool had_host_disk(const struct devices *devices, const char *name, const struct kvlist *dev)
+{
+	const struct kvlist *old = devices ? devices_get(devices, name) : NULL;
+	const char *a, *b;
+
+	if (!old || !device_is_host_disk(old))
+		return false;
+	a = kvlist_get(old, "source");
+	b = kvlist_get(dev, "source");
+	if (strcmp(a, b) != 0)
+		return false;
+	a = kvlist_get(old, "path");
+	b = kvlist_get(dev, "path");
+	return a && b && strcmp(a, b) == 0;
+}
+
+int instance_settings_restricted(const char *owner, const struct kvlist *old_config,
+				 const struct devices *old_devices, const struct kvlist *new_config,
+				 const struct devices *new_devices, struct err **err)
+{
+	bool was = old_config && config_get_bool(old_config, "security.privileged", false);
+
+	if (!was && config_get_bool(new_config, "security.privileged", false))
+		return err_set(err, -EPERM,
+			       "Refused for %s: cairnd runs --restricted, so only root may make "
+			       "a privileged container (security.privileged=true)",
+			       owner);
+	for (size_t i = 0; i < new_devices->n; i++) {
+		const struct device *dev = &new_devices->items[i];
+
+		if (device_is_host_disk(&dev->keys) &&
+		    !had_host_disk(old_devices, dev->name, &dev->keys))
+			return err_set(err, -EPERM,
+				       "Refused for %s: cairnd runs --restricted, so only root "
+				       "may mount a host path into a container (device \"%s\")",
+				       owner, dev->name);
+	}
+	return 0;
+}
