@@ -22,7 +22,9 @@
 #include "config/yaml.h"
 #include "instance/criu.h"
 #include "instance/lxc-internal.h"
+#include "instance/nics.h"
 #include "instance/settings.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
@@ -497,8 +499,12 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 		return r;
 	crashpoint("delete-after-volume");
 	r = db_instance_delete(env->db, name, err);
-	if (r >= 0)
+	if (r >= 0) {
+		/* Its name no more resolves to whoever gets its address next. */
+		if (env->networks)
+			network_host_forget(env->networks, name);
 		instance_notify(env, "instance-deleted", "instances", name);
+	}
 	return r;
 }
 
@@ -528,6 +534,7 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL, *console = NULL,
 			    *seccomp = NULL, *text = NULL, *path = NULL;
 	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	_cleanup_(instance_nics_done) struct instance_nics nics = {0};
 	struct instance_lxc_spec spec = {0};
 	int r;
 
@@ -555,6 +562,11 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	spec.cgroup = env->cgroup;
 	spec.host_cpus = env->host_cpus;
 	spec.host_memory = env->host_memory;
+	r = instance_nics_prepare(env, row, &nics, err);
+	if (r < 0)
+		return r;
+	spec.nics = nics.v;
+	spec.n_nics = nics.n;
 	r = instance_lxc_config_render(&spec, &text, err);
 	if (r < 0)
 		return r;

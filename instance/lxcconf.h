@@ -19,6 +19,14 @@ enum instance_cgroup_layout {
 	INSTANCE_CGROUP_LAYOUT_MAX,
 };
 
+/* One nic of an instance, resolved: what lxc.net.N needs. Strings are borrowed. */
+struct instance_nic {
+	const char *link;   /* the bridge the host end goes on */
+	const char *name;   /* the interface name inside the instance */
+	const char *hwaddr; /* the stable MAC */
+	unsigned mtu;	    /* 0: the bridge's */
+};
+
 struct instance_lxc_spec {
 	const char *name;
 	const char *rootfs_path;     /* absolute path of the rootfs directory */
@@ -28,8 +36,10 @@ struct instance_lxc_spec {
 	const struct kvlist *config; /* the instance's validated config */
 	struct idmap idmap;	     /* used unless security.privileged is true */
 	enum instance_cgroup_layout cgroup;
-	unsigned host_cpus;   /* for limits.cpu counts and ranges */
-	uint64_t host_memory; /* bytes, for limits.memory percentages */
+	unsigned host_cpus;		 /* for limits.cpu counts and ranges */
+	uint64_t host_memory;		 /* bytes, for limits.memory percentages */
+	const struct instance_nic *nics; /* n_nics of them, in device-name order */
+	size_t n_nics;
 };
 
 /*
@@ -38,8 +48,9 @@ struct instance_lxc_spec {
  *   security.privileged is true, and lxc.cap.drop = INSTANCE_CAP_DROP_PRIVILEGED and Incus's
  *   device allowlist (devices.deny = a, then devices.allow lines) when it is;
  *   lxc.seccomp.profile = <seccomp_profile> for every instance;
- *   lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed;
- *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile, or
+ *   lxc.net.0.type = empty without nics, else for each nic N lxc.net.N.type = veth, .link,
+ *   .name, .hwaddr, .mtu (when set) and .flags = up; lxc.mount.auto = proc:mixed sys:mixed
+ * cgroup:mixed; lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile, or
  *   lxc.console.path = none when migration.stateful is true (CRIU cannot dump the console's
  *   terminal); lxc.log.file;
  *   lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,6 +28,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/db.h"
+#include "config/devices.h"
+#include "config/profiles.h"
 #include "config/keys.h"
 #include "network/cidr.h"
 #include "network/netlink.h"
@@ -825,15 +828,68 @@ out:
 	return r;
 }
 
+/* True when `keys` is a nic on network `name` (managed, or bridged on its bridge). */
+static bool nic_on(const struct kvlist *keys, const char *name)
+{
+	const char *type = kvlist_get(keys, "type"), *net = kvlist_get(keys, "network");
+	const char *parent = kvlist_get(keys, "parent");
+
+	if (!type || strcmp(type, "nic") != 0)
+		return false;
+	return (net && strcmp(net, name) == 0) || (!net && parent && strcmp(parent, name) == 0);
+}
+
+static bool devices_use(const struct devices *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (nic_on(&d->items[i].keys, name))
+			return true;
+	return false;
+}
+
 int network_used_by(struct network_manager *m, const char *name, char ***ret, struct err **err)
 {
-	char **v = calloc(1, sizeof(char *));
+	_cleanup_strv_ char **v = calloc(1, sizeof(char *));
+	struct db_instance *insts = NULL;
+	struct profile *profiles = NULL;
+	size_t n_insts = 0, n_profiles = 0;
+	int r;
 
-	(void)m;
-	(void)name;
 	if (!v)
 		return err_set(err, -ENOMEM, "Out of memory");
-	*ret = v;
+	/* The expanded devices: an instance that gets its nic from a profile uses the network
+	 * as much as one that has its own. */
+	r = db_instance_list(m->db, &insts, &n_insts, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n_insts; i++) {
+		_cleanup_free_ char *url = NULL;
+
+		if (!devices_use(&insts[i].expanded_devices, name))
+			continue;
+		url = str_printf("/1.0/instances/%s", insts[i].name);
+		if (!url || strv_push(&v, url) < 0)
+			r = err_set(err, -ENOMEM, "Out of memory");
+	}
+	db_instances_free(insts, n_insts);
+	if (r < 0)
+		return r;
+	r = db_profile_list(m->db, &profiles, &n_profiles, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n_profiles; i++) {
+		_cleanup_free_ char *url = NULL;
+
+		if (!devices_use(&profiles[i].devices, name))
+			continue;
+		url = str_printf("/1.0/profiles/%s", profiles[i].name);
+		if (!url || strv_push(&v, url) < 0)
+			r = err_set(err, -ENOMEM, "Out of memory");
+	}
+	profiles_free(profiles, n_profiles);
+	if (r < 0)
+		return r;
+	*ret = steal_pointer(&v);
 	return 0;
 }
 
@@ -1122,5 +1178,224 @@ int network_leases(struct network_manager *m, const char *name, struct network_l
 	file_read_all(hosts, &ht, NULL, NULL);
 	if (network_leases_parse(lt, ht, ret, ret_n) < 0)
 		return err_set(err, -ENOMEM, "Out of memory");
+	return 0;
+}
+
+/* ---- nics: reservations and names ---- */
+
+int network_nic_check(struct db *db, const char *network, const char *ipv4, struct err **err)
+{
+	_cleanup_(db_network_done) struct db_network row = {0};
+	const char *addr;
+	struct net_cidr c;
+	uint8_t ip[16] = {0};
+	int r;
+
+	r = db_network_get(db, network, &row, err);
+	if (r == -ENOENT || (r >= 0 && row.state != DB_ROW_READY))
+		return err_set(err, -ENOENT, "Network \"%s\" not found", network);
+	if (r < 0)
+		return r;
+	if (!ipv4)
+		return 0;
+	addr = kvlist_get(&row.config, "ipv4.address");
+	if (!addr || net_cidr_parse_host(addr, AF_INET, &c, NULL) < 0)
+		return err_set(err, -EINVAL,
+			       "Network \"%s\" has no IPv4 subnet for ipv4.address=%s", network,
+			       ipv4);
+	if (net_addr_parse(ipv4, AF_INET, ip) < 0 || !net_cidr_contains(&c, ip))
+		return err_set(err, -EINVAL, "ipv4.address=%s is not in network \"%s\" (%s)", ipv4,
+			       network, addr);
+	{
+		struct net_cidr sub = net_cidr_subnet(&c);
+		uint32_t hm = (uint32_t)(0xffffffffu >> c.prefix);
+		uint32_t a =
+		    (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
+
+		if (memcmp(ip, c.addr, 4) == 0 || memcmp(ip, sub.addr, 4) == 0 || (a & hm) == hm)
+			return err_set(err, -EINVAL,
+				       "ipv4.address=%s is the bridge's, the subnet's or the "
+				       "broadcast address of network \"%s\"",
+				       ipv4, network);
+	}
+	return 0;
+}
+
+/* One line of the hosts file, split in place. */
+struct host_line {
+	char *hwaddr, *ipv4, *name;
+};
+
+/* Splits `text` (modified) into lines; *ret the caller's to free. */
+static int hosts_read(char *text, struct host_line **ret, size_t *ret_n)
+{
+	struct host_line *v = NULL;
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[3] = {0}, *fs = NULL;
+		size_t nf = 0;
+		struct host_line *nv;
+
+		for (char *t = strtok_r(line, ",", &fs); t && nf < 3; t = strtok_r(NULL, ",", &fs))
+			f[nf++] = t;
+		if (nf < 2)
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = nf == 3 ? (struct host_line){f[0], f[1], f[2]}
+				 : (struct host_line){f[0], NULL, f[1]};
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Writes the hosts file of `network` from `lines` (the ones with a NULL hwaddr left out) when
+ * it differs from `old`, and tells its dnsmasq. */
+static int hosts_write(struct network_manager *m, const char *network, const char *old,
+		       const struct host_line *lines, size_t n, struct err **err)
+{
+	_cleanup_free_ struct network_host *hosts = calloc(n + 1, sizeof(*hosts));
+	_cleanup_free_ char *text = NULL, *path = NULL, *dir = net_dir(m, network);
+	size_t k = 0;
+	int r;
+
+	if (!hosts || !dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (lines[i].hwaddr)
+			hosts[k++] =
+			    (struct network_host){lines[i].hwaddr, lines[i].ipv4, lines[i].name};
+	text = network_dnsmasq_hosts(hosts, k);
+	path = str_printf("%s/dnsmasq.hosts", dir);
+	if (!text || !path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (old && strcmp(old, text) == 0)
+		return 0;
+	r = file_write_atomic(path, text, strlen(text), 0644, err);
+	if (r < 0)
+		return r;
+	/* dnsmasq reads --dhcp-hostsfile again on SIGHUP. */
+	pthread_mutex_lock(&m->sup_lock);
+	for (size_t i = 0; i < m->n_procs; i++)
+		if (strcmp(m->procs[i].network, network) == 0 && m->procs[i].pid > 0)
+			kill(m->procs[i].pid, SIGHUP);
+	pthread_mutex_unlock(&m->sup_lock);
+	return 0;
+}
+
+int network_host_set(struct network_manager *m, const char *network, const char *instance,
+		     const char *hwaddr, const char *ipv4, struct err **err)
+{
+	_cleanup_(db_network_done) struct db_network row = {0};
+	_cleanup_free_ char *dir = net_dir(m, network), *path = NULL, *text = NULL, *old = NULL;
+	_cleanup_free_ struct host_line *lines = NULL;
+	struct host_line *grown;
+	size_t n = 0;
+	int r;
+
+	if (!dir)
+		return err_set(err, -ENOMEM, "Out of memory");
+	pthread_mutex_lock(&m->lock);
+	r = network_nic_check(m->db, network, ipv4, err);
+	if (r < 0)
+		goto out;
+	path = str_printf("%s/dnsmasq.hosts", dir);
+	if (!path) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	if (file_read_all(path, &text, NULL, NULL) < 0 && !(text = strdup(""))) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	old = strdup(text);
+	if (!old || hosts_read(text, &lines, &n) < 0) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool mine = strcmp(lines[i].name, instance) == 0 ||
+			    strcasecmp(lines[i].hwaddr, hwaddr) == 0;
+
+		if (mine) {
+			lines[i].hwaddr = NULL;
+			continue;
+		}
+		if (ipv4 && lines[i].ipv4 && strcmp(lines[i].ipv4, ipv4) == 0) {
+			r = err_set(err, -EEXIST,
+				    "Address %s of network \"%s\" is reserved for instance \"%s\"",
+				    ipv4, network, lines[i].name);
+			goto out;
+		}
+	}
+	grown = realloc(lines, (n + 1) * sizeof(*lines));
+	if (!grown) {
+		r = err_set(err, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	lines = grown;
+	lines[n++] = (struct host_line){(char *)hwaddr, (char *)ipv4, (char *)instance};
+	r = hosts_write(m, network, old, lines, n, err);
+out:
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+void network_host_forget(struct network_manager *m, const char *instance)
+{
+	struct db_network *rows = NULL;
+	size_t n_rows = 0;
+
+	if (db_network_list(m->db, &rows, &n_rows, NULL) < 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < n_rows; i++) {
+		_cleanup_free_ char *dir = net_dir(m, rows[i].name), *path = NULL, *text = NULL,
+				    *old = NULL;
+		_cleanup_free_ struct host_line *lines = NULL;
+		_cleanup_err_ struct err *e = NULL;
+		size_t n = 0;
+
+		path = dir ? str_printf("%s/dnsmasq.hosts", dir) : NULL;
+		if (!path || file_read_all(path, &text, NULL, NULL) < 0 || !(old = strdup(text)) ||
+		    hosts_read(text, &lines, &n) < 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(lines[j].name, instance) == 0)
+				lines[j].hwaddr = NULL;
+		if (hosts_write(m, rows[i].name, old, lines, n, &e) < 0)
+			err_log_ignored(e, -EIO, "Removing instance \"%s\" from network \"%s\"",
+					instance, rows[i].name);
+	}
+	pthread_mutex_unlock(&m->lock);
+	db_networks_free(rows, n_rows);
+}
+
+int network_bridge_ready(struct network_manager *m, const char *network, struct err **err)
+{
+	_cleanup_(db_network_done) struct db_network row = {0};
+	enum netlink_link_kind kind;
+	int r;
+
+	r = db_network_get(m->db, network, &row, err);
+	if (r == -ENOENT || (r >= 0 && row.state != DB_ROW_READY))
+		return err_set(err, -ENOENT, "Network \"%s\" not found", network);
+	if (r < 0)
+		return r;
+	r = netlink_link_kind(network, &kind, err);
+	if (r < 0)
+		return r;
+	if (kind != NETLINK_LINK_OURS)
+		return err_set(err, -ENETDOWN,
+			       "Network \"%s\" is not up (its bridge is missing; the daemon's log "
+			       "says why)",
+			       network);
 	return 0;
 }

@@ -105,3 +105,29 @@ bool network_dnsmasq_running(struct network_manager *m, const char *name);
 /* The DHCP leases of network `name` (network_leases_free()). -ENOENT for an unknown network. */
 int network_leases(struct network_manager *m, const char *name, struct network_lease **ret,
 		   size_t *ret_n, struct err **err);
+
+/*
+ * Checks a nic on managed network `network` before it is stored (the instance layer's
+ * settings check): the network exists (-ENOENT, `Network "x" not found`), and a fixed `ipv4`
+ * (may be NULL) is a host of its subnet other than the bridge's own address, on a network that
+ * has IPv4 (-EINVAL). Only reads the database.
+ */
+int network_nic_check(struct db *db, const char *network, const char *ipv4, struct err **err);
+
+/*
+ * Records in dnsmasq's hosts file of `network` that instance `instance` has the nic `hwaddr`
+ * (with the fixed address `ipv4`, may be NULL), replacing the instance's earlier line and any
+ * line of that MAC, and tells dnsmasq (SIGHUP) when the file changed: the instance's DHCP
+ * lease then carries its name, so NAME.<dns.domain> resolves, and `ipv4` is reserved for it.
+ * -EEXIST when another instance holds `ipv4`; -ENOENT for an unknown network.
+ */
+int network_host_set(struct network_manager *m, const char *network, const char *instance,
+		     const char *hwaddr, const char *ipv4, struct err **err);
+
+/* Removes the lines of instance `instance` from the hosts file of every network (a deleted or
+ * renamed instance), telling each dnsmasq whose file changed. Failures are logged. */
+void network_host_forget(struct network_manager *m, const char *instance);
+
+/* The bridge a nic on managed network `network` goes on (its name) when the network is up:
+ * -ENOENT when there is no such network, -ENETDOWN when its bridge is missing. */
+int network_bridge_ready(struct network_manager *m, const char *network, struct err **err);

@@ -397,9 +397,16 @@ int network_leases_parse(const char *text, const char *hosts, struct network_lea
 			const char *p = hosts;
 			size_t l = strlen(f[1]);
 
-			for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-				if (strncasecmp(p, f[1], l) == 0 && p[l] == ',')
+			/* Only a line with an address is a reservation; "MAC,NAME" only names. */
+			for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+				const char *end = strchrnul(p, '\n'), *comma;
+
+				if (strncasecmp(p, f[1], l) != 0 || p[l] != ',')
+					continue;
+				comma = memchr(p + l + 1, ',', (size_t)(end - (p + l + 1)));
+				if (comma)
 					v[n].is_static = true;
+			}
 		}
 		n++;
 	}

@@ -98,7 +98,7 @@ struct network_lease {
 	char *hostname; /* "" when the client gave none */
 	char *hwaddr;
 	char *address;
-	bool is_static; /* a reservation of the hosts file rather than a dynamic lease */
+	bool is_static; /* its MAC has a fixed address in the hosts file */
 };
 
 /* Frees `n` leases and the array. */
@@ -107,7 +107,7 @@ void network_leases_free(struct network_lease *v, size_t n);
 /*
  * Reads dnsmasq's lease file text ("EXPIRY MAC IP HOSTNAME CLIENTID" lines; DHCPv6 lines after a
  * "duid" line are "EXPIRY IAID IP HOSTNAME CLIENTID") into leases, marking as static those whose
- * MAC is in `hosts` (the hosts file text, may be NULL). Lines it cannot read are skipped. *ret
+ * MAC has an address in `hosts` (the hosts file text, may be NULL: "MAC,IP,NAME" lines). Lines it cannot read are skipped. *ret
  * is the caller's (network_leases_free); NULL when out of memory.
  */
 int network_leases_parse(const char *text, const char *hosts, struct network_lease **ret,

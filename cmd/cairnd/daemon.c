@@ -555,6 +555,7 @@ int daemon_networks_start(struct daemon *d, struct err **err)
 	r = network_manager_new(d->env.db, d->dir, &d->networks, err);
 	if (r < 0)
 		return r;
+	d->env.networks = d->networks;
 	r = network_recover(d->networks, err);
 	if (r < 0)
 		return r;
@@ -566,6 +567,7 @@ void daemon_done(struct daemon *d)
 {
 	network_manager_free(d->networks);
 	d->networks = NULL;
+	d->env.networks = NULL;
 	for (size_t i = 0; i < d->env.n_pools; i++)
 		storage_pool_done(&d->env.pools[i]);
 	free(d->env.pools);

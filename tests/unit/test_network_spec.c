@@ -351,6 +351,20 @@ static void test_hosts_and_leases(void **state)
 	assert_true(v[0].is_static);
 	assert_string_equal(v[1].hostname, "");
 	assert_false(v[1].is_static);
+	network_leases_free(v, n);
+	/* A MAC that the hosts file only names is not a reservation. */
+	assert_int_equal(
+	    network_leases_parse("1795899213 00:16:3e:00:00:02 10.1.2.51 db *\n", text, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(v[0].is_static);
+	network_leases_free(v, n);
+	assert_int_equal(network_leases_parse("1795899213 00:16:3e:00:00:01 10.1.2.50 web 01:00\n"
+					      "1795899214 46:9d:ad:12:79:8d 10.1.2.77 * *\n"
+					      "broken line\n"
+					      "duid 00:01:00:01:32:9d\n"
+					      "1795899215 1234 fd42::77 web6 00:01\n",
+					      text, &v, &n),
+			 0);
 	assert_string_equal(v[1].address, "10.1.2.77");
 	assert_string_equal(v[2].address, "fd42::77");
 	assert_string_equal(v[2].hwaddr, "");
