@@ -107,8 +107,8 @@ void network_leases_free(struct network_lease *v, size_t n);
 /*
  * Reads dnsmasq's lease file text ("EXPIRY MAC IP HOSTNAME CLIENTID" lines; DHCPv6 lines after a
  * "duid" line are "EXPIRY IAID IP HOSTNAME CLIENTID") into leases, marking as static those whose
- * MAC has an address in `hosts` (the hosts file text, may be NULL: "MAC,IP,NAME" lines). Lines it cannot read are skipped. *ret
- * is the caller's (network_leases_free); NULL when out of memory.
+ * MAC has an address in `hosts` (the hosts file text, may be NULL: "MAC,IP,NAME" lines). Lines it
+ * cannot read are skipped. *ret is the caller's (network_leases_free); NULL when out of memory.
  */
 int network_leases_parse(const char *text, const char *hosts, struct network_lease **ret,
 			 size_t *ret_n);
