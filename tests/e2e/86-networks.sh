@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Managed networks, all inside a network namespace this suite creates and removes: the daemon
-# runs in it (nsenter --net), so every bridge, address, route, nftables rule, dnsmasq and packet
-# of the suite lives there and the host's own namespace never sees one. Covers create (auto and
+# runs in it (ip netns exec, which also gives it the namespace's own /sys, where LXC looks for
+# the bridge), so every bridge, address, route, nftables rule, dnsmasq, container and packet of
+# the suite lives there and the host's own namespace never sees one. Covers create (auto and
 # given subnets), the bridge, its nft masquerade rule and dnsmasq answering DHCP and DNS, leases,
+# instances with nics (DHCP at boot, names in DNS, a page fetched by name, a fixed address, the
+# MAC and address kept across a restart, delete of a network in use refused),
 # set/unset/get/edit/rename/delete, bad input refused with nothing changed, a dnsmasq killed and
 # restarted, a daemon killed in the middle of a create or delete (whole or absent at restart),
 # and everything rebuilt at start after a "reboot" took the bridge, rules and dnsmasq away.
 . "$(dirname "$0")/lib.sh"
 [ "${CAIRN_BACKEND:-btrfs}" = btrfs ] || skip_all "networks do not depend on the storage backend (run with btrfs)"
 [ "$(id -u)" -eq 0 ] || skip_all "network namespaces need root"
-for tool in ip nft nsenter busybox; do
+for tool in ip nft busybox; do
 	command -v "$tool" >/dev/null || skip_all "$tool is not installed (scripts/deps.sh installs it)"
 done
 [ -x /usr/sbin/dnsmasq ] || skip_all "dnsmasq is not installed (Debian package dnsmasq-base)"
@@ -20,7 +23,7 @@ NSPATH=/run/netns/$NS
 # The daemon runs in the suite's namespace; its clients stay outside and reach it by its unix
 # socket, which needs no network.
 start_daemon() {
-	nsenter --net="$NSPATH" cairnd --group "$TGROUP" "$@" >>"$T/cairnd.log" 2>&1 &
+	ip netns exec "$NS" cairnd --group "$TGROUP" "$@" >>"$T/cairnd.log" 2>&1 &
 	DAEMON_PID=$!
 	local i
 	for i in $(seq 1 100); do
@@ -110,6 +113,8 @@ check_eq "the API has the Incus fields" "bridge true Created [\"none\"] []" \
 	"$(api "/1.0/networks/$BR" | jq -c -r '.metadata | "\(.type) \(.managed) \(.status) \(.locations) \(.used_by)"')"
 
 # ---- DHCP and DNS, on a veth pair inside the namespace ----
+# Dynamic leases from .100 to .199, so that the fixed addresses below never meet one.
+check "set ipv4.dhcp.ranges" as_admin cairn network set "$BR" "ipv4.dhcp.ranges=${v4%.1/24}.100-${v4%.1/24}.199"
 in_ns ip link add vc0 type veth peer name vc1
 in_ns ip link set vc1 master "$BR" up
 in_ns ip link set vc0 up
@@ -121,13 +126,14 @@ EOS
 chmod 0755 "$T/udhcpc.sh"
 out=$(in_ns busybox udhcpc -i vc0 -s "$T/udhcpc.sh" -n -q -t 5 -T 1 -x hostname:probe 2>&1)
 lease=$(printf '%s\n' "$out" | sed -n 's/^lease=//p')
-check_match "dnsmasq hands out an address of the subnet by DHCP" "^${v4%.1/24}\\.[0-9]+$" "$lease"
+check_match "dnsmasq hands out an address of its range by DHCP" "^${v4%.1/24}\\.1[0-9][0-9]$" "$lease"
 check_match "probe.cairn resolves to it at the bridge's address" "Address:? *$lease" \
 	"$(in_ns busybox nslookup probe.cairn "$gw" 2>&1)"
 check_match "network list-leases shows the lease" "^probe,.*,$lease,DYNAMIC$" \
 	"$(as_admin cairn network list-leases "$BR" --format csv)"
 
 # ---- dnsmasq supervision ----
+pid=$(dnsmasq_pid "$BR")
 kill -KILL "$pid"
 new=
 for i in $(seq 1 50); do
@@ -140,6 +146,76 @@ check_match "the restart is in the daemon's log" "dnsmasq of network \"$BR\" .*k
 	"$(cat "$T/cairnd.log")"
 check_match "the restarted dnsmasq answers DNS" "Address:? *$lease" \
 	"$(in_ns busybox nslookup probe.cairn "$gw" 2>&1)"
+
+# ---- instances with nics ----
+# api_send METHOD PATH JSON: the answer's error, empty when it worked (an operation is waited for).
+api_send() {
+	local out op
+	out=$(curl -s --unix-socket "$CAIRN_DIR/unix.socket" -X "$1" -d "$3" "http://cairn$2")
+	op=$(printf '%s' "$out" | jq -r 'select(.type == "async") | .operation')
+	if [ -n "$op" ]; then
+		out=$(curl -s --unix-socket "$CAIRN_DIR/unix.socket" "http://cairn$op/wait")
+		printf '%s' "$out" | jq -r '.metadata.err // ""'
+		return
+	fi
+	printf '%s' "$out" | jq -r '.error // ""'
+}
+# inet_of NAME: the IPv4 address of eth0 in instance NAME, once it has one (10 s at most).
+inet_of() {
+	local i a
+	for i in $(seq 1 100); do
+		a=$(cairn exec "$1" -- ip -4 -o addr show dev eth0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p')
+		[ -n "$a" ] && { echo "$a"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+sub=${v4%.1/24}
+check_eq "create c1 with a nic on $BR" "" \
+	"$(api_send POST /1.0/instances "{\"name\":\"c1\",\"source\":{\"type\":\"image\",\"alias\":\"busybox\"},\"devices\":{\"eth0\":{\"type\":\"nic\",\"network\":\"$BR\"}}}")"
+check_eq "create c2 with a fixed address $sub.50" "" \
+	"$(api_send POST /1.0/instances "{\"name\":\"c2\",\"source\":{\"type\":\"image\",\"alias\":\"busybox\"},\"devices\":{\"eth0\":{\"type\":\"nic\",\"network\":\"$BR\",\"ipv4.address\":\"$sub.50\"}}}")"
+check_match "a nic on a missing network is refused" 'Network "nope" not found' \
+	"$(api_send POST /1.0/instances '{"name":"c3","source":{"type":"image","alias":"busybox"},"devices":{"eth0":{"type":"nic","network":"nope"}}}')"
+check_match "a fixed address outside the subnet is refused" "is not in network \"$BR\"" \
+	"$(api_send PATCH /1.0/instances/c2 "{\"devices\":{\"eth0\":{\"type\":\"nic\",\"network\":\"$BR\",\"ipv4.address\":\"10.251.0.9\"}}}")"
+check_match "a multicast MAC is refused" 'invalid "hwaddr"' \
+	"$(api_send PATCH /1.0/instances/c2 "{\"devices\":{\"eth0\":{\"type\":\"nic\",\"network\":\"$BR\",\"hwaddr\":\"01:00:5e:00:00:01\"}}}")"
+check "start c1 and c2" as_admin cairn start c1 c2
+a1=$(inet_of c1)
+a2=$(inet_of c2)
+check_match "c1 gets an address of the subnet by DHCP at boot" "^$sub\.[0-9]+$" "$a1"
+check_eq "c2 gets its fixed address" "$sub.50" "$a2"
+for i in $(seq 1 50); do
+	as_admin cairn exec c1 -- ip -6 addr show dev eth0 scope global | grep -q inet6 && break
+	sleep 0.2
+done
+check_match "c1 gets an IPv6 address of the network's /64 (SLAAC)" "inet6 ${v6%::1/64}:" \
+	"$(as_admin cairn exec c1 -- ip -6 addr show dev eth0)"
+mac1=$(as_admin cairn config show c1 | sed -n 's/^  volatile.eth0.hwaddr: "\{0,1\}\([0-9a-f:]*\)"\{0,1\}$/\1/p')
+check_match "c1's MAC is kept in volatile.eth0.hwaddr" '^00:16:3e:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$' "$mac1"
+check_match "the host side sees it in lxc.conf" "lxc.net.0.hwaddr = $mac1" "$(cat "$CAIRN_DIR/logs/c1/lxc.conf")"
+as_admin cairn exec c2 -- sh -c 'mkdir -p /www && echo hello-from-c2 > /www/index.html && httpd -p 80 -h /www'
+# nc rather than wget: the wget of Debian's static busybox crashes inside a container.
+check_eq "c1 fetches c2's page by name (c2.cairn)" "hello-from-c2" \
+	"$(as_admin cairn exec c1 -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc c2.cairn 80" 2>&1 | tail -1)"
+check_eq "the namespace's host side fetches it by address" "hello-from-c2" \
+	"$(in_ns sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc $sub.50 80" 2>&1 | tail -1)"
+check_match "list-leases shows c2's reservation" "^c2,.*,$sub.50,STATIC$" \
+	"$(as_admin cairn network list-leases "$BR" --format csv)"
+check_match "used_by names both instances" '\["/1.0/instances/c1","/1.0/instances/c2"\]' \
+	"$(api "/1.0/networks/$BR" | jq -c .metadata.used_by)"
+check_fails "deleting a network in use is refused" \
+	"Error: Network \"$BR\" is in use (by /1.0/instances/c1, /1.0/instances/c2); remove it from them first" \
+	as_admin cairn network delete "$BR"
+check_fails "renaming a network in use is refused" "" as_admin cairn network rename "$BR" other
+check "the network is still up" in_ns ip link show "$BR"
+check "restart c1" as_admin cairn restart --force c1
+check_eq "c1 keeps its address across the restart" "$a1" "$(inet_of c1)"
+check_eq "and its MAC" "$mac1" "$(as_admin cairn exec c1 -- cat /sys/class/net/eth0/address)"
+check "delete c1 and c2" as_admin cairn delete --force c1 c2
+check "their names leave the hosts file" sh -c "! grep -q ',c[12]\$' '$CAIRN_DIR/networks/$BR/dnsmasq.hosts'"
+check_eq "nothing uses the network any more" "[]" "$(api "/1.0/networks/$BR" | jq -c .metadata.used_by)"
 
 # ---- bad input: refused, nothing changed ----
 # A veth pair (the dummy module may be missing) holding a route, as a host interface would.
