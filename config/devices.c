@@ -1,5 +1,6 @@
 #include "config/devices.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -480,15 +481,14 @@ static int validate_nic(const char *owner, const char *name, const struct kvlist
 				  "00:16:3e:12:34:56",
 				  hwaddr);
 	if (ipv4) {
-		unsigned a, b, c, d;
-		char end;
+		struct in_addr a;
 
 		if (!network)
 			return DEVICE_ERR(err, owner, name,
 					  "\"ipv4.address\" needs a managed \"network\" (its "
 					  "dnsmasq makes the reservation)");
-		if (sscanf(ipv4, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &end) != 4 || a > 255 ||
-		    b > 255 || c > 255 || d > 255 || !isdigit((unsigned char)ipv4[0]))
+		/* inet_pton takes only dotted quads: no "10.1", no octal, no spaces. */
+		if (inet_pton(AF_INET, ipv4, &a) != 1)
 			return DEVICE_ERR(err, owner, name,
 					  "invalid \"ipv4.address\" \"%s\": expected an IPv4 "
 					  "address",

@@ -293,6 +293,11 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 		if (!nic->link || !nic->name || !nic->hwaddr)
 			return err_set(err, -EINVAL, "Incomplete nic %zu of instance \"%s\"", i,
 				       spec->name);
+		/* A line break in a value would be a second config line of the caller's. */
+		if ((r = check_value("nic link", nic->link, err)) < 0 ||
+		    (r = check_value("nic name", nic->name, err)) < 0 ||
+		    (r = check_value("nic hwaddr", nic->hwaddr, err)) < 0)
+			return r;
 		/* A veth pair: the host end on the bridge, the other end moved into the
 		 * container's namespace under `name`, with the stable MAC. */
 		conf_add(&b, "lxc.net.%zu.type = veth", i);
