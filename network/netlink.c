@@ -457,3 +457,45 @@ int netlink_link_state(const char *name, struct network_link_state *ret, struct 
 	}
 	return 0;
 }
+
+int netlink_ifaces(struct network_iface **ret, size_t *ret_n, struct err **err)
+{
+	_cleanup_(sockp) struct nl_sock *s = NULL;
+	_cleanup_(cachep) struct nl_cache *cache = NULL;
+	struct network_iface *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = open_sock(&s, err);
+	if (r < 0)
+		return r;
+	r = rtnl_link_alloc_cache(s, AF_UNSPEC, &cache);
+	if (r < 0)
+		return err_set(err, -EIO, "Cannot list the interfaces: %s", nl_geterror(r));
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		const char *name = rtnl_link_get_name(l);
+		struct network_iface *grown;
+
+		if (!name)
+			continue;
+		grown = realloc(v, (n + 1) * sizeof(*v));
+		if (!grown) {
+			network_ifaces_free(v, n);
+			return err_set(err, -ENOMEM, "Out of memory");
+		}
+		v = grown;
+		v[n] = (struct network_iface){0};
+		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+		v[n].loopback = rtnl_link_get_flags(l) & IFF_LOOPBACK;
+		n++;
+		r = netlink_link_state(name, &v[n - 1].st, err);
+		if (r < 0) {
+			network_ifaces_free(v, n);
+			return r;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}

@@ -65,3 +65,9 @@ struct network_link_state;
 
 /* Fills the link fields and addresses of *ret for link `name`; ret->exists false when absent. */
 int netlink_link_state(const char *name, struct network_link_state *ret, struct err **err);
+
+struct network_iface;
+
+/* Every link of the current thread's network namespace with its state and addresses (*ret the
+ * caller's, network_ifaces_free()). */
+int netlink_ifaces(struct network_iface **ret, size_t *ret_n, struct err **err);

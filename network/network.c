@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -1397,5 +1398,67 @@ int network_bridge_ready(struct network_manager *m, const char *network, struct 
 			       "Network \"%s\" is not up (its bridge is missing; the daemon's log "
 			       "says why)",
 			       network);
+	return 0;
+}
+
+/* ---- an instance's interfaces ---- */
+
+void network_ifaces_free(struct network_iface *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		network_link_state_done(&v[i].st);
+	free(v);
+}
+
+struct ifaces_job {
+	int nsfd;
+	struct network_iface *v;
+	size_t n;
+	int r;
+	struct err *e;
+};
+
+static void *ifaces_thread(void *data)
+{
+	struct ifaces_job *job = data;
+
+	/* This thread alone moves; it ends right after, so no other work ever runs in the
+	 * instance's namespace. */
+	if (setns(job->nsfd, CLONE_NEWNET) < 0) {
+		job->r = err_set_errno(&job->e, -errno, "Cannot enter the instance's network");
+		return NULL;
+	}
+	job->r = netlink_ifaces(&job->v, &job->n, &job->e);
+	return NULL;
+}
+
+int network_instance_ifaces(pid_t pid, struct network_iface **ret, size_t *ret_n, struct err **err)
+{
+	_cleanup_free_ char *path = str_printf("/proc/%d/ns/net", (int)pid);
+	_cleanup_close_ int fd = -EBADF;
+	struct ifaces_job job = {.nsfd = -EBADF};
+	pthread_t t;
+	int r;
+
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, errno == ENOENT ? -ESRCH : -errno,
+				     "Cannot open the network namespace of process %d", (int)pid);
+	job.nsfd = fd;
+	r = pthread_create(&t, NULL, ifaces_thread, &job);
+	if (r != 0)
+		return err_set_errno(err, -r, "Cannot start a thread");
+	pthread_join(t, NULL);
+	if (job.r < 0) {
+		if (err && !*err)
+			*err = job.e;
+		else
+			err_free(job.e);
+		return job.r;
+	}
+	*ret = job.v;
+	*ret_n = job.n;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct db;
 struct err;
@@ -131,3 +132,21 @@ void network_host_forget(struct network_manager *m, const char *instance);
 /* The bridge a nic on managed network `network` goes on (its name) when the network is up:
  * -ENOENT when there is no such network, -ENETDOWN when its bridge is missing. */
 int network_bridge_ready(struct network_manager *m, const char *network, struct err **err);
+
+/* One interface of an instance as its own network namespace shows it. */
+struct network_iface {
+	char name[16];
+	bool loopback;
+	struct network_link_state st;
+};
+
+/* Frees `n` interfaces and the array. */
+void network_ifaces_free(struct network_iface *v, size_t n);
+
+/*
+ * The interfaces of the network namespace of process `pid` (an instance's init) with their
+ * addresses, MTU, MAC and counters, for the API's state.network. Read by a short-lived thread
+ * that joins the namespace (setns() of a network namespace is per thread), so the daemon's own
+ * threads never leave theirs. -ESRCH when the process is gone.
+ */
+int network_instance_ifaces(pid_t pid, struct network_iface **ret, size_t *ret_n, struct err **err);

@@ -347,3 +347,70 @@ HANDLER(handle_network_leases)
 	*ret_envelope = api_sync(list);
 	return 200;
 }
+
+/* The addresses of a link as the API's address objects. */
+static json_object *addresses_json(char **addresses)
+{
+	json_object *addrs = json_object_new_array();
+
+	for (size_t i = 0; addresses && addresses[i]; i++) {
+		json_object *a = json_object_new_object();
+		_cleanup_free_ char *addr = strdup(addresses[i]);
+		char *slash = addr ? strchr(addr, '/') : NULL;
+		bool v6;
+
+		if (!a || !slash) {
+			json_object_put(a);
+			continue;
+		}
+		*slash = '\0';
+		v6 = strchr(addr, ':') != NULL;
+		json_object_object_add(a, "family", json_object_new_string(v6 ? "inet6" : "inet"));
+		json_object_object_add(a, "address", json_object_new_string(addr));
+		json_object_object_add(a, "netmask", json_object_new_string(slash + 1));
+		json_object_object_add(a, "scope",
+				       json_object_new_string(str_startswith(addr, "fe80:") ? "link"
+							      : strcmp(addr, "::1") == 0 ||
+								      str_startswith(addr, "127.")
+								  ? "local"
+								  : "global"));
+		json_object_array_add(addrs, a);
+	}
+	return addrs;
+}
+
+json_object *api_instance_network_json(pid_t pid)
+{
+	json_object *o = json_object_new_object();
+	struct network_iface *v = NULL;
+	size_t n = 0;
+
+	/* A stopped instance, or one whose namespace cannot be read, has no interfaces to show. */
+	if (!o || pid <= 0 || network_instance_ifaces(pid, &v, &n, NULL) < 0)
+		return o;
+	for (size_t i = 0; i < n; i++) {
+		const struct network_link_state *st = &v[i].st;
+		json_object *iface = json_object_new_object(), *counters = json_object_new_object();
+
+		json_object_object_add(iface, "addresses", addresses_json(st->addresses));
+		json_object_object_add(counters, "bytes_received",
+				       json_object_new_int64((int64_t)st->rx_bytes));
+		json_object_object_add(counters, "bytes_sent",
+				       json_object_new_int64((int64_t)st->tx_bytes));
+		json_object_object_add(counters, "packets_received",
+				       json_object_new_int64((int64_t)st->rx_packets));
+		json_object_object_add(counters, "packets_sent",
+				       json_object_new_int64((int64_t)st->tx_packets));
+		json_object_object_add(iface, "counters", counters);
+		json_object_object_add(iface, "hwaddr", json_object_new_string(st->hwaddr));
+		json_object_object_add(iface, "mtu", json_object_new_int64(st->mtu));
+		json_object_object_add(iface, "state",
+				       json_object_new_string(st->up ? "up" : "down"));
+		json_object_object_add(
+		    iface, "type",
+		    json_object_new_string(v[i].loopback ? "loopback" : "broadcast"));
+		json_object_object_add(o, v[i].name, iface);
+	}
+	network_ifaces_free(v, n);
+	return o;
+}

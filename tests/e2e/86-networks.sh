@@ -192,6 +192,12 @@ for i in $(seq 1 50); do
 done
 check_match "c1 gets an IPv6 address of the network's /64 (SLAAC)" "inet6 ${v6%::1/64}:" \
 	"$(as_admin cairn exec c1 -- ip -6 addr show dev eth0)"
+check_match "cairn list shows c1's IPv4 address" "^c1,\"?$a1 \\(eth0\\)" "$(as_admin cairn list --format csv -c n4 c1)"
+check_match "cairn list shows c1's IPv6 address" "^c1,\"?${v6%::1/64}:.* \\(eth0\\)" \
+	"$(as_admin cairn list --format csv -c n6 c1)"
+check_match "cairn info shows eth0 with its address" "inet:  $a1/24 \\(global\\)" "$(as_admin cairn info c1)"
+check_eq "the API's state.network has Incus's fields" "broadcast up 1500" \
+	"$(api /1.0/instances/c1/state | jq -r '.metadata.network.eth0 | "\(.type) \(.state) \(.mtu)"')"
 mac1=$(as_admin cairn config show c1 | sed -n 's/^  volatile.eth0.hwaddr: "\{0,1\}\([0-9a-f:]*\)"\{0,1\}$/\1/p')
 check_match "c1's MAC is kept in volatile.eth0.hwaddr" '^00:16:3e:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$' "$mac1"
 check_match "the host side sees it in lxc.conf" "lxc.net.0.hwaddr = $mac1" "$(cat "$CAIRN_DIR/logs/c1/lxc.conf")"
