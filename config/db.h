@@ -211,9 +211,11 @@ int db_instance_update_settings(struct db *db, const char *name, const struct kv
 				const struct devices *devices, char *const *profiles,
 				const char *description, struct err **err);
 int db_instance_delete(struct db *db, const char *name, struct err **err);
-/* Moves the row of instance `name` to pool `pool` (the switch of a move between pools).
- * -ENOENT for an unknown instance or pool. */
-int db_instance_set_pool(struct db *db, const char *name, const char *pool, struct err **err);
+/* Moves the row of instance `name` to pool `pool` (the switch of a move between pools) and, unless
+ * NULL, replaces its own devices with `devices` (whose root disk names the pool), in one
+ * transaction. -ENOENT for an unknown instance or pool. */
+int db_instance_set_pool(struct db *db, const char *name, const char *pool,
+			 const struct devices *devices, struct err **err);
 /* Names of the instances (in any row state) whose config sets `key` to "true", sorted; one query
  * on the config table, for passes that only care about a few flagged instances. NULL-terminated,
  * never NULL on success; free with strv_free(). */

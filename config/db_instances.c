@@ -295,20 +295,33 @@ int db_instance_set_description(struct db *db, const char *name, const char *des
 	    name, err);
 }
 
-int db_instance_set_pool(struct db *db, const char *name, const char *pool, struct err **err)
+int db_instance_set_pool(struct db *db, const char *name, const char *pool,
+			 const struct devices *devices, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
-	int64_t pool_id;
+	_cleanup_txn_ struct dbq_txn t = {0};
+	int64_t pool_id, id;
 	int r;
 
+	r = dbq_txn_begin(db, &t, true, err);
+	if (r < 0)
+		return r;
 	r = dbq_pool_id(db, pool, &pool_id, err);
 	if (r < 0)
 		return r;
-	return instance_change(db,
-			       dbq_change_rows(db,
-					       "UPDATE instances SET pool_id = ? WHERE name = ?",
-					       err, "it", pool_id, name),
-			       name, err);
+	r = dbq_instance_id(db, name, &id, err);
+	if (r < 0)
+		return r;
+	r = instance_change(db,
+			    dbq_change_rows(db, "UPDATE instances SET pool_id = ? WHERE id = ?",
+					    err, "ii", pool_id, id),
+			    name, err);
+	if (r < 0)
+		return r;
+	r = dbq_instance_settings_write(db, id, devices, NULL, err);
+	if (r < 0)
+		return err_wrap(err, r, "Cannot update the devices of instance \"%s\"", name);
+	return dbq_txn_commit(&t, err);
 }
 
 int db_instance_config_replace(struct db *db, const char *name, const struct kvlist *config,

@@ -353,21 +353,23 @@ int db_profile_rename(struct db *db, const char *name, const char *new_name, str
 	return r < 0 ? err_wrap(err, r, "Cannot rename profile \"%s\"", name) : 0;
 }
 
+/* The instances first, then the snapshots, each sorted: one ORDER BY over the whole compound
+ * query, on a rank and the names, since the order of rows out of a subquery is not defined. */
 #define USED_BY_SQL                                                                                \
-	"SELECT '/1.0/instances/' || i.name FROM instance_profiles ip"                             \
+	"SELECT path FROM ("                                                                       \
+	" SELECT '/1.0/instances/' || i.name AS path, 0 AS rank, i.name AS a, '' AS b"             \
+	" FROM instance_profiles ip"                                                               \
 	" JOIN instances i ON i.id = ip.instance_id JOIN profiles p ON p.id = ip.profile_id"       \
 	" WHERE p.name = ?1"                                                                       \
-	" UNION ALL SELECT * FROM (SELECT '/1.0/instances/' || i.name || '/snapshots/' || s.name"  \
-	" FROM snapshot_profiles sp JOIN snapshots s ON s.id = sp.snapshot_id"                     \
+	" UNION ALL SELECT '/1.0/instances/' || i.name || '/snapshots/' || s.name, 1, i.name,"     \
+	" s.name FROM snapshot_profiles sp JOIN snapshots s ON s.id = sp.snapshot_id"              \
 	" JOIN instances i ON i.id = s.instance_id JOIN profiles p ON p.id = sp.profile_id"        \
-	" WHERE p.name = ?1 ORDER BY i.name, s.name)"
+	" WHERE p.name = ?1) ORDER BY rank, a, b"
 
 int db_profile_used_by(struct db *db, const char *name, char ***ret, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
 
-	/* The instances' half is sorted by the caller's use: ORDER BY on a compound SELECT would
-	 * interleave them with the snapshots. */
 	return dbq_query_names(db, USED_BY_SQL, name, ret, err);
 }
 
@@ -422,10 +424,15 @@ int dbq_instances_expand(struct db *db, struct db_instance *v, size_t n, struct 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		const struct profile *applied[64];
+		_cleanup_free_ const struct profile **applied =
+		    calloc(strv_length(v[i].profiles) + 1, sizeof(*applied));
 		size_t na = 0;
 
-		for (size_t k = 0; v[i].profiles && v[i].profiles[k] && na < 64; k++) {
+		if (!applied) {
+			profiles_free(profiles, np);
+			return dbq_oom(err);
+		}
+		for (size_t k = 0; v[i].profiles && v[i].profiles[k]; k++) {
 			struct profile key = {.name = v[i].profiles[k]};
 			const struct profile *p =
 			    bsearch(&key, profiles, np, sizeof(*profiles), cmp_profile);

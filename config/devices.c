@@ -159,6 +159,12 @@ int devices_from_json(json_object *o, struct devices *ret, struct err **err)
 					       "The \"%s\" of device \"%s\" must be a string", key,
 					       name);
 			text = json_object_get_string(value);
+			/* A C string would silently end at a NUL ("/srv\u0000/x" is "/srv"). */
+			if (t == json_type_string &&
+			    strlen(text) != (size_t)json_object_get_string_len(value))
+				return err_set(err, -EINVAL,
+					       "The \"%s\" of device \"%s\" holds a NUL character",
+					       key, name);
 			r = config_text_valid("device value", text, err);
 			if (r < 0)
 				return r;

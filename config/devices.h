@@ -62,8 +62,9 @@ bool devices_equal(const struct devices *a, const struct devices *b);
 /*
  * Reads Incus' "devices" object (NULL: no devices) into *ret (which must be empty): an object of
  * objects whose members are strings (booleans and numbers are taken as their text, as Incus'
- * clients send them). Only the shape and the text are checked here (config_text_valid()); call
- * devices_validate() for the rest. -EINVAL with a message naming the device.
+ * clients send them). Only the shape and the text are checked here (config_text_valid(), and no
+ * NUL inside a string); call devices_validate() for the rest. -EINVAL with a message naming the
+ * device.
  */
 int devices_from_json(json_object *o, struct devices *ret, struct err **err);
 

@@ -1080,8 +1080,8 @@ static const char *cgroup_default(const struct instance_env *env, const char *co
 
 /* Pushes the cgroup lines of the rendered config to a running container. Keys present in the
  * old config but not in the new one go back to their unlimited value. */
-static int apply_live_limits(const struct instance_env *env, const struct db_instance *old_row,
-			     const struct db_instance *new_row, struct err **err)
+int instance_live_limits_apply(const struct instance_env *env, const struct db_instance *old_row,
+			       const struct db_instance *new_row, struct err **err)
 {
 	static const char *const limit_keys[] = {"limits.memory", "limits.cpu", "limits.processes"};
 	_cleanup_free_ char *lxcpath = instance_lxcpath(env);
@@ -1152,11 +1152,11 @@ static int apply_live_limits(const struct instance_env *env, const struct db_ins
 }
 
 /* Undoes what instance_update() did to a running instance's cgroup when a later step fails. */
-static void restore_live_limits(const struct instance_env *env, const struct db_instance *old_row,
-				const struct db_instance *new_row)
+void instance_live_limits_restore(const struct instance_env *env, const struct db_instance *old_row,
+				  const struct db_instance *new_row)
 {
 	_cleanup_err_ struct err *e = NULL;
-	int r = apply_live_limits(env, new_row, old_row, &e);
+	int r = instance_live_limits_apply(env, new_row, old_row, &e);
 
 	if (r < 0)
 		log_debug("Failed to put the limits of \"%s\" back, ignoring: %s", old_row->name,
@@ -1248,9 +1248,9 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
 	crashpoint("update-after-prepare");
 	if (st.status == INSTANCE_RUNNING) {
-		r = apply_live_limits(env, &row, &new_row, err);
+		r = instance_live_limits_apply(env, &row, &new_row, err);
 		if (r < 0) {
-			restore_live_limits(env, &row, &new_row);
+			instance_live_limits_restore(env, &row, &new_row);
 			unlink(tmp);
 			return r;
 		}
@@ -1259,7 +1259,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 	r = db_instance_update_settings(env->db, name, &full, devices, profiles, description, err);
 	if (r < 0) {
 		if (live)
-			restore_live_limits(env, &row, &new_row);
+			instance_live_limits_restore(env, &row, &new_row);
 		unlink(tmp);
 		return r;
 	}
@@ -1284,7 +1284,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 				err_log_ignored(we, q, "Failed to put back \"%s\"", path);
 		}
 		if (live)
-			restore_live_limits(env, &row, &new_row);
+			instance_live_limits_restore(env, &row, &new_row);
 		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
 	}
 	instance_notify(env, "instance-updated", "instances", name);
@@ -1612,6 +1612,7 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_(db_snapshot_done) struct db_snapshot snap = {0};
 	_cleanup_kvlist_ struct kvlist config = {0};
+	_cleanup_devices_ struct devices devices = {0};
 	_cleanup_free_ char *vol = NULL, *link = NULL, *logs = NULL;
 	struct db_instance new_row = {0};
 	struct instance_state st = {0};
@@ -1656,6 +1657,30 @@ int instance_copy(const struct instance_env *env, const char *src, const char *s
 	new_row.description = row.description ? row.description : (char *)"";
 	new_row.created_at = time_now();
 	new_row.config = config;
+	/* Profiles and devices travel with the copy; a copy into another pool gets a root disk of
+	 * its own naming that pool, as `launch -s` does. */
+	new_row.profiles = snapshot ? snap.profiles : row.profiles;
+	r = devices_copy(&devices, snapshot ? &snap.devices : &row.devices);
+	if (r >= 0 && strcmp(to->name, row.pool) != 0) {
+		_cleanup_kvlist_ struct kvlist root = {0};
+		const char *root_name = "root";
+		const struct kvlist *have = devices_root_disk(&row.expanded_devices, &root_name);
+
+		if (have) {
+			r = kvlist_copy(&root, have);
+		} else {
+			r = kvlist_set(&root, "type", "disk");
+			if (r >= 0)
+				r = kvlist_set(&root, "path", "/");
+		}
+		if (r >= 0)
+			r = kvlist_set(&root, "pool", to->name);
+		if (r >= 0)
+			r = devices_set(&devices, root_name, &root);
+	}
+	if (r < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	new_row.devices = devices;
 	new_row.state = DB_ROW_CREATING;
 	r = db_instance_insert(env->db, &new_row, NULL, err);
 	if (r < 0)

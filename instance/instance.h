@@ -189,6 +189,16 @@ bool instance_ephemeral_due(const struct instance_env *env, const char *name);
 int instance_ephemeral_reap(const struct instance_env *env, const char *name, struct err **err);
 
 /*
+ * Applies the live limits (limits.*) of `new_row`'s expanded config to the running instance,
+ * resetting those that `old_row` had and `new_row` has not; instance_live_limits_restore() puts
+ * `old_row`'s back (a failure is logged).
+ */
+int instance_live_limits_apply(const struct instance_env *env, const struct db_instance *old_row,
+			       const struct db_instance *new_row, struct err **err);
+void instance_live_limits_restore(const struct instance_env *env, const struct db_instance *old_row,
+				  const struct db_instance *new_row);
+
+/*
  * Replaces the user config, and the devices, the profiles (NULL-terminated, in order) and the
  * description unless NULL, of an instance, and makes it ephemeral
  * (`ephemeral` 1) or not (0), or leaves that as it is (-1). `config` holds the user

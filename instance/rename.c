@@ -355,10 +355,36 @@ static int move_finish(const struct instance_env *env, const struct db_instance 
 	return db_pending_delete(env->db, id, err);
 }
 
+/* The own devices of `row` once it lives on `pool`: a root disk of its own naming the pool (the
+ * expanded one with the pool changed), as Incus records a move between pools. */
+static int moved_devices(const struct db_instance *row, const char *pool, struct devices *ret,
+			 struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist root = {0};
+	const char *root_name = "root";
+	const struct kvlist *have = devices_root_disk(&row->expanded_devices, &root_name);
+	int r;
+
+	r = devices_copy(ret, &row->devices);
+	if (r >= 0 && have) {
+		r = kvlist_copy(&root, have);
+	} else if (r >= 0) {
+		r = kvlist_set(&root, "type", "disk");
+		if (r >= 0)
+			r = kvlist_set(&root, "path", "/");
+	}
+	if (r >= 0)
+		r = kvlist_set(&root, "pool", pool);
+	if (r >= 0)
+		r = devices_set(ret, root_name, &root);
+	return r < 0 ? err_set(err, -ENOMEM, "Out of memory") : 0;
+}
+
 int instance_move_pool(const struct instance_env *env, const char *name, const char *pool_name,
 		       struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_devices_ struct devices devices = {0};
 	struct storage_pool *from, *to;
 	struct db_pending p = {0};
 	int64_t id = 0;
@@ -394,7 +420,9 @@ int instance_move_pool(const struct instance_env *env, const char *name, const c
 			     : err_set(err, -ENOMEM, "Out of memory");
 	}
 	if (r >= 0)
-		r = db_instance_set_pool(env->db, name, pool_name, err);
+		r = moved_devices(&row, pool_name, &devices, err);
+	if (r >= 0)
+		r = db_instance_set_pool(env->db, name, pool_name, &devices, err);
 	if (r < 0) {
 		_cleanup_err_ struct err *e = NULL;
 		int q = remove_copy(to, name, &e);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/crashpoint.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "config/db.h"
@@ -17,10 +18,12 @@
 #include "network/network.h"
 #include "storage/storage.h"
 
-int instance_settings_expand(const struct instance_env *env, char *const *profiles,
-			     const struct kvlist *config, const struct devices *devices,
-			     struct kvlist *ret_config, struct devices *ret_devices,
-			     struct err **err)
+/* instance_settings_expand() where the profile named like `override` (NULL: none) is taken as
+ * `override` says rather than as the database has it: how a profile change is tried out. */
+static int expand_with(const struct instance_env *env, char *const *profiles,
+		       const struct profile *override, const struct kvlist *config,
+		       const struct devices *devices, struct kvlist *ret_config,
+		       struct devices *ret_devices, struct err **err)
 {
 	size_t n = strv_length(profiles);
 	_cleanup_free_ struct profile *loaded = calloc(n ? n : 1, sizeof(*loaded));
@@ -30,6 +33,10 @@ int instance_settings_expand(const struct instance_env *env, char *const *profil
 	if (!loaded || !applied)
 		return err_set(err, -ENOMEM, "Out of memory");
 	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (override && strcmp(profiles[i], override->name) == 0) {
+			applied[i] = override;
+			continue;
+		}
 		r = db_profile_get(env->db, profiles[i], &loaded[i], err);
 		applied[i] = &loaded[i];
 	}
@@ -38,6 +45,14 @@ int instance_settings_expand(const struct instance_env *env, char *const *profil
 	for (size_t i = 0; i < n; i++)
 		profile_done(&loaded[i]);
 	return r;
+}
+
+int instance_settings_expand(const struct instance_env *env, char *const *profiles,
+			     const struct kvlist *config, const struct devices *devices,
+			     struct kvlist *ret_config, struct devices *ret_devices,
+			     struct err **err)
+{
+	return expand_with(env, profiles, NULL, config, devices, ret_config, ret_devices, err);
 }
 
 const char *instance_settings_root_pool(const struct devices *d)
@@ -164,5 +179,97 @@ int instance_settings_restricted(const char *owner, const struct kvlist *old_con
 				       "may mount a host path into a container (device \"%s\")",
 				       owner, dev->name);
 	}
+	return 0;
+}
+
+/* One instance that a profile change reaches: its row before, and the expanded view after. */
+struct profile_user {
+	struct db_instance row;
+	struct db_instance next; /* row with the new expanded settings (shares row's strings) */
+	struct kvlist expanded;
+	struct devices expanded_devices;
+	bool live; /* its live limits were changed */
+};
+
+static void profile_users_free(struct profile_user *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		db_instance_done(&v[i].row);
+		kvlist_done(&v[i].expanded);
+		devices_done(&v[i].expanded_devices);
+	}
+	free(v);
+}
+
+int instance_profile_update(const struct instance_env *env, const char *name,
+			    const struct profile *next, bool restricted, struct err **err)
+{
+	_cleanup_strv_ char **users = NULL;
+	struct profile_user *v = NULL;
+	size_t n;
+	int r;
+
+	r = profile_validate(next, err);
+	if (r < 0)
+		return r;
+	r = db_profile_instances(env->db, name, &users, err);
+	if (r < 0)
+		return r;
+	n = strv_length(users);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return err_set(err, -ENOMEM, "Out of memory");
+
+	/* Every instance that uses the profile is checked with the change before anything
+	 * changes: one that would be left invalid refuses the whole change. */
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct profile_user *u = &v[i];
+		_cleanup_free_ char *owner = NULL;
+
+		r = db_instance_get(env->db, users[i], &u->row, err);
+		if (r < 0)
+			break;
+		owner = str_printf("profile \"%s\" (used by instance \"%s\")", name, users[i]);
+		if (!owner) {
+			r = err_set(err, -ENOMEM, "Out of memory");
+			break;
+		}
+		r = expand_with(env, u->row.profiles, next, &u->row.config, &u->row.devices,
+				&u->expanded, &u->expanded_devices, err);
+		if (r >= 0)
+			r = instance_settings_check(env, owner, &u->expanded, &u->expanded_devices,
+						    u->row.pool, err);
+		if (r >= 0 && restricted)
+			r = instance_settings_restricted(owner, &u->row.expanded_config,
+							 &u->row.expanded_devices, &u->expanded,
+							 &u->expanded_devices, err);
+		u->next = u->row;
+		u->next.expanded_config = u->expanded;
+		u->next.expanded_devices = u->expanded_devices;
+	}
+	/* Live keys reach running instances at once, as `config set` does; the rest at their
+	 * next start. A failure puts back what was changed. */
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct instance_state st = {0};
+
+		if (instance_state(env, v[i].row.name, false, &st, NULL) < 0 ||
+		    st.status != INSTANCE_RUNNING)
+			continue;
+		v[i].live = true;
+		r = instance_live_limits_apply(env, &v[i].row, &v[i].next, err);
+	}
+	crashpoint("profile-update-before-commit");
+	if (r >= 0)
+		r = db_profile_update(env->db, name, next, err);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (v[i].live)
+				instance_live_limits_restore(env, &v[i].row, &v[i].next);
+		profile_users_free(v, n);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		instance_notify(env, "instance-updated", "instances", v[i].row.name);
+	profile_users_free(v, n);
 	return 0;
 }

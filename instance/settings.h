@@ -51,3 +51,16 @@ int instance_settings_restricted(const char *owner, const struct kvlist *old_con
 
 /* The pool of the root disk of expanded devices `d`, or NULL when there is none. */
 const char *instance_settings_root_pool(const struct devices *d);
+
+struct profile;
+
+/*
+ * Replaces the description, config and devices of profile `name` with `next` (whose name must be
+ * `name`): validated as a profile (profile_validate()), then every instance that uses it is
+ * checked with the change (instance_settings_check(), and instance_settings_restricted() when
+ * `restricted`), naming the profile and the instance in a refusal. Live keys (limits.*) are
+ * applied to the running ones at once; the rest takes effect at their next start. One database
+ * transaction; on a failure the live limits are put back and nothing has changed.
+ */
+int instance_profile_update(const struct instance_env *env, const char *name,
+			    const struct profile *next, bool restricted, struct err **err);

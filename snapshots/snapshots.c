@@ -16,6 +16,7 @@
 #include "config/snaprules.h"
 #include "instance/criu.h"
 #include "instance/instance.h"
+#include "instance/settings.h"
 #include "storage/storage.h"
 
 #define PENDING_RENAME "snapshot-rename"
@@ -421,26 +422,39 @@ static int restored_config(const struct kvlist *current, const struct kvlist *sn
 }
 
 /*
- * The devices a restore brings back: the snapshot's, except that an own root disk names the pool
- * the instance lives on now (a snapshot taken before `cairn move --storage` names the old one;
- * the disk is restored where the instance is).
+ * The devices a restore brings back: the snapshot's, with the root disk on the pool the instance
+ * lives on now. A snapshot taken before `cairn move --storage` expands to the old pool (through
+ * its own root disk or its profiles'); the disk is restored where the instance is, so the
+ * restored instance gets a root disk of its own naming that pool.
  */
-static int restored_devices(const struct devices *snap, const char *pool, struct devices *ret)
+static int restored_devices(const struct instance_env *env, const struct db_snapshot *snap,
+			    const struct kvlist *config, const char *pool, struct devices *ret,
+			    struct err **err)
 {
-	const char *root_name = NULL;
+	_cleanup_kvlist_ struct kvlist expanded = {0}, keys = {0};
+	_cleanup_devices_ struct devices expanded_devices = {0};
+	const char *root_name = "root";
 	const struct kvlist *root;
-	_cleanup_kvlist_ struct kvlist keys = {0};
 	int r;
 
-	r = devices_copy(ret, snap);
+	if (devices_copy(ret, &snap->devices) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = instance_settings_expand(env, snap->profiles, config, &snap->devices, &expanded,
+				     &expanded_devices, err);
 	if (r < 0)
 		return r;
-	root = devices_root_disk(ret, &root_name);
-	if (!root || strcmp(kvlist_get(root, "pool"), pool) == 0)
+	root = devices_root_disk(&expanded_devices, &root_name);
+	if (root && strcmp(kvlist_get(root, "pool"), pool) == 0)
 		return 0;
-	if (kvlist_copy(&keys, root) < 0 || kvlist_set(&keys, "pool", pool) < 0)
-		return -ENOMEM;
-	return devices_set(ret, root_name, &keys);
+	if (root)
+		r = kvlist_copy(&keys, root);
+	if (r >= 0 && !root && (r = kvlist_set(&keys, "type", "disk")) >= 0)
+		r = kvlist_set(&keys, "path", "/");
+	if (r >= 0)
+		r = kvlist_set(&keys, "pool", pool);
+	if (r >= 0)
+		r = devices_set(ret, root_name, &keys);
+	return r < 0 ? err_set(err, -ENOMEM, "Out of memory") : 0;
 }
 
 /* What the hooks of a restore need (struct storage_restore_hooks). */
@@ -553,9 +567,9 @@ static int restore_steps(const struct instance_env *env, struct storage_pool *po
 			return err_set(err, -ENOMEM, "Out of memory");
 		restored.config = config;
 		change.config = &config;
-		r = restored_devices(&snap.devices, row.pool, &devices);
+		r = restored_devices(env, &snap, &config, row.pool, &devices, err);
 		if (r < 0)
-			return err_set(err, -ENOMEM, "Out of memory");
+			return r;
 		restored.devices = devices;
 		change.devices = &devices;
 		restored.profiles = snap.profiles ? snap.profiles : no_profiles;

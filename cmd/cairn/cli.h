@@ -33,6 +33,9 @@ enum cli_complete {
 	CLI_COMPLETE_FILE,		     /* local file names (readline's default) */
 	CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT, /* an instance, then snapshots of it */
 	CLI_COMPLETE_OPERATION,		     /* operation ids */
+	CLI_COMPLETE_PROFILE,		     /* the first argument is a profile name */
+	CLI_COMPLETE_PROFILE_THEN_KEY,	     /* a profile, then config keys */
+	CLI_COMPLETE_INSTANCE_THEN_PROFILE,  /* an instance, then profile names */
 	CLI_COMPLETE_NETWORK,		     /* network names */
 	CLI_COMPLETE_MAX,
 };
@@ -378,6 +381,10 @@ int cli_render_image_list(FILE *out, json_object *list, enum cli_format fmt, str
 /* Writes the storage pool list (array of pool objects) as table/csv/json/yaml. */
 int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
 
+/* Writes the profile list (array of profile objects) as table/csv/json/yaml: NAME,
+ * DESCRIPTION and USED BY (how many instances and snapshots use it), as Incus lists them. */
+int cli_render_profile_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err);
+
 /* ---- handlers (cmd_*.c, repl.c) ---- */
 
 /*
@@ -403,6 +410,85 @@ int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct 
 int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_config_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/*
+ * The instance as `config show` and `config edit` present it, in Incus's field order
+ * (architecture, config, devices, ephemeral, profiles, stateful, description), keys sorted.
+ * With `expanded`, config and devices are the expanded ones (profiles applied). NULL when out of
+ * memory; the caller puts it.
+ */
+json_object *cli_instance_view(json_object *inst, bool expanded);
+
+/* A copy of object `o` with its keys sorted, and those of the objects in it, as Incus (Go maps)
+ * prints them. An absent or non-object `o` gives an empty object; NULL when out of memory. */
+json_object *cli_sorted_copy(json_object *o);
+
+/* ---- cmd_profile.c: profiles and devices ---- */
+
+/*
+ * The device that `device add NAME DEV TYPE KEY=VALUE...` describes: {"type": TYPE, KEY: VALUE,
+ * ...} in *ret (the caller's to put). -EINVAL with `No value found in "WORD"` for a word without
+ * '=' (as Incus says it) and `Invalid device key in "=VALUE"` for an empty key.
+ */
+int cli_device_parse(const char *type, char *const *words, size_t n, json_object **ret,
+		     struct err **err);
+
+/*
+ * The device `name` of an instance's `expanded` devices, copied with the KEY=VALUE `words`
+ * applied, for `config device override`. -EEXIST with `The device already exists` when the
+ * instance's `own` devices have it, -ENOENT with `The profile device doesn't exist` when no
+ * profile gives it, -EINVAL as cli_device_parse() for a bad word.
+ */
+int cli_device_override(json_object *own, json_object *expanded, const char *name,
+			char *const *words, size_t n, json_object **ret, struct err **err);
+
+/* The profile as `profile show` and `profile edit` present it, in Incus's field order (config,
+ * description, devices, name, used_by), keys sorted. NULL when out of memory. */
+json_object *cli_profile_view(json_object *profile);
+
+/*
+ * The PUT body {description, config, devices} of a profile edited as YAML `text`. A field left
+ * out of the text keeps its value in `current` (the profile as read), so that a text holding only
+ * `config:` changes only the config. -EINVAL with `Invalid profile at line N: ...` for a text
+ * that is not a mapping or whose fields have the wrong shape.
+ */
+int cli_profile_from_yaml(const char *text, json_object *current, json_object **ret_body,
+			  struct err **err);
+
+int cli_cmd_profile_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
+/* `profile device ...` and `config device ...`: the same commands on a profile's devices or an
+ * instance's own devices. */
+int cli_cmd_profile_device_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_device_remove(struct cli_ctx *ctx, const struct cli_args *args,
+				  struct err **err);
+int cli_cmd_profile_device_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_device_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_device_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_device_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_profile_device_unset(struct cli_ctx *ctx, const struct cli_args *args,
+				 struct err **err);
+int cli_cmd_config_device_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_remove(struct cli_ctx *ctx, const struct cli_args *args,
+				 struct err **err);
+int cli_cmd_config_device_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_config_device_override(struct cli_ctx *ctx, const struct cli_args *args,
+				   struct err **err);
 
 int cli_cmd_image_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_image_import(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

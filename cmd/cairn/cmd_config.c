@@ -48,8 +48,7 @@ static int fetch_instance(struct cli_ctx *ctx, const struct cli_args *args, cons
 	return 0;
 }
 
-/* A copy of object `o` with its keys in sorted order, as Incus (Go maps) prints them. */
-static json_object *sorted_copy(json_object *o)
+json_object *cli_sorted_copy(json_object *o)
 {
 	_cleanup_free_ const char **keys = NULL;
 	json_object *copy = json_object_new_object();
@@ -79,7 +78,7 @@ static json_object *sorted_copy(json_object *o)
 
 		json_object_object_add(copy, keys[i],
 				       val && json_object_is_type(val, json_type_object)
-					   ? sorted_copy(val)
+					   ? cli_sorted_copy(val)
 					   : json_object_get(val));
 	}
 	return copy;
@@ -96,8 +95,7 @@ static json_object *member_or(json_object *o, const char *key, json_object *fall
 	return fallback;
 }
 
-/* The instance as `config show` and `config edit` present it, in Incus' field order. */
-static json_object *editable_view(json_object *inst)
+json_object *cli_instance_view(json_object *inst, bool expanded)
 {
 	json_object *v = json_object_new_object();
 	json_object *config = NULL, *devices = NULL;
@@ -105,12 +103,12 @@ static json_object *editable_view(json_object *inst)
 
 	if (!v)
 		return NULL;
-	json_object_object_get_ex(inst, "config", &config);
-	json_object_object_get_ex(inst, "devices", &devices);
+	json_object_object_get_ex(inst, expanded ? "expanded_config" : "config", &config);
+	json_object_object_get_ex(inst, expanded ? "expanded_devices" : "devices", &devices);
 	s = api_get_string(inst, "architecture");
 	json_object_object_add(v, "architecture", json_object_new_string(s ? s : ""));
-	json_object_object_add(v, "config", sorted_copy(config));
-	json_object_object_add(v, "devices", sorted_copy(devices));
+	json_object_object_add(v, "config", cli_sorted_copy(config));
+	json_object_object_add(v, "devices", cli_sorted_copy(devices));
 	json_object_object_add(v, "ephemeral",
 			       json_object_new_boolean(api_get_bool(inst, "ephemeral", false)));
 	json_object_object_add(v, "profiles", member_or(inst, "profiles", json_object_new_array()));
@@ -132,7 +130,7 @@ int cli_cmd_config_show(struct cli_ctx *ctx, const struct cli_args *args, struct
 	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
-	view = editable_view(inst);
+	view = cli_instance_view(inst, cli_flag_bool(args, "expanded"));
 	if (!view)
 		return err_set(err, -ENOMEM, "Out of memory");
 	return cli_render_yaml(ctx->out, view, err);
@@ -150,7 +148,8 @@ int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
-	if (json_object_object_get_ex(inst, "config", &config))
+	if (json_object_object_get_ex(
+		inst, cli_flag_bool(args, "expanded") ? "expanded_config" : "config", &config))
 		value = api_get_string(config, args->argv[1]);
 	fprintf(ctx->out, "%s\n", value ? value : "");
 	return 0;
@@ -384,6 +383,61 @@ static int yaml_ephemeral(const char *text, int *ret, struct err **err)
 	return key_error(text, "ephemeral", -EINVAL, "\"ephemeral\" must be true or false", err);
 }
 
+/*
+ * Adds the "devices" and "profiles" of an edited instance to the PUT `body`. A field left out of
+ * the text is left out of the body, which keeps it as it is: a text holding only "config:" (as
+ * older scripts pipe in) changes only the config. An empty field ("devices:") empties it.
+ */
+static int yaml_devices_profiles(const char *text, json_object *body, struct err **err)
+{
+	_cleanup_json_ json_object *tree = NULL;
+	json_object *devices = NULL, *profiles = NULL;
+	int r;
+
+	r = config_yaml_parse(text, strlen(text), &tree, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(tree, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(tree, "devices", &devices)) {
+		if (!devices) {
+			json_object_object_add(body, "devices", json_object_new_object());
+		} else {
+			if (!json_object_is_type(devices, json_type_object))
+				return key_error(text, "devices", -EINVAL,
+						 "\"devices\" must map device names to devices",
+						 err);
+			json_object_object_foreach(devices, name, dev)
+			{
+				_cleanup_free_ char *msg = NULL;
+
+				if (dev && json_object_is_type(dev, json_type_object))
+					continue;
+				msg = str_printf("Device \"%s\" must map keys to values", name);
+				return key_error(text, name, -EINVAL, msg ? msg : name, err);
+			}
+			json_object_object_add(body, "devices", json_object_get(devices));
+		}
+	}
+	if (json_object_object_get_ex(tree, "profiles", &profiles)) {
+		if (!profiles) {
+			json_object_object_add(body, "profiles", json_object_new_array());
+			return 0;
+		}
+		if (!json_object_is_type(profiles, json_type_array))
+			return key_error(text, "profiles", -EINVAL,
+					 "\"profiles\" must be a list of profile names", err);
+		for (size_t i = 0; i < json_object_array_length(profiles); i++)
+			if (!json_object_is_type(json_object_array_get_idx(profiles, i),
+						 json_type_string))
+				return key_error(text, "profiles", -EINVAL,
+						 "\"profiles\" must be a list of profile names",
+						 err);
+		json_object_object_add(body, "profiles", json_object_get(profiles));
+	}
+	return 0;
+}
+
 static int apply_yaml(struct cli_client *c, const char *path, const char *text,
 		      json_object *old_config, struct err **err)
 {
@@ -405,6 +459,9 @@ static int apply_yaml(struct cli_client *c, const char *path, const char *text,
 	json_object_object_add(body, "description", json_object_new_string(description));
 	if (ephemeral >= 0)
 		json_object_object_add(body, "ephemeral", json_object_new_boolean(ephemeral));
+	r = yaml_devices_profiles(text, body, err);
+	if (r < 0)
+		return r;
 	return cli_client_query(c, "PUT", path, body, NULL, err);
 }
 
@@ -483,8 +540,8 @@ static const char edit_header[] =
     "### This is a YAML representation of the configuration.\n"
     "### Any line starting with a '# will be ignored.\n"
     "###\n"
-    "### Only \"config\", \"description\" and \"ephemeral\" are applied; the other fields are\n"
-    "### shown for reference.\n";
+    "### \"config\", \"devices\", \"profiles\", \"description\" and \"ephemeral\" are applied;\n"
+    "### the other fields are shown for reference.\n";
 
 int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
@@ -513,7 +570,7 @@ int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct
 		return apply_yaml(c, path, text, old_config, err);
 	}
 
-	view = editable_view(inst);
+	view = cli_instance_view(inst, false);
 	if (!view)
 		return err_set(err, -ENOMEM, "Out of memory");
 	r = config_yaml_emit(view, &yaml, err);

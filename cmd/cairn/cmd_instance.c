@@ -174,6 +174,8 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 		if (r < 0)
 			return r;
 	}
+	if (cli_flag_bool(args, "no-profiles") && *cli_flag_list(args, "profile"))
+		return err_set(err, -EINVAL, "--no-profiles and --profile cannot be used together");
 	body = json_object_new_object();
 	source = json_object_new_object();
 	config = json_object_new_object();
@@ -211,6 +213,16 @@ static int create_instance(struct cli_ctx *ctx, const struct cli_args *args, boo
 		json_object_object_add(root, "pool", json_object_new_string(pool));
 		json_object_object_add(devices, "root", root);
 		json_object_object_add(body, "devices", devices);
+	}
+	/* Absent, the daemon applies the default profile; an empty list applies none. */
+	if (cli_flag_bool(args, "no-profiles") || *cli_flag_list(args, "profile")) {
+		json_object *profiles = json_object_new_array();
+
+		if (!profiles)
+			return err_set(err, -ENOMEM, "Out of memory");
+		for (char *const *p = cli_flag_list(args, "profile"); *p; p++)
+			json_object_array_add(profiles, json_object_new_string(*p));
+		json_object_object_add(body, "profiles", profiles);
 	}
 	if (description)
 		json_object_object_add(body, "description", json_object_new_string(description));

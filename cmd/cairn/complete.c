@@ -184,13 +184,27 @@ int cli_complete_words(struct cli_ctx *ctx, char *const *words, size_t nwords, c
 				push_snapshots(ctx, first, false, text, &v);
 			break;
 		case CLI_COMPLETE_INSTANCE_THEN_KEY:
+		case CLI_COMPLETE_PROFILE_THEN_KEY:
 			if (npos == 0) {
-				push_instances(ctx, text, &v);
+				if (cmd->complete == CLI_COMPLETE_INSTANCE_THEN_KEY)
+					push_instances(ctx, text, &v);
+				else
+					push_url_names(ctx, "/1.0/profiles", "", text, &v);
 				break;
 			}
 			for (const struct config_key *k = config_keys(); k && k->name; k++)
 				push_match(&v, k->name, text);
 			push_match(&v, "user.", text);
+			break;
+		case CLI_COMPLETE_PROFILE:
+			if (npos == 0)
+				push_url_names(ctx, "/1.0/profiles", "", text, &v);
+			break;
+		case CLI_COMPLETE_INSTANCE_THEN_PROFILE:
+			if (npos == 0)
+				push_instances(ctx, text, &v);
+			else if (npos == 1)
+				push_url_names(ctx, "/1.0/profiles", "", text, &v);
 			break;
 		case CLI_COMPLETE_IMAGE_THEN_NONE:
 		case CLI_COMPLETE_IMAGE:

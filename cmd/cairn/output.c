@@ -840,6 +840,22 @@ static void render_network_usage(FILE *out, json_object *state)
 	}
 }
 
+/* "Profiles: default, web" as the lxc client printed it; "Profiles:" alone for none. */
+static void render_profiles_line(FILE *out, json_object *inst)
+{
+	json_object *list = NULL;
+
+	fputs("Profiles:", out);
+	if (json_object_object_get_ex(inst, "profiles", &list) &&
+	    json_object_is_type(list, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			const char *p = json_object_get_string(json_object_array_get_idx(list, i));
+
+			fprintf(out, "%s%s", i ? ", " : " ", p ? p : "");
+		}
+	fputc('\n', out);
+}
+
 void cli_render_info(FILE *out, json_object *inst, json_object *state, json_object *snapshots)
 {
 	_cleanup_free_ char *status = NULL;
@@ -867,6 +883,7 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 		api_get_bool(inst, "ephemeral", false) ? " (ephemeral)" : "");
 	s = api_get_string(inst, "architecture");
 	fprintf(out, "Architecture: %s\n", s ? s : "");
+	render_profiles_line(out, inst);
 	pid = api_get_int(state, "pid", 0);
 	if (running && pid > 0)
 		fprintf(out, "PID: %lld\n", pid);
@@ -1014,6 +1031,43 @@ int cli_render_pool_list(FILE *out, json_object *list, enum cli_format fmt, stru
 		cells[5] = state;
 		if (r == 0)
 			r = cli_table_add(&t, cells);
+	}
+	if (r < 0) {
+		cli_table_done(&t);
+		return err_set(err, r, "Out of memory");
+	}
+	cli_table_sort(&t);
+	cli_table_render(out, &t, fmt);
+	cli_table_done(&t);
+	return 0;
+}
+
+int cli_render_profile_list(FILE *out, json_object *list, enum cli_format fmt, struct err **err)
+{
+	static const char *const headers[] = {"NAME", "DESCRIPTION", "USED BY"};
+	struct cli_table t = {.ncols = 3, .headers = headers};
+	size_t n;
+	int r = 0;
+
+	if (fmt == CLI_FORMAT_JSON || fmt == CLI_FORMAT_YAML)
+		return render_raw(out, list, fmt, err);
+	n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_object *profile = json_object_array_get_idx(list, i);
+		json_object *used = NULL;
+		const char *name = api_get_string(profile, "name");
+		const char *desc = api_get_string(profile, "description");
+		_cleanup_free_ char *count = NULL;
+
+		json_object_object_get_ex(profile, "used_by", &used);
+		count = str_printf("%zu", used && json_object_is_type(used, json_type_array)
+					      ? json_object_array_length(used)
+					      : (size_t)0);
+		if (!count)
+			r = -ENOMEM;
+		else
+			r = cli_table_add(
+			    &t, (const char *const[]){name ? name : "", desc ? desc : "", count});
 	}
 	if (r < 0) {
 		cli_table_done(&t);

@@ -323,7 +323,8 @@ HANDLER(handle_instances_create)
 			return err_set(err, -EINVAL, "A copy cannot be made ephemeral");
 		/* `cairn copy -s POOL` sends a root disk naming the target pool. */
 		return api_instance_copy(d, name, from, instance_settings_root_pool(&devices),
-					 instance_only, ret_envelope, err);
+					 instance_only, request_restricted(d, req), ret_envelope,
+					 err);
 	}
 	if (strcmp(type, "image") != 0)
 		return err_set(err, -EINVAL,

@@ -17,7 +17,9 @@
 #include "config/db.h"
 #include "config/keys.h"
 #include "config/snaprules.h"
+#include "config/devices.h"
 #include "instance/instance.h"
+#include "instance/settings.h"
 #include "snapshots/snapshots.h"
 
 /* Incus writes "never" as the zero time of Go. */
@@ -40,6 +42,14 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 	json_object_object_add(o, "size", json_object_new_int64(s->size));
 	json_object_object_add(o, "scheduled", json_object_new_boolean(s->row.scheduled));
 	json_object_object_add(o, "config", config);
+	json_object_object_add(o, "devices", devices_to_json(&s->row.devices));
+	{
+		json_object *profiles = json_object_new_array();
+
+		for (size_t i = 0; s->row.profiles && s->row.profiles[i]; i++)
+			json_object_array_add(profiles, json_object_new_string(s->row.profiles[i]));
+		json_object_object_add(o, "profiles", profiles);
+	}
 	json_object_object_add(
 	    o, "description", json_object_new_string(s->row.description ? s->row.description : ""));
 	json_object_object_add(o, "architecture",
@@ -469,8 +479,32 @@ static int run_copy(struct daemon *d, void *data, json_object **ret_md, struct e
 	return r;
 }
 
+/* What --restricted refuses a copy: the source's settings, as the copy would get them (the
+ * snapshot's, for a copy of a snapshot), giving the new instance a privileged container or a
+ * host-path disk. */
+static int copy_restricted(struct daemon *d, const char *name, const struct db_instance *row,
+			   const struct db_snapshot *snap, struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist expanded = {0};
+	_cleanup_devices_ struct devices expanded_devices = {0};
+	_cleanup_free_ char *owner = str_printf("instance \"%s\"", name);
+	int r;
+
+	if (!owner)
+		return err_set(err, -ENOMEM, "Out of memory");
+	if (!snap)
+		return instance_settings_restricted(owner, NULL, NULL, &row->expanded_config,
+						    &row->expanded_devices, err);
+	r = instance_settings_expand(&d->env, snap->profiles, &snap->config, &snap->devices,
+				     &expanded, &expanded_devices, err);
+	if (r < 0)
+		return r;
+	return instance_settings_restricted(owner, NULL, NULL, &expanded, &expanded_devices, err);
+}
+
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
-		      bool instance_only, json_object **ret_envelope, struct err **err)
+		      bool instance_only, bool restricted, json_object **ret_envelope,
+		      struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0}, existing = {0};
 	_cleanup_free_ char *src = NULL;
@@ -487,9 +521,15 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, co
 		return r;
 	if (slash) {
 		r = snapshot_get(&d->env, row.name, slash + 1, &info, err);
+		if (r >= 0 && restricted)
+			r = copy_restricted(d, name, &row, &info.row, err);
+		db_snapshot_done(&info.row);
 		if (r < 0)
 			return r;
-		db_snapshot_done(&info.row);
+	} else if (restricted) {
+		r = copy_restricted(d, name, &row, NULL, err);
+		if (r < 0)
+			return r;
 	}
 	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);

@@ -22,6 +22,13 @@ HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);
 HANDLER(handle_operation_delete);
 HANDLER(handle_operation_wait);
+HANDLER(handle_profiles_list);
+HANDLER(handle_profiles_create);
+HANDLER(handle_profile_get);
+HANDLER(handle_profile_put);
+HANDLER(handle_profile_patch);
+HANDLER(handle_profile_post);
+HANDLER(handle_profile_delete);
 HANDLER(handle_instances_list);
 HANDLER(handle_instances_create);
 HANDLER(handle_instance_get);
@@ -84,9 +91,11 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 			 struct err **err);
 
 /* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202) onto
- * `pool` (the root disk's pool of the body; NULL: the source's). */
+ * `pool` (the root disk's pool of the body; NULL: the source's). With `restricted`, a copy that
+ * would be privileged or have a host-path disk is refused (instance_settings_restricted()). */
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
-		      bool instance_only, json_object **ret_envelope, struct err **err);
+		      bool instance_only, bool restricted, json_object **ret_envelope,
+		      struct err **err);
 
 /* ---- api_networks.c: pieces the instance handlers share ---- */
 

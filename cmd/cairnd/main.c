@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +35,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: cairnd [--group GROUP] [--debug]\n"
+		"Usage: cairnd [--group GROUP] [--restricted] [--debug]\n"
 		"       cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]\n"
 		"\n"
 		"The cairn daemon. It keeps its state in $CAIRN_DIR (default /var/lib/cairn) and\n"
 		"serves the API on $CAIRN_DIR/unix.socket to root and the admin group.\n"
 		"\n"
 		"  --group GROUP   the admin group (default cairn-admin)\n"
+		"  --restricted    the admin group may make neither privileged containers\n"
+		"                  nor host-path disks (root still may). Without it, a member\n"
+		"                  of the admin group can become root on the host through them\n"
 		"  --debug         log debug messages\n");
 }
 
@@ -193,14 +197,13 @@ static int run_init(int argc, char **argv)
 static int run_daemon(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"group", required_argument, NULL, 'g'},
-	    {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {},
+	    {"group", required_argument, NULL, 'g'}, {"debug", no_argument, NULL, 'd'},
+	    {"restricted", no_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {},
 	};
 	_cleanup_err_ struct err *e = NULL;
 	const char *group = "cairn-admin";
+	bool restricted = false;
 	struct daemon d;
 	sigset_t set;
 	int c, r, sig;
@@ -212,6 +215,9 @@ static int run_daemon(int argc, char **argv)
 			break;
 		case 'd':
 			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'r':
+			restricted = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -247,6 +253,7 @@ static int run_daemon(int argc, char **argv)
 		fprintf(stderr, "Error: %s\n", strerror(-r));
 		return 1;
 	}
+	d.restricted = restricted;
 	r = daemon_setup(&d, NULL, 0, &e);
 	if (r >= 0)
 		r = daemon_server_start(&d, &e);
@@ -255,7 +262,8 @@ static int run_daemon(int argc, char **argv)
 		daemon_free_fields(&d);
 		return 1;
 	}
-	log_info("cairnd %s serving on %s/unix.socket (group \"%s\")", VERSION, d.dir, group);
+	log_info("cairnd %s serving on %s/unix.socket (group \"%s\"%s)", VERSION, d.dir, group,
+		 restricted ? ", restricted" : "");
 	{
 		_cleanup_err_ struct err *he = NULL;
 

@@ -160,7 +160,7 @@ snaps() {
 }
 # pool_of NAME: the pool of instance NAME's root disk.
 pool_of() {
-	api "/1.0/instances/$1" | jq -r '.metadata.devices.root.pool'
+	api "/1.0/instances/$1" | jq -r '.metadata.expanded_devices.root.pool'
 }
 mkdir -p "$T/pool2"
 check "storage create a dir pool p2" as_admin cairn storage create p2 dir source="$T/pool2"
@@ -203,7 +203,7 @@ check_fails "copy to a pool name with a slash" "" as_admin cairn copy c1 d4 -s .
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CAIRN_DIR/unix.socket" \
 	-X POST -d '{"name": "d4", "source": {"type": "copy", "source": "c1"}, "devices": {"root": {"type": "disk", "path": "/", "pool": "../p2"}}}' \
 	http://cairn/1.0/instances)
-check_eq "the API refuses a pool path in the root disk" "404" "$code"
+check_eq "the API refuses a pool path in the root disk as a bad name" "400" "$code"
 check_eq "nothing was made" "" "$(api_status d4)"
 check_eq "no volume was left in p2" "$before" "$(ls "$T/pool2/containers" | sort | tr '\n' ' ')"
 check_fails "copy onto a taken name to another pool" 'Error: Instance "d1" already exists' \

@@ -203,7 +203,7 @@ done
 # ---- devices of unknown types are refused, not dropped ----
 body '{"name": "d1", "source": {"type": "image", "alias": "busybox"}, "devices": {"x": {"type": "bogus"}}}'
 check_eq "POST /1.0/instances with a device of type bogus is 400" 400 "$(http POST /1.0/instances "$T/body.json")"
-check_match "the error names the type" '"error": *"Unknown device type \\"bogus\\" for device \\"x\\"' "$(cat "$T/http.out")"
+check_match "the error names device and type" '"error": *"Invalid device \\"x\\" of instance \\"d1\\": unknown type \\"bogus\\"' "$(cat "$T/http.out")"
 check_eq "no instance was created" 404 "$(http GET /1.0/instances/d1)"
 body '{"name": "d1", "source": {"type": "image", "alias": "busybox"}, "devices": {"eth0": {"type": "nic", "network": "cairnbr0"}}}'
 check_eq "a nic, which this version cannot make, is refused too" 400 "$(http POST /1.0/instances "$T/body.json")"
@@ -212,7 +212,7 @@ before=$(as_admin cairn config show c1)
 for method in PUT PATCH; do
 	body '{"config": {"user.k": "dev"}, "devices": {"root": {"type": "disk", "path": "/", "pool": "default"}, "x": {"type": "bogus"}}}'
 	check_eq "$method of an instance with a device of type bogus is 400" 400 "$(http "$method" /1.0/instances/c1 "$T/body.json")"
-	check_match "the error names the type" 'Unknown device type \\"bogus\\"' "$(cat "$T/http.out")"
+	check_match "the error names device and type" 'Invalid device \\"x\\" of instance \\"c1\\": unknown type \\"bogus\\"' "$(cat "$T/http.out")"
 done
 check_eq "the refused updates changed nothing" "$before" "$(as_admin cairn config show c1)"
 edited=$(printf '%s\n' "$before" | sed 's/user.k: crash2/user.k: edited/')

@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 manual=$(cd "$here/../../doc/manual" && pwd)
 chown "$ADMIN_USER" "$T/home"
 
-# Removes what the previous page made: instances, imported images, pools but the default.
+# Removes what the previous page made: instances, imported images, pools and profiles but the
+# default ones.
 reset_daemon() {
 	local name
 	for name in $(cairn list --format csv -c n); do
@@ -24,6 +25,9 @@ reset_daemon() {
 	done
 	for name in $(cairn storage list --format csv | cut -d, -f1); do
 		[ "$name" = default ] || cairn storage delete "$name" >/dev/null 2>&1
+	done
+	for name in $(cairn profile list --format csv | cut -d, -f1); do
+		[ "$name" = default ] || cairn profile delete "$name" >/dev/null 2>&1
 	done
 }
 

@@ -196,7 +196,8 @@ static void test_info_running_with_snapshots(void **state)
 	_cleanup_json_ json_object *inst = json_tokener_parse(
 	    "{\"name\": \"c1\", \"type\": \"container\", \"status\": \"Running\","
 	    " \"architecture\": \"x86_64\", \"created_at\": \"2026-11-21T15:57:03Z\","
-	    " \"last_used_at\": \"2026-11-21T15:58:10Z\", \"description\": \"\"}");
+	    " \"last_used_at\": \"2026-11-21T15:58:10Z\", \"description\": \"\","
+	    " \"profiles\": [\"default\", \"web\"]}");
 	_cleanup_json_ json_object *st = json_tokener_parse(
 	    "{\"status\": \"Running\", \"status_code\": 103, \"pid\": 1234, \"processes\": 3,"
 	    " \"memory\": {\"usage\": 1289748, \"usage_peak\": 2097152, \"total\": 268435456},"
@@ -217,6 +218,7 @@ static void test_info_running_with_snapshots(void **state)
 		  "Status: RUNNING\n"
 		  "Type: container\n"
 		  "Architecture: x86_64\n"
+		  "Profiles: default, web\n"
 		  "PID: 1234\n"
 		  "Created: 2026/11/21 15:57 UTC\n"
 		  "Last Used: 2026/11/21 15:58 UTC\n"
@@ -252,6 +254,7 @@ static void test_info_stopped_without_snapshots(void **state)
 			       "Status: STOPPED\n"
 			       "Type: container\n"
 			       "Architecture: aarch64\n"
+			       "Profiles:\n"
 			       "Created: 2026/11/21 15:57 UTC\n";
 
 	CAPTURE(text, cli_render_info(out, inst, st, empty));

@@ -162,11 +162,13 @@ static void test_open_schema(void **state)
 		conn,
 		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
 		" ('pools', 'images', 'image_properties', 'image_aliases', 'instances',"
-		" 'instance_config', 'snapshots', 'snapshot_config', 'pending', 'schedule_state')",
+		" 'instance_config', 'snapshots', 'snapshot_config', 'pending', 'schedule_state',"
+		" 'profiles', 'profile_config', 'profile_devices', 'instance_profiles',"
+		" 'instance_devices', 'snapshot_profiles', 'snapshot_devices')",
 		-1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 10);
+	assert_int_equal(sqlite3_column_int(st, 0), 17);
 	sqlite3_finalize(st);
 
 	/* Reopening an up-to-date database changes nothing; a newer schema is refused. */
@@ -902,6 +904,15 @@ static void test_other_process(void **state)
 	db_instance_done(&got);
 }
 
+/* What migration 4 (profiles and devices) added: dropping it gives back a database of schema
+ * version 3. */
+#define DROP_V4                                                                                    \
+	"DROP TABLE snapshot_devices; DROP TABLE snapshot_profiles; DROP TABLE instance_devices;"  \
+	"DROP TABLE instance_profiles; DROP TABLE profile_devices; DROP TABLE profile_config;"     \
+	"DROP TABLE profiles;"
+/* What the networks migration (after the profiles) made. */
+#define DROP_NETWORKS "DROP TABLE network_config; DROP TABLE networks;"
+
 /* A database of schema version 2 (before schedule_state) is brought up to date on open, its
  * rows kept. */
 static void test_upgrade_from_v2(void **state)
@@ -914,12 +925,7 @@ static void test_upgrade_from_v2(void **state)
 	add_instance(f->db, "old", NULL, NULL, NULL);
 	db_close(f->db);
 	f->db = NULL;
-	/* What came after version 2 goes, so that the migrations can make it again. */
-	exec_side(f, "DROP TABLE schedule_state; DROP TABLE snapshot_devices;"
-		     " DROP TABLE snapshot_profiles; DROP TABLE instance_devices;"
-		     " DROP TABLE instance_profiles; DROP TABLE profile_devices;"
-		     " DROP TABLE profile_config; DROP TABLE profiles; DROP TABLE network_config;"
-		     " DROP TABLE networks; PRAGMA user_version = 2;");
+	exec_side(f, "DROP TABLE schedule_state;" DROP_V4 DROP_NETWORKS "PRAGMA user_version = 2;");
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'schedule_state'"),
 			 0);
@@ -1243,6 +1249,672 @@ static void test_threads(void **state)
 	db_instances_free(list, n);
 }
 
+/* ---- profiles and devices ---- */
+
+/* Adds device `name` with the NULL-terminated key, value pairs to `d`. */
+static void add_dev(struct devices *d, const char *name, ...)
+{
+	_cleanup_kvlist_ struct kvlist keys = {0};
+	va_list ap;
+	const char *k;
+
+	va_start(ap, name);
+	while ((k = va_arg(ap, const char *))) {
+		const char *v = va_arg(ap, const char *);
+
+		assert_int_equal(kvlist_set(&keys, k, v), 0);
+	}
+	va_end(ap);
+	assert_int_equal(devices_set(d, name, &keys), 0);
+}
+
+/* Stores profile `name` with one config key `key`=`value` (unless NULL) and a host disk
+ * `data` on /mnt/<name>. */
+static void add_profile(struct db *db, const char *name, const char *key, const char *value)
+{
+	_cleanup_profile_ struct profile p = {0};
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_free_ char *path = str_printf("/mnt/%s", name);
+
+	p.name = strdup(name);
+	p.description = str_printf("profile %s", name);
+	assert_non_null(p.name);
+	if (key)
+		assert_int_equal(kvlist_set(&p.config, key, value), 0);
+	add_dev(&p.devices, "data", "type", "disk", "source", "/srv", "path", path, NULL);
+	if (db_profile_insert(db, &p, &e) < 0)
+		fail_msg("profile insert %s: %s", name, err_msg(e, -EIO));
+}
+
+/* The NULL-terminated array `v` is exactly the NULL-terminated arguments. */
+static void assert_strv(char *const *v, ...)
+{
+	va_list ap;
+	const char *s;
+	size_t i = 0;
+
+	va_start(ap, v);
+	while ((s = va_arg(ap, const char *))) {
+		if (!v || !v[i])
+			fail_msg("missing \"%s\" at %zu", s, i);
+		assert_string_equal(v[i], s);
+		i++;
+	}
+	va_end(ap);
+	if (v && v[i])
+		fail_msg("extra \"%s\" at %zu", v[i], i);
+}
+
+static void test_profiles(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_profile_ struct profile got = {0}, upd = {0};
+	_cleanup_strv_ char **users = NULL;
+	struct profile *list = NULL;
+	size_t n = 0;
+
+	/* A new database has the default profile with the root disk on pool "default". */
+	assert_int_equal(db_profile_get(f->db, "default", &got, &e), 0);
+	assert_string_equal(got.name, "default");
+	assert_string_equal(got.description, "Default cairn profile");
+	assert_int_equal(got.config.n, 0);
+	assert_int_equal(got.devices.n, 1);
+	assert_string_equal(kvlist_get(devices_get(&got.devices, "root"), "type"), "disk");
+	assert_string_equal(kvlist_get(devices_get(&got.devices, "root"), "path"), "/");
+	assert_string_equal(kvlist_get(devices_get(&got.devices, "root"), "pool"), "default");
+	profile_done(&got);
+
+	/* Insert and list, sorted by name whatever the order of creation. */
+	add_profile(f->db, "zeta", "limits.cpu", "2");
+	add_profile(f->db, "alpha", "limits.memory", "1GiB");
+	add_profile(f->db, "web", NULL, NULL);
+	assert_int_equal(db_profile_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(list[0].name, "alpha");
+	assert_string_equal(list[1].name, "default");
+	assert_string_equal(list[2].name, "web");
+	assert_string_equal(list[3].name, "zeta");
+	assert_string_equal(kvlist_get(&list[0].config, "limits.memory"), "1GiB");
+	assert_string_equal(kvlist_get(&list[3].config, "limits.cpu"), "2");
+	assert_string_equal(kvlist_get(devices_get(&list[3].devices, "data"), "path"), "/mnt/zeta");
+	assert_int_equal(list[2].config.n, 0);
+	assert_string_equal(list[2].description, "profile web");
+	profiles_free(list, n);
+	list = NULL;
+	{
+		struct profile dup = {.name = "web"};
+
+		check_err(&e, db_profile_insert(f->db, &dup, &e), -EEXIST,
+			  "Profile \"web\" already exists");
+	}
+	check_err(&e, db_profile_get(f->db, "nope", &got, &e), -ENOENT,
+		  "Profile \"nope\" not found");
+
+	/* Update replaces description, config and devices whole. */
+	upd.name = strdup("web");
+	upd.description = strdup("Web servers");
+	assert_int_equal(kvlist_set(&upd.config, "snapshots.schedule", "@daily"), 0);
+	add_dev(&upd.devices, "logs", "type", "disk", "source", "/var/log/web", "path", "/logs",
+		NULL);
+	add_dev(&upd.devices, "www", "type", "disk", "source", "/srv/www", "path", "/var/www",
+		"readonly", "true", NULL);
+	assert_int_equal(db_profile_update(f->db, "web", &upd, &e), 0);
+	assert_int_equal(db_profile_get(f->db, "web", &got, &e), 0);
+	assert_string_equal(got.description, "Web servers");
+	assert_int_equal(got.config.n, 1);
+	assert_true(devices_equal(&got.devices, &upd.devices));
+	assert_null(devices_get(&got.devices, "data"));
+	profile_done(&got);
+	check_err(&e, db_profile_update(f->db, "nope", &upd, &e), -ENOENT,
+		  "Profile \"nope\" not found");
+
+	/* One transaction: a failure on the last row written leaves the profile as it was. */
+	exec_side(f, "CREATE TRIGGER boom BEFORE INSERT ON profile_devices WHEN NEW.device = 'www'"
+		     " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+	{
+		_cleanup_profile_ struct profile other = {0};
+
+		other.name = strdup("web");
+		other.description = strdup("changed");
+		assert_int_equal(kvlist_set(&other.config, "limits.cpu", "8"), 0);
+		add_dev(&other.devices, "www", "type", "disk", "source", "/srv/x", "path", "/x",
+			NULL);
+		check_err(&e, db_profile_update(f->db, "web", &other, &e), -EIO,
+			  "injected failure");
+	}
+	exec_side(f, "DROP TRIGGER boom;");
+	assert_int_equal(db_profile_get(f->db, "web", &got, &e), 0);
+	assert_string_equal(got.description, "Web servers");
+	assert_null(kvlist_get(&got.config, "limits.cpu"));
+	assert_string_equal(kvlist_get(&got.config, "snapshots.schedule"), "@daily");
+	assert_true(devices_equal(&got.devices, &upd.devices));
+	profile_done(&got);
+
+	/* Rename: to a free name, not to a taken one, not from a missing one. */
+	assert_int_equal(db_profile_rename(f->db, "zeta", "omega", &e), 0);
+	check_err(&e, db_profile_get(f->db, "zeta", &got, &e), -ENOENT, "\"zeta\"");
+	assert_int_equal(db_profile_get(f->db, "omega", &got, &e), 0);
+	assert_string_equal(kvlist_get(&got.config, "limits.cpu"), "2");
+	profile_done(&got);
+	check_err(&e, db_profile_rename(f->db, "omega", "web", &e), -EEXIST,
+		  "Profile \"web\" already exists");
+	check_err(&e, db_profile_rename(f->db, "nope", "other", &e), -ENOENT,
+		  "Profile \"nope\" not found");
+
+	/* Delete: an unused one goes with its config and devices; a missing one is -ENOENT. */
+	assert_int_equal(db_profile_used_by(f->db, "omega", &users, &e), 0);
+	assert_strv(users, NULL);
+	assert_int_equal(db_profile_delete(f->db, "omega", &e), 0);
+	check_err(&e, db_profile_get(f->db, "omega", &got, &e), -ENOENT, "\"omega\"");
+	check_err(&e, db_profile_delete(f->db, "omega", &e), -ENOENT,
+		  "Profile \"omega\" not found");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM profile_config pc WHERE NOT EXISTS"
+				      " (SELECT 1 FROM profiles p WHERE p.id = pc.profile_id)"),
+			 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM profile_devices pd WHERE NOT EXISTS"
+				      " (SELECT 1 FROM profiles p WHERE p.id = pd.profile_id)"),
+			 0);
+}
+
+/* A profile that an instance or a snapshot names cannot be deleted, in cairn's check and in the
+ * schema itself. */
+static void test_profile_in_use(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_strv_ char **users = NULL, **insts = NULL;
+	char *web[] = {"web", NULL};
+	char *both[] = {"default", "web", NULL};
+	struct db_instance inst = {.architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_snapshot s = {.instance = "c1", .name = "s0", .state = DB_ROW_READY};
+	sqlite3 *conn = NULL;
+	char *msg = NULL;
+
+	add_profile(f->db, "web", NULL, NULL);
+	add_profile(f->db, "spare", NULL, NULL);
+	inst.profiles = both;
+	inst.name = "c2";
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	inst.profiles = web;
+	inst.name = "c1";
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	s.profiles = web;
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+	s.instance = "c2";
+	s.name = "a0";
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+
+	assert_int_equal(db_profile_used_by(f->db, "web", &users, &e), 0);
+	assert_strv(users, "/1.0/instances/c1", "/1.0/instances/c2",
+		    "/1.0/instances/c1/snapshots/s0", "/1.0/instances/c2/snapshots/a0", NULL);
+	assert_int_equal(db_profile_instances(f->db, "web", &insts, &e), 0);
+	assert_strv(insts, "c1", "c2", NULL);
+	check_err(&e, db_profile_delete(f->db, "web", &e), -EBUSY,
+		  "Profile \"web\" is in use by /1.0/instances/c1, /1.0/instances/c2,"
+		  " /1.0/instances/c1/snapshots/s0, /1.0/instances/c2/snapshots/a0");
+	check_err(&e, db_profile_delete(f->db, "default", &e), -EBUSY,
+		  "Profile \"default\" is in use by /1.0/instances/c2");
+
+	/* Another writer that skips cairn's check hits ON DELETE RESTRICT. */
+	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(conn, "DELETE FROM profiles WHERE name = 'web'", NULL, NULL, &msg),
+	    SQLITE_OK);
+	assert_non_null(strstr(msg, "FOREIGN KEY"));
+	sqlite3_free(msg);
+	sqlite3_close(conn);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM profiles WHERE name = 'web'"), 1);
+
+	/* Once only snapshots name it, the snapshots still hold it. */
+	assert_int_equal(
+	    db_instance_update_settings(f->db, "c1", NULL, NULL, (char *[]){NULL}, NULL, &e), 0);
+	assert_int_equal(db_instance_update_settings(f->db, "c2", NULL, NULL,
+						     (char *[]){"default", NULL}, NULL, &e),
+			 0);
+	check_err(&e, db_profile_delete(f->db, "web", &e), -EBUSY,
+		  "Profile \"web\" is in use by /1.0/instances/c1/snapshots/s0,"
+		  " /1.0/instances/c2/snapshots/a0");
+	assert_int_equal(db_snapshot_delete(f->db, "c1", "s0", &e), 0);
+	/* Deleting the instance takes its snapshots' references with it. */
+	assert_int_equal(db_instance_delete(f->db, "c2", &e), 0);
+	assert_int_equal(db_profile_delete(f->db, "web", &e), 0);
+
+	/* A renamed profile is the same profile: instances follow it. */
+	assert_int_equal(db_profile_rename(f->db, "spare", "renamed", &e), 0);
+	inst.name = "c3";
+	inst.profiles = (char *[]){"renamed", NULL};
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	assert_int_equal(db_profile_rename(f->db, "renamed", "again", &e), 0);
+	{
+		struct db_instance got = {0};
+
+		assert_int_equal(db_instance_get(f->db, "c3", &got, &e), 0);
+		assert_strv(got.profiles, "again", NULL);
+		db_instance_done(&got);
+	}
+}
+
+static void test_instance_settings(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0};
+	_cleanup_devices_ struct devices devs = {0};
+	_cleanup_profile_ struct profile upd = {0};
+	char *order[] = {"web", "default", NULL};
+	struct db_instance inst = {.name = "c1", .architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_instance got = {0}, *list = NULL;
+	const struct kvlist *d;
+	size_t n = 0;
+
+	add_pool(f->db, "default");
+	add_profile(f->db, "web", "limits.memory", "2GiB");
+	assert_int_equal(kvlist_set(&cfg, "limits.cpu", "1"), 0);
+	add_dev(&devs, "data", "type", "disk", "source", "/srv/own", "path", "/mnt/own", NULL);
+	add_dev(&devs, "gone", "type", "none", NULL);
+	inst.pool = "default";
+	inst.config = cfg;
+	inst.devices = devs;
+	inst.profiles = order;
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+
+	/* Its own settings as stored, the profiles in its order, the expanded ones computed. */
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_strv(got.profiles, "web", "default", NULL);
+	assert_true(devices_equal(&got.devices, &devs));
+	assert_int_equal(got.config.n, 1);
+	assert_string_equal(kvlist_get(&got.expanded_config, "limits.memory"), "2GiB");
+	assert_string_equal(kvlist_get(&got.expanded_config, "limits.cpu"), "1");
+	assert_int_equal(got.expanded_devices.n, 3);
+	assert_string_equal(kvlist_get(devices_get(&got.expanded_devices, "root"), "pool"),
+			    "default");
+	/* The instance's own "data" replaces web's whole. */
+	d = devices_get(&got.expanded_devices, "data");
+	assert_string_equal(kvlist_get(d, "path"), "/mnt/own");
+	assert_string_equal(kvlist_get(devices_get(&got.expanded_devices, "gone"), "type"), "none");
+	db_instance_done(&got);
+
+	/* Another instance with no own devices and profiles in the other order; and one with
+	 * none at all. */
+	inst.name = "c0";
+	inst.config = (struct kvlist){0};
+	inst.devices = (struct devices){0};
+	inst.profiles = (char *[]){"default", "web", NULL};
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	inst.name = "c2";
+	inst.profiles = NULL;
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	assert_int_equal(db_instance_list(f->db, &list, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].name, "c0");
+	assert_strv(list[0].profiles, "default", "web", NULL);
+	assert_int_equal(list[0].devices.n, 0);
+	assert_string_equal(kvlist_get(devices_get(&list[0].expanded_devices, "data"), "path"),
+			    "/mnt/web");
+	assert_string_equal(list[1].name, "c1");
+	assert_strv(list[1].profiles, "web", "default", NULL);
+	assert_true(devices_equal(&list[1].devices, &devs));
+	assert_string_equal(kvlist_get(&list[1].expanded_config, "limits.memory"), "2GiB");
+	assert_string_equal(list[2].name, "c2");
+	assert_null(list[2].profiles);
+	assert_int_equal(list[2].expanded_devices.n, 0);
+	assert_int_equal(list[2].expanded_config.n, 0);
+	db_instances_free(list, n);
+
+	/* A profile change shows in the expanded config of every instance that names it. */
+	upd.name = strdup("web");
+	assert_int_equal(kvlist_set(&upd.config, "limits.memory", "4GiB"), 0);
+	assert_int_equal(db_profile_update(f->db, "web", &upd, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c0", &got, &e), 0);
+	assert_string_equal(kvlist_get(&got.expanded_config, "limits.memory"), "4GiB");
+	assert_null(devices_get(&got.expanded_devices, "data"));
+	db_instance_done(&got);
+
+	/* Refusals leave no row: an unknown profile, one listed twice. */
+	inst.name = "c9";
+	inst.profiles = (char *[]){"default", "nope", NULL};
+	check_err(&e, db_instance_insert(f->db, &inst, NULL, &e), -ENOENT,
+		  "Profile \"nope\" not found");
+	inst.profiles = (char *[]){"web", "default", "web", NULL};
+	check_err(&e, db_instance_insert(f->db, &inst, NULL, &e), -EINVAL,
+		  "Profile \"web\" is listed twice");
+	check_err(&e, db_instance_get(f->db, "c9", &got, &e), -ENOENT, "\"c9\"");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM instances WHERE name = 'c9'"), 0);
+
+	/* Deleting an instance deletes its device and profile rows. */
+	assert_int_equal(db_instance_delete(f->db, "c1", &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM instance_devices d WHERE NOT EXISTS"
+				      " (SELECT 1 FROM instances i WHERE i.id = d.instance_id)"),
+			 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM instance_profiles p WHERE NOT EXISTS"
+				      " (SELECT 1 FROM instances i WHERE i.id = p.instance_id)"),
+			 0);
+}
+
+/* Every profile an instance names counts, however many: the 70th is applied last. */
+static void test_many_profiles(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_strv_ char **names = NULL;
+	struct db_instance inst = {.name = "c1", .architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_instance got = {0};
+
+	for (int i = 0; i < 70; i++) {
+		_cleanup_free_ char *name = str_printf("p%02d", i);
+		_cleanup_free_ char *value = str_printf("%d", i);
+
+		add_profile(f->db, name, "user.last", value);
+		assert_int_equal(strv_push(&names, name), 0);
+	}
+	inst.profiles = names;
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(strv_length(got.profiles), 70);
+	assert_string_equal(got.profiles[69], "p69");
+	assert_string_equal(kvlist_get(&got.expanded_config, "user.last"), "69");
+	assert_string_equal(kvlist_get(devices_get(&got.expanded_devices, "data"), "path"),
+			    "/mnt/p69");
+	db_instance_done(&got);
+}
+
+/* db_instance_update_settings() replaces config, devices, profiles and description together,
+ * or changes nothing. */
+static void test_update_settings(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0}, cfg2 = {0};
+	_cleanup_devices_ struct devices devs = {0}, devs2 = {0}, bad = {0};
+	struct db_instance inst = {.name = "c1", .architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_instance got = {0};
+
+	add_profile(f->db, "web", "limits.memory", "2GiB");
+	add_profile(f->db, "db", "limits.cpu", "4");
+	assert_int_equal(kvlist_set(&cfg, "user.a", "1"), 0);
+	add_dev(&devs, "data", "type", "disk", "source", "/srv/a", "path", "/a", NULL);
+	add_dev(&devs, "logs", "type", "disk", "source", "/srv/l", "path", "/l", NULL);
+	inst.config = cfg;
+	inst.devices = devs;
+	inst.profiles = (char *[]){"default", "web", NULL};
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+
+	assert_int_equal(kvlist_set(&cfg2, "user.b", "2"), 0);
+	add_dev(&devs2, "root", "type", "disk", "path", "/", "pool", "fast", NULL);
+	assert_int_equal(db_instance_update_settings(f->db, "c1", &cfg2, &devs2,
+						     (char *[]){"db", "default", NULL}, "new", &e),
+			 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new");
+	assert_null(kvlist_get(&got.config, "user.a"));
+	assert_string_equal(kvlist_get(&got.config, "user.b"), "2");
+	assert_true(devices_equal(&got.devices, &devs2));
+	assert_strv(got.profiles, "db", "default", NULL);
+	assert_string_equal(kvlist_get(&got.expanded_config, "limits.cpu"), "4");
+	assert_null(kvlist_get(&got.expanded_config, "limits.memory"));
+	assert_string_equal(kvlist_get(devices_get(&got.expanded_devices, "root"), "pool"), "fast");
+	db_instance_done(&got);
+
+	/* NULL devices and profiles keep them; an empty list removes them all. */
+	assert_int_equal(db_instance_update_settings(f->db, "c1", &cfg, NULL, NULL, NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new");
+	assert_string_equal(kvlist_get(&got.config, "user.a"), "1");
+	assert_true(devices_equal(&got.devices, &devs2));
+	assert_strv(got.profiles, "db", "default", NULL);
+	db_instance_done(&got);
+	assert_int_equal(
+	    db_instance_update_settings(f->db, "c1", &cfg, &bad, (char *[]){NULL}, NULL, &e), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_int_equal(got.devices.n, 0);
+	assert_null(got.profiles);
+	assert_int_equal(got.expanded_devices.n, 0);
+	db_instance_done(&got);
+	assert_int_equal(db_instance_update_settings(f->db, "c1", &cfg, &devs,
+						     (char *[]){"web", NULL}, NULL, &e),
+			 0);
+
+	/* A missing profile anywhere in the list fails the whole update: config, devices,
+	 * profiles and description stay as they were. */
+	check_err(&e,
+		  db_instance_update_settings(f->db, "c1", &cfg2, &devs2,
+					      (char *[]){"db", "nope", NULL}, "lost", &e),
+		  -ENOENT, "Profile \"nope\" not found");
+	check_err(&e,
+		  db_instance_update_settings(f->db, "c1", &cfg2, &devs2,
+					      (char *[]){"db", "db", NULL}, "lost", &e),
+		  -EINVAL, "Profile \"db\" is listed twice");
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.description, "new");
+	assert_string_equal(kvlist_get(&got.config, "user.a"), "1");
+	assert_null(kvlist_get(&got.config, "user.b"));
+	assert_true(devices_equal(&got.devices, &devs));
+	assert_strv(got.profiles, "web", NULL);
+	db_instance_done(&got);
+	check_err(&e, db_instance_update_settings(f->db, "nope", &cfg, NULL, NULL, NULL, &e),
+		  -ENOENT, "Instance \"nope\" not found");
+}
+
+static void test_snapshot_settings(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_devices_ struct devices devs = {0}, devs2 = {0};
+	_cleanup_kvlist_ struct kvlist cfg = {0};
+	struct db_snapshot s = {
+	    .instance = "c1", .name = "s0", .created_at = 10, .state = DB_ROW_READY};
+	struct db_snapshot got = {0}, *list = NULL;
+	size_t n = 0;
+
+	add_profile(f->db, "web", NULL, NULL);
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	add_instance(f->db, "c2", NULL, NULL, NULL);
+	assert_int_equal(kvlist_set(&cfg, "user.a", "1"), 0);
+	add_dev(&devs, "data", "type", "disk", "source", "/srv", "path", "/mnt", "readonly", "true",
+		NULL);
+	add_dev(&devs, "gone", "type", "none", NULL);
+	add_dev(&devs2, "root", "type", "disk", "path", "/", "pool", "fast", NULL);
+	s.config = cfg;
+	s.devices = devs;
+	s.profiles = (char *[]){"web", "default", NULL};
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+	s.name = "s1";
+	s.created_at = 20;
+	s.config = (struct kvlist){0};
+	s.devices = devs2;
+	s.profiles = NULL;
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+	s.instance = "c2";
+	s.name = "t0";
+	s.profiles = (char *[]){"default", NULL};
+	s.devices = (struct devices){0};
+	assert_int_equal(db_snapshot_insert(f->db, &s, NULL, &e), 0);
+
+	assert_int_equal(db_snapshot_get(f->db, "c1", "s0", &got, &e), 0);
+	assert_strv(got.profiles, "web", "default", NULL);
+	assert_true(devices_equal(&got.devices, &devs));
+	assert_string_equal(kvlist_get(&got.config, "user.a"), "1");
+	db_snapshot_done(&got);
+
+	assert_int_equal(db_snapshot_list(f->db, "c1", &list, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "s0");
+	assert_strv(list[0].profiles, "web", "default", NULL);
+	assert_true(devices_equal(&list[0].devices, &devs));
+	assert_string_equal(list[1].name, "s1");
+	assert_null(list[1].profiles);
+	assert_true(devices_equal(&list[1].devices, &devs2));
+	db_snapshots_free(list, n);
+	assert_int_equal(db_snapshot_list(f->db, NULL, &list, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_strv(list[0].profiles, "web", "default", NULL);
+	assert_true(devices_equal(&list[1].devices, &devs2));
+	assert_string_equal(list[2].name, "t0");
+	assert_strv(list[2].profiles, "default", NULL);
+	assert_int_equal(list[2].devices.n, 0);
+	db_snapshots_free(list, n);
+
+	/* An unknown profile or one listed twice refuses the snapshot, leaving no row. */
+	s.name = "bad";
+	s.profiles = (char *[]){"nope", NULL};
+	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -ENOENT,
+		  "Profile \"nope\" not found");
+	s.profiles = (char *[]){"web", "web", NULL};
+	check_err(&e, db_snapshot_insert(f->db, &s, NULL, &e), -EINVAL,
+		  "Profile \"web\" is listed twice");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM snapshots WHERE name = 'bad'"), 0);
+
+	/* A deleted snapshot takes its rows along. */
+	assert_int_equal(db_snapshot_delete(f->db, "c1", "s0", &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM snapshot_devices d WHERE NOT EXISTS"
+				      " (SELECT 1 FROM snapshots s WHERE s.id = d.snapshot_id)"),
+			 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM snapshot_profiles p WHERE NOT EXISTS"
+				      " (SELECT 1 FROM snapshots s WHERE s.id = p.snapshot_id)"),
+			 0);
+}
+
+/* The last step of a restore puts back config, devices and profiles, and removes its journal
+ * entry, in one transaction. */
+static void test_pending_finish_restore_settings(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_kvlist_ struct kvlist cfg = {0}, snapcfg = {0};
+	_cleanup_devices_ struct devices devs = {0}, snapdevs = {0};
+	struct db_pending p = {.kind = "snapshot-restore", .instance = "c1", .a = "s0"};
+	struct db_instance inst = {.name = "c1", .architecture = "x86_64", .state = DB_ROW_READY};
+	struct db_instance got = {0};
+	int64_t id = 0;
+
+	add_profile(f->db, "web", "limits.memory", "2GiB");
+	assert_int_equal(kvlist_set(&cfg, "user.now", "1"), 0);
+	add_dev(&devs, "now", "type", "disk", "source", "/srv/now", "path", "/now", NULL);
+	inst.config = cfg;
+	inst.devices = devs;
+	inst.profiles = (char *[]){"default", NULL};
+	assert_int_equal(db_instance_insert(f->db, &inst, NULL, &e), 0);
+	assert_int_equal(kvlist_set(&snapcfg, "user.then", "1"), 0);
+	add_dev(&snapdevs, "then", "type", "disk", "source", "/srv/then", "path", "/then", NULL);
+
+	/* A profile gone since the snapshot fails the step: nothing changes, the entry stays. */
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	check_err(&e,
+		  db_pending_finish_restore_settings(f->db, id, "c1", &snapcfg, &snapdevs,
+						     (char *[]){"web", "gone", NULL}, &e),
+		  -ENOENT, "Profile \"gone\" not found");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 1);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(kvlist_get(&got.config, "user.now"), "1");
+	assert_true(devices_equal(&got.devices, &devs));
+	assert_strv(got.profiles, "default", NULL);
+	db_instance_done(&got);
+
+	assert_int_equal(db_pending_finish_restore_settings(f->db, id, "c1", &snapcfg, &snapdevs,
+							    (char *[]){"web", "default", NULL}, &e),
+			 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_null(kvlist_get(&got.config, "user.now"));
+	assert_string_equal(kvlist_get(&got.config, "user.then"), "1");
+	assert_true(devices_equal(&got.devices, &snapdevs));
+	assert_strv(got.profiles, "web", "default", NULL);
+	assert_string_equal(kvlist_get(&got.expanded_config, "limits.memory"), "2GiB");
+	db_instance_done(&got);
+
+	/* A disk-only restore (config, devices and profiles NULL) keeps the settings. */
+	assert_int_equal(db_pending_add(f->db, &p, &id, &e), 0);
+	assert_int_equal(db_pending_finish_restore_settings(f->db, id, "c1", NULL, NULL, NULL, &e),
+			 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM pending"), 0);
+	assert_int_equal(db_instance_get(f->db, "c1", &got, &e), 0);
+	assert_true(devices_equal(&got.devices, &snapdevs));
+	assert_strv(got.profiles, "web", "default", NULL);
+	db_instance_done(&got);
+	check_err(&e, db_pending_finish_restore_settings(f->db, id, "nope", NULL, NULL, NULL, &e),
+		  -ENOENT, "Instance \"nope\" not found");
+}
+
+/* A database of schema version 3 (before profiles) holding instances on two pools and a
+ * snapshot: opening it creates the default profile, gives it to every instance and snapshot,
+ * and gives the instance on another pool a root disk of its own naming that pool. */
+static void test_upgrade_from_v3(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	_cleanup_profile_ struct profile def = {0};
+	struct db_instance a = {0}, b = {0}, c = {0};
+	struct db_snapshot s = {0};
+	const struct kvlist *root;
+
+	add_pool(f->db, "default");
+	add_pool(f->db, "fast");
+	add_instance(f->db, "on-default", "default", NULL, NULL);
+	add_instance(f->db, "on-fast", "fast", NULL, NULL);
+	add_instance(f->db, "no-pool", NULL, NULL, NULL);
+	add_snapshot(f->db, "on-fast", "snap0", 100, false, DB_ROW_READY);
+	db_close(f->db);
+	f->db = NULL;
+	exec_side(f, DROP_V4 DROP_NETWORKS "PRAGMA user_version = 3;");
+	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name LIKE"
+				      " '%profile%' OR name LIKE '%devices%'"),
+			 0);
+
+	assert_int_equal(db_open(f->path, &f->db, &e), 0);
+	assert_int_equal(query_int(f, "PRAGMA user_version"), db_schema_version());
+	assert_int_equal(db_profile_get(f->db, "default", &def, &e), 0);
+	assert_int_equal(def.devices.n, 1);
+	root = devices_get(&def.devices, "root");
+	assert_non_null(root);
+	assert_int_equal(root->n, 3);
+	assert_string_equal(kvlist_get(root, "type"), "disk");
+	assert_string_equal(kvlist_get(root, "path"), "/");
+	assert_string_equal(kvlist_get(root, "pool"), "default");
+	assert_int_equal(devices_validate("profile \"default\"", &def.devices, &e), 0);
+
+	assert_int_equal(db_instance_get(f->db, "on-default", &a, &e), 0);
+	assert_strv(a.profiles, "default", NULL);
+	assert_int_equal(a.devices.n, 0);
+	assert_string_equal(kvlist_get(devices_get(&a.expanded_devices, "root"), "pool"),
+			    "default");
+	assert_int_equal(db_instance_get(f->db, "on-fast", &b, &e), 0);
+	assert_strv(b.profiles, "default", NULL);
+	assert_int_equal(b.devices.n, 1);
+	root = devices_get(&b.devices, "root");
+	assert_non_null(root);
+	assert_int_equal(root->n, 3);
+	assert_string_equal(kvlist_get(root, "type"), "disk");
+	assert_string_equal(kvlist_get(root, "path"), "/");
+	assert_string_equal(kvlist_get(root, "pool"), "fast");
+	assert_int_equal(devices_validate("instance \"on-fast\"", &b.devices, &e), 0);
+	assert_string_equal(kvlist_get(devices_get(&b.expanded_devices, "root"), "pool"), "fast");
+	assert_int_equal(devices_validate("instance \"on-fast\"", &b.expanded_devices, &e), 0);
+	/* An instance whose row names no pool gets the profile and no disk of its own. */
+	assert_int_equal(db_instance_get(f->db, "no-pool", &c, &e), 0);
+	assert_strv(c.profiles, "default", NULL);
+	assert_int_equal(c.devices.n, 0);
+	assert_int_equal(db_snapshot_get(f->db, "on-fast", "snap0", &s, &e), 0);
+	assert_strv(s.profiles, "default", NULL);
+	assert_int_equal(s.devices.n, 0);
+	db_snapshot_done(&s);
+	db_instance_done(&a);
+	db_instance_done(&b);
+	db_instance_done(&c);
+
+	/* The profile is in use now; opening again changes nothing. */
+	check_err(&e, db_profile_delete(f->db, "default", &e), -EBUSY,
+		  "/1.0/instances/on-fast/snapshots/snap0");
+	db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(db_open(f->path, &f->db, &e), 0);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM profiles"), 1);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM instance_profiles"), 3);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM instance_devices"), 3);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1264,6 +1936,14 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_schedule_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_list_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_list_all_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_profile_in_use, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instance_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_profiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_finish_restore_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
 	};
 
 	if (argc == 4 && strcmp(argv[1], "--other-process") == 0)
