@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kvlist.h"
 #include "common/suggest.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 void network_spec_done(struct network_spec *s)
@@ -342,6 +343,14 @@ char *network_nft_script(const struct network_spec *s, bool remove)
 			  s->name, r4, r6);
 }
 
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 void network_leases_free(struct network_lease *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
@@ -383,8 +392,12 @@ int network_leases_parse(const char *text, const char *hosts, struct network_lea
 			return -ENOMEM;
 		}
 		v = nv;
+		/* The name is the DHCP client's, written by dnsmasq: only a printable UTF-8 one
+		 * goes on to the API. */
+		if (strcmp(f[3], "*") == 0 || !utf8_valid(f[3], strlen(f[3])) || has_control(f[3]))
+			f[3] = "";
 		v[n] = (struct network_lease){
-		    .hostname = strdup(strcmp(f[3], "*") == 0 ? "" : f[3]),
+		    .hostname = strdup(f[3]),
 		    /* A DHCPv6 lease names the client by its IAID, not its MAC. */
 		    .hwaddr = strdup(v6 ? "" : f[1]),
 		    .address = strdup(f[2]),
