@@ -369,6 +369,15 @@ static void test_hosts_and_leases(void **state)
 	assert_string_equal(v[2].address, "fd42::77");
 	assert_string_equal(v[2].hwaddr, "");
 	network_leases_free(v, n);
+	/* A host name that is not printable UTF-8 (the DHCP client's choice) is not passed on. */
+	assert_int_equal(network_leases_parse("1795899213 00:16:3e:00:00:09 10.1.2.9 w\xff"
+					      "b\x01 *\n",
+					      NULL, &v, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].hostname, "");
+	assert_string_equal(v[0].address, "10.1.2.9");
+	network_leases_free(v, n);
 	assert_int_equal(network_leases_parse(NULL, NULL, &v, &n), 0);
 	assert_int_equal(n, 0);
 	network_leases_free(v, n);
