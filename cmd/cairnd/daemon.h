@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -101,6 +102,14 @@ int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const 
  * brings every network up and starts the dnsmasq supervisor (run by the serving daemon only,
  * before autostart: instances need their bridges). */
 int daemon_networks_start(struct daemon *d, struct err **err);
+
+/*
+ * `cairnd init`'s network: creates managed bridge `name` (auto IPv4 /24 with NAT, auto IPv6 ULA,
+ * dnsmasq) unless a network of that name exists, and gives the `default` profile an `eth0` nic on
+ * it unless the profile has a nic already. Running it again changes nothing. Prints what it did
+ * on `out`. -EEXIST when a host interface has the name.
+ */
+int daemon_init_network(struct daemon *d, const char *name, FILE *out, struct err **err);
 
 /* Closes the database and frees everything (pools stay mounted: containers keep running). */
 void daemon_done(struct daemon *d);

@@ -164,7 +164,8 @@ setup() {
 	groupadd "$TGROUP"
 	useradd -M -d "$T/home" -s /bin/sh -G "$TGROUP" "$ADMIN_USER"
 	useradd -M -d "$T/home" -s /bin/sh "$OUTSIDER"
-	cairnd init --auto --storage-backend "$BACKEND" --storage-size 3GiB >"$T/init.log" 2>&1 || {
+	# --network none: only the network suite makes a bridge, and only in a namespace of its own.
+	cairnd init --auto --network none --storage-backend "$BACKEND" --storage-size 3GiB >"$T/init.log" 2>&1 || {
 		cat "$T/init.log" >&2
 		echo "Bail out! cairnd init failed"
 		exit 1
