@@ -58,6 +58,8 @@ cleanup() {
 	lib_cleanup
 }
 trap cleanup EXIT
+host_had_cairnbr0=no
+ip link show cairnbr0 >/dev/null 2>&1 && host_had_cairnbr0=yes
 ip netns add "$NS" || skip_all "cannot create a network namespace"
 ip -n "$NS" link set lo up
 setup
@@ -368,5 +370,34 @@ check "its bridge is gone" sh -c "! ip netns exec '$NS' ip link show '$BR' 2>/de
 check_eq "its dnsmasq is gone" "" "$(dnsmasq_with "--pid-file=$CAIRN_DIR/networks/$BR/dnsmasq.pid")"
 check_eq "no network is left" "" "$(networks)"
 check "the host never saw the bridges" sh -c "! ip link show '$BR' 2>/dev/null && ! ip link show '$N2' 2>/dev/null"
+
+# ---- cairnd init: cairnbr0 and the default profile's eth0 ----
+stop_daemon
+out=$(in_ns cairnd init --auto 2>&1)
+check_match "cairnd init makes cairnbr0" '^Network "cairnbr0": bridge with 10\.[0-9.]+\.1/24 and fd' "$out"
+check_match "and puts eth0 on it in the default profile" '^Profile "default": eth0 on network "cairnbr0"$' "$out"
+again=$(in_ns cairnd init --auto 2>&1)
+check_eq "a second init keeps the network" "$(printf '%s\n' "$out" | grep '^Network')" \
+	"$(printf '%s\n' "$again" | grep '^Network')"
+check_match "and the profile's nic" '^Profile "default" keeps its own nic$' "$again"
+start_daemon
+check "cairnbr0 is up in the namespace" in_ns ip link show cairnbr0
+check_eq "the default profile has eth0 on cairnbr0" "nic cairnbr0 eth0" \
+	"$(api /1.0/profiles/default | jq -r '.metadata.devices.eth0 | "\(.type) \(.network) \(.name)"')"
+check "launch w1 on the default profile" as_admin cairn launch busybox w1
+check "launch w2 on the default profile" as_admin cairn launch busybox w2
+w2=$(inet_of w2)
+check_match "w2 gets an address on cairnbr0" '^10\.' "$w2"
+check "w1 reaches w2 by name" as_admin cairn exec w1 -- ping -c 1 -W 5 w2.cairn
+check_match "cairn list shows both addresses" "^w1,\"?10\\..*w2,\"?$w2 " \
+	"$(as_admin cairn list --format csv -c n4 | tr '\n' ' ')"
+check_fails "cairnbr0 cannot be deleted while the default profile uses it" "" \
+	as_admin cairn network delete cairnbr0
+check_match "its used_by names the profile and the instances" '"/1.0/profiles/default"' \
+	"$(api /1.0/networks/cairnbr0 | jq -c .metadata.used_by)"
+check "delete w1 and w2" as_admin cairn delete --force w1 w2
+if [ "$host_had_cairnbr0" = no ]; then
+	check "the host has no cairnbr0" sh -c "! ip link show cairnbr0 2>/dev/null"
+fi
 
 finish
