@@ -1530,7 +1530,7 @@ int instance_freeze(const struct instance_env *env, const char *name, bool freez
 }
 
 /* The config of a copy: the source's, stopped, with what describes the files kept (the idmap
- * base the rootfs is shifted to, the image it came from). */
+ * base the rootfs is shifted to, the image it came from) and without its MACs. */
 static int copy_config(const struct kvlist *src, struct kvlist *ret)
 {
 	int r = kvlist_copy(ret, src);
@@ -1539,6 +1539,24 @@ static int copy_config(const struct kvlist *src, struct kvlist *ret)
 		r = kvlist_set(ret, "volatile.last_state.power", "STOPPED");
 	/* As in Incus, a copy of an ephemeral instance is an ordinary one. */
 	kvlist_unset(ret, INSTANCE_EPHEMERAL_KEY);
+	/* Nor does a copy share its source's MACs: each nic of the copy gets its own at its
+	 * first start (volatile.<device>.hwaddr), as in Incus. */
+	for (size_t i = 0; r >= 0 && i < ret->n;) {
+		const char *key = ret->items[i].key;
+		size_t len = strlen(key);
+
+		if (str_startswith(key, "volatile.") && len > 7 &&
+		    strcmp(key + len - 7, ".hwaddr") == 0) {
+			/* The list owns `key`: remove it by a copy of its name. */
+			_cleanup_free_ char *name = strdup(key);
+
+			if (!name)
+				return -ENOMEM;
+			kvlist_unset(ret, name);
+		} else {
+			i++;
+		}
+	}
 	return r < 0 ? -ENOMEM : 0;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,8 @@ struct network_manager {
 	pthread_t sup_thread;
 };
 
+static int grant_dnsmasq(const char *path, bool dir, struct err **err);
+
 static time_t mono_now(void)
 {
 	struct timespec ts;
@@ -87,11 +90,11 @@ int network_manager_new(struct db *db, const char *cairn_dir, struct network_man
 		network_manager_free(m);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
-	/* dnsmasq reads its hosts file after dropping root: the directories must be passable. */
-	r = mkdir_p(m->dir, 0711, err);
-	if (r < 0 ||
-	    (chmod(m->dir, 0711) < 0 &&
-	     (r = err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", m->dir)) < 0)) {
+	/* dnsmasq reads its hosts file after dropping root: see grant_dnsmasq(). */
+	r = mkdir_p(m->dir, 0700, err);
+	if (r >= 0)
+		r = grant_dnsmasq(m->dir, true, err);
+	if (r < 0) {
 		network_manager_free(m);
 		return r;
 	}
@@ -149,6 +152,61 @@ static const char *dnsmasq_path(void)
 static const char *dnsmasq_user(void)
 {
 	return getpwnam("dnsmasq") ? "dnsmasq" : "nobody";
+}
+
+/*
+ * dnsmasq reads its hosts file as its own user, at start and at every SIGHUP; nobody else
+ * outside the admin group may reach anything under CAIRN_DIR. So the directories are root's
+ * 0700 and the hosts file 0600, and a POSIX ACL gives that one user what it needs: passing
+ * through the directories, reading the file. The ACL is written as the kernel's xattr
+ * (system.posix_acl_access), so no libacl is needed.
+ */
+struct acl_entry {
+	uint16_t tag;
+	uint16_t perm;
+	uint32_t id;
+};
+
+static int grant_dnsmasq(const char *path, bool dir, struct err **err)
+{
+	struct passwd *pw = getpwnam(dnsmasq_user());
+	uint16_t perm = dir ? 1 /* x */ : 4 /* r */;
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl = {
+	    .version = 2,
+	    .e =
+		{
+		    {0x01, dir ? 7 : 6, (uint32_t)-1}, /* owner: rwx or rw */
+		    {0x02, perm, 0},		       /* the dnsmasq user */
+		    {0x04, 0, (uint32_t)-1},	       /* owning group: nothing */
+		    {0x10, perm, (uint32_t)-1},	       /* mask */
+		    {0x20, 0, (uint32_t)-1},	       /* others: nothing */
+		},
+	};
+
+	if (!pw)
+		return err_set(err, -ENOENT, "No user \"%s\" for dnsmasq", dnsmasq_user());
+	acl.e[1].id = (uint32_t)pw->pw_uid;
+	if (chmod(path, dir ? 0700 : 0600) < 0)
+		return err_set_errno(err, -errno, "Failed to set the mode of \"%s\"", path);
+	if (setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0) {
+		int e = errno;
+
+		/* A file system without ACLs: the old way, passable directories and a
+		 * readable file, is what is left. */
+		if (e == EOPNOTSUPP) {
+			log_warn("\"%s\" takes no ACL: made %s so that dnsmasq can read it", path,
+				 dir ? "0711" : "0644");
+			if (chmod(path, dir ? 0711 : 0644) < 0)
+				return err_set_errno(err, -errno,
+						     "Failed to set the mode of \"%s\"", path);
+			return 0;
+		}
+		return err_set_errno(err, -e, "Failed to set the ACL of \"%s\"", path);
+	}
+	return 0;
 }
 
 /* ---- nftables ---- */
@@ -509,17 +567,22 @@ static int network_up(struct network_manager *m, const struct network_spec *s, b
 
 	if (!dir)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = mkdir_p(dir, 0711, err);
+	r = mkdir_p(dir, 0700, err);
+	if (r >= 0)
+		r = grant_dnsmasq(dir, true, err);
 	if (r < 0)
 		return r;
 	hosts = str_printf("%s/dnsmasq.hosts", dir);
 	if (!hosts)
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (stat(hosts, &st) < 0) {
-		r = file_write(hosts, "", 0, 0644, err);
+		r = file_write(hosts, "", 0, 0600, err);
 		if (r < 0)
 			return r;
 	}
+	r = grant_dnsmasq(hosts, false, err);
+	if (r < 0)
+		return r;
 	r = netlink_link_kind(s->name, &kind, err);
 	if (r < 0)
 		return r;
@@ -1279,9 +1342,21 @@ static int hosts_write(struct network_manager *m, const char *network, const cha
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (old && strcmp(old, text) == 0)
 		return 0;
-	r = file_write_atomic(path, text, strlen(text), 0644, err);
-	if (r < 0)
-		return r;
+	{
+		_cleanup_free_ char *tmp = NULL;
+
+		r = file_write_prepare(path, text, strlen(text), 0600, &tmp, err);
+		if (r < 0)
+			return r;
+		r = grant_dnsmasq(tmp, false, err);
+		if (r < 0) {
+			unlink(tmp);
+			return r;
+		}
+		r = file_write_commit(tmp, path, err);
+		if (r < 0)
+			return r;
+	}
 	/* dnsmasq reads --dhcp-hostsfile again on SIGHUP. */
 	pthread_mutex_lock(&m->sup_lock);
 	for (size_t i = 0; i < m->n_procs; i++)

@@ -221,6 +221,18 @@ check "the network is still up" in_ns ip link show "$BR"
 check "restart c1" as_admin cairn restart --force c1
 check_eq "c1 keeps its address across the restart" "$a1" "$(inet_of c1)"
 check_eq "and its MAC" "$mac1" "$(as_admin cairn exec c1 -- cat /sys/class/net/eth0/address)"
+check "copy c1 to c1copy" as_admin cairn copy c1 c1copy
+check "the copy does not take c1's MAC (it gets its own at its first start)" \
+	sh -c "! cairn config show c1copy | grep -q volatile.eth0.hwaddr"
+check "delete the copy" as_admin cairn delete c1copy
+# The hosts file names instances and their MACs: dnsmasq's user reads it (through an ACL), no one
+# else outside the admin group reaches it.
+check "the outsider cannot read the hosts file" \
+	sh -c "! setpriv --reuid='$OUTSIDER' --regid='$(id -g "$OUTSIDER")' --init-groups cat '$CAIRN_DIR/networks/$BR/dnsmasq.hosts'"
+if getent passwd dnsmasq >/dev/null; then
+	check "dnsmasq's user can" setpriv --reuid=dnsmasq --regid="$(id -g dnsmasq)" --clear-groups \
+		cat "$CAIRN_DIR/networks/$BR/dnsmasq.hosts"
+fi
 check "delete c1 and c2" as_admin cairn delete --force c1 c2
 check "their names leave the hosts file" sh -c "! grep -q ',c[12]\$' '$CAIRN_DIR/networks/$BR/dnsmasq.hosts'"
 check_eq "nothing uses the network any more" "[]" "$(api "/1.0/networks/$BR" | jq -c .metadata.used_by)"
@@ -361,8 +373,17 @@ check_match "the lease survived in the lease file" "^probe,.*,$lease,DYNAMIC$" \
 	"$(as_admin cairn network list-leases "$BR" --format csv)"
 stop_daemon
 start_daemon
-check_eq "a plain restart replaces the old dnsmasq with one of its own" "$(dnsmasq_pid "$BR")" \
-	"$(dnsmasq_with "--pid-file=$CAIRN_DIR/networks/$BR/dnsmasq.pid")"
+# One dnsmasq for the network, the one its pid file names (a dnsmasq that the supervisor has
+# just restarted writes its pid file once it has bound its sockets: give it a moment).
+for i in $(seq 1 30); do
+	a=$(dnsmasq_pid "$BR")
+	b=$(dnsmasq_with "--pid-file=$CAIRN_DIR/networks/$BR/dnsmasq.pid")
+	[ "$a" = "$b" ] && break
+	sleep 0.1
+done
+check_eq "a plain restart replaces the old dnsmasq with one of its own" "$a" "$b"
+[ "$a" = "$b" ] ||
+	diag "$(grep -i dnsmasq "$T/cairnd.log" | tail -5)" "$(tail -8 "$CAIRN_DIR/networks/$BR/dnsmasq.log")"
 
 # ---- delete ----
 check "delete $BR" as_admin cairn network delete "$BR"
