@@ -23,9 +23,30 @@ NS=cairn-bench-$$
 command -v ip >/dev/null || bench_die "ip is not installed"
 [ -x /usr/sbin/dnsmasq ] || bench_die "dnsmasq is not installed (dnsmasq-base)"
 
+# `ip netns exec` mounts a sysfs of the namespace's own over /sys, which hides the host's cgroup
+# hierarchies: this wrapper mounts them again (as tests/e2e/86-networks.sh does), so that the
+# instances run in their cgroups as they would on the host.
+ns_wrapper() {
+	[ -x "$T/bin/in-netns" ] && return 0
+	cat >"$T/bin/in-netns" <<'EOS'
+#!/bin/sh
+grep -E ' /sys/fs/cgroup(/[^ ]*)? (tmpfs|cgroup|cgroup2) ' /proc/1/mounts |
+	while read -r src dst type opts _; do
+		case $type in
+		tmpfs) mount -t tmpfs -o mode=755 cgroup_root "$dst" ;;
+		cgroup) mkdir -p "$dst" && mount -t cgroup -o "${opts#rw,relatime,}" "$src" "$dst" ;;
+		cgroup2) mkdir -p "$dst" && mount -t cgroup2 "$src" "$dst" ;;
+		esac
+	done
+exec "$@"
+EOS
+	chmod 0755 "$T/bin/in-netns"
+}
+
 # The daemon and everything it starts live in the namespace.
 bench_start_daemon() {
-	ip netns exec "$NS" cairnd --group root >>"$T/cairnd.log" 2>&1 &
+	ns_wrapper
+	ip netns exec "$NS" in-netns cairnd --group root >>"$T/cairnd.log" 2>&1 &
 	DAEMON_PID=$!
 	local _
 	for _ in $(seq 1 100); do
@@ -43,7 +64,11 @@ eval "lib_$(declare -f bench_cleanup)"
 bench_cleanup() {
 	local rc=$? pid
 	if [ -e "/run/netns/$NS" ]; then
-		[ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
+		if [ -n "$DAEMON_PID" ]; then
+			kill -TERM "$DAEMON_PID" 2>/dev/null
+			wait "$DAEMON_PID" 2>/dev/null
+			DAEMON_PID=
+		fi
 		for pid in $(ip netns pids "$NS" 2>/dev/null); do
 			kill -KILL "$pid" 2>/dev/null
 		done
@@ -60,7 +85,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # cairnbr0 and the default profile's eth0, as `cairnd init` makes them, in the namespace.
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
-ip netns exec "$NS" cairnd init --auto >"$T/init-net.log" 2>&1 || {
+ip netns exec "$NS" in-netns cairnd init --auto >"$T/init-net.log" 2>&1 || {
 	cat "$T/init-net.log" >&2
 	bench_die "cairnd init (network) failed"
 }

@@ -730,6 +730,21 @@ int instance_stateful_allowed(const struct instance_env *env, const struct db_in
 
 	if (!config_get_bool(&row->expanded_config, "migration.stateful", false))
 		return err_set(err, -EINVAL, "%s require migration.stateful=true", what);
+	/* CRIU dumps such an instance but cannot restore it: it makes the veth from inside the
+	 * instance's user namespace, where the kernel refuses it ("net: Can't restore link").
+	 * Refused before anything is dumped, rather than a checkpoint that never resumes. */
+	if (!config_get_bool(&row->expanded_config, "security.privileged", false)) {
+		for (size_t i = 0; i < row->expanded_devices.n; i++) {
+			const char *type = kvlist_get(&row->expanded_devices.items[i].keys, "type");
+
+			if (type && strcmp(type, "nic") == 0)
+				return err_set(err, -EINVAL,
+					       "%s of an unprivileged instance with a nic (device "
+					       "\"%s\" of \"%s\") cannot be restored: CRIU cannot "
+					       "make its veth pair inside the instance's user namespace",
+					       what, row->expanded_devices.items[i].name, row->name);
+		}
+	}
 	r = instance_state(env, row->name, false, &st, err);
 	if (r < 0)
 		return r;
