@@ -738,11 +738,12 @@ int instance_stateful_allowed(const struct instance_env *env, const struct db_in
 			const char *type = kvlist_get(&row->expanded_devices.items[i].keys, "type");
 
 			if (type && strcmp(type, "nic") == 0)
-				return err_set(err, -EINVAL,
-					       "%s of an unprivileged instance with a nic (device "
-					       "\"%s\" of \"%s\") cannot be restored: CRIU cannot "
-					       "make its veth pair inside the instance's user namespace",
-					       what, row->expanded_devices.items[i].name, row->name);
+				return err_set(
+				    err, -EINVAL,
+				    "%s of an unprivileged instance with a nic (device "
+				    "\"%s\" of \"%s\") cannot be restored: CRIU cannot "
+				    "make its veth pair inside the instance's user namespace",
+				    what, row->expanded_devices.items[i].name, row->name);
 		}
 	}
 	r = instance_state(env, row->name, false, &st, err);
