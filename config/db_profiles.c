@@ -389,7 +389,7 @@ int db_profile_delete(struct db *db, const char *name, struct err **err)
 {
 	_cleanup_unlock_ struct db *locked = dbq_lock(db);
 	_cleanup_txn_ struct dbq_txn t = {0};
-	_cleanup_strv_ char **users = NULL;
+	_cleanup_strv_ char **users = NULL, **snaps = NULL;
 	int r;
 
 	r = dbq_txn_begin(db, &t, true, err);
@@ -397,14 +397,35 @@ int db_profile_delete(struct db *db, const char *name, struct err **err)
 		return r;
 	/* The check and the delete in one transaction: no instance can take the profile in
 	 * between. */
-	r = dbq_query_names(db, USED_BY_SQL, name, &users, err);
+	r = dbq_query_names(
+	    db,
+	    "SELECT '\"' || i.name || '\"' FROM instance_profiles ip"
+	    " JOIN instances i ON i.id = ip.instance_id"
+	    " JOIN profiles p ON p.id = ip.profile_id WHERE p.name = ? ORDER BY i.name",
+	    name, &users, err);
 	if (r < 0)
 		return r;
-	if (users && users[0]) {
-		_cleanup_free_ char *list = strv_join(users, ", ");
+	r = dbq_query_names(
+	    db,
+	    "SELECT '\"' || i.name || '/' || s.name || '\"' FROM snapshot_profiles sp"
+	    " JOIN snapshots s ON s.id = sp.snapshot_id"
+	    " JOIN instances i ON i.id = s.instance_id"
+	    " JOIN profiles p ON p.id = sp.profile_id WHERE p.name = ?"
+	    " ORDER BY i.name, s.name",
+	    name, &snaps, err);
+	if (r < 0)
+		return r;
+	/* Worded as a refused pool delete is: `... in use by instances "c1", "c2" and snapshots
+	 * "c2/s0"`. */
+	if ((users && users[0]) || (snaps && snaps[0])) {
+		_cleanup_free_ char *ilist = strv_join(users, ", "),
+				    *slist = strv_join(snaps, ", ");
 
-		return err_set(err, -EBUSY, "Profile \"%s\" is in use by %s", name,
-			       list ? list : users[0]);
+		if (!ilist || !slist)
+			return dbq_oom(err);
+		return err_set(err, -EBUSY, "Profile \"%s\" is in use by %s%s%s%s%s", name,
+			       *ilist ? "instances " : "", ilist, *ilist && *slist ? " and " : "",
+			       *slist ? "snapshots " : "", slist);
 	}
 	r = dbq_change_rows(db, "DELETE FROM profiles WHERE name = ?", err, "t", name);
 	if (r == -ENOENT)

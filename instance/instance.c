@@ -21,6 +21,7 @@
 #include "config/names.h"
 #include "config/yaml.h"
 #include "instance/criu.h"
+#include "instance/disks.h"
 #include "instance/lxc-internal.h"
 #include "instance/nics.h"
 #include "instance/settings.h"
@@ -444,6 +445,11 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	crashpoint("create-after-row");
 
 	r = make_instance_files(env, name, pool, img.fingerprint, privileged, err);
+	if (r >= 0) {
+		row.expanded_config = expanded;
+		row.expanded_devices = expanded_devices;
+		r = instance_apply_root_size(env, &row, err);
+	}
 	crashpoint("create-after-volume");
 	if (r >= 0)
 		r = instance_write_backup(env, name, err);
@@ -528,8 +534,10 @@ static int write_seccomp_profile(const char *path, struct err **err)
 	return file_write_atomic(path, text, len, 0600, err);
 }
 
+/* Renders and writes the LXC config of `row`; `device_is_file` is what
+ * instance_disks_prepare() found (instance_lxc_spec.device_is_file). */
 static int write_lxc_config(const struct instance_env *env, const struct db_instance *row,
-			    char **ret_path, struct err **err)
+			    const bool *device_is_file, char **ret_path, struct err **err)
 {
 	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL, *console = NULL,
 			    *seccomp = NULL, *text = NULL, *path = NULL;
@@ -567,6 +575,8 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 		return r;
 	spec.nics = nics.v;
 	spec.n_nics = nics.n;
+	spec.devices = &row->expanded_devices;
+	spec.device_is_file = device_is_file;
 	r = instance_lxc_config_render(&spec, &text, err);
 	if (r < 0)
 		return r;
@@ -954,6 +964,7 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	_cleanup_db_instance_ struct db_instance row = {0};
 	_cleanup_free_ char *conf = NULL, *lxcpath = instance_lxcpath(env),
 			    *logs = instance_log_dir(env, name);
+	_cleanup_free_ bool *device_is_file = NULL;
 	struct instance_state st = {0};
 	int r;
 
@@ -974,7 +985,15 @@ static int start(const struct instance_env *env, const char *name, const char *d
 	r = align_idmap(env, &row, err);
 	if (r < 0)
 		return r;
-	r = write_lxc_config(env, &row, &conf, err);
+	/* Again at every start: a restored or copied volume is a new subvolume without the limit.
+	 */
+	r = instance_apply_root_size(env, &row, err);
+	if (r < 0)
+		return r;
+	r = instance_disks_prepare(env, &row, &device_is_file, err);
+	if (r < 0)
+		return r;
+	r = write_lxc_config(env, &row, device_is_file, &conf, err);
 	if (r < 0)
 		return r;
 	if (!dir_name && instance_has_checkpoint(env, &row)) {
@@ -1167,6 +1186,26 @@ int instance_live_limits_apply(const struct instance_env *env, const struct db_i
 	return 0;
 }
 
+/* The `size` of the root disk in expanded devices `d`, or "" when it has none. */
+static const char *root_size(const struct devices *d)
+{
+	const struct kvlist *root = devices_root_disk(d, NULL);
+	const char *size = root ? kvlist_get(root, "size") : NULL;
+
+	return size ? size : "";
+}
+
+/* Puts the root disk size of `row` back after a failed update, logging what cannot be undone. */
+static void restore_root_size(const struct instance_env *env, const struct db_instance *row)
+{
+	_cleanup_err_ struct err *e = NULL;
+	int r = instance_apply_root_size(env, row, &e);
+
+	if (r < 0)
+		log_warn("Failed to put the root disk size of \"%s\" back, ignoring: %s", row->name,
+			 err_msg(e, r));
+}
+
 /* Undoes what instance_update() did to a running instance's cgroup when a later step fails. */
 void instance_live_limits_restore(const struct instance_env *env, const struct db_instance *old_row,
 				  const struct db_instance *new_row)
@@ -1189,7 +1228,7 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL, *owner = NULL;
 	struct instance_state st = {0};
 	struct db_instance new_row;
-	bool live = false;
+	bool live = false, sized = false;
 	int r;
 
 	/* Everything that can be refused is refused before the first change. */
@@ -1272,8 +1311,23 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 		}
 		live = true;
 	}
+	/* The size applies at once, running or not, and goes back if the update fails. */
+	sized = strcmp(root_size(&row.expanded_devices), root_size(&expanded_devices)) != 0;
+	if (sized) {
+		r = instance_apply_root_size(env, &new_row, err);
+		if (r < 0) {
+			restore_root_size(env, &row);
+			if (live)
+				instance_live_limits_restore(env, &row, &new_row);
+			unlink(tmp);
+			return r;
+		}
+		crashpoint("update-after-size");
+	}
 	r = db_instance_update_settings(env->db, name, &full, devices, profiles, description, err);
 	if (r < 0) {
+		if (sized)
+			restore_root_size(env, &row);
 		if (live)
 			instance_live_limits_restore(env, &row, &new_row);
 		unlink(tmp);
@@ -1299,6 +1353,8 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 			if (q < 0)
 				err_log_ignored(we, q, "Failed to put back \"%s\"", path);
 		}
+		if (sized)
+			restore_root_size(env, &row);
 		if (live)
 			instance_live_limits_restore(env, &row, &new_row);
 		return err_wrap(err, r, "Failed to update instance \"%s\"", name);
@@ -1477,6 +1533,17 @@ int instance_recover(const struct instance_env *env, struct err **err)
 		if (r < 0)
 			log_error("Failed to protect the volume of instance \"%s\", ignoring: %s",
 				  rows[i].name, err_msg(e, r));
+		/* instance_update() sets the size before it commits: a crash between leaves the
+		 * limit of the settings that were not committed on a running instance. One ioctl.
+		 */
+		err_free(e);
+		e = NULL;
+		r = instance_apply_root_size(env, &rows[i], &e);
+		if (r < 0)
+			log_error(
+			    "Failed to apply the root disk size of instance \"%s\", ignoring: "
+			    "%s",
+			    rows[i].name, err_msg(e, r));
 	}
 	db_instances_free(rows, n);
 	if (first < 0)

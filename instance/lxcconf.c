@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/err.h"
 #include "common/kvlist.h"
 #include "common/util.h"
+#include "config/devices.h"
 #include "config/keys.h"
 
 #ifndef CGROUP_SUPER_MAGIC
@@ -231,6 +233,100 @@ static const char *const privileged_devices[] = {
     "c 10:200 rwm", /* /dev/net/tun */
 };
 
+/*
+ * A path in an fstab field: getmntent(), which liblxc uses to read lxc.mount.entry, splits fields
+ * at blanks and decodes \040 (space), \011 (tab), \012 (newline) and \134 (backslash).
+ */
+static char *fstab_escape(const char *path)
+{
+	char *out = malloc(strlen(path) * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\\') {
+			sprintf(o, "\\%03o", (unsigned)(unsigned char)*p);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* One host-path disk, ready to be rendered. */
+struct host_mount {
+	const char *name;
+	const char *source;
+	char target[PATH_MAX]; /* normalized, absolute */
+	bool file;
+	bool readonly;
+};
+
+static int cmp_host_mount(const void *a, const void *b)
+{
+	return strcmp(((const struct host_mount *)a)->target,
+		      ((const struct host_mount *)b)->target);
+}
+
+/*
+ * The lxc.mount.entry lines of the host-path disks. Sorted by target, a mount on "/mnt/a" comes
+ * before one below it. The target is given relative to the rootfs: liblxc then resolves it
+ * below the container's root file system without leaving it.
+ */
+static int render_host_mounts(struct conf_buf *b, const struct instance_lxc_spec *spec,
+			      bool privileged, struct err **err)
+{
+	_cleanup_free_ struct host_mount *mounts = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!spec->devices || spec->devices->n == 0)
+		return 0;
+	mounts = calloc(spec->devices->n, sizeof(*mounts));
+	if (!mounts)
+		return err_set(err, -ENOMEM, "Out of memory");
+	for (size_t i = 0; i < spec->devices->n; i++) {
+		const struct device *dev = &spec->devices->items[i];
+		struct host_mount *m = &mounts[n];
+		const char *path = kvlist_get(&dev->keys, "path");
+		const char *ro = kvlist_get(&dev->keys, "readonly");
+
+		if (!device_is_host_disk(&dev->keys))
+			continue;
+		m->name = dev->name;
+		m->source = kvlist_get(&dev->keys, "source");
+		if ((r = check_value("device source", m->source, err)) < 0)
+			return r;
+		if (!path || device_path_normalize(path, m->target, sizeof(m->target)) < 0 ||
+		    strcmp(m->target, "/") == 0)
+			return err_set(err, -EINVAL, "Invalid path \"%s\" of device \"%s\"",
+				       path ? path : "", dev->name);
+		if ((r = check_value("device path", m->target, err)) < 0)
+			return r;
+		m->file = spec->device_is_file && spec->device_is_file[i];
+		m->readonly = false;
+		if (ro && config_parse_bool(ro, &m->readonly) < 0)
+			return err_set(err, -EINVAL,
+				       "Invalid value \"%s\" for \"readonly\" of device \"%s\"", ro,
+				       dev->name);
+		n++;
+	}
+	qsort(mounts, n, sizeof(*mounts), cmp_host_mount);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *src = fstab_escape(mounts[i].source);
+		_cleanup_free_ char *dst = fstab_escape(mounts[i].target + 1);
+
+		if (!src || !dst)
+			return err_set(err, -ENOMEM, "Out of memory");
+		conf_add(b, "lxc.mount.entry = %s %s none bind,create=%s%s%s 0 0", src, dst,
+			 mounts[i].file ? "file" : "dir", mounts[i].readonly ? ",ro" : "",
+			 privileged ? "" : ",idmap=container");
+	}
+	return 0;
+}
+
 int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret, struct err **err)
 {
 	_cleanup_(conf_buf_done) struct conf_buf b = {0};
@@ -360,6 +456,10 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 				       value);
 		conf_add(&b, "%s.pids.max = %" PRIu64, prefix, n);
 	}
+
+	r = render_host_mounts(&b, spec, privileged, err);
+	if (r < 0)
+		return r;
 
 	if (b.failed)
 		return err_set(err, -ENOMEM, "Out of memory");

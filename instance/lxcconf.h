@@ -10,6 +10,7 @@
 
 #include "instance/idmap.h"
 
+struct devices;
 struct err;
 struct kvlist;
 
@@ -36,8 +37,13 @@ struct instance_lxc_spec {
 	const struct kvlist *config; /* the instance's validated config */
 	struct idmap idmap;	     /* used unless security.privileged is true */
 	enum instance_cgroup_layout cgroup;
-	unsigned host_cpus;		 /* for limits.cpu counts and ranges */
-	uint64_t host_memory;		 /* bytes, for limits.memory percentages */
+	unsigned host_cpus;   /* for limits.cpu counts and ranges */
+	uint64_t host_memory; /* bytes, for limits.memory percentages */
+	/* The expanded devices (NULL: none): each host-path disk becomes an lxc.mount.entry. */
+	const struct devices *devices;
+	/* One flag per device of `devices`: its source is a regular file (create=file) rather
+	 * than a directory (create=dir). NULL: every source is a directory. */
+	const bool *device_is_file;
 	const struct instance_nic *nics; /* n_nics of them, in device-name order */
 	size_t n_nics;
 };
@@ -58,7 +64,14 @@ struct instance_lxc_spec {
  *   limits.memory -> lxc.cgroup.memory.limit_in_bytes (v1) or lxc.cgroup2.memory.max (v2),
  *     a percentage being of host_memory;
  *   limits.cpu -> lxc.cgroup[2].cpuset.cpus ("2" means the first 2 CPUs, "0-1,3" is a set);
- *   limits.processes -> lxc.cgroup[2].pids.max.
+ *   limits.processes -> lxc.cgroup[2].pids.max;
+ *   one lxc.mount.entry per host-path disk of `devices`, in order of target path (a parent
+ *     before what is mounted below it; `none` devices and the root disk render nothing):
+ *     "SOURCE TARGET none bind,create=dir|file[,ro][,idmap=container] 0 0", TARGET relative to
+ *     the rootfs (no leading "/"), spaces, tabs and backslashes escaped as fstab does (\040),
+ *     `ro` for readonly=true, `idmap=container` unless security.privileged is true (an
+ *     idmapped mount: host ids show through unshifted, so a host file of uid 1000 is 1000
+ *     inside and a file written by 1234 inside is 1234 on the host).
  * -EINVAL when a value cannot be rendered (e.g. more CPUs than the host has) or a path is
  * missing (seccomp_profile included: no instance starts without its filter).
  */

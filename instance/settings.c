@@ -10,10 +10,12 @@
 #include "common/cleanup.h"
 #include "common/crashpoint.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "config/db.h"
 #include "config/keys.h"
 #include "config/profiles.h"
+#include "instance/disks.h"
 #include "instance/instance.h"
 #include "network/network.h"
 #include "storage/storage.h"
@@ -104,9 +106,10 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
 	root_pool = kvlist_get(root, "pool");
 	p = instance_env_pool(env, root_pool);
 	if (!p)
-		return err_set(err, -ENOENT,
-			       "Invalid device \"%s\" of %s: storage pool \"%s\" not found",
-			       root_name, owner, root_pool);
+		return err_set(
+		    err, -ENOENT,
+		    "Storage pool \"%s\" not found (named by the root disk \"%s\" of %s)",
+		    root_pool, root_name, owner);
 	if (pool && strcmp(pool, root_pool) != 0)
 		return err_set(err, -EINVAL,
 			       "Invalid device \"%s\" of %s: the root disk is on pool \"%s\"; "
@@ -188,8 +191,18 @@ struct profile_user {
 	struct db_instance next; /* row with the new expanded settings (shares row's strings) */
 	struct kvlist expanded;
 	struct devices expanded_devices;
-	bool live; /* its live limits were changed */
+	bool live;  /* its live limits were changed */
+	bool sized; /* its root disk size was changed */
 };
+
+/* The `size` of the root disk in expanded devices `d`, or "" when it has none. */
+static const char *root_size(const struct devices *d)
+{
+	const struct kvlist *root = devices_root_disk(d, NULL);
+	const char *size = root ? kvlist_get(root, "size") : NULL;
+
+	return size ? size : "";
+}
 
 static void profile_users_free(struct profile_user *v, size_t n)
 {
@@ -258,13 +271,30 @@ int instance_profile_update(const struct instance_env *env, const char *name,
 		v[i].live = true;
 		r = instance_live_limits_apply(env, &v[i].row, &v[i].next, err);
 	}
+	/* A root disk size applies at once, running or not (a crash before the commit is undone
+	 * by instance_recover(), which applies every stored size again). */
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (strcmp(root_size(&v[i].row.expanded_devices),
+			   root_size(&v[i].expanded_devices)) == 0)
+			continue;
+		v[i].sized = true;
+		r = instance_apply_root_size(env, &v[i].next, err);
+	}
 	crashpoint("profile-update-before-commit");
 	if (r >= 0)
 		r = db_profile_update(env->db, name, next, err);
 	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_err_ struct err *e = NULL;
+			int q;
+
 			if (v[i].live)
 				instance_live_limits_restore(env, &v[i].row, &v[i].next);
+			if (v[i].sized && (q = instance_apply_root_size(env, &v[i].row, &e)) < 0)
+				log_warn("Failed to put the root disk size of \"%s\" back, "
+					 "ignoring: %s",
+					 v[i].row.name, err_msg(e, q));
+		}
 		profile_users_free(v, n);
 		return r;
 	}

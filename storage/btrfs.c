@@ -714,6 +714,41 @@ static int btrfs_snapshot_changed_since(const struct storage_pool *pool, const c
 	return vol.generation > snap.otransid ? 1 : 0;
 }
 
+/*
+ * The size of a root disk: a limit on the bytes the volume's level-0 qgroup references, so the
+ * image data the volume shares counts too, as with Incus. libbtrfsutil has no call for it, so it
+ * is BTRFS_IOC_QGROUP_LIMIT on the subvolume (qgroupid 0: the subvolume of the descriptor). A
+ * limit of (u64)-1 clears it. Quotas are on in pools cairn formats; a pool that sits in a host
+ * btrfs directory has them only if the host turned them on (-ENOTCONN otherwise).
+ */
+static int btrfs_volume_set_quota(const struct storage_pool *pool, const char *name, uint64_t bytes,
+				  struct err **err)
+{
+	struct btrfs_ioctl_qgroup_limit_args args = {0};
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, name, true, &path, err);
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, -errno, "Failed to open \"%s\"", path);
+	args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
+	args.lim.max_rfer = bytes ? bytes : UINT64_MAX;
+	if (ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args) < 0) {
+		if (errno == ENOTCONN)
+			return err_set(err, -ENOTCONN,
+				       "Cannot limit the size of volume \"%s\": quotas are not "
+				       "enabled in pool \"%s\"",
+				       name, pool->name);
+		return err_set_errno(err, -errno, "Failed to limit the size of volume \"%s\"",
+				     name);
+	}
+	return 0;
+}
+
 const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
     .snapshot_needs_freeze = false,
@@ -738,6 +773,7 @@ const struct storage_ops storage_btrfs_ops = {
     .volume_from_snapshot = storage_tree_volume_from_snapshot,
     .snapshot_usage = btrfs_snapshot_usage,
     .snapshot_changed_since = btrfs_snapshot_changed_since,
+    .volume_set_quota = btrfs_volume_set_quota,
     .tree_clone = snapshot_subvolume,
     .tree_remove = delete_subvolume,
 };

@@ -474,6 +474,13 @@ int storage_volume_usage(const struct storage_pool *pool, enum storage_volume_ty
 		       name, ret_bytes, err);
 }
 
+int storage_volume_set_quota(const struct storage_pool *pool, const char *name, uint64_t bytes,
+			     struct err **err)
+{
+	return CALL_OP(volume_set_quota, "root disk sizes", check_name(pool, "volume", name, err),
+		       name, bytes, err);
+}
+
 int storage_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			const char *src, enum storage_volume_type dst_type, const char *dst,
 			struct err **err)

@@ -184,6 +184,11 @@ int storage_volume_rename(const struct storage_pool *pool, enum storage_volume_t
 			  const char *old_name, const char *new_name, struct err **err);
 int storage_volume_usage(const struct storage_pool *pool, enum storage_volume_type type,
 			 const char *name, uint64_t *ret_bytes, struct err **err);
+/* Limits what container volume `name` may reference to `bytes`; 0 lifts the limit. -EOPNOTSUPP
+ * where the driver cannot enforce one (dir), -ENOENT for a missing volume, -ENOTCONN when quotas
+ * are off on the pool's file system. */
+int storage_volume_set_quota(const struct storage_pool *pool, const char *name, uint64_t bytes,
+			     struct err **err);
 int storage_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			const char *src, enum storage_volume_type dst_type, const char *dst,
 			struct err **err);

@@ -47,7 +47,7 @@ check "p1's image file is removed" test ! -e "$CAIRN_DIR/disks/p1.img"
 check "p1's mount point is removed" test ! -e "$CAIRN_DIR/storage-pools/p1"
 check "p1 is unmounted" test -z "$(awk -v p="$CAIRN_DIR/storage-pools/p1" '$2 == p' /proc/mounts)"
 check_fails "deleting it again says it is not found" 'Error: Storage pool "p1" not found' as_admin cairn storage delete p1
-check_fails "launching on it is refused" 'Error: Storage pool "p1" not found' as_admin cairn init busybox c3 -s p1
+check_fails "launching on it is refused" 'Error: Storage pool "p1" not found (named by the root disk "root" of instance "c3")' as_admin cairn init busybox c3 -s p1
 check "a pool of the same name can be made again" as_admin cairn storage create p1 btrfs size=1GiB
 check "delete d1" as_admin cairn storage delete d1
 check "d1's directory of ours is kept, emptied of cairn's directories" test -d "$T/d1src" -a ! -e "$T/d1src/containers"

@@ -1451,10 +1451,10 @@ static void test_profile_in_use(void **state)
 	assert_int_equal(db_profile_instances(f->db, "web", &insts, &e), 0);
 	assert_strv(insts, "c1", "c2", NULL);
 	check_err(&e, db_profile_delete(f->db, "web", &e), -EBUSY,
-		  "Profile \"web\" is in use by /1.0/instances/c1, /1.0/instances/c2,"
-		  " /1.0/instances/c1/snapshots/s0, /1.0/instances/c2/snapshots/a0");
+		  "Profile \"web\" is in use by instances \"c1\", \"c2\" and snapshots"
+		  " \"c1/s0\", \"c2/a0\"");
 	check_err(&e, db_profile_delete(f->db, "default", &e), -EBUSY,
-		  "Profile \"default\" is in use by /1.0/instances/c2");
+		  "Profile \"default\" is in use by instances \"c2\"");
 
 	/* Another writer that skips cairn's check hits ON DELETE RESTRICT. */
 	assert_int_equal(sqlite3_open_v2(f->path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -1475,8 +1475,7 @@ static void test_profile_in_use(void **state)
 						     (char *[]){"default", NULL}, NULL, &e),
 			 0);
 	check_err(&e, db_profile_delete(f->db, "web", &e), -EBUSY,
-		  "Profile \"web\" is in use by /1.0/instances/c1/snapshots/s0,"
-		  " /1.0/instances/c2/snapshots/a0");
+		  "Profile \"web\" is in use by snapshots \"c1/s0\", \"c2/a0\"");
 	assert_int_equal(db_snapshot_delete(f->db, "c1", "s0", &e), 0);
 	/* Deleting the instance takes its snapshots' references with it. */
 	assert_int_equal(db_instance_delete(f->db, "c2", &e), 0);
@@ -1906,7 +1905,7 @@ static void test_upgrade_from_v3(void **state)
 
 	/* The profile is in use now; opening again changes nothing. */
 	check_err(&e, db_profile_delete(f->db, "default", &e), -EBUSY,
-		  "/1.0/instances/on-fast/snapshots/snap0");
+		  "snapshots \"on-fast/snap0\"");
 	db_close(f->db);
 	f->db = NULL;
 	assert_int_equal(db_open(f->path, &f->db, &e), 0);

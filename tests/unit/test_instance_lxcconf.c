@@ -1,5 +1,6 @@
 /* Rendering of the LXC configuration: privileged or not (with the capability drop list and the
- * seccomp profile), each limit on cgroup v1 and v2, bad values. */
+ * seccomp profile), each limit on cgroup v1 and v2, host-path disks as mount entries, bad
+ * values. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
+#include "config/devices.h"
 #include "instance/lxcconf.h"
 
 static struct instance_lxc_spec base_spec(const struct kvlist *config,
@@ -359,6 +361,147 @@ static void test_percentage_needs_host_memory(void **state)
 	assert_null(text);
 }
 
+/* Adds device `name` with `n` key/value pairs. */
+static void add_device(struct devices *d, const char *name, size_t n, const char *const *kv)
+{
+	_cleanup_kvlist_ struct kvlist keys = {0};
+
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(kvlist_set(&keys, kv[2 * i], kv[2 * i + 1]), 0);
+	assert_int_equal(devices_set(d, name, &keys), 0);
+}
+
+static size_t count_lines(const char *text, const char *prefix)
+{
+	size_t n = 0, len = strlen(prefix);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, prefix, len) == 0)
+			n++;
+	return n;
+}
+
+/* The expanded devices of the mount tests: sorted by name, so the flags below are by name. */
+static void mount_devices(struct devices *d)
+{
+	add_device(d, "cfg", 4,
+		   (const char *const[]){"type", "disk", "source", "/srv/app.conf", "path",
+					 "/etc/app.conf", "readonly", "true"});
+	add_device(
+	    d, "data", 3,
+	    (const char *const[]){"type", "disk", "source", "/srv/data", "path", "//mnt/data/./"});
+	add_device(d, "gone", 1, (const char *const[]){"type", "none"});
+	add_device(d, "root", 3,
+		   (const char *const[]){"type", "disk", "path", "/", "pool", "default"});
+	add_device(d, "space", 4,
+		   (const char *const[]){"type", "disk", "source", "/srv/my data\\x", "path",
+					 "/mnt/a b", "readonly", "false"});
+	add_device(
+	    d, "sub", 3,
+	    (const char *const[]){"type", "disk", "source", "/srv/sub", "path", "/mnt/data/sub"});
+}
+
+static void test_host_mounts(void **state)
+{
+	_cleanup_devices_ struct devices d = {0};
+	_cleanup_kvlist_ struct kvlist config = {0};
+	/* cfg is a file; the others are directories or not host paths */
+	static const bool is_file[] = {true, false, false, false, false, false};
+	_cleanup_err_ struct err *e = NULL;
+	struct instance_lxc_spec spec;
+	char *t = NULL;
+	const char *a, *b, *c, *x;
+
+	(void)state;
+	mount_devices(&d);
+	spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	spec.devices = &d;
+	spec.device_is_file = is_file;
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), 0);
+	/* ro for readonly=true, create=file for a file, idmapped for an unprivileged instance,
+	 * targets relative to the rootfs and normalized, blanks and backslashes escaped */
+	a = "lxc.mount.entry = /srv/app.conf etc/app.conf none bind,create=file,ro,idmap=container "
+	    "0 0";
+	b = "lxc.mount.entry = /srv/my\\040data\\134x mnt/a\\040b none bind,create=dir,"
+	    "idmap=container 0 0";
+	c = "lxc.mount.entry = /srv/data mnt/data none bind,create=dir,idmap=container 0 0";
+	x = "lxc.mount.entry = /srv/sub mnt/data/sub none bind,create=dir,idmap=container 0 0";
+	assert_true(has_line(t, a));
+	assert_true(has_line(t, b));
+	assert_true(has_line(t, c));
+	assert_true(has_line(t, x));
+	/* none and the root disk render nothing */
+	assert_int_equal(count_lines(t, "lxc.mount.entry"), 4);
+	/* by target: a parent before what is mounted below it */
+	assert_true(strstr(t, a) < strstr(t, b));
+	assert_true(strstr(t, b) < strstr(t, c));
+	assert_true(strstr(t, c) < strstr(t, x));
+	free(t);
+	t = NULL;
+
+	/* A privileged instance gets plain binds. */
+	assert_int_equal(kvlist_set(&config, "security.privileged", "true"), 0);
+	spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	spec.devices = &d;
+	spec.device_is_file = is_file;
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), 0);
+	assert_true(has_line(t, "lxc.mount.entry = /srv/data mnt/data none bind,create=dir 0 0"));
+	assert_true(has_line(
+	    t, "lxc.mount.entry = /srv/app.conf etc/app.conf none bind,create=file,ro 0 0"));
+	assert_null(strstr(t, "idmap=container"));
+	free(t);
+	t = NULL;
+
+	/* Without flags every source is a directory; no devices, no entries. */
+	spec.device_is_file = NULL;
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), 0);
+	assert_true(has_line(
+	    t, "lxc.mount.entry = /srv/app.conf etc/app.conf none bind,create=dir,ro 0 0"));
+	free(t);
+	t = NULL;
+	spec.devices = NULL;
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), 0);
+	assert_null(strstr(t, "lxc.mount.entry"));
+	free(t);
+}
+
+static void test_host_mounts_refused(void **state)
+{
+	_cleanup_devices_ struct devices d = {0};
+	struct kvlist config = {0};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	_cleanup_err_ struct err *e = NULL;
+	char *t = NULL;
+
+	(void)state;
+	spec.devices = &d;
+	/* A line break in a source would add keys of its own. */
+	add_device(&d, "evil", 3,
+		   (const char *const[]){"type", "disk", "source", "/srv\nlxc.cap.drop =", "path",
+					 "/mnt"});
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), -EINVAL);
+	assert_null(t);
+	assert_non_null(strstr(e->msg, "line breaks"));
+	err_free(e);
+	e = NULL;
+	devices_done(&d);
+
+	add_device(&d, "ro", 4,
+		   (const char *const[]){"type", "disk", "source", "/srv", "path", "/mnt",
+					 "readonly", "maybe"});
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), -EINVAL);
+	assert_null(t);
+	assert_non_null(strstr(e->msg, "\"readonly\" of device \"ro\""));
+	err_free(e);
+	e = NULL;
+	devices_done(&d);
+
+	add_device(&d, "up", 3,
+		   (const char *const[]){"type", "disk", "source", "/srv", "path", "/mnt/../etc"});
+	assert_int_equal(instance_lxc_config_render(&spec, &t, &e), -EINVAL);
+	assert_null(t);
+}
+
 static void test_cgroup_detect(void **state)
 {
 	enum instance_cgroup_layout l = instance_cgroup_detect();
@@ -454,6 +597,8 @@ int main(void)
 	    cmocka_unit_test(test_cgroup_detect),
 	    cmocka_unit_test(test_nics),
 	    cmocka_unit_test(test_nic_line_break),
+	    cmocka_unit_test(test_host_mounts),
+	    cmocka_unit_test(test_host_mounts_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
