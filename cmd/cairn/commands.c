@@ -184,7 +184,7 @@ static const struct cli_flag profile_create_flags[] = {
 static const struct cli_command config_device_commands[] = {
     {.name = "add",
      .usage = "NAME DEVICE TYPE [KEY=VALUE...]",
-     .help = "Add a device to an instance (types: disk, none)",
+     .help = "Add a device to an instance (types: disk, nic, none)",
      .min_args = 3,
      .max_args = -1,
      .handler = cli_cmd_config_device_add,
@@ -246,7 +246,7 @@ static const struct cli_command config_device_commands[] = {
 static const struct cli_command profile_device_commands[] = {
     {.name = "add",
      .usage = "PROFILE DEVICE TYPE [KEY=VALUE...]",
-     .help = "Add a device to a profile (types: disk, none)",
+     .help = "Add a device to a profile (types: disk, nic, none)",
      .min_args = 3,
      .max_args = -1,
      .handler = cli_cmd_profile_device_add,
