@@ -173,6 +173,22 @@ static const char *const migrations[] = {
     "  FROM instances i JOIN pools pl ON pl.id = i.pool_id,"
     "  (SELECT 'type' AS key, 'disk' AS value UNION ALL SELECT 'path', '/'"
     "   UNION ALL SELECT 'pool', '') k WHERE pl.name != 'default';",
+    /* The server config, the trust store and the trust tokens (db_trust.c). */
+    "CREATE TABLE server_config ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL DEFAULT 'client',"
+    "  name TEXT NOT NULL,"
+    "  certificate TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE trust_tokens ("
+    "  secret TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
