@@ -7,12 +7,14 @@ packages=(
 	build-essential cmake pkg-config clang-format
 	lxc-dev libbtrfsutil-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev
 	libarchive-dev libyaml-dev libsqlite3-dev libreadline-dev libcmocka-dev
+	# GnuTLS headers (certificates; libmicrohttpd serves HTTPS with it)
+	libgnutls28-dev
 	# libarchive's own dependencies, to link it statically (CMakeLists.txt says why)
 	liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev libacl1-dev nettle-dev libxml2-dev
 	# run
 	lxc uidmap btrfs-progs busybox-static
 	# test and benchmark
-	jq python3 curl tmux xz-utils file binutils hyperfine
+	jq python3 curl tmux xz-utils file binutils hyperfine openssl
 )
 
 missing=()
