@@ -239,6 +239,30 @@ int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **
 	return 0;
 }
 
+int cli_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+		   const char *what, enum cli_format *ret_fmt, json_object **ret_list,
+		   struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), ret_fmt, err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", path, NULL, &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO, "Invalid answer from cairnd: the %s is not a list",
+			       what);
+	*ret_list = steal_pointer(&list);
+	return 0;
+}
+
 int cli_show_yaml(struct cli_ctx *ctx, const char *path, struct err **err)
 {
 	_cleanup_json_ json_object *obj = NULL;

@@ -387,6 +387,13 @@ enum cli_format {
 /* Reads a --format value; NULL means table. -EINVAL with `Invalid format "x"` otherwise. */
 int cli_format_parse(const char *s, enum cli_format *ret, struct err **err);
 
+/* The fetch of a `list` command: the --format flag of `args` into *ret_fmt, then GET `path`
+ * (a `?recursion=1` list) into *ret_list, which must be a JSON array (`what` names it in the
+ * error, e.g. "profile list"). */
+int cli_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+		   const char *what, enum cli_format *ret_fmt, json_object **ret_list,
+		   struct err **err);
+
 /* Rows of strings under a header; cells may hold several lines separated by '\n'. */
 struct cli_table {
 	size_t ncols;
