@@ -1,6 +1,7 @@
 #include "cmd/cairn/cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,6 +167,7 @@ static bool remote_position(const struct cli_command *cmd, size_t i, size_t argc
 int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **err)
 {
 	_cleanup_(cli_remotes_done) struct cli_remotes remotes = {0};
+	uint64_t stripped = 0; /* the arguments a remote prefix was taken off */
 	bool loaded = false;
 	int r;
 
@@ -203,11 +205,18 @@ int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **
 		if (!ctx->remote)
 			ctx->remote = steal_pointer(&name);
 		memmove(word, colon + 1, strlen(colon + 1) + 1);
+		if (i < 64)
+			stripped |= 1ULL << i;
 	}
-	/* "cairn list r2:" and "cairn launch IMAGE r2:": the remote alone names no argument. */
+	/* "cairn list r2:" and "cairn launch IMAGE r2:": the remote alone names no argument (an
+	 * empty word typed as such stays, to be refused as a name). */
 	for (size_t i = 0; i < args->argc;) {
-		if (!*args->argv[i] && (args->cmd->remote == CLI_REMOTE_LIST ||
-					args->cmd->complete == CLI_COMPLETE_IMAGE_THEN_NONE)) {
+		if (!*args->argv[i] && i < 64 && (stripped & (1ULL << i)) &&
+		    (args->cmd->remote == CLI_REMOTE_LIST ||
+		     args->cmd->complete == CLI_COMPLETE_IMAGE_THEN_NONE)) {
+			uint64_t low = stripped & ((1ULL << i) - 1);
+
+			stripped = low | ((stripped >> 1) & ~((1ULL << i) - 1));
 			free(args->argv[i]);
 			memmove(&args->argv[i], &args->argv[i + 1],
 				(args->argc - i) * sizeof(args->argv[0]));
