@@ -173,6 +173,22 @@ static const char *const migrations[] = {
     "  FROM instances i JOIN pools pl ON pl.id = i.pool_id,"
     "  (SELECT 'type' AS key, 'disk' AS value UNION ALL SELECT 'path', '/'"
     "   UNION ALL SELECT 'pool', '') k WHERE pl.name != 'default';",
+    /* The server config, the trust store and the trust tokens (db_trust.c). */
+    "CREATE TABLE server_config ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL DEFAULT 'client',"
+    "  name TEXT NOT NULL,"
+    "  certificate TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE trust_tokens ("
+    "  secret TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);",
     /* Managed networks (db_networks.c): a row is CREATING until its bridge, rules and dnsmasq
      * are up, DELETING while they are taken down, so that recovery finishes or undoes it. */
     "CREATE TABLE networks ("

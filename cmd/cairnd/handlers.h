@@ -17,6 +17,14 @@ struct request;
 
 HANDLER(handle_root);
 HANDLER(handle_server);
+HANDLER(handle_server_put);
+HANDLER(handle_server_patch);
+HANDLER(handle_certificates_list);
+HANDLER(handle_certificates_create);
+HANDLER(handle_certificate_get);
+HANDLER(handle_certificate_delete);
+HANDLER(handle_tokens_list);
+HANDLER(handle_token_delete);
 HANDLER(handle_events);
 HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);

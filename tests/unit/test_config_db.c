@@ -909,8 +909,9 @@ static void test_other_process(void **state)
 #define DROP_V4                                                                                    \
 	"DROP TABLE snapshot_devices; DROP TABLE snapshot_profiles; DROP TABLE instance_devices;"  \
 	"DROP TABLE instance_profiles; DROP TABLE profile_devices; DROP TABLE profile_config;"     \
-	"DROP TABLE profiles;"
-/* What the networks migration (after the profiles) made. */
+	"DROP TABLE profiles; DROP TABLE server_config; DROP TABLE certificates;"                  \
+	"DROP TABLE trust_tokens;"
+/* What the networks migration (after the trust store) made. */
 #define DROP_NETWORKS "DROP TABLE network_config; DROP TABLE networks;"
 
 /* A database of schema version 2 (before schedule_state) is brought up to date on open, its
