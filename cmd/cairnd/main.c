@@ -130,7 +130,11 @@ static int run_init(int argc, char **argv)
 	    {},
 	};
 	_cleanup_err_ struct err *e = NULL;
-	const char *network = "cairnbr0";
+	/* CAIRN_INIT_NETWORK gives the default of --network: the test suites set it to "none",
+	 * so that a `cairnd init` of theirs never makes a bridge on the host. */
+	const char *network = getenv("CAIRN_INIT_NETWORK") && *getenv("CAIRN_INIT_NETWORK")
+				  ? getenv("CAIRN_INIT_NETWORK")
+				  : "cairnbr0";
 	const char *backend = NULL;
 	uint64_t size = 0;
 	struct daemon d;
@@ -173,6 +177,10 @@ static int run_init(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "Error: unexpected argument \"%s\"\n", argv[optind]);
+		return 1;
+	}
+	if (strcmp(network, "none") != 0 && network_name_valid(network, &e) < 0) {
+		fprintf(stderr, "Error: %s\n", err_msg(e, -EINVAL));
 		return 1;
 	}
 	if (geteuid() != 0) {

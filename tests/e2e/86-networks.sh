@@ -80,6 +80,7 @@ cleanup() {
 	lib_cleanup
 }
 trap cleanup EXIT
+host_forwarding="$(cat /proc/sys/net/ipv4/ip_forward) $(cat /proc/sys/net/ipv6/conf/all/forwarding)"
 host_had_cairnbr0=no
 ip link show cairnbr0 >/dev/null 2>&1 && host_had_cairnbr0=yes
 ip netns add "$NS" || skip_all "cannot create a network namespace"
@@ -441,10 +442,10 @@ check "the host never saw the bridges" sh -c "! ip link show '$BR' 2>/dev/null &
 
 # ---- cairnd init: cairnbr0 and the default profile's eth0 ----
 stop_daemon
-out=$(in_ns in-netns cairnd init --auto 2>&1)
+out=$(in_ns env -u CAIRN_INIT_NETWORK in-netns cairnd init --auto 2>&1)
 check_match "cairnd init makes cairnbr0" '^Network "cairnbr0": bridge with 10\.[0-9.]+\.1/24 and fd' "$out"
 check_match "and puts eth0 on it in the default profile" '^Profile "default": eth0 on network "cairnbr0"$' "$out"
-again=$(in_ns in-netns cairnd init --auto 2>&1)
+again=$(in_ns env -u CAIRN_INIT_NETWORK in-netns cairnd init --auto 2>&1)
 check_eq "a second init keeps the network" "$(printf '%s\n' "$out" | grep '^Network')" \
 	"$(printf '%s\n' "$again" | grep '^Network')"
 check_match "and the profile's nic" '^Profile "default" keeps its own nic$' "$again"
@@ -464,6 +465,9 @@ check_fails "cairnbr0 cannot be deleted while the default profile uses it" "" \
 check_match "its used_by names the profile and the instances" '"/1.0/profiles/default"' \
 	"$(api /1.0/networks/cairnbr0 | jq -c .metadata.used_by)"
 check "delete w1 and w2" as_admin cairn delete --force w1 w2
+check_eq "the host's forwarding settings are as they were" "$host_forwarding" \
+	"$(cat /proc/sys/net/ipv4/ip_forward) $(cat /proc/sys/net/ipv6/conf/all/forwarding)"
+check "the host's namespace still has no cairn nft table" sh -c "! nft list table inet cairn >/dev/null 2>&1"
 if [ "$host_had_cairnbr0" = no ]; then
 	check "the host has no cairnbr0" sh -c "! ip link show cairnbr0 2>/dev/null"
 fi
