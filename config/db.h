@@ -11,8 +11,8 @@
  * instance_image_recover() and snapshot_recover(), run by daemon_setup()).
  *
  * The implementation is one file per table family over a shared query layer (config/db.c and
- * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c
- * and db_schedule.c.
+ * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c,
+ * db_schedule.c and db_networks.c.
  */
 
 #include <stdbool.h>
@@ -133,6 +133,9 @@ struct db_pending {
 
 /* Opens (creating if needed) the database at `path` and brings its schema up to date. */
 int db_open(const char *path, struct db **ret, struct err **err);
+
+/* The schema version db_open() brings a database to (its PRAGMA user_version). */
+int db_schema_version(void);
 
 /* Closes the database; NULL accepted. */
 void db_close(struct db *db);
@@ -338,3 +341,103 @@ void db_schedule_state_done(struct db_schedule_state *s);
 int db_schedule_list(struct db *db, char ***ret_names, struct db_schedule_state **ret_states,
 		     size_t *ret_n, struct err **err);
 void db_schedule_states_free(struct db_schedule_state *v, size_t n);
+
+/*
+ * The server's own config (table server_config: Incus's GET/PUT /1.0 "config"), the trust store
+ * (certificates: the client certificates allowed over HTTPS) and the one-time trust tokens
+ * (trust_tokens), in config/db_trust.c.
+ *
+ * db_server_config_get fills *ret (empty and 0 when nothing is set; kvlist_done).
+ * db_server_config_replace makes the stored config exactly `config` (empty values dropped).
+ */
+int db_server_config_get(struct db *db, struct kvlist *ret, struct err **err);
+int db_server_config_replace(struct db *db, const struct kvlist *config, struct err **err);
+
+struct db_certificate {
+	char *fingerprint; /* SHA-256 of the DER, lowercase hex */
+	char *name;
+	char *type;	   /* "client" */
+	char *certificate; /* PEM */
+	int64_t created_at;
+};
+
+struct db_token {
+	char *name;   /* the client name given to `trust add` */
+	char *secret; /* hex */
+	int64_t created_at;
+	int64_t expires_at;
+};
+
+void db_certificate_done(struct db_certificate *c);
+void db_certificates_free(struct db_certificate *v, size_t n);
+void db_token_done(struct db_token *t);
+void db_tokens_free(struct db_token *v, size_t n);
+
+/* Every trusted certificate, by name then fingerprint (free with db_certificates_free). */
+int db_certificate_list(struct db *db, struct db_certificate **ret, size_t *ret_n,
+			struct err **err);
+
+/* The certificate whose fingerprint is `fp` or, when `fp` is shorter, the only one it starts
+ * (at least 12 characters, as Incus takes them). -ENOENT with `Certificate "x" not found`,
+ * -EINVAL when a prefix names several. */
+int db_certificate_get(struct db *db, const char *fp, struct db_certificate *ret, struct err **err);
+
+/* True when a certificate with exactly fingerprint `fp` is trusted (false on any error). */
+bool db_certificate_trusted(struct db *db, const char *fp);
+
+/* Adds `c` (created_at is set here). -EEXIST with `Certificate "fp" is already trusted`. */
+int db_certificate_add(struct db *db, const struct db_certificate *c, struct err **err);
+
+/* Removes the certificate of full fingerprint `fp`. -ENOENT when there is none. */
+int db_certificate_delete(struct db *db, const char *fp, struct err **err);
+
+/* Records token `t`. */
+int db_token_add(struct db *db, const struct db_token *t, struct err **err);
+
+/* Every token not yet used, expired ones included (free with db_tokens_free). */
+int db_token_list(struct db *db, struct db_token **ret, size_t *ret_n, struct err **err);
+
+/* Removes the tokens named `name` or of secret `name`. -ENOENT when there is none. */
+int db_token_delete(struct db *db, const char *name, struct err **err);
+
+/*
+ * Uses token `secret` at time `now` to trust certificate `c`, in one transaction: the token is
+ * gone and the certificate trusted, or neither. `c->name` NULL takes the token's name.
+ * -EACCES with `The trust token has expired` (the token is removed), or `The trust token is not
+ * valid (unknown, revoked or already used)`; -EEXIST when the certificate is already trusted
+ * (the token is kept).
+ */
+int db_token_redeem(struct db *db, const char *secret, int64_t now, const struct db_certificate *c,
+		    struct err **err);
+
+/* A managed network (table networks, db_networks.c). */
+struct db_network {
+	int64_t id;
+	char *name;
+	char *type; /* "bridge" */
+	char *description;
+	struct kvlist config;
+	enum db_row_state state;
+};
+
+/* Frees the contents of a network row; may be called twice. */
+void db_network_done(struct db_network *n);
+/* Frees an array of `n` network rows and the array. */
+void db_networks_free(struct db_network *v, size_t n);
+
+/*
+ * Networks. Names are unique whatever the row state (-EEXIST); -ENOENT for a missing network.
+ * db_network_insert stores the row with its config and state in one transaction (n->id
+ * ignored). db_network_get and db_network_list give rows in every state, with their config;
+ * the list is ordered by name. db_network_update replaces config and description (NULL:
+ * unchanged) in one transaction. db_network_rename fails with -EEXIST when `new_name` is taken.
+ */
+int db_network_insert(struct db *db, const struct db_network *n, struct err **err);
+int db_network_get(struct db *db, const char *name, struct db_network *ret, struct err **err);
+int db_network_list(struct db *db, struct db_network **ret, size_t *ret_n, struct err **err);
+int db_network_set_state(struct db *db, const char *name, enum db_row_state state,
+			 struct err **err);
+int db_network_update(struct db *db, const char *name, const struct kvlist *config,
+		      const char *description, struct err **err);
+int db_network_rename(struct db *db, const char *name, const char *new_name, struct err **err);
+int db_network_delete(struct db *db, const char *name, struct err **err);

@@ -1,10 +1,12 @@
 #include "cmd/cairn/cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd/cairn/remotes.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -30,22 +32,244 @@ void cli_ctx_done(struct cli_ctx *ctx)
 	ctx->client = NULL;
 	free(ctx->dir);
 	ctx->dir = NULL;
+	free(ctx->remote);
+	ctx->remote = NULL;
+	free(ctx->client_remote);
+	ctx->client_remote = NULL;
+}
+
+int cli_open_remote(struct cli_ctx *ctx, const char *name, struct cli_client **ret,
+		    struct err **err)
+{
+	_cleanup_(cli_remotes_done) struct cli_remotes remotes = {0};
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *dir = NULL, *server_path = NULL, *server_cert = NULL;
+	_cleanup_free_ char *cert = NULL, *key = NULL;
+	const struct cli_remote *rem;
+	int r;
+
+	if (strcmp(name, CLI_REMOTE_LOCAL) == 0 || !*name) {
+		path = str_printf("%s/unix.socket", ctx->dir);
+		if (!path)
+			return err_set(err, -ENOMEM, "Out of memory");
+		return cli_client_open(path, ret, err);
+	}
+	r = cli_remotes_load(&remotes, err);
+	if (r < 0)
+		return r;
+	rem = cli_remotes_find(&remotes, name);
+	if (!rem)
+		return err_set(err, -ENOENT, "Remote \"%s\" doesn't exist", name);
+	if (str_startswith(rem->addr, "unix://"))
+		return cli_client_open(rem->addr[7] ? rem->addr + 7 : "", ret, err);
+	dir = cli_config_dir();
+	server_path = dir ? str_printf("%s/servercerts/%s.crt", dir, name) : NULL;
+	if (!server_path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = file_read_all(server_path, &server_cert, NULL, err);
+	if (r < 0)
+		return err_wrap(err, r, "No stored certificate for remote \"%s\"", name);
+	r = cli_client_certificate(&cert, &key, err);
+	if (r < 0)
+		return r;
+	return cli_client_open_https(&(struct cli_https){.base = rem->addr,
+							 .remote = name,
+							 .cert_path = cert,
+							 .key_path = key,
+							 .server_cert = server_cert},
+				     ret, err);
+}
+
+/* The remote the command goes to: the one its arguments named, else the default one. */
+static int ctx_remote(struct cli_ctx *ctx, char **ret, struct err **err)
+{
+	_cleanup_(cli_remotes_done) struct cli_remotes remotes = {0};
+	int r;
+
+	if (ctx->remote) {
+		*ret = strdup(ctx->remote);
+		return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
+	}
+	r = cli_remotes_load(&remotes, err);
+	if (r < 0)
+		return r;
+	*ret = strdup(remotes.default_remote ? remotes.default_remote : CLI_REMOTE_LOCAL);
+	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
 }
 
 int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **err)
 {
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *name = NULL;
 	int r;
 
-	if (!ctx->client) {
-		path = str_printf("%s/unix.socket", ctx->dir);
-		if (!path)
+	r = ctx_remote(ctx, &name, err);
+	if (r < 0)
+		return r;
+	if (ctx->client && ctx->client_remote && strcmp(ctx->client_remote, name) == 0) {
+		*ret = ctx->client;
+		return 0;
+	}
+	cli_client_free(ctx->client);
+	ctx->client = NULL;
+	free(ctx->client_remote);
+	ctx->client_remote = NULL;
+	r = cli_open_remote(ctx, name, &ctx->client, err);
+	if (r < 0)
+		return r;
+	ctx->client_remote = steal_pointer(&name);
+	*ret = ctx->client;
+	return 0;
+}
+
+/* Which argument positions of `cmd` may carry a remote prefix. */
+static bool remote_position(const struct cli_command *cmd, size_t i, size_t argc)
+{
+	enum cli_remote_args how = cmd->remote;
+
+	if (how == CLI_REMOTE_DEFAULT) {
+		switch (cmd->complete) {
+		case CLI_COMPLETE_INSTANCE:
+		case CLI_COMPLETE_INSTANCE_THEN_KEY:
+		case CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT:
+		case CLI_COMPLETE_INSTANCE_THEN_PROFILE:
+		case CLI_COMPLETE_PROFILE:
+		case CLI_COMPLETE_PROFILE_THEN_KEY:
+		case CLI_COMPLETE_POOL:
+		case CLI_COMPLETE_NETWORK:
+			return i == 0;
+		case CLI_COMPLETE_IMAGE_THEN_NONE:
+			return i == 1;
+		case CLI_COMPLETE_NONE:
+		case CLI_COMPLETE_IMAGE:
+		case CLI_COMPLETE_FILE:
+		case CLI_COMPLETE_OPERATION:
+		case CLI_COMPLETE_MAX:
+			return false;
+		}
+		return false;
+	}
+	switch (how) {
+	case CLI_REMOTE_ALL:
+		return true;
+	case CLI_REMOTE_LAST:
+		return i + 1 == argc;
+	case CLI_REMOTE_ALL_BUT_LAST:
+		return i + 1 < argc;
+	case CLI_REMOTE_LIST:
+		return i == 0;
+	case CLI_REMOTE_DEFAULT:
+	case CLI_REMOTE_NONE:
+	case CLI_REMOTE_ARGS_MAX:
+		return false;
+	}
+	return false;
+}
+
+int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **err)
+{
+	_cleanup_(cli_remotes_done) struct cli_remotes remotes = {0};
+	uint64_t stripped = 0; /* the arguments a remote prefix was taken off */
+	bool loaded = false;
+	int r;
+
+	free(ctx->remote);
+	ctx->remote = NULL;
+	for (size_t i = 0; i < args->argc; i++) {
+		char *word = args->argv[i], *colon = strchr(word, ':');
+		_cleanup_free_ char *name = NULL;
+
+		if (!colon || !remote_position(args->cmd, i, args->argc))
+			continue;
+		name = strndup(word, (size_t)(colon - word));
+		if (!name)
 			return err_set(err, -ENOMEM, "Out of memory");
-		r = cli_client_open(path, &ctx->client, err);
+		/* "user.x=a:b" as a list filter is not a remote. */
+		if (args->cmd->remote == CLI_REMOTE_LIST && strchr(name, '='))
+			continue;
+		r = cli_remote_name_valid(name, err);
 		if (r < 0)
 			return r;
+		if (!loaded) {
+			r = cli_remotes_load(&remotes, err);
+			if (r < 0)
+				return r;
+			loaded = true;
+		}
+		if (!cli_remotes_find(&remotes, name))
+			return err_set(err, -ENOENT, "Remote \"%s\" doesn't exist", name);
+		if (ctx->remote && strcmp(ctx->remote, name) != 0)
+			return err_set(
+			    err, -EINVAL,
+			    "\"%s\" and \"%s\" are on different remotes: \"%s\" works on "
+			    "one remote at a time",
+			    ctx->remote, name, args->path);
+		if (!ctx->remote)
+			ctx->remote = steal_pointer(&name);
+		memmove(word, colon + 1, strlen(colon + 1) + 1);
+		if (i < 64)
+			stripped |= 1ULL << i;
 	}
-	*ret = ctx->client;
+	/* "cairn list r2:" and "cairn launch IMAGE r2:": the remote alone names no argument (an
+	 * empty word typed as such stays, to be refused as a name). */
+	for (size_t i = 0; i < args->argc;) {
+		if (!*args->argv[i] && i < 64 && (stripped & (1ULL << i)) &&
+		    (args->cmd->remote == CLI_REMOTE_LIST ||
+		     args->cmd->complete == CLI_COMPLETE_IMAGE_THEN_NONE)) {
+			uint64_t low = stripped & ((1ULL << i) - 1);
+
+			stripped = low | ((stripped >> 1) & ~((1ULL << i) - 1));
+			free(args->argv[i]);
+			memmove(&args->argv[i], &args->argv[i + 1],
+				(args->argc - i) * sizeof(args->argv[0]));
+			args->argc--;
+			continue;
+		}
+		i++;
+	}
+	if (args->cmd->local_only) {
+		_cleanup_(cli_remotes_done) struct cli_remotes all = {0};
+		_cleanup_free_ char *name = NULL;
+		const struct cli_remote *rem;
+
+		r = ctx_remote(ctx, &name, err);
+		if (r < 0)
+			return r;
+		r = cli_remotes_load(&all, err);
+		if (r < 0)
+			return r;
+		rem = cli_remotes_find(&all, name);
+		if (rem && str_startswith(rem->addr, "https://"))
+			return err_set(
+			    err, -EOPNOTSUPP,
+			    "\"%s\" does not work over HTTPS (remote \"%s\"): it passes "
+			    "the terminal's descriptors over cairnd's unix socket, so run "
+			    "it on that host",
+			    args->path, name);
+	}
+	return 0;
+}
+
+int cli_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+		   const char *what, enum cli_format *ret_fmt, json_object **ret_list,
+		   struct err **err)
+{
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), ret_fmt, err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", path, NULL, &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO, "Invalid answer from cairnd: the %s is not a list",
+			       what);
+	*ret_list = steal_pointer(&list);
 	return 0;
 }
 
@@ -104,6 +328,9 @@ int cli_dispatch(struct cli_ctx *ctx, char *const *argv, size_t argc, struct err
 		cli_print_help(ctx->out, args.cmd, args.path);
 		return 0;
 	}
+	r = cli_resolve_remote(ctx, &args, err);
+	if (r < 0)
+		return r;
 	if (cli_flag_bool(&args, "quiet"))
 		return run_quiet(ctx, &args, err);
 	return args.cmd->handler(ctx, &args, err);

@@ -36,6 +36,7 @@ enum cli_complete {
 	CLI_COMPLETE_PROFILE,		     /* the first argument is a profile name */
 	CLI_COMPLETE_PROFILE_THEN_KEY,	     /* a profile, then config keys */
 	CLI_COMPLETE_INSTANCE_THEN_PROFILE,  /* an instance, then profile names */
+	CLI_COMPLETE_NETWORK,		     /* network names */
 	CLI_COMPLETE_MAX,
 };
 
@@ -67,6 +68,19 @@ struct cli_args;
 /* A handler runs one parsed command; 0 or a negative errno with *err filled. */
 typedef int (*cli_handler_t)(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
+/* Which positional arguments may name a remote ("r2:c1"). The default follows `complete`: the
+ * first argument for instance, profile and pool commands, the second (NAME) for those whose
+ * first is an image; others use the default remote. */
+enum cli_remote_args {
+	CLI_REMOTE_DEFAULT,
+	CLI_REMOTE_ALL,		 /* every argument is a name (start, delete, copy ...) */
+	CLI_REMOTE_LAST,	 /* the last one (file push's NAME/PATH) */
+	CLI_REMOTE_ALL_BUT_LAST, /* all but the last (file pull's NAME/PATH...) */
+	CLI_REMOTE_LIST,	 /* "cairn list r2:" and "r2:FILTER" */
+	CLI_REMOTE_NONE,	 /* no argument names a remote */
+	CLI_REMOTE_ARGS_MAX,
+};
+
 struct cli_command {
 	const char *name;
 	const char *const *aliases;	       /* NULL-terminated, or NULL */
@@ -78,6 +92,10 @@ struct cli_command {
 	const struct cli_flag *flags; /* terminated by a NULL name, or NULL */
 	cli_handler_t handler;	      /* NULL for a family that only has subcommands */
 	enum cli_complete complete;
+	enum cli_remote_args remote;
+	/* The command passes descriptors over the unix socket (exec, shell, console): an HTTPS
+	 * remote is refused with an error naming it. */
+	bool local_only;
 };
 
 /* The result of parsing a command line against the table. */
@@ -157,6 +175,8 @@ struct cli_ctx {
 	bool stdin_tty;		   /* stdin is a terminal */
 	bool quiet;		   /* --quiet: no progress, ctx->out discards */
 	int exit_status;	   /* what a successful command exits with (exec: the command's) */
+	char *remote;		   /* the remote the command's arguments named; NULL: the default */
+	char *client_remote;	   /* the remote `client` is connected to, owned */
 };
 
 /* Initialises a context from the environment (CAIRN_DIR, whether stdin is a terminal). */
@@ -165,8 +185,25 @@ int cli_ctx_init(struct cli_ctx *ctx, struct err **err);
 /* Closes the client and frees the context's contents; may be called twice. */
 void cli_ctx_done(struct cli_ctx *ctx);
 
-/* The connected client of `ctx`, opened (and the socket checked) on first use. Borrowed. */
+/* The connected client of `ctx` for its remote (ctx->remote, else the default one), opened
+ * (and the socket checked) on first use. Borrowed. */
 int cli_ctx_client(struct cli_ctx *ctx, struct cli_client **ret, struct err **err);
+
+/*
+ * Opens a client for remote `name`: `local` is $CAIRN_DIR/unix.socket, a unix:// remote its
+ * socket, an HTTPS remote its address with the client's certificate (made on first need) and
+ * the remote's stored certificate pinned. -ENOENT with `Remote "x" doesn't exist`.
+ */
+int cli_open_remote(struct cli_ctx *ctx, const char *name, struct cli_client **ret,
+		    struct err **err);
+
+/*
+ * Takes the "REMOTE:" prefixes off the arguments of `args` that may carry one (cmd->remote) and
+ * sets ctx->remote. The prefix must name a known remote (-ENOENT `Remote "x" doesn't exist`);
+ * names on two different remotes are -EINVAL. A command marked local_only on an HTTPS remote is
+ * -EOPNOTSUPP naming the remote. `remote add`'s own words are never touched.
+ */
+int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **err);
 
 /* The `show` of an API object: GET `path` and write what it answers as YAML. */
 int cli_show_yaml(struct cli_ctx *ctx, const char *path, struct err **err);
@@ -253,6 +290,35 @@ int cli_client_open(const char *socket_path, struct cli_client **ret, struct err
 /* Frees a client; NULL is accepted. */
 void cli_client_free(struct cli_client *c);
 
+/* What a client needs to reach an HTTPS remote. */
+struct cli_https {
+	const char *base;      /* "https://HOST:PORT" */
+	const char *remote;    /* the remote's name, for messages */
+	const char *cert_path; /* the client's certificate and key (PEM files); NULL: none */
+	const char *key_path;
+	const char *server_cert; /* the stored server certificate (PEM); NULL: not checked */
+};
+
+/*
+ * Opens a client for an HTTPS remote. Every request then pins the key of `server_cert`: a
+ * server presenting another certificate is refused before anything is sent, -EPERM with `The
+ * certificate of remote "r" (URL) has changed: its fingerprint is NEW, not OLD as stored...`.
+ * A server that cannot be reached is -EHOSTUNREACH naming the remote; an answer that is not an
+ * API envelope -EPROTO `Remote "r" at URL is not cairnd...`. Nothing is connected here.
+ */
+int cli_client_open_https(const struct cli_https *h, struct cli_client **ret, struct err **err);
+
+/* True for a client on a unix socket (exec, console and files pass descriptors on it). */
+bool cli_client_is_local(const struct cli_client *c);
+
+/*
+ * Connects to `base` ("https://HOST:PORT") without trusting it yet and reads GET /1.0: the
+ * certificate the server presented (PEM, *ret_cert, the caller's) and the server object
+ * (*ret_server, may be NULL). -EPROTO with `URL is not cairnd: ...` when the answer is not
+ * cairnd's (or Incus's) server object, -EHOSTUNREACH when nothing answers.
+ */
+int cli_client_probe(const char *base, char **ret_cert, json_object **ret_server, struct err **err);
+
 /*
  * Sends `method` `path` (under http://cairn, e.g. "/1.0/instances?recursion=1") with `body`
  * (JSON, may be NULL) and reads the envelope. A sync answer gives its metadata; an async answer
@@ -332,6 +398,13 @@ enum cli_format {
 
 /* Reads a --format value; NULL means table. -EINVAL with `Invalid format "x"` otherwise. */
 int cli_format_parse(const char *s, enum cli_format *ret, struct err **err);
+
+/* The fetch of a `list` command: the --format flag of `args` into *ret_fmt, then GET `path`
+ * (a `?recursion=1` list) into *ret_list, which must be a JSON array (`what` names it in the
+ * error, e.g. "profile list"). */
+int cli_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+		   const char *what, enum cli_format *ret_fmt, json_object **ret_list,
+		   struct err **err);
 
 /* Rows of strings under a header; cells may hold several lines separated by '\n'. */
 struct cli_table {
@@ -517,6 +590,17 @@ int cli_cmd_storage_get(struct cli_ctx *ctx, const struct cli_args *args, struct
 int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list_leases(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
@@ -539,6 +623,20 @@ int cli_cmd_import(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_version(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_switch(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_remote_get_default(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_trust_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_trust_add_certificate(struct cli_ctx *ctx, const struct cli_args *args,
+				  struct err **err);
+int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_trust_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_trust_list_tokens(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_trust_revoke_token(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+
 int cli_cmd_operation_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_operation_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_operation_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 
 #include "api/api.h"
+#include "api/trust.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -37,6 +38,7 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
 	CURLcode (*global_init)(long);
+	CURLcode (*easy_getinfo_certinfo)(CURL *, CURLINFO, struct curl_certinfo **);
 } lib;
 
 static int curl_load(struct err **err)
@@ -67,6 +69,7 @@ static int curl_load(struct err **err)
 	LOAD(slist_append, "curl_slist_append");
 	LOAD(slist_free_all, "curl_slist_free_all");
 	LOAD(global_init, "curl_global_init");
+	LOAD(easy_getinfo_certinfo, "curl_easy_getinfo");
 #undef LOAD
 	lib.global_init(CURL_GLOBAL_DEFAULT);
 	lib.loaded = true;
@@ -75,8 +78,16 @@ static int curl_load(struct err **err)
 
 struct cli_client {
 	CURL *curl;
-	char *socket_path; /* owned */
+	char *socket_path; /* owned; NULL for an HTTPS remote */
 	char *group;	   /* the admin group named in permission errors, owned */
+	/* An HTTPS remote: "https://HOST:PORT", the remote's name (for messages), the client's
+	 * certificate and key files, and the pin of the server's stored certificate. */
+	char *base;
+	char *remote;
+	char *cert_path;
+	char *key_path;
+	char *pin;
+	char *server_fingerprint;
 };
 
 struct buffer {
@@ -200,7 +211,75 @@ void cli_client_free(struct cli_client *c)
 		lib.easy_cleanup(c->curl);
 	free(c->socket_path);
 	free(c->group);
+	free(c->base);
+	free(c->remote);
+	free(c->cert_path);
+	free(c->key_path);
+	free(c->pin);
+	free(c->server_fingerprint);
 	free(c);
+}
+
+/* The transport of every request: the unix socket, or TLS with the client's certificate and
+ * the server's pinned key. libcurl checks the pin during the handshake, before a byte of the
+ * request is sent. The certificate chain and host name are not verified: the server's
+ * certificate is self-signed and was accepted by its fingerprint, as Incus does. */
+static void set_transport(struct cli_client *c)
+{
+	if (c->socket_path) {
+		lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+		return;
+	}
+	lib.easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+	lib.easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	if (c->pin)
+		lib.easy_setopt(c->curl, CURLOPT_PINNEDPUBLICKEY, c->pin);
+	if (c->cert_path && c->key_path) {
+		lib.easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_path);
+		lib.easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_path);
+	}
+	lib.easy_setopt(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	lib.easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	lib.easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+}
+
+/* The URL of `path` on the client's daemon. Caller frees. */
+static char *url_of(struct cli_client *c, const char *path)
+{
+	return str_printf("%s%s", c->base ? c->base : "http://cairn", path);
+}
+
+/* Turns a failed transfer into the error a user can act on. */
+static int transfer_error(struct cli_client *c, CURLcode cr, struct err **err)
+{
+	if (c->socket_path) {
+		if (cr == CURLE_COULDNT_CONNECT)
+			return err_set(err, -ECONNREFUSED,
+				       "cairnd is not running (no socket at %s)", c->socket_path);
+		return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+	}
+	if (cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+		_cleanup_free_ char *pem = NULL;
+		_cleanup_err_ struct err *e = NULL;
+		char fp[API_FINGERPRINT_SIZE] = "";
+
+		/* What the server shows now, to compare with what the administrator expects. */
+		if (cli_client_probe(c->base, &pem, NULL, &e) == 0)
+			api_fingerprint_pem(pem, fp, NULL);
+		return err_set(
+		    err, -EPERM,
+		    "The certificate of remote \"%s\" (%s) has changed: its fingerprint is "
+		    "%s, not %s as stored. If this change is expected, remove the "
+		    "remote and add it again",
+		    c->remote, c->base, *fp ? fp : "unknown",
+		    c->server_fingerprint ? c->server_fingerprint : "unknown");
+	}
+	if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_OPERATION_TIMEDOUT ||
+	    cr == CURLE_COULDNT_RESOLVE_HOST)
+		return err_set(err, -EHOSTUNREACH, "Cannot reach remote \"%s\" at %s: %s",
+			       c->remote, c->base, lib.easy_strerror(cr));
+	return err_set(err, -EIO, "Failed to talk to remote \"%s\" at %s: %s", c->remote, c->base,
+		       lib.easy_strerror(cr));
 }
 
 char *cli_escape(const char *s)
@@ -324,7 +403,7 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	CURLcode cr;
 	int r;
 
-	url = str_printf("http://cairn%s", path);
+	url = url_of(c, path);
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
 	r = curl_load(err);
@@ -337,7 +416,7 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	}
 
 	lib.easy_reset(c->curl);
-	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	set_transport(c);
 	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
@@ -388,16 +467,18 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	}
 	if (cr != CURLE_OK) {
 		buffer_done(&buf);
-		if (cr == CURLE_COULDNT_CONNECT)
-			return err_set(err, -ECONNREFUSED,
-				       "cairnd is not running (no socket at %s)", c->socket_path);
-		return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+		return transfer_error(c, cr, err);
 	}
 	lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 
 	env = buf.data ? json_tokener_parse(buf.data) : NULL;
 	buffer_done(&buf);
 	if (!env || !json_object_is_type(env, json_type_object)) {
+		if (c->base)
+			return err_set(err, -EPROTO,
+				       "Remote \"%s\" at %s is not cairnd: it answered HTTP %ld "
+				       "without an API envelope",
+				       c->remote, c->base, status);
 		if (status == 403)
 			return permission_error(c, err);
 		return err_set(err, status >= 400 ? api_errno_from_http((int)status) : -EPROTO,
@@ -406,6 +487,12 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	r = api_parse_envelope(env, &md, &e);
 	if (r < 0) {
 		const char *msg = api_get_string(env, "error");
+
+		/* Over HTTPS the refusal is about the certificate, not a group: the daemon's
+		 * words, with the remote named. */
+		if (c->base && api_get_int(env, "error_code", 0) == 403)
+			return err_set(err, -EACCES, "Remote \"%s\": %s", c->remote,
+				       msg ? msg : "Forbidden");
 
 		/* cairnd's own refusal names the group it really uses: keep its words. */
 		if (api_get_int(env, "error_code", 0) == 403 && msg &&
@@ -658,7 +745,7 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 			    int (*fn)(const char *line, void *data), void *data,
 			    volatile const bool *stop, struct err **err)
 {
-	_cleanup_free_ char *url = str_printf("http://cairn%s", path);
+	_cleanup_free_ char *url = url_of(c, path);
 	struct line_stream ls = {.fn = fn, .data = data, .stop = stop};
 	long status = 0;
 	CURLcode cr;
@@ -676,7 +763,7 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 	}
 	ls.curl = c->curl;
 	lib.easy_reset(c->curl);
-	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	set_transport(c);
 	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, lines_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &ls);
@@ -699,6 +786,9 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 		env = status >= 400 && ls.buf.data ? json_tokener_parse(ls.buf.data) : NULL;
 		buffer_done(&ls.buf);
 		msg = api_get_string(env, "error");
+		if (status == 403 && c->base)
+			return err_set(err, -EACCES, "Remote \"%s\": %s", c->remote,
+				       msg ? msg : "Forbidden");
 		if (status == 403)
 			return msg && str_startswith(msg, "You don't have the needed permissions")
 				   ? err_set(err, -EACCES, "%s", msg)
@@ -709,10 +799,123 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 		return 0;
 	}
 	buffer_done(&ls.buf);
-	if (cr == CURLE_COULDNT_CONNECT)
-		return err_set(err, -ECONNREFUSED, "cairnd is not running (no socket at %s)",
-			       c->socket_path);
-	return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+	return transfer_error(c, cr, err);
+}
+
+int cli_client_open_https(const struct cli_https *h, struct cli_client **ret, struct err **err)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	char fp[API_FINGERPRINT_SIZE];
+	struct cli_client *c;
+	size_t len = 0;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return err_set(err, -ENOMEM, "Out of memory");
+	c->base = strdup(h->base);
+	c->remote = strdup(h->remote);
+	c->group = strdup(DEFAULT_GROUP);
+	c->cert_path = h->cert_path ? strdup(h->cert_path) : NULL;
+	c->key_path = h->key_path ? strdup(h->key_path) : NULL;
+	if (!c->base || !c->remote || !c->group || (h->cert_path && !c->cert_path) ||
+	    (h->key_path && !c->key_path)) {
+		cli_client_free(c);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	if (h->server_cert) {
+		r = api_pem_to_der(h->server_cert, &der, &len, err);
+		if (r >= 0)
+			r = api_certificate_pin(der, len, &c->pin, err);
+		if (r < 0) {
+			cli_client_free(c);
+			return err_wrap(err, r, "Bad stored certificate of remote \"%s\"",
+					h->remote);
+		}
+		api_fingerprint_der(der, len, fp);
+		c->server_fingerprint = strdup(fp);
+	}
+	*ret = c;
+	return 0;
+}
+
+bool cli_client_is_local(const struct cli_client *c)
+{
+	return c->socket_path != NULL;
+}
+
+int cli_client_probe(const char *base, char **ret_cert, json_object **ret_server, struct err **err)
+{
+	_cleanup_free_ char *url = str_printf("%s/1.0", base);
+	_cleanup_json_ json_object *env = NULL;
+	_cleanup_json_ json_object *md = NULL;
+	struct curl_certinfo *ci = NULL;
+	struct buffer buf = {0};
+	char *pem = NULL;
+	CURL *curl;
+	CURLcode cr;
+	long status = 0;
+	int r;
+
+	if (!url)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = curl_load(err);
+	if (r < 0)
+		return r;
+	curl = lib.easy_init();
+	if (!curl)
+		return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
+	/* Nothing is trusted yet: the certificate is what this asks for, to be shown to the user
+	 * (or checked against a token) before anything else is sent. */
+	lib.easy_setopt(curl, CURLOPT_URL, url);
+	lib.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+	lib.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	lib.easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+	lib.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	lib.easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	lib.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+	lib.easy_setopt(curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
+	lib.easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+	lib.easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+	cr = lib.easy_perform(curl);
+	if (cr == CURLE_OK) {
+		lib.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+		if (lib.easy_getinfo_certinfo(curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+		    ci->num_of_certs > 0)
+			for (struct curl_slist *l = ci->certinfo[0]; l && !pem; l = l->next)
+				if (str_startswith(l->data, "Cert:"))
+					pem = strdup(l->data + 5);
+	}
+	lib.easy_cleanup(curl);
+	if (cr != CURLE_OK) {
+		buffer_done(&buf);
+		if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_OPERATION_TIMEDOUT ||
+		    cr == CURLE_COULDNT_RESOLVE_HOST)
+			return err_set(err, -EHOSTUNREACH, "Cannot reach %s: %s", base,
+				       lib.easy_strerror(cr));
+		return err_set(err, -EPROTO, "Failed to talk to %s over HTTPS: %s", base,
+			       lib.easy_strerror(cr));
+	}
+	if (!pem) {
+		buffer_done(&buf);
+		return err_set(err, -EPROTO, "%s sent no certificate", base);
+	}
+	env = buf.data ? json_tokener_parse(buf.data) : NULL;
+	buffer_done(&buf);
+	if (!env || !json_object_is_type(env, json_type_object) ||
+	    api_parse_envelope(env, &md, NULL) < 0 || !api_get_string(md, "auth") ||
+	    !api_get_string(md, "api_version")) {
+		free(pem);
+		return err_set(err, -EPROTO,
+			       "%s is not cairnd: GET /1.0 answered HTTP %ld without the server "
+			       "object of the API",
+			       base, status);
+	}
+	*ret_cert = pem;
+	if (ret_server)
+		*ret_server = steal_pointer(&md);
+	return 0;
 }
 
 struct download {

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "config/keys.h"
 #include "config/names.h"
+#include "config/server_keys.h"
 #include "config/yaml.h"
 
 extern char **environ;
@@ -136,6 +137,66 @@ int cli_cmd_config_show(struct cli_ctx *ctx, const struct cli_args *args, struct
 	return cli_render_yaml(ctx->out, view, err);
 }
 
+/* The server's keys (`cairn config get|set|unset KEY` with no instance, or "REMOTE:" where the
+ * instance goes), Incus's GET/PATCH /1.0 "config". */
+static bool server_form(const struct cli_args *args, bool set)
+{
+	if (args->argc >= 1 && args->argv[0][0] == '\0')
+		return true; /* "r2:" alone: the remote's own config */
+	if (!set)
+		return args->argc == 1;
+	if (args->argc == 1)
+		return true;
+	return args->argc == 2 && !strchr(args->argv[0], '=') &&
+	       config_server_key_like(args->argv[0]);
+}
+
+static int server_get(struct cli_ctx *ctx, const char *key, struct err **err)
+{
+	_cleanup_json_ json_object *server = NULL;
+	struct cli_client *c = NULL;
+	json_object *config = NULL;
+	const char *value = NULL;
+	int r;
+
+	r = config_server_key_validate(key, "", err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", "/1.0", NULL, &server, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(server, "config", &config))
+		value = api_get_string(config, key);
+	fprintf(ctx->out, "%s\n", value ? value : "");
+	return 0;
+}
+
+static int server_patch(struct cli_ctx *ctx, json_object *config, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	struct cli_client *c = NULL;
+	int r;
+
+	if (!body) {
+		json_object_put(config);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	json_object_object_add(body, "config", config);
+	json_object_object_foreach(config, key, value)
+	{
+		r = config_server_key_validate(key, json_object_get_string(value), err);
+		if (r < 0)
+			return r;
+	}
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	return cli_client_query(c, "PATCH", "/1.0", body, NULL, err);
+}
+
 int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *inst = NULL;
@@ -145,6 +206,8 @@ int cli_cmd_config_get(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	const char *value = NULL;
 	int r;
 
+	if (server_form(args, false))
+		return server_get(ctx, args->argv[args->argc - 1], err);
 	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
 	if (r < 0)
 		return r;
@@ -179,6 +242,18 @@ int cli_cmd_config_set(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	_cleanup_json_ json_object *config = NULL;
 	int r;
 
+	if (server_form(args, true)) {
+		size_t skip = args->argv[0][0] == '\0' ? 1 : 0;
+
+		if (args->argc <= skip)
+			return err_set(err, -EINVAL, "Invalid number of arguments");
+		r = cli_parse_settings(args->argv + skip, args->argc - skip, &config, err);
+		if (r < 0)
+			return r;
+		return server_patch(ctx, steal_pointer(&config), err);
+	}
+	if (args->argc < 2)
+		return err_set(err, -EINVAL, "Invalid number of arguments");
 	r = cli_instance_arg_check(ctx, args, args->argv[0], err);
 	if (r < 0)
 		return r;
@@ -204,11 +279,18 @@ int cli_cmd_config_unset(struct cli_ctx *ctx, const struct cli_args *args, struc
 	_cleanup_free_ char *path = NULL;
 	struct cli_client *c = NULL;
 	json_object *current = NULL;
-	const char *key = args->argv[1];
+	const char *key = args->argv[args->argc - 1];
 	int r;
 
 	if (!config)
 		return err_set(err, -ENOMEM, "Out of memory");
+	if (server_form(args, false)) {
+		r = config_server_key_validate(key, "", err);
+		if (r < 0)
+			return r;
+		json_object_object_add(config, key, json_object_new_string(""));
+		return server_patch(ctx, steal_pointer(&config), err);
+	}
 	if (str_startswith(key, "volatile.") || str_startswith(key, "image."))
 		return err_set(err, -EINVAL, "Key \"%s\" is managed by cairnd and cannot be unset",
 			       key);

@@ -449,19 +449,29 @@ static int device_remove(struct cli_ctx *ctx, const struct cli_args *args, bool 
 	return 0;
 }
 
-static int device_list(struct cli_ctx *ctx, const struct cli_args *args, bool profile,
-		       struct err **err)
+/* The devices of the instance or profile argv[0] names, sorted by name, into *ret. */
+static int sorted_devices(struct cli_ctx *ctx, const struct cli_args *args, bool profile,
+			  json_object **ret, struct err **err)
 {
 	_cleanup_(target_done) struct target t = {0};
-	_cleanup_json_ json_object *sorted = NULL;
 	int r;
 
 	r = target_fetch(ctx, args, profile, args->argv[0], &t, err);
 	if (r < 0)
 		return r;
-	sorted = cli_sorted_copy(target_devices(&t));
-	if (!sorted)
-		return err_set(err, -ENOMEM, "Out of memory");
+	*ret = cli_sorted_copy(target_devices(&t));
+	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
+}
+
+static int device_list(struct cli_ctx *ctx, const struct cli_args *args, bool profile,
+		       struct err **err)
+{
+	_cleanup_json_ json_object *sorted = NULL;
+	int r;
+
+	r = sorted_devices(ctx, args, profile, &sorted, err);
+	if (r < 0)
+		return r;
 	json_object_object_foreach(sorted, name, dev)
 	{
 		(void)dev;
@@ -473,16 +483,12 @@ static int device_list(struct cli_ctx *ctx, const struct cli_args *args, bool pr
 static int device_show(struct cli_ctx *ctx, const struct cli_args *args, bool profile,
 		       struct err **err)
 {
-	_cleanup_(target_done) struct target t = {0};
 	_cleanup_json_ json_object *sorted = NULL;
 	int r;
 
-	r = target_fetch(ctx, args, profile, args->argv[0], &t, err);
+	r = sorted_devices(ctx, args, profile, &sorted, err);
 	if (r < 0)
 		return r;
-	sorted = cli_sorted_copy(target_devices(&t));
-	if (!sorted)
-		return err_set(err, -ENOMEM, "Out of memory");
 	return cli_render_yaml(ctx->out, sorted, err);
 }
 
@@ -629,22 +635,13 @@ int cli_cmd_config_device_override(struct cli_ctx *ctx, const struct cli_args *a
 int cli_cmd_profile_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *list = NULL;
-	struct cli_client *c = NULL;
 	enum cli_format fmt;
 	int r;
 
-	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	r = cli_list_fetch(ctx, args, "/1.0/profiles?recursion=1", "profile list", &fmt, &list,
+			   err);
 	if (r < 0)
 		return r;
-	r = cli_ctx_client(ctx, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", "/1.0/profiles?recursion=1", NULL, &list, err);
-	if (r < 0)
-		return r;
-	if (!json_object_is_type(list, json_type_array))
-		return err_set(err, -EPROTO,
-			       "Invalid answer from cairnd: the profile list is not a list");
 	return cli_render_profile_list(ctx->out, list, fmt, err);
 }
 

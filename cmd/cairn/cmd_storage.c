@@ -17,22 +17,13 @@
 int cli_cmd_storage_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *list = NULL;
-	struct cli_client *c = NULL;
 	enum cli_format fmt;
 	int r;
 
-	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	r = cli_list_fetch(ctx, args, "/1.0/storage-pools?recursion=1", "pool list", &fmt, &list,
+			   err);
 	if (r < 0)
 		return r;
-	r = cli_ctx_client(ctx, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", "/1.0/storage-pools?recursion=1", NULL, &list, err);
-	if (r < 0)
-		return r;
-	if (!json_object_is_type(list, json_type_array))
-		return err_set(err, -EPROTO,
-			       "Invalid answer from cairnd: the pool list is not a list");
 	return cli_render_pool_list(ctx->out, list, fmt, err);
 }
 

@@ -1,5 +1,6 @@
 /* /, /1.0 and /1.0/operations. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -7,11 +8,18 @@
 #include <lxc/version.h>
 
 #include "api/api.h"
+#include "cmd/cairnd/body.h"
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/handlers.h"
+#include "cmd/cairnd/https.h"
 #include "cmd/cairnd/operations.h"
+#include "common/cleanup.h"
 #include "common/err.h"
+#include "common/kvlist.h"
+#include "common/log.h"
+#include "config/db.h"
+#include "config/server_keys.h"
 #include "storage/storage.h"
 
 HANDLER(handle_root)
@@ -26,13 +34,54 @@ HANDLER(handle_root)
 	return 200;
 }
 
+/* One change of the server config at a time: the listener and the stored config move
+ * together. */
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What Incus tells a client before it is trusted: enough to know what it talks to. */
+static json_object *untrusted_view(void)
+{
+	json_object *o = json_object_new_object(), *methods = json_object_new_array();
+
+	json_object_array_add(methods, json_object_new_string("tls"));
+	json_object_object_add(o, "api_extensions", json_object_new_array());
+	json_object_object_add(o, "api_status", json_object_new_string("stable"));
+	json_object_object_add(o, "api_version", json_object_new_string("1.0"));
+	json_object_object_add(o, "auth", json_object_new_string("untrusted"));
+	json_object_object_add(o, "auth_methods", methods);
+	json_object_object_add(o, "public", json_object_new_boolean(0));
+	return o;
+}
+
 HANDLER(handle_server)
 {
-	json_object *o = json_object_new_object(), *env = json_object_new_object();
+	_cleanup_kvlist_ struct kvlist config = {0};
+	json_object *o, *env, *cfg, *addrs;
+	char address[300];
 	struct utsname u;
+	int r;
 
-	(void)req;
-	(void)err;
+	if (!req->trusted) {
+		*ret_envelope = api_sync(untrusted_view());
+		return 200;
+	}
+	r = db_server_config_get(d->env.db, &config, err);
+	if (r < 0)
+		return r;
+	o = json_object_new_object();
+	env = json_object_new_object();
+	cfg = json_object_new_object();
+	addrs = json_object_new_array();
+	for (size_t i = 0; i < config.n; i++)
+		json_object_object_add(cfg, config.items[i].key,
+				       json_object_new_string(config.items[i].value));
+	https_address(address, sizeof(address));
+	if (*address)
+		json_object_array_add(addrs, json_object_new_string(address));
+	json_object_object_add(env, "addresses", addrs);
+	json_object_object_add(env, "certificate", json_object_new_string(https_certificate()));
+	json_object_object_add(env, "certificate_fingerprint",
+			       json_object_new_string(https_fingerprint()));
 	uname(&u);
 	json_object_object_add(env, "server", json_object_new_string("cairn"));
 	json_object_object_add(env, "server_version", json_object_new_string("0.1.0"));
@@ -47,10 +96,88 @@ HANDLER(handle_server)
 	json_object_object_add(env, "admin_group", json_object_new_string(d->group_name));
 	json_object_object_add(o, "api_version", json_object_new_string("1.0"));
 	json_object_object_add(o, "auth", json_object_new_string("trusted"));
+	json_object_object_add(o, "auth_user_method",
+			       json_object_new_string(req->network ? "tls" : "unix"));
 	json_object_object_add(o, "public", json_object_new_boolean(0));
+	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "environment", env);
 	*ret_envelope = api_sync(o);
 	return 200;
+}
+
+/*
+ * Makes the server config `next`: every key is checked first, then the listener follows
+ * core.https_address, then the config is stored. A listener that cannot start leaves config
+ * and listener as they were; a failed write puts the old listener back.
+ */
+static int server_config_apply(struct daemon *d, struct kvlist *next, struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist old = {0};
+	const char *addr, *old_addr;
+	int r;
+
+	for (size_t i = 0; i < next->n; i++) {
+		r = config_server_key_validate(next->items[i].key, next->items[i].value, err);
+		if (r < 0)
+			return r;
+	}
+	r = db_server_config_get(d->env.db, &old, err);
+	if (r < 0)
+		return r;
+	addr = kvlist_get(next, "core.https_address");
+	old_addr = kvlist_get(&old, "core.https_address");
+	r = https_apply(d, addr, err);
+	if (r < 0)
+		return r;
+	r = db_server_config_replace(d->env.db, next, err);
+	if (r < 0) {
+		_cleanup_err_ struct err *e = NULL;
+
+		if (https_apply(d, old_addr, &e) < 0)
+			log_error("Failed to go back to the old HTTPS address: %s",
+				  err_msg(e, -EIO));
+		return r;
+	}
+	return 0;
+}
+
+/* PUT replaces the whole config (a key left out is unset), PATCH changes the keys given (""
+ * unsets), as in Incus. */
+static int server_update(struct daemon *d, struct request *req, bool replace,
+			 json_object **ret_envelope, struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist given = {0};
+	_cleanup_kvlist_ struct kvlist next = {0};
+	int r;
+
+	if (!req->body)
+		return err_set(err, -EINVAL, "The request needs a JSON body with \"config\"");
+	r = body_config(req->body, "config", &given, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&config_lock);
+	if (!replace)
+		r = db_server_config_get(d->env.db, &next, err);
+	for (size_t i = 0; r >= 0 && i < given.n; i++)
+		if (kvlist_set(&next, given.items[i].key, given.items[i].value) < 0)
+			r = err_set(err, -ENOMEM, "Out of memory");
+	if (r >= 0)
+		r = server_config_apply(d, &next, err);
+	pthread_mutex_unlock(&config_lock);
+	if (r < 0)
+		return r;
+	*ret_envelope = api_sync(NULL);
+	return 200;
+}
+
+HANDLER(handle_server_put)
+{
+	return server_update(d, req, true, ret_envelope, err);
+}
+
+HANDLER(handle_server_patch)
+{
+	return server_update(d, req, false, ret_envelope, err);
 }
 
 HANDLER(handle_events)

@@ -7,6 +7,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -14,6 +17,7 @@
 #include "instance/instance.h"
 
 struct MHD_Daemon;
+struct network_manager;
 struct MHD_Connection;
 struct MHD_Response;
 struct err;
@@ -30,7 +34,8 @@ struct daemon {
 	bool restricted;
 	int listen_fd;
 	struct MHD_Daemon *mhd;
-	struct instance_env env; /* db, pools, idmap: what the lifecycle needs */
+	struct instance_env env;	  /* db, pools, idmap: what the lifecycle needs */
+	struct network_manager *networks; /* managed networks; NULL until daemon_networks_start() */
 
 	/* Instances with an operation in flight: a second change to one of them is refused with
 	 * a conflict rather than interleaved. */
@@ -50,6 +55,12 @@ struct request {
 	uid_t uid;	   /* peer credentials */
 	gid_t gid;
 	pid_t pid;
+	/* Over HTTPS (core.https_address) rather than the unix socket; uid is then (uid_t)-1,
+	 * so --restricted applies to every network client. */
+	bool network;
+	/* Root or the admin group on the socket; a trusted certificate over HTTPS. */
+	bool trusted;
+	char fingerprint[65]; /* of the client certificate over HTTPS, "" when none */
 	/* A handler that answers with something other than an envelope (file contents, a protocol
 	 * upgrade) sets this; the server queues it with the handler's status and destroys it. */
 	struct MHD_Response *response;
@@ -63,6 +74,10 @@ const char *request_query(struct request *req, const char *key);
 
 /* A header of the request (case-insensitive name), or NULL. */
 const char *request_header(struct request *req, const char *name);
+
+/* The DER of the certificate a network client presented, borrowed from its TLS session;
+ * -ENOENT when it presented none or came through the unix socket. */
+int request_client_certificate(struct request *req, const uint8_t **ret, size_t *ret_len);
 
 /* The integer value of ?recursion= (0 when absent or invalid). */
 int request_recursion(struct request *req);
@@ -95,9 +110,29 @@ int daemon_pool_delete(struct daemon *d, const char *name, struct err **err);
 int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const char *description,
 		       struct err **err);
 
+/* Creates the network manager, finishes or undoes what the last run left of network changes,
+ * brings every network up and starts the dnsmasq supervisor (run by the serving daemon only,
+ * before autostart: instances need their bridges). */
+int daemon_networks_start(struct daemon *d, struct err **err);
+
+/*
+ * `cairnd init`'s network: creates managed bridge `name` (auto IPv4 /24 with NAT, auto IPv6 ULA,
+ * dnsmasq) unless a network of that name exists, and gives the `default` profile an `eth0` nic on
+ * it unless the profile has a nic already. Running it again changes nothing. Prints what it did
+ * on `out`. -EEXIST when a host interface has the name.
+ */
+int daemon_init_network(struct daemon *d, const char *name, FILE *out, struct err **err);
+
 /* Closes the database and frees everything (pools stay mounted: containers keep running). */
 void daemon_done(struct daemon *d);
 
-/* Serves the API on $CAIRN_DIR/unix.socket until daemon_server_stop(). */
+/* Serves the API on $CAIRN_DIR/unix.socket, and over HTTPS when core.https_address is set, until
+ * daemon_server_stop(). */
 int daemon_server_start(struct daemon *d, struct err **err);
 void daemon_server_stop(struct daemon *d);
+
+/* Starts a libmicrohttpd daemon serving the routes over TLS on the listening socket `fd` (taken
+ * over on success) with the server's `key` and `cert` (PEM), asking clients for a certificate.
+ * *ret is the caller's to stop. */
+int server_tls_start(struct daemon *d, int fd, const char *key, const char *cert,
+		     struct MHD_Daemon **ret, struct err **err);

@@ -41,6 +41,10 @@ struct route {
 	route_handler handler;
 	enum route_body body;
 	route_spool spool; /* ROUTE_BODY_FILE only */
+	/* Served over HTTPS to a client whose certificate is not trusted (GET /1.0, and the
+	 * certificate request that redeems a trust token); every other route answers such a
+	 * client 403. The handler sees req->trusted. */
+	bool untrusted;
 };
 
 /* The table, terminated by an entry with pattern == NULL. */

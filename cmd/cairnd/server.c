@@ -29,13 +29,17 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "api/tls.h"
+#include "api/trust.h"
 #include "cmd/cairnd/body.h"
+#include "cmd/cairnd/https.h"
 #include "cmd/cairnd/listener.h"
 #include "cmd/cairnd/routes.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config/db.h"
 
 #define MAX_JSON_BODY (1024 * 1024)
 #define HEADER_TIMEOUT_SEC 30
@@ -170,6 +174,48 @@ static int read_peer(struct MHD_Connection *conn, struct request *req)
 	return 0;
 }
 
+/* Whether `conn` came through the HTTPS listener rather than the unix socket. */
+static bool is_network(struct daemon *d, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+
+	/* Unknown means not the socket's daemon: refused as untrusted rather than let in. */
+	return !info || info->daemon != d->mhd;
+}
+
+int request_client_certificate(struct request *req, const uint8_t **ret, size_t *ret_len)
+{
+	const union MHD_ConnectionInfo *info =
+	    req->network ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)
+			 : NULL;
+
+	if (!info)
+		return -ENOENT;
+	return api_tls_peer_certificate(info->tls_session, ret, ret_len);
+}
+
+/* A network client: no peer credentials, trusted when the certificate it presented during the
+ * TLS handshake has a fingerprint in the trust store. */
+static void read_client_certificate(struct daemon *d, struct MHD_Connection *conn,
+				    struct request *req)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const uint8_t *der = NULL;
+	size_t len = 0;
+
+	req->network = true;
+	req->uid = (uid_t)-1;
+	req->gid = (gid_t)-1;
+	req->trusted = false;
+	req->fingerprint[0] = '\0';
+	if (!info || api_tls_peer_certificate(info->tls_session, &der, &len) < 0)
+		return;
+	api_fingerprint_der(der, len, req->fingerprint);
+	req->trusted = db_certificate_trusted(d->env.db, req->fingerprint);
+}
+
 /*
  * Opens the spool for a ROUTE_BODY_FILE request: the route checks its target first (a push to
  * a missing instance is refused before a byte is stored) and names the pool directory to spool
@@ -278,7 +324,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ctx->req.conn = conn;
 		ctx->req.method = method;
 		ctx->req.path = url;
-		if (read_peer(conn, &ctx->req) < 0 || !peer_trusted(d, &ctx->req)) {
+		ctx->match = routes_resolve(routes_table(), method, ctx->target, &ctx->route,
+					    ctx->req.params, &ctx->req.n_params);
+		if (is_network(d, conn)) {
+			read_client_certificate(d, conn, &ctx->req);
+			/* Nothing but the routes marked for it before the certificate is
+			 * trusted, not even a 404 that would tell which paths exist. */
+			if (!ctx->req.trusted &&
+			    (ctx->match != ROUTE_FOUND || !ctx->route->untrusted)) {
+				ctx->answered = true;
+				log_debug("Refused %s %s from an untrusted client%s%s", method, url,
+					  ctx->req.fingerprint[0] ? " with certificate " : "",
+					  ctx->req.fingerprint);
+				return send_error(
+				    conn, 403,
+				    "Forbidden: this client's certificate is not trusted "
+				    "by cairnd");
+			}
+		} else if (read_peer(conn, &ctx->req) < 0 || !peer_trusted(d, &ctx->req)) {
 			_cleanup_free_ char *msg = str_printf(
 			    "You don't have the needed permissions to talk to cairnd (not in "
 			    "group %s)",
@@ -287,9 +350,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			ctx->answered = true;
 			log_debug("Refused a request from uid %u", (unsigned)ctx->req.uid);
 			return send_error(conn, 403, msg ? msg : "Forbidden");
+		} else {
+			ctx->req.trusted = true;
 		}
-		ctx->match = routes_resolve(routes_table(), method, ctx->target, &ctx->route,
-					    ctx->req.params, &ctx->req.n_params);
 		if (ctx->match == ROUTE_BAD_TARGET) {
 			ctx->answered = true;
 			return send_error(conn, 400,
@@ -467,6 +530,8 @@ static int open_socket(struct daemon *d, struct err **err)
 	return 0;
 }
 
+static int start_https(struct daemon *d, struct err **err);
+
 int daemon_server_start(struct daemon *d, struct err **err)
 {
 	int r;
@@ -484,11 +549,66 @@ int daemon_server_start(struct daemon *d, struct err **err)
 	    on_mhd_log, d, MHD_OPTION_END);
 	if (!d->mhd)
 		return err_set(err, -EIO, "Failed to start the HTTP server");
-	return listener_start(d, err);
+	r = listener_start(d, err);
+	if (r < 0)
+		return r;
+	return start_https(d, err);
+}
+
+/* The HTTPS listener as the stored config says. A certificate that cannot be made stops the
+ * start; an address that cannot be used now only the listener (the socket still serves, so the
+ * address can be changed). */
+static int start_https(struct daemon *d, struct err **err)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	_cleanup_err_ struct err *e = NULL;
+	const char *address;
+	int r;
+
+	r = https_setup(d, err);
+	if (r < 0)
+		return r;
+	r = db_server_config_get(d->env.db, &config, err);
+	if (r < 0)
+		return r;
+	address = kvlist_get(&config, "core.https_address");
+	if (!address || !*address)
+		return 0;
+	r = https_apply(d, address, &e);
+	if (r < 0)
+		log_error("Not serving over HTTPS: %s", err_msg(e, r));
+	return 0;
+}
+
+int server_tls_start(struct daemon *d, int fd, const char *key, const char *cert,
+		     struct MHD_Daemon **ret, struct err **err)
+{
+	struct MHD_Daemon *mhd;
+
+	/* HTTPS_MEM_TRUST makes libmicrohttpd ask each client for a certificate (GnuTLS's
+	 * "request", not "require": an untrusted client may still read GET /1.0 and redeem a
+	 * token). GnuTLS does not verify it against the trust list here; server.c trusts a
+	 * client by its fingerprint alone, as Incus does. No MHD_ALLOW_UPGRADE: exec and console
+	 * pass descriptors, which only a unix socket can. */
+	mhd = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TLS,
+	    0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_TRUST, cert,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)LISTENER_NON_ROOT,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)LISTENER_PER_UID,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEADER_TIMEOUT_SEC, MHD_OPTION_END);
+	if (!mhd)
+		return err_set(err, -EIO, "Failed to start the HTTPS server");
+	*ret = mhd;
+	return 0;
 }
 
 void daemon_server_stop(struct daemon *d)
 {
+	https_stop();
 	listener_stop();
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);

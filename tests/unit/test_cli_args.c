@@ -148,7 +148,7 @@ static void test_errors(void **state)
 	expect_error("info a b", "Invalid number of arguments");
 	expect_error("launch", "Invalid number of arguments");
 	expect_error("launch busybox c1 extra", "Invalid number of arguments");
-	expect_error("config get c1", "Invalid number of arguments");
+	expect_error("config get c1 k extra", "Invalid number of arguments");
 	expect_error("list --version", "unknown flag \"--version\"");
 }
 
@@ -157,9 +157,9 @@ static void test_count_error_keeps_command(void **state)
 	_cleanup_(cli_args_done) struct cli_args a = {0};
 	_cleanup_err_ struct err *e = NULL;
 
-	assert_int_equal(parse("config get c1", &a, &e), -EINVAL);
+	assert_int_equal(parse("config get c1 k extra", &a, &e), -EINVAL);
 	assert_string_equal(a.path, "cairn config get");
-	assert_string_equal(a.cmd->usage, "NAME KEY");
+	assert_string_equal(a.cmd->usage, "[NAME] KEY");
 }
 
 static void test_help_and_version(void **state)
