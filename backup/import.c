@@ -130,8 +130,10 @@ static int import_settings(struct import *im, struct db_instance *row, struct kv
 		const char *k = src->config.items[i].key, *v = src->config.items[i].value;
 
 		/* volatile.* describes the host it came from (its id base, its power state), except
-		 * the image it was made from. */
-		if (str_startswith(k, "volatile.") && strcmp(k, "volatile.base_image") != 0)
+		 * the image it was made from and its nics' MACs, which a restored or moved instance
+		 * keeps, as in Incus (a copy gets new ones). */
+		if (str_startswith(k, "volatile.") && strcmp(k, "volatile.base_image") != 0 &&
+		    !(strlen(k) > 16 && strcmp(k + strlen(k) - 7, ".hwaddr") == 0))
 			continue;
 		r = config_text_valid("config value", v, err);
 		if (r < 0)
