@@ -224,23 +224,28 @@ void cli_client_free(struct cli_client *c)
  * the server's pinned key. libcurl checks the pin during the handshake, before a byte of the
  * request is sent. The certificate chain and host name are not verified: the server's
  * certificate is self-signed and was accepted by its fingerprint, as Incus does. */
-static void set_transport(struct cli_client *c)
+static void set_transport_on(struct cli_client *c, CURL *h)
 {
 	if (c->socket_path) {
-		lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+		lib.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 		return;
 	}
-	lib.easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-	lib.easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	lib.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	lib.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	if (c->pin)
-		lib.easy_setopt(c->curl, CURLOPT_PINNEDPUBLICKEY, c->pin);
+		lib.easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
 	if (c->cert_path && c->key_path) {
-		lib.easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_path);
-		lib.easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_path);
+		lib.easy_setopt(h, CURLOPT_SSLCERT, c->cert_path);
+		lib.easy_setopt(h, CURLOPT_SSLKEY, c->key_path);
 	}
-	lib.easy_setopt(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	lib.easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	lib.easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+	lib.easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	lib.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+}
+
+static void set_transport(struct cli_client *c)
+{
+	set_transport_on(c, c->curl);
 }
 
 /* The URL of `path` on the client's daemon. Caller frees. */
@@ -920,7 +925,7 @@ int cli_client_probe(const char *base, char **ret_cert, json_object **ret_server
 
 struct download {
 	char *operation; /* X-Cairn-Operation of a direct export, where its failure is told */
-	const char *socket_path;
+	struct cli_client *client;
 	CURL *poll;	  /* a second handle, for the operation's progress during the transfer */
 	double last_poll; /* CLOCK_MONOTONIC seconds */
 	int fd;
@@ -1012,11 +1017,11 @@ static int download_xfer_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow
 	dl->last_poll = mono_now();
 	if (!dl->poll && !(dl->poll = lib.easy_init()))
 		return 0;
-	url = str_printf("http://cairn%s", dl->operation);
+	url = url_of(dl->client, dl->operation);
 	if (!url)
 		return 0;
 	lib.easy_reset(dl->poll);
-	lib.easy_setopt(dl->poll, CURLOPT_UNIX_SOCKET_PATH, dl->socket_path);
+	set_transport_on(dl->client, dl->poll);
 	lib.easy_setopt(dl->poll, CURLOPT_URL, url);
 	lib.easy_setopt(dl->poll, CURLOPT_WRITEFUNCTION, write_cb);
 	lib.easy_setopt(dl->poll, CURLOPT_WRITEDATA, &buf);
@@ -1051,9 +1056,9 @@ static int broken_export(struct cli_client *c, const char *op_url, CURLcode cr, 
 static int download(struct cli_client *c, const char *path, json_object *body, int fd,
 		    struct cli_progress *progress, struct err **err)
 {
-	_cleanup_free_ char *url = str_printf("http://cairn%s", path);
+	_cleanup_free_ char *url = url_of(c, path);
 	_cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
-	struct download dl = {.fd = fd, .progress = progress, .socket_path = c->socket_path};
+	struct download dl = {.fd = fd, .progress = progress, .client = c};
 	CURLcode cr;
 	int r;
 
@@ -1069,7 +1074,7 @@ static int download(struct cli_client *c, const char *path, json_object *body, i
 	}
 	dl.curl = c->curl;
 	lib.easy_reset(c->curl);
-	lib.easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	set_transport(c);
 	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, download_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &dl);
@@ -1109,10 +1114,7 @@ static int download(struct cli_client *c, const char *path, json_object *body, i
 	free(dl.operation);
 	if (cr != CURLE_OK) {
 		buffer_done(&dl.error);
-		if (cr == CURLE_COULDNT_CONNECT)
-			return err_set(err, -ECONNREFUSED,
-				       "cairnd is not running (no socket at %s)", c->socket_path);
-		return err_set(err, -EIO, "Failed to talk to cairnd: %s", lib.easy_strerror(cr));
+		return transfer_error(c, cr, err);
 	}
 	lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &dl.http_status);
 	if (dl.http_status >= 400) {
@@ -1120,11 +1122,15 @@ static int download(struct cli_client *c, const char *path, json_object *body, i
 		    dl.error.data ? json_tokener_parse(dl.error.data) : NULL;
 		const char *msg = api_get_string(env, "error");
 
-		buffer_done(&dl.error);
-		if (dl.http_status == 403)
+		if (dl.http_status == 403 && !c->base &&
+		    !(msg && str_startswith(msg, "You don't have the needed permissions"))) {
+			buffer_done(&dl.error);
 			return permission_error(c, err);
-		return err_set(err, api_errno_from_http((int)dl.http_status), "%s",
-			       msg ? msg : "Failed to download");
+		}
+		r = err_set(err, api_errno_from_http((int)dl.http_status), "%s",
+			    msg ? msg : "Failed to download");
+		buffer_done(&dl.error);
+		return r;
 	}
 	buffer_done(&dl.error);
 	return 0;
