@@ -330,6 +330,29 @@ check "no half file is left" test ! -e "$T/doomed.tar"
 kill_daemon
 start_daemon
 
+# Over HTTPS: the admin user exports an instance of the second daemon through a remote.
+if command -v openssl >/dev/null; then
+	P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	RHOME="$T/rhome"
+	mkdir -p "$RHOME" && chown "$ADMIN_USER" "$RHOME" && chmod 0700 "$RHOME"
+	c2 config set core.https_address "127.0.0.1:$P"
+	TOKEN=$(c2 config trust add exporter | tail -1)
+	as_remote() {
+		setpriv --reuid="$ADMIN_USER" --regid="$(id -g "$ADMIN_USER")" --init-groups \
+			env HOME="$RHOME" CAIRN_DIR="$D1" PATH="$PATH" "$@"
+	}
+	check "a remote for the second daemon" as_remote cairn remote add b "$TOKEN"
+	c2 import "$T/src-none.backup" far >/dev/null
+	check "export b:far over HTTPS" as_remote cairn export b:far "$T/far.tar.zst" --compression zstd
+	check_eq "it is the instance of the other daemon, its index says so" "far" \
+		"$(tar -xOf "$T/far.tar.zst" backup/index.yaml | sed -n 's/^name: //p')"
+	check "and imports here" cairn import "$T/far.tar.zst" far
+	check_eq "with its snapshots" "2" "$(api /1.0/instances/far/snapshots | jq '.metadata | length')"
+	cairn delete far >/dev/null
+	c2 delete far >/dev/null
+	c2 config unset core.https_address
+fi
+
 # cairnd --restricted: the admin group may not import what it may not make (a privileged
 # container); root still may.
 cairn init busybox priv -c security.privileged=true >/dev/null
