@@ -257,7 +257,8 @@ int cli_remotes_load(struct cli_remotes *ret, struct err **err)
 	if (path) {
 		r = file_read_all(path, &text, &len, NULL);
 		/* A HOME the user cannot read (another user's, left by `su` or `setpriv` without a
-		 * login) holds no remotes of theirs: the built-in `local` alone, as with no file. */
+		 * login) holds no remotes of theirs: the built-in `local` alone, as with no file.
+		 */
 		if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
 			return err_set_errno(err, r, "Failed to read \"%s\"", path);
 	}
