@@ -292,6 +292,31 @@ int operation_start_cancellable(struct daemon *d, const char *description, json_
 		     err);
 }
 
+int operation_completed(const char *description, json_object *resources, json_object **ret_envelope,
+			struct err **err)
+{
+	struct operation *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->description = strdup(description))) {
+		free(op);
+		json_object_put(resources);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	uuid_random(op->id);
+	op->created_at = op->updated_at = time_now();
+	op->status_code = API_STATUS_SUCCESS;
+	op->resources = resources ? resources : json_object_new_object();
+	op->keep_until = monotonic_now() + KEEP_FINISHED_SEC;
+	pthread_mutex_lock(&ops_lock);
+	trim_locked();
+	op->next = ops;
+	ops = op;
+	*ret_envelope = api_async(op->id, to_json_locked(op));
+	events_emit("operation", to_json_locked(op));
+	pthread_mutex_unlock(&ops_lock);
+	return 0;
+}
+
 static struct operation *find_locked(const char *id)
 {
 	for (struct operation *op = ops; op; op = op->next)
