@@ -56,7 +56,6 @@ static const char *const extensions[] = {
     "image_aliases",	 /* /1.0/images/aliases */
     "storage",		 /* /1.0/storage-pools */
     "profiles",		 /* /1.0/profiles */
-    "container_edit_metadata",
     NULL};
 
 static json_object *extensions_json(void)
