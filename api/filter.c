@@ -60,7 +60,8 @@ static bool field_text(json_object *obj, const struct word *field, char *buf, si
 	memcpy(name, field->start, field->len);
 	name[field->len] = '\0';
 	dot = strchr(name, '.');
-	if (dot && (strncmp(name, "config.", 7) == 0 || strncmp(name, "expanded_config.", 16) == 0)) {
+	if (dot &&
+	    (strncmp(name, "config.", 7) == 0 || strncmp(name, "expanded_config.", 16) == 0)) {
 		json_object *cfg = NULL;
 		char top[32];
 
@@ -107,9 +108,9 @@ int api_filter_match(const char *expr, json_object *obj, struct err **err)
 		else if (word_is(&op, "ne"))
 			eq = false;
 		else
-			return err_set(err, -EINVAL,
-				       "Invalid filter \"%s\": only \"eq\" and \"ne\" are supported",
-				       expr);
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid filter \"%s\": only \"eq\" and \"ne\" are supported", expr);
 		hit = field_text(obj, &field, text, sizeof(text)) && strlen(text) == value.len &&
 		      strncasecmp(text, value.start, value.len) == 0;
 		if (!eq)

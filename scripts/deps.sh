@@ -15,6 +15,8 @@ packages=(
 	lxc uidmap btrfs-progs busybox-static
 	# test and benchmark
 	jq python3 curl tmux xz-utils file binutils hyperfine openssl
+	# the upstream client the API is checked against (tests/e2e/89-lxc-client.sh)
+	lxd-client
 )
 
 missing=()

@@ -56,6 +56,7 @@ static const char *const extensions[] = {
     "image_aliases",	 /* /1.0/images/aliases */
     "storage",		 /* /1.0/storage-pools */
     "profiles",		 /* /1.0/profiles */
+    "resources",	 /* /1.0/storage-pools/<pool>/resources (not /1.0/resources) */
     NULL};
 
 static json_object *extensions_json(void)

@@ -1,6 +1,7 @@
 #include "cmd/cairnd/websocket.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,6 +9,9 @@
 #include <unistd.h>
 
 #include "cmd/cairnd/daemon.h"
+
+/* How long a send waits for a client that reads nothing: it is then dropped. */
+#define SEND_TIMEOUT_MS 30000
 
 bool ws_requested(struct request *req)
 {
@@ -25,6 +29,14 @@ static int send_all(int sock, const void *data, size_t len)
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		/* The upgraded socket is non-blocking: wait until it takes more. */
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+
+			if (poll(&pfd, 1, SEND_TIMEOUT_MS) <= 0)
+				return -ETIMEDOUT;
+			continue;
+		}
 		if (w < 0)
 			return -errno;
 		p += w;
@@ -94,6 +106,12 @@ static int read_exact(struct ws_reader *r, void *buf, size_t len)
 		got = read(r->sock, p, len);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = r->sock, .events = POLLIN};
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
 		if (got < 0)
 			return -errno;
 		if (got == 0)
@@ -106,7 +124,7 @@ static int read_exact(struct ws_reader *r, void *buf, size_t len)
 
 int ws_recv(struct ws_reader *r, uint8_t **ret_data, size_t *ret_len)
 {
-	for (;;) {
+	{
 		uint8_t head[2], ext[8], mask[4];
 		uint8_t *data = NULL;
 		uint64_t len;
@@ -155,7 +173,8 @@ int ws_recv(struct ws_reader *r, uint8_t **ret_data, size_t *ret_len)
 			free(data);
 			if (rr < 0)
 				return rr;
-			continue;
+			data = NULL;
+			len = 0;
 		}
 		*ret_data = data;
 		*ret_len = len;

@@ -44,8 +44,9 @@ void ws_reader_init(struct ws_reader *r, int sock, uint8_t *extra, size_t extra_
 void ws_reader_done(struct ws_reader *r);
 
 /*
- * Reads one frame: its opcode, and its unmasked payload (malloc'd, the caller's; NULL when
- * empty) and length. Answers a ping with a pong and reads on. -ECONNRESET at end of stream,
+ * Reads one frame (waiting for it): its opcode, and its unmasked payload (malloc'd, the
+ * caller's; NULL when empty) and length. A ping is answered with a pong and returned as WS_PING
+ * with no payload. -ECONNRESET at end of stream,
  * -EPROTO for an unmasked frame, -EMSGSIZE for one over WS_MAX_FRAME, or the errno of read().
  */
 int ws_recv(struct ws_reader *r, uint8_t **ret_data, size_t *ret_len);

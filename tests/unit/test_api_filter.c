@@ -63,7 +63,7 @@ static void test_and_or(void **state)
 
 static void test_bad(void **state)
 {
-	const char *bad[] = {"name", "name eq", "name gt c1", "name eq c1 xor a eq b",
+	const char *bad[] = {"name",	     "name eq",	      "name gt c1", "name eq c1 xor a eq b",
 			     "name eq \"c1", "name eq c1 and"};
 
 	(void)state;
