@@ -29,6 +29,7 @@ HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);
 HANDLER(handle_operation_delete);
 HANDLER(handle_operation_wait);
+HANDLER(handle_operation_websocket);
 HANDLER(handle_profiles_list);
 HANDLER(handle_profiles_create);
 HANDLER(handle_profile_get);

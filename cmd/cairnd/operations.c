@@ -217,9 +217,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static int start(struct daemon *d, const char *description, json_object *resources, operation_fn fn,
-		 void *data, void (*free_data)(void *), const char *claimed, bool may_cancel,
-		 json_object **ret_envelope, struct err **err)
+static int start(struct daemon *d, const char *description, json_object *resources,
+		 json_object *metadata, operation_fn fn, void *data, void (*free_data)(void *),
+		 const char *claimed, bool may_cancel, json_object **ret_envelope, struct err **err)
 {
 	struct operation *op = calloc(1, sizeof(*op));
 	pthread_attr_t attr;
@@ -229,6 +229,7 @@ static int start(struct daemon *d, const char *description, json_object *resourc
 
 	if (!op) {
 		json_object_put(resources);
+		json_object_put(metadata);
 		if (free_data)
 			free_data(data);
 		if (claimed)
@@ -240,6 +241,7 @@ static int start(struct daemon *d, const char *description, json_object *resourc
 	op->created_at = op->updated_at = time_now();
 	op->status_code = API_STATUS_RUNNING;
 	op->resources = resources ? resources : json_object_new_object();
+	op->metadata = metadata;
 	op->daemon = d;
 	op->fn = fn;
 	op->data = data;
@@ -280,16 +282,25 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
 		    json_object **ret_envelope, struct err **err)
 {
-	return start(d, description, resources, fn, data, free_data, claimed, false, ret_envelope,
-		     err);
+	return start(d, description, resources, NULL, fn, data, free_data, claimed, false,
+		     ret_envelope, err);
 }
 
 int operation_start_cancellable(struct daemon *d, const char *description, json_object *resources,
 				operation_fn fn, void *data, void (*free_data)(void *),
 				const char *claimed, json_object **ret_envelope, struct err **err)
 {
-	return start(d, description, resources, fn, data, free_data, claimed, true, ret_envelope,
-		     err);
+	return start(d, description, resources, NULL, fn, data, free_data, claimed, true,
+		     ret_envelope, err);
+}
+
+int operation_start_with_metadata(struct daemon *d, const char *description, json_object *resources,
+				  json_object *metadata, operation_fn fn, void *data,
+				  void (*free_data)(void *), json_object **ret_envelope,
+				  struct err **err)
+{
+	return start(d, description, resources, metadata, fn, data, free_data, NULL, false,
+		     ret_envelope, err);
 }
 
 int operation_completed(const char *description, json_object *resources, json_object **ret_envelope,
