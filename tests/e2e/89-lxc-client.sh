@@ -158,6 +158,32 @@ chown "$ADMIN_USER" "$T/lxc-admin/in.txt"
 check "lxc file push" lxca file push "$T/lxc-admin/in.txt" c1/root/in.txt
 check_eq "lxc file pull to stdout" pushed "$(lxca file pull c1/root/in.txt -)"
 
+# ---- exec ----
+out=$(lxca exec c1 -- sh -c 'echo out; echo err >&2; exit 7' </dev/null 2>"$T/exec.err")
+check_eq "lxc exec keeps the exit code" 7 $?
+check_eq "stdout comes on stdout" out "$out"
+check_eq "stderr comes on stderr" err "$(cat "$T/exec.err")"
+check_eq "stdin reaches the command and its end ends it" piped \
+	"$(printf 'piped\n' | timeout 20 setpriv --reuid="$ADMIN_USER" --regid="$(id -g "$ADMIN_USER")" \
+		--init-groups env HOME="$T/lxc-admin" LXD_DIR="$CAIRN_DIR" lxc exec c1 -- cat)"
+check_fails "a command that does not exist: 127 and LXD's message" "Error: Command not found" \
+	lxca exec c1 -- no-such-command
+check_eq "its exit code is 127" 127 "$(lxca exec c1 -- no-such-command </dev/null >/dev/null 2>&1; echo $?)"
+if command -v script >/dev/null; then
+	out=$(timeout 20 setpriv --reuid="$ADMIN_USER" --regid="$(id -g "$ADMIN_USER")" --init-groups \
+		env HOME="$T/lxc-admin" LXD_DIR="$CAIRN_DIR" script -qec \
+		"stty cols 101 rows 31; lxc exec c1 -- sh -c 'test -t 0 && echo is-a-tty; stty size; exit 3'" /dev/null)
+	check_eq "interactive lxc exec keeps the exit code" 3 $?
+	check_match "the command has a terminal" 'is-a-tty' "$out"
+	check_match "of the client's size" '31 101' "$out"
+else
+	ok "# SKIP interactive exec: script(1) is not installed"
+fi
+check_fails "lxc exec in a stopped instance" "" lxca exec c2 -- true
+ws=$(as_admin python3 "$(dirname "$0")/wsclient.py" "$CAIRN_DIR/unix.socket" handshake \
+	"/1.0/operations/00000000-0000-0000-0000-000000000000/websocket?secret=00")
+check_match "an operation websocket with a wrong secret is refused" '^HTTP/1.1 403 ' "$ws"
+
 # ---- monitor and the events WebSocket ----
 lxca monitor --type lifecycle >"$T/monitor.out" 2>&1 &
 mon=$!
