@@ -189,9 +189,27 @@ static const char *const migrations[] = {
     "  name TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL);",
+    /* Managed networks (db_networks.c): a row is CREATING until its bridge, rules and dnsmasq
+     * are up, DELETING while they are taken down, so that recovery finishes or undoes it. */
+    "CREATE TABLE networks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL DEFAULT 'bridge',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  state INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 0 AND 2));"
+    "CREATE TABLE network_config ("
+    "  network_id INTEGER NOT NULL REFERENCES networks(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (network_id, key));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int db_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
 
 /* How long a statement waits for a lock held by another connection (a second process such as
  * `sqlite3` opened by an admin) before giving up with -EBUSY. */

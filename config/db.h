@@ -11,8 +11,8 @@
  * instance_image_recover() and snapshot_recover(), run by daemon_setup()).
  *
  * The implementation is one file per table family over a shared query layer (config/db.c and
- * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c
- * and db_schedule.c.
+ * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c,
+ * db_schedule.c and db_networks.c.
  */
 
 #include <stdbool.h>
@@ -133,6 +133,9 @@ struct db_pending {
 
 /* Opens (creating if needed) the database at `path` and brings its schema up to date. */
 int db_open(const char *path, struct db **ret, struct err **err);
+
+/* The schema version db_open() brings a database to (its PRAGMA user_version). */
+int db_schema_version(void);
 
 /* Closes the database; NULL accepted. */
 void db_close(struct db *db);
@@ -406,3 +409,35 @@ int db_token_delete(struct db *db, const char *name, struct err **err);
  */
 int db_token_redeem(struct db *db, const char *secret, int64_t now, const struct db_certificate *c,
 		    struct err **err);
+
+/* A managed network (table networks, db_networks.c). */
+struct db_network {
+	int64_t id;
+	char *name;
+	char *type; /* "bridge" */
+	char *description;
+	struct kvlist config;
+	enum db_row_state state;
+};
+
+/* Frees the contents of a network row; may be called twice. */
+void db_network_done(struct db_network *n);
+/* Frees an array of `n` network rows and the array. */
+void db_networks_free(struct db_network *v, size_t n);
+
+/*
+ * Networks. Names are unique whatever the row state (-EEXIST); -ENOENT for a missing network.
+ * db_network_insert stores the row with its config and state in one transaction (n->id
+ * ignored). db_network_get and db_network_list give rows in every state, with their config;
+ * the list is ordered by name. db_network_update replaces config and description (NULL:
+ * unchanged) in one transaction. db_network_rename fails with -EEXIST when `new_name` is taken.
+ */
+int db_network_insert(struct db *db, const struct db_network *n, struct err **err);
+int db_network_get(struct db *db, const char *name, struct db_network *ret, struct err **err);
+int db_network_list(struct db *db, struct db_network **ret, size_t *ret_n, struct err **err);
+int db_network_set_state(struct db *db, const char *name, enum db_row_state state,
+			 struct err **err);
+int db_network_update(struct db *db, const char *name, const struct kvlist *config,
+		      const char *description, struct err **err);
+int db_network_rename(struct db *db, const char *name, const char *new_name, struct err **err);
+int db_network_delete(struct db *db, const char *name, struct err **err);

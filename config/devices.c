@@ -1,5 +1,7 @@
 #include "config/devices.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -390,6 +392,126 @@ static int validate_disk(const char *owner, const char *name, const struct kvlis
 	return 0;
 }
 
+static const char *const nic_keys[] = {"type", "network", "nictype",	  "parent",
+				       "name", "hwaddr",  "ipv4.address", "mtu"};
+
+/* An interface name as Linux takes it: 1 to 15 bytes, no '/', ':', white space or control
+ * character, not "." or "..". */
+static bool ifname_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p == '/' || *p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+bool device_hwaddr_valid(const char *s)
+{
+	unsigned v[6];
+	char end;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+				      &v[4], &v[5], &end) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]) ||
+		    (i < 5 && s[i * 3 + 2] != ':'))
+			return false;
+	/* A multicast address (low bit of the first octet) cannot be an interface's own. */
+	return !(v[0] & 1) && (v[0] | v[1] | v[2] | v[3] | v[4] | v[5]) != 0;
+}
+
+const char *device_nic_ifname(const char *name, const struct kvlist *keys)
+{
+	const char *n = kvlist_get(keys, "name");
+
+	return n && *n ? n : name;
+}
+
+static int validate_nic(const char *owner, const char *name, const struct kvlist *keys,
+			struct err **err)
+{
+	const char *network = kvlist_get(keys, "network"), *nictype = kvlist_get(keys, "nictype");
+	const char *parent = kvlist_get(keys, "parent"), *hwaddr = kvlist_get(keys, "hwaddr");
+	const char *ipv4 = kvlist_get(keys, "ipv4.address"), *mtu = kvlist_get(keys, "mtu");
+
+	for (size_t i = 0; i < keys->n; i++) {
+		const char *key = keys->items[i].key, *best;
+		bool known = false;
+
+		for (size_t k = 0; k < sizeof(nic_keys) / sizeof(nic_keys[0]); k++)
+			known = known || strcmp(key, nic_keys[k]) == 0;
+		if (known)
+			continue;
+		best = suggest_best(key, nic_keys, sizeof(nic_keys) / sizeof(nic_keys[0]));
+		if (best)
+			return DEVICE_ERR(err, owner, name,
+					  "unknown key \"%s\" for a nic (did you mean \"%s\"?)",
+					  key, best);
+		return DEVICE_ERR(err, owner, name,
+				  "unknown key \"%s\" for a nic (keys: network, nictype, parent, "
+				  "name, hwaddr, ipv4.address, mtu)",
+				  key);
+	}
+	if (network && (nictype || parent))
+		return DEVICE_ERR(err, owner, name,
+				  "a nic takes either \"network\" (a managed network) or "
+				  "\"nictype=bridged\" with \"parent\", not both");
+	if (!network && !nictype)
+		return DEVICE_ERR(err, owner, name,
+				  "a nic needs \"network\" (a managed network) or "
+				  "\"nictype=bridged\" with \"parent\" (a host bridge)");
+	if (network && !ifname_ok(network))
+		return DEVICE_ERR(err, owner, name, "invalid \"network\" \"%s\"", network);
+	if (nictype && strcmp(nictype, "bridged") != 0)
+		return DEVICE_ERR(err, owner, name,
+				  "unknown \"nictype\" \"%s\" (only bridged is supported)",
+				  nictype);
+	if (nictype && (!parent || !*parent))
+		return DEVICE_ERR(err, owner, name, "a bridged nic needs a \"parent\" (a bridge)");
+	if (parent && !ifname_ok(parent))
+		return DEVICE_ERR(err, owner, name,
+				  "invalid \"parent\" \"%s\": not an interface name", parent);
+	if (!ifname_ok(device_nic_ifname(name, keys)))
+		return DEVICE_ERR(err, owner, name,
+				  "invalid interface name \"%s\": 1 to 15 characters without "
+				  "\"/\", \":\" or spaces (set \"name\")",
+				  device_nic_ifname(name, keys));
+	if (hwaddr && !device_hwaddr_valid(hwaddr))
+		return DEVICE_ERR(err, owner, name,
+				  "invalid \"hwaddr\" \"%s\": expected a unicast MAC such as "
+				  "00:16:3e:12:34:56",
+				  hwaddr);
+	if (ipv4) {
+		struct in_addr a;
+
+		if (!network)
+			return DEVICE_ERR(err, owner, name,
+					  "\"ipv4.address\" needs a managed \"network\" (its "
+					  "dnsmasq makes the reservation)");
+		/* inet_pton takes only dotted quads: no "10.1", no octal, no spaces. */
+		if (inet_pton(AF_INET, ipv4, &a) != 1)
+			return DEVICE_ERR(err, owner, name,
+					  "invalid \"ipv4.address\" \"%s\": expected an IPv4 "
+					  "address",
+					  ipv4);
+	}
+	if (mtu) {
+		char *end = NULL;
+		unsigned long v = strtoul(mtu, &end, 10);
+
+		if (!*mtu || *end || !isdigit((unsigned char)mtu[0]) || v < 1280 || v > 9000)
+			return DEVICE_ERR(err, owner, name,
+					  "invalid \"mtu\" \"%s\": a number from 1280 to 9000",
+					  mtu);
+	}
+	return 0;
+}
+
 int device_validate(const char *owner, const char *name, const struct kvlist *keys,
 		    struct err **err)
 {
@@ -421,7 +543,7 @@ int device_validate(const char *owner, const char *name, const struct kvlist *ke
 	if (strcmp(type, "disk") == 0)
 		return validate_disk(owner, name, keys, err);
 	if (strcmp(type, "nic") == 0)
-		return DEVICE_ERR(err, owner, name, "type \"nic\" is not supported yet");
+		return validate_nic(owner, name, keys, err);
 	return DEVICE_ERR(err, owner, name, "unknown type \"%s\" (valid types: disk, nic, none)",
 			  type);
 }
@@ -439,6 +561,24 @@ int devices_validate(const char *owner, const struct devices *d, struct err **er
 		r = device_validate(owner, dev->name, &dev->keys, err);
 		if (r < 0)
 			return r;
+		if (type && strcmp(type, "nic") == 0) {
+			const char *ifname = device_nic_ifname(dev->name, &dev->keys);
+
+			for (size_t j = 0; j < i; j++) {
+				const char *ot = kvlist_get(&d->items[j].keys, "type");
+
+				if (ot && strcmp(ot, "nic") == 0 &&
+				    strcmp(device_nic_ifname(d->items[j].name, &d->items[j].keys),
+					   ifname) == 0)
+					return err_set(err, -EINVAL,
+						       "Devices \"%s\" and \"%s\"%s%s are both the "
+						       "interface \"%s\"",
+						       d->items[j].name, dev->name,
+						       owner ? " of " : "", owner ? owner : "",
+						       ifname);
+			}
+			continue;
+		}
 		if (!type || strcmp(type, "disk") != 0)
 			continue;
 		if (device_is_root_disk(&dev->keys)) {

@@ -7,7 +7,11 @@
  *   disk  path=/ pool=POOL [size=SIZE]       the root disk: which pool the instance lives on
  *   disk  source=HOSTPATH path=PATH [readonly=true]
  *                                             a host directory or file mounted into the instance
- *   nic   (validated by the network code once managed networks exist; refused until then)
+ *   nic   network=NETWORK | nictype=bridged parent=BRIDGE
+ *         [name=IFNAME] [hwaddr=MAC] [ipv4.address=IP (with network only)] [mtu=N]
+ *                                             a veth pair, one end in the instance (IFNAME,
+ *                                             default the device's name), the other on the
+ *                                             managed network's bridge or on a host bridge
  *   none                                      hides a profile's device of the same name
  *
  * This file is the pure part: the list type, JSON in and out, and the checks that need nothing
@@ -88,6 +92,14 @@ int device_validate(const char *owner, const char *name, const struct kvlist *ke
  * instance's own devices, and on an instance's expanded devices.
  */
 int devices_validate(const char *owner, const struct devices *d, struct err **err);
+
+/* True for a MAC address an interface may have: six hex pairs with ':', not multicast, not
+ * zero. */
+bool device_hwaddr_valid(const char *s);
+
+/* The interface name of nic `name` inside the instance: its `name` key, else the device's
+ * name. */
+const char *device_nic_ifname(const char *name, const struct kvlist *keys);
 
 /* True for a disk with path "/" (the root disk). */
 bool device_is_root_disk(const struct kvlist *keys);

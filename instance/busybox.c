@@ -34,9 +34,48 @@ extern char **environ;
 static const char inittab[] = "::sysinit:/bin/mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run\n"
 			      "::sysinit:/bin/mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp\n"
 			      "::sysinit:/bin/sh -c '/bin/hostname > /etc/hostname'\n"
+			      "::sysinit:/etc/init.d/network\n"
 			      "console::respawn:-/bin/sh\n"
 			      "::ctrlaltdel:/sbin/halt\n"
 			      "::shutdown:/bin/umount -a -r\n";
+
+/*
+ * DHCP at boot on every interface the container has but lo (cairn's nics), as a distribution
+ * image does: udhcpc runs on in the background and renews its lease; its hook (below) puts the
+ * address, the default route and the DNS servers in place. The name it sends is the instance's,
+ * which the network's dnsmasq also knows from its hosts file.
+ */
+static const char network_init[] =
+    "#!/bin/sh\n"
+    "for dev in /sys/class/net/*; do\n"
+    "\tname=${dev##*/}\n"
+    "\t[ \"$name\" = lo ] || [ ! -e \"$dev\" ] && continue\n"
+    "\tudhcpc -f -i \"$name\" -s /usr/share/udhcpc/default.script -x \"hostname:$(hostname)\" "
+    ">/dev/null 2>&1 &\n"
+    "done\n"
+    "exit 0\n";
+
+/* udhcpc's hook. A renewal that keeps the address leaves the interface alone, so that open
+ * connections never see it go. */
+static const char udhcpc_script[] =
+    "#!/bin/sh\n"
+    "case \"$1\" in\n"
+    "deconfig)\n"
+    "\tip -4 addr flush dev \"$interface\"\n"
+    "\t;;\n"
+    "bound|renew)\n"
+    "\tif ! ip -4 addr show dev \"$interface\" | grep -q \" $ip/\"; then\n"
+    "\t\tip -4 addr flush dev \"$interface\"\n"
+    "\t\tip addr add \"$ip/${mask:-24}\" dev \"$interface\"\n"
+    "\tfi\n"
+    "\t[ -n \"$router\" ] && ip route replace default via \"${router%% *}\" dev \"$interface\"\n"
+    "\t{\n"
+    "\t\t[ -n \"$domain\" ] && echo \"search $domain\"\n"
+    "\t\tfor s in $dns; do echo \"nameserver $s\"; done\n"
+    "\t} >/etc/resolv.conf\n"
+    "\t;;\n"
+    "esac\n"
+    "exit 0\n";
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
 			     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
@@ -311,10 +350,25 @@ int instance_image_build_busybox(const char *dir, const char *busybox_path, stru
 		const char *path;
 		mode_t mode;
 	} dirs[] = {
-	    {"bin", 0755},	{"sbin", 0755},	   {"usr", 0755},  {"usr/bin", 0755},
-	    {"usr/sbin", 0755}, {"etc", 0755},	   {"root", 0700}, {"tmp", 01777},
-	    {"run", 0755},	{"proc", 0555},	   {"sys", 0555},  {"dev", 0755},
-	    {"var", 0755},	{"var/log", 0755}, {"home", 0755}, {"mnt", 0755},
+	    {"bin", 0755},
+	    {"sbin", 0755},
+	    {"usr", 0755},
+	    {"usr/bin", 0755},
+	    {"usr/sbin", 0755},
+	    {"etc", 0755},
+	    {"root", 0700},
+	    {"tmp", 01777},
+	    {"run", 0755},
+	    {"proc", 0555},
+	    {"sys", 0555},
+	    {"dev", 0755},
+	    {"var", 0755},
+	    {"var/log", 0755},
+	    {"home", 0755},
+	    {"mnt", 0755},
+	    {"etc/init.d", 0755},
+	    {"usr/share", 0755},
+	    {"usr/share/udhcpc", 0755},
 	};
 	const char *busybox = busybox_path ? busybox_path : DEFAULT_BUSYBOX;
 	_cleanup_close_ int src = -EBADF;
@@ -399,7 +453,10 @@ int instance_image_build_busybox(const char *dir, const char *busybox_path, stru
 	    (r = write_file(rootfs, "etc/shadow", shadow, 0600, err)) < 0 ||
 	    (r = write_file(rootfs, "etc/hostname", "busybox\n", 0644, err)) < 0 ||
 	    (r = write_file(rootfs, "etc/profile", profile, 0644, err)) < 0 ||
-	    (r = write_file(rootfs, "etc/os-release", os_release, 0644, err)) < 0)
+	    (r = write_file(rootfs, "etc/os-release", os_release, 0644, err)) < 0 ||
+	    (r = write_file(rootfs, "etc/init.d/network", network_init, 0755, err)) < 0 ||
+	    (r = write_file(rootfs, "usr/share/udhcpc/default.script", udhcpc_script, 0755, err)) <
+		0)
 		return r;
 
 	metadata = metadata_yaml(version);

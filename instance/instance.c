@@ -23,7 +23,9 @@
 #include "instance/criu.h"
 #include "instance/disks.h"
 #include "instance/lxc-internal.h"
+#include "instance/nics.h"
 #include "instance/settings.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 #define RUNNING_MESSAGE "The instance is currently running, stop it first or pass --force"
@@ -503,8 +505,12 @@ int instance_delete(const struct instance_env *env, const char *name, struct err
 		return r;
 	crashpoint("delete-after-volume");
 	r = db_instance_delete(env->db, name, err);
-	if (r >= 0)
+	if (r >= 0) {
+		/* Its name no more resolves to whoever gets its address next. */
+		if (env->networks)
+			network_host_forget(env->networks, name);
 		instance_notify(env, "instance-deleted", "instances", name);
+	}
 	return r;
 }
 
@@ -536,6 +542,7 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	_cleanup_free_ char *vol = NULL, *rootfs = NULL, *logs = NULL, *log = NULL, *console = NULL,
 			    *seccomp = NULL, *text = NULL, *path = NULL;
 	struct storage_pool *pool = instance_env_pool(env, row->pool);
+	_cleanup_(instance_nics_done) struct instance_nics nics = {0};
 	struct instance_lxc_spec spec = {0};
 	int r;
 
@@ -563,6 +570,11 @@ static int write_lxc_config(const struct instance_env *env, const struct db_inst
 	spec.cgroup = env->cgroup;
 	spec.host_cpus = env->host_cpus;
 	spec.host_memory = env->host_memory;
+	r = instance_nics_prepare(env, row, &nics, err);
+	if (r < 0)
+		return r;
+	spec.nics = nics.v;
+	spec.n_nics = nics.n;
 	spec.devices = &row->expanded_devices;
 	spec.device_is_file = device_is_file;
 	r = instance_lxc_config_render(&spec, &text, err);
@@ -728,6 +740,22 @@ int instance_stateful_allowed(const struct instance_env *env, const struct db_in
 
 	if (!config_get_bool(&row->expanded_config, "migration.stateful", false))
 		return err_set(err, -EINVAL, "%s require migration.stateful=true", what);
+	/* CRIU dumps such an instance but cannot restore it: it makes the veth from inside the
+	 * instance's user namespace, where the kernel refuses it ("net: Can't restore link").
+	 * Refused before anything is dumped, rather than a checkpoint that never resumes. */
+	if (!config_get_bool(&row->expanded_config, "security.privileged", false)) {
+		for (size_t i = 0; i < row->expanded_devices.n; i++) {
+			const char *type = kvlist_get(&row->expanded_devices.items[i].keys, "type");
+
+			if (type && strcmp(type, "nic") == 0)
+				return err_set(
+				    err, -EINVAL,
+				    "%s of an unprivileged instance with a nic (device "
+				    "\"%s\" of \"%s\") cannot be restored: CRIU cannot "
+				    "make its veth pair inside the instance's user namespace",
+				    what, row->expanded_devices.items[i].name, row->name);
+		}
+	}
 	r = instance_state(env, row->name, false, &st, err);
 	if (r < 0)
 		return r;
@@ -1585,7 +1613,7 @@ int instance_freeze(const struct instance_env *env, const char *name, bool freez
 }
 
 /* The config of a copy: the source's, stopped, with what describes the files kept (the idmap
- * base the rootfs is shifted to, the image it came from). */
+ * base the rootfs is shifted to, the image it came from) and without its MACs. */
 static int copy_config(const struct kvlist *src, struct kvlist *ret)
 {
 	int r = kvlist_copy(ret, src);
@@ -1594,6 +1622,24 @@ static int copy_config(const struct kvlist *src, struct kvlist *ret)
 		r = kvlist_set(ret, "volatile.last_state.power", "STOPPED");
 	/* As in Incus, a copy of an ephemeral instance is an ordinary one. */
 	kvlist_unset(ret, INSTANCE_EPHEMERAL_KEY);
+	/* Nor does a copy share its source's MACs: each nic of the copy gets its own at its
+	 * first start (volatile.<device>.hwaddr), as in Incus. */
+	for (size_t i = 0; r >= 0 && i < ret->n;) {
+		const char *key = ret->items[i].key;
+		size_t len = strlen(key);
+
+		if (str_startswith(key, "volatile.") && len > 7 &&
+		    strcmp(key + len - 7, ".hwaddr") == 0) {
+			/* The list owns `key`: remove it by a copy of its name. */
+			_cleanup_free_ char *name = strdup(key);
+
+			if (!name)
+				return -ENOMEM;
+			kvlist_unset(ret, name);
+		} else {
+			i++;
+		}
+	}
 	return r < 0 ? -ENOMEM : 0;
 }
 

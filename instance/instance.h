@@ -30,6 +30,8 @@ struct err;
 struct storage_pool;
 
 /* What the lifecycle needs from the daemon. Owned by the daemon; read-only here. */
+struct network_manager;
+
 struct instance_env {
 	const char *cairn_dir;
 	const char *helper;   /* the cairn-fork program (instance/fork.h) */
@@ -43,6 +45,9 @@ struct instance_env {
 	uint64_t host_memory; /* bytes */
 	/* Told of every lifecycle change ("instance-started", "/1.0/instances/c1"); may be NULL. */
 	void (*lifecycle)(const char *action, const char *source);
+	/* Managed networks, for nics; NULL where there are none (`cairnd init`, tests): an
+	 * instance with a nic on a managed network then does not start. */
+	struct network_manager *networks;
 };
 
 /* Reports a lifecycle change of instance or image `name` to env->lifecycle, if any. `kind` is

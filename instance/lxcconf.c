@@ -381,7 +381,29 @@ int instance_lxc_config_render(const struct instance_lxc_spec *spec, char **ret,
 			conf_add(&b, "%s.devices.allow = %s", prefix, privileged_devices[i]);
 	}
 	conf_add(&b, "lxc.seccomp.profile = %s", spec->seccomp_profile);
-	conf_add(&b, "lxc.net.0.type = empty");
+	if (spec->n_nics == 0)
+		conf_add(&b, "lxc.net.0.type = empty");
+	for (size_t i = 0; i < spec->n_nics; i++) {
+		const struct instance_nic *nic = &spec->nics[i];
+
+		if (!nic->link || !nic->name || !nic->hwaddr)
+			return err_set(err, -EINVAL, "Incomplete nic %zu of instance \"%s\"", i,
+				       spec->name);
+		/* A line break in a value would be a second config line of the caller's. */
+		if ((r = check_value("nic link", nic->link, err)) < 0 ||
+		    (r = check_value("nic name", nic->name, err)) < 0 ||
+		    (r = check_value("nic hwaddr", nic->hwaddr, err)) < 0)
+			return r;
+		/* A veth pair: the host end on the bridge, the other end moved into the
+		 * container's namespace under `name`, with the stable MAC. */
+		conf_add(&b, "lxc.net.%zu.type = veth", i);
+		conf_add(&b, "lxc.net.%zu.link = %s", i, nic->link);
+		conf_add(&b, "lxc.net.%zu.name = %s", i, nic->name);
+		conf_add(&b, "lxc.net.%zu.hwaddr = %s", i, nic->hwaddr);
+		if (nic->mtu)
+			conf_add(&b, "lxc.net.%zu.mtu = %u", i, nic->mtu);
+		conf_add(&b, "lxc.net.%zu.flags = up", i);
+	}
 	conf_add(&b, "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed");
 	conf_add(&b, "lxc.autodev = 1");
 	conf_add(&b, "lxc.pty.max = 1024");

@@ -20,6 +20,14 @@ enum instance_cgroup_layout {
 	INSTANCE_CGROUP_LAYOUT_MAX,
 };
 
+/* One nic of an instance, resolved: what lxc.net.N needs. Strings are borrowed. */
+struct instance_nic {
+	const char *link;   /* the bridge the host end goes on */
+	const char *name;   /* the interface name inside the instance */
+	const char *hwaddr; /* the stable MAC */
+	unsigned mtu;	    /* 0: the bridge's */
+};
+
 struct instance_lxc_spec {
 	const char *name;
 	const char *rootfs_path;     /* absolute path of the rootfs directory */
@@ -36,6 +44,8 @@ struct instance_lxc_spec {
 	/* One flag per device of `devices`: its source is a regular file (create=file) rather
 	 * than a directory (create=dir). NULL: every source is a directory. */
 	const bool *device_is_file;
+	const struct instance_nic *nics; /* n_nics of them, in device-name order */
+	size_t n_nics;
 };
 
 /*
@@ -44,8 +54,9 @@ struct instance_lxc_spec {
  *   security.privileged is true, and lxc.cap.drop = INSTANCE_CAP_DROP_PRIVILEGED and Incus's
  *   device allowlist (devices.deny = a, then devices.allow lines) when it is;
  *   lxc.seccomp.profile = <seccomp_profile> for every instance;
- *   lxc.net.0.type = empty; lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed;
- *   lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile, or
+ *   lxc.net.0.type = empty without nics, else for each nic N lxc.net.N.type = veth, .link,
+ *   .name, .hwaddr, .mtu (when set) and .flags = up; lxc.mount.auto = proc:mixed sys:mixed
+ * cgroup:mixed; lxc.autodev = 1; lxc.pty.max = 1024; lxc.tty.max = 0; lxc.console.logfile, or
  *   lxc.console.path = none when migration.stateful is true (CRIU cannot dump the console's
  *   terminal); lxc.log.file;
  *   lxc.log.level = warn; lxc.init.cmd = /sbin/init; lxc.signal.halt = SIGUSR1

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "config/db.h"
 #include "config/names.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 #define PENDING_INSTANCE_RENAME "instance-rename"
@@ -264,6 +265,9 @@ int instance_rename(const struct instance_env *env, const char *name, const char
 		if (err)
 			err_freep(err);
 	}
+	/* The next start records the new name in the networks' hosts files. */
+	if (env->networks)
+		network_host_forget(env->networks, name);
 	instance_notify(env, "instance-renamed", "instances", new_name);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "config/profiles.h"
 #include "instance/disks.h"
 #include "instance/instance.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 /* instance_settings_expand() where the profile named like `override` (NULL: none) is taken as
@@ -122,7 +123,17 @@ int instance_settings_check(const struct instance_env *env, const char *owner,
 			       root_name, owner, p->driver, root_pool);
 	for (size_t i = 0; i < expanded_devices->n; i++) {
 		const struct device *dev = &expanded_devices->items[i];
+		const char *type = kvlist_get(&dev->keys, "type");
+		const char *net = kvlist_get(&dev->keys, "network");
 
+		if (type && strcmp(type, "nic") == 0 && net) {
+			r = network_nic_check(env->db, net, kvlist_get(&dev->keys, "ipv4.address"),
+					      err);
+			if (r < 0)
+				return err_wrap(err, r, "Invalid device \"%s\" of %s", dev->name,
+						owner);
+			continue;
+		}
 		if (!device_is_host_disk(&dev->keys))
 			continue;
 		r = check_source(owner, dev->name, kvlist_get(&dev->keys, "source"), err);

@@ -9,10 +9,14 @@ packages=(
 	libarchive-dev libyaml-dev libsqlite3-dev libreadline-dev libcmocka-dev
 	# GnuTLS headers (certificates; libmicrohttpd serves HTTPS with it)
 	libgnutls28-dev
+	# managed networks: bridges and addresses over netlink, the NAT rules
+	libnl-route-3-dev libnftables-dev
 	# libarchive's own dependencies, to link it statically (CMakeLists.txt says why)
 	liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev libacl1-dev nettle-dev libxml2-dev
 	# run
 	lxc uidmap btrfs-progs busybox-static
+	# managed networks: dnsmasq for DHCP and DNS, ip and nft for the tests and for looking
+	dnsmasq-base iproute2 nftables
 	# test and benchmark
 	jq python3 curl tmux xz-utils file binutils hyperfine openssl
 	# the upstream client the API is checked against (tests/e2e/89-lxc-client.sh)

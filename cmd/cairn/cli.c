@@ -135,6 +135,7 @@ static bool remote_position(const struct cli_command *cmd, size_t i, size_t argc
 		case CLI_COMPLETE_PROFILE:
 		case CLI_COMPLETE_PROFILE_THEN_KEY:
 		case CLI_COMPLETE_POOL:
+		case CLI_COMPLETE_NETWORK:
 			return i == 0;
 		case CLI_COMPLETE_IMAGE_THEN_NONE:
 			return i == 1;

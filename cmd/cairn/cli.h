@@ -36,6 +36,7 @@ enum cli_complete {
 	CLI_COMPLETE_PROFILE,		     /* the first argument is a profile name */
 	CLI_COMPLETE_PROFILE_THEN_KEY,	     /* a profile, then config keys */
 	CLI_COMPLETE_INSTANCE_THEN_PROFILE,  /* an instance, then profile names */
+	CLI_COMPLETE_NETWORK,		     /* network names */
 	CLI_COMPLETE_MAX,
 };
 
@@ -578,6 +579,17 @@ int cli_cmd_storage_get(struct cli_ctx *ctx, const struct cli_args *args, struct
 int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_delete(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_get(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_set(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_unset(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_info(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_network_list_leases(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 

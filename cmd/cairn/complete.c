@@ -220,6 +220,10 @@ int cli_complete_words(struct cli_ctx *ctx, char *const *words, size_t nwords, c
 		case CLI_COMPLETE_OPERATION:
 			push_operations(ctx, text, &v);
 			break;
+		case CLI_COMPLETE_NETWORK:
+			if (npos == 0)
+				push_url_names(ctx, "/1.0/networks", "", text, &v);
+			break;
 		case CLI_COMPLETE_FILE:
 			*ret_files = true;
 			break;

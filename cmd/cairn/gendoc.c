@@ -42,6 +42,7 @@ static bool complete_live(enum cli_complete c)
 	case CLI_COMPLETE_PROFILE:
 	case CLI_COMPLETE_PROFILE_THEN_KEY:
 	case CLI_COMPLETE_INSTANCE_THEN_PROFILE:
+	case CLI_COMPLETE_NETWORK:
 		return true;
 	case CLI_COMPLETE_NONE:
 	case CLI_COMPLETE_FILE:

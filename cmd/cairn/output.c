@@ -777,6 +777,69 @@ static void render_snapshots(FILE *out, json_object *snapshots, json_object *pol
 	}
 }
 
+/* The "Network usage" section of `cairn info`, as Incus prints it: each interface but lo, in
+ * name order, with its addresses, MTU, MAC and counters. */
+static void render_network_usage(FILE *out, json_object *state)
+{
+	json_object *net = NULL;
+	_cleanup_free_ const char **names = NULL;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(state, "network", &net) ||
+	    !json_object_is_type(net, json_type_object) || json_object_object_length(net) == 0)
+		return;
+	names = calloc((size_t)json_object_object_length(net) + 1, sizeof(char *));
+	if (!names)
+		return;
+	json_object_object_foreach(net, key, val)
+	{
+		(void)val;
+		if (strcmp(key, "lo") != 0)
+			names[n++] = key;
+	}
+	if (n == 0)
+		return;
+	qsort(names, n, sizeof(char *), key_cmp);
+	fputs("  Network usage:\n", out);
+	for (size_t i = 0; i < n; i++) {
+		json_object *iface = json_object_object_get(net, names[i]), *addrs = NULL,
+			    *counters = NULL;
+		char buf[32];
+
+		fprintf(out, "    %s:\n", names[i]);
+		fprintf(out, "      Type: %s\n", api_get_string(iface, "type") ?: "");
+		fprintf(out, "      State: %s\n", api_get_string(iface, "state") ?: "");
+		fprintf(out, "      MAC address: %s\n", api_get_string(iface, "hwaddr") ?: "");
+		fprintf(out, "      MTU: %lld\n", api_get_int(iface, "mtu", 0));
+		json_object_object_get_ex(iface, "counters", &counters);
+		cli_progress_format_bytes(buf, sizeof(buf),
+					  (double)api_get_int(counters, "bytes_received", 0));
+		fprintf(out, "      Bytes received: %s\n", buf);
+		cli_progress_format_bytes(buf, sizeof(buf),
+					  (double)api_get_int(counters, "bytes_sent", 0));
+		fprintf(out, "      Bytes sent: %s\n", buf);
+		fprintf(out, "      Packets received: %lld\n",
+			api_get_int(counters, "packets_received", 0));
+		fprintf(out, "      Packets sent: %lld\n",
+			api_get_int(counters, "packets_sent", 0));
+		if (!json_object_object_get_ex(iface, "addresses", &addrs) ||
+		    !json_object_is_type(addrs, json_type_array) ||
+		    json_object_array_length(addrs) == 0)
+			continue;
+		fputs("      IP addresses:\n", out);
+		for (size_t j = 0; j < json_object_array_length(addrs); j++) {
+			json_object *a = json_object_array_get_idx(addrs, j);
+			const char *fam = api_get_string(a, "family") ?: "";
+
+			fprintf(out, "        %s:%s%s/%s (%s)\n", fam,
+				strcmp(fam, "inet") == 0 ? "  " : " ",
+				api_get_string(a, "address") ?: "",
+				api_get_string(a, "netmask") ?: "",
+				api_get_string(a, "scope") ?: "");
+		}
+	}
+}
+
 /* "Profiles: default, web" as the lxc client printed it; "Profiles:" alone for none. */
 static void render_profiles_line(FILE *out, json_object *inst)
 {
@@ -857,6 +920,7 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 			fputs("  CPU usage:\n", out);
 			fprintf(out, "    CPU usage (in seconds): %lld\n", ns / 1000000000LL);
 		}
+		render_network_usage(out, state);
 	}
 	json_object_object_get_ex(state, "snapshot_schedule", &policy);
 	render_snapshots(out, snapshots, policy);

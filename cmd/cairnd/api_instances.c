@@ -55,7 +55,7 @@ static json_object *state_to_json(const struct instance_state *st)
 	json_object_object_add(cpu, "usage", json_object_new_int64((int64_t)st->cpu_usage));
 	json_object_object_add(o, "cpu", cpu);
 	json_object_object_add(o, "disk", json_object_new_object());
-	json_object_object_add(o, "network", json_object_new_object());
+	json_object_object_add(o, "network", api_instance_network_json(st->pid));
 	return o;
 }
 

@@ -21,7 +21,9 @@
 #include "common/util.h"
 #include "config/db.h"
 #include "config/names.h"
+#include "config/profiles.h"
 #include "instance/images.h"
+#include "network/network.h"
 #include "snapshots/snapshots.h"
 #include "storage/storage.h"
 
@@ -547,8 +549,81 @@ int daemon_setup(struct daemon *d, const char *backend, uint64_t size, struct er
 	return snapshot_recover(&d->env, err);
 }
 
+int daemon_networks_start(struct daemon *d, struct err **err)
+{
+	int r;
+
+	r = network_manager_new(d->env.db, d->dir, &d->networks, err);
+	if (r < 0)
+		return r;
+	d->env.networks = d->networks;
+	r = network_recover(d->networks, err);
+	if (r < 0)
+		return r;
+	network_start_all(d->networks);
+	return network_supervisor_start(d->networks, err);
+}
+
+int daemon_init_network(struct daemon *d, const char *name, FILE *out, struct err **err)
+{
+	_cleanup_(db_network_done) struct db_network row = {0};
+	_cleanup_profile_ struct profile def = {0};
+	_cleanup_kvlist_ struct kvlist none = {0}, nic = {0};
+	bool has_nic = false;
+	int r;
+
+	if (!d->networks) {
+		r = network_manager_new(d->env.db, d->dir, &d->networks, err);
+		if (r < 0)
+			return r;
+		d->env.networks = d->networks;
+		r = network_recover(d->networks, err);
+		if (r < 0)
+			return r;
+	}
+	r = db_network_get(d->env.db, name, &row, NULL);
+	if (r < 0) {
+		r = network_create(d->networks, name, "bridge", "", &none, err);
+		if (r < 0)
+			return err_wrap(
+			    err, r,
+			    "Cannot create network \"%s\" (`cairnd init --network none` "
+			    "skips it)",
+			    name);
+		r = db_network_get(d->env.db, name, &row, err);
+		if (r < 0)
+			return r;
+	}
+	fprintf(out, "Network \"%s\": bridge with %s and %s\n", name,
+		kvlist_get(&row.config, "ipv4.address") ?: "no IPv4",
+		kvlist_get(&row.config, "ipv6.address") ?: "no IPv6");
+	r = db_profile_get(d->env.db, PROFILE_DEFAULT, &def, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < def.devices.n; i++) {
+		const char *type = kvlist_get(&def.devices.items[i].keys, "type");
+
+		has_nic = has_nic || (type && strcmp(type, "nic") == 0);
+	}
+	if (has_nic || devices_get(&def.devices, "eth0")) {
+		fprintf(out, "Profile \"%s\" keeps its own nic\n", PROFILE_DEFAULT);
+		return 0;
+	}
+	if (kvlist_set(&nic, "type", "nic") < 0 || kvlist_set(&nic, "network", name) < 0 ||
+	    kvlist_set(&nic, "name", "eth0") < 0 || devices_set(&def.devices, "eth0", &nic) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = db_profile_update(d->env.db, PROFILE_DEFAULT, &def, err);
+	if (r < 0)
+		return r;
+	fprintf(out, "Profile \"%s\": eth0 on network \"%s\"\n", PROFILE_DEFAULT, name);
+	return 0;
+}
+
 void daemon_done(struct daemon *d)
 {
+	network_manager_free(d->networks);
+	d->networks = NULL;
+	d->env.networks = NULL;
 	for (size_t i = 0; i < d->env.n_pools; i++)
 		storage_pool_done(&d->env.pools[i]);
 	free(d->env.pools);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -16,6 +17,7 @@
 #include "instance/instance.h"
 
 struct MHD_Daemon;
+struct network_manager;
 struct MHD_Connection;
 struct MHD_Response;
 struct err;
@@ -32,7 +34,8 @@ struct daemon {
 	bool restricted;
 	int listen_fd;
 	struct MHD_Daemon *mhd;
-	struct instance_env env; /* db, pools, idmap: what the lifecycle needs */
+	struct instance_env env;	  /* db, pools, idmap: what the lifecycle needs */
+	struct network_manager *networks; /* managed networks; NULL until daemon_networks_start() */
 
 	/* Instances with an operation in flight: a second change to one of them is refused with
 	 * a conflict rather than interleaved. */
@@ -106,6 +109,19 @@ int daemon_pool_delete(struct daemon *d, const char *name, struct err **err);
  * `name`. -EINVAL to shrink, -EOPNOTSUPP for a pool without a loop file. */
 int daemon_pool_update(struct daemon *d, const char *name, uint64_t size, const char *description,
 		       struct err **err);
+
+/* Creates the network manager, finishes or undoes what the last run left of network changes,
+ * brings every network up and starts the dnsmasq supervisor (run by the serving daemon only,
+ * before autostart: instances need their bridges). */
+int daemon_networks_start(struct daemon *d, struct err **err);
+
+/*
+ * `cairnd init`'s network: creates managed bridge `name` (auto IPv4 /24 with NAT, auto IPv6 ULA,
+ * dnsmasq) unless a network of that name exists, and gives the `default` profile an `eth0` nic on
+ * it unless the profile has a nic already. Running it again changes nothing. Prints what it did
+ * on `out`. -EEXIST when a host interface has the name.
+ */
+int daemon_init_network(struct daemon *d, const char *name, FILE *out, struct err **err);
 
 /* Closes the database and frees everything (pools stay mounted: containers keep running). */
 void daemon_done(struct daemon *d);

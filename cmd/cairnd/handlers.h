@@ -3,6 +3,7 @@
 /* The route handlers, one file per API family (api_*.c). See routes.h for the contract. */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -76,6 +77,15 @@ HANDLER(handle_pool_put);
 HANDLER(handle_pool_patch);
 HANDLER(handle_pool_delete);
 HANDLER(handle_resources_criu);
+HANDLER(handle_networks_list);
+HANDLER(handle_networks_create);
+HANDLER(handle_network_get);
+HANDLER(handle_network_put);
+HANDLER(handle_network_patch);
+HANDLER(handle_network_delete);
+HANDLER(handle_network_post);
+HANDLER(handle_network_state);
+HANDLER(handle_network_leases);
 
 /* ---- api_snapshots.c: pieces the instance handlers share ---- */
 
@@ -95,6 +105,12 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
 		      bool instance_only, bool restricted, json_object **ret_envelope,
 		      struct err **err);
+
+/* ---- api_networks.c: pieces the instance handlers share ---- */
+
+/* The "network" object of an instance's state: its interfaces as the namespace of `pid` (its
+ * init) shows them, in Incus's shape; empty when it is stopped (pid 0). New reference. */
+json_object *api_instance_network_json(pid_t pid);
 
 /* route_spool functions (routes.h) of the ROUTE_BODY_FILE routes. */
 int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);

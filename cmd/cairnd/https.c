@@ -49,8 +49,12 @@ int https_setup(struct daemon *d, struct err **err)
 		r = file_read_all(key_path, &key, NULL, err);
 	if (r < 0)
 		return r;
+	/* Both root's alone: outside the admin group nothing under CAIRN_DIR but the socket is
+	 * reachable (the certificate is public, and `GET /1.0` gives it to whoever may ask). */
 	if (chmod(key_path, 0600) < 0)
 		return err_set_errno(err, -errno, "Failed to protect \"%s\"", key_path);
+	if (chmod(cert_path, 0600) < 0)
+		return err_set_errno(err, -errno, "Failed to protect \"%s\"", cert_path);
 	r = api_fingerprint_pem(cert, fingerprint, err);
 	if (r < 0)
 		return err_wrap(err, r, "Bad server certificate \"%s\"", cert_path);

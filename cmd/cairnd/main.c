@@ -1,7 +1,8 @@
 /*
  * cairnd: the daemon. `cairnd [--group GROUP] [--debug]` serves the API;
- * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]` prepares
- * $CAIRN_DIR (default pool, busybox image) and exits. Starting a container, running a command
+ * `cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE] [--network NAME|none]`
+ * prepares $CAIRN_DIR (default pool, busybox image, the managed bridge cairnbr0 with eth0 on it
+ * in the default profile) and exits. Starting a container, running a command
  * in one and dumping or restoring one with CRIU happen outside the multithreaded daemon, in the
  * cairn-fork helper program (instance/fork.h), which find_helper() locates; `cairnd forkfile ...`
  * is the hidden helper that reaches the files of a running container in its namespaces (it needs
@@ -28,6 +29,7 @@
 #include "instance/files.h"
 #include "instance/fork.h"
 #include "instance/lxc.h"
+#include "network/spec.h"
 #include "storage/storage.h"
 
 #define VERSION "0.1.0"
@@ -37,6 +39,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: cairnd [--group GROUP] [--restricted] [--debug]\n"
 		"       cairnd init [--auto] [--storage-backend btrfs|dir] [--storage-size SIZE]\n"
+		"                   [--network NAME|none]\n"
 		"\n"
 		"The cairn daemon. It keeps its state in $CAIRN_DIR (default /var/lib/cairn) and\n"
 		"serves the API on $CAIRN_DIR/unix.socket to root and the admin group.\n"
@@ -122,10 +125,16 @@ static int run_init(int argc, char **argv)
 	    {"auto", no_argument, NULL, 'a'},
 	    {"storage-backend", required_argument, NULL, 'b'},
 	    {"storage-size", required_argument, NULL, 's'},
+	    {"network", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	_cleanup_err_ struct err *e = NULL;
+	/* CAIRN_INIT_NETWORK gives the default of --network: the test suites set it to "none",
+	 * so that a `cairnd init` of theirs never makes a bridge on the host. */
+	const char *network = getenv("CAIRN_INIT_NETWORK") && *getenv("CAIRN_INIT_NETWORK")
+				  ? getenv("CAIRN_INIT_NETWORK")
+				  : "cairnbr0";
 	const char *backend = NULL;
 	uint64_t size = 0;
 	struct daemon d;
@@ -151,6 +160,13 @@ static int run_init(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'n':
+			if (strcmp(optarg, "none") != 0 && network_name_valid(optarg, &e) < 0) {
+				fprintf(stderr, "Error: %s\n", err_msg(e, -EINVAL));
+				return 1;
+			}
+			network = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -161,6 +177,10 @@ static int run_init(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "Error: unexpected argument \"%s\"\n", argv[optind]);
+		return 1;
+	}
+	if (strcmp(network, "none") != 0 && network_name_valid(network, &e) < 0) {
+		fprintf(stderr, "Error: %s\n", err_msg(e, -EINVAL));
 		return 1;
 	}
 	if (geteuid() != 0) {
@@ -190,6 +210,14 @@ static int run_init(int argc, char **argv)
 		printf("Storage pool \"%s\": %s on %s\n", d.env.pools[i].name,
 		       d.env.pools[i].driver, d.env.pools[i].source);
 	printf("Image \"busybox\" is ready\n");
+	if (strcmp(network, "none") != 0) {
+		r = daemon_init_network(&d, network, stdout, &e);
+		if (r < 0) {
+			fprintf(stderr, "Error: %s\n", err_msg(e, r));
+			daemon_free_fields(&d);
+			return 1;
+		}
+	}
 	daemon_free_fields(&d);
 	return 0;
 }
@@ -273,6 +301,13 @@ static int run_daemon(int argc, char **argv)
 				  err_msg(he, r));
 		else
 			log_debug("Helper program: %s", d.helper);
+	}
+	{
+		_cleanup_err_ struct err *ne = NULL;
+
+		r = daemon_networks_start(&d, &ne);
+		if (r < 0)
+			log_error("Managed networks are not available: %s", err_msg(ne, r));
 	}
 	/* Before autostart, which would start again what stopped while the daemon was down. */
 	ephemeral_reap_at_start(&d);

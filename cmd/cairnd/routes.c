@@ -77,6 +77,15 @@ static const struct route table[] = {
     {"POST", "/1.0/profiles/{}", handle_profile_post, ROUTE_BODY_JSON},
     {"DELETE", "/1.0/profiles/{}", handle_profile_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/resources/criu", handle_resources_criu, ROUTE_BODY_NONE},
+    {"GET", "/1.0/networks", handle_networks_list, ROUTE_BODY_NONE},
+    {"POST", "/1.0/networks", handle_networks_create, ROUTE_BODY_JSON},
+    {"GET", "/1.0/networks/{}", handle_network_get, ROUTE_BODY_NONE},
+    {"PUT", "/1.0/networks/{}", handle_network_put, ROUTE_BODY_JSON},
+    {"PATCH", "/1.0/networks/{}", handle_network_patch, ROUTE_BODY_JSON},
+    {"DELETE", "/1.0/networks/{}", handle_network_delete, ROUTE_BODY_NONE},
+    {"POST", "/1.0/networks/{}", handle_network_post, ROUTE_BODY_JSON},
+    {"GET", "/1.0/networks/{}/state", handle_network_state, ROUTE_BODY_NONE},
+    {"GET", "/1.0/networks/{}/leases", handle_network_leases, ROUTE_BODY_NONE},
     {NULL, NULL, NULL, ROUTE_BODY_NONE},
 };
 

@@ -50,7 +50,7 @@ as_user() {
 		env HOME="$RHOME" CAIRN_DIR="$CAIRN_DIR" PATH="$PATH" "$@"
 }
 
-CAIRN_DIR="$B_DIR" cairnd init --auto --storage-backend "$BACKEND" --storage-size 3GiB \
+CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND" --storage-size 3GiB \
 	>"$T/init-b.log" 2>&1 || {
 	cat "$T/init-b.log" >&2
 	echo "Bail out! cairnd init of the second daemon failed"

@@ -206,7 +206,8 @@ check_eq "POST /1.0/instances with a device of type bogus is 400" 400 "$(http PO
 check_match "the error names device and type" '"error": *"Invalid device \\"x\\" of instance \\"d1\\": unknown type \\"bogus\\"' "$(cat "$T/http.out")"
 check_eq "no instance was created" 404 "$(http GET /1.0/instances/d1)"
 body '{"name": "d1", "source": {"type": "image", "alias": "busybox"}, "devices": {"eth0": {"type": "nic", "network": "cairnbr0"}}}'
-check_eq "a nic, which this version cannot make, is refused too" 400 "$(http POST /1.0/instances "$T/body.json")"
+check_eq "a nic on a network that does not exist is refused too" 404 "$(http POST /1.0/instances "$T/body.json")"
+check_match "the error names device and network" '"error": *"Invalid device \\"eth0\\" of instance \\"d1\\": Network \\"cairnbr0\\" not found' "$(cat "$T/http.out")"
 check_eq "no instance was created" 404 "$(http GET /1.0/instances/d1)"
 before=$(as_admin cairn config show c1)
 for method in PUT PATCH; do

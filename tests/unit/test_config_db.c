@@ -155,7 +155,7 @@ static void test_open_schema(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 5);
+	assert_int_equal(sqlite3_column_int(st, 0), db_schema_version());
 	sqlite3_finalize(st);
 	assert_int_equal(
 	    sqlite3_prepare_v2(
@@ -911,6 +911,8 @@ static void test_other_process(void **state)
 	"DROP TABLE instance_profiles; DROP TABLE profile_devices; DROP TABLE profile_config;"     \
 	"DROP TABLE profiles; DROP TABLE server_config; DROP TABLE certificates;"                  \
 	"DROP TABLE trust_tokens;"
+/* What the networks migration (after the trust store) made. */
+#define DROP_NETWORKS "DROP TABLE network_config; DROP TABLE networks;"
 
 /* A database of schema version 2 (before schedule_state) is brought up to date on open, its
  * rows kept. */
@@ -924,12 +926,12 @@ static void test_upgrade_from_v2(void **state)
 	add_instance(f->db, "old", NULL, NULL, NULL);
 	db_close(f->db);
 	f->db = NULL;
-	exec_side(f, "DROP TABLE schedule_state;" DROP_V4 "PRAGMA user_version = 2;");
+	exec_side(f, "DROP TABLE schedule_state;" DROP_V4 DROP_NETWORKS "PRAGMA user_version = 2;");
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'schedule_state'"),
 			 0);
 	assert_int_equal(db_open(f->path, &f->db, &e), 0);
-	assert_int_equal(query_int(f, "PRAGMA user_version"), 5);
+	assert_int_equal(query_int(f, "PRAGMA user_version"), db_schema_version());
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'schedule_state'"),
 			 1);
@@ -1856,13 +1858,13 @@ static void test_upgrade_from_v3(void **state)
 	add_snapshot(f->db, "on-fast", "snap0", 100, false, DB_ROW_READY);
 	db_close(f->db);
 	f->db = NULL;
-	exec_side(f, DROP_V4 "PRAGMA user_version = 3;");
+	exec_side(f, DROP_V4 DROP_NETWORKS "PRAGMA user_version = 3;");
 	assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_master WHERE name LIKE"
 				      " '%profile%' OR name LIKE '%devices%'"),
 			 0);
 
 	assert_int_equal(db_open(f->path, &f->db, &e), 0);
-	assert_int_equal(query_int(f, "PRAGMA user_version"), 5);
+	assert_int_equal(query_int(f, "PRAGMA user_version"), db_schema_version());
 	assert_int_equal(db_profile_get(f->db, "default", &def, &e), 0);
 	assert_int_equal(def.devices.n, 1);
 	root = devices_get(&def.devices, "root");

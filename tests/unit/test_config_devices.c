@@ -241,7 +241,8 @@ static void test_validate_types(void **state)
 		"disk, nic, none)",
 		"type", "usb");
 	REFUSED("unknown type \"Disk\" (valid types: disk, nic, none)", "type", "Disk");
-	REFUSED("Invalid device \"dev\" of instance \"c1\": type \"nic\" is not supported yet",
+	REFUSED("Invalid device \"dev\" of instance \"c1\": a bridged nic needs a \"parent\" (a "
+		"bridge)",
 		"type", "nic", "nictype", "bridged");
 	REFUSED("Invalid device \"dev\" of instance \"c1\": a device of type \"none\" takes no "
 		"other key",

@@ -236,7 +236,8 @@ static void test_profile_validate(void **state)
 	assert_int_equal(devices_remove(&p.devices, "root2"), 1);
 	add_dev(&p.devices, "eth0", "type", "nic", NULL);
 	expect_err(&e, profile_validate(&p, &e),
-		   "Invalid device \"eth0\" of profile \"web\": type \"nic\" is not supported yet");
+		   "Invalid device \"eth0\" of profile \"web\": a nic needs \"network\" (a managed "
+		   "network) or \"nictype=bridged\" with \"parent\" (a host bridge)");
 	assert_int_equal(devices_remove(&p.devices, "eth0"), 1);
 
 	/* A description that is not text. */

@@ -531,6 +531,54 @@ static void test_cgroup_detect(void **state)
 				     0);
 }
 
+/* No nic: no network but lo. Two nics: a veth pair each, in order, with their MAC and MTU. */
+static void test_nics(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	const struct instance_nic nics[] = {
+	    {.link = "cairnbr0", .name = "eth0", .hwaddr = "00:16:3e:00:00:01"},
+	    {.link = "br1", .name = "eth1", .hwaddr = "00:16:3e:00:00:02", .mtu = 1400},
+	};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	_cleanup_free_ char *none = render_ok(&config, INSTANCE_CGROUP_V2);
+	_cleanup_free_ char *text = NULL;
+	_cleanup_err_ struct err *e = NULL;
+
+	(void)state;
+	assert_true(has_line(none, "lxc.net.0.type = empty"));
+	spec.nics = nics;
+	spec.n_nics = 2;
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), 0);
+	assert_false(has_line(text, "lxc.net.0.type = empty"));
+	assert_true(has_line(text, "lxc.net.0.type = veth"));
+	assert_true(has_line(text, "lxc.net.0.link = cairnbr0"));
+	assert_true(has_line(text, "lxc.net.0.name = eth0"));
+	assert_true(has_line(text, "lxc.net.0.hwaddr = 00:16:3e:00:00:01"));
+	assert_true(has_line(text, "lxc.net.0.flags = up"));
+	assert_null(strstr(text, "lxc.net.0.mtu"));
+	assert_true(has_line(text, "lxc.net.1.link = br1"));
+	assert_true(has_line(text, "lxc.net.1.name = eth1"));
+	assert_true(has_line(text, "lxc.net.1.mtu = 1400"));
+}
+
+/* A nic value with a line break would add a config line of its own: refused. */
+static void test_nic_line_break(void **state)
+{
+	_cleanup_kvlist_ struct kvlist config = {0};
+	const struct instance_nic nic = {.link = "br0",
+					 .name = "eth0\nlxc.apparmor.profile = unconfined",
+					 .hwaddr = "00:16:3e:00:00:01"};
+	struct instance_lxc_spec spec = base_spec(&config, INSTANCE_CGROUP_V2);
+	_cleanup_free_ char *text = NULL;
+	_cleanup_err_ struct err *e = NULL;
+
+	(void)state;
+	spec.nics = &nic;
+	spec.n_nics = 1;
+	assert_int_equal(instance_lxc_config_render(&spec, &text, &e), -EINVAL);
+	assert_null(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +595,8 @@ int main(void)
 	    cmocka_unit_test(test_line_breaks_refused),
 	    cmocka_unit_test(test_percentage_needs_host_memory),
 	    cmocka_unit_test(test_cgroup_detect),
+	    cmocka_unit_test(test_nics),
+	    cmocka_unit_test(test_nic_line_break),
 	    cmocka_unit_test(test_host_mounts),
 	    cmocka_unit_test(test_host_mounts_refused),
 	};
