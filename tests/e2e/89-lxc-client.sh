@@ -141,6 +141,20 @@ check "lxc image alias create" lxca image alias create bb2 "$fp"
 check_match "lxc image alias list" '^\| bb2 ' "$(lxca image alias list)"
 check "lxc image alias delete" lxca image alias delete bb2
 check_fails "lxc image delete of an unknown image" "" lxca image delete nosuch
+# An Incus/LXD unified tarball: metadata.yaml and rootfs/.
+mkdir -p "$T/img/rootfs/bin" "$T/img/rootfs/sbin" "$T/img/rootfs/etc"
+cp /bin/busybox "$T/img/rootfs/bin/busybox"
+ln -sf ../bin/busybox "$T/img/rootfs/sbin/init"
+printf 'architecture: %s\ncreation_date: 1763740800\nproperties:\n  description: Test image\n  os: testos\n' \
+	"$(uname -m)" >"$T/img/metadata.yaml"
+tar -C "$T/img" -czf "$T/lxc-admin/img.tar.gz" metadata.yaml rootfs
+chown "$ADMIN_USER" "$T/lxc-admin/img.tar.gz"
+out=$(lxca image import "$T/lxc-admin/img.tar.gz" --alias testimg 2>&1)
+check_match "lxc image import" 'Image imported with fingerprint: [0-9a-f]{64}$' "$out"
+check_eq "the imported image is listed with its alias" "testimg,Test image" \
+	"$(lxca image list testimg -c ld --format csv)"
+check "lxc image delete" lxca image delete testimg
+check_eq "it is gone" "" "$(lxca image list testimg -c l --format csv)"
 
 # ---- storage, operations ----
 check_match "lxc storage list" '^\| default ' "$(lxca storage list)"
