@@ -332,6 +332,11 @@ struct ws_exec {
 	struct MHD_UpgradeResponseHandle *urh[WS_SLOTS];
 	struct ws_reader readers[WS_SLOTS];
 	bool finished; /* the worker is done: no more websockets attach */
+	/* A console rather than a command: the container's console (a terminal master, and the
+	 * descriptor that holds it in liblxc) relayed until the client detaches. */
+	bool console;
+	int console_ptx;
+	int console_hold;
 	int64_t width; /* the terminal's first size, 0 when not given */
 	int64_t height;
 	struct ws_exec *next;
@@ -362,6 +367,10 @@ static void ws_exec_free(void *p)
 			MHD_upgrade_action(w->urh[i], MHD_UPGRADE_ACTION_CLOSE);
 	}
 	exec_session_free(w->s);
+	if (w->console_ptx >= 0)
+		close(w->console_ptx);
+	if (w->console_hold >= 0)
+		close(w->console_hold);
 	free(w);
 }
 
@@ -432,11 +441,12 @@ static void ws_control(struct ws_exec *w, pid_t pid, int ptx, const uint8_t *dat
 		json_object_object_get_ex(args, "height", &height);
 		ws.ws_col = (unsigned short)atoi(width ? json_object_get_string(width) : "0");
 		ws.ws_row = (unsigned short)atoi(height ? json_object_get_string(height) : "0");
-		if (ws.ws_col && ws.ws_row && ioctl(ptx, TIOCSWINSZ, &ws) == 0)
+		if (ws.ws_col && ws.ws_row && ioctl(ptx, TIOCSWINSZ, &ws) == 0 && pid > 0)
 			kill(pid, SIGWINCH);
 		return;
 	}
-	if (strcmp(c, "signal") == 0 && json_object_object_get_ex(msg, "signal", &v)) {
+	/* pid 0 is a console: no process of ours to signal (kill(0) would be the daemon's). */
+	if (pid > 0 && strcmp(c, "signal") == 0 && json_object_object_get_ex(msg, "signal", &v)) {
 		int sig = json_object_get_int(v);
 
 		/* The same signals as cairn's own control messages. */
@@ -456,7 +466,7 @@ static int ws_pump_in(struct ws_exec *w, int slot, int to_fd, pid_t pid, int ptx
 	if (op < 0 || op == WS_CLOSE)
 		return -1;
 	/* LXD's client ends a command's stdin with an empty text message. */
-	if (slot == WS_STDIN && !w->s->interactive && op == WS_TEXT && len == 0)
+	if (slot == WS_STDIN && !w->console && !w->s->interactive && op == WS_TEXT && len == 0)
 		return -1;
 	if (slot == WS_CONTROL) {
 		if (op == WS_TEXT || op == WS_BINARY)
@@ -503,6 +513,44 @@ static int open_pty(int *ret_ptx, int *ret_pty)
 	return 0;
 }
 
+/* The console: bytes both ways between the terminal and websocket "0" until the client closes
+ * either websocket (LXD's client closes "control" to detach) or the console ends. */
+static int run_ws_console(struct ws_exec *w, struct err **err)
+{
+	int r = ws_wait_connected(w, err);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < WS_SLOTS; i++)
+		if (w->used[i])
+			ws_reader_init(&w->readers[i], w->socks[i], NULL, 0);
+	for (;;) {
+		struct pollfd p[3] = {{.fd = w->socks[WS_STDIN], .events = POLLIN},
+				      {.fd = w->socks[WS_CONTROL], .events = POLLIN},
+				      {.fd = w->console_ptx, .events = POLLIN}};
+		char buf[16384];
+		ssize_t got;
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_STDIN, w->console_ptx, 0, w->console_ptx) < 0)
+			break;
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_CONTROL, -EBADF, 0, w->console_ptx) < 0)
+			break;
+		if (!(p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		got = read(w->console_ptx, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0 || ws_send(w->socks[WS_STDIN], WS_BINARY, buf, (size_t)got) < 0)
+			break;
+	}
+	ws_send(w->socks[WS_STDIN], WS_CLOSE, "\x03\xe8", 2);
+	return 0;
+}
+
 static int run_ws_exec(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct ws_exec *w = data;
@@ -517,6 +565,8 @@ static int run_ws_exec(struct daemon *d, void *data, json_object **ret_md, struc
 	int status = 0, r;
 
 	(void)d;
+	if (w->console)
+		return run_ws_console(w, err);
 	r = ws_wait_connected(w, err);
 	if (r < 0)
 		return r;
@@ -754,20 +804,29 @@ HANDLER(handle_operation_websocket)
 	return upgrade_respond_websocket(req, &a->conn, err);
 }
 
-/* Starts LXD's shape of exec for session `s` (taken over). */
-static int ws_exec_start(struct daemon *d, struct request *req, struct exec_session *s,
-			 json_object **ret_envelope, struct err **err)
+/* Starts LXD's shape of exec for session `s` (taken over), or with `s` NULL of the console
+ * (`ptx` and `hold` taken over). */
+static int ws_start(struct daemon *d, struct request *req, struct exec_session *s, int ptx,
+		    int hold, json_object **ret_envelope, struct err **err)
 {
 	struct ws_exec *w = calloc(1, sizeof(*w));
+	bool interactive = !s || s->interactive;
 	json_object *md, *fds, *resources, *list, *op = NULL, *id = NULL;
 	_cleanup_free_ char *url = NULL;
 	int r;
 
 	if (!w) {
 		exec_session_free(s);
+		if (ptx >= 0)
+			close(ptx);
+		if (hold >= 0)
+			close(hold);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
 	w->s = s;
+	w->console = !s;
+	w->console_ptx = ptx;
+	w->console_hold = hold;
 	if (body_int(req->body, "width", &w->width, NULL) < 0 ||
 	    body_int(req->body, "height", &w->height, NULL) < 0)
 		w->width = w->height = 0;
@@ -775,7 +834,7 @@ static int ws_exec_start(struct daemon *d, struct request *req, struct exec_sess
 	fds = json_object_new_object();
 	for (int i = 0; i < WS_SLOTS; i++) {
 		w->socks[i] = -EBADF;
-		w->used[i] = !(s->interactive && (i == WS_STDOUT || i == WS_STDERR));
+		w->used[i] = !(interactive && (i == WS_STDOUT || i == WS_STDERR));
 		if (!w->used[i])
 			continue;
 		if (random_hex(w->secrets[i]) < 0) {
@@ -799,8 +858,8 @@ static int ws_exec_start(struct daemon *d, struct request *req, struct exec_sess
 	w->next = ws_sessions;
 	ws_sessions = w;
 	pthread_mutex_unlock(&ws_lock);
-	r = operation_start_with_metadata(d, "Executing command", resources, md, run_ws_exec, w,
-					  ws_exec_free, ret_envelope, err);
+	r = operation_start_with_metadata(d, s ? "Executing command" : "Showing console", resources,
+					  md, run_ws_exec, w, ws_exec_free, ret_envelope, err);
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(*ret_envelope, "metadata", &op) &&
@@ -850,6 +909,12 @@ HANDLER(handle_instance_exec)
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
 	if (websocket)
-		return ws_exec_start(d, req, s, ret_envelope, err);
+		return ws_start(d, req, s, -EBADF, -EBADF, ret_envelope, err);
 	return upgrade_respond(req, &s->conn, err);
+}
+
+int api_console_websocket(struct daemon *d, struct request *req, int ptx, int hold,
+			  json_object **ret_envelope, struct err **err)
+{
+	return ws_start(d, req, NULL, ptx, hold, ret_envelope, err);
 }

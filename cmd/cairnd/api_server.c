@@ -57,6 +57,7 @@ static const char *const extensions[] = {
     "storage",		 /* /1.0/storage-pools */
     "profiles",		 /* /1.0/profiles */
     "resources",	 /* /1.0/storage-pools/<pool>/resources (not /1.0/resources) */
+    "console",		 /* the console over websockets, and its log */
     NULL};
 
 static json_object *extensions_json(void)

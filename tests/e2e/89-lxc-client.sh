@@ -194,6 +194,22 @@ else
 	ok "# SKIP interactive exec: script(1) is not installed"
 fi
 check_fails "lxc exec in a stopped instance" "" lxca exec c2 -- true
+
+# ---- console ----
+if command -v script >/dev/null; then
+	# The client looks for Ctrl-a and q each at the start of a read: send them apart.
+	out=$( (sleep 1.5; printf 'echo con""sole-ok\r'; sleep 1; printf '\001'; sleep 0.5; printf 'q'; sleep 3) |
+		timeout 20 setpriv --reuid="$ADMIN_USER" --regid="$(id -g "$ADMIN_USER")" --init-groups \
+		env HOME="$T/lxc-admin" LXD_DIR="$CAIRN_DIR" script -qec "lxc console c1; echo exit=\$?" /dev/null)
+	check_match "lxc console reaches the instance's console" 'console-ok' "$out"
+	check_match "Ctrl-a q detaches, exit 0" 'exit=0' "$out"
+	check_eq "the console operation has ended" 0 \
+		"$(lxca query '/1.0/operations?recursion=1' | jq '[.running[]? | select(.description == "Showing console")] | length')"
+else
+	ok "# SKIP console: script(1) is not installed"
+fi
+check_match "lxc console --show-log" 'console-ok' "$(lxca console c1 --show-log)"
+check_fails "lxc console of a stopped instance" "" lxca console c2
 ws=$(as_admin python3 "$(dirname "$0")/wsclient.py" "$CAIRN_DIR/unix.socket" handshake \
 	"/1.0/operations/00000000-0000-0000-0000-000000000000/websocket?secret=00")
 check_match "an operation websocket with a wrong secret is refused" '^HTTP/1.1 403 ' "$ws"
