@@ -331,6 +331,9 @@ struct ws_exec {
 	int socks[WS_SLOTS];
 	struct MHD_UpgradeResponseHandle *urh[WS_SLOTS];
 	struct ws_reader readers[WS_SLOTS];
+	/* What each client sent right after its handshake, until its reader takes it (owned). */
+	uint8_t *extra[WS_SLOTS];
+	size_t extra_len[WS_SLOTS];
 	bool finished; /* the worker is done: no more websockets attach */
 	/* A console rather than a command: the container's console (a terminal master, and the
 	 * descriptor that holds it in liblxc) relayed until the client detaches. */
@@ -362,6 +365,7 @@ static void ws_exec_free(void *p)
 		}
 	pthread_mutex_unlock(&ws_lock);
 	for (int i = 0; i < WS_SLOTS; i++) {
+		free(w->extra[i]);
 		ws_reader_done(&w->readers[i]);
 		if (w->urh[i])
 			MHD_upgrade_action(w->urh[i], MHD_UPGRADE_ACTION_CLOSE);
@@ -523,7 +527,8 @@ static int run_ws_console(struct ws_exec *w, struct err **err)
 		return r;
 	for (int i = 0; i < WS_SLOTS; i++)
 		if (w->used[i])
-			ws_reader_init(&w->readers[i], w->socks[i], NULL, 0);
+			ws_reader_init(&w->readers[i], w->socks[i], steal_pointer(&w->extra[i]),
+				       w->extra_len[i]);
 	for (;;) {
 		struct pollfd p[3] = {{.fd = w->socks[WS_STDIN], .events = POLLIN},
 				      {.fd = w->socks[WS_CONTROL], .events = POLLIN},
@@ -572,7 +577,8 @@ static int run_ws_exec(struct daemon *d, void *data, json_object **ret_md, struc
 		return r;
 	for (int i = 0; i < WS_SLOTS; i++)
 		if (w->used[i])
-			ws_reader_init(&w->readers[i], w->socks[i], NULL, 0);
+			ws_reader_init(&w->readers[i], w->socks[i], steal_pointer(&w->extra[i]),
+				       w->extra_len[i]);
 	if (s->interactive) {
 		int pty = -EBADF;
 
@@ -642,8 +648,18 @@ static int run_ws_exec(struct daemon *d, void *data, json_object **ret_md, struc
 		int n = 0, i_in = -1, i_ctl = -1, i_out = -1, i_err = -1, i_ptx = -1, i_pid = -1;
 		int timeout = -1;
 
-		if (in_open && w->used[WS_STDIN] &&
-		    w->readers[WS_STDIN].pending_off == w->readers[WS_STDIN].pending_len) {
+		/* Frames that came with the handshake are read before anything is polled. */
+		while (in_open && w->used[WS_STDIN] &&
+		       w->readers[WS_STDIN].pending_off < w->readers[WS_STDIN].pending_len) {
+			if (ws_pump_in(w, WS_STDIN, s->interactive ? ptx : in_w, pid, ptx) < 0) {
+				in_open = false;
+				if (in_w >= 0) {
+					close(in_w);
+					in_w = -EBADF;
+				}
+			}
+		}
+		if (in_open && w->used[WS_STDIN]) {
 			i_in = n;
 			p[n++] = (struct pollfd){.fd = w->socks[WS_STDIN], .events = POLLIN};
 		}
@@ -763,6 +779,8 @@ static void *ws_attach_run(void *p)
 			    strcmp(w->secrets[i], a->secret) == 0) {
 				w->socks[i] = a->conn.sock;
 				w->urh[i] = a->conn.urh;
+				w->extra[i] = steal_pointer(&a->conn.extra);
+				w->extra_len[i] = a->conn.extra_len;
 				taken = true;
 				break;
 			}
@@ -800,6 +818,7 @@ HANDLER(handle_operation_websocket)
 	snprintf(a->secret, sizeof(a->secret), "%s", secret);
 	a->conn.run = ws_attach_run;
 	a->conn.free = ws_attach_free;
+	a->conn.keep_extra = true;
 	*ret_envelope = NULL;
 	return upgrade_respond_websocket(req, &a->conn, err);
 }
