@@ -204,7 +204,8 @@ HANDLER(handle_instance_get)
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;
-	instance_state(&d->env, row.name, false, &st, NULL);
+	/* The usage figures only where the state is returned (recursion). */
+	instance_state(&d->env, row.name, request_recursion(req) >= 1, &st, NULL);
 	o = instance_to_json(&row, &st, request_recursion(req) >= 1,
 			     st.status == INSTANCE_STOPPED &&
 				 instance_has_checkpoint(&d->env, &row));

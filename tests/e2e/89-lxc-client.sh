@@ -86,7 +86,10 @@ check_eq "c1 is still there" "c1,RUNNING c2,STOPPED" "$(csv_of)"
 inst=$(lxca query "/1.0/instances/c1?recursion=1")
 check "GET an instance with recursion: the fields of LXD's InstanceFull" has_all "$inst" \
 	name status status_code state snapshots config devices expanded_config profiles
-check_match "lxc info c1: status" '^Status: RUNNING$' "$(lxca info c1)"
+info=$(lxca info c1)
+check_match "lxc info c1: status" '^Status: RUNNING$' "$info"
+check_match "lxc info c1: its processes are counted" '^  Processes: [1-9][0-9]*$' "$info"
+check_match "lxc list -c nsP: the profiles column" '^c1,RUNNING,default$' "$(lxca list c1 -c nsP --format csv)"
 
 # ---- snapshots ----
 check "lxc snapshot c1 s0" lxca snapshot c1 s0
