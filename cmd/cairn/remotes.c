@@ -256,7 +256,10 @@ int cli_remotes_load(struct cli_remotes *ret, struct err **err)
 		path = str_printf("%s/config.yml", dir);
 	if (path) {
 		r = file_read_all(path, &text, &len, NULL);
-		if (r < 0 && r != -ENOENT)
+		/* A HOME the user cannot read (another user's, left by `su` or `setpriv` without a
+		 * login) holds no remotes of theirs: the built-in `local` alone, as with no file.
+		 */
+		if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
 			return err_set_errno(err, r, "Failed to read \"%s\"", path);
 	}
 	return cli_remotes_parse(text ? text : "", text ? len : 0, ret, err);

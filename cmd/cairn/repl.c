@@ -164,6 +164,10 @@ static int with_current(struct cli_ctx *ctx, const struct repl_state *st, char *
 		return 0;
 	if ((int)args.argc < args.cmd->min_args || args.argc == 0)
 		insert = true;
+	else if (str_startswith(args.path, "cairn config "))
+		/* `config set KEY=VALUE` with no instance is a server key: with a current
+		 * instance, the REPL means the instance (`use` alone gets the server back). */
+		insert = !strchr(args.argv[0], '/') && !instance_exists(ctx, args.argv[0]);
 	else if (args.cmd->max_args < 0)
 		insert = false;
 	else

@@ -96,8 +96,8 @@ check_eq "use: the key was set on r1" "yes" "$(as_admin cairn config get r1 user
 check_match "use: snapshot create took a snapshot of r1" '^s1,' "$out"
 check_eq "use: it is r1's" "s1" "$(as_admin cairn snapshot list r1 --format csv | cut -d, -f1)"
 check_match "use: naming the instance still works" '^yes$' "$(printf '%s\n' "$out" | sed -n 3p)"
-check_match "use alone forgets it: the command needs its instance again" \
-	'^Error: Invalid number of arguments$' "$out"
+check_match "use alone forgets it: without an instance the key is the server's" \
+	'^Error: Unknown server configuration key "user.used"' "$out"
 out=$(printf 'use r1\nstop r1x\n' | as_admin cairn repl 2>&1)
 check_match "use: a mistyped name on a many-instance command fails" '^Error: .*"r1x"' "$out"
 check_eq "use: and leaves the current instance alone" Running "$(api_status r1)"

@@ -272,11 +272,24 @@ if as_admin cairn doctor 2>/dev/null | grep -q "Stateful snapshots: possible her
 	as_admin cairn config set c2 migration.stateful=true security.privileged=true >/dev/null
 	as_admin cairn start c2 >/dev/null
 	as_admin cairn exec c2 -- sh -c 'httpd -p 80 -h /www'
+	# An established TCP connection across the checkpoint: a listener in c2 writes what it
+	# receives, a client on the namespace's host side sends one line before the stop and one
+	# after the restore on the same connection (liblxc dumps with --tcp-established).
+	# Forked twice, so that it is the container init's (a dump takes init's descendants), and
+	# its stdin a pipe that stays open (busybox nc ends at the end of its input).
+	as_admin cairn exec c2 -- sh -c '(sleep 600 | nc -l -p 9000 > /root/tcp.log 2>&1 &) &'
+	sleep 0.5
+	in_ns sh -c "{ echo before; sleep 6; echo after; sleep 2; } | busybox nc $sub.50 9000" >/dev/null 2>&1 &
+	tcp_client=$!
+	sleep 1
 	check "stop --stateful c2 (privileged, with its nic)" as_admin cairn stop --stateful c2
 	check "start c2 from its checkpoint" as_admin cairn start c2
 	check_eq "c2 has its address after the restore" "$sub.50" "$(inet_of c2)"
 	check_eq "its httpd, restored, answers" "hello-from-c2" \
 		"$(in_ns sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc $sub.50 80" 2>&1 | tail -1)"
+	wait "$tcp_client" 2>/dev/null
+	check_eq "an established TCP connection went on across the checkpoint" "before after" \
+		"$(as_admin cairn exec c2 -- cat /root/tcp.log | tr '\n' ' ' | sed 's/ $//')"
 else
 	TAP_N=$((TAP_N + 1))
 	echo "ok $TAP_N # SKIP a stateful round trip with a nic: CRIU 4.1 or newer is not available (CAIRN_CRIU)"
