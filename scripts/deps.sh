@@ -19,6 +19,8 @@ packages=(
 	dnsmasq-base iproute2 nftables
 	# test and benchmark
 	jq python3 curl tmux xz-utils zstd acl attr file binutils hyperfine openssl
+	# the upstream client the API is checked against (tests/e2e/89-lxc-client.sh)
+	lxd-client
 )
 
 missing=()

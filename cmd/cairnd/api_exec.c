@@ -5,6 +5,13 @@
  * session spawns the helper, forwards resize and signal messages, and answers {"return": N}.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <termios.h>
+#include <time.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,6 +26,8 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/upgrade.h"
 #include "cmd/cairnd/handlers.h"
+#include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/websocket.h"
 #include "common/cleanup.h"
 #include "common/fdpass.h"
 #include "common/err.h"
@@ -298,13 +307,601 @@ static void exec_session_free_void(void *p)
 	exec_session_free(p);
 }
 
+/*
+ * LXD's shape of exec, for clients that speak WebSockets (the upstream `lxc`): the request
+ * answers with an operation whose metadata holds one secret per websocket ("0", "1", "2" and
+ * "control"; "0" and "control" when interactive). The client opens each with GET
+ * /1.0/operations/<id>/websocket?secret=...; once all are there, the operation's worker gives
+ * the command pipes (or a pseudo-terminal), copies bytes between them and the websockets, and
+ * ends with {"return": N}.
+ */
+
+/* How long the client has to open every websocket. */
+#define WS_CONNECT_TIMEOUT_SEC 10
+/* How long output may still drain after the command has exited. */
+#define WS_DRAIN_MS 2000
+
+enum { WS_STDIN, WS_STDOUT, WS_STDERR, WS_CONTROL, WS_SLOTS };
+
+struct ws_exec {
+	struct exec_session *s; /* the command, as cairn's own exec has it */
+	char op_id[37];		/* "" until the operation exists */
+	char secrets[WS_SLOTS][65];
+	bool used[WS_SLOTS]; /* slots this session has: all but 1 and 2 when interactive */
+	int socks[WS_SLOTS];
+	struct MHD_UpgradeResponseHandle *urh[WS_SLOTS];
+	struct ws_reader readers[WS_SLOTS];
+	/* What each client sent right after its handshake, until its reader takes it (owned). */
+	uint8_t *extra[WS_SLOTS];
+	size_t extra_len[WS_SLOTS];
+	bool finished; /* the worker is done: no more websockets attach */
+	/* A console rather than a command: the container's console (a terminal master, and the
+	 * descriptor that holds it in liblxc) relayed until the client detaches. */
+	bool console;
+	int console_ptx;
+	int console_hold;
+	int64_t width; /* the terminal's first size, 0 when not given */
+	int64_t height;
+	struct ws_exec *next;
+};
+
+static pthread_mutex_t ws_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ws_changed = PTHREAD_COND_INITIALIZER;
+static struct ws_exec *ws_sessions;
+
+static const char *const slot_names[WS_SLOTS] = {"0", "1", "2", "control"};
+
+static void ws_exec_free(void *p)
+{
+	struct ws_exec *w = p;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&ws_lock);
+	for (struct ws_exec **pp = &ws_sessions; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&ws_lock);
+	for (int i = 0; i < WS_SLOTS; i++) {
+		free(w->extra[i]);
+		ws_reader_done(&w->readers[i]);
+		if (w->urh[i])
+			MHD_upgrade_action(w->urh[i], MHD_UPGRADE_ACTION_CLOSE);
+	}
+	exec_session_free(w->s);
+	if (w->console_ptx >= 0)
+		close(w->console_ptx);
+	if (w->console_hold >= 0)
+		close(w->console_hold);
+	free(w);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int random_hex(char out[static 65])
+{
+	uint8_t b[32];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+/* Waits until the client opened every websocket of the session. */
+static int ws_wait_connected(struct ws_exec *w, struct err **err)
+{
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WS_CONNECT_TIMEOUT_SEC;
+	pthread_mutex_lock(&ws_lock);
+	for (;;) {
+		bool all = true;
+
+		for (int i = 0; i < WS_SLOTS; i++)
+			if (w->used[i] && !w->urh[i])
+				all = false;
+		if (all)
+			break;
+		if (pthread_cond_timedwait(&ws_changed, &ws_lock, &deadline) == ETIMEDOUT) {
+			r = err_set(err, -ETIMEDOUT, "Timed out waiting for the exec websockets");
+			break;
+		}
+	}
+	if (r < 0)
+		w->finished = true;
+	pthread_mutex_unlock(&ws_lock);
+	return r;
+}
+
+/* A control message: a window size or a signal, as LXD's client sends them. */
+static void ws_control(struct ws_exec *w, pid_t pid, int ptx, const uint8_t *data, size_t len)
+{
+	_cleanup_json_ json_object *msg = NULL;
+	json_object *cmd = NULL, *args = NULL, *v = NULL;
+	const char *c;
+
+	msg = json_tokener_parse(len ? strndupa((const char *)data, len) : "");
+	if (!msg || !json_object_object_get_ex(msg, "command", &cmd))
+		return;
+	c = json_object_get_string(cmd);
+	if (strcmp(c, "window-resize") == 0 && ptx >= 0 &&
+	    json_object_object_get_ex(msg, "args", &args)) {
+		struct winsize ws = {0};
+		json_object *width = NULL, *height = NULL;
+
+		json_object_object_get_ex(args, "width", &width);
+		json_object_object_get_ex(args, "height", &height);
+		ws.ws_col = (unsigned short)atoi(width ? json_object_get_string(width) : "0");
+		ws.ws_row = (unsigned short)atoi(height ? json_object_get_string(height) : "0");
+		if (ws.ws_col && ws.ws_row && ioctl(ptx, TIOCSWINSZ, &ws) == 0 && pid > 0)
+			kill(pid, SIGWINCH);
+		return;
+	}
+	/* pid 0 is a console: no process of ours to signal (kill(0) would be the daemon's). */
+	if (pid > 0 && strcmp(c, "signal") == 0 && json_object_object_get_ex(msg, "signal", &v)) {
+		int sig = json_object_get_int(v);
+
+		/* The same signals as cairn's own control messages. */
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+			kill(pid, sig);
+	}
+	(void)w;
+}
+
+/* Reads one message from websocket `slot`; -1 when that websocket is done. */
+static int ws_pump_in(struct ws_exec *w, int slot, int to_fd, pid_t pid, int ptx)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len = 0;
+	int op = ws_recv(&w->readers[slot], &data, &len);
+
+	if (op < 0 || op == WS_CLOSE)
+		return -1;
+	/* LXD's client ends a command's stdin with an empty text message. */
+	if (slot == WS_STDIN && !w->console && !w->s->interactive && op == WS_TEXT && len == 0)
+		return -1;
+	if (slot == WS_CONTROL) {
+		if (op == WS_TEXT || op == WS_BINARY)
+			ws_control(w, pid, ptx, data, len);
+		return 0;
+	}
+	if ((op == WS_TEXT || op == WS_BINARY || op == WS_CONTINUATION) && to_fd >= 0) {
+		size_t off = 0;
+
+		while (off < len) {
+			ssize_t n = write(to_fd, data + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Makes a pseudo-terminal pair in raw mode: the command's terminal is the one the helper makes
+ * inside, this one only carries bytes and the window size. */
+static int open_pty(int *ret_ptx, int *ret_pty)
+{
+	_cleanup_close_ int ptx = -EBADF;
+	char name[64];
+	struct termios t;
+	int pty;
+
+	ptx = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (ptx < 0 || grantpt(ptx) < 0 || unlockpt(ptx) < 0 || ptsname_r(ptx, name, sizeof(name)))
+		return -errno;
+	pty = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (pty < 0)
+		return -errno;
+	if (tcgetattr(pty, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(pty, TCSANOW, &t);
+	}
+	*ret_ptx = steal_fd(&ptx);
+	*ret_pty = pty;
+	return 0;
+}
+
+/* The console: bytes both ways between the terminal and websocket "0" until the client closes
+ * either websocket (LXD's client closes "control" to detach) or the console ends. */
+static int run_ws_console(struct ws_exec *w, struct err **err)
+{
+	int r = ws_wait_connected(w, err);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < WS_SLOTS; i++)
+		if (w->used[i])
+			ws_reader_init(&w->readers[i], w->socks[i], steal_pointer(&w->extra[i]),
+				       w->extra_len[i]);
+	for (;;) {
+		struct pollfd p[3] = {{.fd = w->socks[WS_STDIN], .events = POLLIN},
+				      {.fd = w->socks[WS_CONTROL], .events = POLLIN},
+				      {.fd = w->console_ptx, .events = POLLIN}};
+		char buf[16384];
+		ssize_t got;
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_STDIN, w->console_ptx, 0, w->console_ptx) < 0)
+			break;
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_CONTROL, -EBADF, 0, w->console_ptx) < 0)
+			break;
+		if (!(p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		got = read(w->console_ptx, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0 || ws_send(w->socks[WS_STDIN], WS_BINARY, buf, (size_t)got) < 0)
+			break;
+	}
+	ws_send(w->socks[WS_STDIN], WS_CLOSE, "\x03\xe8", 2);
+	return 0;
+}
+
+static int run_ws_exec(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct ws_exec *w = data;
+	struct exec_session *s = w->s;
+	_cleanup_close_ int pidfd = -EBADF, ptx = -EBADF, in_w = -EBADF, out_r = -EBADF,
+			    err_r = -EBADF;
+	int child[3] = {-EBADF, -EBADF, -EBADF};
+	struct instance_exec_spec spec;
+	bool exited = false, in_open = true;
+	int64_t drain_until = 0;
+	pid_t pid = 0;
+	int status = 0, r;
+
+	(void)d;
+	if (w->console)
+		return run_ws_console(w, err);
+	r = ws_wait_connected(w, err);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < WS_SLOTS; i++)
+		if (w->used[i])
+			ws_reader_init(&w->readers[i], w->socks[i], steal_pointer(&w->extra[i]),
+				       w->extra_len[i]);
+	if (s->interactive) {
+		int pty = -EBADF;
+
+		r = open_pty(&ptx, &pty);
+		if (r < 0)
+			return err_set(err, r, "Failed to make a terminal for the command");
+		if (w->width > 0 && w->height > 0 && w->width < 65536 && w->height < 65536) {
+			struct winsize size = {.ws_col = (unsigned short)w->width,
+					       .ws_row = (unsigned short)w->height};
+
+			ioctl(ptx, TIOCSWINSZ, &size);
+		}
+		child[0] = pty;
+		child[1] = dup(pty);
+		child[2] = dup(pty);
+	} else {
+		int p[3][2];
+
+		if (pipe2(p[0], O_CLOEXEC) < 0)
+			return err_set(err, -errno, "Failed to make pipes for the command");
+		if (pipe2(p[1], O_CLOEXEC) < 0) {
+			r = -errno;
+			close(p[0][0]);
+			close(p[0][1]);
+			return err_set(err, r, "Failed to make pipes for the command");
+		}
+		if (pipe2(p[2], O_CLOEXEC) < 0) {
+			r = -errno;
+			for (int i = 0; i < 2; i++) {
+				close(p[i][0]);
+				close(p[i][1]);
+			}
+			return err_set(err, r, "Failed to make pipes for the command");
+		}
+		child[0] = p[0][0];
+		in_w = p[0][1];
+		child[1] = p[1][1];
+		out_r = p[1][0];
+		child[2] = p[2][1];
+		err_r = p[2][0];
+	}
+	spec = (struct instance_exec_spec){
+	    .helper = s->d->helper,
+	    .name = s->name,
+	    .lxcpath = s->lxcpath,
+	    .config_path = s->config_path,
+	    .log_dir = s->log_dir,
+	    .command = s->command,
+	    .environment = s->environment,
+	    .cwd = s->cwd,
+	    .uid = s->uid,
+	    .gid = s->gid,
+	    .interactive = s->interactive,
+	    .fds = {child[0], child[1], child[2]},
+	};
+	r = instance_exec_spawn(&spec, &pid, err);
+	/* Only the command may hold its ends: a reader sees EOF when the last writer is gone. */
+	for (int i = 0; i < 3; i++)
+		if (child[i] >= 0)
+			close(child[i]);
+	if (r < 0)
+		return r;
+	pidfd = (int)pidfd_open(pid, 0);
+
+	for (;;) {
+		struct pollfd p[7];
+		int n = 0, i_in = -1, i_ctl = -1, i_out = -1, i_err = -1, i_ptx = -1, i_pid = -1;
+		int timeout = -1;
+
+		/* Frames that came with the handshake are read before anything is polled. */
+		while (in_open && w->used[WS_STDIN] &&
+		       w->readers[WS_STDIN].pending_off < w->readers[WS_STDIN].pending_len) {
+			if (ws_pump_in(w, WS_STDIN, s->interactive ? ptx : in_w, pid, ptx) < 0) {
+				in_open = false;
+				if (in_w >= 0) {
+					close(in_w);
+					in_w = -EBADF;
+				}
+			}
+		}
+		if (in_open && w->used[WS_STDIN]) {
+			i_in = n;
+			p[n++] = (struct pollfd){.fd = w->socks[WS_STDIN], .events = POLLIN};
+		}
+		if (w->used[WS_CONTROL] && w->socks[WS_CONTROL] >= 0) {
+			i_ctl = n;
+			p[n++] = (struct pollfd){.fd = w->socks[WS_CONTROL], .events = POLLIN};
+		}
+		if (out_r >= 0) {
+			i_out = n;
+			p[n++] = (struct pollfd){.fd = out_r, .events = POLLIN};
+		}
+		if (err_r >= 0) {
+			i_err = n;
+			p[n++] = (struct pollfd){.fd = err_r, .events = POLLIN};
+		}
+		if (ptx >= 0) {
+			i_ptx = n;
+			p[n++] = (struct pollfd){.fd = ptx, .events = POLLIN};
+		}
+		if (!exited && pidfd >= 0) {
+			i_pid = n;
+			p[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		}
+		if (exited) {
+			int64_t left = drain_until - now_ms();
+
+			if (left <= 0 || (out_r < 0 && err_r < 0 && ptx < 0))
+				break;
+			timeout = (int)left;
+		} else if (pidfd < 0) {
+			timeout = 200;
+		}
+		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			break;
+		if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_STDIN, s->interactive ? ptx : in_w, pid, ptx) < 0) {
+			/* The client's stdin ended: so does the command's. */
+			in_open = false;
+			if (in_w >= 0) {
+				close(in_w);
+				in_w = -EBADF;
+			}
+		}
+		if (i_ctl >= 0 && (p[i_ctl].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    ws_pump_in(w, WS_CONTROL, -EBADF, pid, ptx) < 0)
+			w->socks[WS_CONTROL] = -EBADF;
+		for (int k = 0; k < 3; k++) {
+			int idx = k == 0 ? i_out : k == 1 ? i_err : i_ptx;
+			int *fd = k == 0 ? &out_r : k == 1 ? &err_r : &ptx;
+			int slot = k == 0 ? WS_STDOUT : k == 1 ? WS_STDERR : WS_STDIN;
+			char buf[16384];
+			ssize_t got;
+
+			if (idx < 0 || !(p[idx].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			got = read(*fd, buf, sizeof(buf));
+			if (got < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (got <= 0) {
+				/* EOF (EIO on a terminal whose last user left). */
+				ws_send(w->socks[slot], WS_CLOSE, "\x03\xe8", 2);
+				close(*fd);
+				*fd = -EBADF;
+				continue;
+			}
+			if (ws_send(w->socks[slot], WS_BINARY, buf, (size_t)got) < 0) {
+				/* Nobody reads the output any more: end the command. */
+				kill_and_reap(pid);
+				return err_set(err, -ECONNRESET, "The exec client went away");
+			}
+		}
+		if (!exited && (pidfd < 0 || (i_pid >= 0 && (p[i_pid].revents & POLLIN)))) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				exited = true;
+				drain_until = now_ms() + WS_DRAIN_MS;
+			}
+		}
+	}
+	if (!exited)
+		status = kill_and_reap(pid);
+	/* Whatever output has not ended yet ends now. */
+	if (out_r >= 0)
+		ws_send(w->socks[WS_STDOUT], WS_CLOSE, "\x03\xe8", 2);
+	if (err_r >= 0)
+		ws_send(w->socks[WS_STDERR], WS_CLOSE, "\x03\xe8", 2);
+	if (ptx >= 0)
+		ws_send(w->socks[WS_STDIN], WS_CLOSE, "\x03\xe8", 2);
+	*ret_md = json_object_new_object();
+	json_object_object_add(*ret_md, "return",
+			       json_object_new_int(instance_exec_exit_code(status)));
+	return 0;
+}
+
+/* The connection of one websocket of a session, until the session's worker takes it. */
+struct ws_attach {
+	struct upgrade_conn conn; /* first */
+	char secret[65];
+};
+
+static void ws_attach_free(void *p)
+{
+	struct ws_attach *a = p;
+
+	free(a->conn.extra);
+	free(a);
+}
+
+static void *ws_attach_run(void *p)
+{
+	struct ws_attach *a = p;
+	bool taken = false;
+
+	pthread_mutex_lock(&ws_lock);
+	for (struct ws_exec *w = ws_sessions; w && !taken; w = w->next)
+		for (int i = 0; i < WS_SLOTS; i++)
+			if (w->used[i] && !w->finished && !w->urh[i] &&
+			    strcmp(w->secrets[i], a->secret) == 0) {
+				w->socks[i] = a->conn.sock;
+				w->urh[i] = a->conn.urh;
+				w->extra[i] = steal_pointer(&a->conn.extra);
+				w->extra_len[i] = a->conn.extra_len;
+				taken = true;
+				break;
+			}
+	pthread_cond_broadcast(&ws_changed);
+	pthread_mutex_unlock(&ws_lock);
+	if (!taken)
+		MHD_upgrade_action(a->conn.urh, MHD_UPGRADE_ACTION_CLOSE);
+	ws_attach_free(a);
+	return NULL;
+}
+
+HANDLER(handle_operation_websocket)
+{
+	const char *secret = request_query(req, "secret");
+	struct ws_attach *a;
+	bool found = false;
+
+	(void)d;
+	if (!ws_requested(req))
+		return err_set(err, -EINVAL,
+			       "This endpoint needs a WebSocket (\"Upgrade: websocket\")");
+	pthread_mutex_lock(&ws_lock);
+	for (struct ws_exec *w = ws_sessions; w && !found && secret; w = w->next)
+		for (int i = 0; i < WS_SLOTS; i++)
+			if (w->used[i] && !w->finished && !w->urh[i] &&
+			    strcmp(w->op_id, req->params[0]) == 0 &&
+			    strcmp(w->secrets[i], secret) == 0)
+				found = true;
+	pthread_mutex_unlock(&ws_lock);
+	if (!found)
+		return err_set(err, -EPERM, "Unknown operation or bad secret");
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return err_set(err, -ENOMEM, "Out of memory");
+	snprintf(a->secret, sizeof(a->secret), "%s", secret);
+	a->conn.run = ws_attach_run;
+	a->conn.free = ws_attach_free;
+	a->conn.keep_extra = true;
+	*ret_envelope = NULL;
+	return upgrade_respond_websocket(req, &a->conn, err);
+}
+
+/* Starts LXD's shape of exec for session `s` (taken over), or with `s` NULL of the console
+ * (`ptx` and `hold` taken over). */
+static int ws_start(struct daemon *d, struct request *req, struct exec_session *s, int ptx,
+		    int hold, json_object **ret_envelope, struct err **err)
+{
+	struct ws_exec *w = calloc(1, sizeof(*w));
+	bool interactive = !s || s->interactive;
+	json_object *md, *fds, *resources, *list, *op = NULL, *id = NULL;
+	_cleanup_free_ char *url = NULL;
+	int r;
+
+	if (!w) {
+		exec_session_free(s);
+		if (ptx >= 0)
+			close(ptx);
+		if (hold >= 0)
+			close(hold);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	w->s = s;
+	w->console = !s;
+	w->console_ptx = ptx;
+	w->console_hold = hold;
+	if (body_int(req->body, "width", &w->width, NULL) < 0 ||
+	    body_int(req->body, "height", &w->height, NULL) < 0)
+		w->width = w->height = 0;
+	md = json_object_new_object();
+	fds = json_object_new_object();
+	for (int i = 0; i < WS_SLOTS; i++) {
+		w->socks[i] = -EBADF;
+		w->used[i] = !(interactive && (i == WS_STDOUT || i == WS_STDERR));
+		if (!w->used[i])
+			continue;
+		if (random_hex(w->secrets[i]) < 0) {
+			json_object_put(md);
+			json_object_put(fds);
+			ws_exec_free(w);
+			return err_set(err, -EIO, "Failed to make a secret");
+		}
+		json_object_object_add(fds, slot_names[i], json_object_new_string(w->secrets[i]));
+	}
+	json_object_object_add(md, "fds", fds);
+	resources = json_object_new_object();
+	list = json_object_new_array();
+	url = str_printf("/1.0/instances/%s", req->params[0]);
+	json_object_array_add(list, json_object_new_string(url ? url : ""));
+	json_object_object_add(resources, "instances", list);
+	/* Registered before the operation starts (and its worker waits for the websockets), so
+	 * that no websocket can come before its session; the id is filled in right after. */
+	w->finished = false;
+	pthread_mutex_lock(&ws_lock);
+	w->next = ws_sessions;
+	ws_sessions = w;
+	pthread_mutex_unlock(&ws_lock);
+	r = operation_start_with_metadata(d, s ? "Executing command" : "Showing console", resources,
+					  md, run_ws_exec, w, ws_exec_free, ret_envelope, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(*ret_envelope, "metadata", &op) &&
+	    json_object_object_get_ex(op, "id", &id)) {
+		pthread_mutex_lock(&ws_lock);
+		snprintf(w->op_id, sizeof(w->op_id), "%s", json_object_get_string(id));
+		pthread_mutex_unlock(&ws_lock);
+	}
+	return 202;
+}
+
 HANDLER(handle_instance_exec)
 {
 	struct exec_session *s = NULL;
+	bool websocket = false;
 	int r;
 
 	(void)ret_envelope;
-	r = upgrade_check(req, err);
+	/* LXD's client asks for websockets in the body instead of an upgrade. */
+	if (req->body && !request_header(req, "Upgrade") &&
+	    (r = body_bool(req->body, "wait-for-websocket", &websocket, err)) < 0)
+		return r;
+	r = websocket ? 0 : upgrade_check(req, err);
 	if (r < 0)
 		return r;
 	r = upgrade_instance_running(d, req->params[0], err);
@@ -330,5 +927,13 @@ HANDLER(handle_instance_exec)
 		exec_session_free(s);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
+	if (websocket)
+		return ws_start(d, req, s, -EBADF, -EBADF, ret_envelope, err);
 	return upgrade_respond(req, &s->conn, err);
+}
+
+int api_console_websocket(struct daemon *d, struct request *req, int ptx, int hold,
+			  json_object **ret_envelope, struct err **err)
+{
+	return ws_start(d, req, NULL, ptx, hold, ret_envelope, err);
 }

@@ -29,8 +29,23 @@ static void file_donep(struct instance_file *f)
 	instance_file_done(f);
 }
 
-/* The ?path= argument, checked. */
-static int path_arg(struct request *req, const char **ret, struct err **err)
+/* An X-Incus-<name> header, or LXD's X-LXD-<name> when the client sent that one instead. */
+static const char *file_header(struct request *req, const char *incus_name)
+{
+	const char *v = request_header(req, incus_name);
+	char lxd_name[64];
+
+	if (v)
+		return v;
+	snprintf(lxd_name, sizeof(lxd_name), "X-LXD-%s", incus_name + strlen("X-Incus-"));
+	return request_header(req, lxd_name);
+}
+
+/* The ?path= argument, checked. LXD's client sends a pulled file's path without its leading
+ * "/" ("c1/etc/hostname" names etc/hostname): such a path is taken from the root, in
+ * `buf`. */
+static int path_arg(struct request *req, char buf[static PATH_MAX + 1], const char **ret,
+		    struct err **err)
 {
 	const char *path = NULL;
 	size_t len = 0;
@@ -43,6 +58,13 @@ static int path_arg(struct request *req, const char **ret, struct err **err)
 	/* libmicrohttpd has decoded %00: C would see the path cut short at it. */
 	if (strlen(path) != len)
 		return err_set(err, -EINVAL, "Invalid path: it holds a NUL");
+	if (path[0] != '/') {
+		if (len >= PATH_MAX)
+			return err_set(err, -EINVAL, "Invalid path: it is too long");
+		buf[0] = '/';
+		memcpy(buf + 1, path, len + 1);
+		path = buf;
+	}
 	r = instance_file_path_check(path, err);
 	if (r < 0)
 		return r;
@@ -61,6 +83,14 @@ static void add_file_headers(struct MHD_Response *resp, const struct instance_fi
 	snprintf(buf, sizeof(buf), "%04o", (unsigned)f->mode);
 	MHD_add_response_header(resp, "X-Incus-mode", buf);
 	MHD_add_response_header(resp, "X-Incus-type", instance_file_type_name(f->type));
+	/* The same under the names LXD's client reads. */
+	snprintf(buf, sizeof(buf), "%u", f->uid);
+	MHD_add_response_header(resp, "X-LXD-uid", buf);
+	snprintf(buf, sizeof(buf), "%u", f->gid);
+	MHD_add_response_header(resp, "X-LXD-gid", buf);
+	snprintf(buf, sizeof(buf), "%04o", (unsigned)f->mode);
+	MHD_add_response_header(resp, "X-LXD-mode", buf);
+	MHD_add_response_header(resp, "X-LXD-type", instance_file_type_name(f->type));
 }
 
 static struct MHD_Response *directory_response(const struct instance_file *f)
@@ -82,11 +112,12 @@ HANDLER(handle_instance_files_get)
 {
 	_cleanup_(file_donep) struct instance_file f = {.fd = -EBADF};
 	struct MHD_Response *resp = NULL;
+	char path_buf[PATH_MAX + 1];
 	const char *path = NULL;
 	int r;
 
 	(void)ret_envelope;
-	r = path_arg(req, &path, err);
+	r = path_arg(req, path_buf, &path, err);
 	if (r < 0)
 		return r;
 	r = instance_files_get(&d->env, req->params[0], path, &f, err);
@@ -123,7 +154,7 @@ HANDLER(handle_instance_files_get)
 static int header_number(struct request *req, const char *name, int base, unsigned long max,
 			 unsigned long *ret, struct err **err)
 {
-	const char *v = request_header(req, name);
+	const char *v = file_header(req, name);
 	unsigned long n;
 	char *end;
 
@@ -187,12 +218,13 @@ HANDLER(handle_instance_files_post)
 {
 	_cleanup_free_ char *target = NULL;
 	struct instance_file_spec spec = {.type = INSTANCE_FILE_REGULAR, .src_fd = -EBADF};
-	const char *path = NULL, *type = request_header(req, "X-Incus-type"),
-		   *write_mode = request_header(req, "X-Incus-write");
+	const char *path = NULL, *type = file_header(req, "X-Incus-type"),
+		   *write_mode = file_header(req, "X-Incus-write");
 	unsigned long uid = 0, gid = 0, mode = 0;
+	char path_buf[PATH_MAX + 1];
 	int r;
 
-	r = path_arg(req, &path, err);
+	r = path_arg(req, path_buf, &path, err);
 	if (r < 0)
 		return r;
 	if (type && *type && instance_file_type_from_name(type, &spec.type) < 0)
@@ -232,10 +264,11 @@ HANDLER(handle_instance_files_post)
 
 HANDLER(handle_instance_files_delete)
 {
+	char path_buf[PATH_MAX + 1];
 	const char *path = NULL;
 	int r;
 
-	r = path_arg(req, &path, err);
+	r = path_arg(req, path_buf, &path, err);
 	if (r < 0)
 		return r;
 	r = instance_files_delete(&d->env, req->params[0], path, err);

@@ -48,6 +48,13 @@ static json_object *image_to_json(const struct db_image *img)
 	json_object_object_add(o, "uploaded_at", json_object_new_string(uploaded ? uploaded : ""));
 	json_object_object_add(o, "properties", props);
 	json_object_object_add(o, "pool", json_object_new_string(img->pool ? img->pool : ""));
+	/* The rest of the image object of LXD and Incus: cairn keeps no image file name, never
+	 * refreshes or expires an image, and does not record its last use. */
+	json_object_object_add(o, "filename", json_object_new_string(""));
+	json_object_object_add(o, "auto_update", json_object_new_boolean(0));
+	json_object_object_add(o, "cached", json_object_new_boolean(0));
+	json_object_object_add(o, "expires_at", json_object_new_string("0001-01-01T00:00:00Z"));
+	json_object_object_add(o, "last_used_at", json_object_new_string("0001-01-01T00:00:00Z"));
 	return o;
 }
 

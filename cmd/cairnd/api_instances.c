@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/filter.h"
 #include "cmd/cairnd/body.h"
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/handlers.h"
@@ -120,9 +121,13 @@ HANDLER(handle_instances_list)
 	struct db_snapshot *snaps = NULL;
 	size_t n = 0, n_snaps = 0, s = 0;
 	int recursion = request_recursion(req);
+	const char *filter = request_query(req, "filter");
 	json_object *list;
 	int r;
 
+	/* Checked once up front, so that a bad filter is an error rather than an empty list. */
+	if (filter && *filter && (r = api_filter_match(filter, NULL, err)) < 0)
+		return r;
 	r = db_instance_list(d->env.db, &rows, &n, err);
 	if (r < 0)
 		return r;
@@ -140,6 +145,18 @@ HANDLER(handle_instances_list)
 
 		if (rows[i].state != DB_ROW_READY)
 			continue;
+		if (filter && *filter) {
+			struct instance_state fst = {.status = INSTANCE_STOPPED};
+			json_object *fo;
+			int keep;
+
+			instance_state(&d->env, rows[i].name, false, &fst, NULL);
+			fo = instance_to_json(&rows[i], &fst, false, false);
+			keep = api_filter_match(filter, fo, NULL);
+			json_object_put(fo);
+			if (keep <= 0)
+				continue;
+		}
 		if (recursion == 0) {
 			_cleanup_free_ char *url = str_printf("/1.0/instances/%s", rows[i].name);
 
@@ -181,15 +198,37 @@ HANDLER(handle_instance_get)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	struct instance_state st = {.status = INSTANCE_STOPPED};
+	json_object *o;
 	int r;
 
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;
-	instance_state(&d->env, row.name, false, &st, NULL);
-	*ret_envelope = api_sync(instance_to_json(&row, &st, request_recursion(req) >= 1,
-						  st.status == INSTANCE_STOPPED &&
-						      instance_has_checkpoint(&d->env, &row)));
+	/* The usage figures only where the state is returned (recursion). */
+	instance_state(&d->env, row.name, request_recursion(req) >= 1, &st, NULL);
+	o = instance_to_json(&row, &st, request_recursion(req) >= 1,
+			     st.status == INSTANCE_STOPPED &&
+				 instance_has_checkpoint(&d->env, &row));
+	/* LXD's "instance_get_full": recursion=1 adds the snapshots, as recursion=2 does in a
+	 * list, and "backups" (none: there is no backup route). */
+	if (request_recursion(req) >= 1) {
+		struct db_snapshot *snaps = NULL;
+		size_t n_snaps = 0;
+		json_object *list = json_object_new_array();
+
+		if (db_snapshot_list(d->env.db, row.name, &snaps, &n_snaps, NULL) >= 0)
+			for (size_t i = 0; i < n_snaps; i++) {
+				struct snapshot_info info = {.row = snaps[i], .size = -1};
+
+				if (snaps[i].state == DB_ROW_READY)
+					json_object_array_add(
+					    list, api_snapshot_to_json(&info, row.architecture));
+			}
+		db_snapshots_free(snaps, n_snaps);
+		json_object_object_add(o, "snapshots", list);
+		json_object_object_add(o, "backups", NULL);
+	}
+	*ret_envelope = api_sync(o);
 	return 200;
 }
 
@@ -477,15 +516,25 @@ HANDLER(handle_instance_put)
 			  (r = body_bool(req->body, "restore_disk_only", &disk_only, err)) < 0 ||
 			  (r = body_bool(req->body, "stateful", &stateful, err)) < 0))
 		return r;
+	/* LXD's client names the snapshot as "instance/snapshot": the instance part must be this
+	 * one, and the snapshot name is what follows. */
+	if (restore) {
+		size_t n = strlen(req->params[0]);
+
+		if (strncmp(restore, req->params[0], n) == 0 && restore[n] == '/')
+			restore += n + 1;
+	}
 	if (restore)
 		return api_snapshot_restore(d, req, restore, disk_only, stateful, ret_envelope,
 					    err);
 	r = update_config(d, req, false, err);
-
 	if (r < 0)
 		return r;
-	*ret_envelope = api_sync(NULL);
-	return 200;
+	/* As in Incus, PUT answers with an operation (LXD's client waits on one); the update is
+	 * done by then. */
+	r = operation_completed("Updating instance", resources_for(req->params[0]), ret_envelope,
+				err);
+	return r < 0 ? r : 202;
 }
 
 HANDLER(handle_instance_patch)
@@ -580,6 +629,9 @@ HANDLER(handle_instance_post)
 	    (r = body_string(req->body, "pool", false, &pool, err)) < 0 ||
 	    (r = body_bool(req->body, "migration", &migration, err)) < 0)
 		return r;
+	/* LXD's client sends every field of its request, an empty "pool" meaning none. */
+	if (pool && !*pool)
+		pool = NULL;
 	if (migration)
 		return err_set(err, -EINVAL,
 			       "Migration to another server is not supported: give a new \"name\" "
@@ -630,7 +682,9 @@ HANDLER(handle_instance_post)
 static int run_state(struct daemon *d, void *data, json_object **ret_md, struct err **err)
 {
 	struct instance_job *job = data;
-	int timeout = job->timeout < 0 ? 0 : (int)job->timeout;
+	/* -1 is "no timeout" to LXD's client (`lxc stop`): a clean shutdown gets the same 30 s
+	 * as cairn's default rather than a wait that could never end. */
+	int timeout = job->timeout < 0 ? 30 : (int)job->timeout;
 	int r;
 
 	(void)ret_md;

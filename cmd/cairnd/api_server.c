@@ -1,11 +1,14 @@
 /* /, /1.0 and /1.0/operations. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <lxc/version.h>
+#include <microhttpd.h>
 
 #include "api/api.h"
 #include "cmd/cairnd/body.h"
@@ -14,6 +17,8 @@
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/https.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/upgrade.h"
+#include "cmd/cairnd/websocket.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/kvlist.h"
@@ -38,13 +43,39 @@ HANDLER(handle_root)
  * together. */
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The API extensions cairnd declares: only those whose routes and fields it serves, so that a
+ * client that checks one (the upstream `lxc` refuses a command when its extension is missing)
+ * either works or says what is missing. doc/api.md says what each covers.
+ */
+static const char *const extensions[] = {
+    "instances",	 /* /1.0/instances (not only /1.0/containers) */
+    "api_filtering",	 /* ?filter= on /1.0/instances: a subset, see doc/api.md */
+    "container_full",	 /* recursion=2 gives state and snapshots with each instance */
+    "instance_get_full", /* recursion=1 on one instance gives its state and snapshots */
+    "image_aliases",	 /* /1.0/images/aliases */
+    "storage",		 /* /1.0/storage-pools */
+    "profiles",		 /* /1.0/profiles */
+    "resources",	 /* /1.0/storage-pools/<pool>/resources (not /1.0/resources) */
+    "console",		 /* the console over websockets, and its log */
+    NULL};
+
+static json_object *extensions_json(void)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && extensions[i]; i++)
+		json_object_array_add(a, json_object_new_string(extensions[i]));
+	return a;
+}
+
 /* What Incus tells a client before it is trusted: enough to know what it talks to. */
 static json_object *untrusted_view(void)
 {
 	json_object *o = json_object_new_object(), *methods = json_object_new_array();
 
 	json_object_array_add(methods, json_object_new_string("tls"));
-	json_object_object_add(o, "api_extensions", json_object_new_array());
+	json_object_object_add(o, "api_extensions", extensions_json());
 	json_object_object_add(o, "api_status", json_object_new_string("stable"));
 	json_object_object_add(o, "api_version", json_object_new_string("1.0"));
 	json_object_object_add(o, "auth", json_object_new_string("untrusted"));
@@ -86,6 +117,13 @@ HANDLER(handle_server)
 	json_object_object_add(env, "server", json_object_new_string("cairn"));
 	json_object_object_add(env, "server_version", json_object_new_string("0.1.0"));
 	json_object_object_add(env, "kernel_version", json_object_new_string(u.release));
+	/* The names LXD's client reads besides Incus's. */
+	json_object_object_add(env, "kernel", json_object_new_string(u.sysname));
+	json_object_object_add(env, "kernel_architecture", json_object_new_string(u.machine));
+	json_object_object_add(env, "server_name", json_object_new_string(u.nodename));
+	json_object_object_add(env, "server_pid", json_object_new_int64((int64_t)getpid()));
+	json_object_object_add(env, "server_clustered", json_object_new_boolean(0));
+	json_object_object_add(env, "project", json_object_new_string("default"));
 	json_object_object_add(env, "architectures", json_object_new_array());
 	json_object_array_add(json_object_object_get(env, "architectures"),
 			      json_object_new_string(u.machine));
@@ -94,8 +132,13 @@ HANDLER(handle_server)
 	json_object_object_add(
 	    env, "storage", json_object_new_string(d->env.n_pools ? d->env.pools[0].driver : ""));
 	json_object_object_add(env, "admin_group", json_object_new_string(d->group_name));
+	json_object_object_add(o, "api_extensions", extensions_json());
+	json_object_object_add(o, "api_status", json_object_new_string("stable"));
 	json_object_object_add(o, "api_version", json_object_new_string("1.0"));
 	json_object_object_add(o, "auth", json_object_new_string("trusted"));
+	json_object_object_add(o, "auth_methods", json_object_new_array());
+	json_object_array_add(json_object_object_get(o, "auth_methods"),
+			      json_object_new_string("tls"));
 	json_object_object_add(o, "auth_user_method",
 			       json_object_new_string(req->network ? "tls" : "unix"));
 	json_object_object_add(o, "public", json_object_new_boolean(0));
@@ -180,11 +223,84 @@ HANDLER(handle_server_patch)
 	return server_update(d, req, false, ret_envelope, err);
 }
 
+/* The WebSocket of /1.0/events: the same events, one JSON text message each. */
+struct events_ws {
+	struct upgrade_conn conn; /* first: the upgrade code sees the session as this */
+	char *types;
+};
+
+static void events_ws_free(void *session)
+{
+	struct events_ws *s = session;
+
+	free(s->conn.extra);
+	free(s->types);
+	free(s);
+}
+
+/* True once the client closed (a close frame, the end of the stream or a bad frame); answers
+ * its close frame. Reads only what is there. */
+static bool events_ws_closed(struct ws_reader *rd)
+{
+	struct pollfd pfd = {.fd = rd->sock, .events = POLLIN};
+
+	while (rd->pending_off < rd->pending_len || poll(&pfd, 1, 0) > 0) {
+		_cleanup_free_ uint8_t *data = NULL;
+		size_t len = 0;
+		int op = ws_recv(rd, &data, &len);
+
+		if (op < 0)
+			return true;
+		if (op == WS_CLOSE) {
+			ws_send(rd->sock, WS_CLOSE, data, len >= 2 ? 2 : 0);
+			return true;
+		}
+		pfd.revents = 0;
+	}
+	return false;
+}
+
+static void *events_ws_run(void *session)
+{
+	struct events_ws *s = session;
+	struct events_cursor *c = events_cursor_new(s->types);
+	struct ws_reader rd;
+
+	ws_reader_init(&rd, s->conn.sock, s->conn.extra, s->conn.extra_len);
+	s->conn.extra = NULL;
+	while (c && !events_ws_closed(&rd)) {
+		_cleanup_free_ char *line = NULL;
+		int r = events_next(c, 500, &line);
+
+		if (r < 0)
+			break;
+		if (r > 0 && ws_send(rd.sock, WS_TEXT, line, strlen(line)) < 0)
+			break;
+	}
+	events_cursor_free(c);
+	ws_reader_done(&rd);
+	MHD_upgrade_action(s->conn.urh, MHD_UPGRADE_ACTION_CLOSE);
+	events_ws_free(s);
+	return NULL;
+}
+
 HANDLER(handle_events)
 {
 	const char *type = request_query(req, "type");
 
 	(void)d;
+	if (ws_requested(req)) {
+		struct events_ws *s = calloc(1, sizeof(*s));
+
+		if (!s)
+			return err_set(err, -ENOMEM, "Out of memory");
+		s->conn.run = events_ws_run;
+		s->conn.free = events_ws_free;
+		s->conn.keep_extra = true;
+		s->types = type && *type ? strdup(type) : NULL;
+		*ret_envelope = NULL;
+		return upgrade_respond_websocket(req, &s->conn, err);
+	}
 	req->response = events_stream(type);
 	if (!req->response)
 		return err_set(err, -ENOMEM, "Out of memory");

@@ -54,6 +54,10 @@ json_object *api_snapshot_to_json(const struct snapshot_info *s, const char *arc
 	    o, "description", json_object_new_string(s->row.description ? s->row.description : ""));
 	json_object_object_add(o, "architecture",
 			       json_object_new_string(architecture ? architecture : ""));
+	/* Fields of LXD's and Incus's snapshot object that hold nothing here: a snapshot is never
+	 * ephemeral and is not used on its own. */
+	json_object_object_add(o, "ephemeral", json_object_new_boolean(0));
+	json_object_object_add(o, "last_used_at", json_object_new_string(NEVER));
 	return o;
 }
 

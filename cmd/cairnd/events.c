@@ -172,6 +172,68 @@ struct MHD_Response *events_stream(const char *types)
 	return resp;
 }
 
+struct events_cursor {
+	uint64_t seq; /* next event this cursor gives */
+	char *types;  /* comma-separated filter, NULL for all */
+};
+
+struct events_cursor *events_cursor_new(const char *types)
+{
+	struct events_cursor *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->types = types && *types ? strdup(types) : NULL;
+	pthread_mutex_lock(&lock);
+	c->seq = next_seq;
+	pthread_mutex_unlock(&lock);
+	return c;
+}
+
+void events_cursor_free(struct events_cursor *c)
+{
+	if (!c)
+		return;
+	free(c->types);
+	free(c);
+}
+
+int events_next(struct events_cursor *c, int timeout_ms, char **ret_line)
+{
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	*ret_line = NULL;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		if (stopping) {
+			r = -ESHUTDOWN;
+			break;
+		}
+		if (next_seq > RING && c->seq < next_seq - RING)
+			c->seq = next_seq - RING;
+		while (c->seq < next_seq && !wanted(c->types, ring_type[c->seq % RING]))
+			c->seq++;
+		if (c->seq < next_seq) {
+			*ret_line = strdup(ring[c->seq % RING]);
+			c->seq++;
+			r = *ret_line ? 1 : -ENOMEM;
+			break;
+		}
+		if (pthread_cond_timedwait(&changed, &lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 void events_shutdown(void)
 {
 	pthread_mutex_lock(&lock);

@@ -23,5 +23,17 @@ void events_lifecycle(const char *action, const char *source);
  * connection alive. NULL on OOM. */
 struct MHD_Response *events_stream(const char *types);
 
+/* A reader of the events published from its creation on whose type is in the comma-separated
+ * `types` (NULL or empty: all), for a session that sends them itself (the WebSocket of
+ * /1.0/events). NULL on OOM; free with events_cursor_free() (NULL is fine). */
+struct events_cursor;
+struct events_cursor *events_cursor_new(const char *types);
+void events_cursor_free(struct events_cursor *c);
+
+/* Waits up to `timeout_ms` for the cursor's next event: 1 with its JSON line (ending in a
+ * newline, the caller's to free) in *ret_line, 0 on timeout, -ESHUTDOWN once the daemon stops,
+ * -ENOMEM. */
+int events_next(struct events_cursor *c, int timeout_ms, char **ret_line);
+
 /* Ends every stream (at shutdown), so that their connections can close. */
 void events_shutdown(void);

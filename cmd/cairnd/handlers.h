@@ -30,6 +30,13 @@ HANDLER(handle_operations_list);
 HANDLER(handle_operation_get);
 HANDLER(handle_operation_delete);
 HANDLER(handle_operation_wait);
+HANDLER(handle_operation_websocket);
+
+/* The console in LXD's shape (cmd/cairnd/api_exec.c): an operation whose websockets "0" and
+ * "control" carry the console `ptx` until the client detaches; `ptx` and `hold` (what holds
+ * the console in liblxc) are taken over. Returns 202 with the async envelope. */
+int api_console_websocket(struct daemon *d, struct request *req, int ptx, int hold,
+			  json_object **ret_envelope, struct err **err);
 HANDLER(handle_profiles_list);
 HANDLER(handle_profiles_create);
 HANDLER(handle_profile_get);

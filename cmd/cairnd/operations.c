@@ -226,9 +226,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static int start(struct daemon *d, const char *description, json_object *resources, operation_fn fn,
-		 void *data, void (*free_data)(void *), const char *claimed, bool may_cancel,
-		 json_object **ret_envelope, struct err **err)
+static int start(struct daemon *d, const char *description, json_object *resources,
+		 json_object *metadata, operation_fn fn, void *data, void (*free_data)(void *),
+		 const char *claimed, bool may_cancel, json_object **ret_envelope, struct err **err)
 {
 	struct operation *op = calloc(1, sizeof(*op));
 	pthread_attr_t attr;
@@ -238,6 +238,7 @@ static int start(struct daemon *d, const char *description, json_object *resourc
 
 	if (!op) {
 		json_object_put(resources);
+		json_object_put(metadata);
 		if (free_data)
 			free_data(data);
 		if (claimed)
@@ -249,6 +250,7 @@ static int start(struct daemon *d, const char *description, json_object *resourc
 	op->created_at = op->updated_at = time_now();
 	op->status_code = API_STATUS_RUNNING;
 	op->resources = resources ? resources : json_object_new_object();
+	op->metadata = metadata;
 	op->daemon = d;
 	op->fn = fn;
 	op->data = data;
@@ -289,16 +291,50 @@ int operation_start(struct daemon *d, const char *description, json_object *reso
 		    operation_fn fn, void *data, void (*free_data)(void *), const char *claimed,
 		    json_object **ret_envelope, struct err **err)
 {
-	return start(d, description, resources, fn, data, free_data, claimed, false, ret_envelope,
-		     err);
+	return start(d, description, resources, NULL, fn, data, free_data, claimed, false,
+		     ret_envelope, err);
 }
 
 int operation_start_cancellable(struct daemon *d, const char *description, json_object *resources,
 				operation_fn fn, void *data, void (*free_data)(void *),
 				const char *claimed, json_object **ret_envelope, struct err **err)
 {
-	return start(d, description, resources, fn, data, free_data, claimed, true, ret_envelope,
-		     err);
+	return start(d, description, resources, NULL, fn, data, free_data, claimed, true,
+		     ret_envelope, err);
+}
+
+int operation_start_with_metadata(struct daemon *d, const char *description, json_object *resources,
+				  json_object *metadata, operation_fn fn, void *data,
+				  void (*free_data)(void *), json_object **ret_envelope,
+				  struct err **err)
+{
+	return start(d, description, resources, metadata, fn, data, free_data, NULL, false,
+		     ret_envelope, err);
+}
+
+int operation_completed(const char *description, json_object *resources, json_object **ret_envelope,
+			struct err **err)
+{
+	struct operation *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->description = strdup(description))) {
+		free(op);
+		json_object_put(resources);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	uuid_random(op->id);
+	op->created_at = op->updated_at = time_now();
+	op->status_code = API_STATUS_SUCCESS;
+	op->resources = resources ? resources : json_object_new_object();
+	op->keep_until = monotonic_now() + KEEP_FINISHED_SEC;
+	pthread_mutex_lock(&ops_lock);
+	trim_locked();
+	op->next = ops;
+	ops = op;
+	*ret_envelope = api_async(op->id, to_json_locked(op));
+	events_emit("operation", to_json_locked(op));
+	pthread_mutex_unlock(&ops_lock);
+	return 0;
 }
 
 static struct operation *find_locked(const char *id)

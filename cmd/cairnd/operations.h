@@ -39,6 +39,21 @@ int operation_start_cancellable(struct daemon *d, const char *description, json_
 				operation_fn fn, void *data, void (*free_data)(void *),
 				const char *claimed, json_object **ret_envelope, struct err **err);
 
+/* As operation_start(), with `metadata` (ownership moves in) in the operation object from the
+ * start: the websocket secrets of an exec, which the client reads from the first answer. */
+int operation_start_with_metadata(struct daemon *d, const char *description, json_object *resources,
+				  json_object *metadata, operation_fn fn, void *data,
+				  void (*free_data)(void *), json_object **ret_envelope,
+				  struct err **err);
+
+/*
+ * Records an operation whose work is already done (Success) and returns its async envelope:
+ * for a request that Incus answers with an operation but that cairnd finishes at once (PUT of
+ * an instance), so that a client waiting on the operation finds it finished. -ENOMEM.
+ */
+int operation_completed(const char *description, json_object *resources, json_object **ret_envelope,
+			struct err **err);
+
 /* Cancels the running operation `id` and waits (up to 30 s) for its work to stop and undo
  * itself. -ENOENT when unknown, -EINVAL with `This operation can't be cancelled` when it may
  * not be cancelled or `Only running operations can be cancelled` when it has finished. */

@@ -28,6 +28,7 @@ static const struct route table[] = {
     {"GET", "/1.0/operations/{}", handle_operation_get, ROUTE_BODY_NONE},
     {"DELETE", "/1.0/operations/{}", handle_operation_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
+    {"GET", "/1.0/operations/{}/websocket", handle_operation_websocket, ROUTE_BODY_NONE},
     {"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
     /* JSON, or a backup to import (application/octet-stream), spooled as an upload. */
     {"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON, spool_instance_import},

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -10,10 +12,13 @@
 
 #include <microhttpd.h>
 
+#include "api/trust.h"
+
 #include "cmd/cairnd/daemon.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sha1.h"
 #include "config/db.h"
 #include "instance/instance.h"
 
@@ -54,8 +59,13 @@ static void upgraded(void *cls, struct MHD_Connection *connection, void *con_cls
 
 	(void)connection;
 	(void)con_cls;
-	(void)extra_in;
-	(void)extra_in_size;
+	if (conn->keep_extra && extra_in_size > 0) {
+		conn->extra = malloc(extra_in_size);
+		if (conn->extra) {
+			memcpy(conn->extra, extra_in, extra_in_size);
+			conn->extra_len = extra_in_size;
+		}
+	}
 	conn->sock = sock;
 	conn->urh = urh;
 	pthread_attr_init(&attr);
@@ -77,6 +87,36 @@ int upgrade_respond(struct request *req, struct upgrade_conn *conn, struct err *
 		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "cairn-fds");
+	req->response = resp;
+	return MHD_HTTP_SWITCHING_PROTOCOLS;
+}
+
+int upgrade_respond_websocket(struct request *req, struct upgrade_conn *conn, struct err **err)
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	const char *key = request_header(req, "Sec-WebSocket-Key");
+	const char *version = request_header(req, "Sec-WebSocket-Version");
+	_cleanup_free_ char *accept = NULL;
+	struct MHD_Response *resp;
+	uint8_t digest[SHA1_DIGEST_SIZE];
+	char buf[128];
+	int n;
+
+	/* A key is the base64 of 16 bytes: 24 characters. */
+	if (!key || strlen(key) != 24 || !version || strcmp(version, "13") != 0) {
+		conn->free(conn);
+		return err_set(err, -EINVAL, "Bad WebSocket handshake");
+	}
+	n = snprintf(buf, sizeof(buf), "%s%s", key, guid);
+	sha1(buf, (size_t)n, digest);
+	accept = api_base64_encode(digest, sizeof(digest));
+	resp = accept ? MHD_create_response_for_upgrade(upgraded, conn) : NULL;
+	if (!resp) {
+		conn->free(conn);
+		return err_set(err, -ENOMEM, "Failed to upgrade the connection");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
 	req->response = resp;
 	return MHD_HTTP_SWITCHING_PROTOCOLS;
 }

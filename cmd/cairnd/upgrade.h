@@ -6,7 +6,9 @@
  * doc/architecture.md, "Inside the instance".
  */
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -29,6 +31,11 @@ struct upgrade_conn {
 	struct MHD_UpgradeResponseHandle *urh;
 	void *(*run)(void *session); /* the session's thread; closes urh and frees the session */
 	void (*free)(void *session); /* frees a session that never ran */
+	/* Bytes the client sent past the handshake: kept (malloc'd, the session's to free) only
+	 * when `keep_extra` is set, as a WebSocket session reads frames that may come at once. */
+	bool keep_extra;
+	uint8_t *extra;
+	size_t extra_len;
 };
 
 /*
@@ -39,6 +46,13 @@ struct upgrade_conn {
  * failure frees the session and returns -ENOMEM.
  */
 int upgrade_respond(struct request *req, struct upgrade_conn *conn, struct err **err);
+
+/*
+ * The same for an RFC 6455 WebSocket: answers "101 Switching Protocols" with "Upgrade:
+ * websocket" and the Sec-WebSocket-Accept of the request's Sec-WebSocket-Key; -EINVAL (and the
+ * session freed) when the request carries no usable key or version 13.
+ */
+int upgrade_respond_websocket(struct request *req, struct upgrade_conn *conn, struct err **err);
 
 /* Writes `o` as one line of JSON. */
 int upgrade_send_json(int sock, json_object *o);
