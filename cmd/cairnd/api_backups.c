@@ -31,6 +31,20 @@
 #include "instance/instance.h"
 #include "storage/storage.h"
 
+/* An X-Incus-<name> header of an import, or LXD's X-LXD-<name> when the client sent that one. */
+static const char *import_header(struct request *req, const char *name)
+{
+	char buf[64];
+	const char *v;
+
+	snprintf(buf, sizeof(buf), "X-Incus-%s", name);
+	v = request_header(req, buf);
+	if (v)
+		return v;
+	snprintf(buf, sizeof(buf), "X-LXD-%s", name);
+	return request_header(req, buf);
+}
+
 static char *backups_dir(struct daemon *d, const char *instance)
 {
 	return backup_dir(&d->env, instance);
@@ -159,22 +173,49 @@ HANDLER(handle_backup_export)
 	return 200;
 }
 
+struct delete_job {
+	char *path;
+};
+
+static void delete_job_free(void *p)
+{
+	struct delete_job *job = p;
+
+	if (job)
+		free(job->path);
+	free(job);
+}
+
+static int run_backup_delete(struct daemon *d, void *data, json_object **ret_md, struct err **err)
+{
+	struct delete_job *job = data;
+
+	(void)d;
+	(void)ret_md;
+	if (unlink(job->path) < 0 && errno != ENOENT)
+		return err_set_errno(err, -errno, "Failed to delete \"%s\"", job->path);
+	return 0;
+}
+
+/* An operation, as in Incus (its client waits on the one it gets back). */
 HANDLER(handle_backup_delete)
 {
-	_cleanup_free_ char *dir = backups_dir(d, req->params[0]), *path = NULL;
+	_cleanup_free_ char *dir = backups_dir(d, req->params[0]);
+	struct delete_job *job;
 	struct stat st;
-	int fd = open_backup(d, req, &st, err);
+	int fd = open_backup(d, req, &st, err), r;
 
 	if (fd < 0)
 		return fd;
 	close(fd);
-	path = dir ? str_printf("%s/%s", dir, req->params[1]) : NULL;
-	if (!path)
+	job = calloc(1, sizeof(*job));
+	if (!job || !dir || !(job->path = str_printf("%s/%s", dir, req->params[1]))) {
+		delete_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
-	if (unlink(path) < 0)
-		return err_set_errno(err, -errno, "Failed to delete backup \"%s\"", req->params[1]);
-	*ret_envelope = api_sync(NULL);
-	return 200;
+	}
+	r = operation_start(d, "Deleting instance backup", json_object_new_object(),
+			    run_backup_delete, job, delete_job_free, NULL, ret_envelope, err);
+	return r < 0 ? r : 202;
 }
 
 /*
@@ -408,8 +449,9 @@ HANDLER(handle_backups_create)
 	job->released = false;
 	{
 		json_object *res = json_object_new_object(), *list = json_object_new_array();
-		_cleanup_free_ char *url =
-		    str_printf("/1.0/instances/%s/backups/%s", req->params[0], job->backup);
+		/* "/1.0/backups/<backup>", as LXD names it: its client (5.0) takes the backup's
+		 * name by cutting that prefix off, Incus's and cairn's take the last segment. */
+		_cleanup_free_ char *url = str_printf("/1.0/backups/%s", job->backup);
 
 		if (!direct)
 			json_object_array_add(list, json_object_new_string(url ? url : ""));
@@ -476,8 +518,8 @@ static int run_import(struct daemon *d, void *data, json_object **ret_md, struct
  * the upload is stored; the upload is spooled on that pool. */
 int spool_instance_import(struct daemon *d, struct request *req, char **ret_dir, struct err **err)
 {
-	const char *name = request_header(req, "X-Incus-name");
-	const char *pool_name = request_header(req, "X-Incus-pool");
+	const char *name = import_header(req, "name");
+	const char *pool_name = import_header(req, "pool");
 	_cleanup_db_instance_ struct db_instance row = {0};
 	struct storage_pool *pool;
 	char *dir;
@@ -504,8 +546,8 @@ int spool_instance_import(struct daemon *d, struct request *req, char **ret_dir,
 int handle_instances_import(struct daemon *d, struct request *req, json_object **ret_envelope,
 			    struct err **err)
 {
-	const char *name = request_header(req, "X-Incus-name");
-	const char *pool = request_header(req, "X-Incus-pool");
+	const char *name = import_header(req, "name");
+	const char *pool = import_header(req, "pool");
 	struct import_job *job;
 	int r;
 

@@ -58,6 +58,11 @@ static const char *const extensions[] = {
     "profiles",		 /* /1.0/profiles */
     "resources",	 /* /1.0/storage-pools/<pool>/resources (not /1.0/resources) */
     "console",		 /* the console over websockets, and its log */
+    "container_backup",	 /* /1.0/instances/<name>/backups and import by POST of a tarball */
+    "backup_compression_algorithm",   /* compression_algorithm of a backup */
+    "container_backup_override_pool", /* the pool an import goes to (X-Incus-pool, X-LXD-pool) */
+    "backup_override_name",	      /* the name it takes (X-Incus-name, X-LXD-name) */
+    "direct_backup", /* POST .../backups with Accept: application/octet-stream streams it */
     NULL};
 
 static json_object *extensions_json(void)

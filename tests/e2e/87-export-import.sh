@@ -391,8 +391,29 @@ kill_daemon
 start_daemon
 check "the backups of a deleted instance go at the next start" test ! -e "$D1/backups/instances/gone"
 check "those of a living one stay" test -s "$D1/backups/instances/src/kept"
-curl -s -X DELETE --unix-socket "$D1/unix.socket" http://cairn/1.0/instances/src/backups/kept >/dev/null
-check "DELETE removes a backup" test ! -e "$D1/backups/instances/src/kept"
+op=$(curl -s -X DELETE --unix-socket "$D1/unix.socket" http://cairn/1.0/instances/src/backups/kept |
+	jq -r .operation)
+api "$op/wait" >/dev/null
+check "DELETE removes a backup (an operation, as in Incus)" test ! -e "$D1/backups/instances/src/kept"
+check_eq "the API lists no backup any more" "0" "$(api /1.0/instances/src/backups | jq '.metadata | length')"
+
+# The upstream client (Debian's lxc, LXD 5.0) exports and imports through the same API.
+if command -v lxc >/dev/null; then
+	mkdir -p "$T/lxchome" && chown "$ADMIN_USER" "$T/lxchome"
+	as_lxc() {
+		setpriv --reuid="$ADMIN_USER" --regid="$(id -g "$ADMIN_USER")" --init-groups \
+			env HOME="$T/lxchome" LXD_DIR="$D1" PATH="$PATH" lxc "$@"
+	}
+	check "lxc export" as_lxc export src "$T/lxchome/src-lxc.tar.gz"
+	check_eq "its index names the instance" "src" \
+		"$(tar -xzOf "$T/lxchome/src-lxc.tar.gz" backup/index.yaml | sed -n 's/^name: //p')"
+	check_eq "and the backup it went through is gone" "0" \
+		"$(api /1.0/instances/src/backups | jq '.metadata | length')"
+	check "lxc import of cairn's export" env LXD_DIR="$D2" HOME="$T/lxchome" lxc import "$T/src-none.backup"
+	check_eq "it is there with its snapshots" "2" \
+		"$(api2 /1.0/instances/src/snapshots | jq '.metadata | length')"
+	c2 delete src >/dev/null
+fi
 
 # ---- a checkpoint moves to the other daemon (CRIU) ----
 counter_of() { # VOLUME_DIR: the counter the loop writes every 0.2 s (retried when caught empty)
