@@ -604,9 +604,6 @@ int cli_cmd_network_list_leases(struct cli_ctx *ctx, const struct cli_args *args
 int cli_cmd_rename(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
-/* Runs the user's editor ($VISUAL, $EDITOR, else editor or vi) on `file` and waits for it. */
-int cli_run_editor(const char *file, struct err **err);
-
 int cli_cmd_snapshot(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_create(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_snapshot_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
@@ -659,6 +656,19 @@ int cli_cmd_file_edit(struct cli_ctx *ctx, const struct cli_args *args, struct e
 /* Runs the user's editor ($VISUAL, else $EDITOR, else /usr/bin/editor or vi) on `file` and
  * waits for it. -EIO when it fails or is killed; the errno of posix_spawn when it cannot run. */
 int cli_run_editor(const char *file, struct err **err);
+
+/* Applies the text of an `edit` to its object; an error is shown and, on a terminal, offered
+ * for editing again. */
+typedef int (*cli_edit_apply_fn)(void *data, const char *text, struct err **err);
+
+/*
+ * The flow of every `edit` command, as Incus has it: when stdin is not a terminal, its whole text
+ * is applied once. On a terminal, `header` (may be NULL) and the YAML of `view` go into a 0600
+ * temporary file for the user's editor; a text that `apply` refuses is shown and the editor
+ * opened again after enter (end of input gives up with that error). The file is removed.
+ */
+int cli_edit(struct cli_ctx *ctx, json_object *view, const char *header, cli_edit_apply_fn apply,
+	     void *data, struct err **err);
 int cli_cmd_console(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 
 /*

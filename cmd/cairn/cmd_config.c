@@ -625,23 +625,47 @@ static const char edit_header[] =
     "### \"config\", \"devices\", \"profiles\", \"description\" and \"ephemeral\" are applied;\n"
     "### the other fields are shown for reference.\n";
 
+/* What apply_yaml() needs as a cli_edit() callback. */
+struct config_edit {
+	struct cli_client *c;
+	const char *path;
+	json_object *old_config;
+};
+
+static int apply_config_edit(void *data, const char *text, struct err **err)
+{
+	struct config_edit *e = data;
+
+	return apply_yaml(e->c, e->path, text, e->old_config, err);
+}
+
 int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *inst = NULL;
 	_cleanup_json_ json_object *view = NULL;
 	_cleanup_free_ char *path = NULL;
+	struct config_edit e = {0};
+	int r;
+
+	r = fetch_instance(ctx, args, args->argv[0], &e.c, &path, &inst, err);
+	if (r < 0)
+		return r;
+	e.path = path;
+	json_object_object_get_ex(inst, "config", &e.old_config);
+	view = cli_instance_view(inst, false);
+	if (!view)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return cli_edit(ctx, view, edit_header, apply_config_edit, &e, err);
+}
+
+int cli_edit(struct cli_ctx *ctx, json_object *view, const char *header, cli_edit_apply_fn apply,
+	     void *data, struct err **err)
+{
 	_cleanup_free_ char *yaml = NULL;
 	_cleanup_(unlinkp) char *file = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	json_object *old_config = NULL;
-	struct cli_client *c = NULL;
 	const char *tmpdir = getenv("TMPDIR");
 	int r;
-
-	r = fetch_instance(ctx, args, args->argv[0], &c, &path, &inst, err);
-	if (r < 0)
-		return r;
-	json_object_object_get_ex(inst, "config", &old_config);
 
 	if (!ctx->stdin_tty) {
 		_cleanup_free_ char *text = NULL;
@@ -649,27 +673,26 @@ int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct
 		r = read_stream(stdin, &text, err);
 		if (r < 0)
 			return r;
-		return apply_yaml(c, path, text, old_config, err);
+		return apply(data, text, err);
 	}
-
-	view = cli_instance_view(inst, false);
-	if (!view)
-		return err_set(err, -ENOMEM, "Out of memory");
 	r = config_yaml_emit(view, &yaml, err);
 	if (r < 0)
 		return r;
 	file = str_printf("%s/cairn_editor_XXXXXX.yaml", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	if (!file)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* mkostemps creates the file 0600, so other users never see the configuration. */
+	/* mkostemps creates the file 0600, so other users never see what is edited. */
 	fd = mkostemps(file, 5, O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		free(steal_pointer(&file));
 		return err_set_errno(err, r, "Failed to create a temporary file");
 	}
-	if (write(fd, edit_header, strlen(edit_header)) < 0 || write(fd, yaml, strlen(yaml)) < 0)
-		return err_set_errno(err, -errno, "Failed to write \"%s\"", file);
+	r = header ? fd_write_all(fd, header, strlen(header)) : 0;
+	if (r >= 0)
+		r = fd_write_all(fd, yaml, strlen(yaml));
+	if (r < 0)
+		return err_set_errno(err, r, "Failed to write \"%s\"", file);
 
 	for (;;) {
 		_cleanup_free_ char *text = NULL;
@@ -683,7 +706,7 @@ int cli_cmd_config_edit(struct cli_ctx *ctx, const struct cli_args *args, struct
 		r = file_read_all(file, &text, NULL, err);
 		if (r < 0)
 			return r;
-		r = apply_yaml(c, path, text, old_config, &e);
+		r = apply(data, text, &e);
 		if (r >= 0)
 			return 0;
 		/* As Incus does: show the problem and offer to fix it in the editor again. */

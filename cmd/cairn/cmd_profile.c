@@ -822,28 +822,6 @@ int cli_cmd_profile_unset(struct cli_ctx *ctx, const struct cli_args *args, stru
 	return target_put(&t, err);
 }
 
-static int read_all(FILE *f, char **ret, struct err **err)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0, n;
-	char buf[4096];
-
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		char *p = realloc(text, len + n + 1);
-
-		if (!p)
-			return err_set(err, -ENOMEM, "Out of memory");
-		text = p;
-		memcpy(text + len, buf, n);
-		len += n;
-		text[len] = '\0';
-	}
-	if (ferror(f))
-		return err_set(err, -EIO, "Failed to read the new configuration");
-	*ret = text ? steal_pointer(&text) : strdup("");
-	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
-}
-
 static int apply_profile_yaml(struct target *t, const char *text, struct err **err)
 {
 	_cleanup_json_ json_object *body = NULL;
@@ -862,69 +840,24 @@ static const char profile_edit_header[] =
     "### \"config\", \"description\" and \"devices\" are applied; \"name\" and \"used_by\" are\n"
     "### shown for reference (rename with \"cairn profile rename\").\n";
 
+static int apply_profile_edit(void *data, const char *text, struct err **err)
+{
+	return apply_profile_yaml(data, text, err);
+}
+
 int cli_cmd_profile_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_(target_done) struct target t = {0};
 	_cleanup_json_ json_object *view = NULL;
-	_cleanup_free_ char *yaml = NULL, *file = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	const char *tmpdir = getenv("TMPDIR");
 	int r;
 
 	r = target_fetch(ctx, args, true, args->argv[0], &t, err);
 	if (r < 0)
 		return r;
-	if (!ctx->stdin_tty) {
-		_cleanup_free_ char *text = NULL;
-
-		r = read_all(stdin, &text, err);
-		if (r < 0)
-			return r;
-		return apply_profile_yaml(&t, text, err);
-	}
 	view = cli_profile_view(t.obj);
 	if (!view)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = config_yaml_emit(view, &yaml, err);
-	if (r < 0)
-		return r;
-	file = str_printf("%s/cairn_editor_XXXXXX.yaml", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!file)
-		return err_set(err, -ENOMEM, "Out of memory");
-	/* mkostemps creates the file 0600, so other users never see the profile. */
-	fd = mkostemps(file, 5, O_CLOEXEC);
-	if (fd < 0)
-		return err_set_errno(err, -errno, "Failed to create a temporary file");
-	r = fd_write_all(fd, profile_edit_header, strlen(profile_edit_header));
-	if (r >= 0)
-		r = fd_write_all(fd, yaml, strlen(yaml));
-	if (r < 0) {
-		unlink(file);
-		return err_set_errno(err, r, "Failed to write \"%s\"", file);
-	}
-	for (;;) {
-		_cleanup_free_ char *text = NULL, *answer = NULL;
-		_cleanup_err_ struct err *e = NULL;
-		size_t n = 0;
-
-		r = cli_run_editor(file, err);
-		if (r >= 0)
-			r = file_read_all(file, &text, NULL, err);
-		if (r < 0)
-			break;
-		r = apply_profile_yaml(&t, text, &e);
-		if (r >= 0)
-			break;
-		/* As Incus does: show the problem and offer to fix it in the editor again. */
-		fprintf(stderr, "Config parsing error: %s\n", err_msg(e, r));
-		fprintf(stderr, "Press enter to open the editor again or ctrl+c to abort change\n");
-		if (getline(&answer, &n, stdin) < 0) {
-			r = err_set(err, r, "%s", err_msg(e, r));
-			break;
-		}
-	}
-	unlink(file);
-	return r < 0 ? r : 0;
+	return cli_edit(ctx, view, profile_edit_header, apply_profile_edit, &t, err);
 }
 
 /* The instance's profiles list, as a new array of the names. */

@@ -363,58 +363,33 @@ static int apply_pool_yaml(struct cli_client *c, const char *path, const char *t
 	return put_pool(c, path, config, d ? json_object_get_string(d) : "", err);
 }
 
+/* What apply_pool_yaml() needs as a cli_edit() callback. */
+struct pool_edit {
+	struct cli_client *c;
+	const char *path;
+};
+
+static int apply_pool_edit(void *data, const char *text, struct err **err)
+{
+	struct pool_edit *e = data;
+
+	return apply_pool_yaml(e->c, e->path, text, err);
+}
+
 int cli_cmd_storage_edit(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
 	_cleanup_json_ json_object *pool = NULL;
 	_cleanup_json_ json_object *view = NULL;
-	_cleanup_free_ char *path = NULL, *yaml = NULL, *text = NULL, *file = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	const char *tmpdir = getenv("TMPDIR");
-	struct cli_client *c = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct pool_edit e = {0};
 	int r;
 
-	r = fetch_pool(ctx, args->argv[0], &c, &path, &pool, err);
+	r = fetch_pool(ctx, args->argv[0], &e.c, &path, &pool, err);
 	if (r < 0)
 		return r;
-	if (!ctx->stdin_tty) {
-		size_t len = 0, n;
-		char buf[4096];
-
-		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
-			char *p = realloc(text, len + n + 1);
-
-			if (!p)
-				return err_set(err, -ENOMEM, "Out of memory");
-			text = p;
-			memcpy(text + len, buf, n);
-			len += n;
-			text[len] = '\0';
-		}
-		if (ferror(stdin))
-			return err_set(err, -EIO, "Failed to read the new configuration");
-		return apply_pool_yaml(c, path, text ? text : "", err);
-	}
+	e.path = path;
 	view = pool_view(pool);
 	if (!view)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = config_yaml_emit(view, &yaml, err);
-	if (r < 0)
-		return r;
-	file = str_printf("%s/cairn_editor_XXXXXX.yaml", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!file)
-		return err_set(err, -ENOMEM, "Out of memory");
-	/* mkostemps creates the file 0600. */
-	fd = mkostemps(file, 5, O_CLOEXEC);
-	if (fd < 0)
-		return err_set_errno(err, -errno, "Failed to create a temporary file");
-	if (write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml))
-		r = err_set(err, -EIO, "Failed to write \"%s\"", file);
-	if (r >= 0)
-		r = cli_run_editor(file, err);
-	if (r >= 0)
-		r = file_read_all(file, &text, NULL, err);
-	unlink(file);
-	if (r < 0)
-		return r;
-	return apply_pool_yaml(c, path, text, err);
+	return cli_edit(ctx, view, NULL, apply_pool_edit, &e, err);
 }
