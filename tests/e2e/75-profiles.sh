@@ -199,4 +199,32 @@ before=$(c config show s2)
 check_fails "config edit naming an unknown profile is refused" "" as_admin cairn config edit s2 <"$T/s2bad.yaml"
 check_eq "and changed nothing" "$before" "$(c config show s2)"
 
+# ---- profile edit on a terminal: a refused text is shown and offered again ----
+tmux_setup
+mkdir -p "$T/ed" && chown "$ADMIN_USER" "$T/ed"
+cat >"$T/ed/editor.sh" <<'EOF2'
+#!/bin/sh
+# First call: an unknown key, which the daemon refuses; second call: the key out, a new
+# description in.
+n=$(cat "$(dirname "$0")/count" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$(dirname "$0")/count"
+if [ "$n" = 0 ]; then
+	sed -i 's/^config:.*/config:\n  nosuch.key: "1"/' "$1"
+else
+	# The file is the text refused before: mend it.
+	sed -i -e '/nosuch.key/d' -e 's/^description:.*/description: edited on a terminal/' "$1"
+fi
+EOF2
+chmod 0755 "$T/ed/editor.sh"
+tmux -S "$TMUX_SOCK" new-session -d -s t -x 200 -y 50 "as-admin env EDITOR=$T/ed/editor.sh cairn profile edit web; sleep 30"
+check "the refusal is shown on the terminal" wait_pane 'Config parsing error: .*nosuch.key'
+check "and the editor offered again" wait_pane 'Press enter to open the editor again'
+tmux -S "$TMUX_SOCK" send-keys -t t Enter
+for i in $(seq 1 50); do
+	[ "$(c profile show web | sed -n 's/^description: //p')" = "edited on a terminal" ] && break
+	sleep 0.1
+done
+check_eq "the second edit is applied" "edited on a terminal" "$(c profile show web | sed -n 's/^description: //p')"
+check_eq "the editor ran twice" "2" "$(cat "$T/ed/count")"
+
 finish
