@@ -452,23 +452,41 @@ int cli_cmd_trust_add_certificate(struct cli_ctx *ctx, const struct cli_args *ar
 	return cli_client_query(c, "POST", "/1.0/certificates", body, NULL, err);
 }
 
-int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+/* The list a `trust list` command shows: --format into *ret_fmt, then GET `path` on the remote the
+ * arguments name, which must answer a JSON array (a remote is not trusted to). */
+static int trust_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
+			    enum cli_format *ret_fmt, json_object **ret, struct err **err)
 {
-	static const char *const headers[] = {"NAME", "TYPE", "FINGERPRINT"};
 	_cleanup_json_ json_object *list = NULL;
-	struct cli_table t = {.ncols = 3, .headers = headers};
 	struct cli_client *c = NULL;
-	enum cli_format fmt;
 	size_t first;
 	int r;
 
-	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	r = cli_format_parse(cli_flag_string(args, "format"), ret_fmt, err);
 	if (r < 0)
 		return r;
 	r = trust_client(ctx, args, &first, &c, err);
 	if (r < 0)
 		return r;
-	r = cli_client_query(c, "GET", "/1.0/certificates?recursion=1", NULL, &list, err);
+	r = cli_client_query(c, "GET", path, NULL, &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO, "Invalid answer from the server: %s is not a list",
+			       path);
+	*ret = steal_pointer(&list);
+	return 0;
+}
+
+int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	static const char *const headers[] = {"NAME", "TYPE", "FINGERPRINT"};
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_table t = {.ncols = 3, .headers = headers};
+	enum cli_format fmt;
+	int r;
+
+	r = trust_list_fetch(ctx, args, "/1.0/certificates?recursion=1", &fmt, &list, err);
 	if (r < 0)
 		return r;
 	if (fmt == CLI_FORMAT_JSON) {
@@ -519,18 +537,10 @@ int cli_cmd_trust_list_tokens(struct cli_ctx *ctx, const struct cli_args *args, 
 	static const char *const headers[] = {"NAME", "TOKEN", "EXPIRES AT"};
 	_cleanup_json_ json_object *list = NULL;
 	struct cli_table t = {.ncols = 3, .headers = headers};
-	struct cli_client *c = NULL;
 	enum cli_format fmt;
-	size_t first;
 	int r;
 
-	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
-	if (r < 0)
-		return r;
-	r = trust_client(ctx, args, &first, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", "/1.0/certificates/tokens", NULL, &list, err);
+	r = trust_list_fetch(ctx, args, "/1.0/certificates/tokens", &fmt, &list, err);
 	if (r < 0)
 		return r;
 	if (fmt == CLI_FORMAT_JSON) {
