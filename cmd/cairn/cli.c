@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "config/yaml.h"
 
 #define DEFAULT_DIR "/var/lib/cairn"
 
@@ -246,6 +247,46 @@ int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **
 			    "it on that host",
 			    args->path, name);
 	}
+	return 0;
+}
+
+int cli_settings_apply(json_object *settings, json_object *config, char **description,
+		       struct err **err)
+{
+	json_object_object_foreach(settings, key, value)
+	{
+		if (strcmp(key, "description") == 0) {
+			free(*description);
+			*description = strdup(json_object_get_string(value));
+			if (!*description)
+				return err_set(err, -ENOMEM, "Out of memory");
+			continue;
+		}
+		json_object_object_add(config, key, json_object_get(value));
+	}
+	return 0;
+}
+
+int cli_parse_object_yaml(const char *text, const char *what, json_object **ret_doc,
+			  json_object **ret_config, const char **ret_description,
+			  struct err **err)
+{
+	_cleanup_json_ json_object *doc = NULL;
+	json_object *config = NULL, *d = NULL;
+	int r;
+
+	r = config_yaml_parse(text, strlen(text), &doc, err);
+	if (r < 0)
+		return r;
+	if (!doc || !json_object_is_type(doc, json_type_object))
+		return err_set(err, -EINVAL, "The %s must be a YAML mapping", what);
+	json_object_object_get_ex(doc, "config", &config);
+	if (config && !json_object_is_type(config, json_type_object))
+		return err_set(err, -EINVAL, "\"config\" must be a mapping");
+	json_object_object_get_ex(doc, "description", &d);
+	*ret_config = config;
+	*ret_description = d ? json_object_get_string(d) : "";
+	*ret_doc = steal_pointer(&doc);
 	return 0;
 }
 

@@ -138,6 +138,21 @@ int cli_parse(const struct cli_command *root, char *const *argv, size_t argc, st
  */
 int cli_parse_settings(char *const *words, size_t n, json_object **ret, struct err **err);
 
+/*
+ * For `storage set` and `network set`: adds the parsed `settings` to the object's `config`, except
+ * `description`, which is a field of the object (as in Incus) and replaces *description (owned,
+ * never NULL on success).
+ */
+int cli_settings_apply(json_object *settings, json_object *config, char **description,
+		       struct err **err);
+
+/* For `storage edit` and `network edit`: the description and config of the YAML `text` (a
+ * mapping, as `show` prints it); *ret_config may be NULL (none given). `what` names the object
+ * in the error ("storage pool", "network"). *ret_doc holds both; the caller puts it. */
+int cli_parse_object_yaml(const char *text, const char *what, json_object **ret_doc,
+			  json_object **ret_config, const char **ret_description,
+			  struct err **err);
+
 /* Frees the contents of `a` and leaves it zeroed; may be called twice. */
 void cli_args_done(struct cli_args *a);
 

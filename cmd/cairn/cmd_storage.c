@@ -310,18 +310,9 @@ int cli_cmd_storage_set(struct cli_ctx *ctx, const struct cli_args *args, struct
 	description = strdup(api_get_string(pool, "description") ?: "");
 	if (!description)
 		return err_set(err, -ENOMEM, "Out of memory");
-	/* The description is a field of the pool, not a key of its config (as in Incus). */
-	json_object_object_foreach(settings, key, value)
-	{
-		if (strcmp(key, "description") == 0) {
-			free(description);
-			description = strdup(json_object_get_string(value));
-			if (!description)
-				return err_set(err, -ENOMEM, "Out of memory");
-			continue;
-		}
-		json_object_object_add(config, key, json_object_get(value));
-	}
+	r = cli_settings_apply(settings, config, &description, err);
+	if (r < 0)
+		return r;
 	return put_pool(c, path, config, description, err);
 }
 
@@ -348,19 +339,14 @@ static int apply_pool_yaml(struct cli_client *c, const char *path, const char *t
 			   struct err **err)
 {
 	_cleanup_json_ json_object *doc = NULL;
-	json_object *config = NULL, *d = NULL;
+	json_object *config = NULL;
+	const char *description = NULL;
 	int r;
 
-	r = config_yaml_parse(text, strlen(text), &doc, err);
+	r = cli_parse_object_yaml(text, "storage pool", &doc, &config, &description, err);
 	if (r < 0)
 		return r;
-	if (!doc || !json_object_is_type(doc, json_type_object))
-		return err_set(err, -EINVAL, "The storage pool must be a YAML mapping");
-	json_object_object_get_ex(doc, "config", &config);
-	if (config && !json_object_is_type(config, json_type_object))
-		return err_set(err, -EINVAL, "\"config\" must be a mapping");
-	json_object_object_get_ex(doc, "description", &d);
-	return put_pool(c, path, config, d ? json_object_get_string(d) : "", err);
+	return put_pool(c, path, config, description, err);
 }
 
 /* What apply_pool_yaml() needs as a cli_edit() callback. */
