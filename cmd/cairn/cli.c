@@ -268,8 +268,7 @@ int cli_settings_apply(json_object *settings, json_object *config, char **descri
 }
 
 int cli_parse_object_yaml(const char *text, const char *what, json_object **ret_doc,
-			  json_object **ret_config, const char **ret_description,
-			  struct err **err)
+			  json_object **ret_config, const char **ret_description, struct err **err)
 {
 	_cleanup_json_ json_object *doc = NULL;
 	json_object *config = NULL, *d = NULL;

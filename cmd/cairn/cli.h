@@ -150,8 +150,7 @@ int cli_settings_apply(json_object *settings, json_object *config, char **descri
  * mapping, as `show` prints it); *ret_config may be NULL (none given). `what` names the object
  * in the error ("storage pool", "network"). *ret_doc holds both; the caller puts it. */
 int cli_parse_object_yaml(const char *text, const char *what, json_object **ret_doc,
-			  json_object **ret_config, const char **ret_description,
-			  struct err **err);
+			  json_object **ret_config, const char **ret_description, struct err **err);
 
 /* Frees the contents of `a` and leaves it zeroed; may be called twice. */
 void cli_args_done(struct cli_args *a);
