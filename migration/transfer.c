@@ -99,7 +99,8 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 	pthread_join(t, NULL);
 	if (ret_bytes)
 		*ret_bytes = s.sent;
-	if (r < 0) {
+	/* EPIPE: the upload stopped because the target refused, which says why. */
+	if (r < 0 && (r != -EPIPE || s.r >= 0)) {
 		err_free(s.err);
 		*err = steal_pointer(&local);
 		return r;
@@ -173,8 +174,9 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 	pthread_join(t, NULL);
 	if (ret_bytes)
 		*ret_bytes = received;
-	/* The source's refusal says more than the receiver's "stream ended early". */
-	if (r < 0) {
+	/* The source's refusal says more than the receiver's "stream ended early"; but EPIPE is
+	 * the receiver's own refusal, which says why. */
+	if (r < 0 && (r != -EPIPE || x.r >= 0)) {
 		err_free(x.err);
 		*err = steal_pointer(&remote);
 		return r;

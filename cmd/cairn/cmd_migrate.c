@@ -208,6 +208,12 @@ static int transfer(struct side *src, struct side *dst, const char *name, const 
 		r = cli_client_wait(dst->c, tid, &tdone, err);
 		q = cli_client_wait(src->c, sid, &sdone, r < 0 ? &terr : err);
 		*ret_bytes = op_bytes(tdone);
+		/* A source that failed cut the target's download short: its own error says why. */
+		if (r < 0 && q < 0 && strstr(err_msg(*err, r), "broke")) {
+			err_free(*err);
+			*err = steal_pointer(&terr);
+			return q;
+		}
 		return r < 0 ? r : q;
 	}
 }
