@@ -185,6 +185,50 @@ check_eq "s4 was not sent again" "$S4_UUID" \
 check_eq "the data" "$(as_admin cairn exec c1 -- md5sum /root/s6 | cut -d' ' -f1)" \
 	"$(on_b cairn file pull c1/root/s6 - | md5sum | cut -d' ' -f1)"
 
+# ---- a refresh cut just before the volume is swapped in, and retried ----
+as_admin cairn exec c1 -- sh -c 'echo five >/root/f'
+as_admin cairn snapshot create c1 s7 >/dev/null
+as_admin cairn exec c1 -- sh -c 'echo six >/root/f'
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b CAIRN_CRASHPOINT=migration-before-swap
+as_user cairn copy c1 b:c1 --refresh >"$T/cut3.out" 2>&1 &
+CUT=$!
+for _ in $(seq 1 200); do [ "$(cat "$B_DIR/crashpoint" 2>/dev/null)" = migration-before-swap ] && break; sleep 0.1; done
+check_eq "the target stopped before the swap" migration-before-swap "$(cat "$B_DIR/crashpoint" 2>/dev/null)"
+kill -KILL "$B_PID"; wait "$B_PID" 2>/dev/null
+wait "$CUT"
+rm -f "$B_DIR/crashpoint"
+start_b
+check_match "the new snapshot is whole" '^s7,' "$(snaps_of c1)"
+check_eq "the volume is the old one, whole" four "$(on_b cairn file pull c1/root/f - 2>/dev/null)"
+check_eq "the received volume is gone" "" \
+	"$(ls -A "$B_DIR/storage-pools/default/containers-snapshots/c1" | grep '^\.')"
+check "the retried refresh" as_user cairn copy c1 b:c1 --refresh -q
+check_eq "the volume is the new one" six "$(on_b cairn file pull c1/root/f - 2>/dev/null)"
+
+# ---- the pushing daemon killed in the middle ----
+as_admin cairn snapshot create c1 s8 >/dev/null
+kill_daemon
+CAIRN_STALLPOINT=backup-export start_daemon
+BEFORE=$(snaps_of c1)
+as_user cairn copy c1 b:c1 --refresh >"$T/cut4.out" 2>&1 &
+CUT=$!
+for _ in $(seq 1 200); do [ -f "$CAIRN_DIR/stallpoint" ] && break; sleep 0.1; done
+check_eq "the source is sending" backup-export "$(cat "$CAIRN_DIR/stallpoint" 2>/dev/null)"
+kill_daemon
+wait "$CUT"
+check_eq "the copy failed" 1 "$?"
+rm -f "$CAIRN_DIR/stallpoint"
+start_daemon
+for _ in $(seq 1 100); do
+	[ "$(b_api /1.0/operations?recursion=1 | jq '.metadata.running // [] | length')" = 0 ] && break
+	sleep 0.1
+done
+check_eq "the target kept what it had" "$BEFORE" "$(snaps_of c1)"
+check_eq "and no half snapshot" "" "$(ls -A "$B_DIR/storage-pools/default/containers-snapshots/c1" | grep -e '^\.' -e '^s8$')"
+check "a retry after the source's restart" as_user cairn copy c1 b:c1 --refresh -q
+check_eq "every snapshot is there" "$(snaps_here c1)" "$(snaps_of c1 | grep -v '^s3,')"
+
 # ---- a fresh copy cut after its first snapshot: nothing of it stays ----
 kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
 start_b CAIRN_CRASHPOINT=import-after-snapshot
