@@ -94,6 +94,22 @@ struct backup_import_opts {
 int backup_import(const struct instance_env *env, int fd, const struct backup_import_opts *opts,
 		  char **ret_name, struct err **err);
 
+struct backup_index;
+
+/*
+ * A migration's refresh of existing instance `name` from a file-level stream (the tarball of a
+ * backup that is not optimized, holding only the snapshots the instance lacks, then the
+ * instance's tree), read from `fd`: each tree unpacked into a temporary hidden volume with every
+ * check of an import and its owners shifted into the instance's range; each snapshot made from
+ * it and given its row before the next tree (so a cut keeps the snapshots committed); the
+ * instance's tree swapped with its volume in one step (RENAME_EXCHANGE) at the end, and the old
+ * one removed. *ret_idx is the stream's index (backup_index_done()). -EEXIST when the stream
+ * holds a snapshot the instance has; else as backup_import(). The caller checks that the
+ * instance is stopped and holds it.
+ */
+int backup_import_refresh(const struct instance_env *env, const char *name, int fd,
+			  struct backup_index *ret_idx, struct err **err);
+
 /* See backup-internal.h: the check of what an import put at the top of a volume. */
 int backup_check_volume(const char *path, const char *what, struct err **err);
 

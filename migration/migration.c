@@ -740,21 +740,26 @@ int migration_target_receive(const struct instance_env *env, const char *name, c
 	p = instance_env_pool(env, row.pool);
 	if (!p)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
-	if (!optimized || strcmp(p->driver, "btrfs") != 0)
-		return err_set(err, -EOPNOTSUPP,
-			       "A refresh of instance \"%s\" needs btrfs on both sides: copy it "
-			       "again without --refresh",
-			       name);
-	r = instance_unpack_open(fd, &u, err);
-	if (r < 0)
-		return r;
-	r = read_index(u, &idx, err);
-	if (r < 0)
-		return r;
-	if (!idx.optimized)
-		return err_set(err, -EINVAL,
-			       "Invalid migration stream: its preamble and its index disagree");
-	r = refresh_optimized(env, &row, p, pre, fd, &idx, u, err);
+	if (optimized && strcmp(p->driver, "btrfs") != 0)
+		return err_set(
+		    err, -EINVAL,
+		    "Invalid migration stream: send streams for a pool that is not btrfs");
+	if (optimized) {
+		r = instance_unpack_open(fd, &u, err);
+		if (r < 0)
+			return r;
+		r = read_index(u, &idx, err);
+		if (r < 0)
+			return r;
+		if (!idx.optimized)
+			return err_set(
+			    err, -EINVAL,
+			    "Invalid migration stream: its preamble and its index disagree");
+		r = refresh_optimized(env, &row, p, pre, fd, &idx, u, err);
+	} else {
+		/* A dir pool on either side: the files of what the target lacks. */
+		r = backup_import_refresh(env, name, fd, &idx, err);
+	}
 	if (r < 0)
 		return r;
 	r = refresh_config(env, &row, &idx, restricted, err);
@@ -765,6 +770,10 @@ int migration_target_receive(const struct instance_env *env, const char *name, c
 		if (r < 0)
 			return r;
 	}
+	/* The received volume carries the source's description of itself. */
+	r = instance_write_backup(env, name, err);
+	if (r < 0)
+		return r;
 	instance_notify(env, "instance-updated", "instances", name);
 	return 0;
 }

@@ -228,6 +228,13 @@ int storage_volume_import(const struct storage_pool *pool, enum storage_volume_t
 			  const char *name, const char *src_path, struct err **err);
 int storage_snapshot_create(const struct storage_pool *pool, const char *volume,
 			    const char *snapshot, struct err **err);
+/* Makes read-only snapshot `snapshot` of container volume `volume` from the tree of another
+ * container volume `src` (a tree made under a temporary name), whole or absent. */
+int storage_snapshot_create_from(const struct storage_pool *pool, const char *src,
+				 const char *volume, const char *snapshot, struct err **err);
+/* Exchanges the trees of container volumes `a` and `b` in one atomic step (RENAME_EXCHANGE). */
+int storage_volume_swap(const struct storage_pool *pool, const char *a, const char *b,
+			struct err **err);
 int storage_snapshot_delete(const struct storage_pool *pool, const char *volume,
 			    const char *snapshot, struct err **err);
 int storage_snapshot_rename(const struct storage_pool *pool, const char *volume,

@@ -254,9 +254,41 @@ check_eq "its data" "$(as_admin cairn exec c1 -- md5sum /root/s6 | cut -d' ' -f1
 	"$(on_b cairn file pull cd/root/s6 - | md5sum | cut -d' ' -f1)"
 check "copy b:cd c5 (from a dir pool, pull)" as_user cairn copy b:cd c5 -q
 check_eq "its snapshots" "$(snaps_of cd)" "$(snaps_here c5)"
-check_fails "a refresh onto a dir pool says what it needs" \
-	'Error: A refresh of instance "cd" needs btrfs on both sides: copy it again without --refresh' \
-	as_user cairn copy c1 b:cd --refresh
+as_admin cairn exec c1 -- sh -c 'echo seven >/root/f'
+as_admin cairn snapshot create c1 d1 >/dev/null
+as_admin cairn exec c1 -- sh -c 'echo eight >/root/f'
+check "refresh onto the dir pool (file level)" to_file "$T/dir2.out" copy c1 b:cd --refresh
+check_eq "the new snapshot arrived" "$(snaps_here c1)" "$(snaps_of cd)"
+check_eq "the data followed" eight "$(on_b cairn file pull cd/root/f - 2>/dev/null)"
+check_eq "the snapshot's data" seven \
+	"$(cat "$B_DIR/storage-pools/p2/containers-snapshots/cd/d1/rootfs/root/f" 2>/dev/null)"
+on_b cairn snapshot create cd d2 >/dev/null
+check "refresh from the dir pool (file level, pull)" as_user cairn copy b:cd c5 --refresh -q
+check_eq "the snapshot made on the dir pool arrived" "$(snaps_of cd)" "$(snaps_here c5)"
+check_eq "its data" eight "$(cairn file pull c5/root/f - 2>/dev/null)"
+
+# A file-level refresh cut after its first snapshot, and retried.
+for s in d3 d4; do
+	as_admin cairn exec c1 -- sh -c "echo $s >/root/f"
+	as_admin cairn snapshot create c1 $s >/dev/null
+done
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b CAIRN_CRASHPOINT=migration-after-snapshot
+as_user cairn copy c1 b:cd --refresh >"$T/cut5.out" 2>&1 &
+CUT=$!
+for _ in $(seq 1 200); do [ "$(cat "$B_DIR/crashpoint" 2>/dev/null)" = migration-after-snapshot ] && break; sleep 0.1; done
+check_eq "the dir target stopped after a snapshot" migration-after-snapshot "$(cat "$B_DIR/crashpoint" 2>/dev/null)"
+kill -KILL "$B_PID"; wait "$B_PID" 2>/dev/null
+wait "$CUT"
+rm -f "$B_DIR/crashpoint"
+start_b
+check_match "the first new snapshot is whole" '^d3,' "$(snaps_of cd)"
+check_eq "and nothing after it" "" "$(snaps_of cd | grep '^d4,')"
+check_eq "no temporary volume is left" "cd" "$(ls -A "$B_DIR/storage-pools/p2/containers")"
+check_eq "the volume is still the old one" eight "$(on_b cairn file pull cd/root/f - 2>/dev/null)"
+check "the retried refresh" as_user cairn copy c1 b:cd --refresh -q
+check_eq "every snapshot is there (and d2, made there)" "$(snaps_here c1)" "$(snaps_of cd | grep -v '^d2,')"
+check_eq "the data" d4 "$(on_b cairn file pull cd/root/f - 2>/dev/null)"
 
 # ---- attacks on the data exchange ----
 b_post() { # PATH BODY: over b's socket, as root
