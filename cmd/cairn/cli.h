@@ -364,10 +364,11 @@ int cli_client_query(struct cli_client *c, const char *method, const char *path,
 int cli_client_start(struct cli_client *c, const char *method, const char *path, json_object *body,
 		     json_object **ret_operation, struct err **err);
 
-/* Waits for operation `id` to end; its failure becomes the error (-EIO with its message).
- * *ret_operation (may be NULL) is the finished operation object. */
-int cli_client_wait(struct cli_client *c, const char *id, json_object **ret_operation,
-		    struct err **err);
+/* Waits for operation `id` to end, showing its progress on `progress` (may be NULL) meanwhile;
+ * its failure becomes the error (-EIO with its message). *ret_operation (may be NULL) is the
+ * finished operation object. */
+int cli_client_wait(struct cli_client *c, const char *id, struct cli_progress *progress,
+		    json_object **ret_operation, struct err **err);
 
 /*
  * POSTs the file `fd` (of `size` bytes, streamed, never read into memory as a whole) to `path`

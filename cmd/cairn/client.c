@@ -683,13 +683,19 @@ int cli_client_start(struct cli_client *c, const char *method, const char *path,
 	return 0;
 }
 
-int cli_client_wait(struct cli_client *c, const char *id, json_object **ret_operation,
-		    struct err **err)
+int cli_client_wait(struct cli_client *c, const char *id, struct cli_progress *progress,
+		    json_object **ret_operation, struct err **err)
 {
 	_cleanup_free_ char *url = str_printf("/1.0/operations/%s", id);
+	int r;
 
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
+	if (progress && progress->out) {
+		r = watch_operation(c, url, progress, err);
+		if (r < 0)
+			return r;
+	}
 	return wait_operation(c, url, ret_operation, err);
 }
 

@@ -118,7 +118,8 @@ static long long op_bytes(json_object *op)
 /* Runs the transfer; *ret_bytes is what went on the wire, as the side that made the request
  * counted it. */
 static int transfer(struct side *src, struct side *dst, const char *name, const char *new_name,
-		    const struct cli_args *args, long long *ret_bytes, struct err **err)
+		    const struct cli_args *args, struct cli_progress *progress,
+		    long long *ret_bytes, struct err **err)
 {
 	_cleanup_json_ json_object *sop = NULL, *top = NULL, *sdone = NULL, *tdone = NULL;
 	_cleanup_free_ char *path = NULL, *esc = cli_escape(name), *url = NULL;
@@ -166,8 +167,8 @@ static int transfer(struct side *src, struct side *dst, const char *name, const 
 		if (r < 0)
 			return r;
 		sid = api_get_string(sop, "id");
-		r = cli_client_wait(src->c, sid, &sdone, err);
-		q = cli_client_wait(dst->c, tid, &tdone, r < 0 ? &terr : err);
+		r = cli_client_wait(src->c, sid, progress, &sdone, err);
+		q = cli_client_wait(dst->c, tid, NULL, &tdone, r < 0 ? &terr : err);
 		*ret_bytes = op_bytes(sdone);
 		return r < 0 ? r : q;
 	}
@@ -205,8 +206,9 @@ static int transfer(struct side *src, struct side *dst, const char *name, const 
 		if (r < 0)
 			return r;
 		tid = api_get_string(top, "id");
-		r = cli_client_wait(dst->c, tid, &tdone, err);
-		q = cli_client_wait(src->c, sid, &sdone, r < 0 ? &terr : err);
+		/* The source's operation tells how far the stream is. */
+		q = cli_client_wait(src->c, sid, progress, &sdone, &terr);
+		r = cli_client_wait(dst->c, tid, NULL, &tdone, err);
 		*ret_bytes = op_bytes(tdone);
 		/* A source that failed cut the target's download short: its own error says why. */
 		if (r < 0 && q < 0 && strstr(err_msg(*err, r), "broke")) {
@@ -214,7 +216,11 @@ static int transfer(struct side *src, struct side *dst, const char *name, const 
 			*err = steal_pointer(&terr);
 			return q;
 		}
-		return r < 0 ? r : q;
+		if (r >= 0 && q < 0) {
+			*err = steal_pointer(&terr);
+			return q;
+		}
+		return r;
 	}
 }
 
@@ -267,6 +273,7 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 	const char *new_name, *slash;
 	bool refresh = cli_flag_bool(args, "refresh") || cli_flag_bool(args, "refresh-prune") ||
 		       cli_flag_bool(args, "refresh-exclude-older");
+	struct cli_progress progress = {0};
 	bool running = false;
 	long long bytes = -1;
 	int r;
@@ -338,7 +345,9 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 				return r;
 		}
 	}
-	r = transfer(&src, &dst, name, new_name, args, &bytes, err);
+	cli_progress_start(&progress, ctx->out, ctx->quiet, "Transferring instance", 0);
+	r = transfer(&src, &dst, name, new_name, args, &progress, &bytes, err);
+	cli_progress_done(&progress);
 	if (r < 0) {
 		/* A failed move leaves the source as it was. */
 		if (running) {

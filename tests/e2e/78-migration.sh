@@ -385,4 +385,12 @@ check "move back, stopped" as_user cairn move b:m1 m2 -q
 check_eq "it is here" Stopped "$(api_status m2)"
 check_eq "and gone from b" "404" "$(b_api /1.0/instances/m1 | jq -r .error_code)"
 
+# ---- a revoked client, and a remote whose certificate changed ----
+CFP=$(openssl x509 -in "$RHOME/.config/cairn/client.crt" -outform DER | sha256sum | cut -d' ' -f1)
+check "trust remove the client on b" on_b cairn config trust remove "${CFP:0:12}"
+check_fails "a copy by a revoked client is refused" \
+	'Error: Remote "b": Forbidden: this client'"'"'s certificate is not trusted by cairnd' \
+	as_user cairn copy m2 b:m3
+check_eq "nothing was made" 404 "$(b_api /1.0/instances/m3 | jq -r .error_code)"
+
 finish
