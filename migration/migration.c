@@ -725,8 +725,12 @@ int migration_target_receive(const struct instance_env *env, const char *name, c
 		return r;
 	optimized = json_object_object_get_ex(pre, "optimized", &v) && json_object_get_boolean(v);
 	if (instance_get(env, name, &row, NULL) < 0) {
-		struct backup_import_opts io = {
-		    .name = name, .pool = pool, .restricted = restricted, .keep_received = true};
+		/* The pool the haves were about: the one asked for, else "default" (not the
+		 * source's pool name, which may be another driver here). */
+		struct backup_import_opts io = {.name = name,
+						.pool = pool ? pool : "default",
+						.restricted = restricted,
+						.keep_received = true};
 
 		/* A new instance: an import, whose CREATING row makes a cut transfer go whole. */
 		return backup_import(env, fd, &io, NULL, err);
