@@ -40,6 +40,10 @@ b_api() {
 	curl -s --unix-socket "$B_DIR/unix.socket" "http://b$1"
 }
 
+b_post() { # PATH BODY: over b's socket, as root
+	curl -s --unix-socket "$B_DIR/unix.socket" -X POST -d "$2" "http://b$1"
+}
+
 RHOME="$T/rhome"
 mkdir -p "$RHOME"
 chown "$ADMIN_USER" "$RHOME"
@@ -57,6 +61,8 @@ CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND
 }
 start_b
 ADDR="127.0.0.1:$(free_port)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other.key" \
+	-out "$T/other.crt" -days 1 -subj /CN=other >/dev/null 2>&1
 check "b serves HTTPS on 127.0.0.1" on_b cairn config set core.https_address "$ADDR"
 TOKEN=$(on_b cairn config trust add laptop | tail -1)
 check "remote add b" as_user cairn remote add b "$TOKEN"
@@ -229,6 +235,25 @@ check_eq "and no half snapshot" "" "$(ls -A "$B_DIR/storage-pools/default/contai
 check "a retry after the source's restart" as_user cairn copy c1 b:c1 --refresh -q
 check_eq "every snapshot is there" "$(snaps_here c1)" "$(snaps_of c1 | grep -v '^s3,')"
 
+# ---- the daemon's own refresh onto a remote that trusts it (what the snapshot server does) ----
+REFRESH_REMOTE="$SRC_BIN/tests/refresh-remote"
+as_admin cairn snapshot create c1 s9 >/dev/null
+stop_daemon
+check_fails "a remote that does not trust the daemon refuses it" \
+	"Error: Forbidden: this client's certificate is not trusted by cairnd" \
+	"$REFRESH_REMOTE" c1 "https://$ADDR" "$B_DIR/server.crt"
+check "b trusts the first daemon's certificate" b_post /1.0/certificates \
+	"$(jq -nc --arg c "$(cat "$CAIRN_DIR/server.crt")" '{type: "client", name: "a", certificate: $c}')"
+check_fails "a remote whose certificate is not the one given" "" \
+	"$REFRESH_REMOTE" c1 "https://$ADDR" "$T/other.crt"
+check "the daemon refreshes c1 onto b itself" sh -c "'$REFRESH_REMOTE' c1 'https://$ADDR' '$B_DIR/server.crt' >'$T/own.out' 2>&1"
+check_match "and says what it sent" '^Transferred [0-9]+ bytes$' "$(cat "$T/own.out")"
+check "onto a name b does not have: a full copy" "$REFRESH_REMOTE" c1 "https://$ADDR" "$B_DIR/server.crt" own
+start_daemon
+check_eq "b has the new snapshot" "$(snaps_here c1)" "$(snaps_of c1 | grep -v '^s3,')"
+check_eq "and the full copy" "$(snaps_here c1)" "$(snaps_of own)"
+on_b cairn delete own >/dev/null
+
 # ---- a fresh copy cut after its first snapshot: nothing of it stays ----
 kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
 start_b CAIRN_CRASHPOINT=import-after-snapshot
@@ -291,9 +316,6 @@ check_eq "every snapshot is there (and d2, made there)" "$(snaps_here c1)" "$(sn
 check_eq "the data" d4 "$(on_b cairn file pull cd/root/f - 2>/dev/null)"
 
 # ---- attacks on the data exchange ----
-b_post() { # PATH BODY: over b's socket, as root
-	curl -s --unix-socket "$B_DIR/unix.socket" -X POST -d "$2" "http://b$1"
-}
 https_code() { # METHOD PATH [curl args...]
 	local m=$1 p=$2
 	shift 2
@@ -336,8 +358,6 @@ done
 OP=$(b_post /1.0/instances '{"name":"x2","source":{"type":"migration","mode":"push"}}')
 ID=$(jq -r .metadata.id <<<"$OP")
 SEC=$(jq -r .metadata.metadata.fs <<<"$OP")
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other.key" \
-	-out "$T/other.crt" -days 1 -subj /CN=other >/dev/null 2>&1
 BODY=$(jq -nc --arg op "https://$ADDR/1.0/operations/$ID" --arg cert "$(cat "$T/other.crt")" --arg s "$SEC" \
 	'{migration: true, target: {operation: $op, certificate: $cert, secrets: {fs: $s}}}')
 SOP=$(curl -s --unix-socket "$CAIRN_DIR/unix.socket" -X POST -d "$BODY" http://a/1.0/instances/c1 | jq -r .metadata.id)
