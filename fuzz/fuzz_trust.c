@@ -259,22 +259,23 @@ static void fuzz_base64(const uint8_t *data, size_t size, const char *text)
 		abort();
 }
 
-/* The fingerprint of the certificate GnuTLS reads from `pem`, or false. */
+/* The fingerprint of the certificate GnuTLS reads from `pem`, or false: of the DER it exports,
+ * the bytes it read. (gnutls_x509_crt_get_fingerprint() hashes what it parsed encoded again,
+ * which differs for the non-canonical encodings GnuTLS accepts; a TLS peer's fingerprint is of
+ * the bytes it sent.) */
 static bool tls_fingerprint(const char *pem, char out[static API_FINGERPRINT_SIZE])
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t d = {.data = (unsigned char *)pem, .size = (unsigned)strlen(pem)};
-	unsigned char digest[32];
-	size_t len = sizeof(digest);
+	gnutls_datum_t der = {0};
 	bool ok = false;
 
 	if (gnutls_x509_crt_init(&crt) < 0)
 		abort();
 	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
-	    gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, digest, &len) >= 0 &&
-	    len == sizeof(digest)) {
-		for (size_t i = 0; i < len; i++)
-			snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0) {
+		api_fingerprint_der(der.data, der.size, out);
+		gnutls_free(der.data);
 		ok = true;
 	}
 	gnutls_x509_crt_deinit(crt);
