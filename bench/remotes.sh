@@ -13,9 +13,9 @@
 # says.
 #
 # Usage: sudo bash bench/remotes.sh > result.md
-# The programs come from build/ (or CAIRN_BIN). BENCH_REMOTE_INSTANCES (default 100) and
-# BENCH_LIST_RUNS (default 30) set the size and the samples. Progress goes to stderr; stdout is a
-# Markdown report. Takes about a minute on 2 cores, most of it making the instances.
+# The programs come from build/ (or CAIRN_BIN). BENCH_REMOTE_INSTANCES (default 100) sets the
+# size; BENCH_LIST_RUNS (default 30) the samples, taken in BENCH_ROUNDS (default 6) rounds.
+# Progress goes to stderr; stdout is a Markdown report. Takes under a minute on 2 cores.
 
 set -u
 # The report's single-quoted strings hold Markdown code spans, not shell expansions.
@@ -58,8 +58,9 @@ quiet cairn remote add "$REMOTE" "$TOKEN"
 CLIENT_CRT="$XDG_CONFIG_HOME/cairn/client.crt"
 CLIENT_KEY="$XDG_CONFIG_HOME/cairn/client.key"
 SERVER_CRT="$XDG_CONFIG_HOME/cairn/servercerts/$REMOTE.crt"
-[ -f "$CLIENT_CRT" ] && [ -f "$CLIENT_KEY" ] && [ -f "$SERVER_CRT" ] ||
+if [ ! -f "$CLIENT_CRT" ] || [ ! -f "$CLIENT_KEY" ] || [ ! -f "$SERVER_CRT" ]; then
 	bench_die "remote add left no client certificate or server certificate"
+fi
 # curl checks the server as cairn does: the self-signed certificate names no address, so the
 # public key it was added with is pinned (-k alone would skip the check).
 PIN="sha256//$(openssl x509 -in "$SERVER_CRT" -pubkey -noout | openssl pkey -pubin -outform der |
@@ -74,7 +75,28 @@ TLS=$(curl -sv -o /dev/null -k --pinnedpubkey "$PIN" --cert "$CLIENT_CRT" --key 
 	"https://$ADDR/1.0" 2>&1 | sed -n 's/.*SSL connection using \([^ ]*\).*/\1/p' | head -1)
 
 # --- the measures ---------------------------------------------------------------------------------
-# Each measure_* makes what it needs, stores its samples with hyperfine_median (or timed), and
+# interleaved LABEL=CMD...: LIST_RUNS runs of each CMD under hyperfine (no shell), in ROUNDS
+# rounds that take the commands in turn, every run's time a sample of LABEL. On a shared machine
+# the load moves in the time one command's runs take; taking them in turn lets every command see
+# the same load, which the ratios need.
+ROUNDS=${BENCH_ROUNDS:-6}
+interleaved() {
+	local per=$(((LIST_RUNS + ROUNDS - 1) / ROUNDS)) r spec label cmd
+	for ((r = 0; r < ROUNDS; r++)); do
+		for spec in "$@"; do
+			label=${spec%%=*}
+			cmd=${spec#*=}
+			hyperfine -N --style none --warmup 1 --runs "$per" --export-json "$T/$label.json" \
+				"$cmd" >/dev/null 2>"$T/last.err" || {
+				cat "$T/last.err" >&2
+				bench_die "hyperfine failed on: $cmd"
+			}
+			jq -r '.results[0].times[] * 1000000 | floor' "$T/$label.json" >>"$T/samples/$label"
+		done
+	done
+}
+
+# Each measure_* makes what it needs, stores its samples (interleaved, or timed from lib.sh), and
 # appends its report rows to ROWS.
 
 # cairn list of N instances through the remote and on the socket, against curl of what a list
@@ -95,18 +117,15 @@ measure_list() {
 		bench_die "expected $N instances through the remote, it lists $got"
 	}
 	say "cairn list of $N instances, HTTPS and socket, and the curl floors"
-	hyperfine_median list_https "$LIST_RUNS" "$T/bin/cairn list $REMOTE:"
-	hyperfine_median list_unix "$LIST_RUNS" "$T/bin/cairn list"
-	hyperfine_median curl_https "$LIST_RUNS" \
-		"${CURL_HTTPS[*]} https://$ADDR/1.0/instances?recursion=1"
-	hyperfine_median curl_unix "$LIST_RUNS" \
-		"${CURL_UNIX[*]} http://cairn/1.0/instances?recursion=1"
-	hyperfine_median curl_https_r2 "$LIST_RUNS" \
-		"${CURL_HTTPS[*]} https://$ADDR/1.0/instances?recursion=2"
-	hyperfine_median curl_unix_r2 "$LIST_RUNS" \
-		"${CURL_UNIX[*]} http://cairn/1.0/instances?recursion=2"
-	hyperfine_median curl_https_root "$LIST_RUNS" "${CURL_HTTPS[*]} https://$ADDR/1.0"
-	hyperfine_median curl_unix_root "$LIST_RUNS" "${CURL_UNIX[*]} http://cairn/1.0"
+	interleaved \
+		"list_https=$T/bin/cairn list $REMOTE:" \
+		"list_unix=$T/bin/cairn list" \
+		"curl_https=${CURL_HTTPS[*]} https://$ADDR/1.0/instances?recursion=1" \
+		"curl_unix=${CURL_UNIX[*]} http://cairn/1.0/instances?recursion=1" \
+		"curl_https_r2=${CURL_HTTPS[*]} https://$ADDR/1.0/instances?recursion=2" \
+		"curl_unix_r2=${CURL_UNIX[*]} http://cairn/1.0/instances?recursion=2" \
+		"curl_https_root=${CURL_HTTPS[*]} https://$ADDR/1.0" \
+		"curl_unix_root=${CURL_UNIX[*]} http://cairn/1.0"
 	ROWS+=("list_https|\`cairn list $REMOTE:\`, $N instances, HTTPS|curl_https|\`curl\` HTTPS \`/1.0/instances?recursion=1\`")
 	ROWS+=("list_unix|\`cairn list\`, $N instances, socket|curl_unix|\`curl\` socket \`/1.0/instances?recursion=1\`")
 	ROWS+=("list_https|\`cairn list $REMOTE:\`, against the socket's floor|curl_unix|\`curl\` socket \`/1.0/instances?recursion=1\`")
@@ -130,7 +149,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- machine: $(nproc) CPUs ($cpu); load average (1, 5, 15 min): $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "- $(curl --version | head -1 | cut -d' ' -f1-2,5-6); $(hyperfine --version)"
-echo "- HTTPS on $ADDR (${TLS:-TLS}, a new connection per command, the client's certificate); hyperfine medians of $LIST_RUNS runs"
+echo "- HTTPS on $ADDR (${TLS:-TLS}, a new connection per command, the client's certificate); medians of $LIST_RUNS runs each under hyperfine, in $ROUNDS interleaved rounds"
 echo
 echo "| what | median | floor | floor median | ratio |"
 echo "| --- | ---: | --- | ---: | ---: |"
