@@ -11,6 +11,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "api/trust.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -178,6 +179,9 @@ int api_tls_generate(const char *cert_path, const char *key_path, const char *co
 int api_tls_certificate_check(const char *pem, struct err **err)
 {
 	_cleanup_(crt_deinitp) gnutls_x509_crt_t crt = NULL;
+	_cleanup_(datum_freep) gnutls_datum_t checked = {0};
+	_cleanup_free_ uint8_t *der = NULL;
+	size_t len = 0;
 	gnutls_datum_t d = {.data = (unsigned char *)pem, .size = (unsigned)strlen(pem)};
 	int r, rc;
 
@@ -188,6 +192,17 @@ int api_tls_certificate_check(const char *pem, struct err **err)
 	rc = g.crt_import(crt, &d, GNUTLS_X509_FMT_PEM);
 	if (rc < 0)
 		return err_set(err, -EINVAL, "Invalid certificate: %s", g.strerror(rc));
+	/* The trust store keeps the fingerprint api_pem_to_der() reads, of the first CERTIFICATE
+	 * block; GnuTLS falls back to an "X509 CERTIFICATE" block when there is no whole one.
+	 * Both must have read the same certificate, or the one checked is not the one trusted. */
+	CHECK(g.crt_export2(crt, GNUTLS_X509_FMT_DER, &checked), "export the certificate");
+	r = api_pem_to_der(pem, &der, &len, err);
+	if (r < 0)
+		return r;
+	if (len != checked.size || memcmp(der, checked.data, len) != 0)
+		return err_set(err, -EINVAL,
+			       "Invalid certificate: its first CERTIFICATE block is not the "
+			       "certificate GnuTLS reads");
 	return 0;
 }
 

@@ -23,8 +23,9 @@ struct err;
 int api_tls_generate(const char *cert_path, const char *key_path, const char *common_name,
 		     struct err **err);
 
-/* Checks that `pem` holds an X.509 certificate GnuTLS can read. -EINVAL with
- * `Invalid certificate: ...` otherwise, -ENOENT when GnuTLS cannot be loaded. */
+/* Checks that `pem` holds an X.509 certificate GnuTLS can read, and that it is the one
+ * api_pem_to_der() reads (whose fingerprint is trusted). -EINVAL with `Invalid certificate: ...`
+ * otherwise, -ENOENT when GnuTLS cannot be loaded, -EIO when GnuTLS fails. */
 int api_tls_certificate_check(const char *pem, struct err **err);
 
 /* The DER of the certificate the peer of TLS session `session` (a gnutls_session_t) presented,

@@ -15,7 +15,8 @@
 #include "common/sha256.h"
 #include "common/util.h"
 
-/* A DNS name as a remote may give it: labels of letters, digits and '-', dot-separated. */
+/* A DNS name as a remote may give it: labels of letters, digits and '-', dot-separated, none
+ * starting or ending with '-' (RFC 1123: "-x" is no host, and a resolver may refuse it). */
 static bool hostname_valid(const char *s)
 {
 	size_t label = 0;
@@ -24,17 +25,19 @@ static bool hostname_valid(const char *s)
 		return false;
 	for (const char *p = s; *p; p++) {
 		if (*p == '.') {
-			if (label == 0)
+			if (label == 0 || p[-1] == '-')
 				return false;
 			label = 0;
 			continue;
 		}
 		if (!isalnum((unsigned char)*p) && *p != '-')
 			return false;
+		if (label == 0 && *p == '-')
+			return false;
 		if (++label > 63)
 			return false;
 	}
-	return label > 0;
+	return label > 0 && s[strlen(s) - 1] != '-';
 }
 
 int api_address_parse(const char *s, bool hostnames, char **ret_host, unsigned *ret_port,
@@ -336,6 +339,13 @@ int api_token_encode(const struct api_token *t, char **ret, struct err **err)
 	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
 }
 
+/* True when string `v` holds a NUL: json-c reads "\u0000", and the C string ends there. */
+static bool json_string_cut(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) &&
+	       strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v);
+}
+
 int api_token_decode(const char *text, struct api_token *ret, struct err **err)
 {
 	_cleanup_(api_token_done) struct api_token t = {0};
@@ -355,6 +365,15 @@ int api_token_decode(const char *text, struct api_token *ret, struct err **err)
 	o = json_tokener_parse((const char *)raw);
 	if (!o || !json_object_is_type(o, json_type_object))
 		return err_set(err, -EINVAL, "Invalid trust token: it is not a JSON object");
+	/* cairnd reads this token from clients it does not trust yet: each string must be the
+	 * whole of what was sent, not a prefix that passes the checks below. */
+	json_object_object_foreach(o, key, val)
+	{
+		if (json_string_cut(val))
+			return err_set(err, -EINVAL,
+				       "Invalid trust token: a string holds a NUL character");
+		(void)key;
+	}
 	name = api_get_string(o, "client_name");
 	fp = api_get_string(o, "fingerprint");
 	secret = api_get_string(o, "secret");
@@ -374,7 +393,7 @@ int api_token_decode(const char *text, struct api_token *ret, struct err **err)
 		_cleanup_free_ char *host = NULL;
 		unsigned port;
 
-		if (!json_object_is_type(a, json_type_string) ||
+		if (!json_object_is_type(a, json_type_string) || json_string_cut(a) ||
 		    api_address_parse(json_object_get_string(a), true, &host, &port, NULL) < 0)
 			return err_set(err, -EINVAL, "Invalid trust token: bad address");
 		r = strv_push(&t.addresses, json_object_get_string(a));

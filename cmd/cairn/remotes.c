@@ -167,6 +167,7 @@ int cli_remotes_parse(const char *text, size_t len, struct cli_remotes *ret, str
 		{
 			_cleanup_free_ char *addr = NULL;
 			const char *a = api_get_string(val, "addr");
+			json_object *a_obj = NULL;
 
 			if (strcmp(name, CLI_REMOTE_LOCAL) == 0)
 				continue;
@@ -178,6 +179,15 @@ int cli_remotes_parse(const char *text, size_t len, struct cli_remotes *ret, str
 				return err_set(err, -EINVAL,
 					       "Invalid remote config: remote \"%s\" has no addr",
 					       name);
+			/* YAML's "\0" puts a NUL in a string, and the C string would end there:
+			 * "unix:///a\0b" would reach another socket than the file names. */
+			json_object_object_get_ex(val, "addr", &a_obj);
+			if (strlen(a) != (size_t)json_object_get_string_len(a_obj))
+				return err_set(
+				    err, -EINVAL,
+				    "Invalid remote config: remote \"%s\": the addr holds "
+				    "a NUL character",
+				    name);
 			rc = cli_remote_addr_parse(a, &addr, &e);
 			if (rc < 0)
 				return err_set(err, -EINVAL,
@@ -190,6 +200,10 @@ int cli_remotes_parse(const char *text, size_t len, struct cli_remotes *ret, str
 	}
 	if (json_object_object_get_ex(tree, "default-remote", &def) &&
 	    json_object_is_type(def, json_type_string) && *json_object_get_string(def)) {
+		if (strlen(json_object_get_string(def)) != (size_t)json_object_get_string_len(def))
+			return err_set(err, -EINVAL,
+				       "Invalid remote config: the default remote holds a NUL "
+				       "character");
 		if (!cli_remotes_find(&r, json_object_get_string(def)))
 			return err_set(err, -EINVAL,
 				       "Invalid remote config: the default remote \"%s\" doesn't "

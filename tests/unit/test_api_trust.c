@@ -10,9 +10,11 @@
 
 #include <cmocka.h>
 
+#include "api/tls.h"
 #include "api/trust.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/util.h"
 
 /* A self-signed P-256 certificate made with openssl; its fingerprint and key pin as openssl
  * computes them. */
@@ -73,6 +75,12 @@ static void test_address(void **state)
 	bad_address("a..b:1", true);
 	bad_address("a_b:1", true);
 	bad_address("-x/y:1", true);
+	/* Found by fuzz_trust: a label that starts or ends with '-' is no host name. */
+	check_address("a-b.example-1:1", true, "a-b.example-1", 1);
+	bad_address("-host.example:1", true);
+	bad_address("host-.example:1", true);
+	bad_address("host.-example:1", true);
+	bad_address("host.example-", true);
 }
 
 static void test_address_format(void **state)
@@ -146,6 +154,36 @@ static void test_fingerprint_and_pin(void **state)
 	}
 }
 
+/* cert_pem with "X509 CERTIFICATE" as its label. */
+static char *x509_labelled(void)
+{
+	const char *body = cert_pem + strlen("-----BEGIN CERTIFICATE-----\n");
+	size_t n = strstr(body, "-----END") - body;
+
+	return str_printf("-----BEGIN X509 CERTIFICATE-----\n%.*s-----END X509 CERTIFICATE-----\n",
+			  (int)n, body);
+}
+
+static void test_certificate_check(void **state)
+{
+	_cleanup_free_ char *x509 = x509_labelled();
+	_cleanup_free_ char *both = NULL;
+	_cleanup_err_ struct err *e = NULL;
+
+	(void)state;
+	assert_int_equal(api_tls_certificate_check(cert_pem, NULL), 0);
+	assert_int_equal(api_tls_certificate_check("-----BEGIN CERTIFICATE-----\nZm9v\n-----END "
+						   "CERTIFICATE-----\n",
+						   NULL),
+			 -EINVAL);
+	/* Found by fuzz_trust: with a CERTIFICATE block that has no end, GnuTLS checked the
+	 * "X509 CERTIFICATE" block before it, while the fingerprint is read from the other: the
+	 * certificate checked must be the one trusted. */
+	both = str_printf("%s%.*s", x509, (int)(strlen(cert_pem) - 10), cert_pem);
+	assert_int_equal(api_tls_certificate_check(both, &e), -EINVAL);
+	assert_non_null(e);
+}
+
 static void test_token(void **state)
 {
 	char *addrs[] = {"127.0.0.1:8443", "[::1]:8443", NULL};
@@ -207,14 +245,36 @@ static void test_token_bad(void **state)
 	    "\"expires_at\":\"2027-01-01T00:00:00Z\",\"addresses\":[\"::1:1\"]}");
 	bad_token("{\"fingerprint\":\"abc\",\"secret\":\"00\","
 		  "\"expires_at\":\"2027-01-01T00:00:00Z\",\"addresses\":[\"127.0.0.1:1\"]}");
+	/* Found by fuzz_trust: a \u0000 cut a string short, after which it passed. */
+	bad_token(
+	    "{\"fingerprint\":\"37703fff5971d7e3e9b27246d718633fd8755719e3075afb484fa1f796157dd5\","
+	    "\"secret\":\"00\\u0000zz\","
+	    "\"expires_at\":\"2027-01-01T00:00:00Z\",\"addresses\":[\"127.0.0.1:1\"]}");
+	bad_token("{\"fingerprint\":"
+		  "\"37703fff5971d7e3e9b27246d718633fd8755719e3075afb484fa1f796157dd5\\u0000\","
+		  "\"secret\":\"00\","
+		  "\"expires_at\":\"2027-01-01T00:00:00Z\",\"addresses\":[\"127.0.0.1:1\"]}");
+	bad_token(
+	    "{\"fingerprint\":\"37703fff5971d7e3e9b27246d718633fd8755719e3075afb484fa1f796157dd5\","
+	    "\"secret\":\"00\",\"expires_at\":\"2027-01-01T00:00:00Z\","
+	    "\"addresses\":[\"127.0.0.1:1\\u0000.example\"]}");
+	bad_token(
+	    "{\"client_name\":\"a\\u0000b\","
+	    "\"fingerprint\":\"37703fff5971d7e3e9b27246d718633fd8755719e3075afb484fa1f796157dd5\","
+	    "\"secret\":\"00\","
+	    "\"expires_at\":\"2027-01-01T00:00:00Z\",\"addresses\":[\"127.0.0.1:1\"]}");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_address), cmocka_unit_test(test_address_format),
-	    cmocka_unit_test(test_base64),  cmocka_unit_test(test_fingerprint_and_pin),
-	    cmocka_unit_test(test_token),   cmocka_unit_test(test_token_bad),
+	    cmocka_unit_test(test_address),
+	    cmocka_unit_test(test_address_format),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_fingerprint_and_pin),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_token_bad),
+	    cmocka_unit_test(test_certificate_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,6 +80,9 @@ static void test_parse_bad(void **state)
 	bad_config("remotes:\n  b:\n    addr: unix://relative\n");
 	bad_config("- a\n");
 	bad_config("a: [\n");
+	/* Found by fuzz_remotes: YAML's \0 cut the address short, to another socket. */
+	bad_config("remotes:\n  b:\n    addr: \"unix:///x\\0y\"\n");
+	bad_config("default-remote: \"b\\0c\"\nremotes:\n  b:\n    addr: unix://\n");
 }
 
 static void test_names_and_addresses(void **state)
