@@ -8,14 +8,26 @@
 #
 # The remote is the daemon itself: core.https_address is set to a free port on 127.0.0.1, and a
 # client config directory of the run's own (XDG_CONFIG_HOME under the temporary directory) adds
-# it as remote `bench` with a trust token, as a user would. Each measure is a function
-# (measure_list below); copy and refresh between two daemons get theirs where the MEASURES list
-# says.
+# it as remote `bench` with a trust token, as a user would. Each measure is a function:
+#
+#   measure_list     the list above
+#   measure_copy     a second daemon with its own CAIRN_DIR and btrfs loop pool, serving HTTPS on
+#                    127.0.0.1 and added as remote `tgt`: `cairn copy c1 tgt:c1` of an instance
+#                    holding 1 GiB of random data and one snapshot, against `btrfs send` of that
+#                    snapshot piped into `btrfs receive` on the target's pool (time, and the bytes
+#                    cairn reports against the stream's size)
+#   measure_refresh  after 10 MiB of the file is rewritten and a new snapshot taken,
+#                    `cairn copy --refresh c1 tgt:c1` against `btrfs send -p OLD NEW | btrfs
+#                    receive` of the same pair, in several rounds
 #
 # Usage: sudo bash bench/remotes.sh > result.md
-# The programs come from build/ (or CAIRN_BIN). BENCH_REMOTE_INSTANCES (default 100) sets the
-# size; BENCH_LIST_RUNS (default 30) the samples, taken in BENCH_ROUNDS (default 6) rounds.
-# Progress goes to stderr; stdout is a Markdown report. Takes under a minute on 2 cores.
+# The programs come from build/ (or CAIRN_BIN). BENCH_REMOTE_MEASURES (default all three, in
+# order) picks the measures. BENCH_REMOTE_INSTANCES (default 100) sets the size of the list;
+# BENCH_LIST_RUNS (default 30) its samples, taken in BENCH_ROUNDS (default 6) rounds.
+# BENCH_COPY_MIB (1024) and BENCH_CHANGE_MIB (10) the data and the change, BENCH_COPY_ROUNDS (3)
+# and BENCH_REFRESH_ROUNDS (5) the samples of copy and refresh.
+# Progress goes to stderr; stdout is a Markdown report. Takes about 2 minutes on 2 cores (the
+# list alone under one).
 
 set -u
 # The report's single-quoted strings hold Markdown code spans, not shell expansions.
@@ -135,27 +147,254 @@ measure_list() {
 	ROWS+=("curl_https_root|\`curl\` HTTPS \`/1.0\` (a request with no work)|curl_unix_root|\`curl\` socket \`/1.0\`")
 }
 
-# The measures, in order. Copy and refresh between two daemons over HTTPS (migration/) go here as
-# measure_copy and measure_refresh: a second daemon with its own CAIRN_DIR serving HTTPS, added as
-# a remote the same way, `cairn copy` and `cairn copy --refresh` of an instance to it, against
-# the floor of `btrfs send | btrfs receive` of the same subvolume (as bench/export.sh does).
-MEASURES=(measure_list)
+# --- copy and refresh between two daemons ------------------------------------------------------
+# A second daemon, the target, with its own CAIRN_DIR and btrfs loop pool under $T, serving HTTPS
+# on 127.0.0.1 and added to the run's client config as the remote `tgt` with a trust token (as
+# tests/e2e/78-migration.sh does). The source is the run's daemon, on its socket: `cairn copy
+# c1 tgt:c1` is then a push, the source daemon sending to the target over HTTPS.
+TGT=tgt
+TGT_DIR=
+TGT_PID=
+COPY_MIB=${BENCH_COPY_MIB:-1024}
+CHANGE_MIB=${BENCH_CHANGE_MIB:-10}
+COPY_ROUNDS=${BENCH_COPY_ROUNDS:-3}
+REFRESH_ROUNDS=${BENCH_REFRESH_ROUNDS:-5}
+LOADS=()
+
+# lib.sh's trap stops the run's daemon and unmounts and detaches everything under $T; the target
+# daemon is stopped first, by its PID, so that its pool can be unmounted.
+remotes_cleanup() {
+	local rc=$?
+	if [ -n "$TGT_PID" ] && kill -0 "$TGT_PID" 2>/dev/null; then
+		kill -TERM "$TGT_PID" 2>/dev/null
+		local _
+		for _ in $(seq 1 50); do
+			kill -0 "$TGT_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$TGT_PID" 2>/dev/null
+		wait "$TGT_PID" 2>/dev/null
+	fi
+	TGT_PID=
+	(exit $rc)
+	bench_cleanup
+}
+trap remotes_cleanup EXIT
+
+on_tgt() {
+	env CAIRN_DIR="$TGT_DIR" "$@"
+}
+
+# Bytes of the report, in MiB or KiB.
+size() {
+	awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }'
+}
+
+# The bytes `cairn copy` printed ("Transferred N bytes").
+bytes_of() {
+	sed -n 's/^Transferred \([0-9]*\) bytes$/\1/p' "$1"
+}
+
+# copy_run LABEL ARGS...: `cairn copy ARGS...` timed, its time a sample of LABEL and the bytes it
+# reports a sample of LABEL_bytes.
+copy_run() {
+	local label=$1 t0 t1 b
+	shift
+	t0=$EPOCHREALTIME
+	cairn copy "$@" >"$T/copy.out" 2>&1 || {
+		cat "$T/copy.out" >&2
+		bench_die "failed: cairn copy $*"
+	}
+	t1=$EPOCHREALTIME
+	echo $((${t1/[.,]/} - ${t0/[.,]/})) >>"$T/samples/$label"
+	b=$(bytes_of "$T/copy.out")
+	[ -n "$b" ] || {
+		cat "$T/copy.out" >&2
+		bench_die "cairn copy $* reported no byte count"
+	}
+	echo "$b" >>"$T/samples/${label}_bytes"
+}
+
+# send_run LABEL DEST [-p PARENT] SNAP: `btrfs send | btrfs receive` timed (a sample of LABEL),
+# then, untimed, the stream's size (a sample of LABEL_bytes) and the time of `sync -f` of the
+# receiving file system (LABEL_sync: cairn's target makes what it received durable, the floor
+# does not).
+send_run() {
+	local label=$1 dest=$2 t0 t1
+	shift 2
+	t0=$EPOCHREALTIME
+	btrfs send -q "$@" 2>"$T/send.err" | btrfs receive -q "$dest" >/dev/null 2>"$T/receive.err"
+	local rc=("${PIPESTATUS[@]}")
+	t1=$EPOCHREALTIME
+	if [ "${rc[0]}" != 0 ] || [ "${rc[1]}" != 0 ]; then
+		cat "$T/send.err" "$T/receive.err" >&2
+		bench_die "failed: btrfs send $* | btrfs receive $dest"
+	fi
+	echo $((${t1/[.,]/} - ${t0/[.,]/})) >>"$T/samples/$label"
+	t0=$EPOCHREALTIME
+	sync -f "$dest"
+	t1=$EPOCHREALTIME
+	echo $((${t1/[.,]/} - ${t0/[.,]/})) >>"$T/samples/${label}_sync"
+	btrfs send -q "$@" 2>/dev/null | wc -c >>"$T/samples/${label}_bytes"
+}
+
+# The target daemon and an instance with COPY_MIB of random data and one snapshot, made once for
+# both measures.
+COPY_READY=
+copy_setup() {
+	[ -n "$COPY_READY" ] && return 0
+	local addr token rootfs
+	say "a second daemon serving HTTPS, added as the remote $TGT with a trust token"
+	TGT_DIR="$T/tgt"
+	on_tgt cairnd init --auto --network none --storage-size "${BENCH_TGT_STORAGE_SIZE:-8GiB}" \
+		>"$T/init-tgt.log" 2>&1 || {
+		cat "$T/init-tgt.log" >&2
+		bench_die "cairnd init of the target failed"
+	}
+	on_tgt cairnd --group root >>"$T/cairnd-tgt.log" 2>&1 &
+	TGT_PID=$!
+	local _
+	for _ in $(seq 1 100); do
+		on_tgt cairn list >/dev/null 2>&1 && break
+		kill -0 "$TGT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	on_tgt cairn list >/dev/null 2>&1 || {
+		tail -20 "$T/cairnd-tgt.log" >&2
+		bench_die "the target cairnd did not start"
+	}
+	TGT_POOL="$TGT_DIR/storage-pools/default"
+	addr="127.0.0.1:$(free_port)"
+	quiet on_tgt cairn config set core.https_address "$addr"
+	token=$(on_tgt cairn config trust add "$TGT-client" 2>"$T/last.err" | tail -1)
+	[ -n "$token" ] || {
+		cat "$T/last.err" >&2
+		bench_die "no trust token from the target"
+	}
+	quiet cairn remote add "$TGT" "$token"
+
+	say "an instance with $COPY_MIB MiB of random data and one snapshot"
+	quiet cairn init busybox c1
+	rootfs="$POOL/containers/c1/rootfs"
+	[ -d "$rootfs/root" ] || bench_die "no rootfs at $rootfs"
+	# Written once through the volume's host path, owned by the container's root.
+	dd if=/dev/urandom of="$rootfs/root/big" bs=1M count="$COPY_MIB" status=none ||
+		bench_die "could not write the data"
+	chown --reference="$rootfs/root" "$rootfs/root/big"
+	sync -f "$rootfs/root/big"
+	quiet cairn snapshot create c1 s0
+	SNAPS="$POOL/containers-snapshots/c1"
+	[ -d "$SNAPS/s0" ] || bench_die "no snapshot subvolume at $SNAPS/s0"
+	# The floor receives into a directory of the target's pool, beside what cairnd keeps there.
+	FLOOR="$TGT_POOL/bench-floor"
+	mkdir -p "$FLOOR"
+	COPY_READY=1
+}
+
+# A first full copy (the snapshot s0 and the instance, which has not changed since) against
+# `btrfs send` of s0 into `btrfs receive` on the target's pool. Rounds after the first copy to
+# another name and delete it again, so that every round starts from the same state; the first
+# round's copy stays for the refreshes.
+measure_copy() {
+	local r name
+	copy_setup
+	for ((r = 1; r <= COPY_ROUNDS; r++)); do
+		LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+		name=c1
+		[ "$r" -gt 1 ] && name="full$r"
+		say "full copy, round $r of $COPY_ROUNDS"
+		mkdir -p "$FLOOR/full$r"
+		# Alternate which goes first, so that neither always meets the other's writeback.
+		if ((r % 2)); then
+			copy_run copy c1 "$TGT:$name"
+			send_run send_full "$FLOOR/full$r" "$SNAPS/s0"
+		else
+			send_run send_full "$FLOOR/full$r" "$SNAPS/s0"
+			copy_run copy c1 "$TGT:$name"
+		fi
+		if [ "$r" -gt 1 ]; then
+			quiet on_tgt cairn delete "$name"
+			quiet btrfs subvolume delete "$FLOOR/full$r/s0"
+			quiet btrfs subvolume sync "$TGT_POOL"
+		fi
+	done
+	on_tgt cairn list -f csv -c n | grep -qx c1 || bench_die "no c1 on the target"
+	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, $COPY_MIB MiB, time|send_full|\`btrfs send s0 \\| btrfs receive\`|us")
+	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, against the floor with its \`sync -f\`|send_full_synced|\`btrfs send \\| btrfs receive\` + \`sync -f\`|us")
+	ROWS+=("copy_bytes|\`cairn copy c1 $TGT:c1\`, bytes sent|send_full_bytes|\`btrfs send s0\` stream|bytes")
+}
+
+# After a CHANGE_MIB change somewhere in the file and a new snapshot, `cairn copy --refresh`
+# against `btrfs send -p OLD NEW | btrfs receive` of the same pair, into the floor's copy of OLD.
+measure_refresh() {
+	local r off prev=s0 snap
+	copy_setup
+	[ -d "$FLOOR/full1/s0" ] || bench_die "measure_refresh needs measure_copy before it"
+	local file="$POOL/containers/c1/rootfs/root/big"
+	for ((r = 1; r <= REFRESH_ROUNDS; r++)); do
+		LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+		say "refresh after a $CHANGE_MIB MiB change, round $r of $REFRESH_ROUNDS"
+		off=$((RANDOM % (COPY_MIB - CHANGE_MIB)))
+		dd if=/dev/urandom of="$file" bs=1M count="$CHANGE_MIB" seek="$off" conv=notrunc \
+			status=none || bench_die "could not change the data"
+		sync -f "$file"
+		snap="s$r"
+		quiet cairn snapshot create c1 "$snap"
+		if ((r % 2)); then
+			copy_run refresh c1 "$TGT:c1" --refresh
+			send_run send_incr "$FLOOR/full1" -p "$SNAPS/$prev" "$SNAPS/$snap"
+		else
+			send_run send_incr "$FLOOR/full1" -p "$SNAPS/$prev" "$SNAPS/$snap"
+			copy_run refresh c1 "$TGT:c1" --refresh
+		fi
+		prev=$snap
+	done
+	if ! cmp -s "$file" "$TGT_POOL/containers/c1/rootfs/root/big"; then
+		bench_die "the target's copy differs from the source after the refreshes"
+	fi
+	ROWS+=("refresh|\`cairn copy --refresh\`, $CHANGE_MIB MiB changed, time|send_incr|\`btrfs send -p OLD NEW \\| btrfs receive\`|us")
+	ROWS+=("refresh|\`cairn copy --refresh\`, against the floor with its \`sync -f\`|send_incr_synced|\`btrfs send -p \\| btrfs receive\` + \`sync -f\`|us")
+	ROWS+=("refresh_bytes|\`cairn copy --refresh\`, bytes sent|send_incr_bytes|\`btrfs send -p OLD NEW\` stream|bytes")
+}
+
+# The measures, in order (BENCH_REMOTE_MEASURES to run some of them; measure_refresh needs
+# measure_copy before it).
+read -r -a MEASURES <<<"${BENCH_REMOTE_MEASURES:-measure_list measure_copy measure_refresh}"
 for m in "${MEASURES[@]}"; do
 	"$m"
+done
+for l in send_full send_incr; do
+	[ -s "$T/samples/$l" ] && add_samples "${l}_synced" "$l" "${l}_sync"
 done
 
 # --- the report -----------------------------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- machine: $(nproc) CPUs ($cpu); load average (1, 5, 15 min): $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after"
-echo "- $(curl --version | head -1 | cut -d' ' -f1-2,5-6); $(hyperfine --version)"
-echo "- HTTPS on $ADDR (${TLS:-TLS}, a new connection per command, the client's certificate); medians of $LIST_RUNS runs each under hyperfine, in $ROUNDS interleaved rounds"
+if [ "${#LOADS[@]}" -gt 0 ]; then
+	echo "- 1-minute load average at the start of each copy and refresh round: ${LOADS[*]}"
+fi
+echo "- $(curl --version | head -1 | cut -d' ' -f1-2,5-6); $(hyperfine --version); $(btrfs --version)"
+echo "- HTTPS on 127.0.0.1 (${TLS:-TLS}, a new connection per command, the client's certificate)"
+if [[ " ${MEASURES[*]} " == *" measure_list "* ]]; then
+	echo "- list: medians of $LIST_RUNS runs each under hyperfine, in $ROUNDS interleaved rounds"
+fi
+if [[ " ${MEASURES[*]} " == *" measure_copy "* ]]; then
+	echo "- copy: $COPY_MIB MiB of random data and one snapshot, medians of $(count copy) full copies and $(count send_full) floors, taken in turn; warm page cache"
+fi
+if [[ " ${MEASURES[*]} " == *" measure_refresh "* ]]; then
+	echo "- refresh: $CHANGE_MIB MiB rewritten at a random offset and a new snapshot each round, medians of $(count refresh) refreshes and $(count send_incr) floors, taken in turn"
+fi
 echo
 echo "| what | median | floor | floor median | ratio |"
 echo "| --- | ---: | --- | ---: | ---: |"
 for r in "${ROWS[@]}"; do
-	IFS='|' read -r label what flabel fwhat <<<"$r"
+	IFS='|' read -r label what flabel fwhat unit <<<"$r"
 	c=$(median_us "$label")
 	f=$(median_us "$flabel")
-	printf '| %s | %s | %s | %s | %s |\n' "$what" "$(ms "$c")" "$fwhat" "$(ms "$f")" "$(ratio "$c" "$f")"
+	if [ "${unit:-us}" = bytes ]; then
+		printf '| %s | %s | %s | %s | %s |\n' "$what" "$(size "$c")" "$fwhat" "$(size "$f")" "$(ratio "$c" "$f")"
+	else
+		printf '| %s | %s | %s | %s | %s |\n' "$what" "$(ms "$c")" "$fwhat" "$(ms "$f")" "$(ratio "$c" "$f")"
+	fi
 done
