@@ -319,8 +319,8 @@ measure_copy() {
 		fi
 	done
 	on_tgt cairn list -f csv -c n | grep -qx c1 || bench_die "no c1 on the target"
-	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, $COPY_MIB MiB, time|send_full|\`btrfs send s0 \\| btrfs receive\`|us")
-	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, against the floor with its \`sync -f\`|send_full_synced|\`btrfs send \\| btrfs receive\` + \`sync -f\`|us")
+	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, $COPY_MIB MiB, time|send_full|\`btrfs send s0\` into \`btrfs receive\`|us")
+	ROWS+=("copy|\`cairn copy c1 $TGT:c1\`, against the floor with its \`sync -f\`|send_full_synced|the same, then \`sync -f\` of the target|us")
 	ROWS+=("copy_bytes|\`cairn copy c1 $TGT:c1\`, bytes sent|send_full_bytes|\`btrfs send s0\` stream|bytes")
 }
 
@@ -352,8 +352,8 @@ measure_refresh() {
 	if ! cmp -s "$file" "$TGT_POOL/containers/c1/rootfs/root/big"; then
 		bench_die "the target's copy differs from the source after the refreshes"
 	fi
-	ROWS+=("refresh|\`cairn copy --refresh\`, $CHANGE_MIB MiB changed, time|send_incr|\`btrfs send -p OLD NEW \\| btrfs receive\`|us")
-	ROWS+=("refresh|\`cairn copy --refresh\`, against the floor with its \`sync -f\`|send_incr_synced|\`btrfs send -p \\| btrfs receive\` + \`sync -f\`|us")
+	ROWS+=("refresh|\`cairn copy --refresh\`, $CHANGE_MIB MiB changed, time|send_incr|\`btrfs send -p OLD NEW\` into \`btrfs receive\`|us")
+	ROWS+=("refresh|\`cairn copy --refresh\`, against the floor with its \`sync -f\`|send_incr_synced|the same, then \`sync -f\` of the target|us")
 	ROWS+=("refresh_bytes|\`cairn copy --refresh\`, bytes sent|send_incr_bytes|\`btrfs send -p OLD NEW\` stream|bytes")
 }
 
