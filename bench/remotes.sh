@@ -251,7 +251,8 @@ copy_setup() {
 		cat "$T/init-tgt.log" >&2
 		bench_die "cairnd init of the target failed"
 	}
-	on_tgt cairnd --group root >>"$T/cairnd-tgt.log" 2>&1 &
+	# Not through on_tgt: $! must be the daemon's PID, not a subshell's.
+	env CAIRN_DIR="$TGT_DIR" cairnd --group root >>"$T/cairnd-tgt.log" 2>&1 &
 	TGT_PID=$!
 	local _
 	for _ in $(seq 1 100); do
