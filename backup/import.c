@@ -48,6 +48,9 @@ struct import {
 	const struct instance_env *env;
 	struct storage_pool *pool;
 	const char *name;
+	const char *volume; /* where each tree is unpacked: the instance's volume, or a temporary
+			       one for a refresh of an existing instance */
+	bool refresh;	    /* a migration's refresh: the instance exists */
 	struct backup_index *idx;
 	struct instance_unpack *u;
 	bool privileged;
@@ -205,7 +208,7 @@ static int import_settings(struct import *im, struct db_instance *row, struct kv
 
 static char *volume_path(const struct import *im)
 {
-	return storage_volume_path(im->pool, STORAGE_VOLUME_CONTAINER, im->name);
+	return storage_volume_path(im->pool, STORAGE_VOLUME_CONTAINER, im->volume);
 }
 
 static int begin_tree(struct import *im, enum section section, size_t snapshot, struct err **err)
@@ -213,7 +216,7 @@ static int begin_tree(struct import *im, enum section section, size_t snapshot, 
 	_cleanup_free_ char *vol = NULL;
 	int r;
 
-	r = storage_volume_create(im->pool, STORAGE_VOLUME_CONTAINER, im->name, err);
+	r = storage_volume_create(im->pool, STORAGE_VOLUME_CONTAINER, im->volume, err);
 	if (r < 0)
 		return r;
 	vol = volume_path(im);
@@ -331,18 +334,24 @@ static int end_tree(struct import *im, struct err **err)
 		_cleanup_kvlist_ struct kvlist config = {0};
 		struct db_snapshot row;
 
-		r = storage_snapshot_create(im->pool, im->name, src->name, err);
+		r = storage_snapshot_create_from(im->pool, im->volume, im->name, src->name, err);
 		if (r < 0)
 			return r;
-		r = storage_volume_delete(im->pool, STORAGE_VOLUME_CONTAINER, im->name, err);
+		r = storage_volume_delete(im->pool, STORAGE_VOLUME_CONTAINER, im->volume, err);
 		if (r < 0)
 			return r;
 		if (snapshot_row(im, src, &row, &config) < 0)
 			return err_set(err, -ENOMEM, "Out of memory");
 		r = db_snapshot_insert(im->env->db, &row, NULL, err);
-		if (r < 0)
+		if (r < 0) {
+			_cleanup_err_ struct err *e = NULL;
+
+			/* A refresh keeps what it committed: this one was not. */
+			if (im->refresh)
+				storage_snapshot_delete(im->pool, im->name, src->name, &e);
 			return r;
-		crashpoint("import-after-snapshot");
+		}
+		crashpoint(im->refresh ? "migration-after-snapshot" : "import-after-snapshot");
 	} else {
 		im->container_done = true;
 	}
@@ -622,6 +631,7 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	im.u = u;
 	im.idx = &idx;
 	im.name = opts->name ? opts->name : idx.name;
+	im.volume = im.name;
 	r = config_instance_name_valid(im.name, err);
 	if (r < 0)
 		return r;
@@ -650,9 +660,10 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	crashpoint("import-after-row");
 
 	/* From here on the CREATING row makes a half import recoverable. */
-	r = idx.optimized ? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged,
-						 source_base(&idx), im.uid_base, err)
-			  : import_trees(&im, err);
+	r = idx.optimized
+		? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged,
+				       source_base(&idx), im.uid_base, opts->keep_received, err)
+		: import_trees(&im, err);
 	prefix = im.prefix;
 	/* The streams made the snapshots; their rows follow (the tree import writes each one as
 	 * its snapshot is made). */
@@ -679,4 +690,77 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	if (ret_name)
 		*ret_name = steal_pointer(&name_copy);
 	return 0;
+}
+
+int backup_import_refresh(const struct instance_env *env, const char *name, int fd,
+			  struct backup_index *ret_idx, struct err **err)
+{
+	_cleanup_db_instance_ struct db_instance row = {0};
+	_cleanup_(unpack_freep) struct instance_unpack *u = NULL;
+	_cleanup_free_ char *tmp = NULL, *prefix = NULL;
+	struct import im = {.env = env, .fd = -EBADF, .name = name, .refresh = true};
+	struct db_snapshot *have = NULL;
+	size_t n_have = 0;
+	char suffix[37];
+	int r;
+
+	r = instance_get(env, name, &row, err);
+	if (r < 0)
+		return r;
+	im.pool = instance_env_pool(env, row.pool);
+	if (!im.pool)
+		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	uuid_random(suffix);
+	/* A hidden volume no row owns: recovery removes it after a crash. */
+	tmp = str_printf(".migrate-%.8s", suffix);
+	if (!tmp)
+		return err_set(err, -ENOMEM, "Out of memory");
+	im.volume = tmp;
+	im.privileged = config_get_bool(&row.expanded_config, "security.privileged", false);
+	im.uid_base = im.privileged ? 0 : env->idmap.uid_base;
+	im.gid_base = im.privileged ? 0 : env->idmap.gid_base;
+	r = instance_unpack_open(fd, &u, err);
+	if (r < 0)
+		return r;
+	r = read_index(u, ret_idx, err);
+	if (r < 0)
+		return r;
+	if (ret_idx->optimized)
+		return err_set(err, -EINVAL,
+			       "Invalid migration stream: send streams where files were expected");
+	r = db_snapshot_list(env->db, name, &have, &n_have, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < ret_idx->n_snapshots; i++)
+		for (size_t j = 0; r >= 0 && j < n_have; j++)
+			if (strcmp(have[j].name, ret_idx->snapshots[i].name) == 0)
+				r = err_set(err, -EEXIST,
+					    "Invalid migration stream: snapshot \"%s\" exists "
+					    "already",
+					    have[j].name);
+	db_snapshots_free(have, n_have);
+	if (r < 0)
+		return r;
+	im.u = u;
+	im.idx = ret_idx;
+	r = import_trees(&im, err);
+	prefix = im.prefix;
+	/* The instance's tree is whole: it takes the volume's place in one step, and the old one
+	 * goes (from its hidden name, which recovery would also remove). */
+	if (r >= 0) {
+		crashpoint("migration-before-swap");
+		r = storage_volume_swap(im.pool, name, tmp, err);
+	}
+	/* The writer holds the volume's directories open: it goes first. */
+	unpack_freep(&u);
+	{
+		_cleanup_err_ struct err *e = NULL;
+		_cleanup_free_ char *path =
+		    storage_volume_path(im.pool, STORAGE_VOLUME_CONTAINER, tmp);
+
+		if (path && access(path, F_OK) == 0 &&
+		    storage_volume_delete(im.pool, STORAGE_VOLUME_CONTAINER, tmp, &e) < 0)
+			err_log_ignored(e, -EIO, "Failed to remove volume \"%s\"", tmp);
+	}
+	return r;
 }

@@ -153,6 +153,11 @@ int storage_tree_volume_import(const struct storage_pool *pool, enum storage_vol
 int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volume_type src_type,
 			     const char *src, enum storage_volume_type dst_type, const char *dst,
 			     struct err **err);
+/* storage_snapshot_create_from() and storage_volume_swap() (storage.h), for every driver. */
+int storage_tree_snapshot_create_from(const struct storage_pool *pool, const char *src,
+				      const char *volume, const char *snapshot, struct err **err);
+int storage_tree_volume_swap(const struct storage_pool *pool, const char *a, const char *b,
+			     struct err **err);
 int storage_tree_snapshot_create(const struct storage_pool *pool, const char *volume,
 				 const char *snapshot, struct err **err);
 int storage_tree_snapshot_delete(const struct storage_pool *pool, const char *volume,

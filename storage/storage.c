@@ -509,6 +509,29 @@ int storage_snapshot_create(const struct storage_pool *pool, const char *volume,
 		       volume, snapshot, err);
 }
 
+int storage_snapshot_create_from(const struct storage_pool *pool, const char *src,
+				 const char *volume, const char *snapshot, struct err **err)
+{
+	int r = check_name(pool, "volume", src, err) ?: check_name(pool, "volume", volume, err)
+						       ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->tree_clone)
+		return unsupported(pool, "snapshots", err);
+	return storage_tree_snapshot_create_from(pool, src, volume, snapshot, err);
+}
+
+int storage_volume_swap(const struct storage_pool *pool, const char *a, const char *b,
+			struct err **err)
+{
+	int r = check_name(pool, "volume", a, err) ?: check_name(pool, "volume", b, err);
+
+	if (r < 0)
+		return r;
+	return storage_tree_volume_swap(pool, a, b, err);
+}
+
 int storage_snapshot_delete(const struct storage_pool *pool, const char *volume,
 			    const char *snapshot, struct err **err)
 {
@@ -634,4 +657,17 @@ int storage_snapshot_forget_received(const struct storage_pool *pool, const char
 	if (!pool->ops->snapshot_forget_received)
 		return unsupported(pool, "send streams", err);
 	return pool->ops->snapshot_forget_received(pool, volume, snapshot, err);
+}
+
+int storage_snapshot_ids(const struct storage_pool *pool, const char *volume, const char *snapshot,
+			 struct storage_snapshot_ids *ret, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_ids)
+		return unsupported(pool, "send streams", err);
+	return pool->ops->snapshot_ids(pool, volume, snapshot, ret, err);
 }

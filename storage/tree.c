@@ -120,11 +120,17 @@ int storage_tree_volume_copy(const struct storage_pool *pool, enum storage_volum
 int storage_tree_snapshot_create(const struct storage_pool *pool, const char *volume,
 				 const char *snapshot, struct err **err)
 {
+	return storage_tree_snapshot_create_from(pool, volume, volume, snapshot, err);
+}
+
+int storage_tree_snapshot_create_from(const struct storage_pool *pool, const char *src,
+				      const char *volume, const char *snapshot, struct err **err)
+{
 	_cleanup_free_ char *vol_path = NULL, *snap_path = NULL, *snapdir = NULL;
 	bool created = false;
 	int r;
 
-	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, volume, true, &vol_path, err);
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, src, true, &vol_path, err);
 	if (r < 0)
 		return r;
 	r = storage_snapshot_prepare(pool, volume, snapshot, false, &snap_path, err);
@@ -235,4 +241,22 @@ int storage_tree_volume_from_snapshot(const struct storage_pool *pool, const cha
 	if (r < 0)
 		return r;
 	return clone_private(pool, snap_path, dst_path, err);
+}
+
+int storage_tree_volume_swap(const struct storage_pool *pool, const char *a, const char *b,
+			     struct err **err)
+{
+	_cleanup_free_ char *pa = NULL, *pb = NULL;
+	int r;
+
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, a, true, &pa, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_prepare(pool, STORAGE_VOLUME_CONTAINER, b, true, &pb, err);
+	if (r < 0)
+		return r;
+	/* One atomic step: each name holds one whole tree, before and after. */
+	if (renameat2(AT_FDCWD, pa, AT_FDCWD, pb, RENAME_EXCHANGE) < 0)
+		return err_set_errno(err, -errno, "Failed to swap volumes \"%s\" and \"%s\"", a, b);
+	return 0;
 }
