@@ -11,4 +11,4 @@ struct err;
  * the daemon later opens by those names (a checkpoint CRIU reads, say) is then never a symbolic
  * link to somewhere on the host. -EINVAL "Invalid backup tarball: ..." otherwise.
  */
-int backup_check_volume(const char *path, const char *what, struct err **err);
+/* (declared in backup.h, for migration/ too) */

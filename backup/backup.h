@@ -46,6 +46,13 @@ struct backup_export_opts {
 	 * so that the caller can let other operations at it; may be NULL. */
 	void (*release)(void *ctx);
 	void *release_ctx;
+	/* A migration's stream (migration/migration.h): only the snapshots named in `only`
+	 * (NULL-terminated, oldest first; NULL: every one), each with the key
+	 * volatile.migration.uuid set to the matching entry of `only_uuids` in the index, and,
+	 * optimized, the first stream a difference from snapshot `parent` (NULL: whole). */
+	char *const *only;
+	char *const *only_uuids;
+	const char *parent;
 };
 
 /*
@@ -68,6 +75,9 @@ struct backup_import_opts {
 	const char *pool; /* the pool to import into; NULL: the index's pool if it exists here,
 			     else "default" */
 	bool restricted;  /* refuse what `cairnd --restricted` refuses to the admin group */
+	/* A migration: the received snapshots keep their received UUID (optimized), so that a
+	 * later refresh can send differences from them (migration/migration.h). */
+	bool keep_received;
 };
 
 /*
@@ -83,6 +93,9 @@ struct backup_import_opts {
  */
 int backup_import(const struct instance_env *env, int fd, const struct backup_import_opts *opts,
 		  char **ret_name, struct err **err);
+
+/* See backup-internal.h: the check of what an import put at the top of a volume. */
+int backup_check_volume(const char *path, const char *what, struct err **err);
 
 /* Where the backups of instance `name` are kept until they are fetched and deleted (Incus's
  * place): $CAIRN_DIR/backups/instances/<name>. Caller frees; NULL on OOM. */

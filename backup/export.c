@@ -512,7 +512,8 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 			 * once. */
 			prefix = str_printf("backup/snapshots/%s.bin", snaps[i].name);
 			r = prefix ? backup_send_tree(a, pool, row->name, snaps[i].name,
-						      i > 0 ? snaps[i - 1].name : NULL, prefix, err)
+						      i > 0 ? snaps[i - 1].name : opts->parent,
+						      prefix, err)
 				   : err_set(err, -ENOMEM, "Out of memory");
 		} else {
 			prefix = str_printf("backup/snapshots/%s", snaps[i].name);
@@ -527,7 +528,8 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 		last = steal_pointer(&path);
 	}
 	if (opts->optimized)
-		r = backup_send_tree(a, pool, row->name, tmp, n > 0 ? snaps[n - 1].name : NULL,
+		r = backup_send_tree(a, pool, row->name, tmp,
+				     n > 0 ? snaps[n - 1].name : opts->parent,
 				     "backup/container.bin", err);
 	else
 		r = write_tree(&w, tmp_path, "backup/container", base_of(&row->config, NULL),
@@ -585,9 +587,11 @@ int backup_export(const struct instance_env *env, const char *name,
 		r = db_snapshot_list(env->db, name, &snaps, &n, err);
 		if (r < 0)
 			return r;
-		/* READY ones only, oldest first (the list's order). */
+		/* READY ones only, oldest first (the list's order), and of a migration only
+		 * those it sends. */
 		for (size_t i = 0; i < n; i++) {
-			if (snaps[i].state != DB_ROW_READY) {
+			if (snaps[i].state != DB_ROW_READY ||
+			    (opts->only && !strv_contains(opts->only, snaps[i].name))) {
 				db_snapshot_done(&snaps[i]);
 				continue;
 			}
@@ -595,6 +599,15 @@ int backup_export(const struct instance_env *env, const char *name,
 				snaps[k] = snaps[i];
 			k++;
 		}
+	}
+	for (size_t i = 0; opts->only && opts->only_uuids && i < k; i++) {
+		for (size_t j = 0; opts->only[j]; j++)
+			if (strcmp(opts->only[j], snaps[i].name) == 0 && opts->only_uuids[j] &&
+			    kvlist_set(&snaps[i].config, "volatile.migration.uuid",
+				       opts->only_uuids[j]) < 0) {
+				db_snapshots_free(snaps, k);
+				return err_set(err, -ENOMEM, "Out of memory");
+			}
 	}
 	r = take_snapshot(env, pool, name, opts->stateful, &tmp, err);
 	if (opts->release)

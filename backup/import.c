@@ -650,9 +650,10 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	crashpoint("import-after-row");
 
 	/* From here on the CREATING row makes a half import recoverable. */
-	r = idx.optimized ? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged,
-						 source_base(&idx), im.uid_base, err)
-			  : import_trees(&im, err);
+	r = idx.optimized
+		? backup_receive_trees(env, im.pool, im.name, &idx, u, im.privileged,
+				       source_base(&idx), im.uid_base, opts->keep_received, err)
+		: import_trees(&im, err);
 	prefix = im.prefix;
 	/* The streams made the snapshots; their rows follow (the tree import writes each one as
 	 * its snapshot is made). */

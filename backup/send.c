@@ -13,6 +13,7 @@
 #include <archive_entry.h>
 
 #include "backup/backup-internal.h"
+#include "backup/backup.h"
 #include "backup/index.h"
 #include "common/cancel.h"
 #include "common/cleanup.h"
@@ -80,10 +81,10 @@ static int feed_stream(int fd, void *ctx, struct err **err)
 
 /* Receives one stream (the current entry) into the instance's snapshot directory and records
  * it among the known ones; *ret_subvol is the subvolume's name (caller frees). */
-static int receive_one(struct storage_pool *pool, const char *name, struct instance_unpack *u,
-		       const char *want, char *const *taken, struct backup_stream_known *known,
-		       size_t *n_known, uint32_t id_base, bool privileged, char **ret_subvol,
-		       struct err **err)
+int backup_receive_stream(struct storage_pool *pool, const char *name, struct instance_unpack *u,
+			  const char *want, char *const *taken, struct backup_stream_known *known,
+			  size_t *n_known, uint32_t id_base, bool privileged, char **ret_subvol,
+			  struct err **err)
 {
 	struct backup_stream s = {
 	    .name = want,
@@ -110,7 +111,7 @@ static int receive_one(struct storage_pool *pool, const char *name, struct insta
 /* A received snapshot: no later stream may name it (its received UUID goes), and its owners
  * move into the target's range when the exporting host's was another. */
 static int settle(struct storage_pool *pool, const char *name, const char *snap, uint32_t from,
-		  uint32_t to, bool privileged, struct err **err)
+		  uint32_t to, bool privileged, bool keep_received, struct err **err)
 {
 	_cleanup_free_ char *path = storage_snapshot_path(pool, name, snap);
 	_cleanup_free_ char *rootfs = path ? str_printf("%s/rootfs", path) : NULL;
@@ -118,7 +119,7 @@ static int settle(struct storage_pool *pool, const char *name, const char *snap,
 
 	if (!rootfs)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = storage_snapshot_forget_received(pool, name, snap, err);
+	r = keep_received ? 0 : storage_snapshot_forget_received(pool, name, snap, err);
 	if (r < 0 || privileged || from == to)
 		return r;
 	r = storage_snapshot_set_read_only(pool, name, snap, false, err);
@@ -149,7 +150,7 @@ static int state_to_checkpoint(struct storage_pool *pool, const char *name, stru
 int backup_receive_trees(const struct instance_env *env, struct storage_pool *pool,
 			 const char *name, const struct backup_index *idx,
 			 struct instance_unpack *u, bool privileged, uint32_t from_base,
-			 uint32_t to_base, struct err **err)
+			 uint32_t to_base, bool keep_received, struct err **err)
 {
 	_cleanup_free_ struct backup_stream_known *known =
 	    calloc(idx->n_snapshots + 1, sizeof(*known));
@@ -215,8 +216,8 @@ int backup_receive_trees(const struct instance_env *env, struct storage_pool *po
 			    "not in the tarball",
 			    idx->snapshots[next].name);
 		}
-		r = receive_one(pool, name, u, snap, taken, known, &n_known, from_base, privileged,
-				&subvol, err);
+		r = backup_receive_stream(pool, name, u, snap, taken, known, &n_known, from_base,
+					  privileged, &subvol, err);
 		if (r < 0)
 			return r;
 		if (snap) {
@@ -262,7 +263,8 @@ int backup_receive_trees(const struct instance_env *env, struct storage_pool *po
 			   : err_set(err, -ENOMEM, "Out of memory");
 	}
 	for (size_t i = 0; r >= 0 && i < idx->n_snapshots; i++)
-		r = settle(pool, name, idx->snapshots[i].name, from_base, to_base, privileged, err);
+		r = settle(pool, name, idx->snapshots[i].name, from_base, to_base, privileged,
+			   keep_received, err);
 	(void)env;
 	return r;
 }

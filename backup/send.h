@@ -23,6 +23,7 @@ struct storage_pool;
 /*
  * Receives the streams that follow the index in `u` into the new instance `name` on btrfs pool
  * `pool` (its CREATING row written): each snapshot in the index's order, then the instance.
+ * The snapshots forget their received UUID unless `keep_received` (a migration's).
  * Owners are moved from the exporting host's range (`from_base`, the index's
  * volatile.idmap.base) into `to_base` when they differ (not for a privileged container, whose
  * owners are the host's). On failure what was received stays for the caller's undo.
@@ -30,7 +31,20 @@ struct storage_pool;
 int backup_receive_trees(const struct instance_env *env, struct storage_pool *pool,
 			 const char *name, const struct backup_index *idx,
 			 struct instance_unpack *u, bool privileged, uint32_t from_base,
-			 uint32_t to_base, struct err **err);
+			 uint32_t to_base, bool keep_received, struct err **err);
+
+/*
+ * Receives the current entry of `u`, a send stream, into containers-snapshots/<name>/ of btrfs
+ * pool `pool` through the checker (backup/stream.h): named `want` (NULL: any name but those in
+ * `taken`), whole when *n_known is 0, else a difference from known[*n_known - 1], clone
+ * sources among `known`; owners in [id_base, id_base + 65536) unless `privileged`. On success
+ * the stream's subvolume is appended to `known` (which must have room) and *ret_subvol is its
+ * name (caller frees). A failed receive may leave a partial, writable subvolume behind.
+ */
+int backup_receive_stream(struct storage_pool *pool, const char *name, struct instance_unpack *u,
+			  const char *want, char *const *taken, struct backup_stream_known *known,
+			  size_t *n_known, uint32_t id_base, bool privileged, char **ret_subvol,
+			  struct err **err);
 
 /*
  * Writes snapshot `snapshot` of `volume` on `pool` to archive `a` as the entry `entry_name`, a

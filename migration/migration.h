@@ -68,6 +68,35 @@ int migration_target_receive(const struct instance_env *env, const char *name, c
 			     const struct migration_opts *opts, bool restricted, int fd,
 			     struct err **err);
 
+/* The refusal of a refresh into instance `name` here: -EBUSY while it runs. */
+int migration_refresh_allowed(const struct instance_env *env, const char *name, struct err **err);
+
+struct migration_http;
+
+/*
+ * Push mode, the source's side: asks the target operation `op` (its URL or path on `h`'s peer)
+ * for its haves with `secret`, then sends the stream of instance `name` to it and waits for its
+ * answer, which comes once the target has committed what it received. *ret_bytes (may be NULL)
+ * is the stream's size on the wire. A local failure wins over the target's, which then only saw
+ * a stream cut short.
+ */
+int migration_push(const struct instance_env *env, const char *name, struct migration_http *h,
+		   const char *op, const char *secret, const struct migration_opts *opts,
+		   uint64_t *ret_bytes, struct err **err);
+
+/*
+ * Pull mode, the target's side: sends this daemon's haves for `name` to the source operation
+ * `op` with `secret` and receives the stream it answers (migration_target_receive()).
+ * *ret_bytes (may be NULL) is the stream's size on the wire.
+ */
+int migration_pull(const struct instance_env *env, const char *name, const char *pool,
+		   struct migration_http *h, const char *op, const char *secret,
+		   const struct migration_opts *opts, bool restricted, uint64_t *ret_bytes,
+		   struct err **err);
+
+/* "https://HOST[:PORT]" of a URL (caller frees); NULL when `url` is not https:// or on OOM. */
+char *migration_url_base(const char *url);
+
 /* A remote cairnd the daemon itself talks to. */
 struct migration_remote {
 	const char *address;	 /* its API: "https://ADDR[:PORT]" */

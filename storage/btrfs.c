@@ -926,6 +926,28 @@ static int btrfs_snapshot_forget_received(const struct storage_pool *pool, const
 	return r < 0 ? r : q;
 }
 
+static int btrfs_snapshot_ids(const struct storage_pool *pool, const char *volume,
+			      const char *snapshot, struct storage_snapshot_ids *ret,
+			      struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct btrfs_util_subvolume_info info;
+	enum btrfs_util_error e;
+	int r = snapshot_path_of(pool, volume, snapshot, &path, err);
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	e = btrfs_util_subvolume_info(path, 0, &info);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_fail(err, e, errno, "Failed to read the subvolume of \"%s\"", path);
+	memcpy(ret->uuid, info.uuid, 16);
+	ret->ctransid = info.ctransid;
+	memcpy(ret->received_uuid, info.received_uuid, 16);
+	ret->stransid = info.stransid;
+	return 0;
+}
+
 const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
     .snapshot_needs_freeze = false,
@@ -955,6 +977,7 @@ const struct storage_ops storage_btrfs_ops = {
     .snapshot_receive = btrfs_snapshot_receive,
     .snapshot_set_read_only = btrfs_snapshot_set_read_only,
     .snapshot_forget_received = btrfs_snapshot_forget_received,
+    .snapshot_ids = btrfs_snapshot_ids,
     .tree_clone = snapshot_subvolume,
     .tree_remove = delete_subvolume,
 };

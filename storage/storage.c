@@ -635,3 +635,16 @@ int storage_snapshot_forget_received(const struct storage_pool *pool, const char
 		return unsupported(pool, "send streams", err);
 	return pool->ops->snapshot_forget_received(pool, volume, snapshot, err);
 }
+
+int storage_snapshot_ids(const struct storage_pool *pool, const char *volume, const char *snapshot,
+			 struct storage_snapshot_ids *ret, struct err **err)
+{
+	int r =
+	    check_name(pool, "volume", volume, err) ?: check_name(pool, "snapshot", snapshot, err);
+
+	if (r < 0)
+		return r;
+	if (!pool->ops->snapshot_ids)
+		return unsupported(pool, "send streams", err);
+	return pool->ops->snapshot_ids(pool, volume, snapshot, ret, err);
+}

@@ -62,6 +62,14 @@ struct storage_pool {
 	bool removed;
 };
 
+/* Filled by storage_snapshot_ids(). */
+struct storage_snapshot_ids {
+	uint8_t uuid[16];
+	uint64_t ctransid;
+	uint8_t received_uuid[16]; /* all zero: not received */
+	uint64_t stransid;
+};
+
 struct storage_ops {
 	const char *name;
 	/* Capabilities */
@@ -147,6 +155,12 @@ struct storage_ops {
 				      const char *snapshot, bool read_only, struct err **err);
 	int (*snapshot_forget_received)(const struct storage_pool *pool, const char *volume,
 					const char *snapshot, struct err **err);
+	/* What ties a snapshot to the send streams made of it and received into it: its own UUID
+	 * and creation transaction, and the received UUID and the sender's transaction of the
+	 * stream it came from (zero when it was not received). btrfs only. */
+	int (*snapshot_ids)(const struct storage_pool *pool, const char *volume,
+			    const char *snapshot, struct storage_snapshot_ids *ret,
+			    struct err **err);
 
 	/* Limits what container volume `name` may reference to `bytes` (0: no limit), the `size`
 	 * of its root disk: a btrfs qgroup limit. NULL where the driver cannot enforce one. */
@@ -245,6 +259,8 @@ int storage_snapshot_set_read_only(const struct storage_pool *pool, const char *
 				   const char *snapshot, bool read_only, struct err **err);
 int storage_snapshot_forget_received(const struct storage_pool *pool, const char *volume,
 				     const char *snapshot, struct err **err);
+int storage_snapshot_ids(const struct storage_pool *pool, const char *volume, const char *snapshot,
+			 struct storage_snapshot_ids *ret, struct err **err);
 
 /* The capability flags, read through the pool like every operation: whether a snapshot of a
  * running instance's volume needs the instance frozen (the pool copies rather than snapshots). */
