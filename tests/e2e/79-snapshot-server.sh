@@ -149,58 +149,77 @@ check_fails "a remote in use is kept" \
 	as_admin cairn config remote remove r2
 check_match "list counts its user" '^r2,.*,1$' "$(as_admin cairn config remote list -f csv)"
 
-# ---- a scheduled snapshot refreshes the target ----
+# ---- a scheduled snapshot starts a refresh ----
 check "snapshot auto c1 (a scheduled snapshot)" as_admin cairn snapshot auto c1
-if ! wait_for '[ "$(server_json c1 | jq -r .last_attempt)" != "" ]' 30; then
-	not_ok "a refresh was attempted after the scheduled snapshot"
+check "a refresh was attempted" wait_for '[ "$(server_json c1 | jq -r .last_attempt)" != "" ]' 30
+check_match "the attempt is a lifecycle event" \
+	'"action":"instance-snapshot-server-refresh(ed|-failed)","source":"/1.0/instances/c1"' \
+	"$(tr -d '\\' <"$T/events")"
+# The refresh itself needs a target that takes a pushed migration (POST /1.0/instances with a
+# "migration" source); one that does not says so in the error, and the checks that need a
+# transfer to succeed are reported as skipped rather than passed.
+TRANSFER=yes
+if server_json c1 | jq -r .last_error | grep -q 'Unsupported source type "migration"'; then
+	TRANSFER=no
+	ok "# SKIP the refresh itself: the target does not take a pushed migration: $(server_json c1 | jq -r .last_error)"
 fi
-if server_json c1 | jq -r .last_error | grep -q 'not available'; then
-	diag "$(server_json c1)"
-	on_b cairn delete c1 --force >/dev/null 2>&1
-	stop_b
-	skip_all "the transfer (migration_refresh_remote) is not in this build: only the remotes, the key and the trigger's attempt were checked"
+if [ "$TRANSFER" = yes ]; then
+	check "the refresh succeeds" wait_for '[ "$(server_json c1 | jq -r .last_success)" != "" ]' 60
+	check_eq "the snapshot is on the target" "snap0" "$(snaps_on_b c1)"
+	check_match "info shows the time and the bytes" \
+		'^  Last refresh: [0-9/]+ [0-9:]+ UTC \([0-9.]+[KMG]?i?B sent\)$' "$(as_admin cairn info c1)"
+	check "the bytes are counted" test "$(server_json c1 | jq -r .last_bytes)" -gt 0
+	check_match "the refresh is a lifecycle event" \
+		'"action":"instance-snapshot-server-refreshed","source":"/1.0/instances/c1"' \
+		"$(tr -d '\\' <"$T/events")"
+	# The timer's own slot: every minute, so this minute's slot is due at once.
+	check "a schedule every minute" \
+		as_admin cairn config set c1 snapshots.schedule='* * * * *' snapshots.schedule.stopped=true
+	check "the timer's snapshot reaches the target" wait_for '[ "$(snaps_on_b c1)" = "snap0 snap1" ]' 60
+	check "no more slots" as_admin cairn config unset c1 snapshots.schedule
 fi
-check "the refresh succeeds" wait_for '[ "$(server_json c1 | jq -r .last_success)" != "" ]' 60
-check_eq "the snapshot is on the target" "snap0" "$(snaps_on_b c1)"
-check_match "info shows the time and the bytes" \
-	'^  Last refresh: [0-9/]+ [0-9:]+ UTC \([0-9.]+[KMG]?i?B sent\)$' "$(as_admin cairn info c1)"
-check "the bytes are counted" test "$(server_json c1 | jq -r .last_bytes)" -gt 0
-check_match "the refresh is a lifecycle event" \
-	'"action":"instance-snapshot-server-refreshed","source":"/1.0/instances/c1"' "$(tr -d '\\' <"$T/events")"
 
-# The timer's own slot: every minute, so this minute's slot is due at once.
-check "a schedule every minute" as_admin cairn config set c1 snapshots.schedule='* * * * *' snapshots.schedule.stopped=true
-check "the timer's snapshot reaches the target" wait_for '[ "$(snaps_on_b c1)" = "snap0 snap1" ]' 60
-check "no more slots" as_admin cairn config unset c1 snapshots.schedule
-
-# ---- the target down: the error, the next try, and the retry once it is back ----
+# ---- the target down: the error, the next try, the back-off, across a restart ----
 stop_b
 check "snapshot auto c1 while the target is down" as_admin cairn snapshot auto c1
-check "the failure is recorded" wait_for '[ "$(server_json c1 | jq -r .failures)" -ge 1 ]' 30
+check "the failure is recorded" wait_for 'server_json c1 | jq -r .last_error | grep -q "Cannot reach"' 30
 check_match "info shows the error and the next try" \
 	'^  Last error: .*Cannot reach.* \(at [0-9/]+ [0-9:]+ UTC, next try at [0-9/]+ [0-9:]+ UTC\)$' \
 	"$(as_admin cairn info c1)"
-check_match "the failure is a lifecycle event" '"action":"instance-snapshot-server-refresh-failed"' \
+check_match "the failure is a lifecycle event" \
+	'"action":"instance-snapshot-server-refresh-failed","source":"/1.0/instances/c1","context":\{"target":"r2","error":".*Cannot reach' \
 	"$(tr -d '\\' <"$T/events")"
-check "it is tried again with back-off" wait_for '[ "$(server_json c1 | jq -r .failures)" -ge 2 ]' 30
-# A restart keeps the debt and the count.
+F1=$(server_json c1 | jq -r .failures)
+check "it is tried again on its own" wait_for "[ \"\$(server_json c1 | jq -r .failures)\" -gt $F1 ]" 30
+N1=$(server_json c1 | jq -r .next_retry)
+A1=$(server_json c1 | jq -r .last_attempt)
+check "with a growing wait (next try $N1 after attempt $A1)" \
+	test $(($(date -d "$N1" +%s) - $(date -d "$A1" +%s))) -ge 4
 kill_daemon
 start_daemon
-check "the state survives a restart" test "$(server_json c1 | jq -r .failures)" -ge 2
+F2=$(server_json c1 | jq -r .failures)
+check "a restart keeps the debt and the count ($F2 failures)" test "$F2" -ge 2
+check_eq "and the error" true "$(server_json c1 | jq '.owed and (.last_error | test("Cannot reach"))')"
 start_b
-check "the retry succeeds once the target is back" wait_for '[ "$(server_json c1 | jq -r .failures)" = 0 ]' 60
-check_eq "the third snapshot is there" "snap0 snap1 snap2" "$(snaps_on_b c1)"
-check_eq "no error left" "null" "$(server_json c1 | jq -r .last_error)"
+if [ "$TRANSFER" = yes ]; then
+	check "the retry succeeds once the target is back" wait_for '[ "$(server_json c1 | jq -r .failures)" = 0 ]' 60
+	check_eq "the missed snapshot is there" "snap0 snap1 snap2" "$(snaps_on_b c1)"
+	check_eq "no error left" "null" "$(server_json c1 | jq -r .last_error)"
+	check_match "info has no error line" '^  Last refresh: ' "$(as_admin cairn info c1)"
 
-# ---- a refused transfer leaves the target as it was ----
-check "the target instance runs" on_b cairn start c1
-check "snapshot auto c1" as_admin cairn snapshot auto c1
-check "the refresh fails" wait_for '[ "$(server_json c1 | jq -r .failures)" -ge 1 ]' 30
-check_eq "the target kept its snapshots" "snap0 snap1 snap2" "$(snaps_on_b c1)"
-check_match "and runs on" '^c1,RUNNING' "$(on_b cairn list -f csv -c ns)"
-check "stopped, the next try gets it" on_b cairn stop c1 --force
-check "the retry succeeds" wait_for '[ "$(server_json c1 | jq -r .failures)" = 0 ]' 60
-check_eq "all four" "snap0 snap1 snap2 snap3" "$(snaps_on_b c1)"
+	# ---- a refused transfer leaves the target as it was ----
+	check "the target instance runs" on_b cairn start c1
+	check "snapshot auto c1" as_admin cairn snapshot auto c1
+	check "the refresh fails" wait_for '[ "$(server_json c1 | jq -r .failures)" -ge 1 ]' 30
+	check_eq "the target kept its snapshots" "snap0 snap1 snap2" "$(snaps_on_b c1)"
+	check_match "and runs on" '^c1,RUNNING' "$(on_b cairn list -f csv -c ns)"
+	check "stopped, the next try gets it" on_b cairn stop c1 --force
+	check "the retry succeeds" wait_for '[ "$(server_json c1 | jq -r .failures)" = 0 ]' 60
+	check_eq "all four" "snap0 snap1 snap2 snap3" "$(snaps_on_b c1)"
+else
+	check "once the target is back, it answers again (its own refusal)" \
+		wait_for '! server_json c1 | jq -r .last_error | grep -q "Cannot reach"' 60
+fi
 
 # ---- removing the key, then the remote ----
 check "unset the key" as_admin cairn config unset c1 snapshots.copy.target
