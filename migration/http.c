@@ -252,9 +252,10 @@ int migration_http_stream(struct migration_http *h, const char *method, const ch
 		curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_path);
 	}
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	/* A peer that sends nothing for a minute is gone. */
+	/* A peer that moves nothing for ten minutes is gone (a target may take a while between
+	 * two reads: shifting a big tree's owners, committing a snapshot). */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 600L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (has_body) {
 		headers =
@@ -318,28 +319,30 @@ int migration_http_json(struct migration_http *h, const char *method, const char
 int migration_http_wait(struct migration_http *h, const char *op, json_object **ret_operation,
 			struct err **err)
 {
-	_cleanup_free_ char *path = str_printf("%s/wait?timeout=-1", op);
+	_cleanup_free_ char *path = str_printf("%s/wait?timeout=30", op);
 	_cleanup_json_ json_object *env = NULL;
-	json_object *md;
-	const char *status, *msg;
-	int r, code;
+	json_object *md = NULL;
+	const char *status = NULL, *msg;
+	int r;
 
 	if (!path)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = migration_http_json(h, "GET", path, NULL, &env, err);
-	if (r < 0)
-		return r;
-	if (!json_object_object_get_ex(env, "metadata", &md) ||
-	    !json_object_is_type(md, json_type_object))
-		return err_set(err, -EPROTO, "\"%s\" answered an operation without its object",
-			       h->base);
-	status = api_get_string(md, "status");
-	code = (int)api_get_int(md, "status_code", 0);
+	/* In short waits, so that a silent connection never looks like a dead peer. */
+	do {
+		json_object_put(steal_pointer(&env));
+		r = migration_http_json(h, "GET", path, NULL, &env, err);
+		if (r < 0)
+			return r;
+		if (!json_object_object_get_ex(env, "metadata", &md) ||
+		    !json_object_is_type(md, json_type_object))
+			return err_set(err, -EPROTO,
+				       "\"%s\" answered an operation without its object", h->base);
+		status = api_get_string(md, "status");
+	} while (status && strcmp(status, "Running") == 0);
 	msg = api_get_string(md, "err");
 	if (ret_operation)
 		*ret_operation = json_object_get(md);
 	if (status && strcmp(status, "Success") == 0)
 		return 0;
-	return err_set(err, code >= 400 ? api_errno_from_http(code) : -EIO, "%s",
-		       msg && *msg ? msg : "The remote operation failed");
+	return err_set(err, -EIO, "%s", msg && *msg ? msg : "The remote operation failed");
 }

@@ -60,7 +60,7 @@ int migration_http_stream(struct migration_http *h, const char *method, const ch
 
 /*
  * Waits for the peer's operation `op` (its path "/1.0/operations/<id>" or full URL) to end and
- * returns 0 when it succeeded, else its error (the errno of its status code, its message).
+ * returns 0 when it succeeded, else -EIO with its error message.
  * *ret_operation (may be NULL) is the final operation object (the caller's).
  */
 int migration_http_wait(struct migration_http *h, const char *op, json_object **ret_operation,

@@ -37,6 +37,10 @@ void cli_ctx_done(struct cli_ctx *ctx)
 	ctx->remote = NULL;
 	free(ctx->client_remote);
 	ctx->client_remote = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		free(ctx->arg_remotes[i]);
+		ctx->arg_remotes[i] = NULL;
+	}
 }
 
 int cli_open_remote(struct cli_ctx *ctx, const char *name, struct cli_client **ret,
@@ -151,6 +155,7 @@ static bool remote_position(const struct cli_command *cmd, size_t i, size_t argc
 	}
 	switch (how) {
 	case CLI_REMOTE_ALL:
+	case CLI_REMOTE_EACH:
 		return true;
 	case CLI_REMOTE_LAST:
 		return i + 1 == argc;
@@ -175,6 +180,10 @@ int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **
 
 	free(ctx->remote);
 	ctx->remote = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		free(ctx->arg_remotes[i]);
+		ctx->arg_remotes[i] = NULL;
+	}
 	for (size_t i = 0; i < args->argc; i++) {
 		char *word = args->argv[i], *colon = strchr(word, ':');
 		_cleanup_free_ char *name = NULL;
@@ -198,6 +207,14 @@ int cli_resolve_remote(struct cli_ctx *ctx, struct cli_args *args, struct err **
 		}
 		if (!cli_remotes_find(&remotes, name))
 			return err_set(err, -ENOENT, "Remote \"%s\" doesn't exist", name);
+		if (args->cmd->remote == CLI_REMOTE_EACH) {
+			if (i < 2) {
+				free(ctx->arg_remotes[i]);
+				ctx->arg_remotes[i] = steal_pointer(&name);
+			}
+			memmove(word, colon + 1, strlen(colon + 1) + 1);
+			continue;
+		}
 		if (ctx->remote && strcmp(ctx->remote, name) != 0)
 			return err_set(
 			    err, -EINVAL,

@@ -78,6 +78,8 @@ enum cli_remote_args {
 	CLI_REMOTE_ALL_BUT_LAST, /* all but the last (file pull's NAME/PATH...) */
 	CLI_REMOTE_LIST,	 /* "cairn list r2:" and "r2:FILTER" */
 	CLI_REMOTE_NONE,	 /* no argument names a remote */
+	/* each argument on a remote of its own (copy, move): ctx->arg_remotes */
+	CLI_REMOTE_EACH,
 	CLI_REMOTE_ARGS_MAX,
 };
 
@@ -191,7 +193,20 @@ struct cli_ctx {
 	int exit_status;	   /* what a successful command exits with (exec: the command's) */
 	char *remote;		   /* the remote the command's arguments named; NULL: the default */
 	char *client_remote;	   /* the remote `client` is connected to, owned */
+	/* CLI_REMOTE_EACH: the remote each of the first two arguments named (NULL: none) */
+	char *arg_remotes[2];
 };
+
+/* ---- cmd_migrate.c: copy and move between daemons ---- */
+
+/*
+ * The part of `copy` and `move` that crosses daemons: when the arguments' remotes
+ * (ctx->arg_remotes, else the default one) are one and the same, sets ctx->remote to it and
+ * returns 0 for the caller to go on as on one daemon; otherwise transfers the instance (push
+ * mode when the target serves HTTPS, pull mode when only the source does; with `move`, then
+ * deletes the source) and returns 1.
+ */
+int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, struct err **err);
 
 /* Initialises a context from the environment (CAIRN_DIR, whether stdin is a terminal). */
 int cli_ctx_init(struct cli_ctx *ctx, struct err **err);
@@ -343,6 +358,16 @@ int cli_client_probe(const char *base, char **ret_cert, json_object **ret_server
  */
 int cli_client_query(struct cli_client *c, const char *method, const char *path, json_object *body,
 		     json_object **ret_metadata, struct err **err);
+
+/* Sends a request answered with an operation and returns that operation object (the caller's)
+ * without waiting for it. -EPROTO when the answer is not an operation. */
+int cli_client_start(struct cli_client *c, const char *method, const char *path, json_object *body,
+		     json_object **ret_operation, struct err **err);
+
+/* Waits for operation `id` to end; its failure becomes the error (-EIO with its message).
+ * *ret_operation (may be NULL) is the finished operation object. */
+int cli_client_wait(struct cli_client *c, const char *id, json_object **ret_operation,
+		    struct err **err);
 
 /*
  * POSTs the file `fd` (of `size` bytes, streamed, never read into memory as a whole) to `path`

@@ -667,6 +667,32 @@ static int query(struct cli_client *c, const char *method, const char *path, jso
 	return 0;
 }
 
+int cli_client_start(struct cli_client *c, const char *method, const char *path, json_object *body,
+		     json_object **ret_operation, struct err **err)
+{
+	_cleanup_json_ json_object *md = NULL;
+	_cleanup_free_ char *op_url = NULL;
+	int r;
+
+	r = request(c, method, path, body, NULL, &md, &op_url, err);
+	if (r < 0)
+		return r;
+	if (!op_url || !api_get_string(md, "id"))
+		return err_set(err, -EPROTO, "The daemon answered without an operation");
+	*ret_operation = steal_pointer(&md);
+	return 0;
+}
+
+int cli_client_wait(struct cli_client *c, const char *id, json_object **ret_operation,
+		    struct err **err)
+{
+	_cleanup_free_ char *url = str_printf("/1.0/operations/%s", id);
+
+	if (!url)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return wait_operation(c, url, ret_operation, err);
+}
+
 int cli_client_query(struct cli_client *c, const char *method, const char *path, json_object *body,
 		     json_object **ret_metadata, struct err **err)
 {

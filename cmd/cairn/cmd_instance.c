@@ -864,6 +864,10 @@ int cli_cmd_move(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 
 	if (!body)
 		return err_set(err, -ENOMEM, "Out of memory");
+	/* Another daemon on either side: a migration, then the source goes. */
+	r = cli_migrate(ctx, args, true, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = config_instance_name_valid(args->argv[0], err);
 	if (r < 0)
 		return r;

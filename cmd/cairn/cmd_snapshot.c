@@ -322,6 +322,10 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 
 	if (!body)
 		return err_set(err, -ENOMEM, "Out of memory");
+	/* Another daemon on either side: a migration. */
+	r = cli_migrate(ctx, args, false, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = config_instance_name_valid(dst, err);
 	if (r < 0)
 		return r;

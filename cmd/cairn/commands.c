@@ -113,6 +113,14 @@ static const struct cli_flag copy_flags[] = {
     {"instance-only", 0, CLI_FLAG_BOOL, NULL, "Copy the instance without its snapshots"},
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool of the copy (default: the source's)"},
     {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
+    {"stateless", 0, CLI_FLAG_BOOL, NULL,
+     "Copy a running instance's disk only (the only way: there is no live migration)"},
+    {"refresh", 0, CLI_FLAG_BOOL, NULL,
+     "Update the copy on another daemon: send only the snapshots it lacks and the changes"},
+    {"refresh-exclude-older", 0, CLI_FLAG_BOOL, NULL,
+     "With --refresh, leave out source snapshots older than the target's newest"},
+    {"refresh-prune", 0, CLI_FLAG_BOOL, NULL,
+     "With --refresh, delete target snapshots that the source no longer has"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -136,6 +144,10 @@ static const struct cli_flag import_instance_flags[] = {
 static const struct cli_flag move_flags[] = {
     {"storage", 's', CLI_FLAG_STRING, "POOL", "Storage pool to move the instance to"},
     {"quiet", 'q', CLI_FLAG_BOOL, NULL, "Don't show progress information"},
+    {"instance-only", 0, CLI_FLAG_BOOL, NULL,
+     "Move to another daemon without the snapshots (they are deleted with the source)"},
+    {"stateless", 0, CLI_FLAG_BOOL, NULL,
+     "Move a running instance to another daemon: stop it, move it, start it there"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -822,8 +834,8 @@ static const struct cli_command top_commands[] = {
     {"restore", NULL, NULL, "NAME SNAPSHOT", "Restore an instance from a snapshot", 2, 2,
      restore_flags, cli_cmd_restore, CLI_COMPLETE_INSTANCE_THEN_SNAPSHOT},
     {"copy", copy_aliases, NULL, "SOURCE[/SNAPSHOT] DESTINATION",
-     "Copy an instance, or make one from a snapshot", 2, 2, copy_flags, cli_cmd_copy,
-     CLI_COMPLETE_INSTANCE, CLI_REMOTE_ALL},
+     "Copy an instance, or make one from a snapshot (REMOTE:NAME: to or from another daemon)", 2, 2,
+     copy_flags, cli_cmd_copy, CLI_COMPLETE_INSTANCE, CLI_REMOTE_EACH},
     {.name = "export",
      .usage = "NAME [FILE|-]",
      .help = "Export an instance with its snapshots as a backup tarball",
@@ -853,13 +865,14 @@ static const struct cli_command top_commands[] = {
     {.name = "move",
      .aliases = move_aliases,
      .usage = "OLD NEW|NAME --storage POOL",
-     .help = "Rename a stopped instance, or move it with its snapshots to another pool",
+     .help = "Rename a stopped instance, or move it with its snapshots to another pool or "
+	     "daemon (REMOTE:NAME)",
      .min_args = 1,
      .max_args = 2,
      .flags = move_flags,
      .handler = cli_cmd_move,
      .complete = CLI_COMPLETE_INSTANCE,
-     .remote = CLI_REMOTE_ALL},
+     .remote = CLI_REMOTE_EACH},
     {"exec", NULL, NULL, "NAME [--] COMMAND...", "Execute commands in instances", 2, -1, exec_flags,
      cli_cmd_exec, CLI_COMPLETE_INSTANCE, CLI_REMOTE_DEFAULT, true},
     {"shell", NULL, NULL, "NAME", "Open a login shell as root in an instance", 1, 1, NULL,

@@ -370,9 +370,14 @@ HANDLER(handle_instances_create)
 					 instance_only, request_restricted(d, req), ret_envelope,
 					 err);
 	}
+	if (strcmp(type, "migration") == 0)
+		return api_instances_migration(
+		    d, req, name, source, instance_settings_root_pool(&devices), ret_envelope, err);
 	if (strcmp(type, "image") != 0)
 		return err_set(err, -EINVAL,
-			       "Unsupported source type \"%s\" (use \"image\" or \"copy\")", type);
+			       "Unsupported source type \"%s\" (use \"image\", \"copy\" or "
+			       "\"migration\")",
+			       type);
 	if (!alias && !fingerprint)
 		return err_set(err, -EINVAL, "The source needs an \"alias\" or a \"fingerprint\"");
 	r = config_validate_all(&config, err);
@@ -636,9 +641,7 @@ HANDLER(handle_instance_post)
 	if (pool && !*pool)
 		pool = NULL;
 	if (migration)
-		return err_set(err, -EINVAL,
-			       "Migration to another server is not supported: give a new \"name\" "
-			       "or a \"pool\"");
+		return api_instance_migrate(d, req, ret_envelope, err);
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;

@@ -62,7 +62,8 @@ static const char *const extensions[] = {
     "backup_compression_algorithm",   /* compression_algorithm of a backup */
     "container_backup_override_pool", /* the pool an import goes to (X-Incus-pool, X-LXD-pool) */
     "backup_override_name",	      /* the name it takes (X-Incus-name, X-LXD-name) */
-    "direct_backup", /* POST .../backups with Accept: application/octet-stream streams it */
+    "direct_backup",   /* POST .../backups with Accept: application/octet-stream streams it */
+    "cairn_migration", /* copy, move and refresh between daemons (migration/migration.h) */
     NULL};
 
 static json_object *extensions_json(void)

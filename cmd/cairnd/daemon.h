@@ -50,9 +50,11 @@ struct request {
 	const char *path;
 	char params[4][256]; /* the route's captured segments, decoded */
 	size_t n_params;
-	json_object *body; /* the JSON body (ROUTE_BODY_JSON), NULL when empty */
-	int body_fd;	   /* the uploaded body (ROUTE_BODY_FILE), -EBADF otherwise */
-	uid_t uid;	   /* peer credentials */
+	json_object *body;	/* the JSON body (ROUTE_BODY_JSON), NULL when empty */
+	int body_fd;		/* the uploaded body (ROUTE_BODY_FILE), -EBADF otherwise */
+	uint64_t body_streamed; /* bytes of a ROUTE_BODY_STREAM body passed on */
+	int body_stream_error;	/* negative errno when passing it on failed, else 0 */
+	uid_t uid;		/* peer credentials */
 	gid_t gid;
 	pid_t pid;
 	/* Over HTTPS (core.https_address) rather than the unix socket; uid is then (uid_t)-1,

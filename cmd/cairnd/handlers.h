@@ -133,3 +133,17 @@ json_object *api_instance_network_json(pid_t pid);
 int spool_instance_file(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
 int spool_image(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
 int spool_instance_import(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
+
+/* Migration between daemons (cmd/cairnd/api_migration.c): the source's side of
+ * POST /1.0/instances/<name> {"migration": true}, the target's of POST /1.0/instances with a
+ * source of type "migration" (the pool from its root disk, NULL: default), and the data
+ * exchange on /1.0/operations/<id>/migration. */
+int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err);
+int api_instances_migration(struct daemon *d, struct request *req, const char *name,
+			    json_object *source, const char *pool, json_object **ret_envelope,
+			    struct err **err);
+HANDLER(handle_operation_migration_get);
+HANDLER(handle_operation_migration_post);
+int stream_operation_migration(struct daemon *d, struct request *req, int *ret_fd,
+			       struct err **err);

@@ -33,6 +33,17 @@ static const struct route table[] = {
     {"DELETE", "/1.0/operations/{}", handle_operation_delete, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations/{}/wait", handle_operation_wait, ROUTE_BODY_NONE},
     {"GET", "/1.0/operations/{}/websocket", handle_operation_websocket, ROUTE_BODY_NONE},
+    /* A transfer's data, authorised by the operation's secret alone (api_migration.c). */
+    {.method = "GET",
+     .pattern = "/1.0/operations/{}/migration",
+     .handler = handle_operation_migration_get,
+     .untrusted = true},
+    {.method = "POST",
+     .pattern = "/1.0/operations/{}/migration",
+     .handler = handle_operation_migration_post,
+     .body = ROUTE_BODY_JSON,
+     .stream = stream_operation_migration,
+     .untrusted = true},
     {"GET", "/1.0/instances", handle_instances_list, ROUTE_BODY_NONE},
     /* JSON, or a backup to import (application/octet-stream), spooled as an upload. */
     {"POST", "/1.0/instances", handle_instances_create, ROUTE_BODY_JSON, spool_instance_import},

@@ -28,10 +28,17 @@ typedef int (*route_handler)(struct daemon *d, struct request *req, json_object 
  * in (*ret_dir is the caller's). */
 typedef int (*route_spool)(struct daemon *d, struct request *req, char **ret_dir, struct err **err);
 
+/* For a route that takes a streamed body (application/octet-stream to a route with .stream):
+ * checks the request before its body is read and gives the descriptor the body is written into
+ * as it arrives (*ret_fd, the server's to close: at the body's end, or when the connection
+ * breaks, so the reader sees the stream end early). */
+typedef int (*route_stream)(struct daemon *d, struct request *req, int *ret_fd, struct err **err);
+
 enum route_body {
-	ROUTE_BODY_NONE, /* no body expected; one is ignored */
-	ROUTE_BODY_JSON, /* a JSON document, at most 1 MiB, parsed before the handler runs */
-	ROUTE_BODY_FILE, /* streamed into an unlinked temporary file where .spool says */
+	ROUTE_BODY_NONE,   /* no body expected; one is ignored */
+	ROUTE_BODY_JSON,   /* a JSON document, at most 1 MiB, parsed before the handler runs */
+	ROUTE_BODY_FILE,   /* streamed into an unlinked temporary file where .spool says */
+	ROUTE_BODY_STREAM, /* written into the descriptor .stream gives, as it arrives */
 	ROUTE_BODY_MAX,
 };
 
@@ -41,6 +48,8 @@ struct route {
 	route_handler handler;
 	enum route_body body;
 	route_spool spool; /* ROUTE_BODY_FILE only */
+	/* A JSON route with .stream takes an application/octet-stream body as ROUTE_BODY_STREAM. */
+	route_stream stream;
 	/* Served over HTTPS to a client whose certificate is not trusted (GET /1.0, and the
 	 * certificate request that redeems a trust token); every other route answers such a
 	 * client 403. The handler sees req->trusted. */

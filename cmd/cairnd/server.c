@@ -63,6 +63,7 @@ struct request_ctx {
 	uint64_t file_limit;  /* most bytes the pool can take */
 	int file_error;	      /* negative errno of a failed or refused write */
 	enum route_body body; /* how this request's body is taken (route_body_of()) */
+	int stream_fd;	      /* ROUTE_BODY_STREAM: where the body goes, -EBADF when closed */
 };
 
 /* A route that takes JSON and has a spool takes a file as well, when the client says it sends
@@ -74,6 +75,9 @@ static enum route_body route_body_of(const struct route *route, struct request *
 	if (route->body == ROUTE_BODY_JSON && route->spool && type &&
 	    strncmp(type, "application/octet-stream", 24) == 0)
 		return ROUTE_BODY_FILE;
+	if (route->body == ROUTE_BODY_JSON && route->stream && type &&
+	    strncmp(type, "application/octet-stream", 24) == 0)
+		return ROUTE_BODY_STREAM;
 	return route->body;
 }
 
@@ -278,6 +282,11 @@ static enum MHD_Result dispatch(struct daemon *d, struct request_ctx *ctx)
 				  "pool");
 	if (ctx->file_error < 0)
 		return send_error(ctx->req.conn, 500, "Failed to store the uploaded body");
+	/* The reader of a streamed body sees its end before the handler waits on it. */
+	if (ctx->stream_fd >= 0) {
+		close(ctx->stream_fd);
+		ctx->stream_fd = -EBADF;
+	}
 	if (ctx->body == ROUTE_BODY_FILE) {
 		ctx->req.body_fd = ctx->file_fd;
 		if (ctx->req.body_fd >= 0)
@@ -370,6 +379,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				return send_err(conn, r, e);
 			}
 		}
+		if (ctx->match == ROUTE_FOUND && ctx->body == ROUTE_BODY_STREAM) {
+			_cleanup_err_ struct err *e = NULL;
+			int r = ctx->route->stream(d, &ctx->req, &ctx->stream_fd, &e);
+
+			if (r < 0) {
+				ctx->answered = true;
+				return send_err(conn, r, e);
+			}
+		}
 		return MHD_YES;
 	}
 	if (ctx->answered) {
@@ -383,6 +401,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (ctx->match != ROUTE_FOUND)
 			return MHD_YES;
+		if (ctx->body == ROUTE_BODY_STREAM) {
+			/* Thread per connection: a slow reader holds only this one. A reader that
+			 * quit makes the rest of the body go nowhere. */
+			if (ctx->stream_fd >= 0 && !ctx->req.body_stream_error) {
+				int w = fd_write_all(ctx->stream_fd, upload_data, n);
+
+				if (w < 0)
+					ctx->req.body_stream_error = w;
+				else
+					ctx->req.body_streamed += n;
+			}
+			return MHD_YES;
+		}
 		if (ctx->body == ROUTE_BODY_FILE) {
 			if (!ctx->file_error && ctx->file_len + n > ctx->file_limit)
 				ctx->file_error = -EFBIG;
@@ -443,6 +474,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	ctx->target = strdup(uri);
 	ctx->req.body_fd = -EBADF;
 	ctx->file_fd = -EBADF;
+	ctx->stream_fd = -EBADF;
 	return ctx;
 }
 
@@ -463,6 +495,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(ctx->json);
 	if (ctx->file_fd >= 0)
 		close(ctx->file_fd);
+	if (ctx->stream_fd >= 0)
+		close(ctx->stream_fd);
 	free(ctx);
 	*con_cls = NULL;
 }
