@@ -548,20 +548,3 @@ int copier_remote_users(struct daemon *d, const char *remote, char ***ret, struc
 	*ret = steal_pointer(&users);
 	return 0;
 }
-
-/* Without the transfer itself (migration/), every refresh fails with this error; the real
- * definition replaces this weak one. */
-__attribute__((weak)) int migration_refresh_remote(const struct instance_env *env, const char *name,
-						   const struct migration_remote *remote,
-						   const char *target_name,
-						   const struct migration_opts *opts,
-						   uint64_t *ret_bytes, struct err **err)
-{
-	(void)env;
-	(void)remote;
-	(void)target_name;
-	(void)opts;
-	(void)ret_bytes;
-	return err_set(err, -EOPNOTSUPP, "Refreshing \"%s\" on a remote is not available yet",
-		       name);
-}
