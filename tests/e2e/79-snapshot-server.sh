@@ -166,7 +166,7 @@ check_match "the refresh is a lifecycle event" \
 # The timer's own slot: every minute, so this minute's slot is due at once.
 check "a schedule every minute" \
 	as_admin cairn config set c1 snapshots.schedule='* * * * *' snapshots.schedule.stopped=true
-check "the timer's snapshot reaches the target" wait_for '[ "$(snaps_on_b c1)" = "snap0 snap1" ]' 60
+check "the timer's snapshot reaches the target" wait_for '[ "$(snaps_on_b c1)" = "snap0 snap1" ]' 150
 check "no more slots" as_admin cairn config unset c1 snapshots.schedule
 
 # ---- the target down: the error, the next try, the back-off, across a restart ----
