@@ -202,6 +202,26 @@ static const char *const migrations[] = {
     "  key TEXT NOT NULL,"
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (network_id, key));",
+    /* The daemon's own remotes, the daemons it sends to (db_remotes.c), and what the refresh of
+     * each instance's snapshot server (snapshots.copy.target) last did (db_copy_state.c): kept
+     * across restarts so that a refresh owed or a back-off in progress carries on. */
+    "CREATE TABLE remotes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  address TEXT NOT NULL,"
+    "  certificate TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE copy_state ("
+    "  instance_id INTEGER PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+    "  target TEXT NOT NULL DEFAULT '',"
+    "  owed INTEGER NOT NULL DEFAULT 0,"
+    "  last_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  last_success INTEGER NOT NULL DEFAULT 0,"
+    "  last_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  failures INTEGER NOT NULL DEFAULT 0,"
+    "  next_retry INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

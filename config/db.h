@@ -12,7 +12,7 @@
  *
  * The implementation is one file per table family over a shared query layer (config/db.c and
  * config/db-internal.h): db_pools.c, db_images.c, db_instances.c, db_snapshots.c, db_journal.c,
- * db_schedule.c and db_networks.c.
+ * db_schedule.c, db_networks.c, db_trust.c, db_remotes.c and db_copy_state.c.
  */
 
 #include <stdbool.h>
@@ -441,3 +441,59 @@ int db_network_update(struct db *db, const char *name, const struct kvlist *conf
 		      const char *description, struct err **err);
 int db_network_rename(struct db *db, const char *name, const char *new_name, struct err **err);
 int db_network_delete(struct db *db, const char *name, struct err **err);
+
+/*
+ * The daemon's remotes (db_remotes.c): the daemons it sends to on its own (the snapshot server,
+ * snapshots.copy.target), each trusted by its server certificate. Names are unique (-EEXIST);
+ * -ENOENT with a message naming the remote when it is missing.
+ */
+struct db_remote {
+	char *name;
+	char *address;	   /* "HOST:PORT" */
+	char *certificate; /* PEM of the remote's server certificate, pinned */
+	char *fingerprint; /* its SHA-256, 64 hex digits */
+	int64_t created_at;
+};
+
+/* Frees the contents of a remote row; may be called twice. */
+void db_remote_done(struct db_remote *r);
+/* Frees an array of `n` remote rows and the array. */
+void db_remotes_free(struct db_remote *v, size_t n);
+
+/* Every remote, by name. */
+int db_remote_list(struct db *db, struct db_remote **ret, size_t *ret_n, struct err **err);
+int db_remote_get(struct db *db, const char *name, struct db_remote *ret, struct err **err);
+int db_remote_add(struct db *db, const struct db_remote *r, struct err **err);
+int db_remote_delete(struct db *db, const char *name, struct err **err);
+
+/*
+ * What the refresh of an instance's snapshot server last did (table copy_state), keyed by the
+ * instance's id and gone with the instance. An instance without a row reads as zeroed.
+ */
+struct db_copy_state {
+	char *target; /* the snapshots.copy.target it was for ("r2" or "r2:c1"), may be NULL */
+	bool owed;    /* a scheduled snapshot was taken that the target has not got yet */
+	int64_t last_attempt; /* seconds since the epoch, 0 = never */
+	int64_t last_success; /* seconds since the epoch, 0 = never */
+	uint64_t last_bytes;  /* bytes sent by the last successful refresh */
+	char *last_error;     /* the last attempt's failure, NULL when it worked */
+	int64_t failures;     /* failed attempts in a row */
+	int64_t next_retry;   /* when a failed refresh is tried again, 0 = not scheduled */
+};
+
+void db_copy_state_done(struct db_copy_state *s);
+void db_copy_states_free(struct db_copy_state *v, size_t n);
+
+/* The state of `instance` (zeroed when it has none); -ENOENT for an unknown instance. */
+int db_copy_state_get(struct db *db, const char *instance, struct db_copy_state *ret,
+		      struct err **err);
+/* Replaces the state of `instance` in one statement; -ENOENT for an unknown instance. */
+int db_copy_state_put(struct db *db, const char *instance, const struct db_copy_state *s,
+		      struct err **err);
+/* Marks a refresh of `instance` as owed (a scheduled snapshot was just taken), keeping the rest
+ * of its state; -ENOENT for an unknown instance. */
+int db_copy_state_owe(struct db *db, const char *instance, struct err **err);
+/* The names of the READY instances with a refresh owed, sorted, NULL-terminated (never NULL on
+ * success), with their states in the same order (db_copy_states_free). */
+int db_copy_state_owed(struct db *db, char ***ret_names, struct db_copy_state **ret_states,
+		       size_t *ret_n, struct err **err);

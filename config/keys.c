@@ -246,10 +246,11 @@ static int validate_retention(const char *key, const char *value, struct err **e
 }
 
 /*
- * snapshots.copy.target: "REMOTE" or "REMOTE:NAME". REMOTE is a remote's name as `cairn remote`
- * will know it (1 to 63 letters, digits, '-', '_' and '.', not starting with '-' or '.', as
- * Incus remote names go in practice); NAME the instance name on that remote (an instance name).
- * Only the syntax is checked: whether the remote exists is known when the copy runs.
+ * snapshots.copy.target: "REMOTE" or "REMOTE:NAME". REMOTE is the name of one of the daemon's
+ * own remotes (`cairn config remote`: 1 to 63 letters, digits, '-', '_' and '.', not starting
+ * with '-' or '.', as Incus remote names go in practice); NAME the instance name on that remote
+ * (an instance name). Only the syntax is checked here, in client and daemon alike; that the
+ * remote exists is checked by the daemon when the key is set (instance_copy_target_check()).
  */
 static int validate_copy_target(const char *key, const char *value, struct err **err)
 {
@@ -315,8 +316,8 @@ static const struct config_key keys[] = {
     {"snapshots.pattern", CONFIG_KEY_STRING, "snap%d", validate_pattern, true,
      "Name of scheduled snapshots: %d is the next number, {date:FORMAT} the time"},
     {"snapshots.copy.target", CONFIG_KEY_STRING, NULL, validate_copy_target, true,
-     "Remote (REMOTE or REMOTE:NAME) refreshed after every scheduled snapshot, once remotes "
-     "exist"},
+     "Daemon remote (REMOTE or REMOTE:NAME, see cairn config remote) refreshed after every "
+     "scheduled snapshot"},
     {"snapshots.retention", CONFIG_KEY_STRING, NULL, validate_retention, true,
      "Thinning of scheduled snapshots, e.g. 24H 7d 4w 12m (terms H d w m y)"},
     {"snapshots.retention.min", CONFIG_KEY_INT, "0", validate_non_negative, true,

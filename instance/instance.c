@@ -395,6 +395,9 @@ int instance_create(const struct instance_env *env, const char *name, const char
 	r = instance_settings_check(env, owner, &expanded, &expanded_devices, NULL, err);
 	if (r < 0)
 		return r;
+	r = instance_copy_target_check(env, owner, NULL, &expanded, err);
+	if (r < 0)
+		return r;
 	pool_name = instance_settings_root_pool(&expanded_devices);
 	pool = instance_env_pool(env, pool_name);
 	if (!pool)
@@ -1271,6 +1274,9 @@ int instance_update(const struct instance_env *env, const char *name, const stru
 	if (r < 0)
 		return r;
 	r = instance_settings_check(env, owner, &expanded, &expanded_devices, row.pool, err);
+	if (r < 0)
+		return r;
+	r = instance_copy_target_check(env, owner, &row.expanded_config, &expanded, err);
 	if (r < 0)
 		return r;
 	if (restricted) {

@@ -214,6 +214,31 @@ static void profile_users_free(struct profile_user *v, size_t n)
 	free(v);
 }
 
+int instance_copy_target_check(const struct instance_env *env, const char *owner,
+			       const struct kvlist *old_config, const struct kvlist *new_config,
+			       struct err **err)
+{
+	const char *t = kvlist_get(new_config, "snapshots.copy.target");
+	const char *before = old_config ? kvlist_get(old_config, "snapshots.copy.target") : NULL;
+	_cleanup_free_ char *remote = NULL;
+	struct db_remote rem = {0};
+	int r;
+
+	if (!t || !*t || (before && strcmp(before, t) == 0))
+		return 0;
+	remote = strndup(t, strchrnul(t, ':') - t);
+	if (!remote)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = db_remote_get(env->db, remote, &rem, NULL);
+	db_remote_done(&rem);
+	if (r == -ENOENT)
+		return err_set(err, -ENOENT,
+			       "Remote \"%s\" not found (named by snapshots.copy.target of %s): "
+			       "add it first with \"cairn config remote add %s TOKEN\"",
+			       remote, owner, remote);
+	return 0;
+}
+
 int instance_profile_update(const struct instance_env *env, const char *name,
 			    const struct profile *next, bool restricted, struct err **err)
 {
@@ -225,6 +250,20 @@ int instance_profile_update(const struct instance_env *env, const char *name,
 	r = profile_validate(next, err);
 	if (r < 0)
 		return r;
+	{
+		/* The profile's own key, used by an instance or not yet. */
+		_cleanup_profile_ struct profile old = {0};
+		_cleanup_free_ char *owner = str_printf("profile \"%s\"", name);
+
+		if (!owner)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = db_profile_get(env->db, name, &old, err);
+		if (r < 0)
+			return r;
+		r = instance_copy_target_check(env, owner, &old.config, &next->config, err);
+		if (r < 0)
+			return r;
+	}
 	r = db_profile_instances(env->db, name, &users, err);
 	if (r < 0)
 		return r;
@@ -252,6 +291,9 @@ int instance_profile_update(const struct instance_env *env, const char *name,
 		if (r >= 0)
 			r = instance_settings_check(env, owner, &u->expanded, &u->expanded_devices,
 						    u->row.pool, err);
+		if (r >= 0)
+			r = instance_copy_target_check(env, owner, &u->row.expanded_config,
+						       &u->expanded, err);
 		if (r >= 0 && restricted)
 			r = instance_settings_restricted(owner, &u->row.expanded_config,
 							 &u->row.expanded_devices, &u->expanded,

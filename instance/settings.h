@@ -49,6 +49,17 @@ int instance_settings_restricted(const char *owner, const struct kvlist *old_con
 				 const struct devices *old_devices, const struct kvlist *new_config,
 				 const struct devices *new_devices, struct err **err);
 
+/*
+ * The snapshot server named by `new_config` (snapshots.copy.target, expanded or a profile's
+ * own) must be one of the daemon's remotes when it is set or changed (`old_config`: before the
+ * change, NULL for something new): -ENOENT "Remote ... not found (named by snapshots.copy.target
+ * of OWNER) ...". A value that does not change is not checked again, so an imported instance
+ * whose remote this daemon lacks can still be changed otherwise (its refresh says why it fails).
+ */
+int instance_copy_target_check(const struct instance_env *env, const char *owner,
+			       const struct kvlist *old_config, const struct kvlist *new_config,
+			       struct err **err);
+
 /* The pool of the root disk of expanded devices `d`, or NULL when there is none. */
 const char *instance_settings_root_pool(const struct devices *d);
 

@@ -673,6 +673,11 @@ int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct 
 int cli_cmd_trust_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_trust_list_tokens(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_trust_revoke_token(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_daemon_remote_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_daemon_remote_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_daemon_remote_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_daemon_remote_remove(struct cli_ctx *ctx, const struct cli_args *args,
+				 struct err **err);
 
 int cli_cmd_operation_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_operation_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

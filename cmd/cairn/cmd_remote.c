@@ -583,3 +583,145 @@ int cli_cmd_trust_revoke_token(struct cli_ctx *ctx, const struct cli_args *args,
 		return err_set(err, -ENOMEM, "Out of memory");
 	return cli_client_query(c, "DELETE", path, NULL, NULL, err);
 }
+
+/* ---- `cairn config remote ...`: the daemon's own remotes (the snapshot server) ---- */
+
+static int daemon_remote_path(const char *name, char **ret, struct err **err)
+{
+	_cleanup_free_ char *ename = cli_escape(name);
+
+	*ret = ename ? str_printf("/1.0/remotes/%s", ename) : NULL;
+	return *ret ? 0 : err_set(err, -ENOMEM, "Out of memory");
+}
+
+int cli_cmd_daemon_remote_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *body = json_object_new_object();
+	_cleanup_json_ json_object *probed = NULL;
+	const char *name = args->argv[0], *target = args->argv[1];
+	struct cli_client *c = NULL;
+	int r;
+
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	json_object_object_add(body, "name", json_object_new_string(name));
+	/* A token is base64 of JSON, so never holds ':' or '.' as an address does. */
+	if (!strchr(target, ':') && !strchr(target, '.') && strlen(target) > 64) {
+		json_object_object_add(body, "token", json_object_new_string(target));
+		return cli_client_query(c, "POST", "/1.0/remotes", body, NULL, err);
+	}
+	json_object_object_add(body, "addr", json_object_new_string(target));
+	if (cli_flag_bool(args, "accept-certificate")) {
+		json_object_object_add(body, "accept_certificate", json_object_new_boolean(1));
+		return cli_client_query(c, "POST", "/1.0/remotes", body, NULL, err);
+	}
+	if (!ctx->stdin_tty)
+		return err_set(err, -EPERM,
+			       "Refusing to trust the certificate of %s without a terminal to ask "
+			       "on (pass --accept-certificate after checking its fingerprint, or "
+			       "add the remote with a trust token)",
+			       target);
+	{
+		/* The daemon connects, so the daemon is asked for the certificate it sees; the
+		 * fingerprint accepted goes back with the request and is checked again there. */
+		_cleanup_json_ json_object *ask = json_object_new_object();
+		const char *fp;
+
+		json_object_object_add(ask, "addr", json_object_new_string(target));
+		json_object_object_add(ask, "probe", json_object_new_boolean(1));
+		r = cli_client_query(c, "POST", "/1.0/remotes", ask, &probed, err);
+		if (r < 0)
+			return r;
+		fp = api_get_string(probed, "fingerprint");
+		if (!fp)
+			return err_set(err, -EPROTO,
+				       "Invalid answer from the server: no fingerprint");
+		r = confirm_fingerprint(ctx, target, fp, err);
+		if (r < 0)
+			return r;
+		json_object_object_add(body, "fingerprint", json_object_new_string(fp));
+	}
+	return cli_client_query(c, "POST", "/1.0/remotes", body, NULL, err);
+}
+
+int cli_cmd_daemon_remote_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	static const char *const headers[] = {"NAME", "URL", "FINGERPRINT", "USED BY"};
+	_cleanup_json_ json_object *list = NULL;
+	struct cli_table t = {.ncols = 4, .headers = headers};
+	struct cli_client *c = NULL;
+	enum cli_format fmt;
+	int r;
+
+	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	if (r < 0)
+		return r;
+	r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	r = cli_client_query(c, "GET", "/1.0/remotes?recursion=1", NULL, &list, err);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(list, json_type_array))
+		return err_set(err, -EPROTO, "Invalid answer from the server: not a list");
+	if (fmt == CLI_FORMAT_JSON) {
+		cli_render_json(ctx->out, list);
+		return 0;
+	}
+	if (fmt == CLI_FORMAT_YAML)
+		return cli_render_yaml(ctx->out, list, err);
+	for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++) {
+		json_object *o = json_object_array_get_idx(list, i), *users = NULL;
+		const char *fp = api_get_string(o, "fingerprint");
+		char short_fp[13] = "", used[32];
+		const char *cells[4];
+
+		snprintf(short_fp, sizeof(short_fp), "%s", fp ? fp : "");
+		json_object_object_get_ex(o, "used_by", &users);
+		snprintf(used, sizeof(used), "%zu",
+			 json_object_is_type(users, json_type_array)
+			     ? json_object_array_length(users)
+			     : (size_t)0);
+		cells[0] = api_get_string(o, "name") ? api_get_string(o, "name") : "";
+		cells[1] = api_get_string(o, "addr") ? api_get_string(o, "addr") : "";
+		cells[2] = short_fp;
+		cells[3] = used;
+		r = cli_table_add(&t, cells);
+	}
+	if (r >= 0)
+		cli_table_render(ctx->out, &t, fmt);
+	cli_table_done(&t);
+	return r < 0 ? err_set(err, r, "Out of memory") : 0;
+}
+
+int cli_cmd_daemon_remote_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_json_ json_object *md = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = daemon_remote_path(args->argv[0], &path, err);
+	if (r >= 0)
+		r = cli_ctx_client(ctx, &c, err);
+	if (r >= 0)
+		r = cli_client_query(c, "GET", path, NULL, &md, err);
+	if (r < 0)
+		return r;
+	return cli_render_yaml(ctx->out, md, err);
+}
+
+int cli_cmd_daemon_remote_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct cli_client *c = NULL;
+	int r;
+
+	r = daemon_remote_path(args->argv[0], &path, err);
+	if (r >= 0)
+		r = cli_ctx_client(ctx, &c, err);
+	if (r < 0)
+		return r;
+	return cli_client_query(c, "DELETE", path, NULL, NULL, err);
+}

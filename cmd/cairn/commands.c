@@ -529,6 +529,42 @@ static const struct cli_command trust_commands[] = {
     {.name = NULL},
 };
 
+/* `cairn config remote`: the daemon's own remotes, where it sends snapshots.copy.target. */
+static const struct cli_command daemon_remote_commands[] = {
+    {.name = "add",
+     .usage = "NAME TOKEN|ADDRESS",
+     .help = "Add a remote of the daemon (a cairnd it refreshes snapshot servers on), by trust "
+	     "token or address",
+     .min_args = 2,
+     .max_args = 2,
+     .flags = remote_add_flags,
+     .handler = cli_cmd_daemon_remote_add,
+     .remote = CLI_REMOTE_NONE},
+    {.name = "list",
+     .aliases = sub_list_aliases,
+     .usage = "",
+     .help = "List the daemon's remotes",
+     .flags = format_flags,
+     .handler = cli_cmd_daemon_remote_list,
+     .remote = CLI_REMOTE_NONE},
+    {.name = "show",
+     .usage = "NAME",
+     .help = "Show a remote of the daemon",
+     .min_args = 1,
+     .max_args = 1,
+     .handler = cli_cmd_daemon_remote_show,
+     .remote = CLI_REMOTE_NONE},
+    {.name = "remove",
+     .aliases = sub_delete_aliases,
+     .usage = "NAME",
+     .help = "Remove a remote of the daemon (refused while snapshots.copy.target names it)",
+     .min_args = 1,
+     .max_args = 1,
+     .handler = cli_cmd_daemon_remote_remove,
+     .remote = CLI_REMOTE_NONE},
+    {.name = NULL},
+};
+
 static const struct cli_command config_commands[] = {
     {"show", NULL, NULL, "NAME", "Show instance configuration", 1, 1, expanded_flags,
      cli_cmd_config_show, CLI_COMPLETE_INSTANCE},
@@ -548,6 +584,10 @@ static const struct cli_command config_commands[] = {
     {.name = "trust",
      .subcommands = trust_commands,
      .help = "Manage the clients trusted over HTTPS",
+     .complete = CLI_COMPLETE_NONE},
+    {.name = "remote",
+     .subcommands = daemon_remote_commands,
+     .help = "Manage the daemon's own remotes (for snapshots.copy.target)",
      .complete = CLI_COMPLETE_NONE},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, CLI_COMPLETE_NONE},
 };

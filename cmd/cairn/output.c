@@ -742,6 +742,45 @@ static void render_schedule(FILE *out, json_object *policy, json_object **v, siz
 		held ? " held by them alone" : "");
 }
 
+/*
+ * The snapshot server section (snapshots.copy.target): the target, the last refresh that worked
+ * and what it sent, and the last failure with the next try while one is owed.
+ */
+static void render_snapshot_server(FILE *out, json_object *server)
+{
+	const char *remote = api_get_string(server, "remote");
+	const char *instance = api_get_string(server, "instance");
+	const char *error = api_get_string(server, "last_error");
+	_cleanup_free_ char *ok = schedule_time(server, "last_success");
+	_cleanup_free_ char *tried = schedule_time(server, "last_attempt");
+	_cleanup_free_ char *next = schedule_time(server, "next_retry");
+	_cleanup_free_ char *sent = NULL;
+
+	if (!server || !json_object_is_type(server, json_type_object))
+		return;
+	if (remote && *remote)
+		fprintf(out, "Snapshot server: %s (instance %s)\n", remote,
+			instance ? instance : "");
+	else
+		fputs("Snapshot server: none (snapshots.copy.target is unset)\n", out);
+	if (ok) {
+		sent = format_size((uint64_t)api_get_int(server, "last_bytes", 0));
+		fprintf(out, "  Last refresh: %s (%s sent)\n", ok, sent ? sent : "");
+	} else {
+		fputs("  Last refresh: never\n", out);
+	}
+	if (api_get_bool(server, "running", false))
+		fputs("  Refreshing now\n", out);
+	if (error && *error) {
+		fprintf(out, "  Last error: %s (at %s", error, tried ? tried : "");
+		if (next)
+			fprintf(out, ", next try at %s", next);
+		fputs(")\n", out);
+	} else if (api_get_bool(server, "owed", false) && !api_get_bool(server, "running", false)) {
+		fputs("  Refresh pending\n", out);
+	}
+}
+
 static void render_snapshots(FILE *out, json_object *snapshots, json_object *policy)
 {
 	_cleanup_free_ json_object **v = NULL;
@@ -921,6 +960,13 @@ void cli_render_info(FILE *out, json_object *inst, json_object *state, json_obje
 			fprintf(out, "    CPU usage (in seconds): %lld\n", ns / 1000000000LL);
 		}
 		render_network_usage(out, state);
+	}
+	{
+		/* Before the snapshots, which end the output. */
+		json_object *server = NULL;
+
+		if (json_object_object_get_ex(state, "snapshot_server", &server))
+			render_snapshot_server(out, server);
 	}
 	json_object_object_get_ex(state, "snapshot_schedule", &policy);
 	render_snapshots(out, snapshots, policy);

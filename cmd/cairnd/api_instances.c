@@ -9,6 +9,7 @@
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/handlers.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/copier.h"
 #include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -248,6 +249,8 @@ HANDLER(handle_instance_state_get)
 	md = state_to_json(&st);
 	/* cairn's own: what the snapshot scheduler did and will do (cairn info shows it). */
 	json_object_object_add(md, "snapshot_schedule", scheduler_instance_json(d, row.name));
+	/* And what the refresh of its snapshot server (snapshots.copy.target) did. */
+	json_object_object_add(md, "snapshot_server", copier_instance_json(d, row.name));
 	*ret_envelope = api_sync(md);
 	return 200;
 }

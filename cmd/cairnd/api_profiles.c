@@ -146,6 +146,15 @@ HANDLER(handle_profiles_create)
 	r = profile_validate(&p, err);
 	if (r < 0)
 		return r;
+	{
+		_cleanup_free_ char *owner = str_printf("profile \"%s\"", p.name);
+
+		if (!owner)
+			return err_set(err, -ENOMEM, "Out of memory");
+		r = instance_copy_target_check(&d->env, owner, NULL, &p.config, err);
+		if (r < 0)
+			return r;
+	}
 	/* No --restricted check: a new profile reaches no instance yet, and an instance that
 	 * takes it later is checked then. */
 	r = db_profile_insert(d->env.db, &p, err);

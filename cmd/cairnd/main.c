@@ -21,6 +21,7 @@
 #include "cmd/cairnd/ephemeral.h"
 #include "cmd/cairnd/events.h"
 #include "cmd/cairnd/operations.h"
+#include "cmd/cairnd/copier.h"
 #include "cmd/cairnd/scheduler.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -319,6 +320,13 @@ static int run_daemon(int argc, char **argv)
 	r = scheduler_start(&d, &e);
 	if (r < 0)
 		log_error("The snapshot scheduler is off: %s", err_msg(e, r));
+	{
+		_cleanup_err_ struct err *ce = NULL;
+
+		r = copier_start(&d, &ce);
+		if (r < 0)
+			log_error("The snapshot server is off: %s", err_msg(ce, r));
+	}
 
 	for (;;) {
 		struct timespec tick = {.tv_sec = 60};
@@ -330,6 +338,7 @@ static int run_daemon(int argc, char **argv)
 	log_info("Shutting down (instances keep running)");
 	events_shutdown();
 	scheduler_stop();
+	copier_stop();
 	ephemeral_stop();
 	daemon_server_stop(&d);
 	operation_drain();

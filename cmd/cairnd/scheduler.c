@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cmd/cairnd/copier.h"
 #include "cmd/cairnd/daemon.h"
 #include "cmd/cairnd/events.h"
 #include "common/cleanup.h"
@@ -385,6 +386,8 @@ static int take_and_trim(struct daemon *d, const struct db_instance *row, bool r
 	}
 	if (st->report)
 		json_object_object_add(st->report, "created", json_object_new_string(name));
+	/* The snapshot server gets it in the background, never on this thread. */
+	copier_owe(d, row->name);
 	set_text(&state->last_snapshot, name);
 	state->failed_slot = 0;
 	set_text(&state->last_error, note);

@@ -912,7 +912,9 @@ static void test_other_process(void **state)
 	"DROP TABLE profiles; DROP TABLE server_config; DROP TABLE certificates;"                  \
 	"DROP TABLE trust_tokens;"
 /* What the networks migration (after the trust store) made. */
-#define DROP_NETWORKS "DROP TABLE network_config; DROP TABLE networks;"
+#define DROP_NETWORKS                                                                              \
+	"DROP TABLE network_config; DROP TABLE networks;"                                          \
+	"DROP TABLE copy_state; DROP TABLE remotes;"
 
 /* A database of schema version 2 (before schedule_state) is brought up to date on open, its
  * rows kept. */
@@ -1915,6 +1917,112 @@ static void test_upgrade_from_v3(void **state)
 	assert_int_equal(query_int(f, "SELECT count(*) FROM instance_devices"), 3);
 }
 
+/* The daemon's remotes: a round trip, a taken name, a missing one. */
+static void test_remotes(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_remote r2 = {.name = "r2",
+			       .address = "127.0.0.1:8443",
+			       .certificate = "PEM",
+			       .fingerprint = "ab12",
+			       .created_at = 1700000000};
+	struct db_remote got = {0}, *v = NULL;
+	size_t n = 9;
+
+	assert_int_equal(db_remote_list(f->db, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	db_remotes_free(v, n);
+	assert_int_equal(db_remote_add(f->db, &r2, &e), 0);
+	check_err(&e, db_remote_add(f->db, &r2, &e), -EEXIST, "Remote \"r2\" exists already");
+	r2.name = "a1";
+	assert_int_equal(db_remote_add(f->db, &r2, &e), 0);
+	assert_int_equal(db_remote_get(f->db, "r2", &got, &e), 0);
+	assert_string_equal(got.address, "127.0.0.1:8443");
+	assert_string_equal(got.certificate, "PEM");
+	assert_string_equal(got.fingerprint, "ab12");
+	assert_int_equal(got.created_at, 1700000000);
+	db_remote_done(&got);
+	db_remote_done(&got);
+	assert_int_equal(db_remote_list(f->db, &v, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "a1");
+	assert_string_equal(v[1].name, "r2");
+	db_remotes_free(v, n);
+	check_err(&e, db_remote_get(f->db, "nosuch", &got, &e), -ENOENT,
+		  "Remote \"nosuch\" not found");
+	assert_int_equal(db_remote_delete(f->db, "r2", &e), 0);
+	check_err(&e, db_remote_delete(f->db, "r2", &e), -ENOENT, "Remote \"r2\" not found");
+}
+
+/* The refresh state: zeroed at first, owed after a snapshot, listed while owed, gone with its
+ * instance. */
+static void test_copy_state(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_err_ struct err *e = NULL;
+	struct db_copy_state got = {0}, *states = NULL;
+	struct db_copy_state s = {.target = "r2:c9",
+				  .owed = true,
+				  .last_attempt = 100,
+				  .last_success = 90,
+				  .last_bytes = 1ULL << 40,
+				  .last_error = "Cannot reach",
+				  .failures = 3,
+				  .next_retry = 340};
+	char **names = NULL;
+	size_t n = 0;
+
+	add_instance(f->db, "c1", NULL, NULL, NULL);
+	add_instance(f->db, "c2", NULL, NULL, NULL);
+	assert_int_equal(db_copy_state_get(f->db, "c1", &got, &e), 0);
+	assert_false(got.owed);
+	assert_int_equal(got.failures, 0);
+	assert_null(got.last_error);
+	db_copy_state_done(&got);
+	check_err(&e, db_copy_state_get(f->db, "c9", &got, &e), -ENOENT,
+		  "Instance \"c9\" not found");
+	check_err(&e, db_copy_state_owe(f->db, "c9", &e), -ENOENT, "Instance \"c9\" not found");
+	check_err(&e, db_copy_state_put(f->db, "c9", &s, &e), -ENOENT, "Instance \"c9\" not found");
+
+	assert_int_equal(db_copy_state_owe(f->db, "c2", &e), 0);
+	assert_int_equal(db_copy_state_owed(f->db, &names, &states, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "c2");
+	assert_true(states[0].owed);
+	strv_free(names);
+	db_copy_states_free(states, n);
+
+	assert_int_equal(db_copy_state_put(f->db, "c1", &s, &e), 0);
+	/* Owing again keeps the rest. */
+	assert_int_equal(db_copy_state_owe(f->db, "c1", &e), 0);
+	assert_int_equal(db_copy_state_get(f->db, "c1", &got, &e), 0);
+	assert_string_equal(got.target, "r2:c9");
+	assert_true(got.owed);
+	assert_int_equal(got.last_attempt, 100);
+	assert_int_equal(got.last_success, 90);
+	assert_true(got.last_bytes == 1ULL << 40);
+	assert_string_equal(got.last_error, "Cannot reach");
+	assert_int_equal(got.failures, 3);
+	assert_int_equal(got.next_retry, 340);
+	db_copy_state_done(&got);
+	assert_int_equal(db_copy_state_owed(f->db, &names, &states, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "c1");
+	assert_string_equal(names[1], "c2");
+	strv_free(names);
+	db_copy_states_free(states, n);
+
+	s = (struct db_copy_state){.target = "r2", .last_success = 400, .last_bytes = 5};
+	assert_int_equal(db_copy_state_put(f->db, "c1", &s, &e), 0);
+	assert_int_equal(db_instance_delete(f->db, "c2", &e), 0);
+	assert_int_equal(db_copy_state_owed(f->db, &names, &states, &n, &e), 0);
+	assert_int_equal(n, 0);
+	strv_free(names);
+	db_copy_states_free(states, n);
+	assert_int_equal(query_int(f, "SELECT count(*) FROM copy_state"), 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1933,6 +2041,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_pending_finish, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remotes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_list_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_list_all_many, setup, teardown),

@@ -207,7 +207,7 @@ static void test_snapshot_keys(void **state)
 	assert_ok("snapshots.copy.target", "backup:web1");
 	assert_ok("snapshots.copy.target", "my.remote_2-b:c1-copy");
 	assert_null(config_key_lookup("snapshots.copy.target")->default_value);
-	assert_non_null(strstr(config_key_lookup("snapshots.copy.target")->help, "once remotes"));
+	assert_non_null(strstr(config_key_lookup("snapshots.copy.target")->help, "config remote"));
 	assert_refused("snapshots.copy.target", ":web1", "expected REMOTE or REMOTE:NAME");
 	assert_refused("snapshots.copy.target", "backup:", "Invalid value \"backup:\"");
 	assert_refused("snapshots.copy.target", "backup:a:b", "Invalid value \"backup:a:b\"");
