@@ -51,11 +51,11 @@ say "timing the timeline in Chromium"
 /usr/bin/python3 "$BENCH_ROOT/tests/e2e/webui.py" bench "$URL" b1 "$T/times.json" ||
 	bench_die "the browser run failed"
 
-median() { jq -r "[.$1[]] | sort | .[length/2|floor]" "$T/times.json"; }
+median() { jq -r "[.$1[]] | sort | .[length/2|floor] * 10 | round / 10" "$T/times.json"; }
 draw=$(median draw)
 empty=$(median empty)
 parse=$(median parse)
-load=$(jq -r .load "$T/times.json")
+load=$(jq -r '.load * 10 | round / 10' "$T/times.json")
 marks=$(jq -r .marks "$T/times.json")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 
@@ -65,7 +65,7 @@ cat <<EOF
 \`bench/webui.sh\`: an instance with $count snapshots (half manual, half scheduled, a third of
 the manual ones with an expiry; schedule \`0 */6 * * *\`, retention \`1H\` previewed), its
 timeline drawn by the page that \`cairn webui\` serves, in headless Chromium $(chromium --version 2>/dev/null | awk '{print $2}'), median of 7 draws,
-each up to a forced layout; $(nproc) cores.
+each up to a forced layout; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg).
 
 | what | ms | ratio to the JSON floor |
 | --- | ---: | ---: |

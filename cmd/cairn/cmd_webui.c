@@ -61,6 +61,20 @@ struct conn {
 	int fd;
 };
 
+/* cli_client_open() looks the socket's group up with getgrgid(), whose answer lives in a static
+ * buffer: one connection thread at a time. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int client_open(const char *socket_path, struct cli_client **ret, struct err **err)
+{
+	int r;
+
+	pthread_mutex_lock(&open_lock);
+	r = cli_client_open(socket_path, ret, err);
+	pthread_mutex_unlock(&open_lock);
+	return r;
+}
+
 static int random_hex(char *out, struct err **err)
 {
 	unsigned char raw[WEBUI_SECRET_LEN / 2];
@@ -219,7 +233,7 @@ static void serve_events(struct server *srv, int fd)
 	struct timeval none = {0};
 	pthread_t watcher;
 
-	if (cli_client_open(srv->socket_path, &c, &e) < 0) {
+	if (client_open(srv->socket_path, &c, &e) < 0) {
 		respond_error(fd, 502, err_msg(e, -EIO));
 		return;
 	}
@@ -255,9 +269,10 @@ static int read_head(int fd, char *buf, size_t cap, size_t *ret_head, size_t *re
 			return -EIO;
 		len += (size_t)n;
 		buf[len] = '\0';
-		if (memchr(buf, '\0', len))
-			return -EINVAL;
 		end = strstr(buf, "\r\n\r\n");
+		/* A NUL in the head would hide what follows it from the parser. */
+		if (memchr(buf, '\0', end ? (size_t)(end - buf) : len))
+			return -EINVAL;
 		if (end) {
 			*ret_head = (size_t)(end - buf) + 4;
 			*ret_len = len;
@@ -275,7 +290,7 @@ static void serve_proxy(struct server *srv, int fd, const struct webui_request *
 	struct cli_forward ans = {0};
 	int r;
 
-	r = cli_client_open(srv->socket_path, &c, &e);
+	r = client_open(srv->socket_path, &c, &e);
 	if (r >= 0)
 		r = cli_client_forward(c, req->method, req->target, body_len ? body : NULL,
 				       body_len, &ans, &e);
@@ -312,6 +327,25 @@ static void exchange_token(struct server *srv, int fd, const char *token, size_t
 		respond(fd, 303, NULL, extra, NULL, 0);
 }
 
+/* Who connected: the owner of the other end of this loopback connection. */
+static int peer_owner(int fd, uid_t *ret)
+{
+	_cleanup_free_ char *table = NULL;
+	_cleanup_err_ struct err *e = NULL;
+	struct sockaddr_in me, peer;
+	socklen_t l1 = sizeof(me), l2 = sizeof(peer);
+	size_t len = 0;
+	int r;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &l1) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &l2) < 0)
+		return -errno;
+	r = file_read_all("/proc/net/tcp", &table, &len, &e);
+	if (r < 0)
+		return r;
+	return webui_tcp_owner(table, ntohs(peer.sin_port), ntohs(me.sin_port), ret);
+}
+
 static void serve(struct server *srv, int fd)
 {
 	_cleanup_free_ char *buf = malloc(WEBUI_MAX_HEAD + 1);
@@ -321,10 +355,17 @@ static void serve(struct server *srv, int fd)
 	const char *value;
 	size_t head = 0, len = 0, vlen = 0, have;
 	bool changes;
+	uid_t owner = 0;
 	char path[256];
 
 	if (!buf)
 		return;
+	/* Only the user who runs this (and root) may even knock: another local user's process
+	 * holding a token or a cookie it should not have gets nothing. */
+	if (peer_owner(fd, &owner) < 0 || (owner != getuid() && owner != 0)) {
+		refuse(fd, 403);
+		return;
+	}
 	if (read_head(fd, buf, WEBUI_MAX_HEAD + 1, &head, &len) < 0) {
 		refuse(fd, 400);
 		return;

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* The largest request head (request line and headers) the server reads. */
 #define WEBUI_MAX_HEAD 16384
@@ -39,7 +41,7 @@ struct webui_request {
 	const char *host;   /* NULL when absent */
 	const char *cookie;
 	const char *origin;
-	const char *fetch_site; /* Sec-Fetch-Site */
+	const char *fetch_site;	  /* Sec-Fetch-Site */
 	long long content_length; /* -1 when absent */
 	bool has_transfer_encoding;
 	bool has_upgrade;
@@ -74,3 +76,10 @@ bool webui_secret_equal(const char *a, size_t len, const char *secret);
 
 /* True when `target` is an API path the proxy forwards: "/1.0" alone, or followed by '/' or '?'. */
 bool webui_is_api(const char *target);
+
+/*
+ * The owner of the loopback TCP socket 127.0.0.1:`local_port` connected to 127.0.0.1:`remote_port`,
+ * read from `table` (the text of /proc/net/tcp): the user of the process that connected to us.
+ * -ENOENT when no such socket is listed, -EINVAL for a table that does not read.
+ */
+int webui_tcp_owner(const char *table, uint16_t local_port, uint16_t remote_port, uid_t *ret);

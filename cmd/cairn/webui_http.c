@@ -2,7 +2,9 @@
  * passes (webui.h). */
 #include "cmd/cairn/webui.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,4 +203,28 @@ bool webui_is_api(const char *target)
 {
 	return strncmp(target, "/1.0", 4) == 0 &&
 	       (target[4] == '\0' || target[4] == '/' || target[4] == '?');
+}
+
+int webui_tcp_owner(const char *table, uint16_t local_port, uint16_t remote_port, uid_t *ret)
+{
+	const char *line = strchr(table, '\n'); /* the header */
+
+	while (line && *++line) {
+		unsigned la, lp, ra, rp, st;
+		unsigned long uid;
+
+		/* "sl: local rem st tx:rx tr:when retrnsmt uid ...", addresses in the kernel's hex
+		 */
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*x:%*x %*x:%*x %*x %lu", &la, &lp, &ra,
+			   &rp, &st, &uid) != 6)
+			return -EINVAL;
+		/* The kernel prints an address as the integer its bytes make on this machine. */
+		if (lp == local_port && rp == remote_port && la == htonl(INADDR_LOOPBACK) &&
+		    ra == htonl(INADDR_LOOPBACK)) {
+			*ret = (uid_t)uid;
+			return 0;
+		}
+		line = strchr(line, '\n');
+	}
+	return -ENOENT;
 }

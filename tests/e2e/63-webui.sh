@@ -66,7 +66,15 @@ check_fails "outside the admin group cairn webui is refused as every command is"
 start_webui
 check_match "cairn webui prints a URL with a token" "^http://127.0.0.1:[0-9]+/\?token=[0-9a-f]{64}$" "$URL"
 check "it listens on 127.0.0.1 only" sh -c "ss -Hltn 'sport = :$PORT' | awk '{print \$4}' | grep -qx '127.0.0.1:$PORT'"
-run_py attacks "$URL"
+check_eq "another local user gets a 403 even with the token" 403 \
+	"$(as_outsider curl -s -o /dev/null -w '%{http_code}' "$URL")"
+CAIRN_WEBUI_COOKIE_OUT="$T/cookie" run_py attacks "$URL"
+cookie=$(cat "$T/cookie" 2>/dev/null)
+chmod 0644 "$T/cookie"
+check_eq "the admin user's own processes get in with the cookie" 200 \
+	"$(as_admin curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$PORT/1.0")"
+check_eq "another local user holding the stolen cookie gets a 403" 403 \
+	"$(as_outsider curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$PORT/1.0")"
 kill -INT "$WEBUI_PID"
 wait "$WEBUI_PID"
 check_eq "Ctrl-C stops it with status 0" 0 "$?"

@@ -94,6 +94,9 @@ def attacks(url):
     report("HttpOnly" in cookie_line and "SameSite=Strict" in cookie_line,
            "the session cookie is HttpOnly and SameSite=Strict", cookie_line)
     cookie = cookie_line.split(";")[0]
+    if os.environ.get("CAIRN_WEBUI_COOKIE_OUT"):
+        with open(os.environ["CAIRN_WEBUI_COOKIE_OUT"], "w") as f:
+            f.write(cookie + "\n")
     st, _, _ = req(port, "GET", "/?token=" + token)
     report(st == 403, "the token works once only", st)
 
@@ -298,7 +301,7 @@ def click(drv, css):
 
 def marks(drv):
     return drv.execute_script("""
-        return [...document.querySelectorAll('#timeline g.snap')].map(g => ({
+        return [...document.querySelectorAll('#timeline .snap')].map(g => ({
           name: g.dataset.name, kind: g.dataset.kind, stateful: g.dataset.stateful,
           verdict: g.dataset.verdict || '', reason: g.dataset.reason || ''}));""")
 
@@ -337,7 +340,7 @@ def browser_checks(drv, url, By, Keys):
            "a manual snapshot is kept as manual", m.get("m0"))
     report(m.get("snap1", {}).get("reason") == "scheduled, no expiry",
            "without rules a scheduled snapshot is kept, and says why", m.get("snap1"))
-    bars = drv.execute_script("return [...document.querySelectorAll('#timeline g.expiry-bar')].map(g => [g.dataset.name, g.dataset.expires, g.querySelector('rect').getAttribute('class')])")
+    bars = drv.execute_script("return [...document.querySelectorAll('#timeline rect.expiry')].map(r => [r.dataset.name, r.dataset.expires, r.getAttribute('class')])")
     want = api("/1.0/instances/c1/snapshots/soon")["expires_at"]
     report(bars == [["soon", want, "expiry soon"]], "only the expiring snapshot has an expiry bar, ending at its deadline, marked soon",
            f"{bars} want {want}")
@@ -360,6 +363,13 @@ def browser_checks(drv, url, By, Keys):
            "the preview marks what the next prune deletes, with the reason", m)
     report(m.get("m0", {}).get("verdict") == "keep" and m.get("soon", {}).get("verdict") == "keep",
            "retention leaves manual snapshots alone", m)
+    tip = drv.execute_script("""
+        const g = document.querySelector('#timeline .snap[data-name="snap1"]');
+        const r = g.getBoundingClientRect();
+        g.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: r.x, clientY: r.y}));
+        return document.getElementById('tip').textContent;""")
+    report(tip.startswith("snap1: scheduled, taken ") and "next prune: delete (retention: not the oldest" in tip,
+           "a mark's tooltip says what it is and the verdict with its reason", tip)
     note = drv.find_element(By.ID, "preview-note").text
     report("snapshots.retention=1H" in note, "the page says the timeline previews unsaved rules", note)
     report(snapshot_names() == ["m0", "snap0", "snap1", "snap2", "soon"], "a preview deletes nothing",
@@ -390,6 +400,20 @@ def browser_checks(drv, url, By, Keys):
     sched.send_keys("0 2,14 * * 1-5")
     echo = drv.find_element(By.ID, "cron-echo").text
     report(echo == "at 02:00 and 14:00, Monday to Friday", "the cron line is echoed in words", echo)
+    lines = {
+        "*/15 * * * *": "every 15 minutes",
+        "0 */6 * * *": "at 00:00, 06:00, 12:00 and 18:00",
+        "30 6 * * sat,sun": "at 06:30, Saturday and Sunday",
+        "0 0 1 * *": "at 00:00, on day 1 of the month",
+        "0 3 * jan,jul *": "at 03:00, in January and July",
+        "0 2 * * 1-5, 0 12 * * 0": "at 02:00, Monday to Friday; and at 12:00, Sunday",
+        "5 * * * *": "at minute 5 of every hour",
+        "@startup": "when the instance starts",
+        "61 * * * *": None,
+    }
+    got = {k: drv.execute_script("return window.cairn.describeCron(arguments[0])", k) for k in lines}
+    report(got == lines, "cron lines read in words (and a wrong one is left to the daemon)",
+           "\n".join(f"{k!r}: {got[k]!r} (want {v!r})" for k, v in lines.items() if got[k] != v))
     sched.clear()
     sched.send_keys("* * * * *")
     ret = drv.find_element(By.ID, "f-retention")
@@ -507,7 +531,7 @@ def bench(url, name, out):
               runs.empty.push(time(() => window.cairn.drawTimeline(svg, [], [], new Map(), now, null)));
               runs.draw.push(time(() => window.cairn.drawTimeline(svg, JSON.parse(text), slots, verdicts, now, null)));
             }
-            runs.marks = svg.querySelectorAll('g.snap').length;
+            runs.marks = svg.querySelectorAll('.snap').length;
             done(runs);
           })().catch(e => done({error: String(e)}));
         """, name)

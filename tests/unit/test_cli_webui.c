@@ -1,6 +1,8 @@
 /* The pure pieces of `cairn webui`'s server: request parsing and the checks on Host, Origin, the
  * cookie and the token (cmd/cairn/webui_http.c). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,12 +147,43 @@ static void test_api_and_assets(void **state)
 	assert_true(webui_asset_find("/")->len > 100);
 }
 
+static void test_tcp_owner(void **state)
+{
+	/* As /proc/net/tcp prints them on a little-endian machine: the listener on 127.0.0.1:35000
+	 * (0x88B8), the browser's end (port 0xC350) owned by uid 1001, our accepted end. */
+	static const char table[] =
+	    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+	    "timeout inode\n"
+	    "   0: 0100007F:88B8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000  "
+	    "      0 1 1 0000 100 0 0 10 0\n"
+	    "   1: 0100007F:C350 0100007F:88B8 01 00000000:00000000 00:00000000 00000000  1001  "
+	    "      0 2 1 0000 20 4 30 10 -1\n"
+	    "   2: 0100007F:88B8 0100007F:C350 01 00000000:00000000 00:00000000 00000000  1000  "
+	    "      0 3 1 0000 20 4 30 10 -1\n"
+	    "   3: 0A000001:C351 0100007F:88B8 01 00000000:00000000 00:00000000 00000000  1002  "
+	    "      0 4 1 0000 20 4 30 10 -1\n";
+	uid_t uid = 0;
+
+	(void)state;
+	if (htonl(INADDR_LOOPBACK) != 0x0100007FU)
+		skip(); /* the sample is in little-endian order */
+	assert_int_equal(webui_tcp_owner(table, 0xC350, 0x88B8, &uid), 0);
+	assert_int_equal(uid, 1001);
+	assert_int_equal(webui_tcp_owner(table, 0x88B8, 0xC350, &uid), 0);
+	assert_int_equal(uid, 1000);
+	/* Not from 127.0.0.1: not ours. */
+	assert_int_equal(webui_tcp_owner(table, 0xC351, 0x88B8, &uid), -ENOENT);
+	assert_int_equal(webui_tcp_owner(table, 0xC352, 0x88B8, &uid), -ENOENT);
+	assert_int_equal(webui_tcp_owner("header\n   0: garbage\n", 1, 2, &uid), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_good),	  cmocka_unit_test(test_parse_bad),
-	    cmocka_unit_test(test_host_origin),	  cmocka_unit_test(test_cookie_query),
-	    cmocka_unit_test(test_secret),	  cmocka_unit_test(test_api_and_assets),
+	    cmocka_unit_test(test_parse_good),	cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_host_origin), cmocka_unit_test(test_cookie_query),
+	    cmocka_unit_test(test_secret),	cmocka_unit_test(test_api_and_assets),
+	    cmocka_unit_test(test_tcp_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

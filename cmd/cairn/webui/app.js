@@ -203,7 +203,7 @@ function describeEntry(entry) {
   let when;
   if (isStar(mi) && isStar(hr)) when = "every minute";
   else if (mi.length === 1 && mi[0].star && isStar(hr)) when = `every ${mi[0].step} minutes`;
-  else if (single(mi) && single(hr) && values(mi).length * values(hr).length <= 8) {
+  else if (!isStar(hr) && !mi.some((i) => i.star) && values(mi).length * values(hr).length <= 8) {
     const times = [];
     for (const h of values(hr)) for (const m of values(mi)) times.push(`${pad(h)}:${pad(m)}`);
     when = "at " + joinWords(times);
@@ -313,8 +313,10 @@ function drawTimeline(svg, snaps, slots, verdicts, now, selected) {
     `<text class="lane-label" x="4" y="${Y.verdict + 3}">prune</text>`,
     `<text class="lane-label" x="4" y="${Y.lanes + 6}">expiry</text>`);
 
-  /* Expiry bars, packed into a few lanes so that they do not hide each other. */
-  const laneEnd = [];
+  /* Expiry bars, packed into a few lanes so that they do not hide each other. What needs no
+   * identity of its own (the bars' ends, the verdict marks) is one path per kind: a thousand
+   * snapshots make a few thousand fewer elements to parse and lay out. */
+  const laneEnd = [], ends = [], deletes = [], keeps = [];
   const order = snaps.map((s, i) => i).filter((i) => !isNever(snaps[i].expires_at));
   for (const i of order) {
     const s = snaps[i];
@@ -325,18 +327,16 @@ function drawTimeline(svg, snaps, slots, verdicts, now, selected) {
     const xa = Math.max(x(a), left), xb = Math.min(x(b), right + 6);
     const y = Y.lanes + lane * Y.lane;
     const soon = b - now < 86400 ? " soon" : "";
-    out.push(`<g class="expiry-bar" data-name="${esc(s.name)}" data-expires="${esc(s.expires_at)}">` +
-      `<title>${esc(s.name)}: expires ${esc(fmtTime(s.expires_at))}</title>` +
-      `<rect class="expiry${soon}" x="${xa.toFixed(1)}" y="${y}" width="${Math.max(1, xb - xa).toFixed(1)}" height="5"/>` +
-      (b <= t1 ? `<line class="expiry-end" x1="${x(b).toFixed(1)}" x2="${x(b).toFixed(1)}" y1="${y - 1}" y2="${y + 6}"/>`
-        : `<path class="expiry-end" d="M${right + 2} ${y - 1.5}l5 4l-5 4"/>`) +
-      `</g>`);
+    out.push(`<rect class="expiry${soon}" data-i="${i}" data-name="${esc(s.name)}" data-expires="${esc(s.expires_at)}" ` +
+      `x="${xa.toFixed(1)}" y="${y}" width="${Math.max(1, xb - xa).toFixed(1)}" height="5"/>`);
+    ends.push(b <= t1 ? `M${x(b).toFixed(1)} ${y - 1}v7` : `M${right + 2} ${y - 1.5}l5 4l-5 4`);
   }
+  if (ends.length) out.push(`<path class="expiry-end" d="${ends.join("")}"/>`);
 
   /* The next slots of the schedule, ahead of now. */
   for (const t of futureSlots) {
     if (t > t1) break;
-    out.push(`<circle class="slot" data-time="${new Date(t * 1000).toISOString()}" cx="${x(t).toFixed(1)}" cy="${Y.sched}" r="4.5"><title>next slot ${esc(fmtTime(new Date(t * 1000).toISOString()))}</title></circle>`);
+    out.push(`<circle class="slot" data-time="${new Date(t * 1000).toISOString()}" cx="${x(t).toFixed(1)}" cy="${Y.sched}" r="4.5"/>`);
   }
 
   /* The marks, and under them what the next prune does. */
@@ -345,21 +345,18 @@ function drawTimeline(svg, snaps, slots, verdicts, now, selected) {
     const kind = s.scheduled ? "scheduled" : "manual";
     const v = verdicts.get(s.name);
     const cls = `mark ${kind}${s.stateful ? " stateful" : ""}${s.name === selected ? " selected" : ""}`;
-    const tip = `${s.name}: ${kind}${s.stateful ? ", stateful" : ""}, taken ${fmtTime(s.created_at)}` +
-      (isNever(s.expires_at) ? "" : `, expires ${fmtTime(s.expires_at)}`) +
-      (v ? ` — next prune: ${v.verdict}${v.reason ? " (" + v.reason + ")" : ""}` : "");
-    const data = `data-name="${esc(s.name)}" data-kind="${kind}" data-stateful="${s.stateful ? 1 : 0}"` +
+    const data = `data-i="${i}" data-name="${esc(s.name)}" data-kind="${kind}" data-stateful="${s.stateful ? 1 : 0}"` +
       (v ? ` data-verdict="${v.verdict}" data-reason="${esc(v.reason)}"` : "");
-    const shape = s.scheduled
-      ? `<circle class="${cls}" cx="${xx}" cy="${Y.sched}" r="5"/>`
-      : `<path class="${cls}" d="M${xx} ${Y.manual - 6}l5.5 10.5h-11z"/>`;
-    let mark = "";
+    out.push(s.scheduled
+      ? `<circle class="snap ${cls}" ${data} cx="${xx}" cy="${Y.sched}" r="5"/>`
+      : `<path class="snap ${cls}" ${data} d="M${xx} ${Y.manual - 6}l5.5 10.5h-11z"/>`);
     if (v && v.verdict === "delete")
-      mark = `<path class="verdict delete" d="M${(+xx - 4).toFixed(1)} ${Y.verdict - 4}l8 8m0 -8l-8 8"/>`;
-    else if (v && v.reason.startsWith("retention") || v && v.reason.startsWith("floor"))
-      mark = `<path class="verdict keep" d="M${(+xx - 4).toFixed(1)} ${Y.verdict}l3 3.5l5.5 -7"/>`;
-    out.push(`<g class="snap" ${data}><title>${esc(tip)}</title>${shape}${mark}</g>`);
+      deletes.push(`M${(+xx - 4).toFixed(1)} ${Y.verdict - 4}l8 8m0 -8l-8 8`);
+    else if (v && (v.reason.startsWith("retention") || v.reason.startsWith("floor")))
+      keeps.push(`M${(+xx - 4).toFixed(1)} ${Y.verdict}l3 3.5l5.5 -7`);
   });
+  if (deletes.length) out.push(`<path class="verdict delete" d="${deletes.join("")}"/>`);
+  if (keeps.length) out.push(`<path class="verdict keep" d="${keeps.join("")}"/>`);
 
   const xn = x(now).toFixed(1);
   out.push(`<line class="now" x1="${xn}" x2="${xn}" y1="14" y2="${Y.axis}"/>`,
@@ -368,6 +365,39 @@ function drawTimeline(svg, snaps, slots, verdicts, now, selected) {
     `${futureSlots.length} upcoming slots</desc>`;
   svg.setAttribute("viewBox", `0 0 ${width} ${SVG_H}`);
   svg.innerHTML = desc + out.join("");
+  drawn = { snaps, verdicts };
+  const tip = document.getElementById("tip");
+  if (tip) tip.hidden = true; /* it spoke of a mark that is gone */
+}
+
+/* What the timeline drew last, for its tooltip: one element shows the text of the mark under the
+ * pointer, rather than a <title> in each of a thousand marks. */
+let drawn = { snaps: [], verdicts: new Map() };
+
+function tipText(target) {
+  const g = target.closest(".snap, rect.expiry, circle.slot");
+  if (!g) return null;
+  if (g.matches("circle.slot")) return `next slot ${fmtTime(g.dataset.time)}`;
+  const s = drawn.snaps[Number(g.dataset.i)];
+  if (!s) return null;
+  if (g.matches("rect.expiry")) return `${s.name}: expires ${fmtTime(s.expires_at)}`;
+  const v = drawn.verdicts.get(s.name);
+  return `${s.name}: ${s.scheduled ? "scheduled" : "manual"}${s.stateful ? ", stateful" : ""}, ` +
+    `taken ${fmtTime(s.created_at)}` +
+    (isNever(s.expires_at) ? "" : `, expires ${fmtTime(s.expires_at)}`) +
+    (v ? ` — next prune: ${v.verdict}${v.reason ? " (" + v.reason + ")" : ""}` : "");
+}
+
+function showTip(ev) {
+  const tip = $("#tip");
+  const text = tipText(ev.target);
+  if (!text) { tip.hidden = true; return; }
+  tip.textContent = text;
+  tip.hidden = false;
+  const box = $("#timeline").getBoundingClientRect();
+  const left = Math.min(ev.clientX - box.left + 12, box.width - tip.offsetWidth - 4);
+  tip.style.left = `${Math.max(0, left)}px`;
+  tip.style.top = `${ev.clientY - box.top + 16}px`;
 }
 
 /* ---- instance list ------------------------------------------------------------------ */
@@ -404,8 +434,8 @@ function renderInstances() {
     return el("tr", { "data-name": inst.name, class: inst.name === state.selected ? "selected" : null },
       el("td", {}, el("button", { type: "button", class: "link", onclick: () => select(inst.name), text: inst.name })),
       el("td", { class: `state-${inst.status}`, text: inst.status }),
-      el("td", { text: addresses(inst).join("\n") }),
-      el("td", { class: "snapcount", text: `${snaps.length}${size}` }),
+      el("td", { "data-label": "Addresses", text: addresses(inst).join("\n") }),
+      el("td", { class: "snapcount", "data-label": "Snapshots", text: `${snaps.length}${size}` }),
       el("td", { class: "actions" },
         running ? action("Stop", stateAction("stop")) : action("Start", stateAction("start")), " ",
         running ? action("Restart", stateAction("restart")) : null, running ? " " : null,
@@ -570,10 +600,10 @@ function renderSnapshots() {
     return el("tr", { "data-name": s.name },
       el("th", { scope: "row", text: s.name }),
       el("td", { class: `kind-${s.scheduled ? "scheduled" : "manual"}`, text: kind }),
-      el("td", { text: fmtTime(s.created_at) }),
-      el("td", { text: isNever(s.expires_at) ? "never" : fmtTime(s.expires_at) }),
-      el("td", { text: fmtBytes(s.size) }),
-      el("td", { class: v ? `verdict-${v.verdict}` : null, text: v ? (v.verdict === "delete" ? "delete: " : "keep: ") + v.reason : "" }),
+      el("td", { "data-label": "Taken", text: fmtTime(s.created_at) }),
+      el("td", { "data-label": "Expires", text: isNever(s.expires_at) ? "never" : fmtTime(s.expires_at) }),
+      el("td", { "data-label": "Size", text: fmtBytes(s.size) }),
+      el("td", { "data-label": "Next prune", class: v ? `verdict-${v.verdict}` : null, text: v ? (v.verdict === "delete" ? "delete: " : "keep: ") + v.reason : "" }),
       el("td", { class: "actions" },
         b("Restore", () => restoreSnapshot(name, s.name, running)), " ",
         b("Rename", () => renameSnapshot(name, s.name)), " ",
@@ -744,6 +774,8 @@ function start() {
   $("#f-schedule").addEventListener("input", echoCron);
   for (const id of ["#f-retention", "#f-floor", "#f-limit"])
     $(id).addEventListener("input", schedulePreview);
+  $("#timeline").addEventListener("mousemove", showTip);
+  $("#timeline").addEventListener("mouseleave", () => { $("#tip").hidden = true; });
   $("#show-all").addEventListener("click", () => { state.showAll = true; renderSnapshots(); });
   let resize = null;
   window.addEventListener("resize", () => {
