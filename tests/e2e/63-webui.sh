@@ -56,6 +56,7 @@ run_py() {
 export CAIRN_AS_ADMIN="setpriv --reuid=$ADMIN_USER --regid=$(id -g "$ADMIN_USER") --init-groups env HOME=$T/home CAIRN_DIR=$CAIRN_DIR PATH=$PATH"
 
 check "launch c1" as_admin cairn launch busybox c1
+check "init c2" as_admin cairn init busybox c2
 
 # ---- who may run it ----
 check_fails "outside the admin group cairn webui is refused as every command is" \

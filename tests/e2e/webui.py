@@ -107,7 +107,7 @@ def attacks(url):
     report("frame-ancestors 'none'" in csp and "script-src 'self'" in csp,
            "the page comes with a strict Content-Security-Policy", csp)
     st, _, body = req(port, "GET", "/1.0/instances", ck)
-    report(st == 200 and json.loads(body)["metadata"] == ["/1.0/instances/c1"], "the cookie opens the API", f"{st} {body[:200]!r}")
+    report(st == 200 and "/1.0/instances/c1" in json.loads(body)["metadata"], "the cookie opens the API", f"{st} {body[:200]!r}")
     st, _, _ = req(port, "GET", "/1.0/instances", {"Cookie": cookie[:-1] + "x"})
     report(st == 403, "a forged cookie is a 403", st)
     st, _, _ = req(port, "GET", "/1.0/instances", ck, host=f"localhost:{port}")
@@ -247,10 +247,13 @@ def wait(fn, timeout=15.0, step=0.2):
     return None
 
 
-def shot(drv, name, top=None):
-    """Saves a screenshot for doc/webui/ when asked to, scrolled to `top` (an element id)."""
+def shot(drv, name, top=None, element=None):
+    """Saves a screenshot for doc/webui/ when asked to, scrolled to `top` (an element id), or of
+    `element` (a CSS selector) alone."""
     d = os.environ.get("CAIRN_WEBUI_SHOTS")
-    if d:
+    if d and element:
+        drv.find_element("css selector", element).screenshot(os.path.join(d, name))
+    elif d:
         if top:
             drv.execute_script("document.getElementById(arguments[0]).scrollIntoView()", top)
             time.sleep(0.2)
@@ -317,7 +320,10 @@ def browser_checks(drv, url, By, Keys):
            "the list shows c1's snapshot count and the space they hold",
            drv.find_element(By.CSS_SELECTOR, '#instances tr[data-name="c1"] .snapcount').text)
     drv.execute_script("window.__stay = 1")
-    shot(drv, "instances.png")
+    report(wait(lambda: "Stopped" in drv.find_element(By.CSS_SELECTOR, '#instances tr[data-name="c2"]').text
+                and drv.find_element(By.CSS_SELECTOR, 'button[aria-label="Start c2"]')),
+           "a stopped instance is listed with Start", "")
+    shot(drv, "instances.png", element="body > header ~ main #instances-section")
 
     # Without a mouse: tab to the instance's name and press Enter.
     body = drv.find_element(By.TAG_NAME, "body")

@@ -56,12 +56,16 @@ function showError(err) {
 }
 
 /* Runs an action and shows its error as the CLI prints it; the data is read again after. */
+let busy = 0;
 async function act(fn) {
   showError(null);
+  $("#busy").hidden = ++busy === 0;
   try {
     await fn();
   } catch (e) {
     showError(e);
+  } finally {
+    $("#busy").hidden = --busy === 0;
   }
   await refreshAll();
 }
@@ -479,7 +483,11 @@ async function select(name) {
   $("#detail").hidden = !name;
   renderInstances();
   if (!name) return;
-  await refreshDetail(true);
+  try {
+    await refreshDetail(true);
+  } catch (e) {
+    showError(e);
+  }
   $("#detail-title").focus();
 }
 
@@ -757,7 +765,14 @@ function scheduleRefresh() {
 function listen() {
   const live = $("#live");
   const es = new EventSource("/events");
-  es.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
+  /* On every (re)connection: what happened while the stream was down is read again. */
+  let first = true;
+  es.onopen = () => {
+    live.textContent = "live";
+    live.classList.add("on");
+    if (!first) scheduleRefresh();
+    first = false;
+  };
   es.onerror = () => { live.textContent = "reconnecting"; live.classList.remove("on"); };
   es.onmessage = (m) => {
     let ev;
