@@ -421,5 +421,10 @@ int time_parse_rfc3339(const char *s, int64_t *ret, struct err **err)
 
 int64_t time_now(void)
 {
-	return (int64_t)time(NULL);
+	struct timespec ts;
+
+	/* Not time(): it reads the coarse clock, which trails by up to a tick, so a timer that
+	 * fires on a whole minute would read the second before it. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }

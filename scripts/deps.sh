@@ -21,6 +21,8 @@ packages=(
 	jq python3 curl tmux xz-utils zstd acl attr file binutils hyperfine openssl
 	# the upstream client the API is checked against (tests/e2e/89-lxc-client.sh)
 	lxd-client
+	# headless Chromium driving the web page (tests/e2e/63-webui.sh, bench/webui.sh)
+	chromium chromium-driver python3-selenium
 )
 
 missing=()

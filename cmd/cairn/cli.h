@@ -411,6 +411,27 @@ int cli_client_download(struct cli_client *c, const char *path, int fd,
 int cli_client_post_download(struct cli_client *c, const char *path, json_object *body, int fd,
 			     struct cli_progress *progress, struct err **err);
 
+/* The socket of a client on a unix socket, NULL for an HTTPS remote. Borrowed. */
+const char *cli_client_socket_path(const struct cli_client *c);
+
+/* A daemon's answer as it came, for `cairn webui`'s proxy. */
+struct cli_forward {
+	long status; /* HTTP status */
+	bool json;   /* the body is application/json */
+	char *body;  /* owned, NUL-terminated */
+	size_t len;
+};
+
+/*
+ * Sends `method` `target` (a path and query, e.g. "/1.0/instances?recursion=2") with `body` (JSON,
+ * `body_len` bytes; NULL for none) and gives back the status and body as they came, without
+ * reading the envelope or waiting for an operation. Errors: as cli_client_query() when the daemon
+ * cannot be reached; an error answer is not an error here.
+ */
+int cli_client_forward(struct cli_client *c, const char *method, const char *target,
+		       const char *body, size_t body_len, struct cli_forward *ret,
+		       struct err **err);
+
 /* A copy of `s` escaped for use as one path segment of a URL. Caller frees; NULL on OOM. */
 char *cli_escape(const char *s);
 
@@ -660,6 +681,7 @@ int cli_cmd_import(struct cli_ctx *ctx, const struct cli_args *args, struct err 
 int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_version(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_monitor(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
+int cli_cmd_webui(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_remote_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_remote_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);
 int cli_cmd_remote_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err);

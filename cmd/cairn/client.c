@@ -1179,3 +1179,65 @@ int cli_client_post_download(struct cli_client *c, const char *path, json_object
 {
 	return download(c, path, body, fd, progress, err);
 }
+
+const char *cli_client_socket_path(const struct cli_client *c)
+{
+	return c->socket_path;
+}
+
+int cli_client_forward(struct cli_client *c, const char *method, const char *target,
+		       const char *body, size_t body_len, struct cli_forward *ret, struct err **err)
+{
+	_cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
+	_cleanup_free_ char *url = url_of(c, target);
+	struct buffer buf = {0};
+	char *type = NULL;
+	long status = 0;
+	CURLcode cr;
+	int r;
+
+	if (!url)
+		return err_set(err, -ENOMEM, "Out of memory");
+	r = curl_load(err);
+	if (r < 0)
+		return r;
+	if (!c->curl) {
+		c->curl = lib.easy_init();
+		if (!c->curl)
+			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
+	}
+	lib.easy_reset(c->curl);
+	set_transport(c);
+	lib.easy_setopt(c->curl, CURLOPT_URL, url);
+	/* The target was checked by the caller and goes to the daemon as the browser wrote it. */
+	lib.easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
+	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(c->curl, CURLOPT_USERAGENT, "cairn/" CLI_VERSION);
+	headers = lib.slist_append(headers, "Expect:");
+	if (body) {
+		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		lib.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		headers = lib.slist_append(headers, "Content-Type: application/json");
+	}
+	if (strcmp(method, "GET") == 0)
+		lib.easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	else
+		lib.easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	lib.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	cr = lib.easy_perform(c->curl);
+	if (cr != CURLE_OK) {
+		buffer_done(&buf);
+		return transfer_error(c, cr, err);
+	}
+	lib.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	lib.easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &type);
+	ret->status = status;
+	ret->json = type && str_startswith(type, "application/json");
+	ret->body = buf.data ? buf.data : strdup("");
+	ret->len = buf.len;
+	if (!ret->body)
+		return err_set(err, -ENOMEM, "Out of memory");
+	return 0;
+}

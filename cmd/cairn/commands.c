@@ -185,6 +185,11 @@ static const struct cli_flag monitor_flags[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const struct cli_flag webui_flags[] = {
+    {"no-browser", 0, CLI_FLAG_BOOL, NULL, "Only print the address, do not open a browser"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static const struct cli_flag console_flags[] = {
     {"show-log", 0, CLI_FLAG_BOOL, NULL, "Retrieve the container's console log"},
     {NULL, 0, 0, NULL, NULL},
@@ -905,6 +910,12 @@ static const struct cli_command top_commands[] = {
      CLI_COMPLETE_NONE},
     {"monitor", NULL, NULL, "", "Monitor the daemon's events", 0, 0, monitor_flags, cli_cmd_monitor,
      CLI_COMPLETE_NONE},
+    {.name = "webui",
+     .usage = "",
+     .help = "Serve the web page of instances and snapshot timelines on 127.0.0.1",
+     .flags = webui_flags,
+     .handler = cli_cmd_webui,
+     .remote = CLI_REMOTE_NONE},
     {"operation", NULL, operation_commands, NULL, "List, show and delete background operations", 0,
      0, NULL, NULL, CLI_COMPLETE_NONE},
     {"completion", NULL, NULL, "bash", "Generate the completion script for a shell", 1, 1, NULL,

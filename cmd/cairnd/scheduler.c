@@ -33,6 +33,9 @@
 #define RETRY_SEC 5
 /* How long snapshot auto and prune wait for a busy instance before they report it. */
 #define CLAIM_WAIT_MS 10000
+/* How many slots ahead the instance's schedule lists (`next_slots`, for the web page's timeline).
+ */
+#define SCHEDULE_NEXT_SLOTS 24
 
 static pthread_t thread;
 static bool thread_started;
@@ -726,7 +729,7 @@ json_object *scheduler_instance_json(struct daemon *d, const char *name)
 	_cleanup_free_ struct plan_snapshot *snaps = NULL;
 	struct config_schedule *sched = NULL;
 	const char *text;
-	json_object *o;
+	json_object *o, *slots;
 	int64_t now = time_now(), next = 0;
 	size_t n = 0, scheduled = 0;
 
@@ -735,8 +738,14 @@ json_object *scheduler_instance_json(struct daemon *d, const char *name)
 	    reload(d, name, &mine, &snaps, &n, NULL) < 0)
 		return NULL;
 	text = kvlist_get(&row.expanded_config, "snapshots.schedule");
+	slots = json_object_new_array();
 	if (text && *text && config_schedule_parse(text, name, &sched, NULL) >= 0) {
 		next = config_schedule_next(sched, now);
+		/* The slots ahead, for a timeline: a few hundred operations each, whatever the
+		 * gap between them. */
+		for (int64_t t = next; t && json_object_array_length(slots) < SCHEDULE_NEXT_SLOTS;
+		     t = config_schedule_next(sched, t))
+			json_object_array_add(slots, json_time_or_empty(t));
 		config_schedule_free(sched);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -744,6 +753,7 @@ json_object *scheduler_instance_json(struct daemon *d, const char *name)
 	o = json_object_new_object();
 	json_object_object_add(o, "schedule", json_object_new_string(text ? text : ""));
 	json_object_object_add(o, "next_slot", json_time_or_empty(next));
+	json_object_object_add(o, "next_slots", slots);
 	json_object_object_add(o, "last_slot", json_time_or_empty(state.last_slot));
 	json_object_object_add(o, "last_snapshot", json_string_or_null(state.last_snapshot));
 	json_object_object_add(o, "failed_slot", json_time_or_empty(state.failed_slot));

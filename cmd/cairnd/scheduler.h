@@ -58,8 +58,9 @@ int scheduler_run(struct daemon *d, enum scheduler_mode mode, char *const *names
 		  const struct kvlist *overrides, json_object **ret_report, struct err **err);
 
 /*
- * What `cairn info` shows of an instance's schedule: {"schedule", "next_slot", "last_slot",
- * "last_snapshot", "failed_slot", "last_error", "last_skip", "count", "scheduled_count",
- * "next_expiry"} (times RFC 3339, "" when none). NULL on an unknown instance.
+ * What `cairn info` shows of an instance's schedule: {"schedule", "next_slot", "next_slots",
+ * "last_slot", "last_snapshot", "failed_slot", "last_error", "last_skip", "count",
+ * "scheduled_count", "next_expiry"} (times RFC 3339, "" when none; next_slots the next 24 slots
+ * at most, for a timeline). NULL on an unknown instance.
  */
 json_object *scheduler_instance_json(struct daemon *d, const char *name);
