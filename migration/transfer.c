@@ -189,6 +189,52 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 	return 0;
 }
 
+int migration_local(const struct instance_env *env, const char *source, const char *target,
+		    const char *pool, const struct migration_opts *opts, bool restricted,
+		    struct err **err)
+{
+	_cleanup_json_ json_object *haves = NULL;
+	_cleanup_err_ struct err *local = NULL;
+	struct receiver x = {.env = env,
+			     .name = target,
+			     .pool = pool,
+			     .opts = opts,
+			     .restricted = restricted,
+			     .fd = -EBADF};
+	pthread_t t;
+	int fds[2], r;
+
+	r = migration_target_haves(env, target, pool, opts, &haves, err);
+	if (r < 0)
+		return r;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set_errno(err, -errno, "Failed to make a pipe");
+	x.fd = fds[0];
+	r = -pthread_create(&t, NULL, run_receive, &x);
+	if (r < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return err_set_errno(err, r, "Failed to start the transfer");
+	}
+	/* The same stream as between daemons, through a pipe: the receiver's checks and its
+	 * order of commits are the ones a remote refresh has. */
+	r = migration_source_send(env, source, haves, opts, fds[1], &local);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	/* EPIPE: the receiver stopped reading because it refused, which says why. */
+	if (r < 0 && (r != -EPIPE || x.r >= 0)) {
+		err_free(x.err);
+		*err = steal_pointer(&local);
+		return r;
+	}
+	if (x.r < 0) {
+		*err = x.err;
+		return x.r;
+	}
+	err_free(x.err);
+	return 0;
+}
+
 int migration_refresh_remote(const struct instance_env *env, const char *name,
 			     const struct migration_remote *remote, const char *target_name,
 			     const struct migration_opts *opts, uint64_t *ret_bytes,

@@ -57,8 +57,9 @@ struct mig {
 	atomic_int refs;
 	struct daemon *d;
 	enum mig_role role;
-	char *name; /* the instance: the source's, or the target's name */
-	char *pool; /* the target's pool, NULL: its own or "default" */
+	char *name;	/* the instance: the source's, or the target's name */
+	char *pool;	/* the target's pool, NULL: its own or "default" */
+	char *snapshot; /* the source's snapshot sent as the instance, NULL: the instance */
 	struct migration_opts opts;
 	bool restricted;
 	bool released;		  /* the source's claim on its instance is given back */
@@ -102,6 +103,7 @@ static void mig_unref(struct mig *m)
 	migration_http_free(m->h);
 	free(m->name);
 	free(m->pool);
+	free(m->snapshot);
 	free(m->peer_op);
 	free(m->peer_secret);
 	free(m->result_msg);
@@ -359,8 +361,9 @@ static int mig_start(struct daemon *d, struct mig *m, const char *description,
 	return 202;
 }
 
-int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
-			 struct err **err)
+/* The source's side of instance req->params[0], or of its snapshot `snapshot` (NULL: none). */
+static int source_migrate(struct daemon *d, struct request *req, const char *snapshot,
+			  json_object **ret_envelope, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	json_object *target = NULL;
@@ -384,9 +387,24 @@ int api_instance_migrate(struct daemon *d, struct request *req, json_object **re
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;
+	if (snapshot) {
+		_cleanup_(db_snapshot_done) struct db_snapshot srow = {0};
+
+		r = db_snapshot_get(d->env.db, row.name, snapshot, &srow, err);
+		if (r >= 0 && srow.state != DB_ROW_READY)
+			r = err_set(err, -ENOENT, "Snapshot \"%s/%s\" not found", row.name,
+				    snapshot);
+		if (r < 0)
+			return r;
+	}
 	m = mig_new(d, MIG_SOURCE, row.name);
 	if (!m)
 		return err_set(err, -ENOMEM, "Out of memory");
+	if (snapshot && !(m->snapshot = strdup(snapshot))) {
+		mig_unref(m);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	m->opts.snapshot = m->snapshot;
 	m->opts.instance_only = instance_only;
 	/* The target decides what a refresh is; the source sends what it lacks either way. */
 	m->opts.refresh = true;
@@ -403,7 +421,20 @@ int api_instance_migrate(struct daemon *d, struct request *req, json_object **re
 		return r;
 	}
 	m->released = false;
-	return mig_start(d, m, "Migrating instance", ret_envelope, err);
+	return mig_start(d, m, snapshot ? "Migrating snapshot" : "Migrating instance", ret_envelope,
+			 err);
+}
+
+int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err)
+{
+	return source_migrate(d, req, NULL, ret_envelope, err);
+}
+
+int api_snapshot_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err)
+{
+	return source_migrate(d, req, req->params[1], ret_envelope, err);
 }
 
 int api_instances_migration(struct daemon *d, struct request *req, const char *name,

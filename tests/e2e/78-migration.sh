@@ -106,7 +106,28 @@ check_eq "the snapshot's data" one \
 check_eq "the big file" "$(as_admin cairn exec c1 -- md5sum /root/big | cut -d' ' -f1)" \
 	"$(on_b cairn file pull c1/root/big - | md5sum | cut -d' ' -f1)"
 check_fails "a copy onto an existing instance without --refresh" "" as_user cairn copy c1 b:c1
-check_fails "a snapshot to another daemon" "" as_user cairn copy c1/s0 b:x
+
+# ---- one snapshot to another daemon: a new instance made of its tree, without snapshots ----
+check "copy c1/s0 b:c1-old (push)" to_file "$T/snap.out" copy c1/s0 b:c1-old
+check_eq "the new instance holds the snapshot's data, not the live one" one \
+	"$(on_b cairn file pull c1-old/root/f - 2>/dev/null)"
+check_eq "and no snapshots" "" "$(snaps_of c1-old)"
+check_eq "the snapshot's big file" "$(as_admin cairn exec c1 -- md5sum /root/big | cut -d' ' -f1)" \
+	"$(on_b cairn file pull c1-old/root/big - | md5sum | cut -d' ' -f1)"
+check "it starts" on_b cairn start c1-old
+check "stop it" on_b cairn stop c1-old --force
+check_fails "a snapshot onto an existing instance" "" as_user cairn copy c1/s1 b:c1-old
+check_eq "which is unchanged" one "$(on_b cairn file pull c1-old/root/f - 2>/dev/null)"
+check_fails "--refresh with a snapshot source" \
+	'Error: --refresh takes an instance, not a snapshot: a snapshot is copied into a new instance' \
+	as_user cairn copy c1/s0 b:c1-old --refresh
+check_fails "a missing snapshot" 'Error: Snapshot "nosuch" of instance "c1" not found' as_user cairn copy c1/nosuch b:x
+check_eq "nothing was made for it" 404 "$(b_api /1.0/instances/x | jq -r .error_code)"
+check_fails "a snapshot cannot be moved" "" as_user cairn move c1/s0 b:x
+check "copy b:c1/s0 c1-back (pull)" as_user cairn copy b:c1/s0 c1-back -q
+check_eq "pulled: the snapshot's data" one "$(cairn file pull c1-back/root/f - 2>/dev/null)"
+check_eq "pulled: no snapshots" "" "$(snaps_here c1-back)"
+check "delete the copies" sh -c 'CAIRN_DIR="$0" cairn delete c1-old && cairn delete c1-back' "$B_DIR"
 
 # ---- refresh: only the difference ----
 as_admin cairn exec c1 -- sh -c 'echo three >/root/f'
@@ -278,6 +299,12 @@ check_eq "on the dir pool" p2 "$(b_api /1.0/instances/cd | jq -r .metadata.expan
 check_eq "its data" "$(as_admin cairn exec c1 -- md5sum /root/s6 | cut -d' ' -f1)" \
 	"$(on_b cairn file pull cd/root/s6 - | md5sum | cut -d' ' -f1)"
 check "copy b:cd c5 (from a dir pool, pull)" as_user cairn copy b:cd c5 -q
+check "a snapshot onto the dir pool (file level)" as_user cairn copy c1/s1 b:cds -s p2 -q
+check_eq "its data is the snapshot's" one "$(on_b cairn file pull cds/root/f - 2>/dev/null)"
+check_eq "no snapshots" "" "$(snaps_of cds)"
+check "a snapshot from the dir pool (file level, pull)" as_user cairn copy b:cd/s1 c6 -q
+check_eq "its data is the snapshot's" one "$(cairn file pull c6/root/f - 2>/dev/null)"
+check "delete them" sh -c 'CAIRN_DIR="$0" cairn delete cds && cairn delete c6' "$B_DIR"
 check_eq "its snapshots" "$(snaps_of cd)" "$(snaps_here c5)"
 as_admin cairn exec c1 -- sh -c 'echo seven >/root/f'
 as_admin cairn snapshot create c1 d1 >/dev/null
