@@ -44,6 +44,22 @@
 /* How long an operation waits for the other side's data request. */
 #define ATTACH_TIMEOUT_SEC 30
 
+/* That wait: ATTACH_TIMEOUT_SEC, or for the tests CAIRN_MIGRATION_ATTACH_TIMEOUT seconds
+ * (1 to 3600; anything else is ignored), as the other test hooks take the environment. */
+static int attach_timeout(void)
+{
+	const char *v = getenv("CAIRN_MIGRATION_ATTACH_TIMEOUT");
+	char *end = NULL;
+	long sec;
+
+	if (!v || !*v)
+		return ATTACH_TIMEOUT_SEC;
+	sec = strtol(v, &end, 10);
+	if (*end || sec < 1 || sec > 3600)
+		return ATTACH_TIMEOUT_SEC;
+	return (int)sec;
+}
+
 enum mig_role {
 	MIG_SOURCE,
 	MIG_TARGET,
@@ -201,7 +217,7 @@ static int run_source(struct daemon *d, void *data, json_object **ret_md, struct
 	struct mig *m = data;
 	_cleanup_json_ json_object *haves = NULL;
 	uint64_t bytes = 0;
-	int r, fd;
+	int r, fd, timeout = attach_timeout();
 
 	if (m->h) {
 		r = migration_push(&d->env, m->name, m->h, m->peer_op, m->peer_secret, &m->opts,
@@ -210,12 +226,12 @@ static int run_source(struct daemon *d, void *data, json_object **ret_md, struct
 		return r;
 	}
 	pthread_mutex_lock(&mig_lock);
-	if (!wait_flag_locked(&m->attached, ATTACH_TIMEOUT_SEC)) {
+	if (!wait_flag_locked(&m->attached, timeout)) {
 		m->finished = true;
 		pthread_mutex_unlock(&mig_lock);
 		return err_set(err, -ETIMEDOUT,
 			       "Nobody came for the migration of \"%s\" within %d s", m->name,
-			       ATTACH_TIMEOUT_SEC);
+			       timeout);
 	}
 	haves = steal_pointer(&m->haves);
 	fd = m->fd;
@@ -239,7 +255,7 @@ static int run_target(struct daemon *d, void *data, json_object **ret_md, struct
 {
 	struct mig *m = data;
 	uint64_t bytes = 0;
-	int r, fd;
+	int r, fd, timeout = attach_timeout();
 
 	if (m->h) {
 		r = migration_pull(&d->env, m->name, m->pool, m->h, m->peer_op, m->peer_secret,
@@ -248,12 +264,12 @@ static int run_target(struct daemon *d, void *data, json_object **ret_md, struct
 		return r;
 	}
 	pthread_mutex_lock(&mig_lock);
-	if (!wait_flag_locked(&m->attached, ATTACH_TIMEOUT_SEC)) {
+	if (!wait_flag_locked(&m->attached, timeout)) {
 		m->finished = true;
 		pthread_mutex_unlock(&mig_lock);
 		return err_set(err, -ETIMEDOUT,
 			       "Nobody came with the migration of \"%s\" within %d s", m->name,
-			       ATTACH_TIMEOUT_SEC);
+			       timeout);
 	}
 	fd = m->fd;
 	m->fd = -EBADF;

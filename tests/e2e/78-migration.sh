@@ -159,6 +159,23 @@ check_fails "refresh into a running target" \
 	'Error: Instance "c1" is running on the target: stop it before a refresh' as_user cairn copy c1 b:c1 --refresh
 check "stop b:c1" on_b cairn stop c1 --force
 
+# ---- the target refuses early (at the stream's index): the source stops sending at once ----
+check "a profile only the source has" as_admin cairn profile create only-here
+check "init big with it" as_admin cairn init busybox big -p default -p only-here
+dd if=/dev/urandom of="$CAIRN_DIR/containers/big/rootfs/root/big" bs=1M count=24 2>/dev/null
+check_fails "a copy whose profile the target lacks is refused with the target's reason" \
+	'Error: Profile "only-here" not found' as_user cairn copy big b:big
+SENT=$(api "/1.0/operations?recursion=1" |
+	jq '[.metadata.failure[]? | select(.description == "Migrating instance") | .metadata.bytes // empty] | last')
+diag "bytes sent before the target's refusal stopped the source: $SENT (the stream is over 24 MiB)"
+if [ -n "$SENT" ] && [ "$SENT" != null ] && [ "$SENT" -lt $((4 * 1024 * 1024)) ]; then
+	ok "the source stopped far before the end of the stream ($SENT bytes < 4 MiB)"
+else
+	not_ok "the source stopped far before the end of the stream ($SENT bytes)"
+fi
+check_eq "nothing was made" 404 "$(b_api /1.0/instances/big | jq -r .error_code)"
+check "delete big" as_admin cairn delete big
+
 # ---- pull mode (only the source serves HTTPS) ----
 check "copy b:c1 c2 (pull)" to_file "$T/pull.out" copy b:c1 c2
 check_match "the pull says how many bytes it received" '^Transferred [0-9]+ bytes$' "$(cat "$T/pull.out")"
@@ -375,9 +392,10 @@ for parent in '"s1","parent_uuid":"00000000-0000-0000-0000-000000000001"' '"nosu
 	SEC=$(jq -r .metadata.metadata.fs <<<"$OP")
 	BEFORE=$(snaps_of c1)
 	{ printf '{"optimized":true,"parent":%s,"prune":["s1"]}\n' "$parent"; cat "$T/c1.tar"; } >"$T/hostile"
+	curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/hostile" \
+		"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" >/dev/null 2>&1
 	check_match "a stream from a foreign parent ($parent) is refused" 'not a snapshot' \
-		"$(curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/hostile" \
-			"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" | jq -r .error)"
+		"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
 	check_eq "and changes nothing" "$BEFORE" "$(snaps_of c1)"
 done
 
@@ -414,11 +432,25 @@ PY
 OP=$(b_post /1.0/instances '{"name":"x3","source":{"type":"migration","mode":"push"}}')
 ID=$(jq -r .metadata.id <<<"$OP")
 SEC=$(jq -r .metadata.metadata.fs <<<"$OP")
+curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/huge" \
+	"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" >/dev/null 2>&1
 check_match "a stream larger than the pool is refused" 'space|large' \
-	"$(curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/huge" \
-		"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" | jq -r .error)"
+	"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
 check_eq "and leaves nothing" 404 "$(b_api /1.0/instances/x3 | jq -r .error_code)"
 check_eq "no volume is left" "c1 cd" "$(ls "$B_DIR/storage-pools/default/containers" "$B_DIR/storage-pools/p2/containers" 2>/dev/null | grep -v : | grep . | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# An operation nobody comes to fails after its wait (shortened for the test), and frees the name.
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b CAIRN_MIGRATION_ATTACH_TIMEOUT=2
+OP=$(b_post /1.0/instances '{"name":"x4","source":{"type":"migration","mode":"push"}}')
+ID=$(jq -r .metadata.id <<<"$OP")
+check_eq "a target operation nobody comes to fails after its wait" 'Nobody came with the migration of "x4" within 2 s' \
+	"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
+check_eq "and makes nothing" 404 "$(b_api /1.0/instances/x4 | jq -r .error_code)"
+check_match "the name is free again" '"async"' \
+	"$(b_post /1.0/instances '{"name":"x4","source":{"type":"migration","mode":"push"}}' | jq -c .type)"
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b
 
 # ---- move ----
 check_fails "move of a running instance without --stateless" \
