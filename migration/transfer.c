@@ -117,8 +117,9 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 
 		/* The target answered its refusal before the end of the stream and closed the
 		 * connection; when that close cut its answer off here, its operation still says
-		 * why it refused. */
-		if (migration_http_wait(h, op, NULL, &e) < 0 && e) {
+		 * why it refused (to a daemon the target trusts: -EIO is its failure, anything
+		 * else the wait's own, which says nothing of it). */
+		if (migration_http_wait(h, op, NULL, &e) == -EIO && e) {
 			err_free(s.err);
 			*err = steal_pointer(&e);
 			return s.r;

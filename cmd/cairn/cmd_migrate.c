@@ -168,6 +168,13 @@ static int transfer(struct side *src, struct side *dst, const char *path, const 
 		r = cli_client_wait(src->c, sid, progress, &sdone, err);
 		q = cli_client_wait(dst->c, tid, NULL, &tdone, r < 0 ? &terr : err);
 		*ret_bytes = op_bytes(sdone);
+		/* A target that refused early closed the connection, which can cut its answer
+		 * off before the source read it: its own operation says why. */
+		if (r < 0 && q < 0 && strstr(err_msg(*err, r), "broke")) {
+			err_free(*err);
+			*err = steal_pointer(&terr);
+			return q;
+		}
 		return r < 0 ? r : q;
 	}
 	/* Pull: the target daemon connects to the source's operation. */
