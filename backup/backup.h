@@ -53,6 +53,10 @@ struct backup_export_opts {
 	char *const *only;
 	char *const *only_uuids;
 	const char *parent;
+	/* A migration of one snapshot (`cairn copy c1/snap0 REMOTE:NAME`): that snapshot's tree
+	 * is the instance's (read as it is, no temporary snapshot) and its config, devices and
+	 * profiles the instance's; no snapshot goes with it. */
+	const char *snapshot;
 };
 
 /*

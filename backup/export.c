@@ -473,8 +473,9 @@ static int write_all(const struct instance_env *env, struct storage_pool *pool,
 
 	if (!zeros)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = backup_index_render(row, snaps, n, pool->driver, opts->optimized,
-				opts->stateful || instance_has_checkpoint(env, row), &text, err);
+	r = backup_index_render(
+	    row, snaps, n, pool->driver, opts->optimized,
+	    opts->stateful || (!opts->snapshot && instance_has_checkpoint(env, row)), &text, err);
 	if (r < 0)
 		return r;
 	r = open_writer(opts->compression, fd, &a, err);
@@ -564,6 +565,48 @@ int backup_export_allowed(const struct instance_env *env, const char *name,
 	return 0;
 }
 
+/* One snapshot as the instance (opts->snapshot): read from the snapshot itself, which is
+ * read-only already, so no temporary snapshot is taken. */
+static int export_snapshot(const struct instance_env *env, struct storage_pool *pool,
+			   struct db_instance *row, const struct backup_export_opts *opts, int fd,
+			   struct err **err)
+{
+	_cleanup_(db_snapshot_done) struct db_snapshot snap = {0};
+	_cleanup_free_ char *path = NULL;
+	struct backup_export_opts o = *opts;
+	struct kvlist config;
+	struct devices devices;
+	char **profiles;
+	int r;
+
+	r = db_snapshot_get(env->db, row->name, opts->snapshot, &snap, err);
+	if (r >= 0 && snap.state != DB_ROW_READY)
+		r = err_set(err, -ENOENT, "Snapshot \"%s/%s\" not found", row->name,
+			    opts->snapshot);
+	if (opts->release)
+		opts->release(opts->release_ctx);
+	if (r < 0)
+		return r;
+	path = storage_snapshot_path(pool, row->name, snap.name);
+	if (!path)
+		return err_set(err, -ENOMEM, "Out of memory");
+	o.stateful = false;
+	o.parent = NULL;
+	/* The copy is made of what the instance was when the snapshot was taken. */
+	config = row->config;
+	devices = row->devices;
+	profiles = row->profiles;
+	row->config = snap.config;
+	row->devices = snap.devices;
+	if (snap.profiles)
+		row->profiles = snap.profiles;
+	r = write_all(env, pool, row, NULL, 0, snap.name, &o, fd, err);
+	row->config = config;
+	row->devices = devices;
+	row->profiles = profiles;
+	return r;
+}
+
 int backup_export(const struct instance_env *env, const char *name,
 		  const struct backup_export_opts *opts, int fd, struct err **err)
 {
@@ -583,6 +626,8 @@ int backup_export(const struct instance_env *env, const char *name,
 	pool = instance_env_pool(env, row.pool);
 	if (!pool)
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", row.pool);
+	if (opts->snapshot)
+		return export_snapshot(env, pool, &row, opts, fd, err);
 	if (!opts->instance_only) {
 		r = db_snapshot_list(env->db, name, &snaps, &n, err);
 		if (r < 0)

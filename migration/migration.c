@@ -294,6 +294,10 @@ int migration_source_send(const struct instance_env *env, const char *name, json
 	r = parse_haves(haves, &driver, &exists, &have, &n_have, err);
 	if (r < 0)
 		return r;
+	if (exists && opts->snapshot)
+		return err_set(err, -EEXIST,
+			       "The target instance already exists: a snapshot is copied into a "
+			       "new instance only (a refresh takes the instance, not a snapshot)");
 	if (exists && !opts->refresh)
 		return err_set(err, -EEXIST, "The target instance already exists");
 	r = ready_snapshots(env, name, &snaps, &n, err);
@@ -310,7 +314,8 @@ int migration_source_send(const struct instance_env *env, const char *name, json
 						 .created_at = snaps[i].created_at};
 	}
 	if (r >= 0)
-		r = migration_plan_make(src, n, have, n_have, exists, opts->instance_only,
+		r = migration_plan_make(src, n, have, n_have, exists,
+					opts->instance_only || opts->snapshot,
 					opts->refresh_exclude_older, &plan, err);
 	db_snapshots_free(snaps, n);
 	if (r < 0)
@@ -323,6 +328,7 @@ int migration_source_send(const struct instance_env *env, const char *name, json
 	eo.parent = eo.optimized ? plan.parent : NULL;
 	eo.release = opts->release;
 	eo.release_ctx = opts->release_ctx;
+	eo.snapshot = opts->snapshot;
 
 	/* The preamble: one line of JSON that says how the tarball after it is made. */
 	pre = json_object_new_object();

@@ -34,6 +34,9 @@ struct migration_opts {
 	bool refresh_exclude_older; /* a refresh skips source snapshots older than the target's
 				       newest one */
 	bool refresh_prune; /* a refresh deletes target snapshots the source no longer has */
+	/* The source sends this snapshot of the instance (NULL: the instance): its tree becomes
+	 * a new instance on the target, without snapshots; never a refresh. */
+	const char *snapshot;
 	/* Called on the source once the instance itself is no longer needed (its temporary
 	 * snapshot is taken), so that the caller can let other operations at it; may be NULL. */
 	void (*release)(void *ctx);
@@ -93,6 +96,18 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 		   struct migration_http *h, const char *op, const char *secret,
 		   const struct migration_opts *opts, bool restricted, uint64_t *ret_bytes,
 		   struct err **err);
+
+/*
+ * A refresh within this daemon (`cairn copy --refresh SRC DST`): the source's stream of what
+ * instance `target` lacks (a new instance on pool `pool` when it does not exist) received
+ * through a pipe by migration_target_receive(), so that it has the semantics and the crash
+ * safety of a refresh between daemons. opts->refresh must be set. Errors as for
+ * migration_source_send() and migration_target_receive(); the receiver's refusal wins over the
+ * broken pipe it causes.
+ */
+int migration_local(const struct instance_env *env, const char *source, const char *target,
+		    const char *pool, const struct migration_opts *opts, bool restricted,
+		    struct err **err);
 
 /* "https://HOST[:PORT]" of a URL (caller frees); NULL when `url` is not https:// or on OOM. */
 char *migration_url_base(const char *url);

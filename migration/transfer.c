@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@ struct sender {
 	uint64_t sent, received;
 	int r;
 	struct err *err;
+	atomic_bool done; /* the request ended (before its pipe was closed) */
 };
 
 static void *run_request(void *p)
@@ -55,6 +58,7 @@ static void *run_request(void *p)
 
 	s->r = migration_http_stream(s->h, "POST", s->path, s->body_json, s->fd, s->out_fd, NULL,
 				     &s->sent, &s->received, &s->err);
+	atomic_store(&s->done, true);
 	/* The writer at the pipe's other end stops with EPIPE rather than waiting for ever. */
 	if (s->fd >= 0)
 		close(s->fd);
@@ -74,6 +78,7 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 	_cleanup_err_ struct err *local = NULL;
 	struct sender s = {.h = h, .fd = -EBADF, .out_fd = -EBADF};
 	json_object *haves = NULL;
+	bool target_first;
 	pthread_t t;
 	int fds[2], r;
 
@@ -95,15 +100,30 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 		return err_set_errno(err, r, "Failed to start the transfer");
 	}
 	r = migration_source_send(env, name, haves, opts, fds[1], &local);
+	/* A request that ended before the source failed was the target's refusal, which broke
+	 * the pipe: it says why. */
+	target_first = atomic_load(&s.done);
 	close(fds[1]);
 	pthread_join(t, NULL);
 	if (ret_bytes)
 		*ret_bytes = s.sent;
-	/* EPIPE: the upload stopped because the target refused, which says why. */
-	if (r < 0 && (r != -EPIPE || s.r >= 0)) {
+	if (r < 0 && (!(r == -EPIPE || target_first) || s.r >= 0)) {
 		err_free(s.err);
 		*err = steal_pointer(&local);
 		return r;
+	}
+	if (s.r < 0 && s.r == -EIO) {
+		_cleanup_err_ struct err *e = NULL;
+
+		/* The target answered its refusal before the end of the stream and closed the
+		 * connection; when that close cut its answer off here, its operation still says
+		 * why it refused (to a daemon the target trusts: -EIO is its failure, anything
+		 * else the wait's own, which says nothing of it). */
+		if (migration_http_wait(h, op, NULL, &e) == -EIO && e) {
+			err_free(s.err);
+			*err = steal_pointer(&e);
+			return s.r;
+		}
 	}
 	if (s.r < 0) {
 		*err = s.err;
@@ -121,6 +141,7 @@ struct receiver {
 	int fd;
 	int r;
 	struct err *err;
+	atomic_bool done; /* the receive ended (before its pipe was closed) */
 };
 
 static void *run_receive(void *p)
@@ -129,6 +150,7 @@ static void *run_receive(void *p)
 
 	x->r = migration_target_receive(x->env, x->name, x->pool, x->opts, x->restricted, x->fd,
 					&x->err);
+	atomic_store(&x->done, true);
 	/* The sender at the other end stops with EPIPE once nobody reads. */
 	close(x->fd);
 	x->fd = -EBADF;
@@ -179,6 +201,55 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 	if (r < 0 && (r != -EPIPE || x.r >= 0)) {
 		err_free(x.err);
 		*err = steal_pointer(&remote);
+		return r;
+	}
+	if (x.r < 0) {
+		*err = x.err;
+		return x.r;
+	}
+	err_free(x.err);
+	return 0;
+}
+
+int migration_local(const struct instance_env *env, const char *source, const char *target,
+		    const char *pool, const struct migration_opts *opts, bool restricted,
+		    struct err **err)
+{
+	_cleanup_json_ json_object *haves = NULL;
+	_cleanup_err_ struct err *local = NULL;
+	struct receiver x = {.env = env,
+			     .name = target,
+			     .pool = pool,
+			     .opts = opts,
+			     .restricted = restricted,
+			     .fd = -EBADF};
+	bool target_first;
+	pthread_t t;
+	int fds[2], r;
+
+	r = migration_target_haves(env, target, pool, opts, &haves, err);
+	if (r < 0)
+		return r;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set_errno(err, -errno, "Failed to make a pipe");
+	x.fd = fds[0];
+	r = -pthread_create(&t, NULL, run_receive, &x);
+	if (r < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return err_set_errno(err, r, "Failed to start the transfer");
+	}
+	/* The same stream as between daemons, through a pipe: the receiver's checks and its
+	 * order of commits are the ones a remote refresh has. */
+	r = migration_source_send(env, source, haves, opts, fds[1], &local);
+	/* A receiver that ended before the source failed refused, which broke the pipe: it says
+	 * why. */
+	target_first = atomic_load(&x.done);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	if (r < 0 && (!(r == -EPIPE || target_first) || x.r >= 0)) {
+		err_free(x.err);
+		*err = steal_pointer(&local);
 		return r;
 	}
 	if (x.r < 0) {

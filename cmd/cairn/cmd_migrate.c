@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "config/names.h"
+#include "config/snaprules.h"
 
 /* One side of a transfer: its remote's name, address and (HTTPS) stored certificate. */
 struct side {
@@ -117,20 +118,17 @@ static long long op_bytes(json_object *op)
 
 /* Runs the transfer; *ret_bytes is what went on the wire, as the side that made the request
  * counted it. */
-static int transfer(struct side *src, struct side *dst, const char *name, const char *new_name,
+static int transfer(struct side *src, struct side *dst, const char *path, const char *new_name,
 		    const struct cli_args *args, struct cli_progress *progress,
 		    long long *ret_bytes, struct err **err)
 {
 	_cleanup_json_ json_object *sop = NULL, *top = NULL, *sdone = NULL, *tdone = NULL;
-	_cleanup_free_ char *path = NULL, *esc = cli_escape(name), *url = NULL;
+	_cleanup_free_ char *url = NULL;
 	_cleanup_err_ struct err *terr = NULL;
 	json_object *body;
 	const char *sid, *tid, *secret;
 	int r, q;
 
-	path = esc ? str_printf("/1.0/instances/%s", esc) : NULL;
-	if (!path)
-		return err_set(err, -ENOMEM, "Out of memory");
 	if (dst->addr) {
 		/* Push: the source daemon connects to the target's operation. */
 		_cleanup_json_ json_object *sbody = json_object_new_object();
@@ -170,6 +168,13 @@ static int transfer(struct side *src, struct side *dst, const char *name, const 
 		r = cli_client_wait(src->c, sid, progress, &sdone, err);
 		q = cli_client_wait(dst->c, tid, NULL, &tdone, r < 0 ? &terr : err);
 		*ret_bytes = op_bytes(sdone);
+		/* A target that refused early closed the connection, which can cut its answer
+		 * off before the source read it: its own operation says why. */
+		if (r < 0 && q < 0 && strstr(err_msg(*err, r), "broke")) {
+			err_free(*err);
+			*err = steal_pointer(&terr);
+			return q;
+		}
 		return r < 0 ? r : q;
 	}
 	/* Pull: the target daemon connects to the source's operation. */
@@ -269,6 +274,7 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 {
 	_cleanup_(cli_remotes_done) struct cli_remotes all = {0};
 	_cleanup_free_ char *a = NULL, *b = NULL, *name = NULL, *path = NULL, *esc = NULL;
+	_cleanup_free_ char *spath = NULL;
 	_cleanup_(side_done) struct side src = {0}, dst = {0};
 	const char *new_name, *slash;
 	bool refresh = cli_flag_bool(args, "refresh") || cli_flag_bool(args, "refresh-prune") ||
@@ -289,26 +295,32 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 	if (r < 0)
 		return r;
 	if (strcmp(a, b) == 0) {
-		if (refresh)
-			return err_set(err, -EOPNOTSUPP,
-				       "--refresh copies onto another daemon: name the target on a "
-				       "remote (REMOTE:NAME)");
+		/* One daemon: its own copy (a refresh there runs the same stream locally). */
 		free(ctx->remote);
 		ctx->remote = steal_pointer(&a);
 		return 0;
 	}
 	if (args->argc < 2)
 		return err_set(err, -EINVAL, "Missing the target: REMOTE:NAME");
+	/* NAME/SNAP: a new instance on the target made from that snapshot, as Incus does. */
 	slash = strchr(args->argv[0], '/');
-	if (slash)
-		return err_set(err, -EOPNOTSUPP,
-			       "Copying a snapshot to another daemon is not supported: copy the "
-			       "instance (its snapshots go with it)");
-	name = strdup(args->argv[0]);
+	if (slash && move)
+		return err_set(err, -EINVAL,
+			       "A snapshot cannot be moved: copy it (cairn copy %s ...) and delete "
+			       "it",
+			       args->argv[0]);
+	if (slash && refresh)
+		return err_set(err, -EINVAL,
+			       "--refresh takes an instance, not a snapshot: a snapshot is copied "
+			       "into a new instance");
+	name =
+	    slash ? strndup(args->argv[0], (size_t)(slash - args->argv[0])) : strdup(args->argv[0]);
 	if (!name)
 		return err_set(err, -ENOMEM, "Out of memory");
 	new_name = *args->argv[1] ? args->argv[1] : name;
 	r = config_instance_name_valid(name, err);
+	if (r >= 0 && slash)
+		r = config_snapshot_name_valid(slash + 1, err);
 	if (r >= 0)
 		r = config_instance_name_valid(new_name, err);
 	if (r < 0)
@@ -326,7 +338,12 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 			       a, b);
 	esc = cli_escape(name);
 	path = esc ? str_printf("/1.0/instances/%s", esc) : NULL;
-	if (!path)
+	if (slash) {
+		_cleanup_free_ char *sesc = cli_escape(slash + 1);
+
+		spath = path && sesc ? str_printf("%s/snapshots/%s", path, sesc) : NULL;
+	}
+	if (!path || (slash && !spath))
 		return err_set(err, -ENOMEM, "Out of memory");
 	if (move) {
 		r = source_running(&src, path, &running, err);
@@ -346,7 +363,7 @@ int cli_migrate(struct cli_ctx *ctx, const struct cli_args *args, bool move, str
 		}
 	}
 	cli_progress_start(&progress, ctx->out, ctx->quiet, "Transferring instance", 0);
-	r = transfer(&src, &dst, name, new_name, args, &progress, &bytes, err);
+	r = transfer(&src, &dst, spath ? spath : path, new_name, args, &progress, &bytes, err);
 	cli_progress_done(&progress);
 	if (r < 0) {
 		/* A failed move leaves the source as it was. */

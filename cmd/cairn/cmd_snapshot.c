@@ -318,6 +318,8 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	_cleanup_free_ char *instance = NULL;
 	json_object *source;
 	struct cli_client *c = NULL;
+	bool refresh = cli_flag_bool(args, "refresh") || cli_flag_bool(args, "refresh-prune") ||
+		       cli_flag_bool(args, "refresh-exclude-older");
 	int r;
 
 	if (!body)
@@ -342,6 +344,10 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 		if (r < 0)
 			return r;
 	}
+	if (slash && refresh)
+		return err_set(err, -EINVAL,
+			       "--refresh takes an instance, not a snapshot: a snapshot is copied "
+			       "into a new instance");
 	source = json_object_new_object();
 	if (!source)
 		return err_set(err, -ENOMEM, "Out of memory");
@@ -349,6 +355,15 @@ int cli_cmd_copy(struct cli_ctx *ctx, const struct cli_args *args, struct err **
 	json_object_object_add(source, "source", json_object_new_string(src));
 	json_object_object_add(source, "instance_only",
 			       json_object_new_boolean(cli_flag_bool(args, "instance-only")));
+	if (refresh) {
+		json_object_object_add(source, "refresh", json_object_new_boolean(true));
+		json_object_object_add(
+		    source, "refresh_exclude_older",
+		    json_object_new_boolean(cli_flag_bool(args, "refresh-exclude-older")));
+		json_object_object_add(
+		    source, "refresh_prune",
+		    json_object_new_boolean(cli_flag_bool(args, "refresh-prune")));
+	}
 	json_object_object_add(body, "name", json_object_new_string(dst));
 	json_object_object_add(body, "source", source);
 	/* As Incus sends it: the copy's root disk on the pool. */

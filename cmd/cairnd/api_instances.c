@@ -22,6 +22,7 @@
 #include "config/names.h"
 #include "instance/images.h"
 #include "instance/instance.h"
+#include "migration/migration.h"
 #include "snapshots/snapshots.h"
 
 static int api_status_of(enum instance_status s)
@@ -359,16 +360,22 @@ HANDLER(handle_instances_create)
 	if (strcmp(type, "copy") == 0) {
 		const char *from = NULL;
 		bool instance_only = false;
+		struct migration_opts refresh = {0};
 
 		if ((r = body_string(source, "source", true, &from, err)) < 0 ||
-		    (r = body_bool(source, "instance_only", &instance_only, err)) < 0)
+		    (r = body_bool(source, "instance_only", &instance_only, err)) < 0 ||
+		    (r = body_bool(source, "refresh", &refresh.refresh, err)) < 0 ||
+		    (r = body_bool(source, "refresh_exclude_older", &refresh.refresh_exclude_older,
+				   err)) < 0 ||
+		    (r = body_bool(source, "refresh_prune", &refresh.refresh_prune, err)) < 0)
 			return r;
 		if (ephemeral)
 			return err_set(err, -EINVAL, "A copy cannot be made ephemeral");
+		refresh.instance_only = instance_only;
 		/* `cairn copy -s POOL` sends a root disk naming the target pool. */
 		return api_instance_copy(d, name, from, instance_settings_root_pool(&devices),
-					 instance_only, request_restricted(d, req), ret_envelope,
-					 err);
+					 instance_only, refresh.refresh ? &refresh : NULL,
+					 request_restricted(d, req), ret_envelope, err);
 	}
 	if (strcmp(type, "migration") == 0)
 		return api_instances_migration(

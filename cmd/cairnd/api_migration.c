@@ -44,6 +44,22 @@
 /* How long an operation waits for the other side's data request. */
 #define ATTACH_TIMEOUT_SEC 30
 
+/* That wait: ATTACH_TIMEOUT_SEC, or for the tests CAIRN_MIGRATION_ATTACH_TIMEOUT seconds
+ * (1 to 3600; anything else is ignored), as the other test hooks take the environment. */
+static int attach_timeout(void)
+{
+	const char *v = getenv("CAIRN_MIGRATION_ATTACH_TIMEOUT");
+	char *end = NULL;
+	long sec;
+
+	if (!v || !*v)
+		return ATTACH_TIMEOUT_SEC;
+	sec = strtol(v, &end, 10);
+	if (*end || sec < 1 || sec > 3600)
+		return ATTACH_TIMEOUT_SEC;
+	return (int)sec;
+}
+
 enum mig_role {
 	MIG_SOURCE,
 	MIG_TARGET,
@@ -57,8 +73,9 @@ struct mig {
 	atomic_int refs;
 	struct daemon *d;
 	enum mig_role role;
-	char *name; /* the instance: the source's, or the target's name */
-	char *pool; /* the target's pool, NULL: its own or "default" */
+	char *name;	/* the instance: the source's, or the target's name */
+	char *pool;	/* the target's pool, NULL: its own or "default" */
+	char *snapshot; /* the source's snapshot sent as the instance, NULL: the instance */
 	struct migration_opts opts;
 	bool restricted;
 	bool released;		  /* the source's claim on its instance is given back */
@@ -102,6 +119,7 @@ static void mig_unref(struct mig *m)
 	migration_http_free(m->h);
 	free(m->name);
 	free(m->pool);
+	free(m->snapshot);
 	free(m->peer_op);
 	free(m->peer_secret);
 	free(m->result_msg);
@@ -199,7 +217,7 @@ static int run_source(struct daemon *d, void *data, json_object **ret_md, struct
 	struct mig *m = data;
 	_cleanup_json_ json_object *haves = NULL;
 	uint64_t bytes = 0;
-	int r, fd;
+	int r, fd, timeout = attach_timeout();
 
 	if (m->h) {
 		r = migration_push(&d->env, m->name, m->h, m->peer_op, m->peer_secret, &m->opts,
@@ -208,12 +226,12 @@ static int run_source(struct daemon *d, void *data, json_object **ret_md, struct
 		return r;
 	}
 	pthread_mutex_lock(&mig_lock);
-	if (!wait_flag_locked(&m->attached, ATTACH_TIMEOUT_SEC)) {
+	if (!wait_flag_locked(&m->attached, timeout)) {
 		m->finished = true;
 		pthread_mutex_unlock(&mig_lock);
 		return err_set(err, -ETIMEDOUT,
 			       "Nobody came for the migration of \"%s\" within %d s", m->name,
-			       ATTACH_TIMEOUT_SEC);
+			       timeout);
 	}
 	haves = steal_pointer(&m->haves);
 	fd = m->fd;
@@ -237,7 +255,7 @@ static int run_target(struct daemon *d, void *data, json_object **ret_md, struct
 {
 	struct mig *m = data;
 	uint64_t bytes = 0;
-	int r, fd;
+	int r, fd, timeout = attach_timeout();
 
 	if (m->h) {
 		r = migration_pull(&d->env, m->name, m->pool, m->h, m->peer_op, m->peer_secret,
@@ -246,12 +264,12 @@ static int run_target(struct daemon *d, void *data, json_object **ret_md, struct
 		return r;
 	}
 	pthread_mutex_lock(&mig_lock);
-	if (!wait_flag_locked(&m->attached, ATTACH_TIMEOUT_SEC)) {
+	if (!wait_flag_locked(&m->attached, timeout)) {
 		m->finished = true;
 		pthread_mutex_unlock(&mig_lock);
 		return err_set(err, -ETIMEDOUT,
 			       "Nobody came with the migration of \"%s\" within %d s", m->name,
-			       ATTACH_TIMEOUT_SEC);
+			       timeout);
 	}
 	fd = m->fd;
 	m->fd = -EBADF;
@@ -359,8 +377,9 @@ static int mig_start(struct daemon *d, struct mig *m, const char *description,
 	return 202;
 }
 
-int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
-			 struct err **err)
+/* The source's side of instance req->params[0], or of its snapshot `snapshot` (NULL: none). */
+static int source_migrate(struct daemon *d, struct request *req, const char *snapshot,
+			  json_object **ret_envelope, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0};
 	json_object *target = NULL;
@@ -384,9 +403,24 @@ int api_instance_migrate(struct daemon *d, struct request *req, json_object **re
 	r = instance_get(&d->env, req->params[0], &row, err);
 	if (r < 0)
 		return r;
+	if (snapshot) {
+		_cleanup_(db_snapshot_done) struct db_snapshot srow = {0};
+
+		r = db_snapshot_get(d->env.db, row.name, snapshot, &srow, err);
+		if (r >= 0 && srow.state != DB_ROW_READY)
+			r = err_set(err, -ENOENT, "Snapshot \"%s/%s\" not found", row.name,
+				    snapshot);
+		if (r < 0)
+			return r;
+	}
 	m = mig_new(d, MIG_SOURCE, row.name);
 	if (!m)
 		return err_set(err, -ENOMEM, "Out of memory");
+	if (snapshot && !(m->snapshot = strdup(snapshot))) {
+		mig_unref(m);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
+	m->opts.snapshot = m->snapshot;
 	m->opts.instance_only = instance_only;
 	/* The target decides what a refresh is; the source sends what it lacks either way. */
 	m->opts.refresh = true;
@@ -403,7 +437,20 @@ int api_instance_migrate(struct daemon *d, struct request *req, json_object **re
 		return r;
 	}
 	m->released = false;
-	return mig_start(d, m, "Migrating instance", ret_envelope, err);
+	return mig_start(d, m, snapshot ? "Migrating snapshot" : "Migrating instance", ret_envelope,
+			 err);
+}
+
+int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err)
+{
+	return source_migrate(d, req, NULL, ret_envelope, err);
+}
+
+int api_snapshot_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err)
+{
+	return source_migrate(d, req, req->params[1], ret_envelope, err);
 }
 
 int api_instances_migration(struct daemon *d, struct request *req, const char *name,

@@ -20,6 +20,7 @@
 #include "config/devices.h"
 #include "instance/instance.h"
 #include "instance/settings.h"
+#include "migration/migration.h"
 #include "snapshots/snapshots.h"
 
 /* Incus writes "never" as the zero time of Go. */
@@ -147,6 +148,9 @@ struct snapshot_job {
 	bool instance_only;
 	char *copy_source; /* copy: source instance, name = its snapshot or NULL */
 	char *copy_pool;   /* copy: the target pool, NULL for the source's */
+	bool refresh;	   /* copy: a refresh through the migration stream (refresh_opts) */
+	struct migration_opts refresh_opts;
+	bool restricted;
 };
 
 static void snapshot_job_free(void *p)
@@ -363,10 +367,16 @@ HANDLER(handle_snapshot_post)
 	struct snapshot_info info = {0};
 	const char *new_name = NULL;
 	struct snapshot_job *job;
+	bool migration = false;
 	int r;
 
 	if (!req->body)
 		return err_set(err, -EINVAL, "Missing request body");
+	r = body_bool(req->body, "migration", &migration, err);
+	if (r < 0)
+		return r;
+	if (migration)
+		return api_snapshot_migrate(d, req, ret_envelope, err);
 	r = body_string(req->body, "name", true, &new_name, err);
 	if (r < 0)
 		return r;
@@ -477,8 +487,12 @@ static int run_copy(struct daemon *d, void *data, json_object **ret_md, struct e
 	r = daemon_claim(d, job->copy_source, err);
 	if (r < 0)
 		return r;
-	r = instance_copy(&d->env, job->copy_source, job->name, job->instance, job->copy_pool,
-			  job->instance_only, err);
+	if (job->refresh)
+		r = migration_local(&d->env, job->copy_source, job->instance, job->copy_pool,
+				    &job->refresh_opts, job->restricted, err);
+	else
+		r = instance_copy(&d->env, job->copy_source, job->name, job->instance,
+				  job->copy_pool, job->instance_only, err);
 	daemon_release(d, job->copy_source);
 	return r;
 }
@@ -507,10 +521,11 @@ static int copy_restricted(struct daemon *d, const char *name, const struct db_i
 }
 
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
-		      bool instance_only, bool restricted, json_object **ret_envelope,
-		      struct err **err)
+		      bool instance_only, const struct migration_opts *refresh, bool restricted,
+		      json_object **ret_envelope, struct err **err)
 {
 	_cleanup_db_instance_ struct db_instance row = {0}, existing = {0};
+	bool exists;
 	_cleanup_free_ char *src = NULL;
 	const char *slash = strchr(source, '/');
 	struct snapshot_info info = {0};
@@ -535,21 +550,41 @@ int api_instance_copy(struct daemon *d, const char *name, const char *source, co
 		if (r < 0)
 			return r;
 	}
-	if (db_instance_get(d->env.db, name, &existing, NULL) >= 0)
+	exists = db_instance_get(d->env.db, name, &existing, NULL) >= 0;
+	if (refresh && slash)
+		return err_set(err, -EINVAL,
+			       "--refresh takes an instance, not a snapshot: a snapshot is copied "
+			       "into a new instance");
+	if (refresh && strcmp(row.name, name) == 0)
+		return err_set(err, -EINVAL, "Instance \"%s\" cannot be refreshed from itself",
+			       name);
+	if (exists && !refresh)
 		return err_set(err, -EEXIST, "Instance \"%s\" already exists", name);
+	if (exists) {
+		r = migration_refresh_allowed(&d->env, name, err);
+		if (r < 0)
+			return r;
+	}
 	if (pool && !instance_env_pool(&d->env, pool))
 		return err_set(err, -ENOENT, "Storage pool \"%s\" not found", pool);
 	job = job_new(name, slash ? slash + 1 : NULL, err);
 	if (!job)
 		return -ENOMEM;
 	job->instance_only = instance_only;
+	job->restricted = restricted;
 	job->copy_source = strdup(row.name);
-	job->copy_pool = pool ? strdup(pool) : NULL;
-	if (!job->copy_source || (pool && !job->copy_pool)) {
+	/* A refresh that makes the instance puts it on the source's pool, as a copy does. */
+	job->copy_pool = pool ? strdup(pool) : refresh ? strdup(row.pool) : NULL;
+	if (refresh) {
+		job->refresh = true;
+		job->refresh_opts = *refresh;
+	}
+	if (!job->copy_source || ((pool || refresh) && !job->copy_pool)) {
 		snapshot_job_free(job);
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
-	return start_job(d, "Copying instance", name, NULL, run_copy, job, ret_envelope, err);
+	return start_job(d, exists ? "Refreshing instance" : "Copying instance", name, NULL,
+			 run_copy, job, ret_envelope, err);
 }
 
 /* POST /1.0/snapshots/auto and /1.0/snapshots/prune (cairn's own): {"instances": ["c1", ...]}

@@ -118,10 +118,13 @@ int api_snapshot_restore(struct daemon *d, struct request *req, const char *snap
 
 /* POST /1.0/instances with a "copy" source ("c1" or "c1/snap0"): starts the copy (202) onto
  * `pool` (the root disk's pool of the body; NULL: the source's). With `restricted`, a copy that
- * would be privileged or have a host-path disk is refused (instance_settings_restricted()). */
+ * would be privileged or have a host-path disk is refused (instance_settings_restricted()).
+ * `refresh` (NULL: a plain copy): a refresh of instance `name` (made when missing) from instance
+ * `source`, through the migration stream (migration_local()); a running target is refused. */
+struct migration_opts;
 int api_instance_copy(struct daemon *d, const char *name, const char *source, const char *pool,
-		      bool instance_only, bool restricted, json_object **ret_envelope,
-		      struct err **err);
+		      bool instance_only, const struct migration_opts *refresh, bool restricted,
+		      json_object **ret_envelope, struct err **err);
 
 /* ---- api_networks.c: pieces the instance handlers share ---- */
 
@@ -139,6 +142,10 @@ int spool_instance_import(struct daemon *d, struct request *req, char **ret_dir,
  * source of type "migration" (the pool from its root disk, NULL: default), and the data
  * exchange on /1.0/operations/<id>/migration. */
 int api_instance_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
+			 struct err **err);
+/* The source's side of POST /1.0/instances/<name>/snapshots/<snap> {"migration": true}: the
+ * snapshot's tree sent as a new instance. */
+int api_snapshot_migrate(struct daemon *d, struct request *req, json_object **ret_envelope,
 			 struct err **err);
 int api_instances_migration(struct daemon *d, struct request *req, const char *name,
 			    json_object *source, const char *pool, json_object **ret_envelope,

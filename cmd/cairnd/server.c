@@ -407,10 +407,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (ctx->stream_fd >= 0 && !ctx->req.body_stream_error) {
 				int w = fd_write_all(ctx->stream_fd, upload_data, n);
 
-				if (w < 0)
-					ctx->req.body_stream_error = w;
-				else
+				if (w >= 0) {
 					ctx->req.body_streamed += n;
+					return MHD_YES;
+				}
+				/* The reader quit: it refused what it read, and the handler answers
+				 * that now rather than after the whole body. libmicrohttpd then
+				 * reads no more of it and closes the connection after the answer,
+				 * so the sender stops at once. */
+				ctx->req.body_stream_error = w;
+				ctx->answered = true;
+				return dispatch(d, ctx);
 			}
 			return MHD_YES;
 		}

@@ -106,7 +106,28 @@ check_eq "the snapshot's data" one \
 check_eq "the big file" "$(as_admin cairn exec c1 -- md5sum /root/big | cut -d' ' -f1)" \
 	"$(on_b cairn file pull c1/root/big - | md5sum | cut -d' ' -f1)"
 check_fails "a copy onto an existing instance without --refresh" "" as_user cairn copy c1 b:c1
-check_fails "a snapshot to another daemon" "" as_user cairn copy c1/s0 b:x
+
+# ---- one snapshot to another daemon: a new instance made of its tree, without snapshots ----
+check "copy c1/s0 b:c1-old (push)" to_file "$T/snap.out" copy c1/s0 b:c1-old
+check_eq "the new instance holds the snapshot's data, not the live one" one \
+	"$(on_b cairn file pull c1-old/root/f - 2>/dev/null)"
+check_eq "and no snapshots" "" "$(snaps_of c1-old)"
+check_eq "the snapshot's big file" "$(as_admin cairn exec c1 -- md5sum /root/big | cut -d' ' -f1)" \
+	"$(on_b cairn file pull c1-old/root/big - | md5sum | cut -d' ' -f1)"
+check "it starts" on_b cairn start c1-old
+check "stop it" on_b cairn stop c1-old --force
+check_fails "a snapshot onto an existing instance" "" as_user cairn copy c1/s1 b:c1-old
+check_eq "which is unchanged" one "$(on_b cairn file pull c1-old/root/f - 2>/dev/null)"
+check_fails "--refresh with a snapshot source" \
+	'Error: --refresh takes an instance, not a snapshot: a snapshot is copied into a new instance' \
+	as_user cairn copy c1/s0 b:c1-old --refresh
+check_fails "a missing snapshot" 'Error: Snapshot "nosuch" of instance "c1" not found' as_user cairn copy c1/nosuch b:x
+check_eq "nothing was made for it" 404 "$(b_api /1.0/instances/x | jq -r .error_code)"
+check_fails "a snapshot cannot be moved" "" as_user cairn move c1/s0 b:x
+check "copy b:c1/s0 c1-back (pull)" as_user cairn copy b:c1/s0 c1-back -q
+check_eq "pulled: the snapshot's data" one "$(cairn file pull c1-back/root/f - 2>/dev/null)"
+check_eq "pulled: no snapshots" "" "$(snaps_here c1-back)"
+check "delete the copies" sh -c 'CAIRN_DIR="$0" cairn delete c1-old && cairn delete c1-back' "$B_DIR"
 
 # ---- refresh: only the difference ----
 as_admin cairn exec c1 -- sh -c 'echo three >/root/f'
@@ -137,6 +158,23 @@ check "start b:c1" on_b cairn start c1
 check_fails "refresh into a running target" \
 	'Error: Instance "c1" is running on the target: stop it before a refresh' as_user cairn copy c1 b:c1 --refresh
 check "stop b:c1" on_b cairn stop c1 --force
+
+# ---- the target refuses early (at the stream's index): the source stops sending at once ----
+check "a profile only the source has" as_admin cairn profile create only-here
+check "init big with it" as_admin cairn init busybox big -p default -p only-here
+dd if=/dev/urandom of="$CAIRN_DIR/containers/big/rootfs/root/big" bs=1M count=24 2>/dev/null
+check_fails "a copy whose profile the target lacks is refused with the target's reason" \
+	'Error: Profile "only-here" not found' as_user cairn copy big b:big
+SENT=$(api "/1.0/operations?recursion=1" |
+	jq '[.metadata.failure[]? | select(.description == "Migrating instance") | .metadata.bytes // empty] | last')
+diag "bytes sent before the target's refusal stopped the source: $SENT (the stream is over 24 MiB)"
+if [ -n "$SENT" ] && [ "$SENT" != null ] && [ "$SENT" -lt $((4 * 1024 * 1024)) ]; then
+	ok "the source stopped far before the end of the stream ($SENT bytes < 4 MiB)"
+else
+	not_ok "the source stopped far before the end of the stream ($SENT bytes)"
+fi
+check_eq "nothing was made" 404 "$(b_api /1.0/instances/big | jq -r .error_code)"
+check "delete big" as_admin cairn delete big
 
 # ---- pull mode (only the source serves HTTPS) ----
 check "copy b:c1 c2 (pull)" to_file "$T/pull.out" copy b:c1 c2
@@ -278,6 +316,12 @@ check_eq "on the dir pool" p2 "$(b_api /1.0/instances/cd | jq -r .metadata.expan
 check_eq "its data" "$(as_admin cairn exec c1 -- md5sum /root/s6 | cut -d' ' -f1)" \
 	"$(on_b cairn file pull cd/root/s6 - | md5sum | cut -d' ' -f1)"
 check "copy b:cd c5 (from a dir pool, pull)" as_user cairn copy b:cd c5 -q
+check "a snapshot onto the dir pool (file level)" as_user cairn copy c1/s1 b:cds -s p2 -q
+check_eq "its data is the snapshot's" one "$(on_b cairn file pull cds/root/f - 2>/dev/null)"
+check_eq "no snapshots" "" "$(snaps_of cds)"
+check "a snapshot from the dir pool (file level, pull)" as_user cairn copy b:cd/s1 c6 -q
+check_eq "its data is the snapshot's" one "$(cairn file pull c6/root/f - 2>/dev/null)"
+check "delete them" sh -c 'CAIRN_DIR="$0" cairn delete cds && cairn delete c6' "$B_DIR"
 check_eq "its snapshots" "$(snaps_of cd)" "$(snaps_here c5)"
 as_admin cairn exec c1 -- sh -c 'echo seven >/root/f'
 as_admin cairn snapshot create c1 d1 >/dev/null
@@ -348,9 +392,10 @@ for parent in '"s1","parent_uuid":"00000000-0000-0000-0000-000000000001"' '"nosu
 	SEC=$(jq -r .metadata.metadata.fs <<<"$OP")
 	BEFORE=$(snaps_of c1)
 	{ printf '{"optimized":true,"parent":%s,"prune":["s1"]}\n' "$parent"; cat "$T/c1.tar"; } >"$T/hostile"
+	curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/hostile" \
+		"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" >/dev/null 2>&1
 	check_match "a stream from a foreign parent ($parent) is refused" 'not a snapshot' \
-		"$(curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/hostile" \
-			"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" | jq -r .error)"
+		"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
 	check_eq "and changes nothing" "$BEFORE" "$(snaps_of c1)"
 done
 
@@ -387,11 +432,25 @@ PY
 OP=$(b_post /1.0/instances '{"name":"x3","source":{"type":"migration","mode":"push"}}')
 ID=$(jq -r .metadata.id <<<"$OP")
 SEC=$(jq -r .metadata.metadata.fs <<<"$OP")
+curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/huge" \
+	"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" >/dev/null 2>&1
 check_match "a stream larger than the pool is refused" 'space|large' \
-	"$(curl -sk -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/huge" \
-		"https://$ADDR/1.0/operations/$ID/migration?secret=$SEC" | jq -r .error)"
+	"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
 check_eq "and leaves nothing" 404 "$(b_api /1.0/instances/x3 | jq -r .error_code)"
 check_eq "no volume is left" "c1 cd" "$(ls "$B_DIR/storage-pools/default/containers" "$B_DIR/storage-pools/p2/containers" 2>/dev/null | grep -v : | grep . | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# An operation nobody comes to fails after its wait (shortened for the test), and frees the name.
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b CAIRN_MIGRATION_ATTACH_TIMEOUT=2
+OP=$(b_post /1.0/instances '{"name":"x4","source":{"type":"migration","mode":"push"}}')
+ID=$(jq -r .metadata.id <<<"$OP")
+check_eq "a target operation nobody comes to fails after its wait" 'Nobody came with the migration of "x4" within 2 s' \
+	"$(b_api "/1.0/operations/$ID/wait?timeout=20" | jq -r .metadata.err)"
+check_eq "and makes nothing" 404 "$(b_api /1.0/instances/x4 | jq -r .error_code)"
+check_match "the name is free again" '"async"' \
+	"$(b_post /1.0/instances '{"name":"x4","source":{"type":"migration","mode":"push"}}' | jq -c .type)"
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
+start_b
 
 # ---- move ----
 check_fails "move of a running instance without --stateless" \

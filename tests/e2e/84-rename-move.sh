@@ -165,4 +165,92 @@ else
 	diag "no btrfs here: the move between drivers is not tested"
 fi
 
+
+# ---- copy --refresh within one daemon (the migration stream through a pipe) ----
+lsnaps() { # NAME: name,created_at,expires_at of its snapshots
+	api "/1.0/instances/$1/snapshots?recursion=1" |
+		jq -r '.metadata | map("\(.name),\(.created_at),\(.expires_at)") | sort | join(" ")'
+}
+snapdir() { # NAME SNAP: the snapshot's tree
+	echo "$(dirname "$(dirname "$(vol_of "$1")")")/containers-snapshots/$1/$2"
+}
+hidden() { # what hidden (temporary) volumes a crash could leave
+	ls -A "$CAIRN_DIR/storage-pools/default/containers" "$(dirname "$(snapdir "$1" x)")" 2>/dev/null | grep '^\.' | tr '\n' ' '
+}
+check "init l1" as_admin cairn init busybox l1
+echo a >"$(vol_of l1)/rootfs/root/v"
+check "snapshot l1/a" as_admin cairn snapshot create l1 a --expiry 2d
+check "copy --refresh onto a missing target makes it" as_admin cairn copy l1 l2 --refresh -q
+check_eq "l2 has l1's snapshots with their times and expiry" "$(lsnaps l1)" "$(lsnaps l2)"
+echo b >"$(vol_of l1)/rootfs/root/v"
+check "snapshot l1/b" as_admin cairn snapshot create l1 b
+echo c >"$(vol_of l1)/rootfs/root/v"
+A_INODE=$(stat -c %i "$(snapdir l2 a)/rootfs/root/v")
+check "copy --refresh l1 l2" as_admin cairn copy l1 l2 --refresh -q
+check_eq "the new snapshot arrived" "$(lsnaps l1)" "$(lsnaps l2)"
+check_eq "l2's volume is l1's" c "$(cat "$(vol_of l2)/rootfs/root/v")"
+check_eq "b's data" b "$(cat "$(snapdir l2 b)/rootfs/root/v")"
+check_eq "a was not sent again" "$A_INODE" "$(stat -c %i "$(snapdir l2 a)/rootfs/root/v")"
+check "delete l1/a" as_admin cairn delete l1/a
+check "refresh without --refresh-prune" as_admin cairn copy l1 l2 --refresh -q
+check_match "keeps a on l2" '^a,' "$(lsnaps l2)"
+check "refresh --refresh-prune" as_admin cairn copy l1 l2 --refresh-prune -q
+check_eq "removes it" "$(lsnaps l1)" "$(lsnaps l2)"
+check "snapshot l1/x" as_admin cairn snapshot create l1 x
+sleep 1
+check "snapshot l2/mine, newer" as_admin cairn snapshot create l2 mine
+check "refresh --refresh-exclude-older" as_admin cairn copy l1 l2 --refresh-exclude-older -q
+check_eq "x, older than l2's newest snapshot, was skipped" "" "$(lsnaps l2 | tr ' ' '\n' | grep '^x,')"
+check "a plain refresh" as_admin cairn copy l1 l2 --refresh -q
+check_match "sends it" '(^| )x,' "$(lsnaps l2)"
+check_match "and keeps l2's own" '(^| )mine,' "$(lsnaps l2)"
+check "delete l2/mine" as_admin cairn delete l2/mine
+check "start l2" as_admin cairn start l2
+before_l2=$(lsnaps l2)
+check_fails "a refresh into a running target is refused" \
+	'Error: Instance "l2" is running on the target: stop it before a refresh' as_admin cairn copy l1 l2 --refresh
+check_eq "and changes nothing" "$before_l2" "$(lsnaps l2)"
+check "stop l2" as_admin cairn stop --force l2
+check_fails "a refresh from itself is refused" 'Error: Instance "l1" cannot be refreshed from itself' \
+	as_admin cairn copy l1 l1 --refresh
+check_fails "a refresh from a snapshot is refused" \
+	'Error: --refresh takes an instance, not a snapshot: a snapshot is copied into a new instance' \
+	as_admin cairn copy l1/b l2 --refresh
+check_fails "a plain copy onto l2 is still refused" 'Error: Instance "l2" already exists' as_admin cairn copy l1 l2
+
+# Cut after its first new snapshot, and just before the volume's swap: whole snapshots only, the
+# old volume whole; the retry finishes it.
+for s in y z; do
+	echo "$s" >"$(vol_of l1)/rootfs/root/v"
+	as_admin cairn snapshot create l1 $s >/dev/null
+done
+echo w >"$(vol_of l1)/rootfs/root/v"
+before_l2=$(lsnaps l2)
+for point in migration-after-snapshot migration-before-swap; do
+	stop_daemon
+	rm -f "$CAIRN_DIR/crashpoint"
+	CAIRN_CRASHPOINT=$point start_daemon
+	as_admin cairn copy l1 l2 --refresh >/dev/null 2>&1 &
+	client=$!
+	if wait_crashpoint "$point"; then ok "local refresh reached $point"; else not_ok "local refresh reached $point"; fi
+	kill_daemon
+	wait "$client" 2>/dev/null
+	rm -f "$CAIRN_DIR/crashpoint"
+	start_daemon
+	check_eq "after a kill at $point l2's volume is the old one" c "$(cat "$(vol_of l2)/rootfs/root/v")"
+	check_eq "after a kill at $point no temporary volume is left" "" "$(hidden l2)"
+	if [ $point = migration-after-snapshot ]; then
+		check_eq "after a kill at $point y is whole and z absent" "$before_l2 $(lsnaps l1 | tr ' ' '\n' | grep '^y,')" "$(lsnaps l2)"
+		check_eq "y's data" y "$(cat "$(snapdir l2 y)/rootfs/root/v")"
+	else
+		check_eq "after a kill at $point the snapshots are whole" "$(lsnaps l1)" "$(lsnaps l2)"
+	fi
+done
+check "the retried refresh" as_admin cairn copy l1 l2 --refresh -q
+check_eq "every snapshot" "$(lsnaps l1)" "$(lsnaps l2)"
+check_eq "the new volume" w "$(cat "$(vol_of l2)/rootfs/root/v")"
+check "l2 starts" as_admin cairn start l2
+check_eq "from its refreshed rootfs" w "$(as_admin cairn exec l2 -- cat /root/v)"
+check "stop l2" as_admin cairn stop --force l2
+
 finish
