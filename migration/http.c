@@ -23,6 +23,10 @@ struct migration_http {
 	char *pin; /* "sha256//..." of the peer's key */
 	char fingerprint[API_FINGERPRINT_SIZE];
 	char *cert_path, *key_path;
+	/* One handle for every request to the peer: libcurl keeps its connection (and its TLS
+	 * session) between them, so a transfer's requests share one handshake. Its options are
+	 * reset after each request; only the connection cache carries over. */
+	CURL *curl;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -67,6 +71,11 @@ int migration_http_new(const char *base, const char *peer_pem, const char *cert_
 		return err_set(err, -ENOMEM, "Out of memory");
 	}
 	pthread_once(&curl_once, curl_init_once);
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		migration_http_free(h);
+		return err_set(err, -ENOMEM, "Out of memory");
+	}
 	*ret = h;
 	return 0;
 }
@@ -75,6 +84,8 @@ void migration_http_free(struct migration_http *h)
 {
 	if (!h)
 		return;
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
 	free(h->base);
 	free(h->pin);
 	free(h->cert_path);
@@ -140,6 +151,19 @@ static size_t on_read(char *dst, size_t size, size_t nmemb, void *ctx)
 	return (size_t)n;
 }
 
+/* libcurl rewinds the body to send it again on a new connection when the one it reused turns
+ * out closed by the peer; a body in memory can start over, a stream cannot. */
+static int on_seek(void *ctx, curl_off_t offset, int origin)
+{
+	struct xfer *x = ctx;
+
+	if (x->in_fd >= 0 || origin != SEEK_SET || offset < 0 || (size_t)offset > x->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->body_off = (size_t)offset;
+	x->sent = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_write(char *src, size_t size, size_t nmemb, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -180,11 +204,12 @@ static size_t on_write(char *src, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static void curl_cleanupp(CURL **c)
+/* Clears every option of the object's handle (the headers list, the callbacks and their data
+ * on the caller's stack, the method) and keeps its connections and TLS sessions. */
+static void curl_resetp(CURL **c)
 {
 	if (*c)
-		curl_easy_cleanup(*c);
-	*c = NULL;
+		curl_easy_reset(*c);
 }
 
 static void slist_freep(struct curl_slist **l)
@@ -223,16 +248,15 @@ int migration_http_stream(struct migration_http *h, const char *method, const ch
 			  const char *body_json, int in_fd, int out_fd, json_object **ret_envelope,
 			  uint64_t *ret_sent, uint64_t *ret_received, struct err **err)
 {
-	_cleanup_(curl_cleanupp) CURL *c = curl_easy_init();
 	_cleanup_(slist_freep) struct curl_slist *headers = NULL;
+	/* Declared after the list, so reset before it is freed: the handle never points at it. */
+	_cleanup_(curl_resetp) CURL *c = h->curl;
 	_cleanup_free_ char *url = NULL;
 	struct xfer x = {.in_fd = in_fd, .out_fd = out_fd, .body = body_json};
 	bool has_body = in_fd >= 0 || body_json;
 	CURLcode cr;
 	int r;
 
-	if (!c)
-		return err_set(err, -ENOMEM, "Out of memory");
 	url = url_of(h, path, err);
 	if (!url)
 		return -EINVAL;
@@ -252,6 +276,9 @@ int migration_http_stream(struct migration_http *h, const char *method, const ch
 		curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_path);
 	}
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* A connection idle this long is not reused: the peer closes it after 30 s without a
+	 * request (cmd/cairnd/server.c), and a request sent as it does would be lost. */
+	curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, 20L);
 	/* A peer that moves nothing for ten minutes is gone (a target may take a while between
 	 * two reads: shifting a big tree's owners, committing a snapshot). */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -264,6 +291,8 @@ int migration_http_stream(struct migration_http *h, const char *method, const ch
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &x);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
 		if (in_fd < 0)
 			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x.body_len);
 		/* CURLOPT_UPLOAD means PUT; the method is set again after it. */

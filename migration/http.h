@@ -15,7 +15,9 @@
 
 struct err;
 
-/* One peer's connection settings; reuse it for several requests to the same peer. */
+/* One peer's connection settings and connection: reuse it for the requests to the same peer,
+ * which then share one TLS connection while the peer keeps it open. One request at a time: two
+ * threads may use it in turn, never at once. */
 struct migration_http;
 
 /*
