@@ -80,7 +80,8 @@ struct backup_import_opts {
 			     else "default" */
 	bool restricted;  /* refuse what `cairnd --restricted` refuses to the admin group */
 	/* A migration: the received snapshots keep their received UUID (optimized), so that a
-	 * later refresh can send differences from them (migration/migration.h). */
+	 * later refresh can send differences from them (migration/migration.h), and the
+	 * instance does not take the sender's snapshots.copy.target. */
 	bool keep_received;
 };
 

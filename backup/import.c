@@ -51,6 +51,7 @@ struct import {
 	const char *volume; /* where each tree is unpacked: the instance's volume, or a temporary
 			       one for a refresh of an existing instance */
 	bool refresh;	    /* a migration's refresh: the instance exists */
+	bool migration;	    /* a copy from another daemon (backup_import_opts.keep_received) */
 	struct backup_index *idx;
 	struct instance_unpack *u;
 	bool privileged;
@@ -137,6 +138,10 @@ static int import_settings(struct import *im, struct db_instance *row, struct kv
 		 * keeps, as in Incus (a copy gets new ones). */
 		if (str_startswith(k, "volatile.") && strcmp(k, "volatile.base_image") != 0 &&
 		    !(strlen(k) > 16 && strcmp(k + strlen(k) - 7, ".hwaddr") == 0))
+			continue;
+		/* snapshots.copy.target names a remote of the sending daemon: a copy on another
+		 * daemon must not start refreshing onwards (or back) under that name. */
+		if (im->migration && strcmp(k, "snapshots.copy.target") == 0)
 			continue;
 		r = config_text_valid("config value", v, err);
 		if (r < 0)
@@ -616,7 +621,7 @@ int backup_import(const struct instance_env *env, int fd, const struct backup_im
 	_cleanup_(unpack_freep) struct instance_unpack *u = NULL;
 	_cleanup_free_ char *prefix = NULL, *name_copy = NULL;
 	struct db_instance row = {0};
-	struct import im = {.env = env, .fd = fd};
+	struct import im = {.env = env, .fd = fd, .migration = opts->keep_received};
 	struct stat st;
 	int r;
 

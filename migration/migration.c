@@ -31,6 +31,7 @@
 /* The config key of a snapshot that records the UUID of the source's snapshot it is a copy of
  * (what a send stream records on btrfs as the received UUID). */
 #define UUID_KEY "volatile.migration.uuid"
+#define COPY_TARGET_KEY "snapshots.copy.target"
 
 /* The largest preamble (the plan) read before the tarball. */
 #define MAX_PREAMBLE (8 * 1024 * 1024)
@@ -673,15 +674,22 @@ static int refresh_config(const struct instance_env *env, const struct db_instan
 {
 	_cleanup_kvlist_ struct kvlist config = {0};
 	const struct kvlist *src = &idx->instance.config;
+	const char *own_target;
 
 	for (size_t i = 0; i < src->n; i++) {
 		const char *k = src->items[i].key;
 
-		if (str_startswith(k, "volatile.") || str_startswith(k, "image."))
+		if (str_startswith(k, "volatile.") || str_startswith(k, "image.") ||
+		    strcmp(k, COPY_TARGET_KEY) == 0)
 			continue;
 		if (kvlist_set(&config, k, src->items[i].value) < 0)
 			return err_set(err, -ENOMEM, "Out of memory");
 	}
+	/* The sender's snapshots.copy.target names one of its own remotes: the target keeps
+	 * its own value (usually none), so that a snapshot server never refreshes onwards. */
+	own_target = kvlist_get(&row->config, COPY_TARGET_KEY);
+	if (own_target && kvlist_set(&config, COPY_TARGET_KEY, own_target) < 0)
+		return err_set(err, -ENOMEM, "Out of memory");
 	return instance_update(env, row->name, &config, NULL, NULL, idx->instance.description, -1,
 			       restricted, err);
 }

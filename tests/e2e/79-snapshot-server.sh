@@ -206,6 +206,21 @@ check_match "and runs on" '^c1,RUNNING' "$(on_b cairn list -f csv -c ns)"
 check "stopped, the next try gets it" on_b cairn stop c1 --force
 check "the retry succeeds" wait_for '[ "$(server_json c1 | jq -r .failures)" = 0 ]' 60
 check_eq "all four" "snap0 snap1 snap2 snap3" "$(snaps_on_b c1)"
+check_eq "the copy does not take the sender's remote" "" "$(on_b cairn config get c1 snapshots.copy.target)"
+
+# ---- a target instance that was there before: its own settings stand ----
+# The key names a remote of this daemon, not of the target: a refresh must not carry it there
+# (where "r2" is unknown and would be refused, or would name another daemon).
+check "a c4 on the target already" on_b cairn init busybox c4 -c user.here=target
+check "c4 here, with the key" as_admin cairn init busybox c4 -c snapshots.copy.target=r2
+check "snapshot auto c4" as_admin cairn snapshot auto c4
+check "the refresh into the existing c4 succeeds" \
+	wait_for '[ "$(server_json c4 | jq -r .last_success)" != "" ]' 60
+check_eq "... with no error" "null" "$(server_json c4 | jq -r .last_error)"
+check_eq "its snapshot is there" "snap0" "$(snaps_on_b c4)"
+check_eq "the target's c4 has no copy target" "" "$(on_b cairn config get c4 snapshots.copy.target)"
+as_admin cairn delete c4 --force >/dev/null 2>&1
+on_b cairn delete c4 --force >/dev/null 2>&1
 
 # ---- removing the key, then the remote ----
 check "unset the key" as_admin cairn config unset c1 snapshots.copy.target
