@@ -12,29 +12,7 @@ command -v openssl >/dev/null || skip_all "openssl is not installed"
 command -v curl >/dev/null || skip_all "curl is not installed"
 setup
 
-B_DIR="$T/b"
-B_PID=
 trap 'rc=$?; kill -KILL $B_PID 2>/dev/null; wait $B_PID 2>/dev/null; (exit $rc); cleanup' EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-start_b() {
-	env CAIRN_DIR="$B_DIR" "$@" cairnd --group "$TGROUP" >>"$T/cairnd-b.log" 2>&1 &
-	B_PID=$!
-	for _ in $(seq 1 100); do
-		CAIRN_DIR="$B_DIR" cairn list >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	tail -20 "$T/cairnd-b.log" >&2
-	echo "Bail out! the second cairnd did not start"
-	exit 1
-}
-
-on_b() {
-	env CAIRN_DIR="$B_DIR" "$@"
-}
 
 b_api() {
 	curl -s --unix-socket "$B_DIR/unix.socket" "http://b$1"
@@ -53,13 +31,7 @@ as_user() {
 		env HOME="$RHOME" CAIRN_DIR="$CAIRN_DIR" PATH="$PATH" "$@"
 }
 
-CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND" --storage-size 3GiB \
-	>"$T/init-b.log" 2>&1 || {
-	cat "$T/init-b.log" >&2
-	echo "Bail out! cairnd init of the second daemon failed"
-	exit 1
-}
-start_b
+second_daemon
 ADDR="127.0.0.1:$(free_port)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other.key" \
 	-out "$T/other.crt" -days 1 -subj /CN=other >/dev/null 2>&1

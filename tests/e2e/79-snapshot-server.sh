@@ -15,33 +15,9 @@ command -v curl >/dev/null || skip_all "curl is not installed"
 export CAIRN_COPY_RETRY_FIRST=2
 setup
 
-B_DIR="$T/b"
-B_PID=
 SSERVER_PID=
 trap 'rc=$?; kill -KILL $B_PID $SSERVER_PID $EVENTS_PID 2>/dev/null; (exit $rc); cleanup' EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-start_b() {
-	CAIRN_DIR="$B_DIR" cairnd --group "$TGROUP" >>"$T/cairnd-b.log" 2>&1 &
-	B_PID=$!
-	for _ in $(seq 1 100); do
-		CAIRN_DIR="$B_DIR" cairn list >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	tail -20 "$T/cairnd-b.log" >&2
-	echo "Bail out! the second cairnd did not start"
-	exit 1
-}
-stop_b() {
-	kill -TERM "$B_PID" 2>/dev/null
-	wait "$B_PID" 2>/dev/null
-	B_PID=
-}
-on_b() {
-	env CAIRN_DIR="$B_DIR" "$@"
-}
 # Waits up to $2 seconds for "$1" (a shell condition) to hold.
 wait_for() {
 	local i
@@ -58,13 +34,7 @@ server_json() {
 	api "/1.0/instances/$1/state" | jq -c .metadata.snapshot_server
 }
 
-CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND" --storage-size 3GiB \
-	>"$T/init-b.log" 2>&1 || {
-	cat "$T/init-b.log" >&2
-	echo "Bail out! cairnd init of the second daemon failed"
-	exit 1
-}
-start_b
+second_daemon
 P=$(free_port)
 ADDR="127.0.0.1:$P"
 check "the target listens on $ADDR" on_b cairn config set core.https_address "$ADDR"

@@ -9,36 +9,7 @@ command -v openssl >/dev/null || skip_all "openssl is not installed"
 command -v curl >/dev/null || skip_all "curl is not installed"
 setup
 
-B_DIR="$T/b"
-B_PID=
 trap 'rc=$?; kill -KILL $B_PID $SSERVER_PID 2>/dev/null; (exit $rc); cleanup' EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-start_b() {
-	CAIRN_DIR="$B_DIR" cairnd --group "$TGROUP" >>"$T/cairnd-b.log" 2>&1 &
-	B_PID=$!
-	for _ in $(seq 1 100); do
-		CAIRN_DIR="$B_DIR" cairn list >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	tail -20 "$T/cairnd-b.log" >&2
-	echo "Bail out! the second cairnd did not start"
-	exit 1
-}
-
-stop_b() {
-	kill -TERM "$B_PID" 2>/dev/null
-	wait "$B_PID" 2>/dev/null
-	B_PID=
-}
-
-# The second daemon, as root on its own socket.
-on_b() {
-	env CAIRN_DIR="$B_DIR" "$@"
-}
 
 # The admin-group user with a home (and so a config directory) of its own.
 RHOME="$T/rhome"
@@ -50,13 +21,7 @@ as_user() {
 		env HOME="$RHOME" CAIRN_DIR="$CAIRN_DIR" PATH="$PATH" "$@"
 }
 
-CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND" --storage-size 3GiB \
-	>"$T/init-b.log" 2>&1 || {
-	cat "$T/init-b.log" >&2
-	echo "Bail out! cairnd init of the second daemon failed"
-	exit 1
-}
-start_b
+second_daemon
 P=$(free_port)
 ADDR="127.0.0.1:$P"
 

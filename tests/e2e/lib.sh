@@ -111,12 +111,17 @@ cleanup() {
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 		wait "$DAEMON_PID" 2>/dev/null
 	fi
-	if [ -n "${CAIRN_DIR:-}" ] && [ -d "$CAIRN_DIR/containers" ]; then
-		local c
-		for c in $(lxc-ls -P "$CAIRN_DIR/containers" --running 2>/dev/null); do
-			lxc-stop -P "$CAIRN_DIR/containers" -n "$c" -k >/dev/null 2>&1
-		done
+	if [ -n "${B_PID:-}" ] && kill -0 "$B_PID" 2>/dev/null; then
+		kill -KILL "$B_PID" 2>/dev/null
+		wait "$B_PID" 2>/dev/null
 	fi
+	local dir c
+	for dir in "${CAIRN_DIR:-}" "${B_DIR:-}"; do
+		[ -n "$dir" ] && [ -d "$dir/containers" ] || continue
+		for c in $(lxc-ls -P "$dir/containers" --running 2>/dev/null); do
+			lxc-stop -P "$dir/containers" -n "$c" -k >/dev/null 2>&1
+		done
+	done
 	if [ -n "${T:-}" ]; then
 		local m
 		for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
@@ -132,6 +137,46 @@ cleanup() {
 	[ -n "${TGROUP:-}" ] && groupdel "$TGROUP" >/dev/null 2>&1
 	[ -n "${T:-}" ] && rm -rf "$T"
 	exit $rc
+}
+
+# A second daemon, for the suites about remotes and migration: its own CAIRN_DIR ($B_DIR) and
+# pool under $T, reached by root with on_b; cleanup kills it and stops its containers whatever
+# happened. second_daemon inits and starts it; start_b [VAR=VALUE...] starts it again (with
+# those variables in its environment), stop_b stops it.
+B_DIR=
+B_PID=
+second_daemon() {
+	B_DIR="$T/b"
+	CAIRN_DIR="$B_DIR" cairnd init --auto --network none --storage-backend "$BACKEND" \
+		--storage-size 3GiB >"$T/init-b.log" 2>&1 || {
+		cat "$T/init-b.log" >&2
+		echo "Bail out! cairnd init of the second daemon failed"
+		exit 1
+	}
+	start_b
+}
+start_b() {
+	env CAIRN_DIR="$B_DIR" "$@" cairnd --group "$TGROUP" >>"$T/cairnd-b.log" 2>&1 &
+	B_PID=$!
+	for _ in $(seq 1 100); do
+		CAIRN_DIR="$B_DIR" cairn list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	tail -20 "$T/cairnd-b.log" >&2
+	echo "Bail out! the second cairnd did not start"
+	exit 1
+}
+stop_b() {
+	kill -TERM "$B_PID" 2>/dev/null
+	wait "$B_PID" 2>/dev/null
+	B_PID=
+}
+on_b() {
+	env CAIRN_DIR="$B_DIR" "$@"
+}
+# A TCP port of 127.0.0.1 that nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # Prepares everything; skips the suite (exit 77) with the reason when it cannot run.
