@@ -40,29 +40,82 @@ static char *data_path(const char *op, const char *secret)
 	return secret ? str_printf("%s/migration?secret=%s", op, secret) : NULL;
 }
 
+/*
+ * A reader of the source's stream in a thread of its own: the request that uploads it (push), or
+ * the receive of a local refresh. It closes its end of the pipe as soon as it ends, so that the
+ * source stops with EPIPE rather than waiting for ever.
+ */
+struct stream_reader {
+	void *(*run)(void *self); /* gets the stream_reader, the first member of its owner */
+	int fd;			  /* the pipe's reading end */
+	int r;
+	struct err *err;
+	atomic_bool done; /* the reader ended (before the pipe was closed) */
+};
+
+static void stream_reader_ended(struct stream_reader *reader)
+{
+	atomic_store(&reader->done, true);
+	if (reader->fd >= 0)
+		close(reader->fd);
+	reader->fd = -EBADF;
+}
+
+/*
+ * Sends the stream of `name` for the target's `haves` into `reader`, and waits for both. A
+ * reader that ended before the source failed refused, which broke the pipe: its error says why,
+ * and is left in reader->r and reader->err for the caller. Otherwise the source's error is
+ * returned (reader->err freed).
+ */
+static int send_to_reader(const struct instance_env *env, const char *name, json_object *haves,
+			  const struct migration_opts *opts, struct stream_reader *reader,
+			  struct err **err)
+{
+	_cleanup_err_ struct err *local = NULL;
+	bool reader_first;
+	pthread_t t;
+	int fds[2], r;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set_errno(err, -errno, "Failed to make a pipe");
+	reader->fd = fds[0];
+	r = -pthread_create(&t, NULL, reader->run, reader);
+	if (r < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		reader->fd = -EBADF;
+		return err_set_errno(err, r, "Failed to start the transfer");
+	}
+	r = migration_source_send(env, name, haves, opts, fds[1], &local);
+	reader_first = atomic_load(&reader->done);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	if (r < 0 && (!(r == -EPIPE || reader_first) || reader->r >= 0)) {
+		err_free(reader->err);
+		reader->err = NULL;
+		*err = steal_pointer(&local);
+		return r;
+	}
+	return 0;
+}
+
 struct sender {
+	struct stream_reader reader; /* first: run_request() gets its address */
 	struct migration_http *h;
 	const char *path;
-	int fd; /* the pipe's reading end: closed as soon as the request ends */
 	const char *body_json;
 	int out_fd;
 	uint64_t sent, received;
-	int r;
-	struct err *err;
-	atomic_bool done; /* the request ended (before its pipe was closed) */
 };
 
 static void *run_request(void *p)
 {
 	struct sender *s = p;
 
-	s->r = migration_http_stream(s->h, "POST", s->path, s->body_json, s->fd, s->out_fd, NULL,
-				     &s->sent, &s->received, &s->err);
-	atomic_store(&s->done, true);
-	/* The writer at the pipe's other end stops with EPIPE rather than waiting for ever. */
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -EBADF;
+	s->reader.r =
+	    migration_http_stream(s->h, "POST", s->path, s->body_json, s->reader.fd, s->out_fd,
+				  NULL, &s->sent, &s->received, &s->reader.err);
+	stream_reader_ended(&s->reader);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	s->out_fd = -EBADF;
@@ -75,12 +128,9 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 {
 	_cleanup_free_ char *path = data_path(op, secret);
 	_cleanup_json_ json_object *env_haves = NULL;
-	_cleanup_err_ struct err *local = NULL;
-	struct sender s = {.h = h, .fd = -EBADF, .out_fd = -EBADF};
+	struct sender s = {.reader = {.run = run_request, .fd = -EBADF}, .h = h, .out_fd = -EBADF};
 	json_object *haves = NULL;
-	bool target_first;
-	pthread_t t;
-	int fds[2], r;
+	int r;
 
 	if (!path)
 		return err_set(err, -EINVAL, "Invalid migration secret");
@@ -89,30 +139,13 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 		return err_wrap(err, r, "The target refused the migration");
 	if (!json_object_object_get_ex(env_haves, "metadata", &haves))
 		return err_set(err, -EPROTO, "The target sent no snapshots list");
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set_errno(err, -errno, "Failed to make a pipe");
 	s.path = path;
-	s.fd = fds[0];
-	r = -pthread_create(&t, NULL, run_request, &s);
-	if (r < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return err_set_errno(err, r, "Failed to start the transfer");
-	}
-	r = migration_source_send(env, name, haves, opts, fds[1], &local);
-	/* A request that ended before the source failed was the target's refusal, which broke
-	 * the pipe: it says why. */
-	target_first = atomic_load(&s.done);
-	close(fds[1]);
-	pthread_join(t, NULL);
+	r = send_to_reader(env, name, haves, opts, &s.reader, err);
 	if (ret_bytes)
 		*ret_bytes = s.sent;
-	if (r < 0 && (!(r == -EPIPE || target_first) || s.r >= 0)) {
-		err_free(s.err);
-		*err = steal_pointer(&local);
+	if (r < 0)
 		return r;
-	}
-	if (s.r < 0 && s.r == -EIO) {
+	if (s.reader.r == -EIO) {
 		_cleanup_err_ struct err *e = NULL;
 
 		/* The target answered its refusal before the end of the stream and closed the
@@ -120,40 +153,34 @@ int migration_push(const struct instance_env *env, const char *name, struct migr
 		 * why it refused (to a daemon the target trusts: -EIO is its failure, anything
 		 * else the wait's own, which says nothing of it). */
 		if (migration_http_wait(h, op, NULL, &e) == -EIO && e) {
-			err_free(s.err);
+			err_free(s.reader.err);
 			*err = steal_pointer(&e);
-			return s.r;
+			return s.reader.r;
 		}
 	}
-	if (s.r < 0) {
-		*err = s.err;
-		return s.r;
+	if (s.reader.r < 0) {
+		*err = s.reader.err;
+		return s.reader.r;
 	}
-	err_free(s.err);
+	err_free(s.reader.err);
 	return 0;
 }
 
 struct receiver {
+	struct stream_reader reader; /* first: run_receive() gets its address */
 	const struct instance_env *env;
 	const char *name, *pool;
 	const struct migration_opts *opts;
 	bool restricted;
-	int fd;
-	int r;
-	struct err *err;
-	atomic_bool done; /* the receive ended (before its pipe was closed) */
 };
 
 static void *run_receive(void *p)
 {
 	struct receiver *x = p;
 
-	x->r = migration_target_receive(x->env, x->name, x->pool, x->opts, x->restricted, x->fd,
-					&x->err);
-	atomic_store(&x->done, true);
-	/* The sender at the other end stops with EPIPE once nobody reads. */
-	close(x->fd);
-	x->fd = -EBADF;
+	x->reader.r = migration_target_receive(x->env, x->name, x->pool, x->opts, x->restricted,
+					       x->reader.fd, &x->reader.err);
+	stream_reader_ended(&x->reader);
 	return NULL;
 }
 
@@ -165,12 +192,12 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 	_cleanup_free_ char *path = data_path(op, secret);
 	_cleanup_json_ json_object *haves = NULL;
 	_cleanup_err_ struct err *remote = NULL;
-	struct receiver x = {.env = env,
+	struct receiver x = {.reader = {.run = run_receive, .fd = -EBADF},
+			     .env = env,
 			     .name = name,
 			     .pool = pool,
 			     .opts = opts,
-			     .restricted = restricted,
-			     .fd = -EBADF};
+			     .restricted = restricted};
 	uint64_t received = 0;
 	pthread_t t;
 	int fds[2], r;
@@ -182,7 +209,7 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 		return r;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return err_set_errno(err, -errno, "Failed to make a pipe");
-	x.fd = fds[0];
+	x.reader.fd = fds[0];
 	r = -pthread_create(&t, NULL, run_receive, &x);
 	if (r < 0) {
 		close(fds[0]);
@@ -198,16 +225,16 @@ int migration_pull(const struct instance_env *env, const char *name, const char 
 		*ret_bytes = received;
 	/* The source's refusal says more than the receiver's "stream ended early"; but EPIPE is
 	 * the receiver's own refusal, which says why. */
-	if (r < 0 && (r != -EPIPE || x.r >= 0)) {
-		err_free(x.err);
+	if (r < 0 && (r != -EPIPE || x.reader.r >= 0)) {
+		err_free(x.reader.err);
 		*err = steal_pointer(&remote);
 		return r;
 	}
-	if (x.r < 0) {
-		*err = x.err;
-		return x.r;
+	if (x.reader.r < 0) {
+		*err = x.reader.err;
+		return x.reader.r;
 	}
-	err_free(x.err);
+	err_free(x.reader.err);
 	return 0;
 }
 
@@ -216,47 +243,27 @@ int migration_local(const struct instance_env *env, const char *source, const ch
 		    struct err **err)
 {
 	_cleanup_json_ json_object *haves = NULL;
-	_cleanup_err_ struct err *local = NULL;
-	struct receiver x = {.env = env,
+	struct receiver x = {.reader = {.run = run_receive, .fd = -EBADF},
+			     .env = env,
 			     .name = target,
 			     .pool = pool,
 			     .opts = opts,
-			     .restricted = restricted,
-			     .fd = -EBADF};
-	bool target_first;
-	pthread_t t;
-	int fds[2], r;
+			     .restricted = restricted};
+	int r;
 
 	r = migration_target_haves(env, target, pool, opts, &haves, err);
 	if (r < 0)
 		return r;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set_errno(err, -errno, "Failed to make a pipe");
-	x.fd = fds[0];
-	r = -pthread_create(&t, NULL, run_receive, &x);
-	if (r < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return err_set_errno(err, r, "Failed to start the transfer");
-	}
 	/* The same stream as between daemons, through a pipe: the receiver's checks and its
 	 * order of commits are the ones a remote refresh has. */
-	r = migration_source_send(env, source, haves, opts, fds[1], &local);
-	/* A receiver that ended before the source failed refused, which broke the pipe: it says
-	 * why. */
-	target_first = atomic_load(&x.done);
-	close(fds[1]);
-	pthread_join(t, NULL);
-	if (r < 0 && (!(r == -EPIPE || target_first) || x.r >= 0)) {
-		err_free(x.err);
-		*err = steal_pointer(&local);
+	r = send_to_reader(env, source, haves, opts, &x.reader, err);
+	if (r < 0)
 		return r;
+	if (x.reader.r < 0) {
+		*err = x.reader.err;
+		return x.reader.r;
 	}
-	if (x.r < 0) {
-		*err = x.err;
-		return x.r;
-	}
-	err_free(x.err);
+	err_free(x.reader.err);
 	return 0;
 }
 
