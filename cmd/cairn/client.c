@@ -248,6 +248,25 @@ static void set_transport(struct cli_client *c)
 	set_transport_on(c, c->curl);
 }
 
+/* Makes the client's handle ready for a request to `url`: libcurl loaded, the handle made on
+ * first use and reset otherwise (a command's requests share its connection), the transport set. */
+static int request_begin(struct cli_client *c, const char *url, struct err **err)
+{
+	int r = curl_load(err);
+
+	if (r < 0)
+		return r;
+	if (!c->curl) {
+		c->curl = lib.easy_init();
+		if (!c->curl)
+			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
+	}
+	lib.easy_reset(c->curl);
+	set_transport(c);
+	lib.easy_setopt(c->curl, CURLOPT_URL, url);
+	return 0;
+}
+
 /* The URL of `path` on the client's daemon. Caller frees. */
 static char *url_of(struct cli_client *c, const char *path)
 {
@@ -411,18 +430,9 @@ static int request(struct cli_client *c, const char *method, const char *path, j
 	url = url_of(c, path);
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = curl_load(err);
+	r = request_begin(c, url, err);
 	if (r < 0)
 		return r;
-	if (!c->curl) {
-		c->curl = lib.easy_init();
-		if (!c->curl)
-			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
-	}
-
-	lib.easy_reset(c->curl);
-	set_transport(c);
-	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
 	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -790,18 +800,10 @@ int cli_client_stream_lines(struct cli_client *c, const char *path,
 
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = curl_load(err);
+	r = request_begin(c, url, err);
 	if (r < 0)
 		return r;
-	if (!c->curl) {
-		c->curl = lib.easy_init();
-		if (!c->curl)
-			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
-	}
 	ls.curl = c->curl;
-	lib.easy_reset(c->curl);
-	set_transport(c);
-	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, lines_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &ls);
 	lib.easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, stop_cb);
@@ -1096,18 +1098,10 @@ static int download(struct cli_client *c, const char *path, json_object *body, i
 
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = curl_load(err);
+	r = request_begin(c, url, err);
 	if (r < 0)
 		return r;
-	if (!c->curl) {
-		c->curl = lib.easy_init();
-		if (!c->curl)
-			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
-	}
 	dl.curl = c->curl;
-	lib.easy_reset(c->curl);
-	set_transport(c);
-	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, download_cb);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEDATA, &dl);
 	lib.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -1198,17 +1192,9 @@ int cli_client_forward(struct cli_client *c, const char *method, const char *tar
 
 	if (!url)
 		return err_set(err, -ENOMEM, "Out of memory");
-	r = curl_load(err);
+	r = request_begin(c, url, err);
 	if (r < 0)
 		return r;
-	if (!c->curl) {
-		c->curl = lib.easy_init();
-		if (!c->curl)
-			return err_set(err, -ENOMEM, "Failed to set up the HTTP client");
-	}
-	lib.easy_reset(c->curl);
-	set_transport(c);
-	lib.easy_setopt(c->curl, CURLOPT_URL, url);
 	/* The target was checked by the caller and goes to the daemon as the browser wrote it. */
 	lib.easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
 	lib.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
