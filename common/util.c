@@ -376,6 +376,33 @@ void uuid_random(char out[static 37])
 		 b[13], b[14], b[15]);
 }
 
+int secret_random_hex(char out[static SECRET_HEX_LEN + 1])
+{
+	uint8_t b[SECRET_HEX_LEN / 2];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+bool secret_equal_mem(const char *want, const char *got, size_t len)
+{
+	unsigned char diff = 0;
+
+	if (!got || len != SECRET_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < SECRET_HEX_LEN; i++)
+		diff |= (unsigned char)(want[i] ^ got[i]);
+	return diff == 0;
+}
+
+bool secret_equal(const char *want, const char *got)
+{
+	return got && secret_equal_mem(want, got, strlen(got));
+}
+
 char *time_format_rfc3339(int64_t t)
 {
 	time_t tt = (time_t)t;

@@ -90,6 +90,20 @@ char *format_size(uint64_t bytes);
 /* A random RFC 4122 version-4 UUID in `out` (37 bytes with the NUL). */
 void uuid_random(char out[static 37]);
 
+/* The secrets that open something once (operation websockets, migrations, trust tokens, the web
+ * page): 32 random bytes as 64 lowercase hex characters. */
+#define SECRET_HEX_LEN 64
+
+/* Writes a new secret and its NUL to `out`. -EIO when the kernel gives no random bytes. */
+int secret_random_hex(char out[static SECRET_HEX_LEN + 1]);
+
+/* Whether `got` (`len` bytes from a request, not NUL-terminated; may be NULL) is the secret
+ * `want`, compared in constant time: how much of a guess is right never shows. */
+bool secret_equal_mem(const char *want, const char *got, size_t len);
+
+/* secret_equal_mem() of a string (NULL: false). */
+bool secret_equal(const char *want, const char *got);
+
 /* Seconds since the epoch, as RFC 3339 UTC ("2026-11-21T15:57:03Z"). Caller frees. */
 char *time_format_rfc3339(int64_t t);
 

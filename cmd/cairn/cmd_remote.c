@@ -381,8 +381,10 @@ int cli_cmd_remote_get_default(struct cli_ctx *ctx, const struct cli_args *args,
 /* ---- config trust ---- */
 
 /* The remote a `config trust` command is for: "r2:" as its first argument, or the default. */
-static int trust_client(struct cli_ctx *ctx, const struct cli_args *args, size_t *first,
-			struct cli_client **ret, struct err **err)
+/* A leading `REMOTE:` argument names the server whose trust store is meant (else the default
+ * remote); *first is the index of the next argument. */
+static int trust_remote(struct cli_ctx *ctx, const struct cli_args *args, size_t *first,
+			struct err **err)
 {
 	size_t len;
 
@@ -396,7 +398,15 @@ static int trust_client(struct cli_ctx *ctx, const struct cli_args *args, size_t
 		ctx->remote = steal_pointer(&name);
 		*first = 1;
 	}
-	return cli_ctx_client(ctx, ret, err);
+	return 0;
+}
+
+static int trust_client(struct cli_ctx *ctx, const struct cli_args *args, size_t *first,
+			struct cli_client **ret, struct err **err)
+{
+	int r = trust_remote(ctx, args, first, err);
+
+	return r < 0 ? r : cli_ctx_client(ctx, ret, err);
 }
 
 int cli_cmd_trust_add(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
@@ -455,27 +465,13 @@ int cli_cmd_trust_add_certificate(struct cli_ctx *ctx, const struct cli_args *ar
 /* The list a `trust list` command shows: --format into *ret_fmt, then GET `path` on the remote the
  * arguments name, which must answer a JSON array (a remote is not trusted to). */
 static int trust_list_fetch(struct cli_ctx *ctx, const struct cli_args *args, const char *path,
-			    enum cli_format *ret_fmt, json_object **ret, struct err **err)
+			    const char *what, enum cli_format *ret_fmt, json_object **ret,
+			    struct err **err)
 {
-	_cleanup_json_ json_object *list = NULL;
-	struct cli_client *c = NULL;
 	size_t first;
-	int r;
+	int r = trust_remote(ctx, args, &first, err);
 
-	r = cli_format_parse(cli_flag_string(args, "format"), ret_fmt, err);
-	if (r < 0)
-		return r;
-	r = trust_client(ctx, args, &first, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", path, NULL, &list, err);
-	if (r < 0)
-		return r;
-	if (!json_object_is_type(list, json_type_array))
-		return err_set(err, -EPROTO, "Invalid answer from the server: %s is not a list",
-			       path);
-	*ret = steal_pointer(&list);
-	return 0;
+	return r < 0 ? r : cli_list_fetch(ctx, args, path, what, ret_fmt, ret, err);
 }
 
 int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
@@ -486,7 +482,8 @@ int cli_cmd_trust_list(struct cli_ctx *ctx, const struct cli_args *args, struct 
 	enum cli_format fmt;
 	int r;
 
-	r = trust_list_fetch(ctx, args, "/1.0/certificates?recursion=1", &fmt, &list, err);
+	r = trust_list_fetch(ctx, args, "/1.0/certificates?recursion=1", "trust list", &fmt, &list,
+			     err);
 	if (r < 0)
 		return r;
 	if (fmt == CLI_FORMAT_JSON) {
@@ -540,7 +537,7 @@ int cli_cmd_trust_list_tokens(struct cli_ctx *ctx, const struct cli_args *args, 
 	enum cli_format fmt;
 	int r;
 
-	r = trust_list_fetch(ctx, args, "/1.0/certificates/tokens", &fmt, &list, err);
+	r = trust_list_fetch(ctx, args, "/1.0/certificates/tokens", "token list", &fmt, &list, err);
 	if (r < 0)
 		return r;
 	if (fmt == CLI_FORMAT_JSON) {
@@ -650,21 +647,12 @@ int cli_cmd_daemon_remote_list(struct cli_ctx *ctx, const struct cli_args *args,
 	static const char *const headers[] = {"NAME", "URL", "FINGERPRINT", "USED BY"};
 	_cleanup_json_ json_object *list = NULL;
 	struct cli_table t = {.ncols = 4, .headers = headers};
-	struct cli_client *c = NULL;
 	enum cli_format fmt;
 	int r;
 
-	r = cli_format_parse(cli_flag_string(args, "format"), &fmt, err);
+	r = cli_list_fetch(ctx, args, "/1.0/remotes?recursion=1", "remote list", &fmt, &list, err);
 	if (r < 0)
 		return r;
-	r = cli_ctx_client(ctx, &c, err);
-	if (r < 0)
-		return r;
-	r = cli_client_query(c, "GET", "/1.0/remotes?recursion=1", NULL, &list, err);
-	if (r < 0)
-		return r;
-	if (!json_object_is_type(list, json_type_array))
-		return err_set(err, -EPROTO, "Invalid answer from the server: not a list");
 	if (fmt == CLI_FORMAT_JSON) {
 		cli_render_json(ctx->out, list);
 		return 0;
@@ -697,19 +685,11 @@ int cli_cmd_daemon_remote_list(struct cli_ctx *ctx, const struct cli_args *args,
 
 int cli_cmd_daemon_remote_show(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)
 {
-	_cleanup_json_ json_object *md = NULL;
 	_cleanup_free_ char *path = NULL;
-	struct cli_client *c = NULL;
 	int r;
 
 	r = daemon_remote_path(args->argv[0], &path, err);
-	if (r >= 0)
-		r = cli_ctx_client(ctx, &c, err);
-	if (r >= 0)
-		r = cli_client_query(c, "GET", path, NULL, &md, err);
-	if (r < 0)
-		return r;
-	return cli_render_yaml(ctx->out, md, err);
+	return r < 0 ? r : cli_show_yaml(ctx, path, err);
 }
 
 int cli_cmd_daemon_remote_remove(struct cli_ctx *ctx, const struct cli_args *args, struct err **err)

@@ -26,7 +26,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -77,14 +76,7 @@ static int client_open(const char *socket_path, struct cli_client **ret, struct 
 
 static int random_hex(char *out, struct err **err)
 {
-	unsigned char raw[WEBUI_SECRET_LEN / 2];
-	ssize_t n = getrandom(raw, sizeof(raw), 0);
-
-	if (n != (ssize_t)sizeof(raw))
-		return err_set_errno(err, n < 0 ? -errno : -EIO, "Failed to read random bytes");
-	for (size_t i = 0; i < sizeof(raw); i++)
-		sprintf(out + 2 * i, "%02x", raw[i]);
-	return 0;
+	return secret_random_hex(out) < 0 ? err_set(err, -EIO, "Failed to read random bytes") : 0;
 }
 
 static int send_all(int fd, const void *buf, size_t len)

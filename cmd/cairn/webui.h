@@ -11,12 +11,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/util.h"
+
 /* The largest request head (request line and headers) the server reads. */
 #define WEBUI_MAX_HEAD 16384
 /* The largest request body it accepts (a config or a snapshot request is a few hundred bytes). */
 #define WEBUI_MAX_BODY (1024 * 1024)
 /* Secrets (the one-time token, the session cookie) are this many hex digits (32 random bytes). */
-#define WEBUI_SECRET_LEN 64
+#define WEBUI_SECRET_LEN SECRET_HEX_LEN
 /* The session cookie's name. */
 #define WEBUI_COOKIE "cairn_session"
 

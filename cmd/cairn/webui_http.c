@@ -190,13 +190,7 @@ const char *webui_query_get(const char *target, const char *name, size_t *ret_le
 
 bool webui_secret_equal(const char *a, size_t len, const char *secret)
 {
-	unsigned char diff = 0;
-
-	if (!a || len != WEBUI_SECRET_LEN)
-		return false;
-	for (size_t i = 0; i < WEBUI_SECRET_LEN; i++)
-		diff |= (unsigned char)(a[i] ^ secret[i]);
-	return diff == 0;
+	return secret_equal_mem(secret, a, len);
 }
 
 bool webui_is_api(const char *target)

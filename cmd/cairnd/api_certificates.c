@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/api.h"
 #include "api/tls.h"
@@ -150,8 +149,7 @@ static int create_token(struct daemon *d, const char *name, json_object **ret_en
 {
 	_cleanup_kvlist_ struct kvlist config = {0};
 	_cleanup_free_ char *text = NULL;
-	char address[300], secret[65];
-	unsigned char raw[32];
+	char address[300], secret[SECRET_HEX_LEN + 1];
 	struct db_token t = {.name = (char *)name, .secret = secret};
 	int r;
 
@@ -160,10 +158,8 @@ static int create_token(struct daemon *d, const char *name, json_object **ret_en
 		return err_set(err, -EINVAL,
 			       "cairnd does not listen on the network: set core.https_address "
 			       "first");
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return err_set_errno(err, -errno, "Failed to make a secret");
-	for (size_t i = 0; i < sizeof(raw); i++)
-		sprintf(secret + 2 * i, "%02x", raw[i]);
+	if (secret_random_hex(secret) < 0)
+		return err_set(err, -EIO, "Failed to make a secret");
 	r = db_server_config_get(d->env.db, &config, err);
 	if (r < 0)
 		return r;

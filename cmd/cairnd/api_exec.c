@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <termios.h>
 #include <time.h>
 #include <poll.h>
@@ -326,7 +325,7 @@ enum { WS_STDIN, WS_STDOUT, WS_STDERR, WS_CONTROL, WS_SLOTS };
 struct ws_exec {
 	struct exec_session *s; /* the command, as cairn's own exec has it */
 	char op_id[37];		/* "" until the operation exists */
-	char secrets[WS_SLOTS][65];
+	char secrets[WS_SLOTS][SECRET_HEX_LEN + 1];
 	bool used[WS_SLOTS]; /* slots this session has: all but 1 and 2 when interactive */
 	int socks[WS_SLOTS];
 	struct MHD_UpgradeResponseHandle *urh[WS_SLOTS];
@@ -384,17 +383,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int random_hex(char out[static 65])
-{
-	uint8_t b[32];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -EIO;
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
 }
 
 /* Waits until the client opened every websocket of the session. */
@@ -776,7 +764,7 @@ static void *ws_attach_run(void *p)
 	for (struct ws_exec *w = ws_sessions; w && !taken; w = w->next)
 		for (int i = 0; i < WS_SLOTS; i++)
 			if (w->used[i] && !w->finished && !w->urh[i] &&
-			    strcmp(w->secrets[i], a->secret) == 0) {
+			    secret_equal(w->secrets[i], a->secret)) {
 				w->socks[i] = a->conn.sock;
 				w->urh[i] = a->conn.urh;
 				w->extra[i] = steal_pointer(&a->conn.extra);
@@ -807,7 +795,7 @@ HANDLER(handle_operation_websocket)
 		for (int i = 0; i < WS_SLOTS; i++)
 			if (w->used[i] && !w->finished && !w->urh[i] &&
 			    strcmp(w->op_id, req->params[0]) == 0 &&
-			    strcmp(w->secrets[i], secret) == 0)
+			    secret_equal(w->secrets[i], secret))
 				found = true;
 	pthread_mutex_unlock(&ws_lock);
 	if (!found)
@@ -856,7 +844,7 @@ static int ws_start(struct daemon *d, struct request *req, struct exec_session *
 		w->used[i] = !(interactive && (i == WS_STDOUT || i == WS_STDERR));
 		if (!w->used[i])
 			continue;
-		if (random_hex(w->secrets[i]) < 0) {
+		if (secret_random_hex(w->secrets[i]) < 0) {
 			json_object_put(md);
 			json_object_put(fds);
 			ws_exec_free(w);

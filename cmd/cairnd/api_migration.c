@@ -20,7 +20,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,29 +140,6 @@ static void mig_free(void *p)
 	pthread_cond_broadcast(&mig_changed);
 	pthread_mutex_unlock(&mig_lock);
 	mig_unref(m);
-}
-
-static int random_secret(char out[static 65])
-{
-	uint8_t b[32];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -EIO;
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
-}
-
-/* Compares a secret in constant time: how much of a guess is right never shows. */
-static bool secret_equal(const char *want, const char *got)
-{
-	unsigned char diff = 0;
-
-	if (!got || strlen(got) != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-		diff |= (unsigned char)(want[i] ^ got[i]);
-	return diff == 0;
 }
 
 /* The live transfer of operation `op` with `secret` in `role`, with a reference; NULL when none
@@ -302,7 +278,7 @@ static struct mig *mig_new(struct daemon *d, enum mig_role role, const char *nam
 	m->rfd = -EBADF;
 	m->released = true;
 	m->name = strdup(name);
-	if (!m->name || random_secret(m->secret) < 0) {
+	if (!m->name || secret_random_hex(m->secret) < 0) {
 		mig_unref(m);
 		return NULL;
 	}
