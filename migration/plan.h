@@ -49,5 +49,6 @@ int migration_plan_make(const struct migration_snap *src, size_t n_src,
 /* A UUID as text (36 characters and the NUL). */
 void migration_uuid_format(const uint8_t uuid[16], char out[static 37]);
 
-/* Reads a UUID written as 32 hex digits, dashes anywhere. -EINVAL otherwise. */
+/* Reads a UUID written as 32 hex digits, with dashes only between two bytes' digits (as
+ * migration_uuid_format() writes them), or none. -EINVAL otherwise. */
 int migration_uuid_parse(const char *s, uint8_t out[16]);
